@@ -1,0 +1,53 @@
+# Waybill's one Makefile. `make` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules --warn-undefined-variables
+
+BIN        := bin/waybill
+GO_TEST    ?= go test -race -count=1 -timeout 15m
+BENCH_ARGS ?= -run '^$$' -bench . -benchtime 3s -count 3
+
+.PHONY: help
+help: ## Show this help.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## Build the waybill binary into bin/.
+	go build -o $(BIN) ./cmd/waybill
+
+.PHONY: run
+run: postgres build ## Run the whole local mesh (six services and the gateway) with a throwaway PostgreSQL.
+	$(BIN) up
+
+.PHONY: test
+test: postgres lint ## Run every check and test (PostgreSQL is started by the tests themselves).
+	$(GO_TEST) ./...
+	@echo "make test: all checks and tests passed"
+
+.PHONY: lint
+lint: generate-check ## gofmt, go vet, buf lint and buf breaking, and build every module on its own.
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'); echo "gofmt needed"; exit 1; }
+	go vet ./...
+	go tool buf lint
+	scripts/buf-breaking.sh
+	GOWORK=off go build ./...
+	cd gen && GOWORK=off go build ./...
+
+.PHONY: generate
+generate: ## Regenerate gen/ (Go, gRPC, gateway, OpenAPI) from proto/.
+	rm -rf gen/waybill gen/openapi/*.json
+	go tool buf generate
+	cd gen && GOWORK=off go mod tidy
+
+.PHONY: generate-check
+generate-check: ## Fail if gen/ differs from what `make generate` writes.
+	scripts/generate-check.sh
+
+.PHONY: bench
+bench: postgres ## Run the benchmarks (results go to docs/benchmarks.md by hand, with the command).
+	go test $(BENCH_ARGS) ./...
+
+.PHONY: postgres
+postgres: ## Make sure PostgreSQL server binaries are installed (installs them with apt when root).
+	@scripts/ensure-postgres.sh

@@ -1,0 +1,185 @@
+// Package serve runs one Waybill service process: it reads the service's configuration,
+// sets up logging and telemetry, opens the service's database pool, applies its
+// migrations, registers its gRPC services and serves until the context ends. Health
+// reports NOT_SERVING until the database is reachable and migrated.
+package serve
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/waybill/waybill/kit/config"
+	"github.com/waybill/waybill/kit/grpcserver"
+	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/telemetry"
+)
+
+// Spec describes one service to the runner.
+type Spec struct {
+	// Name is the service's name ("booking"); it is also its database schema.
+	Name string
+	// GRPCPort and HTTPPort are the default loopback ports of the gRPC server and of the
+	// metrics/health HTTP endpoint.
+	GRPCPort, HTTPPort int
+	// Migrations holds the service's *.sql migrations.
+	Migrations fs.FS
+	// Flags, when set, adds service-specific flags (for example provider addresses).
+	Flags func(fs *flag.FlagSet)
+	// Register registers the service's gRPC services. It runs before the server starts;
+	// the pool may not be connected yet.
+	Register func(ctx context.Context, d Deps) error
+}
+
+// Deps is what a service's Register gets.
+type Deps struct {
+	// Server is the gRPC server to register on.
+	Server *grpcserver.Server
+	// Pool is the service's database pool, with search_path set to its schema.
+	Pool *pgxpool.Pool
+	// Logger is the process logger.
+	Logger *slog.Logger
+	// Telemetry gives access to the tracer and meter providers.
+	Telemetry *telemetry.Telemetry
+}
+
+// Config is the configuration every service shares.
+type Config struct {
+	GRPCAddr        string
+	HTTPAddr        string
+	DatabaseURL     string
+	LogLevel        string
+	LogFormat       string
+	DefaultTimeout  time.Duration
+	ShutdownTimeout time.Duration
+	MaxConns        int
+}
+
+// Logger builds the process logger: JSON (or text) lines on w at the given level.
+func Logger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want json or text", format)
+}
+
+// Run runs the service until ctx is done. args are the command-line arguments after the
+// service name; getenv reads the environment; logs go to stdout.
+func Run(ctx context.Context, spec Spec, args []string, getenv func(string) string, stdout io.Writer) error {
+	var cfg Config
+	fs := flag.NewFlagSet("waybill serve "+spec.Name, flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", fmt.Sprintf("127.0.0.1:%d", spec.GRPCPort), "gRPC listen address")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", fmt.Sprintf("127.0.0.1:%d", spec.HTTPPort), "metrics and health HTTP listen address (empty disables)")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL URL (required); the service uses its own schema in it")
+	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&cfg.LogFormat, "log-format", "json", "log format: json or text")
+	fs.DurationVar(&cfg.DefaultTimeout, "default-timeout", 30*time.Second, "deadline for calls that arrive without one")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown bound")
+	fs.IntVar(&cfg.MaxConns, "db-max-conns", 20, "maximum database connections")
+	if spec.Flags != nil {
+		spec.Flags(fs)
+	}
+	if err := config.Parse(fs, args, getenv); err != nil {
+		return err
+	}
+	if cfg.DatabaseURL == "" {
+		return fmt.Errorf("--database-url (or WAYBILL_DATABASE_URL / DATABASE_URL) is required")
+	}
+	logger, err := Logger(stdout, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	logger = logger.With(slog.String("service", spec.Name))
+	logger.Info("config", config.Attrs(fs)...)
+
+	tel, err := telemetry.Setup(ctx, spec.Name, getenv)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(sctx)
+	}()
+
+	pool, err := pgxutil.NewPool(cfg.DatabaseURL, pgxutil.PoolConfig{
+		Schema:          spec.Name,
+		MaxConns:        int32(cfg.MaxConns),
+		ApplicationName: "waybill-" + spec.Name,
+	})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	srv := grpcserver.New(grpcserver.Config{
+		Name:            spec.Name,
+		GRPCAddr:        cfg.GRPCAddr,
+		HTTPAddr:        cfg.HTTPAddr,
+		DefaultTimeout:  cfg.DefaultTimeout,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+	}, logger, tel)
+
+	var migrated atomic.Bool
+	srv.AddReadinessCheck(func(ctx context.Context) error {
+		if !migrated.Load() {
+			return fmt.Errorf("migrations not applied yet")
+		}
+		return pool.Ping(ctx)
+	})
+	if err := spec.Register(ctx, Deps{Server: srv, Pool: pool, Logger: logger, Telemetry: tel}); err != nil {
+		return fmt.Errorf("register %s: %w", spec.Name, err)
+	}
+	go migrateUntilDone(ctx, logger, pool, spec, &migrated)
+	return srv.Run(ctx)
+}
+
+// migrateUntilDone applies the migrations, retrying while the database is unreachable,
+// so a service can start before its database and report NOT_SERVING meanwhile.
+func migrateUntilDone(ctx context.Context, logger *slog.Logger, pool *pgxpool.Pool, spec Spec, done *atomic.Bool) {
+	backoff := 100 * time.Millisecond
+	for {
+		err := pgxutil.Migrate(ctx, pool, spec.Name, spec.Migrations)
+		if err == nil {
+			logger.Info("migrations applied")
+			done.Store(true)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		logger.Warn("migrate", slog.Any("error", err), slog.Duration("retry_in", backoff))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// Names lists spec names, for usage messages.
+func Names(specs []Spec) string {
+	var n []string
+	for _, s := range specs {
+		n = append(n, s.Name)
+	}
+	return strings.Join(n, ", ")
+}
