@@ -1,0 +1,21 @@
+// Package matchinggrpc is the matching service's gRPC transport: handlers that validate,
+// convert, call the domain and convert back. The matching service owns drivers' availability and location, and finding a driver for a ride.
+package matchinggrpc
+
+import (
+	"context"
+
+	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
+	matchingv1 "github.com/waybill/waybill/gen/waybill/matching/v1"
+	"github.com/waybill/waybill/kit/serve"
+)
+
+// Register registers the matching service's gRPC services on the server. The methods not
+// implemented yet answer UNIMPLEMENTED (HTTP 501 through the gateway); README.md says
+// which ones work.
+func Register(_ context.Context, d serve.Deps) error {
+	s := d.Server.GRPC
+	matchingv1.RegisterMatchingServiceServer(s, matchingv1.UnimplementedMatchingServiceServer{})
+	eventsv1.RegisterEventStreamServiceServer(s, eventsv1.UnimplementedEventStreamServiceServer{})
+	return nil
+}
