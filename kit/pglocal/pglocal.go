@@ -242,8 +242,19 @@ func (s *Server) launch(ctx context.Context, binDir string, port int, fast bool,
 func (s *Server) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
+	// A connection attempt ends as soon as postgres exits: when another program owns
+	// the port, it might otherwise wait for that program's answer.
+	connCtx, cancelConn := context.WithCancel(ctx)
+	defer cancelConn()
+	go func() {
+		select {
+		case <-s.exited:
+			cancelConn()
+		case <-connCtx.Done():
+		}
+	}()
 	for {
-		attemptCtx, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
+		attemptCtx, cancelAttempt := context.WithTimeout(connCtx, 2*time.Second)
 		conn, err := pgx.Connect(attemptCtx, s.URL())
 		cancelAttempt()
 		if err == nil {

@@ -201,10 +201,9 @@ func TestPostgresDiesWithParent(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The killed parent's folder is left behind until a Start reaps it; a Start in a
+	// parallel test may already have.
 	root := filepath.Dir(dataDir)
-	if _, err := os.Stat(root); err != nil {
-		t.Fatalf("expected the killed parent's folder to be left behind: %v", err)
-	}
 	reapStale(filepath.Dir(root))
 	if _, err := os.Stat(root); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("stale folder %s not removed (stat: %v)", root, err)

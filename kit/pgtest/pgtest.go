@@ -1,7 +1,8 @@
 // Package pgtest gives each test a fresh PostgreSQL database with its migrations
-// applied, in milliseconds: the migrations run once per process-independent template
-// database, and each test gets a clone of it (CREATE DATABASE … TEMPLATE), dropped when
-// the test ends. Tests using it may call t.Parallel.
+// applied, in tens of milliseconds: the migrations run once into a template database
+// named after a hash of their content, which test processes share, and each test gets a
+// clone of it (CREATE DATABASE … TEMPLATE), dropped when the test ends. Tests using it
+// may call t.Parallel.
 //
 // The server is the one DATABASE_URL points to, when set: a role allowed to create
 // databases (a superuser, or CREATEDB) on a server shared by every test package, which

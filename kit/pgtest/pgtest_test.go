@@ -173,7 +173,7 @@ func TestHelperClone(t *testing.T) {
 func TestDatabaseURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"postgres://u:p@127.0.0.1:5432/postgres?sslmode=disable": "postgres://u:p@127.0.0.1:5432/db1?sslmode=disable",
-		"postgresql://h/":                "postgresql://h/db1",
+		"postgresql://h/":               "postgresql://h/db1",
 		"host=h user=u dbname=postgres": "host=h user=u dbname=postgres dbname=db1",
 	} {
 		got := databaseURL(in, "db1")

@@ -38,9 +38,10 @@ const (
 // TripService owns the ride lifecycle (requested → driver assigned → started → ended, or
 // cancelled) and the record of what actually happened: the route driven, distance and
 // duration. It gates requests on the rider's standing in billing, takes the estimate from
-// fare, and asks matching to find a driver (CreateMatch); it applies matching's
-// driver.assigned and match.failed events, releases drivers in matching when a ride ends,
-// and records the final fare from fare's fare.fare.calculated event.
+// fare, and asks matching to find a driver (CreateMatch). It consumes matching's
+// matching.driver.assigned events (applied through AssignDriver) and matching.match.failed
+// events (the trip is cancelled by the system), releases drivers in matching when a ride
+// ends, and records the final fare from fare's fare.fare.calculated events.
 //
 // Trip also implements waybill.reservation.v1.ReservationProviderService (rides are billable
 // items of kind KIND_RIDE: id = trip id, amount = final fare once set, else the estimate;
@@ -93,7 +94,7 @@ type TripServiceClient interface {
 	ListTrips(ctx context.Context, in *ListTripsRequest, opts ...grpc.CallOption) (*ListTripsResponse, error)
 	// AssignDriver records the driver matching reserved for the trip: REQUESTED →
 	// DRIVER_ASSIGNED, and emits trip.trip.driver_assigned. Trip's consumer of matching's
-	// driver.assigned event calls it (with the event id as request_id); operators call it
+	// matching.driver.assigned event calls it (with the event id as request_id); operators call it
 	// after a manual dispatch. Trip checks with matching that match_id is ASSIGNED to
 	// driver_id for this trip. Services and operators only.
 	//
@@ -286,9 +287,10 @@ type TripService_WatchTripClient = grpc.ServerStreamingClient[WatchTripResponse]
 // TripService owns the ride lifecycle (requested → driver assigned → started → ended, or
 // cancelled) and the record of what actually happened: the route driven, distance and
 // duration. It gates requests on the rider's standing in billing, takes the estimate from
-// fare, and asks matching to find a driver (CreateMatch); it applies matching's
-// driver.assigned and match.failed events, releases drivers in matching when a ride ends,
-// and records the final fare from fare's fare.fare.calculated event.
+// fare, and asks matching to find a driver (CreateMatch). It consumes matching's
+// matching.driver.assigned events (applied through AssignDriver) and matching.match.failed
+// events (the trip is cancelled by the system), releases drivers in matching when a ride
+// ends, and records the final fare from fare's fare.fare.calculated events.
 //
 // Trip also implements waybill.reservation.v1.ReservationProviderService (rides are billable
 // items of kind KIND_RIDE: id = trip id, amount = final fare once set, else the estimate;
@@ -341,7 +343,7 @@ type TripServiceServer interface {
 	ListTrips(context.Context, *ListTripsRequest) (*ListTripsResponse, error)
 	// AssignDriver records the driver matching reserved for the trip: REQUESTED →
 	// DRIVER_ASSIGNED, and emits trip.trip.driver_assigned. Trip's consumer of matching's
-	// driver.assigned event calls it (with the event id as request_id); operators call it
+	// matching.driver.assigned event calls it (with the event id as request_id); operators call it
 	// after a manual dispatch. Trip checks with matching that match_id is ASSIGNED to
 	// driver_id for this trip. Services and operators only.
 	//
