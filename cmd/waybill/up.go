@@ -106,6 +106,7 @@ func startChild(logger *slog.Logger, self, name string, args []string, out io.Wr
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	c := &child{name: name, cmd: cmd, done: make(chan struct{})}
+	logger.Info("process started", slog.String("process", name), slog.Int("pid", cmd.Process.Pid))
 	go func() {
 		err := cmd.Wait()
 		close(c.done)

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+)
+
+// TestUpRunsTheMesh builds the binary, runs `waybill up` on shifted ports, checks every
+// process, then kills one service and checks that the rest keep serving.
+func TestUpRunsTheMesh(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL and seven processes")
+	}
+	bin := filepath.Join(t.TempDir(), "waybill")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	offset := 10000 + rand.IntN(1000)*10
+	cmd := exec.Command(bin, "up", "--port-offset", strconv.Itoa(offset))
+	cmd.Env = append(os.Environ(), "DATABASE_URL=", "WAYBILL_DATABASE_URL=")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	logs := newLogWatcher(out)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("output of waybill up:\n%s", logs.String())
+		}
+	})
+	if !logs.waitFor("Waybill is up", 90*time.Second) {
+		t.Fatal("mesh did not come up")
+	}
+
+	addr := func(port int) string { return fmt.Sprintf("127.0.0.1:%d", port+offset) }
+	for _, s := range specs {
+		conn, err := grpc.NewClient(addr(s.GRPCPort), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Errorf("%s health: %v %v", s.Name, resp.GetStatus(), err)
+		}
+		if names := listServices(ctx, t, conn); !strings.Contains(names, "waybill."+s.Name+".v1.") || !strings.Contains(names, "waybill.events.v1.EventStreamService") {
+			t.Errorf("%s reflection lists %s", s.Name, names)
+		}
+		cancel()
+		conn.Close()
+		if code, body := get(t, "http://"+addr(s.HTTPPort)+"/metrics"); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+			t.Errorf("%s /metrics = %d", s.Name, code)
+		}
+	}
+	gw := "http://" + addr(gatewayPort)
+	if code, _ := get(t, gw+"/healthz"); code != http.StatusOK {
+		t.Errorf("gateway /healthz = %d", code)
+	}
+	if code, body := get(t, gw+"/openapi.json"); code != http.StatusOK || !strings.Contains(body, `"/v1/bills"`) {
+		t.Errorf("gateway /openapi.json = %d", code)
+	}
+	if code, _ := get(t, gw+"/v1/bills"); code != http.StatusNotImplemented {
+		t.Errorf("an unimplemented REST route = %d, want 501", code)
+	}
+
+	// Kill booking: its routes answer 503, health says so, the others keep serving.
+	pid := logs.pidOf("booking")
+	if pid == 0 {
+		t.Fatal("no pid logged for booking")
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if !logs.waitFor("process=booking pid="+strconv.Itoa(pid)+" status=\"signal: killed\"", 10*time.Second) {
+		t.Fatal("booking did not die")
+	}
+	code, body := get(t, gw+"/healthz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"booking":"UNREACHABLE"`) || !strings.Contains(body, `"billing":"SERVING"`) {
+		t.Errorf("gateway /healthz after killing booking = %d %s", code, body)
+	}
+	if code, _ := get(t, gw+"/v1/reservations/r-1"); code != http.StatusServiceUnavailable {
+		t.Errorf("a booking route with booking dead = %d, want 503", code)
+	}
+	if code, _ := get(t, gw+"/v1/bills"); code != http.StatusNotImplemented {
+		t.Errorf("a billing route with booking dead = %d, want 501", code)
+	}
+
+	// Ctrl-C stops everything cleanly.
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("waybill up exited with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("waybill up did not stop")
+	}
+	if !logs.waitFor("PostgreSQL stopped", time.Second) {
+		t.Error("PostgreSQL was not stopped")
+	}
+}
+
+func TestRunRejectsUnknownCommands(t *testing.T) {
+	for _, args := range [][]string{nil, {"nope"}, {"serve"}, {"serve", "nope"}} {
+		if err := run(context.Background(), args, func(string) string { return "" }, io.Discard); err == nil {
+			t.Errorf("run(%q) succeeded", args)
+		}
+	}
+}
+
+func TestServeRequiresADatabase(t *testing.T) {
+	err := run(context.Background(), []string{"serve", "booking"}, func(string) string { return "" }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "database-url") {
+		t.Errorf("serve without a database: %v", err)
+	}
+}
+
+func listServices(ctx context.Context, t *testing.T, conn *grpc.ClientConn) string {
+	t.Helper()
+	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	defer stream.CloseSend()
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		return err.Error()
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		return err.Error()
+	}
+	var names []string
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		names = append(names, s.GetName())
+	}
+	return strings.Join(names, ",")
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	client := http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Errorf("GET %s: %v", url, err)
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// logWatcher collects a process's output and lets a test wait for a line.
+type logWatcher struct {
+	mu   sync.Mutex
+	buf  strings.Builder
+	cond *sync.Cond
+}
+
+func newLogWatcher(r io.Reader) *logWatcher {
+	w := &logWatcher{}
+	w.cond = sync.NewCond(&w.mu)
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			w.mu.Lock()
+			w.buf.WriteString(sc.Text() + "\n")
+			w.mu.Unlock()
+			w.cond.Broadcast()
+		}
+	}()
+	return w
+}
+
+func (w *logWatcher) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func (w *logWatcher) waitFor(s string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if strings.Contains(w.String(), s) {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
+var startedRe = regexp.MustCompile(`msg="process started" service=up process=(\w+) pid=(\d+)`)
+
+func (w *logWatcher) pidOf(name string) int {
+	for _, m := range startedRe.FindAllStringSubmatch(w.String(), -1) {
+		if m[1] == name {
+			pid, _ := strconv.Atoi(m[2])
+			return pid
+		}
+	}
+	return 0
+}
