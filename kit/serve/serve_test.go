@@ -1,0 +1,113 @@
+package serve_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/waybill/waybill/kit/pgtest"
+	"github.com/waybill/waybill/kit/serve"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+var migrations = fstest.MapFS{
+	"0001_init.sql": {Data: []byte("CREATE TABLE widget (id int PRIMARY KEY);")},
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// run starts a service with the given database URL and returns a health client.
+func run(t *testing.T, dbURL string) healthpb.HealthClient {
+	t.Helper()
+	grpcAddr := freeAddr(t)
+	spec := serve.Spec{
+		Name:       "widgets",
+		Migrations: migrations,
+		Register:   func(context.Context, serve.Deps) error { return nil },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- serve.Run(ctx, spec, []string{"--grpc-addr", grpcAddr, "--http-addr", "", "--database-url", dbURL}, func(string) string { return "" }, io.Discard)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return healthpb.NewHealthClient(conn)
+}
+
+func status(hc healthpb.HealthClient) string {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		return err.Error()
+	}
+	return resp.GetStatus().String()
+}
+
+func TestNotServingWithoutDatabase(t *testing.T) {
+	t.Parallel()
+	hc := run(t, "postgres://postgres@"+freeAddr(t)+"/nowhere?sslmode=disable&connect_timeout=1")
+	// It answers health checks, and keeps saying NOT_SERVING.
+	for i := 0; i < 10; i++ {
+		if got := status(hc); got != "NOT_SERVING" && !strings.Contains(got, "Unavailable") {
+			t.Fatalf("health without a database = %s", got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := status(hc); got != "NOT_SERVING" {
+		t.Fatalf("health without a database = %s, want NOT_SERVING", got)
+	}
+}
+
+func TestServingOnceMigrated(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewURL(t, pgtest.Schemas{})
+	hc := run(t, url)
+	deadline := time.Now().Add(10 * time.Second)
+	for status(hc) != "SERVING" {
+		if time.Now().After(deadline) {
+			t.Fatalf("never SERVING: %s", status(hc))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM widgets.widget").Scan(&n); err != nil {
+		t.Fatalf("migration not applied in the service's schema: %v", err)
+	}
+	if n != 0 {
+		t.Errorf("widget has %d rows, want 0", n)
+	}
+}
