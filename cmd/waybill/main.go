@@ -27,6 +27,7 @@ func main() {
 const usage = `usage:
   waybill serve <service> [flags]   run one service: %s, or gateway
   waybill up [flags]                run the whole local mesh (every service and the gateway)
+  waybill token --subject S --role R  print a bearer token (customer, driver, operator, service)
   waybill help                      show this text
 Flags of a command: waybill <command> ... -h
 `
@@ -45,6 +46,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return serveOne(ctx, args[1], args[2:], getenv, stdout)
 	case "up":
 		return up(ctx, args[1:], getenv, stdout)
+	case "token":
+		return token(ctx, args[1:], getenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintf(stdout, usage, serviceNames())
 		return nil

@@ -30,6 +30,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 	dataDir := fs.String("data-dir", "", "data folder of the throwaway cluster; empty uses a temporary folder, removed on exit")
 	logFormat := fs.String("log-format", "text", "log format of every process: json or text")
 	logLevel := fs.String("log-level", "info", "log level of every process")
+	secret := fs.String("auth-secret", serve.DevAuthSecret, "token secret shared by every service")
 	offset := fs.Int("port-offset", 0, "added to every default port, to run a second mesh beside the first")
 	if err := config.Parse(fs, args, getenv); err != nil {
 		return err
@@ -64,7 +65,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 	defer func() { stopAll(logger, children) }()
 	gwArgs := append([]string{"--http-addr", addr(gatewayPort)}, common...)
 	for _, s := range specs {
-		args := append([]string{"--database-url", *dbURL, "--grpc-addr", addr(s.GRPCPort), "--http-addr", addr(s.HTTPPort)}, common...)
+		args := append([]string{"--database-url", *dbURL, "--auth-secret", *secret, "--grpc-addr", addr(s.GRPCPort), "--http-addr", addr(s.HTTPPort)}, common...)
 		c, err := startChild(logger, self, s.Name, args, stdout)
 		if err != nil {
 			return err

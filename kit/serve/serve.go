@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
 
+	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/config"
 	"github.com/waybill/waybill/kit/grpcserver"
 	"github.com/waybill/waybill/kit/pgxutil"
@@ -49,6 +51,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Telemetry gives access to the tracer and meter providers.
 	Telemetry *telemetry.Telemetry
+	// Auth verifies callers' tokens and signs this service's own calls to others.
+	Auth *auth.Signer
 }
 
 // Config is the configuration every service shares.
@@ -61,7 +65,12 @@ type Config struct {
 	DefaultTimeout  time.Duration
 	ShutdownTimeout time.Duration
 	MaxConns        int
+	AuthSecret      string
 }
+
+// DevAuthSecret is the token secret used when none is configured: fine on a laptop,
+// never in production (the service logs a warning).
+const DevAuthSecret = "waybill-local-development-secret"
 
 // Logger builds the process logger: JSON (or text) lines on w at the given level.
 func Logger(w io.Writer, format, level string) (*slog.Logger, error) {
@@ -93,6 +102,7 @@ func Run(ctx context.Context, spec Spec, args []string, getenv func(string) stri
 	fs.DurationVar(&cfg.DefaultTimeout, "default-timeout", 30*time.Second, "deadline for calls that arrive without one")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown bound")
 	fs.IntVar(&cfg.MaxConns, "db-max-conns", 20, "maximum database connections")
+	fs.StringVar(&cfg.AuthSecret, "auth-secret", DevAuthSecret, "secret that signs and verifies bearer tokens, shared by every process")
 	if spec.Flags != nil {
 		spec.Flags(fs)
 	}
@@ -108,6 +118,13 @@ func Run(ctx context.Context, spec Spec, args []string, getenv func(string) stri
 	}
 	logger = logger.With(slog.String("service", spec.Name))
 	logger.Info("config", config.Attrs(fs)...)
+	signer, err := auth.NewSigner(cfg.AuthSecret)
+	if err != nil {
+		return err
+	}
+	if cfg.AuthSecret == DevAuthSecret {
+		logger.Warn("using the development auth secret; set --auth-secret (WAYBILL_AUTH_SECRET) in production")
+	}
 
 	tel, err := telemetry.Setup(ctx, spec.Name, getenv)
 	if err != nil {
@@ -135,7 +152,10 @@ func Run(ctx context.Context, spec Spec, args []string, getenv func(string) stri
 		HTTPAddr:        cfg.HTTPAddr,
 		DefaultTimeout:  cfg.DefaultTimeout,
 		ShutdownTimeout: cfg.ShutdownTimeout,
-	}, logger, tel)
+	}, logger, tel,
+		grpc.ChainUnaryInterceptor(signer.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(signer.StreamServerInterceptor()),
+	)
 
 	var migrated atomic.Bool
 	srv.AddReadinessCheck(func(ctx context.Context) error {
@@ -144,7 +164,7 @@ func Run(ctx context.Context, spec Spec, args []string, getenv func(string) stri
 		}
 		return pool.Ping(ctx)
 	})
-	if err := spec.Register(ctx, Deps{Server: srv, Pool: pool, Logger: logger, Telemetry: tel}); err != nil {
+	if err := spec.Register(ctx, Deps{Server: srv, Pool: pool, Logger: logger, Telemetry: tel, Auth: signer}); err != nil {
 		return fmt.Errorf("register %s: %w", spec.Name, err)
 	}
 	go migrateUntilDone(ctx, logger, pool, spec, &migrated)

@@ -1,0 +1,96 @@
+package auth
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+func TestSignVerify(t *testing.T) {
+	s, err := NewSigner("0123456789abcdef-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.Sign(Identity{Subject: "c1", Role: RoleCustomer}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := s.Verify(tok)
+	if err != nil || id != (Identity{Subject: "c1", Role: RoleCustomer}) {
+		t.Fatalf("Verify = %+v, %v", id, err)
+	}
+	other, _ := NewSigner("another-secret-of-16+bytes")
+	forged, _ := other.Sign(Identity{Subject: "c1", Role: RoleOperator}, time.Minute)
+	payload, _, _ := strings.Cut(tok, ".")
+	_, forgedSig, _ := strings.Cut(forged, ".")
+	for _, bad := range []string{"", "x", "a.b", forged, payload + "." + forgedSig, tok + "x"} {
+		if _, err := s.Verify(bad); err == nil {
+			t.Errorf("Verify(%q) accepted", bad)
+		}
+	}
+	s.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	if _, err := s.Verify(tok); err == nil {
+		t.Error("an expired token was accepted")
+	}
+	if _, err := s.Sign(Identity{Subject: "x", Role: "king"}, time.Minute); err == nil {
+		t.Error("signed an unknown role")
+	}
+	if _, err := NewSigner("short"); err == nil {
+		t.Error("accepted a short secret")
+	}
+}
+
+func TestAccess(t *testing.T) {
+	cases := []struct {
+		id   Identity
+		cust string
+		want bool
+	}{
+		{Identity{"c1", RoleCustomer}, "c1", true},
+		{Identity{"c1", RoleCustomer}, "c2", false},
+		{Identity{"d1", RoleDriver}, "d1", false},
+		{Identity{"ops", RoleOperator}, "c2", true},
+		{Identity{"billing", RoleService}, "c2", true},
+	}
+	for _, c := range cases {
+		if got := c.id.MayAccessCustomer(c.cust); got != c.want {
+			t.Errorf("%+v.MayAccessCustomer(%s) = %v", c.id, c.cust, got)
+		}
+	}
+}
+
+func TestInterceptor(t *testing.T) {
+	s, _ := NewSigner("0123456789abcdef-secret")
+	tok, _ := s.Sign(Identity{Subject: "c1", Role: RoleCustomer}, time.Minute)
+	ic := s.UnaryServerInterceptor()
+	info := &grpc.UnaryServerInfo{FullMethod: "/waybill.billing.v1.BillingService/GetBill"}
+	call := func(md metadata.MD) (Identity, bool, error) {
+		var got Identity
+		var ok bool
+		_, err := ic(metadata.NewIncomingContext(context.Background(), md), nil, info, func(ctx context.Context, _ any) (any, error) {
+			got, ok = FromContext(ctx)
+			return nil, nil
+		})
+		return got, ok, err
+	}
+	if id, ok, err := call(metadata.Pairs("authorization", "Bearer "+tok)); err != nil || !ok || id.Subject != "c1" {
+		t.Errorf("valid token: %+v %v %v", id, ok, err)
+	}
+	if _, ok, err := call(metadata.MD{}); err != nil || ok {
+		t.Errorf("no token: ok=%v err=%v, want anonymous", ok, err)
+	}
+	for _, bad := range []string{"Bearer nope", "Basic abc", tok} {
+		if _, _, err := call(metadata.Pairs("authorization", bad)); status.Code(err) != codes.Unauthenticated {
+			t.Errorf("authorization %q: %v, want UNAUTHENTICATED", bad, err)
+		}
+	}
+	if _, err := Require(context.Background()); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("Require without identity: %v", err)
+	}
+}
