@@ -1,0 +1,438 @@
+// Package consumer applies the events of another service's event log (its EventStream
+// Subscribe stream) to the consuming service's own tables, each event's effect exactly
+// once.
+//
+// Run keeps, per (consumer, source), a cursor in the consuming service's own schema
+// (table consumer_cursors, see Migrations) and advances it in the same transaction as the
+// handler's writes, so a crash or a dropped stream at any point neither loses an event's
+// effect nor applies it twice: after a restart the stream resumes after the committed
+// cursor, and an event that arrives again (at or below the committed sequence) is skipped.
+//
+// An event whose handler keeps failing is retried with backoff and then parked in a
+// dead-letter table (parked_events) with its error, and the stream moves on. Later events
+// with the same key are parked behind it without running the handler, so each key's
+// events are applied in order; other keys keep flowing. NewAdminServer serves the
+// ConsumerAdminService that lists, replays and discards parked events, and AdminCommand is
+// its command-line client (`waybill parked ...`).
+//
+// Run reports lag (in events and seconds), the parked count and handler latency as
+// OpenTelemetry metrics per (consumer, source), and gives each handler call a span linked
+// to the span that produced the event.
+//
+// A consuming service applies Migrations to its schema with its own migrations, runs one
+// Run per (consumer, source) next to its server, and registers the admin service:
+//
+//	onTrip := func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+//		// Write to the service's own tables through tx only.
+//	}
+//	go consumer.Run(ctx, consumer.Config{
+//		Name:   "billing-from-trips",
+//		Source: "trip",
+//		Client: eventsv1.NewEventStreamServiceClient(tripConn),
+//		Pool:   pool,
+//		Types:  []string{"trip.trip.completed"},
+//		Logger: logger,
+//	}, onTrip)
+//	eventsv1.RegisterConsumerAdminServiceServer(srv.GRPC,
+//		consumer.NewAdminServer("billing", pool, map[string]consumer.Handler{"billing-from-trips": onTrip}))
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
+)
+
+// instrumentation is the name of the package's tracer and meter.
+const instrumentation = "github.com/waybill/waybill/kit/consumer"
+
+// Handler applies one event to the consuming service's tables using tx, the transaction
+// in which the consumer's cursor is advanced past the event: the handler's writes and the
+// cursor commit together or not at all. It must do all its work through tx (no calls with
+// effects outside the database), because a transaction may be rolled back and the handler
+// run again. A returned error means "not applied": the event is retried and finally
+// parked. ctx carries a span linked to the producer's.
+type Handler func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error
+
+// ErrCursorOutOfRange is returned by Run when the source no longer holds the events after
+// the consumer's cursor (it answered OUT_OF_RANGE: the cursor is older than its
+// retention). The consumer must resynchronize from the source's current state; Run cannot
+// repair that on its own.
+var ErrCursorOutOfRange = errors.New("cursor older than the source's retention; resynchronize")
+
+// Backoff is a delay that starts at Initial and doubles on each further try up to Max.
+type Backoff struct {
+	// Initial is the first delay.
+	Initial time.Duration
+	// Max caps the delay.
+	Max time.Duration
+}
+
+// Delay returns the delay before retry number n (0 for the first retry).
+func (b Backoff) Delay(n int) time.Duration {
+	d := b.Initial
+	for range n {
+		if d >= b.Max/2 {
+			return b.Max
+		}
+		d *= 2
+	}
+	return min(d, b.Max)
+}
+
+// orDefault returns def for the zero Backoff, and b completed otherwise: a missing
+// Initial is def's, and Max is at least Initial, so a delay is never zero.
+func (b Backoff) orDefault(def Backoff) Backoff {
+	if b == (Backoff{}) {
+		return def
+	}
+	if b.Initial <= 0 {
+		b.Initial = def.Initial
+	}
+	b.Max = max(b.Max, b.Initial)
+	return b
+}
+
+// Defaults of Config's tuning fields.
+var (
+	// DefaultReconnect is how long Run waits before resubscribing after a stream failed,
+	// and before retrying a database operation that failed.
+	DefaultReconnect = Backoff{Initial: 100 * time.Millisecond, Max: 5 * time.Second}
+	// DefaultRetry is how long Run waits between tries of a failing handler.
+	DefaultRetry = Backoff{Initial: 100 * time.Millisecond, Max: 1600 * time.Millisecond}
+)
+
+const (
+	// DefaultAttempts is how many times a failing handler is tried before its event is
+	// parked.
+	DefaultAttempts = 5
+	// DefaultStallTimeout is how long a stream may stay silent (no event, no heartbeat)
+	// before Run considers it dead and resubscribes. Sources send heartbeats every few
+	// seconds while idle.
+	DefaultStallTimeout = 30 * time.Second
+	// DefaultMaxBatch is the most events Run applies in one transaction. Run only
+	// batches events that have already arrived, so a steady trickle is applied one event
+	// per transaction and a backlog in large batches.
+	DefaultMaxBatch = 256
+)
+
+// Config configures Run.
+type Config struct {
+	// Name identifies the consumer within its service (for example "fares-from-trips");
+	// it keys the cursor and parked events, so it must not change once used.
+	Name string
+	// Source is the emitting service's name (for example "trip"), sent as
+	// SubscribeRequest.service.
+	Source string
+	// Client subscribes to the source's event stream.
+	Client eventsv1.EventStreamServiceClient
+	// Pool is the consuming service's database pool; its search_path must reach the
+	// tables of Migrations.
+	Pool *pgxpool.Pool
+	// Types filters the stream to these event types; empty delivers all.
+	Types []string
+	// PayloadMode chooses fat or skinny events.
+	PayloadMode eventsv1.PayloadMode
+	// Logger receives the consumer's logs; nil discards them.
+	Logger *slog.Logger
+	// Meter creates the consumer's instruments; nil uses the global meter provider.
+	Meter metric.Meter
+	// TracerProvider creates the handler spans; nil uses the global tracer provider.
+	TracerProvider trace.TracerProvider
+
+	// Reconnect paces resubscribing and retrying the database; zero means
+	// DefaultReconnect, and a missing Initial is DefaultReconnect's.
+	Reconnect Backoff
+	// Retry paces the tries of a failing handler; zero means DefaultRetry, and a
+	// missing Initial is DefaultRetry's.
+	Retry Backoff
+	// Attempts is how many times a failing handler is tried before its event is parked;
+	// 0 means DefaultAttempts.
+	Attempts int
+	// StallTimeout is how long a silent stream is trusted; 0 means DefaultStallTimeout.
+	StallTimeout time.Duration
+	// MaxBatch caps the events applied in one transaction; 0 means DefaultMaxBatch.
+	MaxBatch int
+}
+
+// withDefaults validates c and fills in its zero fields.
+func (c Config) withDefaults() (Config, error) {
+	var missing []string
+	if c.Name == "" {
+		missing = append(missing, "Name")
+	}
+	if c.Source == "" {
+		missing = append(missing, "Source")
+	}
+	if c.Client == nil {
+		missing = append(missing, "Client")
+	}
+	if c.Pool == nil {
+		missing = append(missing, "Pool")
+	}
+	if len(missing) > 0 {
+		return c, fmt.Errorf("consumer: Config is missing %s", strings.Join(missing, ", "))
+	}
+	if c.Attempts < 0 || c.MaxBatch < 0 || c.StallTimeout < 0 {
+		return c, errors.New("consumer: negative Attempts, MaxBatch or StallTimeout")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Meter == nil {
+		c.Meter = otel.Meter(instrumentation)
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = otel.GetTracerProvider()
+	}
+	c.Reconnect = c.Reconnect.orDefault(DefaultReconnect)
+	c.Retry = c.Retry.orDefault(DefaultRetry)
+	if c.Attempts == 0 {
+		c.Attempts = DefaultAttempts
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	c.Logger = c.Logger.With(slog.String("consumer", c.Name), slog.String("source", c.Source))
+	return c, nil
+}
+
+// Run consumes cfg.Source's events with h until ctx ends, then returns nil. It resumes
+// after the cursor stored for (cfg.Name, cfg.Source) and applies each event in a
+// transaction that also advances the cursor (see Handler), a batch of already-arrived
+// events per transaction when it is behind.
+//
+// Run does not return on transient failures: when the source is unreachable, the stream
+// breaks or stays silent past cfg.StallTimeout, or the database fails, it logs, waits
+// (cfg.Reconnect) and tries again, resuming from the committed cursor. A handler error is
+// retried (cfg.Attempts tries, cfg.Retry apart) and then the event is parked. Run returns
+// an error wrapping ErrCursorOutOfRange when the source has pruned the events after the
+// cursor, and an error at once when cfg is incomplete.
+//
+// Several replicas may run the same consumer: each event is still applied once (the
+// cursor row is locked and checked in every transaction), though each replica receives
+// every event.
+func Run(ctx context.Context, cfg Config, h Handler) error {
+	if h == nil {
+		return errors.New("consumer: nil Handler")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	c := &consumer{cfg: cfg, h: h, log: cfg.Logger, tracer: newTracer(cfg.TracerProvider)}
+	c.metrics, err = newMetrics(cfg, &c.lag)
+	if err != nil {
+		return err
+	}
+	defer c.metrics.close()
+	return c.run(ctx)
+}
+
+// consumer is one Run.
+type consumer struct {
+	cfg     Config
+	h       Handler
+	log     *slog.Logger
+	tracer  *tracer
+	metrics *metrics
+	lag     lagState
+
+	// The committed position, as last read or written by this consumer.
+	seq    int64
+	cursor string
+}
+
+// run subscribes, consumes until the stream ends, and subscribes again, until ctx ends.
+func (c *consumer) run(ctx context.Context) error {
+	failures := 0
+	for {
+		received, err := c.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if received > 0 {
+			failures = 0 // the stream worked: the next try is quick
+		}
+		code := status.Code(err)
+		c.metrics.streamError(ctx, code)
+		if code == codes.OutOfRange {
+			c.log.Error("cursor older than the source's retention; resynchronize", slog.String("cursor", c.cursor), slog.Any("error", err))
+			return fmt.Errorf("consumer %s, source %s: %w: %w", c.cfg.Name, c.cfg.Source, ErrCursorOutOfRange, err)
+		}
+		delay := jitter(c.cfg.Reconnect.Delay(failures))
+		failures++
+		level := slog.LevelWarn
+		if transient(code) {
+			level = slog.LevelInfo
+		}
+		c.log.Log(ctx, level, "event stream ended; resubscribing", slog.Any("error", err),
+			slog.Int("received", received), slog.Duration("retry_in", delay))
+		if !sleep(ctx, delay) {
+			return nil
+		}
+	}
+}
+
+// transient reports whether a stream ending with code is routine (a server shutting down,
+// a network blip, a slow consumer cut off) rather than worth a warning.
+func transient(code codes.Code) bool {
+	switch code {
+	case codes.Unavailable, codes.ResourceExhausted, codes.Canceled, codes.DeadlineExceeded, codes.Aborted:
+		return true
+	}
+	return false
+}
+
+// errStalled ends a stream that stayed silent past the stall timeout.
+var errStalled = status.Error(codes.Unavailable, "event stream silent past the stall timeout")
+
+// session loads the cursor, subscribes after it and applies what arrives until the stream
+// ends. It returns how many messages arrived and why the stream ended.
+func (c *consumer) session(ctx context.Context) (received int, err error) {
+	if err := c.loadCursor(ctx); err != nil {
+		return 0, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.cfg.Client.Subscribe(sctx, &eventsv1.SubscribeRequest{
+		Service:     c.cfg.Source,
+		AfterCursor: c.cursor,
+		Types:       c.cfg.Types,
+		PayloadMode: c.cfg.PayloadMode,
+	})
+	if err != nil {
+		return 0, err
+	}
+	// The receiver reads ahead into msgs while the applier works, so network and
+	// database overlap and a backlog arrives in batches.
+	msgs := make(chan *eventsv1.SubscribeResponse, c.cfg.MaxBatch)
+	var recvErr error
+	go func() {
+		defer close(msgs)
+		received, recvErr = c.receive(sctx, cancel, stream, msgs)
+	}()
+	applyErr := c.apply(ctx, msgs)
+	cancel()
+	for range msgs { // wait for the receiver: it writes received and recvErr
+	}
+	if applyErr != nil {
+		return received, applyErr
+	}
+	return received, recvErr
+}
+
+// receive reads the stream into msgs until it fails. A stream silent for longer than the
+// stall timeout is cancelled.
+func (c *consumer) receive(ctx context.Context, cancel context.CancelFunc, stream eventsv1.EventStreamService_SubscribeClient, msgs chan<- *eventsv1.SubscribeResponse) (int, error) {
+	var stalled atomic.Bool
+	// The flag is set before the cancel that makes Recv fail, so Recv's caller sees it.
+	timer := time.AfterFunc(c.cfg.StallTimeout, func() { stalled.Store(true); cancel() })
+	defer timer.Stop()
+	n := 0
+	for {
+		// Only time spent waiting on the network counts; a busy applier is not a stall.
+		timer.Reset(c.cfg.StallTimeout)
+		msg, err := stream.Recv()
+		timer.Stop()
+		if err != nil {
+			if stalled.Load() {
+				return n, errStalled
+			}
+			return n, err
+		}
+		n++
+		if ev := msg.GetEvent(); ev != nil {
+			c.lag.received(ev)
+		}
+		select {
+		case msgs <- msg:
+		case <-ctx.Done():
+			return n, ctx.Err()
+		}
+	}
+}
+
+// apply applies the messages from msgs until msgs is closed (nil) or ctx ends. Events
+// that have already arrived are applied together, up to MaxBatch per transaction.
+func (c *consumer) apply(ctx context.Context, msgs <-chan *eventsv1.SubscribeResponse) error {
+	var next *eventsv1.SubscribeResponse // read ahead while filling a batch
+	batch := make([]*eventsv1.SubscribeResponse, 0, c.cfg.MaxBatch)
+	for {
+		msg := next
+		next = nil
+		if msg == nil {
+			var ok bool
+			select {
+			case msg, ok = <-msgs:
+				if !ok {
+					return nil
+				}
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if msg.GetEvent() == nil {
+			c.heartbeat(ctx, msg.GetCursor())
+			continue
+		}
+		batch = append(batch[:0], msg)
+	fill:
+		for len(batch) < c.cfg.MaxBatch {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					break fill
+				}
+				if m.GetEvent() == nil {
+					next = m
+					break fill
+				}
+				batch = append(batch, m)
+			default:
+				break fill
+			}
+		}
+		if err := c.process(ctx, batch); err != nil {
+			return err
+		}
+	}
+}
+
+// jitter spreads d by ±20%, so consumers cut off together do not come back in step.
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return d
+	}
+	return d - d/5 + rand.N(2*d/5+1)
+}
+
+// sleep waits d or until ctx ends, reporting whether it waited the whole time.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

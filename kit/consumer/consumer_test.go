@@ -1,0 +1,360 @@
+package consumer_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+
+	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
+	"github.com/waybill/waybill/kit/consumer"
+)
+
+func TestBackoffDelay(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		b    consumer.Backoff
+		want []time.Duration
+	}{
+		{consumer.DefaultRetry, []time.Duration{100, 200, 400, 800, 1600, 1600}},
+		{consumer.DefaultReconnect, []time.Duration{100, 200, 400, 800, 1600, 3200, 5000, 5000}},
+		{consumer.Backoff{Initial: 300, Max: 1000}, []time.Duration{300, 600, 1000, 1000}},
+	} {
+		for n, want := range tc.want {
+			if tc.b.Initial >= time.Millisecond {
+				want *= time.Millisecond
+			}
+			if got := tc.b.Delay(n); got != want {
+				t.Errorf("%+v.Delay(%d) = %v, want %v", tc.b, n, got, want)
+			}
+		}
+	}
+	if got := (consumer.Backoff{Initial: time.Second, Max: time.Hour}).Delay(1000); got != time.Hour {
+		t.Errorf("Delay(1000) = %v, want the cap (no overflow)", got)
+	}
+}
+
+func TestRunRejectsIncompleteConfig(t *testing.T) {
+	t.Parallel()
+	pool := newDB(t)
+	cl := client(t, "127.0.0.1:1")
+	h := func(context.Context, pgx.Tx, *eventsv1.Event) error { return nil }
+	for name, cfg := range map[string]consumer.Config{
+		"no name":   {Source: "s", Client: cl, Pool: pool},
+		"no source": {Name: "c", Client: cl, Pool: pool},
+		"no client": {Name: "c", Source: "s", Pool: pool},
+		"no pool":   {Name: "c", Source: "s", Client: cl},
+	} {
+		if err := consumer.Run(t.Context(), cfg, h); err == nil {
+			t.Errorf("%s: Run returned nil", name)
+		}
+	}
+	if err := consumer.Run(t.Context(), consumer.Config{Name: "c", Source: "s", Client: cl, Pool: pool}, nil); err == nil {
+		t.Error("nil handler: Run returned nil")
+	}
+}
+
+// The source drops the stream many times mid-way and resends a few events before the
+// cursor on each resubscription: every event's effect still happens exactly once, in
+// order per key.
+func TestExactlyOnceAcrossReconnects(t *testing.T) {
+	t.Parallel()
+	pool := newDB(t)
+	src := newFakeSource("trip")
+	src.dropAfter = func() int { return 1 + rand.IntN(150) }
+	src.resend = 5
+	srv := serveSource(t, src)
+	const n = 1500
+	src.addN(n/2, 7)
+
+	name := "reconnects"
+	runConsumer(t, consumer.Config{
+		Name: name, Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t),
+		Reconnect: consumer.Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond},
+	}, func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+		return recordEffect(ctx, tx, name, ev)
+	})
+	// Half the events arrive while the consumer runs.
+	for range 10 {
+		time.Sleep(20 * time.Millisecond)
+		src.addN(n/20, 7)
+	}
+	waitFor(t, 60*time.Second, "all events applied", func() bool { return cursorSeq(t, pool, name, "trip") == n })
+	if d := src.drops.Load(); d < 5 {
+		t.Fatalf("the source dropped the stream %d times, want at least 5", d)
+	}
+	checkExactlyOnce(t, pool, name, n)
+	t.Logf("%d events, %d subscriptions, %d dropped", n, src.subscribes.Load(), src.drops.Load())
+}
+
+// Two replicas of one consumer receive every event; each is applied once.
+func TestReplicasApplyEachEventOnce(t *testing.T) {
+	t.Parallel()
+	pool := newDB(t)
+	src := newFakeSource("trip")
+	srv := serveSource(t, src)
+	const n = 1000
+	name := "replicated"
+	h := func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error { return recordEffect(ctx, tx, name, ev) }
+	for range 2 {
+		runConsumer(t, consumer.Config{Name: name, Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t)}, h)
+	}
+	for range 10 {
+		src.addN(n/10, 5)
+		time.Sleep(10 * time.Millisecond)
+	}
+	waitFor(t, 30*time.Second, "all events applied", func() bool { return cursorSeq(t, pool, name, "trip") == n })
+	checkExactlyOnce(t, pool, name, n)
+}
+
+// With the source down, the consumer keeps trying, with backoff, and catches up once the
+// source is back.
+func TestSourceDown(t *testing.T) {
+	t.Parallel()
+	pool := newDB(t)
+	src := newFakeSource("trip")
+	srv := serveSource(t, src)
+	var subscribeCalls atomic.Int64
+	countSubscribes := grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		subscribeCalls.Add(1)
+		return streamer(ctx, desc, cc, method, opts...)
+	})
+	name := "patient"
+	stop := runConsumer(t, consumer.Config{
+		Name: name, Source: "trip", Client: client(t, srv.addr, countSubscribes), Pool: pool, Logger: testLogger(t),
+	}, func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error { return recordEffect(ctx, tx, name, ev) })
+
+	src.addN(100, 3)
+	waitFor(t, 10*time.Second, "first events applied", func() bool { return cursorSeq(t, pool, name, "trip") == 100 })
+
+	srv.stop()
+	before := subscribeCalls.Load()
+	src.addN(100, 3)
+	const down = 3 * time.Second
+	time.Sleep(down)
+	tries := subscribeCalls.Load() - before
+	// Backoff from 100 ms doubling: about 5 tries in 3 s (with jitter), not a hot loop.
+	if tries < 3 || tries > 12 {
+		t.Errorf("%d subscribe attempts while the source was down for %v, want 3..12 (backoff)", tries, down)
+	}
+	if got := cursorSeq(t, pool, name, "trip"); got != 100 {
+		t.Fatalf("cursor moved to %d while the source was down", got)
+	}
+
+	srv.start(t)
+	waitFor(t, 15*time.Second, "events applied after the source came back", func() bool {
+		return cursorSeq(t, pool, name, "trip") == 200
+	})
+	checkExactlyOnce(t, pool, name, 200)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// A stream that stays silent (no events, no heartbeats) is abandoned after the stall
+// timeout and the consumer subscribes again.
+func TestSilentStreamIsAbandoned(t *testing.T) {
+	t.Parallel()
+	pool := newDB(t)
+	src := newFakeSource("trip")
+	src.silent.Store(true)
+	srv := serveSource(t, src)
+	runConsumer(t, consumer.Config{
+		Name: "c", Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t),
+		StallTimeout: 200 * time.Millisecond,
+		Reconnect:    consumer.Backoff{Initial: time.Millisecond, Max: time.Millisecond},
+	}, func(context.Context, pgx.Tx, *eventsv1.Event) error { return nil })
+	waitFor(t, 5*time.Second, "three subscriptions", func() bool { return src.subscribes.Load() >= 3 })
+
+	// Heartbeats keep a stream alive past the stall timeout.
+	src.silent.Store(false)
+	time.Sleep(300 * time.Millisecond)
+	n := src.subscribes.Load()
+	time.Sleep(time.Second)
+	if got := src.subscribes.Load(); got != n {
+		t.Errorf("%d more subscriptions on a stream with heartbeats", got-n)
+	}
+}
+
+// OUT_OF_RANGE ends Run with ErrCursorOutOfRange.
+func TestCursorOutOfRange(t *testing.T) {
+	t.Parallel()
+	pool := newDB(t)
+	src := newFakeSource("trip")
+	src.outOfRange.Store(true)
+	srv := serveSource(t, src)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	err := consumer.Run(ctx, consumer.Config{Name: "c", Source: "trip", Client: client(t, srv.addr), Pool: pool},
+		func(context.Context, pgx.Tx, *eventsv1.Event) error { return nil })
+	if !errors.Is(err, consumer.ErrCursorOutOfRange) {
+		t.Fatalf("Run returned %v, want ErrCursorOutOfRange", err)
+	}
+}
+
+// A type filter reaches the source, and heartbeats move the stored cursor past the
+// events it filtered out.
+func TestTypeFilterAndHeartbeatCursor(t *testing.T) {
+	t.Parallel()
+	pool := newDB(t)
+	src := newFakeSource("trip")
+	srv := serveSource(t, src)
+	src.addN(10, 2)
+	src.mu.Lock()
+	for _, ev := range src.events[5:] {
+		ev.Type = "shop.item.other"
+	}
+	src.mu.Unlock()
+	var got atomic.Int64
+	runConsumer(t, consumer.Config{
+		Name: "c", Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t),
+		Types: []string{"shop.item.changed"}, PayloadMode: eventsv1.PayloadMode_PAYLOAD_MODE_KEYS_ONLY,
+	}, func(_ context.Context, _ pgx.Tx, ev *eventsv1.Event) error {
+		if ev.GetPayload() != nil {
+			t.Errorf("event %d has a payload in KEYS_ONLY mode", ev.GetSequence())
+		}
+		got.Add(1)
+		return nil
+	})
+	waitFor(t, 5*time.Second, "the heartbeat's cursor stored", func() bool {
+		return count(t, pool, `SELECT count(*) FROM consumer_cursors WHERE cursor = '10'`) == 1
+	})
+	if got.Load() != 5 {
+		t.Errorf("handler ran %d times, want 5", got.Load())
+	}
+	if seq := cursorSeq(t, pool, "c", "trip"); seq != 5 {
+		t.Errorf("stored seq %d, want 5 (the last event applied)", seq)
+	}
+}
+
+// The handler's context carries a span linked to the producer's, and the metrics report
+// lag, parked events and handler latency per consumer and source.
+func TestMetricsAndTrace(t *testing.T) {
+	t.Parallel()
+	pool := newDB(t)
+	src := newFakeSource("trip")
+	srv := serveSource(t, src)
+
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+
+	producer := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1, 2, 3}, SpanID: trace.SpanID{4, 5, 6}, TraceFlags: trace.FlagsSampled,
+	})
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(trace.ContextWithSpanContext(context.Background(), producer), carrier)
+	evs := src.add("a", "bad", "bad", "a")
+	for _, ev := range evs {
+		ev.TraceContext = carrier
+	}
+
+	var mu sync.Mutex
+	var handlerSpans []trace.SpanContext
+	runConsumer(t, consumer.Config{
+		Name: "c", Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t),
+		Meter: mp.Meter("test"), TracerProvider: tp, Retry: quick,
+	}, func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+		mu.Lock()
+		handlerSpans = append(handlerSpans, trace.SpanContextFromContext(ctx))
+		mu.Unlock()
+		if ev.GetKey() == "bad" {
+			return errors.New("bad key")
+		}
+		return nil
+	})
+	waitFor(t, 10*time.Second, "events applied or parked", func() bool { return cursorSeq(t, pool, "c", "trip") == 4 })
+
+	mu.Lock()
+	defer mu.Unlock()
+	ended := spans.Ended()
+	if len(ended) == 0 || len(ended) != len(handlerSpans) {
+		t.Fatalf("%d spans ended for %d handler calls", len(ended), len(handlerSpans))
+	}
+	for i, s := range ended {
+		if s.SpanContext().SpanID() != handlerSpans[i].SpanID() {
+			t.Errorf("span %d is not the handler context's span", i)
+		}
+		if s.SpanKind() != trace.SpanKindConsumer {
+			t.Errorf("span %d has kind %v", i, s.SpanKind())
+		}
+		if len(s.Links()) != 1 || s.Links()[0].SpanContext.SpanID() != producer.SpanID() || s.Links()[0].SpanContext.TraceID() != producer.TraceID() {
+			t.Errorf("span %d links %v, want the producer's span", i, s.Links())
+		}
+	}
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(t.Context(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Gauge[int64]:
+				for _, p := range d.DataPoints {
+					checkAttrs(t, m.Name, p.Attributes.ToSlice())
+					got[m.Name] = float64(p.Value)
+				}
+			case metricdata.Gauge[float64]:
+				for _, p := range d.DataPoints {
+					got[m.Name] = p.Value
+				}
+			case metricdata.Histogram[float64]:
+				for _, p := range d.DataPoints {
+					checkAttrs(t, m.Name, p.Attributes.ToSlice())
+					got[m.Name] += float64(p.Count)
+				}
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					if v, _ := p.Attributes.Value("outcome"); v.AsString() != "" {
+						got[m.Name+"/"+v.AsString()] = float64(p.Value)
+					}
+				}
+			}
+		}
+	}
+	want := map[string]float64{
+		consumer.MetricLagEvents:           0,
+		consumer.MetricLag:                 0,
+		consumer.MetricParked:              2, // the failing event and the one behind it
+		consumer.MetricHandlerDuration:     float64(len(handlerSpans)),
+		consumer.MetricEvents + "/applied": 2,
+		consumer.MetricEvents + "/parked":  2,
+	}
+	for name, w := range want {
+		if g, ok := got[name]; !ok || g != w {
+			t.Errorf("metric %s = %v (reported: %v), want %v", name, g, ok, w)
+		}
+	}
+}
+
+func checkAttrs(t *testing.T, metric string, kvs []attribute.KeyValue) {
+	t.Helper()
+	var consumerName, source string
+	for _, kv := range kvs {
+		switch kv.Key {
+		case "consumer":
+			consumerName = kv.Value.AsString()
+		case "source":
+			source = kv.Value.AsString()
+		}
+	}
+	if consumerName != "c" || source != "trip" {
+		t.Errorf("metric %s has attributes %v, want consumer=c, source=trip", metric, kvs)
+	}
+}

@@ -1,0 +1,242 @@
+package eventstream_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
+	"github.com/waybill/waybill/kit/eventstream"
+	"github.com/waybill/waybill/kit/outbox"
+	"github.com/waybill/waybill/kit/pgtest"
+	"github.com/waybill/waybill/kit/pgxutil"
+)
+
+// benchPayload is the size of every benchmark event's payload.
+const benchPayload = 64
+
+// latencies collects per-event latencies and reports their percentiles.
+type latencies []time.Duration
+
+func (l latencies) report(b *testing.B) {
+	if len(l) == 0 {
+		return
+	}
+	slices.Sort(l)
+	at := func(p float64) time.Duration { return l[min(len(l)-1, int(p*float64(len(l))))] }
+	b.ReportMetric(float64(at(0.50).Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(at(0.99).Nanoseconds()), "p99-ns")
+}
+
+// BenchmarkEventDelivery measures one event's trip, one event at a time, from the
+// producer's commit to its receipt. subscribe goes through the outbox, the sequencer,
+// the reader and a gRPC Subscribe stream on loopback; raw_listen is the baseline
+// (PERFORMANCE.md S1): INSERT a row, NOTIFY after the commit, a LISTEN connection
+// wakes and SELECTs the new row, no gRPC and no sequencer.
+func BenchmarkEventDelivery(b *testing.B) {
+	b.Run("subscribe", func(b *testing.B) {
+		e := newEnv(b, envOptions{})
+		s := subscribe(b, e.client, &eventsv1.SubscribeRequest{})
+		s.next(b, 10*time.Second) // live
+		payload := wrapperspb.Bytes(make([]byte, benchPayload))
+		deliver := func() time.Duration {
+			e.emit(b, outbox.Event{Type: typeAdded, Key: "k", Payload: payload})
+			committed := time.Now()
+			s.events(b, 1)
+			return time.Since(committed)
+		}
+		for range 100 {
+			deliver() // warm up
+		}
+		lat := make(latencies, 0, b.N)
+		b.ResetTimer()
+		for range b.N {
+			lat = append(lat, deliver())
+		}
+		b.StopTimer()
+		lat.report(b)
+	})
+
+	b.Run("raw_listen", func(b *testing.B) {
+		ctx := context.Background()
+		url := pgtest.NewURL(b, pgtest.Schemas{schema: migrations(b)})
+		connect := func() *pgx.Conn {
+			conn, err := pgx.Connect(ctx, url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { conn.Close(context.Background()) })
+			return conn
+		}
+		writer, listener := connect(), connect()
+		if _, err := writer.Exec(ctx, "CREATE TABLE raw_event (id bigserial PRIMARY KEY, payload bytea NOT NULL)"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := listener.Exec(ctx, "LISTEN raw_event"); err != nil {
+			b.Fatal(err)
+		}
+		received := make(chan time.Time, 1)
+		listenCtx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			var last int64
+			for {
+				if _, err := listener.WaitForNotification(listenCtx); err != nil {
+					return
+				}
+				rows, _ := listener.Query(listenCtx, "SELECT id, payload FROM raw_event WHERE id > $1 ORDER BY id", last)
+				for rows.Next() {
+					var payload []byte
+					if err := rows.Scan(&last, &payload); err != nil {
+						break
+					}
+					received <- time.Now()
+				}
+				rows.Close()
+				if err := rows.Err(); err != nil && listenCtx.Err() == nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		defer func() { stop(); wg.Wait() }()
+		payload := make([]byte, benchPayload)
+		deliver := func() time.Duration {
+			if _, err := writer.Exec(ctx, "INSERT INTO raw_event (payload) VALUES ($1)", payload); err != nil {
+				b.Fatal(err)
+			}
+			committed := time.Now()
+			if _, err := writer.Exec(ctx, "NOTIFY raw_event"); err != nil {
+				b.Fatal(err)
+			}
+			select {
+			case at := <-received:
+				return at.Sub(committed)
+			case <-time.After(10 * time.Second):
+				b.Fatal("raw event not received")
+			}
+			return 0
+		}
+		for range 100 {
+			deliver()
+		}
+		lat := make(latencies, 0, b.N)
+		b.ResetTimer()
+		for range b.N {
+			lat = append(lat, deliver())
+		}
+		b.StopTimer()
+		lat.report(b)
+	})
+}
+
+// BenchmarkWriteThroughput measures business transactions per second at 16 concurrent
+// clients, each updating an aggregate row and emitting one event: no_wake without any
+// sequencer or subscriber; with_subscribers with the sequencer woken after each commit,
+// the reader, and 4 gRPC subscribers on loopback draining the stream (PERFORMANCE.md
+// S3); sequenced, in between, with the sequencer and the reader but no subscriber.
+func BenchmarkWriteThroughput(b *testing.B) {
+	const clients, keysPerClient = 16, 64
+	setup := func(b *testing.B) *pgxpool.Pool {
+		url := pgtest.NewURL(b, pgtest.Schemas{schema: migrations(b)})
+		pool, err := pgxutil.Connect(context.Background(), url, pgxutil.PoolConfig{Schema: schema, MaxConns: clients + 8})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(pool.Close)
+		_, err = pool.Exec(context.Background(), "INSERT INTO item (id) SELECT 'c' || c || '-' || k FROM generate_series(0, $1) c, generate_series(0, $2) k",
+			clients-1, keysPerClient-1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return pool
+	}
+	// run drives b.N transactions from 16 clients; tx runs one of them for key.
+	run := func(b *testing.B, tx func(ctx context.Context, key string) error) {
+		ctx := context.Background()
+		left := atomic.Int64{}
+		left.Store(int64(b.N))
+		var wg sync.WaitGroup
+		b.ResetTimer()
+		start := time.Now()
+		for c := range clients {
+			wg.Go(func() {
+				for i := 0; left.Add(-1) >= 0; i++ {
+					if err := tx(ctx, fmt.Sprintf("c%d-%d", c, i%keysPerClient)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "tx/s")
+	}
+	payload := wrapperspb.Bytes(make([]byte, benchPayload))
+	write := func(ctx context.Context, tx pgx.Tx, key string) error {
+		if _, err := tx.Exec(ctx, "UPDATE item SET n = n + 1 WHERE id = $1", key); err != nil {
+			return err
+		}
+		return outbox.Emit(ctx, tx, outbox.Event{Type: typeBumped, Key: key, Payload: payload})
+	}
+
+	b.Run("no_wake", func(b *testing.B) {
+		pool := setup(b)
+		run(b, func(ctx context.Context, key string) error {
+			return pgxutil.InTx(ctx, pool, func(tx pgx.Tx) error { return write(ctx, tx, key) })
+		})
+	})
+
+	// woken runs the writes through Log.InTx, which wakes the sequencer after each
+	// commit, with the reader and subscribers gRPC subscribers draining the stream.
+	woken := func(b *testing.B, subscribers int) {
+		pool := setup(b)
+		e := newEnv(b, envOptions{pool: pool})
+		var batches, events atomic.Int64
+		e.log.OnAppend(func(evs []outbox.Logged) {
+			batches.Add(1)
+			events.Add(int64(len(evs)))
+		})
+		drainCtx, stopDrain := context.WithCancel(context.Background())
+		var drained sync.WaitGroup
+		defer func() { stopDrain(); drained.Wait() }()
+		for range subscribers {
+			s := subscribe(b, e.client, &eventsv1.SubscribeRequest{})
+			s.next(b, 10*time.Second)
+			drained.Go(func() {
+				for {
+					select {
+					case <-s.msgs:
+					case <-drainCtx.Done():
+						return
+					}
+				}
+			})
+		}
+		run(b, func(ctx context.Context, key string) error {
+			return e.log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
+				if _, err := tx.Exec(ctx, "UPDATE item SET n = n + 1 WHERE id = $1", key); err != nil {
+					return err
+				}
+				return emit(outbox.Event{Type: typeBumped, Key: key, Payload: payload})
+			})
+		})
+		b.ReportMetric(float64(events.Load())/float64(max(batches.Load(), 1)), "events/batch")
+		if n := eventstream.Subscribers(e.reader); n != subscribers {
+			b.Errorf("%d of %d subscribers still connected", n, subscribers)
+		}
+	}
+	// sequenced isolates the sequencer's share of with_subscribers' cost.
+	b.Run("sequenced", func(b *testing.B) { woken(b, 0) })
+	b.Run("with_subscribers", func(b *testing.B) { woken(b, 4) })
+}

@@ -1,0 +1,384 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/waybill/waybill/kit/pgxutil"
+)
+
+// Defaults of Options.
+const (
+	// DefaultPollInterval is how often a sequencer looks for other processes' events.
+	DefaultPollInterval = 250 * time.Millisecond
+	// DefaultBatchSize is the most events one sequencer transaction moves.
+	DefaultBatchSize = 1000
+	// DefaultRetention is how long the log keeps events.
+	DefaultRetention = 7 * 24 * time.Hour
+	// DefaultPruneInterval is how often Run prunes the log.
+	DefaultPruneInterval = 10 * time.Minute
+)
+
+// busyBatchSpacing is the least time between the starts of two sequencer batches while
+// commits keep arriving.
+const busyBatchSpacing = 5 * time.Millisecond
+
+// Options configures a Log. The zero value uses the defaults.
+type Options struct {
+	// PollInterval is how often the sequencer looks for events written by other
+	// processes, which cannot wake it (DefaultPollInterval).
+	PollInterval time.Duration
+	// BatchSize is the most events one sequencer transaction moves (DefaultBatchSize).
+	BatchSize int
+	// Retention is how long Run keeps sequenced events before pruning them
+	// (DefaultRetention); a negative value disables pruning.
+	Retention time.Duration
+	// PruneInterval is how often Run prunes (DefaultPruneInterval).
+	PruneInterval time.Duration
+	// Logger receives the sequencer's errors; nil discards them.
+	Logger *slog.Logger
+}
+
+// Log is one schema's event log as seen from one process: the sequencer that moves
+// committed outbox rows into event_log, the in-process wake-ups around it, and
+// retention. Create one per process and schema with New, and start Run.
+type Log struct {
+	pool   *pgxpool.Pool
+	schema string
+	opts   Options
+	log    *slog.Logger
+
+	outboxTable string
+	moveSQL     string
+	moveRowsSQL string
+	pruneSQL    string
+
+	wake chan struct{} // Notify's signal to Run; holds at most one
+
+	mu       sync.Mutex
+	appended chan struct{}    // closed, and replaced, after each batch that appended events
+	hooks    []func([]Logged) // OnAppend's
+	seqMu    sync.Mutex       // one batch at a time within the process
+}
+
+// Logged is an event as the sequencer appended it to the log.
+type Logged struct {
+	// Seq is the event's position in the log.
+	Seq int64
+	// EventID is the event's UUID.
+	EventID string
+	// Type and Key are Event's.
+	Type, Key string
+	// PayloadType is the payload's type URL, empty when the event has no payload.
+	PayloadType string
+	// Payload is the payload's serialized value.
+	Payload []byte
+	// TraceContext is the producer's W3C trace context; nil when there was no span.
+	TraceContext map[string]string
+	// OccurredAt is when the event was written.
+	OccurredAt time.Time
+}
+
+// New returns the log of schema, whose tables Migrations created. It does no I/O.
+func New(pool *pgxpool.Pool, schema string, opts Options) *Log {
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = DefaultPollInterval
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.Retention == 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.PruneInterval <= 0 {
+		opts.PruneInterval = DefaultPruneInterval
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	t := func(name string) string { return pgx.Identifier{schema, name}.Sanitize() }
+	return &Log{
+		pool:        pool,
+		schema:      schema,
+		opts:        opts,
+		log:         logger.With(slog.String("schema", schema)),
+		outboxTable: t("outbox"),
+		moveSQL:     fmt.Sprintf(moveSQL, t("event_log_head"), t("outbox"), t("event_log")),
+		moveRowsSQL: fmt.Sprintf(moveRowsSQL, t("event_log_head"), t("outbox"), t("event_log")),
+		pruneSQL:    fmt.Sprintf(pruneSQL, t("event_log"), t("event_log_head")),
+		wake:        make(chan struct{}, 1),
+		appended:    make(chan struct{}),
+	}
+}
+
+// Schema returns the schema the log's tables are in.
+func (l *Log) Schema() string { return l.schema }
+
+// InTx runs fn in a transaction (pgxutil.InTx) and passes it emit, which writes events
+// to the outbox in that transaction (see Emit for the per-key ordering precondition).
+// After a successful commit of a transaction that emitted events it calls Notify. fn's
+// error is returned as it is.
+func (l *Log) InTx(ctx context.Context, fn func(tx pgx.Tx, emit func(...Event) error) error) error {
+	emitted := false
+	err := pgxutil.InTx(ctx, l.pool, func(tx pgx.Tx) error {
+		return fn(tx, func(events ...Event) error {
+			if err := emit(ctx, tx, l.outboxTable, events); err != nil {
+				return err
+			}
+			emitted = emitted || len(events) > 0
+			return nil
+		})
+	})
+	if err == nil && emitted {
+		l.Notify()
+	}
+	return err
+}
+
+// Notify wakes the sequencer: call it after committing a transaction that emitted
+// events. It never blocks; wake-ups that arrive while the sequencer is busy coalesce.
+func (l *Log) Notify() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Appended returns a channel that is closed when this process's sequencer next commits
+// a batch that appended events to the log. Readers take it before reading the log, then
+// wait on it, so they miss no wake-up.
+func (l *Log) Appended() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.appended
+}
+
+// OnAppend registers fn to receive, in seq order, the events of every batch this
+// process's sequencer appends to the log, right after the batch commits and before
+// Appended's channel closes. fn runs on the sequencer's goroutine and must not block;
+// it must not modify the events. A reader uses it to fan out new events without reading
+// them back from the database. Register before Run starts.
+func (l *Log) OnAppend(fn func([]Logged)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.hooks = append(l.hooks, fn)
+}
+
+func (l *Log) appendedHooks() []func([]Logged) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.hooks
+}
+
+func (l *Log) signalAppended() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	close(l.appended)
+	l.appended = make(chan struct{})
+}
+
+// Run is the sequencer: until ctx is done it moves committed outbox rows to the log,
+// when Notify wakes it and every PollInterval, and it prunes the log every
+// PruneInterval. Errors (the database being unreachable, say) are logged and retried
+// with backoff. Run one per process and schema; replicas may each run one, their
+// batches take turns. It returns nil when ctx is done.
+func (l *Log) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if l.opts.Retention > 0 {
+		wg.Go(func() { l.pruneLoop(ctx) })
+	}
+	poll := time.NewTicker(l.opts.PollInterval)
+	defer poll.Stop()
+	delay := time.Duration(0)
+	for {
+		started := time.Now()
+		n, busy, err := l.sequence(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			delay = min(max(2*delay, 50*time.Millisecond), 5*time.Second)
+			l.log.Error("sequence outbox", slog.Any("error", err), slog.Duration("retry_in", delay))
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(delay):
+			}
+			continue
+		}
+		delay = 0
+		// Commits arrived while the batch was in the database: the log is busy.
+		// Spacing batches a little then lets each move many events, so the sequencer,
+		// its notifications and the readers cost the database little per event. A
+		// wake-up that finds the sequencer idle is served at once.
+		if wait := time.Until(started.Add(busyBatchSpacing)); busy && n > 0 && wait > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-l.wake:
+		case <-poll.C:
+		}
+	}
+}
+
+func (l *Log) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(l.opts.PruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := l.Prune(ctx, l.opts.Retention)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			l.log.Error("prune event log", slog.Any("error", err))
+		case n > 0:
+			l.log.Info("pruned event log", slog.Int64("events", n))
+		}
+	}
+}
+
+// moveSQL moves up to $1 committed outbox rows, in id order, to the log with the next
+// sequence numbers, advances the head and notifies $2, in one statement. It runs after
+// the advisory lock was taken, in the same transaction, so its snapshot sees every
+// batch committed before. The head is read by scalar subqueries, not joined, which
+// keeps the planner's estimates (and so its cost, and whether it JIT-compiles) small.
+const moveSQL = `WITH moved AS (
+    DELETE FROM %[2]s WHERE id = ANY (ARRAY(SELECT id FROM %[2]s ORDER BY id LIMIT $1))
+    RETURNING id, event_id, type, key, payload_type, payload, trace_context, occurred_at
+), logged AS (
+    INSERT INTO %[3]s (seq, event_id, type, key, payload_type, payload, trace_context, occurred_at)
+    SELECT (SELECT last_seq FROM %[1]s) + row_number() OVER (ORDER BY id),
+           event_id, type, key, payload_type, payload, trace_context, occurred_at
+    FROM moved
+    RETURNING seq, event_id, type, key, payload_type, payload, trace_context, occurred_at
+), advanced AS (
+    UPDATE %[1]s SET last_seq = (SELECT max(seq) FROM logged)
+    WHERE EXISTS (SELECT 1 FROM logged)
+    RETURNING last_seq
+)
+SELECT (SELECT count(*) FROM logged), last_seq, pg_notify($2, last_seq::text) FROM advanced`
+
+// moveRowsSQL is moveSQL returning the appended events, for OnAppend. The notification
+// is an uncorrelated scalar subquery, evaluated once, and not at all when nothing
+// moved.
+const moveRowsSQL = `WITH moved AS (
+    DELETE FROM %[2]s WHERE id = ANY (ARRAY(SELECT id FROM %[2]s ORDER BY id LIMIT $1))
+    RETURNING id, event_id, type, key, payload_type, payload, trace_context, occurred_at
+), logged AS (
+    INSERT INTO %[3]s (seq, event_id, type, key, payload_type, payload, trace_context, occurred_at)
+    SELECT (SELECT last_seq FROM %[1]s) + row_number() OVER (ORDER BY id),
+           event_id, type, key, payload_type, payload, trace_context, occurred_at
+    FROM moved
+    RETURNING seq, event_id, type, key, payload_type, payload, trace_context, occurred_at
+), advanced AS (
+    UPDATE %[1]s SET last_seq = (SELECT max(seq) FROM logged)
+    WHERE EXISTS (SELECT 1 FROM logged)
+    RETURNING last_seq
+)
+SELECT seq, event_id::text, type, key, coalesce(payload_type, ''), payload, trace_context, occurred_at,
+       (SELECT pg_notify($2, last_seq::text) FROM advanced)
+FROM logged
+ORDER BY seq`
+
+// Sequence moves every outbox row committed so far to the log, in batches of
+// BatchSize, and returns how many it moved. Run calls it; tests and tools may call it
+// directly.
+func (l *Log) Sequence(ctx context.Context) (int, error) {
+	n, _, err := l.sequence(ctx)
+	return n, err
+}
+
+// sequence is Sequence, also reporting whether a Notify arrived while a batch was in
+// the database (before the hooks ran, whose subscribers may well cause the next one).
+func (l *Log) sequence(ctx context.Context) (total int, busy bool, err error) {
+	l.seqMu.Lock()
+	defer l.seqMu.Unlock()
+	hooks := l.appendedHooks()
+	for {
+		events, n, err := l.batch(ctx, len(hooks) > 0)
+		if err != nil {
+			return total, busy, fmt.Errorf("sequence outbox: %w", err)
+		}
+		total += n
+		busy = busy || len(l.wake) > 0
+		if n > 0 {
+			for _, fn := range hooks {
+				fn(events)
+			}
+			l.signalAppended()
+		}
+		if n < l.opts.BatchSize {
+			return total, busy, nil
+		}
+	}
+}
+
+// batch runs one sequencer transaction and returns how many events it moved, and
+// those events when withRows. The two statements go in one round trip and run in one
+// implicit transaction (a pgx batch ends with a single Sync); each takes its own
+// snapshot (READ COMMITTED), so the move sees the commits of every batch that held the
+// lock before.
+func (l *Log) batch(ctx context.Context, withRows bool) ([]Logged, int, error) {
+	b := &pgx.Batch{}
+	// JIT compilation costs this short statement hundreds of milliseconds whenever the
+	// planner misjudges a small table's size; it never pays off here.
+	b.Queue("SELECT pg_advisory_xact_lock(hashtext($1)), set_config('jit', 'off', true)", l.schema+".event_log")
+	if withRows {
+		b.Queue(l.moveRowsSQL, l.opts.BatchSize, Channel(l.schema))
+	} else {
+		b.Queue(l.moveSQL, l.opts.BatchSize, Channel(l.schema))
+	}
+	br := l.pool.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
+		return nil, 0, fmt.Errorf("lock: %w", err)
+	}
+	var (
+		events []Logged
+		moved  int
+		err    error
+	)
+	if withRows {
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			events, err = pgx.CollectRows(rows, scanLogged)
+			moved = len(events)
+		}
+	} else {
+		err = br.QueryRow().Scan(&moved, nil, nil)
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr // the commit
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("move: %w", err)
+	}
+	return events, moved, nil
+}
+
+func scanLogged(row pgx.CollectableRow) (Logged, error) {
+	var e Logged
+	err := row.Scan(&e.Seq, &e.EventID, &e.Type, &e.Key, &e.PayloadType, &e.Payload, &e.TraceContext, &e.OccurredAt, nil)
+	return e, err
+}

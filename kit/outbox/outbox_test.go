@@ -1,0 +1,518 @@
+package outbox_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/waybill/waybill/kit/outbox"
+	"github.com/waybill/waybill/kit/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const schema = "shop"
+
+// migrations is the outbox's migrations plus a table of aggregates, as a service would
+// combine them.
+func migrations(t testing.TB) fs.FS {
+	t.Helper()
+	files := fstest.MapFS{"0001_item.sql": {Data: []byte("CREATE TABLE item (id text PRIMARY KEY, n int NOT NULL DEFAULT 0);")}}
+	err := fs.WalkDir(outbox.Migrations, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(outbox.Migrations, path)
+		files[path] = &fstest.MapFile{Data: b}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func newLog(t *testing.T, opts outbox.Options) (*pgxpool.Pool, *outbox.Log) {
+	t.Helper()
+	pool := pgtest.NewDB(t, schema, migrations(t))
+	return pool, outbox.New(pool, schema, opts)
+}
+
+type logRow struct {
+	seq                   int64
+	typ, key, payloadType string
+	payload               []byte
+	trace                 map[string]string
+	occurred, sequenced   time.Time
+}
+
+func readLog(t *testing.T, pool *pgxpool.Pool) []logRow {
+	t.Helper()
+	rows, err := pool.Query(t.Context(), `SELECT seq, type, key, coalesce(payload_type, ''), payload, trace_context, occurred_at, sequenced_at
+		FROM event_log ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (logRow, error) {
+		var l logRow
+		err := r.Scan(&l.seq, &l.typ, &l.key, &l.payloadType, &l.payload, &l.trace, &l.occurred, &l.sequenced)
+		return l, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func head(t *testing.T, pool *pgxpool.Pool) (last, pruned int64) {
+	t.Helper()
+	if err := pool.QueryRow(t.Context(), "SELECT last_seq, pruned_through FROM event_log_head").Scan(&last, &pruned); err != nil {
+		t.Fatal(err)
+	}
+	return last, pruned
+}
+
+func count(t *testing.T, pool *pgxpool.Pool, query string) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(t.Context(), query).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+func TestEmitStoresEventsInTheTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, log := newLog(t, outbox.Options{})
+
+	traceID, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
+	spanID, _ := trace.SpanIDFromHex("b7ad6b7169203331")
+	spanCtx := trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled,
+	}))
+	err := log.InTx(spanCtx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
+		return emit(
+			outbox.Event{Type: "shop.item.added", Key: "a", Payload: wrapperspb.String("first")},
+			outbox.Event{Type: "shop.item.noted", Key: "a"},
+			outbox.Event{Type: "shop.item.added", Key: "b", Payload: &wrapperspb.Int64Value{}},
+		)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A rolled-back transaction leaves nothing; an event without a type fails.
+	errRollback := errors.New("rollback")
+	err = log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
+		if err := emit(outbox.Event{Type: "shop.item.added", Key: "c"}); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatalf("InTx = %v, want the closure's error", err)
+	}
+	err = log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
+		return emit(outbox.Event{Key: "d"})
+	})
+	if err == nil {
+		t.Fatal("an event without a type was accepted")
+	}
+	// Emit, in the caller's own transaction, resolves the table through search_path.
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := outbox.Emit(ctx, tx, outbox.Event{Type: "shop.item.removed", Key: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	if n, err := log.Sequence(ctx); err != nil || n != 4 {
+		t.Fatalf("Sequence = %d, %v; want 4 events moved", n, err)
+	}
+	got := readLog(t, pool)
+	if len(got) != 4 {
+		t.Fatalf("%d events in the log, want 4", len(got))
+	}
+	want := []struct{ typ, key string }{{"shop.item.added", "a"}, {"shop.item.noted", "a"}, {"shop.item.added", "b"}, {"shop.item.removed", "a"}}
+	for i, w := range want {
+		if got[i].seq != int64(i+1) || got[i].typ != w.typ || got[i].key != w.key {
+			t.Errorf("event %d = seq %d %s %s; want seq %d %s %s", i, got[i].seq, got[i].typ, got[i].key, i+1, w.typ, w.key)
+		}
+	}
+	var first wrapperspb.StringValue
+	if err := proto.Unmarshal(got[0].payload, &first); err != nil || first.GetValue() != "first" ||
+		got[0].payloadType != "type.googleapis.com/google.protobuf.StringValue" {
+		t.Errorf("payload %s %q (%v), want a StringValue \"first\"", got[0].payloadType, first.GetValue(), err)
+	}
+	if got[1].payloadType != "" || got[1].payload != nil {
+		t.Errorf("event without payload stored %q %v", got[1].payloadType, got[1].payload)
+	}
+	if got[2].payload == nil || len(got[2].payload) != 0 || got[2].payloadType == "" {
+		t.Errorf("empty message stored as %q %v, want its type and an empty value", got[2].payloadType, got[2].payload)
+	}
+	if tp := got[0].trace["traceparent"]; tp != "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" {
+		t.Errorf("traceparent %q, want the span's", tp)
+	}
+	if got[3].trace != nil {
+		t.Errorf("trace context %v stored without a span", got[3].trace)
+	}
+	if last, _ := head(t, pool); last != 4 {
+		t.Errorf("head at %d, want 4", last)
+	}
+	if n := count(t, pool, "SELECT count(*) FROM outbox"); n != 0 {
+		t.Errorf("%d rows left in the outbox", n)
+	}
+}
+
+func TestEmitAcceptsAny(t *testing.T) {
+	t.Parallel()
+	pool, log := newLog(t, outbox.Options{})
+	a, err := anypb.New(wrapperspb.String("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = log.InTx(t.Context(), func(tx pgx.Tx, emit func(...outbox.Event) error) error {
+		return emit(outbox.Event{Type: "shop.item.added", Key: "a", Payload: a})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := log.Sequence(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := readLog(t, pool)[0]; got.payloadType != a.TypeUrl || string(got.payload) != string(a.Value) {
+		t.Errorf("stored %s %x, want the Any's own type and value, not an Any of an Any", got.payloadType, got.payload)
+	}
+}
+
+// TestSequenceOrdersByCommitNotByID is the bigserial trap: transaction A inserts its
+// outbox row first (lower id) but commits after B. The log must put B first, and A must
+// not be lost behind it.
+func TestSequenceOrdersByCommitNotByID(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, log := newLog(t, outbox.Options{})
+
+	txA, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txA.Rollback(ctx)
+	if err := outbox.Emit(ctx, txA, outbox.Event{Type: "shop.item.added", Key: "A"}); err != nil {
+		t.Fatal(err)
+	}
+	err = log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
+		return emit(outbox.Event{Type: "shop.item.added", Key: "B"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := log.Sequence(ctx); err != nil || n != 1 {
+		t.Fatalf("Sequence = %d, %v; want only B's committed event", n, err)
+	}
+	if err := txA.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := log.Sequence(ctx); err != nil || n != 1 {
+		t.Fatalf("Sequence = %d, %v; want A's late event", n, err)
+	}
+	got := readLog(t, pool)
+	if len(got) != 2 || got[0].key != "B" || got[1].key != "A" || got[0].seq != 1 || got[1].seq != 2 {
+		t.Fatalf("log = %+v, want B at 1 then A at 2", got)
+	}
+}
+
+// TestConcurrentSequencersShareOneOrder runs several sequencers on one schema, as
+// replicas do, while writers commit: sequence numbers stay 1..n without gaps or
+// duplicates, and each writer's events keep their order.
+func TestConcurrentSequencersShareOneOrder(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, _ := newLog(t, outbox.Options{})
+	const writers, perWriter, replicas = 4, 100, 3
+	runCtx, stop := context.WithCancel(ctx)
+	var seqs sync.WaitGroup
+	logs := make([]*outbox.Log, replicas)
+	for i := range logs {
+		logs[i] = outbox.New(pool, schema, outbox.Options{PollInterval: 5 * time.Millisecond, BatchSize: 7})
+		seqs.Go(func() { _ = logs[i].Run(runCtx) })
+	}
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			key := string(rune('a' + w))
+			for range perWriter {
+				err := logs[w%replicas].InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
+					return emit(outbox.Event{Type: "shop.item.added", Key: key})
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for count(t, pool, "SELECT count(*) FROM outbox") > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	seqs.Wait()
+	got := readLog(t, pool)
+	if len(got) != writers*perWriter {
+		t.Fatalf("%d events in the log, want %d", len(got), writers*perWriter)
+	}
+	for i, r := range got {
+		if r.seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d: the log has a gap or a duplicate", i, r.seq)
+		}
+	}
+	if last, _ := head(t, pool); last != writers*perWriter {
+		t.Errorf("head %d, want %d", last, writers*perWriter)
+	}
+}
+
+// run starts l.Run and returns the function that stops it.
+func run(t *testing.T, l *outbox.Log) (stop func()) {
+	runCtx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- l.Run(runCtx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v after cancel, want nil", err)
+		}
+	}
+}
+
+// logBuffer collects a Log's error log, to show when a test fails.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (lb *logBuffer) Write(p []byte) (int, error) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	return lb.b.Write(p)
+}
+
+func (lb *logBuffer) String() string {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	return lb.b.String()
+}
+
+func TestRunWakesOnNotify(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	pool, log := newLog(t, outbox.Options{PollInterval: time.Hour, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	defer run(t, log)()
+	appended := log.Appended()
+	err := log.InTx(t.Context(), func(tx pgx.Tx, emit func(...outbox.Event) error) error {
+		return emit(outbox.Event{Type: "shop.item.added", Key: "a"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-appended:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Notify did not wake the sequencer (the poll interval is an hour); log:\n%s", logs.String())
+	}
+	if last, _ := head(t, pool); last != 1 {
+		t.Fatalf("head %d after the wake-up, want 1", last)
+	}
+}
+
+func TestRunPollsForOtherWriters(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	var logs logBuffer
+	pool, log := newLog(t, outbox.Options{PollInterval: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	defer run(t, log)()
+	// Another replica's write: no Notify here, only the poll finds it.
+	appended := log.Appended()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := outbox.Emit(ctx, tx, outbox.Event{Type: "shop.item.added", Key: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-appended:
+	case <-time.After(10 * time.Second):
+		last, _ := head(t, pool)
+		t.Fatalf("the poll did not find an event written without Notify (head %d); log:\n%s", last, logs.String())
+	}
+}
+
+// TestOnAppendHandsOverBatches checks what a reader receives instead of reading the log
+// back: every appended event, once, in order, with its fields.
+func TestOnAppendHandsOverBatches(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, log := newLog(t, outbox.Options{BatchSize: 3})
+	var got []outbox.Logged
+	log.OnAppend(func(evs []outbox.Logged) { got = append(got, evs...) })
+	traceID, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
+	spanID, _ := trace.SpanIDFromHex("b7ad6b7169203331")
+	spanCtx := trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{TraceID: traceID, SpanID: spanID}))
+	for i := range 7 {
+		c := ctx
+		if i == 0 {
+			c = spanCtx
+		}
+		err := log.InTx(c, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
+			ev := outbox.Event{Type: "shop.item.added", Key: fmt.Sprint(i)}
+			if i%2 == 0 {
+				ev.Payload = wrapperspb.Int64(int64(i))
+			}
+			return emit(ev)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := log.Sequence(ctx); err != nil || n != 7 {
+		t.Fatalf("Sequence = %d, %v", n, err)
+	}
+	stored := readLog(t, pool)
+	if len(got) != 7 {
+		t.Fatalf("handed over %d events, want 7", len(got))
+	}
+	var ids []string
+	rows, err := pool.Query(ctx, "SELECT event_id::text FROM event_log ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	for i, ev := range got {
+		s := stored[i]
+		if ev.Seq != s.seq || ev.EventID != ids[i] || ev.Type != s.typ || ev.Key != s.key || ev.PayloadType != s.payloadType ||
+			string(ev.Payload) != string(s.payload) || !ev.OccurredAt.Equal(s.occurred) || len(ev.TraceContext) != len(s.trace) {
+			t.Errorf("handed over %+v, stored %+v", ev, s)
+		}
+	}
+	if got[0].TraceContext["traceparent"] == "" {
+		t.Errorf("trace context not handed over")
+	}
+}
+
+func TestPruneDeletesOldPrefix(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, log := newLog(t, outbox.Options{})
+	const total = 12_000 // more than two prune transactions
+	if _, err := pool.Exec(ctx, "INSERT INTO outbox (type, key) SELECT 'shop.item.added', g::text FROM generate_series(1, $1) g", total); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := log.Sequence(ctx); err != nil || n != total {
+		t.Fatalf("Sequence = %d, %v", n, err)
+	}
+	// Old: 1..11000 except 10500, which is young and stops the prune there.
+	if _, err := pool.Exec(ctx, `UPDATE event_log SET sequenced_at = now() - interval '8 days' WHERE seq <= 11000 AND seq <> 10500`); err != nil {
+		t.Fatal(err)
+	}
+	n, err := log.Prune(ctx, 7*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 10499 {
+		t.Errorf("Prune deleted %d, want 10499 (the old prefix up to the first young event)", n)
+	}
+	if _, pruned := head(t, pool); pruned != 10499 {
+		t.Errorf("pruned_through %d, want 10499", pruned)
+	}
+	if got := count(t, pool, "SELECT min(seq) FROM event_log"); got != 10500 {
+		t.Errorf("first event left %d, want 10500", got)
+	}
+	if got := count(t, pool, "SELECT count(*) FROM event_log"); got != total-10499 {
+		t.Errorf("%d events left, want %d", got, total-10499)
+	}
+	// Nothing more is old enough at the front: a second prune deletes nothing.
+	if n, err := log.Prune(ctx, 7*24*time.Hour); err != nil || n != 0 {
+		t.Errorf("second Prune = %d, %v; want 0", n, err)
+	}
+	// Everything is older than zero: all goes, and the head keeps its place.
+	if n, err := log.Prune(ctx, 0); err != nil || n != total-10499 {
+		t.Errorf("Prune(0) = %d, %v; want the rest", n, err)
+	}
+	if last, pruned := head(t, pool); last != total || pruned != total {
+		t.Errorf("head %d pruned through %d, want both %d", last, pruned, total)
+	}
+	// Sequencing continues after the pruned range.
+	err = log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
+		return emit(outbox.Event{Type: "shop.item.added", Key: "late"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := log.Sequence(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := readLog(t, pool); len(got) != 1 || got[0].seq != total+1 {
+		t.Errorf("after pruning everything the next event got %+v, want seq %d", got, total+1)
+	}
+}
+
+func TestRunPrunesPeriodically(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, log := newLog(t, outbox.Options{Retention: time.Hour, PruneInterval: 20 * time.Millisecond})
+	for range 3 {
+		err := log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
+			return emit(outbox.Event{Type: "shop.item.added", Key: "a"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := log.Sequence(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "UPDATE event_log SET sequenced_at = now() - interval '2 hours' WHERE seq <= 2"); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = log.Run(runCtx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, pruned := head(t, pool); pruned == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not prune events older than the retention")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := count(t, pool, "SELECT count(*) FROM event_log"); n != 1 {
+		t.Errorf("%d events left, want the young one", n)
+	}
+}
