@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/waybill/waybill/kit/consumer"
 )
 
 func main() {
@@ -27,6 +29,7 @@ func main() {
 const usage = `usage:
   waybill serve <service> [flags]   run one service: %s, or gateway
   waybill up [flags]                run the whole local mesh (every service and the gateway)
+  waybill parked list|replay|discard --addr HOST:PORT ...   inspect and repair a consumer's dead letters
   waybill token --subject S --role R  print a bearer token (customer, driver, operator, service)
   waybill help                      show this text
 Flags of a command: waybill <command> ... -h
@@ -46,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return serveOne(ctx, args[1], args[2:], getenv, stdout)
 	case "up":
 		return up(ctx, args[1:], getenv, stdout)
+	case "parked":
+		return consumer.AdminCommand(ctx, args[1:], stdout)
 	case "token":
 		return token(ctx, args[1:], getenv, stdout)
 	case "help", "-h", "--help":

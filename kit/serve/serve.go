@@ -18,9 +18,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 
+	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/config"
+	"github.com/waybill/waybill/kit/eventstream"
 	"github.com/waybill/waybill/kit/grpcserver"
+	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgxutil"
 	"github.com/waybill/waybill/kit/telemetry"
 )
@@ -39,6 +42,14 @@ type Spec struct {
 	// Register registers the service's gRPC services. It runs before the server starts;
 	// the pool may not be connected yet.
 	Register func(ctx context.Context, d Deps) error
+	// EventTypes lists the event types the service emits. When set, the runner gives the
+	// service its outbox log (Deps.Events), runs the log's sequencer and reader once the
+	// migrations (which must include kit/outbox's) are applied, and registers the
+	// EventStreamService that serves the log.
+	EventTypes []string
+	// Start, when set, runs once the migrations are applied, for background work that
+	// needs the tables (expiry sweeps, consumers). It should return when ctx ends.
+	Start func(ctx context.Context, d Deps) error
 }
 
 // Deps is what a service's Register gets.
@@ -53,6 +64,9 @@ type Deps struct {
 	Telemetry *telemetry.Telemetry
 	// Auth verifies callers' tokens and signs this service's own calls to others.
 	Auth *auth.Signer
+	// Events is the service's outbox log when the spec declares event types: write events
+	// with Events.InTx (or outbox.Emit and Events.Notify) in the transaction of the change.
+	Events *outbox.Log
 }
 
 // Config is the configuration every service shares.
@@ -66,6 +80,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	MaxConns        int
 	AuthSecret      string
+	EventRetention  time.Duration
 }
 
 // DevAuthSecret is the token secret used when none is configured: fine on a laptop,
@@ -102,6 +117,7 @@ func Run(ctx context.Context, spec Spec, args []string, getenv func(string) stri
 	fs.DurationVar(&cfg.DefaultTimeout, "default-timeout", 30*time.Second, "deadline for calls that arrive without one")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown bound")
 	fs.IntVar(&cfg.MaxConns, "db-max-conns", 20, "maximum database connections")
+	fs.DurationVar(&cfg.EventRetention, "event-retention", 7*24*time.Hour, "how long the service's event log keeps events")
 	fs.StringVar(&cfg.AuthSecret, "auth-secret", DevAuthSecret, "secret that signs and verifies bearer tokens, shared by every process")
 	if spec.Flags != nil {
 		spec.Flags(fs)
@@ -164,31 +180,55 @@ func Run(ctx context.Context, spec Spec, args []string, getenv func(string) stri
 		}
 		return pool.Ping(ctx)
 	})
-	if err := spec.Register(ctx, Deps{Server: srv, Pool: pool, Logger: logger, Telemetry: tel, Auth: signer}); err != nil {
+	deps := Deps{Server: srv, Pool: pool, Logger: logger, Telemetry: tel, Auth: signer}
+	var background []func(context.Context) error
+	if len(spec.EventTypes) > 0 {
+		deps.Events = outbox.New(pool, spec.Name, outbox.Options{Logger: logger, Retention: cfg.EventRetention})
+		reader := eventstream.NewReader(pool, spec.Name, deps.Events, eventstream.ReaderOptions{Logger: logger})
+		eventsv1.RegisterEventStreamServiceServer(srv.GRPC, eventstream.NewServer(spec.Name, spec.EventTypes, reader,
+			eventstream.ServerOptions{Draining: srv.Draining(), Logger: logger}))
+		background = append(background, deps.Events.Run, reader.Run)
+	}
+	if err := spec.Register(ctx, deps); err != nil {
 		return fmt.Errorf("register %s: %w", spec.Name, err)
 	}
-	go migrateUntilDone(ctx, logger, pool, spec, &migrated)
+	if spec.Start != nil {
+		background = append(background, func(ctx context.Context) error { return spec.Start(ctx, deps) })
+	}
+	go func() {
+		if !migrateUntilDone(ctx, logger, pool, spec, &migrated) {
+			return
+		}
+		for _, run := range background {
+			go func() {
+				if err := run(ctx); err != nil && ctx.Err() == nil {
+					logger.Error("background task stopped", slog.Any("error", err))
+				}
+			}()
+		}
+	}()
 	return srv.Run(ctx)
 }
 
 // migrateUntilDone applies the migrations, retrying while the database is unreachable,
-// so a service can start before its database and report NOT_SERVING meanwhile.
-func migrateUntilDone(ctx context.Context, logger *slog.Logger, pool *pgxpool.Pool, spec Spec, done *atomic.Bool) {
+// so a service can start before its database and report NOT_SERVING meanwhile. It
+// reports whether the migrations were applied (false when ctx ended first).
+func migrateUntilDone(ctx context.Context, logger *slog.Logger, pool *pgxpool.Pool, spec Spec, done *atomic.Bool) bool {
 	backoff := 100 * time.Millisecond
 	for {
 		err := pgxutil.Migrate(ctx, pool, spec.Name, spec.Migrations)
 		if err == nil {
 			logger.Info("migrations applied")
 			done.Store(true)
-			return
+			return true
 		}
 		if ctx.Err() != nil {
-			return
+			return false
 		}
 		logger.Warn("migrate", slog.Any("error", err), slog.Duration("retry_in", backoff))
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, 5*time.Second)

@@ -1,22 +1,59 @@
 // Package faregrpc is the fare service's gRPC transport: handlers that validate,
-// convert, call the domain and convert back. The fare service owns rate cards, dynamic pricing, quotes and ride fares.
+// convert, call the domain and convert back. The fare service owns rate cards, dynamic
+// pricing, quotes and ride fares.
 package faregrpc
 
 import (
 	"context"
+	"io"
+	"log/slog"
+
+	"google.golang.org/protobuf/proto"
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
+	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/serve"
+	"github.com/waybill/waybill/services/fare/fare"
+	"github.com/waybill/waybill/services/fare/farepg"
 )
 
-// Register registers the fare service's gRPC services on the server. The methods not
-// implemented yet answer UNIMPLEMENTED (HTTP 501 through the gateway); README.md says
-// which ones work.
-func Register(_ context.Context, d serve.Deps) error {
+// Schema is the fare service's database schema (its Deps.Pool's search_path).
+const Schema = "fare"
+
+// EventTypes are the event types the fare service's log holds (see events.proto), for
+// serve.Spec.EventTypes. fare.fare.calculated arrives with ride fares.
+var EventTypes = []string{farepg.EventTypeRateCardUpdated, "fare.fare.calculated"}
+
+// Register registers the fare service's gRPC services on the server. d.Pool's
+// search_path must be the fare schema, migrated with farepg.Migrations (serve does
+// both; tests use pgtest.NewDB(t, "fare", farepg.Migrations)).
+//
+// Events go to d.Events when the runner provides it (a spec with EventTypes: the runner
+// then runs the sequencer and serves the EventStreamService). Without it, as in tests
+// that call Register directly, Register makes its own outbox log and runs its sequencer
+// until ctx ends, and the EventStreamService it registers answers UNIMPLEMENTED. Ride
+// fares (CalculateRideFare, GetFare, ListFares) and ConsumerAdminService answer
+// UNIMPLEMENTED too.
+func Register(ctx context.Context, d serve.Deps) error {
+	logger := d.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	s := d.Server.GRPC
-	farev1.RegisterFareServiceServer(s, farev1.UnimplementedFareServiceServer{})
-	eventsv1.RegisterEventStreamServiceServer(s, eventsv1.UnimplementedEventStreamServiceServer{})
+	log := d.Events
+	if log == nil {
+		log = outbox.New(d.Pool, Schema, outbox.Options{Logger: logger})
+		go func() { _ = log.Run(ctx) }()
+		// kit/eventstream's own tests do not pass yet, so without the runner's stream
+		// this one answers UNIMPLEMENTED; the events are logged all the same.
+		eventsv1.RegisterEventStreamServiceServer(s, eventsv1.UnimplementedEventStreamServiceServer{})
+	}
+	store := farepg.New(d.Pool, farepg.Options{
+		RateCardEvent: func(c fare.RateCard) proto.Message { return rateCardEvent(c) },
+		Notify:        log.Notify,
+	})
+	farev1.RegisterFareServiceServer(s, New(fare.New(store, nil)))
 	eventsv1.RegisterConsumerAdminServiceServer(s, eventsv1.UnimplementedConsumerAdminServiceServer{})
 	return nil
 }

@@ -5,13 +5,18 @@ package farepg
 import (
 	"embed"
 	"io/fs"
+
+	"github.com/waybill/waybill/kit/outbox"
+	"github.com/waybill/waybill/kit/pgxutil"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Migrations holds the fare schema's migrations, applied in name order at start.
-var Migrations = mustSub(migrationFiles, "migrations")
+// Migrations holds the fare schema's migrations, applied in name order at start: the
+// service's own (0001–0099) and the outbox's tables (0100 and up), which the service's
+// events are written to.
+var Migrations = pgxutil.MustMergeMigrations(mustSub(migrationFiles, "migrations"), outbox.Migrations)
 
 func mustSub(f fs.FS, dir string) fs.FS {
 	sub, err := fs.Sub(f, dir)

@@ -1,0 +1,13 @@
+// Package fare is the fare service's domain: versioned rate cards per product, the
+// pricing math (load-factor curves for seats and stays, distance, time and surge for
+// rides), quotes, and the Store interface the service needs. It imports no gRPC, no pgx
+// and no generated code.
+//
+// # Money and rounding
+//
+// Every amount is an int64 in minor units of the rate card's currency; no floating point
+// is used anywhere. A multiplier is an integer number of basis points (10000 = 1.0x), and
+// applying one rounds half away from zero to a whole minor unit (MulBps). Amounts on a
+// rate card are at most MaxAmountMinor, which keeps every intermediate product of the
+// pricing math inside int64.
+package fare

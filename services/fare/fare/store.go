@@ -1,0 +1,59 @@
+package fare
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the storage the fare service needs. Implementations return the domain's
+// errors: ErrNotFound, ErrAlreadyExists, ErrConflict, or whatever an UpdateFunc returned.
+type Store interface {
+	// CreateRateCard writes version 1 of a new card (ID, CreateTime and UpdateTime are
+	// assigned) and emits its event, in one transaction. With a non-empty requestID, a
+	// card already created with it is returned instead, unchanged. A card for the same
+	// product key fails with ErrAlreadyExists.
+	CreateRateCard(ctx context.Context, card RateCard, requestID string) (RateCard, error)
+	// RateCard returns version of card id, or with version 0 the version in effect at
+	// now (version 1 when none is in effect yet), and the card's latest version number.
+	RateCard(ctx context.Context, id string, version int64, now time.Time) (card RateCard, latest int64, err error)
+	// ListRateCards returns up to limit cards with ids after afterID in id order, each in
+	// its version in effect at now, filtered by f.
+	ListRateCards(ctx context.Context, f RateCardFilter, afterID string, limit int, now time.Time) ([]RateCard, error)
+	// UpdateRateCard locks card id, and unless a version was already written with the
+	// non-empty requestID (which it then returns), calls next with the latest version
+	// and writes and announces the version next returns. next's error is returned as is.
+	UpdateRateCard(ctx context.Context, id, requestID string, next UpdateFunc) (RateCard, error)
+	// RateCardVersions returns up to limit versions of card id below beforeVersion (0 for
+	// no bound), newest first; ErrNotFound when the card does not exist.
+	RateCardVersions(ctx context.Context, id string, beforeVersion int64, limit int) ([]RateCard, error)
+	// RateCardInEffect returns the version in effect at now of the card of the first key
+	// among keys that has one; ErrNotFound when none has.
+	RateCardInEffect(ctx context.Context, keys []ProductKey, now time.Time) (RateCard, error)
+	// InsertQuote stores a quote and returns it with its ID.
+	InsertQuote(ctx context.Context, q Quote) (Quote, error)
+	// RideQuoteInputs returns, in one round trip, the version of the ride card of key in
+	// effect at now (ErrNotFound when none is) and every surge zone of the key's city.
+	RideQuoteInputs(ctx context.Context, key ProductKey, now time.Time) (RateCard, []Surge, error)
+	// Surge returns one zone's surge; ErrNotFound for a zone never set.
+	Surge(ctx context.Context, city, zone string) (Surge, error)
+	// ListSurges returns up to limit zones of city after afterZone, in zone order.
+	ListSurges(ctx context.Context, city, afterZone string, limit int) ([]Surge, error)
+	// SetSurge serializes on the zone and, unless a surge was already set with the
+	// non-empty requestID (which it then returns as it was set), calls next with the
+	// zone's current surge (nil for a zone never set) and writes what next returns.
+	SetSurge(ctx context.Context, city, zone, requestID string, next SurgeFunc) (Surge, error)
+}
+
+// SurgeFunc computes a zone's new surge from its current one (nil when never set).
+type SurgeFunc func(current *Surge) (Surge, error)
+
+// UpdateFunc computes the next version of a rate card from its latest version.
+type UpdateFunc func(latest RateCard) (RateCard, error)
+
+// RateCardFilter selects rate cards; zero fields select all.
+type RateCardFilter struct {
+	// Kind selects cards of one kind.
+	Kind ProductKind
+	// Key, when its Kind is set, selects the card of exactly that key.
+	Key ProductKey
+}

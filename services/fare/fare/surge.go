@@ -1,0 +1,245 @@
+package fare
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"time"
+	"unicode/utf8"
+)
+
+// DefaultZone is the city-wide surge zone.
+const DefaultZone = "default"
+
+// Surge limits.
+const (
+	// MaxSurgeBps is the highest surge multiplier, 10x.
+	MaxSurgeBps = 100000
+	// MinRadiusMeters and MaxRadiusMeters bound a zone's circle.
+	MinRadiusMeters = 100
+	MaxRadiusMeters = 50000
+)
+
+// GeoPoint is a point on Earth in degrees. Coordinates only decide which zone contains a
+// pickup; prices never depend on floating point.
+type GeoPoint struct {
+	// Latitude is -90 to 90, Longitude -180 to 180.
+	Latitude, Longitude float64
+}
+
+// validatePoint checks a point's coordinates; field is its path.
+func validatePoint(field string, p *GeoPoint) error {
+	if p == nil {
+		return Invalid(field, "required")
+	}
+	if math.IsNaN(p.Latitude) || p.Latitude < -90 || p.Latitude > 90 {
+		return Invalid(field+".latitude", "must be from -90 to 90")
+	}
+	if math.IsNaN(p.Longitude) || p.Longitude < -180 || p.Longitude > 180 {
+		return Invalid(field+".longitude", "must be from -180 to 180")
+	}
+	return nil
+}
+
+// DistanceMeters returns the great-circle distance between a and b (haversine, mean
+// Earth radius).
+func DistanceMeters(a, b GeoPoint) float64 {
+	const earthRadius = 6371008.8
+	rad := math.Pi / 180
+	dLat := (b.Latitude - a.Latitude) * rad
+	dLng := (b.Longitude - a.Longitude) * rad
+	h := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(a.Latitude*rad)*math.Cos(b.Latitude*rad)*math.Sin(dLng/2)*math.Sin(dLng/2)
+	return 2 * earthRadius * math.Asin(math.Sqrt(min(h, 1)))
+}
+
+// Surge is the demand multiplier of a zone of a city.
+type Surge struct {
+	// City and Zone identify the surge; Zone DefaultZone is city-wide.
+	City, Zone string
+	// MultiplierBps is 10000 (no surge) to MaxSurgeBps.
+	MultiplierBps int32
+	// Center and RadiusMeters are the zone's circle; nil and 0 for the default zone.
+	Center       *GeoPoint
+	RadiusMeters int32
+	// ExpireTime is when the surge ends; zero means until changed.
+	ExpireTime time.Time
+	// Reason says why it was set.
+	Reason string
+	// Actor is the subject of the caller who last set it.
+	Actor string
+	// CreateTime is when the zone was first set; UpdateTime when it was last set.
+	CreateTime, UpdateTime time.Time
+	// Version increases by one on every set.
+	Version int64
+}
+
+// ActiveBps returns the multiplier in force at now: 10000 once the surge has expired.
+func (s Surge) ActiveBps(now time.Time) int32 {
+	if !s.ExpireTime.IsZero() && !s.ExpireTime.After(now) {
+		return OneX
+	}
+	return s.MultiplierBps
+}
+
+// Contains reports whether p lies in the zone: the default zone contains every point.
+func (s Surge) Contains(p GeoPoint) bool {
+	if s.Zone == DefaultZone {
+		return true
+	}
+	return s.Center != nil && DistanceMeters(*s.Center, p) <= float64(s.RadiusMeters)
+}
+
+// PickSurge returns the surge that applies at pickup among a city's zones: the smallest
+// zone whose circle contains it (ties broken by zone id), else the default zone; ok is
+// false when neither exists (1.0x). An expired zone still applies, at 1.0x.
+func PickSurge(zones []Surge, pickup GeoPoint) (s Surge, ok bool) {
+	candidates := slices.Clone(zones)
+	slices.SortFunc(candidates, func(a, b Surge) int {
+		if (a.Zone == DefaultZone) != (b.Zone == DefaultZone) {
+			if a.Zone == DefaultZone {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Or(cmp.Compare(a.RadiusMeters, b.RadiusMeters), cmp.Compare(a.Zone, b.Zone))
+	})
+	for _, z := range candidates {
+		if z.Contains(pickup) {
+			return z, true
+		}
+	}
+	return Surge{}, false
+}
+
+// validateZone checks a zone id: 1 to 64 lower-case letters, digits or "-".
+func validateZone(field, z string) error {
+	if z == "" {
+		return Invalid(field, "required")
+	}
+	if len(z) > MaxKeyLength {
+		return Invalid(field, "at most %d characters", MaxKeyLength)
+	}
+	for _, r := range z {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return Invalid(field, "must be lower-case letters, digits or '-'")
+		}
+	}
+	return nil
+}
+
+// ValidateZoneRef checks the city and zone of a surge lookup (fields "city", "zone").
+func ValidateZoneRef(city, zone string) error {
+	if err := validateCity("city", city); err != nil {
+		return err
+	}
+	return validateZone("zone", zone)
+}
+
+// ValidateSurge checks a surge about to be set (field "surge") at now.
+func ValidateSurge(s Surge, now time.Time) error {
+	const f = "surge"
+	if err := validateCity(f+".city", s.City); err != nil {
+		return err
+	}
+	if err := validateZone(f+".zone", s.Zone); err != nil {
+		return err
+	}
+	if s.MultiplierBps < OneX || s.MultiplierBps > MaxSurgeBps {
+		return Invalid(f+".multiplier_bps", "must be from 10000 to %d, got %d", MaxSurgeBps, s.MultiplierBps)
+	}
+	if s.Zone == DefaultZone {
+		if s.Center != nil {
+			return Invalid(f+".center", "must be unset for the default zone")
+		}
+		if s.RadiusMeters != 0 {
+			return Invalid(f+".radius_meters", "must be 0 for the default zone")
+		}
+	} else {
+		if err := validatePoint(f+".center", s.Center); err != nil {
+			return err
+		}
+		if s.RadiusMeters < MinRadiusMeters || s.RadiusMeters > MaxRadiusMeters {
+			return Invalid(f+".radius_meters", "must be from %d to %d, got %d", MinRadiusMeters, MaxRadiusMeters, s.RadiusMeters)
+		}
+	}
+	if !s.ExpireTime.IsZero() && !s.ExpireTime.After(now) {
+		return Invalid(f+".expire_time", "must be in the future")
+	}
+	if s.ExpireTime.Year() > 9999 {
+		return Invalid(f+".expire_time", "must be before the year 10000")
+	}
+	if !utf8.ValidString(s.Reason) {
+		return Invalid(f+".reason", "must be valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(s.Reason); n > MaxDescriptionLength {
+		return Invalid(f+".reason", "at most %d characters, got %d", MaxDescriptionLength, n)
+	}
+	if s.Version < 0 {
+		return Invalid(f+".version", "must be 0 or the current version, got %d", s.Version)
+	}
+	return nil
+}
+
+// RideQuoteInput asks for the estimated price of a ride.
+type RideQuoteInput struct {
+	// City and Product name the ride product.
+	City, Product string
+	// Pickup selects the surge zone; Dropoff is recorded for validation only.
+	Pickup, Dropoff *GeoPoint
+	// DistanceMeters and DurationSeconds are the estimates.
+	DistanceMeters, DurationSeconds int64
+}
+
+// Key returns the ride product key of the input.
+func (in RideQuoteInput) Key() ProductKey {
+	return ProductKey{Kind: KindRide, Ride: RideProduct{City: in.City, Product: in.Product}}
+}
+
+// Validate checks the input.
+func (in RideQuoteInput) Validate() error {
+	if err := validateCity("city", in.City); err != nil {
+		return err
+	}
+	if err := validateKeyString("product", in.Product); err != nil {
+		return err
+	}
+	if err := validatePoint("pickup", in.Pickup); err != nil {
+		return err
+	}
+	if err := validatePoint("dropoff", in.Dropoff); err != nil {
+		return err
+	}
+	if in.DistanceMeters < 1 || in.DistanceMeters > MaxDistanceMeters {
+		return Invalid("estimated_distance_meters", "must be from 1 to %d, got %d", MaxDistanceMeters, in.DistanceMeters)
+	}
+	if in.DurationSeconds < 1 || in.DurationSeconds > MaxDurationSeconds {
+		return Invalid("estimated_duration_seconds", "must be from 1 to %d, got %d", MaxDurationSeconds, in.DurationSeconds)
+	}
+	return nil
+}
+
+// BuildRideQuote prices a validated ride input from card and the city's surge zones at
+// now. It is a pure function: the same inputs give the same quote.
+func BuildRideQuote(card RateCard, zones []Surge, in RideQuoteInput, now time.Time) Quote {
+	surgeBps, zone := int32(OneX), ""
+	if s, ok := PickSurge(zones, *in.Pickup); ok {
+		surgeBps, zone = s.ActiveBps(now), s.Zone
+	}
+	p := PriceRide(card, in.DistanceMeters, in.DurationSeconds, surgeBps)
+	return Quote{
+		Key:             in.Key(),
+		RateCardID:      card.ID,
+		RateVersion:     card.Version,
+		Currency:        card.Currency,
+		Quantity:        1,
+		Nights:          1,
+		Price:           p.Total,
+		MultiplierBps:   p.MultiplierBps,
+		SurgeZone:       zone,
+		DistanceMeters:  in.DistanceMeters,
+		DurationSeconds: in.DurationSeconds,
+		Lines:           p.Lines,
+		CreateTime:      now,
+		ValidUntil:      now.Add(RideQuoteValidity),
+	}
+}

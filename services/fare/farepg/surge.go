@@ -1,0 +1,160 @@
+package farepg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/waybill/waybill/services/fare/fare"
+)
+
+// surgeColumns are the columns scanSurge reads, from surge or surge_history aliased s.
+const surgeColumns = `s.city, s.zone, s.multiplier_bps, s.center_lat, s.center_lng, s.radius_meters,
+	s.expire_time, s.reason, s.actor, s.create_time, s.update_time, s.version`
+
+func scanSurge(row pgx.Row) (fare.Surge, error) {
+	var (
+		s        fare.Surge
+		lat, lng *float64
+		expire   *time.Time
+	)
+	err := row.Scan(&s.City, &s.Zone, &s.MultiplierBps, &lat, &lng, &s.RadiusMeters,
+		&expire, &s.Reason, &s.Actor, &s.CreateTime, &s.UpdateTime, &s.Version)
+	if err != nil {
+		return fare.Surge{}, err
+	}
+	if lat != nil && lng != nil {
+		s.Center = &fare.GeoPoint{Latitude: *lat, Longitude: *lng}
+	}
+	if expire != nil {
+		s.ExpireTime = expire.UTC()
+	}
+	s.CreateTime, s.UpdateTime = s.CreateTime.UTC(), s.UpdateTime.UTC()
+	return s, nil
+}
+
+func collectSurges(rows pgx.Rows) ([]fare.Surge, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (fare.Surge, error) { return scanSurge(r) })
+}
+
+const citySurgesSQL = `SELECT ` + surgeColumns + ` FROM surge s WHERE s.city = $1`
+
+// RideQuoteInputs implements fare.Store: the card and the city's zones in one batch.
+func (s *Store) RideQuoteInputs(ctx context.Context, key fare.ProductKey, now time.Time) (fare.RateCard, []fare.Surge, error) {
+	var (
+		card    fare.RateCard
+		zones   []fare.Surge
+		cardErr error
+	)
+	b := &pgx.Batch{}
+	b.Queue(inEffectByKeysSQL, key.Canonical(), "", now).QueryRow(func(row pgx.Row) error {
+		var preference int
+		card, cardErr = scanRateCard(row, &preference)
+		return nil // reported below, after the batch
+	})
+	b.Queue(citySurgesSQL, key.Ride.City).Query(func(rows pgx.Rows) error {
+		var err error
+		zones, err = collectSurges(rows)
+		return err
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fare.RateCard{}, nil, mapError(fmt.Errorf("read ride card and surges: %w", err))
+	}
+	if cardErr != nil {
+		return fare.RateCard{}, nil, mapError(fmt.Errorf("no rate card in effect for %s: %w", key.Canonical(), cardErr))
+	}
+	return card, zones, nil
+}
+
+// Surge implements fare.Store.
+func (s *Store) Surge(ctx context.Context, city, zone string) (fare.Surge, error) {
+	z, err := scanSurge(s.pool.QueryRow(ctx, `SELECT `+surgeColumns+` FROM surge s WHERE s.city = $1 AND s.zone = $2`, city, zone))
+	if err != nil {
+		return fare.Surge{}, mapError(fmt.Errorf("read surge %s/%s: %w", city, zone, err))
+	}
+	return z, nil
+}
+
+// ListSurges implements fare.Store.
+func (s *Store) ListSurges(ctx context.Context, city, afterZone string, limit int) ([]fare.Surge, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+surgeColumns+` FROM surge s WHERE s.city = $1 AND s.zone > $2 ORDER BY s.zone LIMIT $3`, city, afterZone, limit)
+	if err != nil {
+		return nil, mapError(fmt.Errorf("list surges: %w", err))
+	}
+	zones, err := collectSurges(rows)
+	if err != nil {
+		return nil, mapError(fmt.Errorf("list surges: %w", err))
+	}
+	return zones, nil
+}
+
+const (
+	// lockZoneSQL serializes SetSurge calls on one zone, including the first, when there
+	// is no row to lock yet.
+	lockZoneSQL       = `SELECT pg_advisory_xact_lock(hashtext('fare.surge'), hashtext($1 || '/' || $2))`
+	surgeByRequestSQL = `SELECT ` + surgeColumns + ` FROM surge_history s WHERE s.request_id = $1`
+	currentSurgeSQL   = `SELECT ` + surgeColumns + ` FROM surge s WHERE s.city = $1 AND s.zone = $2`
+	upsertSurgeSQL    = `INSERT INTO surge (city, zone, multiplier_bps, center_lat, center_lng, radius_meters, expire_time, reason, actor, create_time, update_time, version)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (city, zone) DO UPDATE SET multiplier_bps = excluded.multiplier_bps, center_lat = excluded.center_lat,
+	center_lng = excluded.center_lng, radius_meters = excluded.radius_meters, expire_time = excluded.expire_time,
+	reason = excluded.reason, actor = excluded.actor, update_time = excluded.update_time, version = excluded.version`
+	insertSurgeHistorySQL = `INSERT INTO surge_history (city, zone, multiplier_bps, center_lat, center_lng, radius_meters, expire_time, reason, actor, create_time, update_time, version, request_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, nullif($13, ''))`
+)
+
+// SetSurge implements fare.Store.
+func (s *Store) SetSurge(ctx context.Context, city, zone, requestID string, next fare.SurgeFunc) (fare.Surge, error) {
+	var out fare.Surge
+	err := s.inTx(ctx, false, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lockZoneSQL, city, zone); err != nil {
+			return fmt.Errorf("lock zone: %w", err)
+		}
+		if requestID != "" {
+			z, err := scanSurge(tx.QueryRow(ctx, surgeByRequestSQL, requestID))
+			if err == nil {
+				out = z
+				return nil
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("look up request id: %w", err)
+			}
+		}
+		var cur *fare.Surge
+		z, err := scanSurge(tx.QueryRow(ctx, currentSurgeSQL, city, zone))
+		switch {
+		case err == nil:
+			cur = &z
+		case !errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("read surge: %w", err)
+		}
+		n, err := next(cur)
+		if err != nil {
+			return err
+		}
+		var lat, lng *float64
+		if n.Center != nil {
+			lat, lng = &n.Center.Latitude, &n.Center.Longitude
+		}
+		var expire *time.Time
+		if !n.ExpireTime.IsZero() {
+			expire = &n.ExpireTime
+		}
+		args := []any{n.City, n.Zone, n.MultiplierBps, lat, lng, n.RadiusMeters, expire, n.Reason, n.Actor, n.CreateTime, n.UpdateTime, n.Version}
+		if _, err := tx.Exec(ctx, upsertSurgeSQL, args...); err != nil {
+			return fmt.Errorf("write surge: %w", err)
+		}
+		if _, err := tx.Exec(ctx, insertSurgeHistorySQL, append(args, requestID)...); err != nil {
+			return fmt.Errorf("write surge history: %w", err)
+		}
+		out = n
+		return nil
+	})
+	if err != nil {
+		return fare.Surge{}, err
+	}
+	return out, nil
+}
