@@ -1,17 +1,23 @@
 // Package bookingpg is the booking service's PostgreSQL storage. Its tables live in the
-// "booking" schema, which no other service reads.
+// "booking" schema, which no other service reads. Capacity is enforced by the database:
+// holds add to counter rows only where `held + sold + n <= capacity`, and CHECK
+// constraints refuse any row that would be overbooked.
 package bookingpg
 
 import (
 	"embed"
 	"io/fs"
+
+	"github.com/waybill/waybill/kit/outbox"
+	"github.com/waybill/waybill/kit/pgxutil"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Migrations holds the booking schema's migrations, applied in name order at start.
-var Migrations = mustSub(migrationFiles, "migrations")
+// Migrations holds the booking schema's migrations, applied in name order at start: the
+// service's own (0001–0099) and the outbox's tables (0100 and up).
+var Migrations = pgxutil.MustMergeMigrations(mustSub(migrationFiles, "migrations"), outbox.Migrations)
 
 func mustSub(f fs.FS, dir string) fs.FS {
 	sub, err := fs.Sub(f, dir)

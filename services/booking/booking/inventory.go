@@ -1,0 +1,292 @@
+package booking
+
+import (
+	"regexp"
+	"time"
+	"unicode/utf8"
+)
+
+// Mode is the kind of vehicle of a departure.
+type Mode int
+
+// The transport modes.
+const (
+	ModeUnspecified Mode = iota
+	ModeFlight
+	ModeTrain
+	ModeBus
+)
+
+// Valid reports whether m is a defined mode.
+func (m Mode) Valid() bool { return m >= ModeFlight && m <= ModeBus }
+
+// Kind returns the reservation kind of seats on a departure of mode m.
+func (m Mode) Kind() Kind {
+	switch m {
+	case ModeTrain:
+		return KindTrain
+	case ModeBus:
+		return KindBus
+	}
+	return KindFlight
+}
+
+// DepartureStatus is the main status of a departure.
+type DepartureStatus int
+
+// The departure statuses.
+const (
+	DepartureUnspecified DepartureStatus = iota
+	DepartureScheduled
+	DepartureDeparted
+	DepartureCancelled
+)
+
+// PropertyStatus is the main status of a property.
+type PropertyStatus int
+
+// The property statuses.
+const (
+	PropertyUnspecified PropertyStatus = iota
+	PropertyActive
+	PropertyClosed
+)
+
+// Limits of inventory fields, as the API documents them.
+const (
+	MaxFareClasses = 20
+	MaxRoomTypes   = 50
+	MaxCapacity    = 10000
+	MaxSubStatus   = 64
+	MaxReason      = 500
+	MaxRequestID   = 128
+	MaxPolicyRules = 10
+	MaxNotice      = 366 * 24 * time.Hour
+	// DefaultCheckInHour and DefaultCheckOutHour apply when a property leaves them 0.
+	DefaultCheckInHour  = 15
+	DefaultCheckOutHour = 11
+)
+
+// Departure is one scheduled departure with the seats it sells per fare class.
+type Departure struct {
+	ID             string
+	Mode           Mode
+	Carrier        string
+	Number         string
+	Origin         string
+	Destination    string
+	DepartureTime  time.Time
+	ArrivalTime    time.Time
+	OriginTimeZone string
+	FareClasses    []FareClass
+	Status         DepartureStatus
+	SubStatus      string
+	CancelReason   string
+	CreateTime     time.Time
+	UpdateTime     time.Time
+	Version        int64
+}
+
+// FareClass is one class of seats on a departure with its counters.
+type FareClass struct {
+	Name        string
+	DisplayName string
+	Capacity    int
+	Held        int
+	Sold        int
+	Policy      Policy
+}
+
+// Available returns the seats still free.
+func (f FareClass) Available() int { return max(0, f.Capacity-f.Held-f.Sold) }
+
+// FareClass returns the fare class named name.
+func (d *Departure) FareClass(name string) (FareClass, bool) {
+	for _, f := range d.FareClasses {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return FareClass{}, false
+}
+
+// LocalDate returns the departure date in the origin's time zone.
+func (d *Departure) LocalDate() Date {
+	loc, err := time.LoadLocation(d.OriginTimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	return DateOf(d.DepartureTime.In(loc))
+}
+
+// Refresh moves a SCHEDULED departure whose time has passed to DEPARTED, as the API
+// describes; the status is derived when read rather than written by a job.
+func (d *Departure) Refresh(now time.Time) {
+	if d.Status == DepartureScheduled && !now.Before(d.DepartureTime) {
+		d.Status = DepartureDeparted
+	}
+}
+
+// Property is a place to stay with the room types it sells per night.
+type Property struct {
+	ID           string
+	Name         string
+	City         string
+	Address      string
+	Latitude     float64
+	Longitude    float64
+	TimeZone     string
+	CheckInHour  int
+	CheckOutHour int
+	RoomTypes    []RoomType
+	Status       PropertyStatus
+	SubStatus    string
+	CloseReason  string
+	CreateTime   time.Time
+	UpdateTime   time.Time
+	Version      int64
+}
+
+// RoomType is one kind of room a property sells.
+type RoomType struct {
+	Name            string
+	DisplayName     string
+	NightlyCapacity int
+	MaxGuests       int
+	Policy          Policy
+	// Available is the rooms free on every night of a searched stay; set by searches only.
+	Available int
+}
+
+// RoomType returns the room type named name.
+func (p *Property) RoomType(name string) (RoomType, bool) {
+	for _, r := range p.RoomTypes {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return RoomType{}, false
+}
+
+// Location returns the property's time zone (UTC when it cannot be loaded).
+func (p *Property) Location() *time.Location {
+	loc, err := time.LoadLocation(p.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+var (
+	identRE = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+	cityRE  = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+)
+
+// runeLen reports whether s has between lo and hi characters.
+func runeLen(s string, lo, hi int) bool {
+	n := utf8.RuneCountInString(s)
+	return n >= lo && n <= hi
+}
+
+// validZone reports whether tz is an IANA time zone this process knows.
+func validZone(tz string) bool {
+	if tz == "" || tz == "Local" {
+		return false
+	}
+	_, err := time.LoadLocation(tz)
+	return err == nil
+}
+
+// ValidateDeparture checks a departure to create at now. prefix is the request field
+// holding it ("departure").
+func ValidateDeparture(d *Departure, now time.Time, prefix string) error {
+	var v validator
+	v.check(d.Mode.Valid(), prefix+".mode", "must be FLIGHT, TRAIN or BUS")
+	validateSchedule(&v, d, prefix)
+	v.check(!d.DepartureTime.IsZero() && d.DepartureTime.After(now), prefix+".departure_time", "must be in the future")
+	v.check(runeLen(d.Origin, 1, 16), prefix+".origin", "must be 1 to 16 characters")
+	v.check(runeLen(d.Destination, 1, 16), prefix+".destination", "must be 1 to 16 characters")
+	v.check(d.Origin != d.Destination, prefix+".destination", "must differ from origin")
+	v.check(validZone(d.OriginTimeZone), prefix+".origin_time_zone", "must be an IANA time zone such as Europe/Berlin")
+	validateFareClasses(&v, d.FareClasses, prefix+".fare_classes")
+	v.check(runeLen(d.SubStatus, 0, MaxSubStatus), prefix+".sub_status", "must be at most %d characters", MaxSubStatus)
+	return v.err()
+}
+
+// validateSchedule checks the fields an update may change too.
+func validateSchedule(v *validator, d *Departure, prefix string) {
+	v.check(runeLen(d.Carrier, 1, 64), prefix+".carrier", "must be 1 to 64 characters")
+	v.check(runeLen(d.Number, 1, 32), prefix+".number", "must be 1 to 32 characters")
+	v.check(!d.DepartureTime.IsZero(), prefix+".departure_time", "is required")
+	v.check(!d.ArrivalTime.IsZero() && d.ArrivalTime.After(d.DepartureTime), prefix+".arrival_time", "must be after departure_time")
+}
+
+func validateFareClasses(v *validator, fcs []FareClass, field string) {
+	v.check(len(fcs) >= 1 && len(fcs) <= MaxFareClasses, field, "must hold 1 to %d fare classes", MaxFareClasses)
+	seen := map[string]bool{}
+	for i, f := range fcs {
+		p := field + "[" + itoa(i) + "]"
+		v.check(identRE.MatchString(f.Name), p+".name", "must be 1 to 32 lower-case letters, digits, _ or -")
+		v.check(!seen[f.Name], p+".name", "duplicates another fare class")
+		seen[f.Name] = true
+		v.check(runeLen(f.DisplayName, 0, 64), p+".display_name", "must be at most 64 characters")
+		v.check(f.Capacity >= 1 && f.Capacity <= MaxCapacity, p+".capacity", "must be 1 to %d", MaxCapacity)
+		validatePolicy(v, f.Policy, p+".cancellation_policy")
+	}
+}
+
+// ValidateProperty checks a property to create. prefix is the request field holding it.
+func ValidateProperty(p *Property, prefix string) error {
+	var v validator
+	validatePropertyFields(&v, p, prefix)
+	v.check(cityRE.MatchString(p.City), prefix+".city", "must be 1 to 64 lower-case letters, digits or -")
+	v.check(validZone(p.TimeZone), prefix+".time_zone", "must be an IANA time zone such as Europe/Berlin")
+	validateRoomTypes(&v, p.RoomTypes, prefix+".room_types")
+	v.check(runeLen(p.SubStatus, 0, MaxSubStatus), prefix+".sub_status", "must be at most %d characters", MaxSubStatus)
+	return v.err()
+}
+
+// validatePropertyFields checks the fields an update may change too.
+func validatePropertyFields(v *validator, p *Property, prefix string) {
+	v.check(runeLen(p.Name, 1, 200), prefix+".name", "must be 1 to 200 characters")
+	v.check(runeLen(p.Address, 0, 500), prefix+".address", "must be at most 500 characters")
+	v.check(p.Latitude >= -90 && p.Latitude <= 90, prefix+".location.latitude", "must be in [-90, 90]")
+	v.check(p.Longitude >= -180 && p.Longitude <= 180, prefix+".location.longitude", "must be in [-180, 180]")
+	v.check(p.CheckInHour >= 0 && p.CheckInHour <= 23, prefix+".check_in_hour", "must be 0 to 23")
+	v.check(p.CheckOutHour >= 0 && p.CheckOutHour <= 23, prefix+".check_out_hour", "must be 0 to 23")
+}
+
+func validateRoomTypes(v *validator, rts []RoomType, field string) {
+	v.check(len(rts) >= 1 && len(rts) <= MaxRoomTypes, field, "must hold 1 to %d room types", MaxRoomTypes)
+	seen := map[string]bool{}
+	for i, r := range rts {
+		p := field + "[" + itoa(i) + "]"
+		v.check(identRE.MatchString(r.Name), p+".name", "must be 1 to 32 lower-case letters, digits, _ or -")
+		v.check(!seen[r.Name], p+".name", "duplicates another room type")
+		seen[r.Name] = true
+		v.check(runeLen(r.DisplayName, 0, 64), p+".display_name", "must be at most 64 characters")
+		v.check(r.NightlyCapacity >= 1 && r.NightlyCapacity <= MaxCapacity, p+".nightly_capacity", "must be 1 to %d", MaxCapacity)
+		v.check(r.MaxGuests >= 1 && r.MaxGuests <= 20, p+".max_guests", "must be 1 to 20")
+		validatePolicy(v, r.Policy, p+".cancellation_policy")
+	}
+}
+
+func validatePolicy(v *validator, p Policy, field string) {
+	v.check(len(p.Rules) <= MaxPolicyRules, field+".rules", "must hold at most %d rules", MaxPolicyRules)
+	seen := map[time.Duration]bool{}
+	for i, r := range p.Rules {
+		f := field + ".rules[" + itoa(i) + "]"
+		v.check(r.MinNotice >= 0 && r.MinNotice <= MaxNotice, f+".min_notice", "must be 0 to 366 days")
+		v.check(!seen[r.MinNotice], f+".min_notice", "duplicates another rule")
+		seen[r.MinNotice] = true
+		v.check(r.RefundBps >= 0 && r.RefundBps <= 10000, f+".refund_bps", "must be 0 to 10000")
+	}
+}
+
+// itoa formats a small non-negative int without importing strconv everywhere.
+func itoa(i int) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa(i/10) + string(rune('0'+i%10))
+}

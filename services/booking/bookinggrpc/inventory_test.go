@@ -1,0 +1,228 @@
+package bookinggrpc_test
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	bookingv1 "github.com/waybill/waybill/gen/waybill/booking/v1"
+	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/services/booking/booking"
+)
+
+func TestDepartureInventory(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.routeCard(t)
+	in := departure(72*time.Hour, 10)
+	req := &bookingv1.CreateDepartureRequest{Departure: in, RequestId: "dep-1"}
+	d, err := e.opsInv.CreateDeparture(ctxT(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := d.GetDeparture()
+	if got.GetId() == "" || got.GetStatus() != bookingv1.DepartureStatus_DEPARTURE_STATUS_SCHEDULED || got.GetVersion() != 1 ||
+		got.GetFareClasses()[0].GetSeatsAvailable() != 10 || len(got.GetFareClasses()[0].GetCancellationPolicy().GetRules()) != 2 {
+		t.Fatalf("created %v", got)
+	}
+	again, err := e.opsInv.CreateDeparture(ctxT(t), req)
+	if err != nil || again.GetDeparture().GetId() != got.GetId() {
+		t.Fatalf("retry = %v, %v", again, err)
+	}
+	if n := e.count(t, "SELECT count(*) FROM departure"); n != 1 {
+		t.Fatalf("%d departures after a retry", n)
+	}
+	// Operators only.
+	_, err = e.custInv.CreateDeparture(ctxT(t), &bookingv1.CreateDepartureRequest{Departure: in})
+	wantCode(t, err, codes.PermissionDenied)
+	_, err = e.anonInv.GetDeparture(ctxT(t), &bookingv1.GetDepartureRequest{DepartureId: got.GetId()})
+	wantCode(t, err, codes.Unauthenticated)
+	_, err = e.custInv.GetDeparture(ctxT(t), &bookingv1.GetDepartureRequest{DepartureId: booking.NewID()})
+	wantCode(t, err, codes.NotFound)
+
+	// A second departure the next day and the search by local date with quotes.
+	e.createDeparture(t, departure(96*time.Hour, 10))
+	local, _ := time.LoadLocation("Europe/Berlin")
+	day := got.GetDepartureTime().AsTime().In(local)
+	s, err := e.custInv.SearchDepartures(ctxT(t), &bookingv1.SearchDeparturesRequest{Origin: "FRA", Destination: "JFK",
+		Date: dateOf(day), Passengers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.GetDepartures()) != 1 || s.GetDepartures()[0].GetDeparture().GetId() != got.GetId() {
+		t.Fatalf("search = %v", s)
+	}
+	opts := s.GetDepartures()[0].GetOptions()
+	if len(opts) != 2 || !opts[0].GetAvailable() || !proto.Equal(opts[0].GetQuote().GetTotalPrice(), eur(20000)) ||
+		!proto.Equal(opts[1].GetQuote().GetTotalPrice(), eur(80000)) || opts[0].GetQuote().GetRateVersion() != 1 {
+		t.Fatalf("options = %v", opts)
+	}
+	// Listing pages.
+	l, err := e.opsInv.ListDepartures(ctxT(t), &bookingv1.ListDeparturesRequest{PageSize: 1})
+	if err != nil || len(l.GetDepartures()) != 1 || l.GetNextPageToken() == "" {
+		t.Fatalf("list page 1 = %v, %v", l, err)
+	}
+	l2, err := e.opsInv.ListDepartures(ctxT(t), &bookingv1.ListDeparturesRequest{PageSize: 1, PageToken: l.GetNextPageToken()})
+	if err != nil || len(l2.GetDepartures()) != 1 || l2.GetNextPageToken() != "" || l2.GetDepartures()[0].GetId() == l.GetDepartures()[0].GetId() {
+		t.Fatalf("list page 2 = %v, %v", l2, err)
+	}
+
+	// Hold and confirm seats, then the schedule moves: reservations follow with modified events.
+	r1 := e.hold(t, seatHold(got.GetId(), 3))
+	r2 := e.hold(t, seatHold(got.GetId(), 2))
+	if _, err := e.cust.ConfirmReservation(ctxT(t), &bookingv1.ConfirmReservationRequest{ReservationId: r2.GetId()}); err != nil {
+		t.Fatal(err)
+	}
+	// Capacity cannot drop below held plus sold; a fare class in use cannot go.
+	lower := proto.Clone(got).(*bookingv1.Departure)
+	lower.FareClasses[0].Capacity = 4
+	_, err = e.opsInv.UpdateDeparture(ctxT(t), &bookingv1.UpdateDepartureRequest{Departure: lower, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"fare_classes"}}})
+	wantReason(t, err, booking.ReasonInUse)
+	drop := proto.Clone(got).(*bookingv1.Departure)
+	drop.FareClasses = drop.FareClasses[1:]
+	_, err = e.opsInv.UpdateDeparture(ctxT(t), &bookingv1.UpdateDepartureRequest{Departure: drop, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"fare_classes"}}})
+	wantReason(t, err, booking.ReasonInUse)
+
+	moved := proto.Clone(got).(*bookingv1.Departure)
+	moved.DepartureTime = timestamppb.New(got.GetDepartureTime().AsTime().Add(time.Hour))
+	moved.ArrivalTime = timestamppb.New(got.GetArrivalTime().AsTime().Add(time.Hour))
+	moved.FareClasses[0].Capacity = 20
+	u, err := e.opsInv.UpdateDeparture(ctxT(t), &bookingv1.UpdateDepartureRequest{Departure: moved,
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"departure_time", "arrival_time", "fare_classes"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fc := u.GetDeparture().GetFareClasses()[0]; fc.GetCapacity() != 20 || fc.GetSeatsHeld() != 3 || fc.GetSeatsSold() != 2 || u.GetDeparture().GetVersion() != 2 {
+		t.Fatalf("updated = %v", u.GetDeparture())
+	}
+	_, err = e.opsInv.UpdateDeparture(ctxT(t), &bookingv1.UpdateDepartureRequest{Departure: &bookingv1.Departure{Id: got.GetId(), Version: 1, SubStatus: "x"},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"sub_status"}}})
+	wantCode(t, err, codes.Aborted)
+	if n := e.events(t, booking.EventModified); n != 2 {
+		t.Fatalf("%d modified events after a schedule change, want 2", n)
+	}
+	r, _ := e.cust.GetReservation(ctxT(t), &bookingv1.GetReservationRequest{ReservationId: r1.GetId()})
+	if !r.GetReservation().GetServicePeriod().GetStartTime().AsTime().Equal(moved.GetDepartureTime().AsTime()) ||
+		!r.GetReservation().GetSeat().GetDepartureTime().AsTime().Equal(moved.GetDepartureTime().AsTime()) {
+		t.Fatalf("reservation did not follow the schedule: %v", r.GetReservation())
+	}
+
+	// Cancelling the departure cancels both reservations with a full refund.
+	c, err := e.opsInv.CancelDeparture(ctxT(t), &bookingv1.CancelDepartureRequest{DepartureId: got.GetId(), Reason: "strike", RequestId: "cx"})
+	if err != nil || c.GetCancelledReservationCount() != 2 || c.GetDeparture().GetStatus() != bookingv1.DepartureStatus_DEPARTURE_STATUS_CANCELLED {
+		t.Fatalf("cancel = %v, %v", c, err)
+	}
+	if fc := c.GetDeparture().GetFareClasses()[0]; fc.GetSeatsHeld() != 0 || fc.GetSeatsSold() != 0 {
+		t.Fatalf("counters after cancel: %v", fc)
+	}
+	r, _ = e.cust.GetReservation(ctxT(t), &bookingv1.GetReservationRequest{ReservationId: r2.GetId()})
+	if rr := r.GetReservation(); rr.GetStatus() != bookingv1.ReservationStatus_RESERVATION_STATUS_CANCELLED ||
+		rr.GetSubStatus() != booking.SubStatusDepartureCancelled || !proto.Equal(rr.GetCancellation().GetRefundableAmount(), eur(20000)) {
+		t.Fatalf("reservation after departure cancel: %v", rr)
+	}
+	again2, err := e.opsInv.CancelDeparture(ctxT(t), &bookingv1.CancelDepartureRequest{DepartureId: got.GetId(), Reason: "strike", RequestId: "cx"})
+	if err != nil || again2.GetCancelledReservationCount() != 2 {
+		t.Fatalf("cancel retry = %v, %v", again2, err)
+	}
+	_, err = e.cust.CreateReservation(ctxT(t), seatHold(got.GetId(), 1))
+	wantReason(t, err, booking.ReasonNotOnSale)
+	if n := e.events(t, booking.EventDepartureCancelled); n != 1 {
+		t.Fatalf("%d departure cancelled events", n)
+	}
+}
+
+func TestPropertyInventory(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := e.createProperty(t, property(2))
+	if p.GetCheckInHour() != booking.DefaultCheckInHour || p.GetCheckOutHour() != booking.DefaultCheckOutHour || p.GetStatus() != bookingv1.PropertyStatus_PROPERTY_STATUS_ACTIVE {
+		t.Fatalf("created %v", p)
+	}
+	_, err := e.custInv.CreateProperty(ctxT(t), &bookingv1.CreatePropertyRequest{Property: property(1)})
+	wantCode(t, err, codes.PermissionDenied)
+
+	r := e.hold(t, stayHold(p.GetId(), 2, 5, 8))
+	s, err := e.custInv.SearchStays(ctxT(t), &bookingv1.SearchStaysRequest{City: "berlin", CheckInDate: date(4), CheckOutDate: date(6), Guests: 2})
+	if err != nil || len(s.GetStays()) != 1 {
+		t.Fatalf("search = %v, %v", s, err)
+	}
+	opts := s.GetStays()[0].GetOptions()
+	// Both room types fit two guests in one room? single has max 1 guest: only double fits.
+	if len(opts) != 1 || opts[0].GetRoomType() != "double" || opts[0].GetRoomsAvailable() != 0 || opts[0].GetAvailable() || opts[0].GetQuote() != nil {
+		t.Fatalf("options = %v", opts)
+	}
+	s, err = e.custInv.SearchStays(ctxT(t), &bookingv1.SearchStaysRequest{City: "berlin", CheckInDate: date(8), CheckOutDate: date(10), Guests: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := s.GetStays()[0].GetOptions()[0]; o.GetRoomsAvailable() != 2 || !o.GetAvailable() || !proto.Equal(o.GetQuote().GetTotalPrice(), eur(18000)) {
+		t.Fatalf("free nights option = %v", o)
+	}
+
+	// Capacity cannot drop below a future night's reservations.
+	lower := proto.Clone(p).(*bookingv1.Property)
+	lower.RoomTypes[0].NightlyCapacity = 1
+	_, err = e.opsInv.UpdateProperty(ctxT(t), &bookingv1.UpdatePropertyRequest{Property: lower, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"room_types"}}})
+	wantReason(t, err, booking.ReasonInUse)
+	lower.RoomTypes[0].NightlyCapacity = 3
+	lower.Name = "Hotel Adlon Kempinski"
+	u, err := e.opsInv.UpdateProperty(ctxT(t), &bookingv1.UpdatePropertyRequest{Property: lower, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"room_types", "name"}}})
+	if err != nil || u.GetProperty().GetName() != lower.GetName() || u.GetProperty().GetVersion() != 2 {
+		t.Fatalf("update = %v, %v", u, err)
+	}
+	if n := e.count(t, "SELECT count(*) FROM room_night WHERE capacity = 3"); n != 3 {
+		t.Fatalf("%d nights follow the new capacity, want 3", n)
+	}
+
+	c, err := e.opsInv.CloseProperty(ctxT(t), &bookingv1.ClosePropertyRequest{PropertyId: p.GetId(), Reason: "renovation"})
+	if err != nil || c.GetCancelledReservationCount() != 1 || c.GetProperty().GetStatus() != bookingv1.PropertyStatus_PROPERTY_STATUS_CLOSED {
+		t.Fatalf("close = %v, %v", c, err)
+	}
+	if n := e.count(t, "SELECT coalesce(sum(held + sold), 0) FROM room_night"); n != 0 {
+		t.Fatalf("%d rooms still taken after closing", n)
+	}
+	got, _ := e.cust.GetReservation(ctxT(t), &bookingv1.GetReservationRequest{ReservationId: r.GetId()})
+	if got.GetReservation().GetSubStatus() != booking.SubStatusPropertyClosed {
+		t.Fatalf("reservation after close: %v", got.GetReservation())
+	}
+	_, err = e.cust.CreateReservation(ctxT(t), stayHold(p.GetId(), 1, 5, 6))
+	wantReason(t, err, booking.ReasonNotOnSale)
+	s, err = e.custInv.SearchStays(ctxT(t), &bookingv1.SearchStaysRequest{City: "berlin", CheckInDate: date(8), CheckOutDate: date(10)})
+	if err != nil || len(s.GetStays()) != 0 {
+		t.Fatalf("closed property found: %v, %v", s, err)
+	}
+	l, err := e.opsInv.ListProperties(ctxT(t), &bookingv1.ListPropertiesRequest{City: "berlin"})
+	if err != nil || len(l.GetProperties()) != 1 {
+		t.Fatalf("list = %v, %v", l, err)
+	}
+}
+
+// TestFarePricing: the price follows the fare service; without a rate card nothing is held.
+func TestFarePricing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	d := e.createDeparture(t, departure(72*time.Hour, 10))
+	before := e.snapshot(t)
+	_, err := e.cust.CreateReservation(ctxT(t), seatHold(d.GetId(), 1))
+	wantReason(t, err, booking.ReasonNotPriced)
+	if after := e.snapshot(t); after != before {
+		t.Fatalf("an unpriced hold wrote:\n%s\n%s", before, after)
+	}
+	e.routeCard(t)
+	req := seatHold(d.GetId(), 1)
+	req.ExpectedPrice = eur(9999)
+	_, err = e.cust.CreateReservation(ctxT(t), req)
+	wantReason(t, err, booking.ReasonPriceChanged)
+	req.ExpectedPrice = eur(10000)
+	if _, err := e.cust.CreateReservation(ctxT(t), req); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func dateOf(t time.Time) *typev1.Date {
+	return &typev1.Date{Year: int32(t.Year()), Month: int32(t.Month()), Day: int32(t.Day())}
+}

@@ -1,0 +1,37 @@
+package bookinggrpc
+
+import (
+	"context"
+
+	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
+	"github.com/waybill/waybill/services/booking/booking"
+)
+
+// providerServer implements the shared ReservationProviderService for billing.
+type providerServer struct {
+	reservationv1.UnimplementedReservationProviderServiceServer
+	svc *booking.Service
+}
+
+// GetReservationDetails answers up to 500 ids with one database query, in request order.
+func (s *providerServer) GetReservationDetails(ctx context.Context, req *reservationv1.GetReservationDetailsRequest) (*reservationv1.GetReservationDetailsResponse, error) {
+	results, err := s.svc.Details(ctx, callerOf(ctx), req.GetProvider(), req.GetIds())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &reservationv1.GetReservationDetailsResponse{Results: make([]*reservationv1.ReservationResult, len(results))}
+	for i, r := range results {
+		out := &reservationv1.ReservationResult{Id: r.ID}
+		switch r.Status {
+		case booking.DetailFound:
+			out.Status = reservationv1.ReservationResult_STATUS_FOUND
+			out.Details = detailsOut(r.Reservation, req.GetView())
+		case booking.DetailDenied:
+			out.Status = reservationv1.ReservationResult_STATUS_DENIED
+		default:
+			out.Status = reservationv1.ReservationResult_STATUS_NOT_FOUND
+		}
+		resp.Results[i] = out
+	}
+	return resp, nil
+}

@@ -1,0 +1,135 @@
+package bookingpg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/waybill/waybill/kit/outbox"
+	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/services/booking/booking"
+)
+
+// Options configures a Store.
+type Options struct {
+	// Encode turns a domain event into its payload message (the transport's converter).
+	// Required.
+	Encode func(booking.Event) (proto.Message, error)
+	// Notify, when set, is called after every commit that wrote events, to wake the
+	// outbox sequencer (outbox.Log.Notify).
+	Notify func()
+}
+
+// Store is booking's storage on PostgreSQL; it implements booking.Store.
+type Store struct {
+	pool *pgxpool.Pool
+	opts Options
+}
+
+var _ booking.Store = (*Store)(nil)
+
+// New returns a store on pool, whose search_path must be the booking schema.
+func New(pool *pgxpool.Pool, o Options) *Store {
+	return &Store{pool: pool, opts: o}
+}
+
+// querier is what both a pool and a transaction offer.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// txMaxRetries is how often a transaction that lost a race (deadlock or serialization
+// failure) runs again.
+const txMaxRetries = 5
+
+// inTx runs fn in a transaction, retrying lost races; events fn passes to emit are
+// written to the outbox just before the commit, and Notify runs after it.
+func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx, emit func(...booking.Event)) error) error {
+	emitted := false
+	err := pgxutil.InTxOpts(ctx, s.pool, pgxutil.TxOptions{MaxRetries: txMaxRetries}, func(tx pgx.Tx) error {
+		var events []booking.Event
+		if err := fn(tx, func(evs ...booking.Event) { events = append(events, evs...) }); err != nil {
+			return err
+		}
+		if len(events) == 0 {
+			emitted = false
+			return nil
+		}
+		out := make([]outbox.Event, len(events))
+		for i, ev := range events {
+			payload, err := s.opts.Encode(ev)
+			if err != nil {
+				return fmt.Errorf("encode %s event: %w", ev.Type, err)
+			}
+			out[i] = outbox.Event{Type: ev.Type, Key: ev.Key(), Payload: payload}
+		}
+		emitted = true
+		return outbox.Emit(ctx, tx, out...)
+	})
+	if err != nil {
+		return mapErr(err)
+	}
+	if emitted && s.opts.Notify != nil {
+		s.opts.Notify()
+	}
+	return nil
+}
+
+// claimKey records an idempotency key for resourceID in tx. It returns the resource the
+// key was first used for and false when the key was used already (the caller then returns
+// that resource's state instead of changing it), or true when this call is the first.
+// Concurrent calls with one key wait for each other on the key's row.
+func claimKey(ctx context.Context, tx pgx.Tx, key booking.IdempotencyKey, resourceID string) (string, []byte, bool, error) {
+	if key.RequestID == "" {
+		return resourceID, nil, true, nil
+	}
+	tag, err := tx.Exec(ctx, `
+		INSERT INTO idempotency_key (actor, operation, request_id, resource_id)
+		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+		key.Actor, key.Operation, key.RequestID, resourceID)
+	if err != nil {
+		return "", nil, false, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return resourceID, nil, true, nil
+	}
+	var first string
+	var result []byte
+	err = tx.QueryRow(ctx, `
+		SELECT resource_id::text, result FROM idempotency_key
+		WHERE actor = $1 AND operation = $2 AND request_id = $3`,
+		key.Actor, key.Operation, key.RequestID).Scan(&first, &result)
+	if err != nil {
+		return "", nil, false, fmt.Errorf("read idempotency key: %w", err)
+	}
+	return first, result, false, nil
+}
+
+// saveKeyResult stores a small result with an idempotency key, for retries to replay.
+func saveKeyResult(ctx context.Context, tx pgx.Tx, key booking.IdempotencyKey, result []byte) error {
+	if key.RequestID == "" {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `
+		UPDATE idempotency_key SET result = $4 WHERE actor = $1 AND operation = $2 AND request_id = $3`,
+		key.Actor, key.Operation, key.RequestID, result)
+	if err != nil {
+		return fmt.Errorf("save idempotency result: %w", err)
+	}
+	return nil
+}
+
+// errKeyReused is returned when a request id is reused for another resource.
+func errKeyReused(field string) error {
+	return booking.Invalid(field, "was already used for another resource")
+}
+
+// isNoRows reports whether err means a query found no row.
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

@@ -1,0 +1,118 @@
+// Package fareclient is booking's outbound adapter to the fare service: it asks
+// QuoteInventory for the price of seats and stays and maps fare's answers to booking's
+// own errors (a product without a rate card is a precondition of booking's caller, fare
+// being down is UNAVAILABLE, and fare rejecting booking's request is booking's bug, not
+// its caller's).
+package fareclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
+	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/services/booking/booking"
+)
+
+// IdempotentMethods lists the fare methods this client calls that may be retried:
+// quotes are pure reads of prices (each retry stores one more quote, which is harmless).
+var IdempotentMethods = []string{farev1.FareService_QuoteInventory_FullMethodName}
+
+// Client prices inventory through the fare service; it implements booking.Pricer.
+type Client struct {
+	fare    farev1.FareServiceClient
+	timeout time.Duration
+}
+
+var _ booking.Pricer = (*Client)(nil)
+
+// New returns a client on conn, whose calls carry booking's service credentials. Each
+// call gets timeout as its deadline unless its context has an earlier one.
+func New(conn grpc.ClientConnInterface, timeout time.Duration) *Client {
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	return &Client{fare: farev1.NewFareServiceClient(conn), timeout: timeout}
+}
+
+// QuoteSeats prices seats of a departure's fare class.
+func (c *Client) QuoteSeats(ctx context.Context, q booking.SeatQuoteRequest) (booking.Quote, error) {
+	return c.quote(ctx, &farev1.QuoteInventoryRequest{
+		ProductKey: &farev1.ProductKey{Product: &farev1.ProductKey_Seat{Seat: &farev1.SeatProduct{
+			Carrier: q.Carrier, Origin: q.Origin, Destination: q.Destination, FareClass: q.FareClass, DepartureId: q.DepartureID,
+		}}},
+		Quantity: int32(q.Quantity),
+		Load:     occupancy(q.Used, q.Capacity),
+	})
+}
+
+// QuoteStay prices rooms of a property's room type for every night of a stay.
+func (c *Client) QuoteStay(ctx context.Context, q booking.StayQuoteRequest) (booking.Quote, error) {
+	return c.quote(ctx, &farev1.QuoteInventoryRequest{
+		ProductKey: &farev1.ProductKey{Product: &farev1.ProductKey_Stay{Stay: &farev1.StayProduct{
+			PropertyId: q.PropertyID, RoomType: q.RoomType,
+		}}},
+		Quantity:     int32(q.Quantity),
+		CheckInDate:  date(q.CheckIn),
+		CheckOutDate: date(q.CheckOut),
+		Load:         occupancy(q.Used, q.Capacity),
+	})
+}
+
+func occupancy(used, capacity int) *farev1.QuoteInventoryRequest_Occupancy {
+	capacity = max(capacity, 1)
+	used = min(max(used, 0), capacity)
+	return &farev1.QuoteInventoryRequest_Occupancy{Occupancy: &farev1.Occupancy{Used: int32(used), Capacity: int32(capacity)}}
+}
+
+func date(d booking.Date) *typev1.Date {
+	return &typev1.Date{Year: int32(d.Year), Month: int32(d.Month), Day: int32(d.Day)}
+}
+
+func (c *Client) quote(ctx context.Context, req *farev1.QuoteInventoryRequest) (booking.Quote, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	resp, err := c.fare.QuoteInventory(ctx, req)
+	if err != nil {
+		return booking.Quote{}, mapError(err)
+	}
+	q := resp.GetQuote()
+	total, unit := q.GetPrice(), q.GetUnitPrice()
+	if total == nil || !booking.ValidCurrency(total.GetCurrencyCode()) || total.GetAmountMinor() < 0 {
+		return booking.Quote{}, fmt.Errorf("fare quote %s: malformed price %v", q.GetId(), total)
+	}
+	return booking.Quote{
+		ID:          q.GetId(),
+		RateCardID:  q.GetRateCardId(),
+		RateVersion: q.GetRateVersion(),
+		Unit:        booking.Money{Amount: unit.GetAmountMinor(), Currency: unit.GetCurrencyCode()},
+		Total:       booking.Money{Amount: total.GetAmountMinor(), Currency: total.GetCurrencyCode()},
+		ValidUntil:  q.GetValidUntil().AsTime(),
+	}, nil
+}
+
+// mapError turns fare's status into booking's error: NOT_FOUND (no rate card) is a
+// precondition of the product, UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED mean
+// fare could not answer, a cancelled caller stays cancelled, and anything else (fare
+// rejecting booking's own request) is an internal error of booking.
+func mapError(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	st, _ := status.FromError(err)
+	switch st.Code() {
+	case codes.NotFound:
+		return booking.Precondition(booking.ReasonNotPriced, "the fare service has no rate card for this product")
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted:
+		return fmt.Errorf("%w: fare: %s", booking.ErrUnavailable, st.Message())
+	case codes.Canceled:
+		return context.Canceled
+	}
+	return fmt.Errorf("fare QuoteInventory: %s: %s", st.Code(), st.Message())
+}
