@@ -1,17 +1,22 @@
 // Package paymentpg is the payment service's PostgreSQL storage. Its tables live in the
-// "payment" schema, which no other service reads.
+// "payment" schema, which no other service reads. It implements payment.Store; the SQL of each
+// method sits next to it, and every error leaves through mapError.
 package paymentpg
 
 import (
 	"embed"
 	"io/fs"
+
+	"github.com/waybill/waybill/kit/outbox"
+	"github.com/waybill/waybill/kit/pgxutil"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Migrations holds the payment schema's migrations, applied in name order at start.
-var Migrations = mustSub(migrationFiles, "migrations")
+// Migrations holds the payment schema's migrations, applied in name order at start: the
+// service's own (0001–0099) and the outbox's (0100–).
+var Migrations = pgxutil.MustMergeMigrations(mustSub(migrationFiles, "migrations"), outbox.Migrations)
 
 func mustSub(f fs.FS, dir string) fs.FS {
 	sub, err := fs.Sub(f, dir)
