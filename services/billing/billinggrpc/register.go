@@ -1,22 +1,202 @@
 // Package billinggrpc is the billing service's gRPC transport: handlers that validate,
-// convert, call the domain and convert back. The billing service owns bills across providers, the operator panel's read model and the pay saga.
+// convert, call the domain and convert back, and the wiring of the service: its storage,
+// its providers (from configuration), the feeds of the providers' event streams into the
+// read model, its own event stream and its consumers' admin service. The billing service
+// owns bills across providers, the operator panel's read model and the pay saga.
 package billinggrpc
 
 import (
 	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
 
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
+	"github.com/waybill/waybill/kit/auth"
+	"github.com/waybill/waybill/kit/consumer"
+	"github.com/waybill/waybill/kit/eventstream"
+	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/serve"
+	"github.com/waybill/waybill/services/billing/billing"
+	"github.com/waybill/waybill/services/billing/billingpg"
+	"github.com/waybill/waybill/services/billing/providerclient"
 )
 
-// Register registers the billing service's gRPC services on the server. The methods not
-// implemented yet answer UNIMPLEMENTED (HTTP 501 through the gateway); README.md says
-// which ones work.
-func Register(_ context.Context, d serve.Deps) error {
+// schema is the billing service's database schema (its Deps.Pool's search_path).
+const schema = "billing"
+
+// EventTypes lists the event types billing emits, for serve.Spec.EventTypes.
+var EventTypes = billing.EventTypes
+
+// DefaultProviders is the local mesh's providers: booking for seats and stays, trip for
+// rides.
+const DefaultProviders = "flight=booking@127.0.0.1:7001,train=booking@127.0.0.1:7001,bus=booking@127.0.0.1:7001," +
+	"stay=booking@127.0.0.1:7001,ride=trip@127.0.0.1:7003"
+
+// Config is billing's own configuration.
+type Config struct {
+	// Providers maps kinds to providers, "kind=provider@host:port,…" (see
+	// providerclient.ParseConfig).
+	Providers string
+	// DetailsTimeout is each provider's deadline for a page's details.
+	DetailsTimeout time.Duration
+	// StaleAfter is how far behind its provider's stream an item's summary may be before
+	// it is reported STALE.
+	StaleAfter time.Duration
+	// StandingGrace and StandingBlock are the periods after which an unpaid finalized
+	// bill makes its customer PAST_DUE and BLOCKED.
+	StandingGrace, StandingBlock time.Duration
+	// BreakerFailures and BreakerCooldown tune the providers' circuit breakers.
+	BreakerFailures int
+	BreakerCooldown time.Duration
+
+	// DialOptions are added to the provider connections (tests count calls with them).
+	DialOptions []grpc.DialOption
+	// DetailsBatchSize caps the ids per GetReservationDetails call; 0 means the contract's
+	// maximum. Benchmarks set 1 to measure one call per item.
+	DetailsBatchSize int
+	// FeedReconnect paces resubscribing to a provider's stream; zero uses the consumer's
+	// default.
+	FeedReconnect consumer.Backoff
+	// WatchHeartbeat is WatchBills' heartbeat interval (default 15 s).
+	WatchHeartbeat time.Duration
+}
+
+// DefaultConfig returns the configuration the flags start from.
+func DefaultConfig() Config {
+	return Config{
+		Providers:       DefaultProviders,
+		DetailsTimeout:  billing.DefaultDetailsTimeout,
+		StaleAfter:      providerclient.DefaultStaleAfter,
+		StandingGrace:   billing.DefaultGrace,
+		StandingBlock:   billing.DefaultBlock,
+		BreakerFailures: 3,
+		BreakerCooldown: 2 * time.Second,
+	}
+}
+
+// flagConfig is what Flags binds and Register uses.
+var flagConfig = DefaultConfig()
+
+// Flags adds billing's flags to fs: --providers, --provider-timeout,
+// --provider-stale-after, --provider-breaker-failures, --provider-breaker-cooldown,
+// --standing-grace and --standing-block.
+func Flags(fs *flag.FlagSet) {
+	fs.StringVar(&flagConfig.Providers, "providers", flagConfig.Providers,
+		"reservation providers, one per kind: kind=provider@host:port,… (kind: flight, train, bus, stay, ride or a kind number)")
+	fs.DurationVar(&flagConfig.DetailsTimeout, "provider-timeout", flagConfig.DetailsTimeout, "each provider's deadline for a page's details")
+	fs.DurationVar(&flagConfig.StaleAfter, "provider-stale-after", flagConfig.StaleAfter, "how far behind a provider's event stream items are reported stale")
+	fs.IntVar(&flagConfig.BreakerFailures, "provider-breaker-failures", flagConfig.BreakerFailures, "consecutive failed calls that open a provider's circuit")
+	fs.DurationVar(&flagConfig.BreakerCooldown, "provider-breaker-cooldown", flagConfig.BreakerCooldown, "how long an open circuit fails fast before probing the provider")
+	fs.DurationVar(&flagConfig.StandingGrace, "standing-grace", flagConfig.StandingGrace, "unpaid time after which a customer is PAST_DUE")
+	fs.DurationVar(&flagConfig.StandingBlock, "standing-block", flagConfig.StandingBlock, "unpaid time after which a customer is BLOCKED")
+}
+
+// Register registers billing's gRPC services with the configuration from Flags.
+func Register(ctx context.Context, d serve.Deps) error {
+	return RegisterConfig(ctx, d, flagConfig)
+}
+
+// RegisterConfig registers billing's gRPC services (BillingService, EventStreamService
+// unless the runner serves it, ConsumerAdminService) and starts, until ctx ends, its
+// outbox sequencer (unless the runner runs it), the feeds of every configured provider and
+// the pruning of old idempotency keys. d.Pool's search_path must be the billing schema,
+// migrated with billingpg.Migrations (serve does both; tests use
+// pgtest.NewDB(t, "billing", billingpg.Migrations)). Background work retries while the
+// database is not ready yet.
+func RegisterConfig(ctx context.Context, d serve.Deps, cfg Config) error {
+	logger := d.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	pcfg, err := providerclient.ParseConfig(cfg.Providers)
+	if err != nil {
+		return fmt.Errorf("--providers: %w", err)
+	}
+	log := d.Events
+	ownLog := log == nil
+	if ownLog {
+		log = outbox.New(d.Pool, schema, outbox.Options{Logger: logger})
+	}
+	store := billingpg.New(d.Pool, billingpg.Options{BillEvent: billEvent, Notify: log.Notify})
+	dial := append([]grpc.DialOption(nil), cfg.DialOptions...)
+	if d.Auth != nil {
+		dial = append(dial, d.Auth.DialOption(auth.Identity{Subject: "billing", Role: auth.RoleService}))
+	}
+	providers, err := providerclient.New(pcfg, providerclient.Options{
+		BatchSize:   cfg.DetailsBatchSize,
+		Breaker:     providerclient.BreakerOptions{Failures: cfg.BreakerFailures, Cooldown: cfg.BreakerCooldown},
+		StaleAfter:  cfg.StaleAfter,
+		DialOptions: dial,
+		Logger:      logger,
+	})
+	if err != nil {
+		return err
+	}
+	svc := billing.New(store, providers, billing.Options{DetailsTimeout: cfg.DetailsTimeout, Grace: cfg.StandingGrace, Block: cfg.StandingBlock})
+
+	// WatchBills reads billing's own log in process, through a reader of its own.
+	reader := eventstream.NewReader(d.Pool, schema, log, eventstream.ReaderOptions{Logger: logger})
+	heartbeat := cfg.WatchHeartbeat
+	if heartbeat <= 0 {
+		heartbeat = watchHeartbeat
+	}
+	srv := &Server{
+		svc: svc, providers: providers, heartbeat: heartbeat,
+		events: eventstream.NewServer(schema, billing.EventTypes, reader, eventstream.ServerOptions{Draining: d.Server.Draining(), Logger: logger}),
+		head: func(ctx context.Context) (int64, error) {
+			// Sequence what is committed, so that the snapshot that follows is covered by
+			// the head and the live part repeats as little as possible.
+			if _, err := log.Sequence(ctx); err != nil {
+				return 0, err
+			}
+			var seq int64
+			err := d.Pool.QueryRow(ctx, `SELECT last_seq FROM event_log_head`).Scan(&seq)
+			return seq, err
+		},
+	}
+	feed := providerclient.FeedOptions{Pool: d.Pool, Sink: store, Notify: log.Notify, Reconnect: cfg.FeedReconnect}
+	if d.Telemetry != nil {
+		feed.Meter = d.Telemetry.MeterProvider.Meter("billing")
+		feed.TracerProvider = d.Telemetry.TracerProvider
+	}
+
 	s := d.Server.GRPC
-	billingv1.RegisterBillingServiceServer(s, billingv1.UnimplementedBillingServiceServer{})
-	eventsv1.RegisterEventStreamServiceServer(s, eventsv1.UnimplementedEventStreamServiceServer{})
-	eventsv1.RegisterConsumerAdminServiceServer(s, eventsv1.UnimplementedConsumerAdminServiceServer{})
+	billingv1.RegisterBillingServiceServer(s, srv)
+	if ownLog {
+		eventsv1.RegisterEventStreamServiceServer(s, srv.events)
+	}
+	eventsv1.RegisterConsumerAdminServiceServer(s, adminGuard{consumer.NewAdminServer(schema, d.Pool, providers.Handlers(feed))})
+
+	go func() {
+		if ownLog {
+			go func() { _ = log.Run(ctx) }()
+		}
+		go func() { _ = reader.Run(ctx) }()
+		go pruneRequests(ctx, store, logger)
+		providers.RunFeeds(ctx, feed)
+		_ = providers.Close()
+	}()
 	return nil
+}
+
+// pruneRequests deletes idempotency keys older than 24 hours, hourly.
+func pruneRequests(ctx context.Context, store *billingpg.Store, logger *slog.Logger) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if _, err := store.PruneRequests(ctx, 24*time.Hour); err != nil && ctx.Err() == nil {
+				logger.Warn("prune request ids", slog.Any("error", err))
+			}
+		}
+	}
 }

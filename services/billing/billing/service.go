@@ -1,0 +1,459 @@
+package billing
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Request identifies a mutation for idempotency: a retry with the same Method and ID
+// returns the first call's result. Fingerprint summarizes the call's parameters (and
+// caller), so that reusing an ID for another call fails. An empty ID opts out.
+type Request struct {
+	// Method is the RPC, for example "CreateBill"; keys are scoped to it.
+	Method string
+	// ID is the caller's request id.
+	ID string
+	// Fingerprint is a digest of the call's parameters.
+	Fingerprint string
+}
+
+// Recorded is the remembered result of an idempotent call.
+type Recorded struct {
+	// BillID is the bill the call acted on.
+	BillID string
+	// ItemID is the item it added, for AddBillItem.
+	ItemID string
+}
+
+// ListFilter selects bills; the conditions combine with AND and empty ones match all.
+type ListFilter struct {
+	// Statuses keeps bills in one of these statuses.
+	Statuses []Status
+	// CustomerID keeps one customer's bills.
+	CustomerID string
+	// ChangedSince keeps bills whose UpdateTime is at or after it.
+	ChangedSince time.Time
+}
+
+// PageCursor is the position after the last bill of a page, in ListBills' order (most
+// recently changed first, ties by id descending).
+type PageCursor struct {
+	// UpdateTime and ID are the last bill's.
+	UpdateTime time.Time
+	ID         string
+}
+
+// Store is what the domain needs from storage. Every method returns the domain's errors.
+type Store interface {
+	// CreateBill inserts b and emits EventOpened. With req.ID set, a retry returns the
+	// bill the first call created, and a reuse with another fingerprint fails with a
+	// *FieldError naming request_id.
+	CreateBill(ctx context.Context, b Bill, req Request) (Bill, error)
+	// GetBill returns the bill with its items and their summaries, or ErrNotFound.
+	GetBill(ctx context.Context, id string) (Bill, error)
+	// ListBills returns at most limit bills matching f after the cursor (nil: from the
+	// start), with their items and summaries, in one query.
+	ListBills(ctx context.Context, f ListFilter, after *PageCursor, limit int) ([]Bill, error)
+	// Recorded returns the result recorded for req, if any; a fingerprint mismatch fails
+	// with a *FieldError naming request_id.
+	Recorded(ctx context.Context, req Request) (Recorded, bool, error)
+	// Mutate locks the bill, runs fn on it and persists what fn's Change says, emitting
+	// its event, all in one transaction. With req.ID set and a recorded result, fn does
+	// not run and the bill's current state is returned with the recorded result.
+	Mutate(ctx context.Context, billID string, req Request, now time.Time, fn func(b *Bill) (Change, error)) (Bill, Recorded, error)
+	// CustomerBills returns the customer's bills in the given statuses, with items.
+	CustomerBills(ctx context.Context, customerID string, statuses []Status) ([]Bill, error)
+}
+
+// Providers is what the domain needs from the reservation providers.
+type Providers interface {
+	// Provider returns the name of the provider configured for kind.
+	Provider(kind Kind) (string, bool)
+	// Details fetches the details of ids from provider: one GetReservationDetails call
+	// (per chunk of the contract's maximum batch) with the view given. The results are in
+	// the order of ids. An error means the provider could not answer at all.
+	Details(ctx context.Context, provider string, ids []string, view View) ([]Lookup, error)
+	// Freshness returns how current billing's summaries of provider's items are.
+	Freshness(provider string) Freshness
+}
+
+// Options tunes a Service. Zero fields take the defaults.
+type Options struct {
+	// DetailsTimeout is each provider's deadline for a page's details (default 300 ms),
+	// inside the caller's deadline.
+	DetailsTimeout time.Duration
+	// Grace is how long a finalized bill may stay unpaid before the customer is PAST_DUE
+	// (default 72 hours).
+	Grace time.Duration
+	// Block is how long a finalized bill may stay unpaid before the customer is BLOCKED
+	// (default 7 days).
+	Block time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Defaults of Options.
+const (
+	DefaultDetailsTimeout = 300 * time.Millisecond
+	DefaultGrace          = 72 * time.Hour
+	DefaultBlock          = 7 * 24 * time.Hour
+)
+
+// Service is billing's use cases.
+type Service struct {
+	store     Store
+	providers Providers
+	opts      Options
+}
+
+// New returns the service on store and providers.
+func New(store Store, providers Providers, opts Options) *Service {
+	if opts.DetailsTimeout <= 0 {
+		opts.DetailsTimeout = DefaultDetailsTimeout
+	}
+	if opts.Grace <= 0 {
+		opts.Grace = DefaultGrace
+	}
+	if opts.Block <= 0 {
+		opts.Block = DefaultBlock
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{store: store, providers: providers, opts: opts}
+}
+
+// now returns the current time, truncated to what PostgreSQL stores.
+func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Microsecond) }
+
+// requireCaller fails anonymous callers.
+func requireCaller(c Caller) error {
+	if c.Role == RoleAnonymous {
+		return reasonf(ErrPermissionDenied, ReasonPermissionDenied, "the call needs an authenticated caller")
+	}
+	return nil
+}
+
+// NewBill is what CreateBill needs.
+type NewBill struct {
+	// CustomerID is the customer who will owe the bill.
+	CustomerID string
+	// Currency is the bill's ISO 4217 currency.
+	Currency string
+	// SubStatus is the initial sub-status.
+	SubStatus string
+}
+
+// CreateBill opens a bill for in.CustomerID.
+func (s *Service) CreateBill(ctx context.Context, c Caller, in NewBill, requestID string) (Bill, error) {
+	if err := validateID("customer_id", in.CustomerID); err != nil {
+		return Bill{}, err
+	}
+	if err := validateCurrency("currency_code", in.Currency); err != nil {
+		return Bill{}, err
+	}
+	if err := validateText("sub_status", in.SubStatus, MaxSubStatus); err != nil {
+		return Bill{}, err
+	}
+	if err := validateRequestID(requestID); err != nil {
+		return Bill{}, err
+	}
+	if !c.MayAccess(in.CustomerID) {
+		return Bill{}, reasonf(ErrPermissionDenied, ReasonPermissionDenied, "a customer may open bills only for themself")
+	}
+	now := s.now()
+	b := Bill{
+		ID: NewID(), CustomerID: in.CustomerID, Currency: in.Currency, Status: StatusOpen,
+		SubStatus: in.SubStatus, CreateTime: now, UpdateTime: now, Version: 1,
+	}
+	req := Request{Method: "CreateBill", ID: requestID, Fingerprint: fingerprint(c, in.CustomerID, in.Currency, in.SubStatus)}
+	out, err := s.store.CreateBill(ctx, b, req)
+	if err != nil {
+		return Bill{}, err
+	}
+	return s.decorate(out), nil
+}
+
+// GetBill returns one bill; with a view above BASIC it also fetches its items' details.
+func (s *Service) GetBill(ctx context.Context, c Caller, id string, view View) (Bill, error) {
+	if err := ValidateUUID("bill_id", id); err != nil {
+		return Bill{}, err
+	}
+	if err := requireCaller(c); err != nil {
+		return Bill{}, err
+	}
+	b, err := s.visibleBill(ctx, c, id)
+	if err != nil {
+		return Bill{}, err
+	}
+	bills := []Bill{b}
+	if view == ViewStandard || view == ViewFull {
+		s.FillDetails(ctx, bills, view)
+	}
+	return bills[0], nil
+}
+
+// visibleBill loads a bill the caller may see; others' bills are reported as not found.
+func (s *Service) visibleBill(ctx context.Context, c Caller, id string) (Bill, error) {
+	b, err := s.store.GetBill(ctx, id)
+	if err != nil {
+		return Bill{}, err
+	}
+	if !c.MayAccess(b.CustomerID) {
+		return Bill{}, billNotFound(id)
+	}
+	return s.decorate(b), nil
+}
+
+func billNotFound(id string) error {
+	return reasonf(ErrNotFound, ReasonBillNotFound, "bill %s not found", id)
+}
+
+// decorate sets every item's freshness from its provider's position in its event stream.
+func (s *Service) decorate(b Bill) Bill {
+	for i := range b.Items {
+		b.Items[i].Freshness = s.freshness(b.Items[i])
+	}
+	return b
+}
+
+func (s *Service) freshness(it Item) Freshness {
+	if it.Summary == nil {
+		return Freshness{State: FreshnessUnavailable}
+	}
+	if s.providers == nil {
+		return Freshness{State: FreshnessStale}
+	}
+	return s.providers.Freshness(it.Provider)
+}
+
+// AddItem adds the reservation (kind, reservationID) to an OPEN bill after checking
+// with its provider, in one GetReservationDetails call, that it exists, belongs to the
+// bill's customer, is billable and is priced in the bill's currency. It returns the bill
+// and the new item's id.
+func (s *Service) AddItem(ctx context.Context, c Caller, billID string, kind Kind, reservationID, requestID string) (Bill, string, error) {
+	if err := ValidateUUID("bill_id", billID); err != nil {
+		return Bill{}, "", err
+	}
+	if kind <= 0 {
+		return Bill{}, "", Invalid("kind", "required")
+	}
+	if err := validateID("reservation_id", reservationID); err != nil {
+		return Bill{}, "", err
+	}
+	if err := validateRequestID(requestID); err != nil {
+		return Bill{}, "", err
+	}
+	if err := requireCaller(c); err != nil {
+		return Bill{}, "", err
+	}
+	provider, ok := "", false
+	if s.providers != nil {
+		provider, ok = s.providers.Provider(kind)
+	}
+	if !ok {
+		return Bill{}, "", Invalid("kind", "no provider is configured for kind %d", kind)
+	}
+	req := Request{Method: "AddBillItem", ID: requestID, Fingerprint: fingerprint(c, billID, fmt.Sprint(kind), reservationID)}
+	if rec, ok, err := s.store.Recorded(ctx, req); err != nil {
+		return Bill{}, "", err
+	} else if ok {
+		b, err := s.visibleBill(ctx, c, rec.BillID)
+		return b, rec.ItemID, err
+	}
+	b, err := s.visibleBill(ctx, c, billID)
+	if err != nil {
+		return Bill{}, "", err
+	}
+	if err := b.requireOpen(); err != nil {
+		return Bill{}, "", err
+	}
+	sum, err := s.checkReservation(ctx, b, kind, provider, reservationID)
+	if err != nil {
+		return Bill{}, "", err
+	}
+	now := s.now()
+	item := Item{ID: NewID(), Kind: kind, Provider: provider, ReservationID: reservationID, Summary: &sum, CreateTime: now}
+	out, rec, err := s.store.Mutate(ctx, billID, req, now, func(b *Bill) (Change, error) {
+		if !c.MayAccess(b.CustomerID) {
+			return Change{}, billNotFound(billID)
+		}
+		return b.AddItem(item)
+	})
+	if err != nil {
+		return Bill{}, "", err
+	}
+	if !c.MayAccess(out.CustomerID) {
+		return Bill{}, "", billNotFound(out.ID)
+	}
+	return s.decorate(out), rec.ItemID, nil
+}
+
+// checkReservation asks the provider about one reservation and checks that it may be
+// added to b.
+func (s *Service) checkReservation(ctx context.Context, b Bill, kind Kind, provider, id string) (Summary, error) {
+	dctx, cancel := context.WithTimeout(ctx, max(s.opts.DetailsTimeout, 2*time.Second))
+	defer cancel()
+	res, err := s.providers.Details(dctx, provider, []string{id}, ViewBasic)
+	if err != nil {
+		if ctx.Err() != nil {
+			return Summary{}, ctx.Err()
+		}
+		return Summary{}, &ReasonError{Kind: ErrUnavailable, Reason: ReasonProviderUnavailable,
+			Message: fmt.Sprintf("provider %s cannot be reached; retry with the same request_id: %v", provider, err)}
+	}
+	if len(res) != 1 {
+		return Summary{}, &ReasonError{Kind: ErrUnavailable, Reason: ReasonProviderUnavailable,
+			Message: fmt.Sprintf("provider %s answered %d results for one id", provider, len(res))}
+	}
+	r := res[0]
+	switch r.Status {
+	case LookupFound:
+	case LookupUnavailable:
+		return Summary{}, &ReasonError{Kind: ErrUnavailable, Reason: ReasonProviderUnavailable, Message: r.Error}
+	default:
+		return Summary{}, reasonf(ErrNotFound, ReasonReservationNotFound, "%s has no reservation %s", provider, id)
+	}
+	sum := r.Summary
+	sum.Provider, sum.ReservationID = provider, id
+	switch {
+	case sum.Kind != 0 && sum.Kind != kind:
+		return Summary{}, Invalid("kind", "reservation %s is of kind %d, not %d", id, sum.Kind, kind)
+	case sum.CustomerID != b.CustomerID:
+		return Summary{}, reasonf(ErrFailedPrecondition, ReasonCustomerMismatch, "reservation %s belongs to another customer than bill %s", id, b.ID)
+	case !sum.MainStatus.Billable():
+		return Summary{}, reasonf(ErrFailedPrecondition, ReasonNotBillable, "reservation %s is cancelled or expired", id)
+	case sum.Amount.IsSet() && sum.Amount.Currency != b.Currency:
+		return Summary{}, reasonf(ErrFailedPrecondition, ReasonCurrencyMismatch, "reservation %s is priced in %s, the bill in %s", id, sum.Amount.Currency, b.Currency)
+	}
+	sum.Kind = kind
+	return sum, nil
+}
+
+// RemoveItem removes an item from an OPEN bill.
+func (s *Service) RemoveItem(ctx context.Context, c Caller, billID, itemID, requestID string) (Bill, error) {
+	if err := ValidateUUID("bill_id", billID); err != nil {
+		return Bill{}, err
+	}
+	if err := ValidateUUID("item_id", itemID); err != nil {
+		return Bill{}, err
+	}
+	if err := validateRequestID(requestID); err != nil {
+		return Bill{}, err
+	}
+	req := Request{Method: "RemoveBillItem", ID: requestID, Fingerprint: fingerprint(c, billID, itemID)}
+	return s.mutate(ctx, c, billID, req, func(b *Bill, _ time.Time) (Change, error) { return b.RemoveItem(itemID) })
+}
+
+// Finalize freezes an OPEN bill's items and amounts.
+func (s *Service) Finalize(ctx context.Context, c Caller, billID string, expectedVersion int64, requestID string) (Bill, error) {
+	if err := ValidateUUID("bill_id", billID); err != nil {
+		return Bill{}, err
+	}
+	if expectedVersion < 0 {
+		return Bill{}, Invalid("expected_version", "must not be negative")
+	}
+	if err := validateRequestID(requestID); err != nil {
+		return Bill{}, err
+	}
+	req := Request{Method: "FinalizeBill", ID: requestID, Fingerprint: fingerprint(c, billID, fmt.Sprint(expectedVersion))}
+	return s.mutate(ctx, c, billID, req, func(b *Bill, now time.Time) (Change, error) {
+		if err := b.checkVersion(expectedVersion); err != nil {
+			return Change{}, err
+		}
+		return b.Finalize(now)
+	})
+}
+
+// Cancel cancels an OPEN, FINALIZED or FAILED bill.
+func (s *Service) Cancel(ctx context.Context, c Caller, billID, reason string, expectedVersion int64, requestID string) (Bill, error) {
+	if err := ValidateUUID("bill_id", billID); err != nil {
+		return Bill{}, err
+	}
+	if err := validateText("reason", reason, MaxCancelReason); err != nil {
+		return Bill{}, err
+	}
+	if expectedVersion < 0 {
+		return Bill{}, Invalid("expected_version", "must not be negative")
+	}
+	if err := validateRequestID(requestID); err != nil {
+		return Bill{}, err
+	}
+	req := Request{Method: "CancelBill", ID: requestID, Fingerprint: fingerprint(c, billID, reason, fmt.Sprint(expectedVersion))}
+	return s.mutate(ctx, c, billID, req, func(b *Bill, now time.Time) (Change, error) {
+		if err := b.checkVersion(expectedVersion); err != nil {
+			return Change{}, err
+		}
+		return b.Cancel(reason, now)
+	})
+}
+
+// SetSubStatus sets a bill's sub-status; operators and services only.
+func (s *Service) SetSubStatus(ctx context.Context, c Caller, billID, sub string, expectedVersion int64) (Bill, error) {
+	if err := ValidateUUID("bill_id", billID); err != nil {
+		return Bill{}, err
+	}
+	if err := validateText("sub_status", sub, MaxSubStatus); err != nil {
+		return Bill{}, err
+	}
+	if expectedVersion < 0 {
+		return Bill{}, Invalid("expected_version", "must not be negative")
+	}
+	if err := requireCaller(c); err != nil {
+		return Bill{}, err
+	}
+	if !c.Privileged() {
+		return Bill{}, reasonf(ErrPermissionDenied, ReasonPermissionDenied, "only operators and services may set a bill's sub-status")
+	}
+	return s.mutate(ctx, c, billID, Request{}, func(b *Bill, _ time.Time) (Change, error) {
+		if err := b.checkVersion(expectedVersion); err != nil {
+			return Change{}, err
+		}
+		return b.SetSubStatus(sub), nil
+	})
+}
+
+// mutate runs fn on the bill in the store's transaction, hiding bills the caller may not
+// see.
+func (s *Service) mutate(ctx context.Context, c Caller, billID string, req Request, fn func(b *Bill, now time.Time) (Change, error)) (Bill, error) {
+	if err := requireCaller(c); err != nil {
+		return Bill{}, err
+	}
+	now := s.now()
+	b, _, err := s.store.Mutate(ctx, billID, req, now, func(b *Bill) (Change, error) {
+		if !c.MayAccess(b.CustomerID) {
+			return Change{}, billNotFound(billID)
+		}
+		return fn(b, now)
+	})
+	if err != nil {
+		return Bill{}, err
+	}
+	if !c.MayAccess(b.CustomerID) {
+		return Bill{}, billNotFound(billID)
+	}
+	return s.decorate(b), nil
+}
+
+// fingerprint digests a call's parameters and caller for idempotency checks.
+func fingerprint(c Caller, parts ...string) string {
+	h := fnv64()
+	h.add(c.Subject)
+	for _, p := range parts {
+		h.add(p)
+	}
+	return fmt.Sprintf("%016x", h.sum)
+}
+
+// fnv is a small FNV-1a hash of length-prefixed strings.
+type fnv struct{ sum uint64 }
+
+func fnv64() *fnv { return &fnv{sum: 14695981039346656037} }
+
+func (f *fnv) add(s string) {
+	for _, b := range []byte(fmt.Sprintf("%d:%s|", len(s), s)) {
+		f.sum ^= uint64(b)
+		f.sum *= 1099511628211
+	}
+}

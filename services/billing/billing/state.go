@@ -1,0 +1,198 @@
+package billing
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// EventType is the type of an event billing emits, "billing.bill.<verb>".
+type EventType string
+
+// The event types billing emits; each payload is the bill after the change.
+const (
+	EventOpened           EventType = "billing.bill.opened"
+	EventItemAdded        EventType = "billing.bill.item_added"
+	EventItemUpdated      EventType = "billing.bill.item_updated"
+	EventItemRemoved      EventType = "billing.bill.item_removed"
+	EventSubStatusChanged EventType = "billing.bill.sub_status_changed"
+	EventFinalized        EventType = "billing.bill.finalized"
+	EventPaid             EventType = "billing.bill.paid"
+	EventFailed           EventType = "billing.bill.failed"
+	EventSettled          EventType = "billing.bill.settled"
+	EventCancelled        EventType = "billing.bill.cancelled"
+)
+
+// EventTypes lists every event type billing emits, for its EventStreamService.
+var EventTypes = []string{
+	string(EventOpened), string(EventItemAdded), string(EventItemUpdated), string(EventItemRemoved),
+	string(EventSubStatusChanged), string(EventFinalized), string(EventPaid), string(EventFailed),
+	string(EventSettled), string(EventCancelled),
+}
+
+// transitions lists the allowed main status moves of a bill:
+//
+//	OPEN      → FINALIZED, CANCELLED
+//	FINALIZED → PAID, FAILED, CANCELLED
+//	FAILED    → FINALIZED (a retried payment), CANCELLED
+//	PAID      → SETTLED
+//
+// SETTLED and CANCELLED are terminal.
+var transitions = map[Status][]Status{
+	StatusOpen:      {StatusFinalized, StatusCancelled},
+	StatusFinalized: {StatusPaid, StatusFailed, StatusCancelled},
+	StatusFailed:    {StatusFinalized, StatusCancelled},
+	StatusPaid:      {StatusSettled},
+}
+
+// CanTransition reports whether a bill may move from status from to status to.
+func CanTransition(from, to Status) bool {
+	return slices.Contains(transitions[from], to)
+}
+
+// Change says what a mutation changed, for the store to persist and announce.
+type Change struct {
+	// Event is the event to emit; empty means nothing changed (the version stays).
+	Event EventType
+	// Added is the item that was added, with the summary to store for it.
+	Added *Item
+	// Removed is the item that was removed, in its last state.
+	Removed *Item
+	// Froze says that every item's Billed amount was set.
+	Froze bool
+}
+
+// checkVersion fails with ErrStaleVersion unless expected is 0 or the bill's version.
+func (b *Bill) checkVersion(expected int64) error {
+	if expected != 0 && expected != b.Version {
+		return reasonf(ErrStaleVersion, ReasonVersionMismatch, "bill %s is at version %d, not %d", b.ID, b.Version, expected)
+	}
+	return nil
+}
+
+// requireOpen fails unless the bill is OPEN.
+func (b *Bill) requireOpen() error {
+	if b.Status != StatusOpen {
+		return reasonf(ErrFailedPrecondition, ReasonBillNotOpen, "bill %s is %s, not open", b.ID, b.Status)
+	}
+	return nil
+}
+
+// AddItem appends it to the OPEN bill. A reservation already on the bill fails with
+// ErrAlreadyExists.
+func (b *Bill) AddItem(it Item) (Change, error) {
+	if err := b.requireOpen(); err != nil {
+		return Change{}, err
+	}
+	pos := 0
+	for _, have := range b.Items {
+		if have.Provider == it.Provider && have.ReservationID == it.ReservationID {
+			return Change{}, reasonf(ErrAlreadyExists, ReasonAlreadyBilled, "reservation %s is already on bill %s", it.ReservationID, b.ID)
+		}
+		pos = max(pos, have.Position)
+	}
+	it.Position = pos + 1
+	b.Items = append(b.Items, it)
+	added := it
+	return Change{Event: EventItemAdded, Added: &added}, nil
+}
+
+// RemoveItem removes the item with id itemID from the OPEN bill.
+func (b *Bill) RemoveItem(itemID string) (Change, error) {
+	if err := b.requireOpen(); err != nil {
+		return Change{}, err
+	}
+	for i, it := range b.Items {
+		if it.ID == itemID {
+			b.Items = slices.Delete(b.Items, i, i+1)
+			return Change{Event: EventItemRemoved, Removed: &it}, nil
+		}
+	}
+	return Change{}, reasonf(ErrNotFound, ReasonItemNotFound, "bill %s has no item %s", b.ID, itemID)
+}
+
+// Finalize freezes the OPEN bill: each billable item's current amount becomes its billed
+// amount (CANCELLED and EXPIRED items are billed zero) and the bill becomes FINALIZED.
+func (b *Bill) Finalize(now time.Time) (Change, error) {
+	if err := b.requireOpen(); err != nil {
+		return Change{}, err
+	}
+	billable := 0
+	for _, it := range b.Items {
+		if it.Summary == nil || !it.Summary.Amount.IsSet() {
+			return Change{}, reasonf(ErrFailedPrecondition, ReasonItemSummaryUnavailable, "item %s has no summary yet; retry later or remove it", it.ID)
+		}
+		if it.Summary.MainStatus.Billable() {
+			billable++
+		}
+	}
+	if billable == 0 {
+		return Change{}, reasonf(ErrFailedPrecondition, ReasonBillEmpty, "bill %s has no billable item", b.ID)
+	}
+	totals := b.Totals()
+	if len(totals) != 1 || totals[0].Currency != b.Currency {
+		return Change{}, reasonf(ErrFailedPrecondition, ReasonCurrencyMismatch, "bill %s is in %s but its items total in %d currencies; remove the items in other currencies", b.ID, b.Currency, len(totals))
+	}
+	for i := range b.Items {
+		s := b.Items[i].Summary
+		if s.MainStatus.Billable() {
+			b.Items[i].Billed = s.Amount
+		} else {
+			b.Items[i].Billed = Money{Currency: s.Amount.Currency}
+		}
+	}
+	b.Status = StatusFinalized
+	b.FinalizeTime = now
+	return Change{Event: EventFinalized, Froze: true}, nil
+}
+
+// Cancel moves an OPEN, FINALIZED or FAILED bill to CANCELLED; its items are released.
+func (b *Bill) Cancel(reason string, now time.Time) (Change, error) {
+	if !CanTransition(b.Status, StatusCancelled) {
+		return Change{}, reasonf(ErrFailedPrecondition, ReasonBillNotCancellable, "bill %s is %s and cannot be cancelled", b.ID, b.Status)
+	}
+	b.Status = StatusCancelled
+	b.CancelTime = now
+	b.CancelReason = reason
+	return Change{Event: EventCancelled}, nil
+}
+
+// SetSubStatus sets the bill's sub-status; setting the current value changes nothing.
+func (b *Bill) SetSubStatus(sub string) Change {
+	if b.SubStatus == sub {
+		return Change{}
+	}
+	b.SubStatus = sub
+	return Change{Event: EventSubStatusChanged}
+}
+
+// Totals returns the sum of the billable items' amounts per currency, ordered by
+// currency: the current amounts while the bill is OPEN (or CANCELLED before it was
+// finalized), the billed amounts from FINALIZED on. CANCELLED and EXPIRED items, and items
+// without a summary, count as zero.
+func (b *Bill) Totals() []Money {
+	sums := map[string]int64{}
+	frozen := !b.FinalizeTime.IsZero()
+	for _, it := range b.Items {
+		var m Money
+		switch {
+		case frozen:
+			m = it.Billed
+		case it.Summary != nil && it.Summary.MainStatus.Billable():
+			m = it.Summary.Amount
+		}
+		if !m.IsSet() {
+			continue
+		}
+		if frozen && m.Minor == 0 {
+			continue
+		}
+		sums[m.Currency] += m.Minor
+	}
+	out := make([]Money, 0, len(sums))
+	for c, v := range sums {
+		out = append(out, Money{Minor: v, Currency: c})
+	}
+	slices.SortFunc(out, func(a, b Money) int { return cmp.Compare(a.Currency, b.Currency) })
+	return out
+}

@@ -1,0 +1,119 @@
+package billing
+
+import (
+	"crypto/rand"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Input limits.
+const (
+	// MaxSubStatus is the longest sub-status, in characters.
+	MaxSubStatus = 64
+	// MaxCancelReason is the longest cancel reason, in characters.
+	MaxCancelReason = 500
+	// MaxRequestID is the longest request id.
+	MaxRequestID = 128
+	// MaxIDLength is the longest customer or reservation id billing accepts.
+	MaxIDLength = 128
+	// DefaultPageSize is ListBills' page size when the request gives none.
+	DefaultPageSize = 50
+	// MaxPageSize is the largest page ListBills returns.
+	MaxPageSize = 500
+)
+
+// ValidateUUID checks that v, the value of field, is a UUID in its canonical text form.
+func ValidateUUID(field, v string) error {
+	if v == "" {
+		return Invalid(field, "required")
+	}
+	if !isUUID(v) {
+		return Invalid(field, "must be a UUID")
+	}
+	return nil
+}
+
+func isUUID(v string) bool {
+	if len(v) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := v[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// validateID checks a required opaque id (customer or reservation id): 1 to MaxIDLength
+// printable ASCII characters.
+func validateID(field, v string) error {
+	if v == "" {
+		return Invalid(field, "required")
+	}
+	if len(v) > MaxIDLength || !printableASCII(v) {
+		return Invalid(field, "must be 1 to %d printable ASCII characters", MaxIDLength)
+	}
+	return nil
+}
+
+// validateRequestID checks an optional idempotency key.
+func validateRequestID(v string) error {
+	if v == "" {
+		return nil
+	}
+	if len(v) > MaxRequestID || !printableASCII(v) {
+		return Invalid("request_id", "must be 1 to %d printable ASCII characters", MaxRequestID)
+	}
+	return nil
+}
+
+// validateCurrency checks an ISO 4217 code: three upper-case letters.
+func validateCurrency(field, v string) error {
+	if len(v) != 3 {
+		return Invalid(field, "must be three upper-case letters, for example EUR")
+	}
+	for i := 0; i < 3; i++ {
+		if v[i] < 'A' || v[i] > 'Z' {
+			return Invalid(field, "must be three upper-case letters, for example EUR")
+		}
+	}
+	return nil
+}
+
+// validateText checks a free-form text of at most n characters.
+func validateText(field, v string, n int) error {
+	if !utf8.ValidString(v) {
+		return Invalid(field, "must be valid UTF-8")
+	}
+	if utf8.RuneCountInString(v) > n {
+		return Invalid(field, "must be at most %d characters", n)
+	}
+	return nil
+}
+
+func printableASCII(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x21 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// NewID returns a random (version 4) UUID.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}

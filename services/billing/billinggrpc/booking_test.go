@@ -1,0 +1,169 @@
+package billinggrpc_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
+	bookingv1 "github.com/waybill/waybill/gen/waybill/booking/v1"
+	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
+	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/auth"
+	"github.com/waybill/waybill/kit/grpcserver"
+	"github.com/waybill/waybill/kit/pgtest"
+	"github.com/waybill/waybill/kit/serve"
+	"github.com/waybill/waybill/kit/telemetry"
+	"github.com/waybill/waybill/services/booking/booking"
+	"github.com/waybill/waybill/services/booking/bookinggrpc"
+	"github.com/waybill/waybill/services/booking/bookingpg"
+)
+
+// flatPricer prices every seat at 100.00 EUR, standing in for the fare service.
+type flatPricer struct{}
+
+func (flatPricer) QuoteSeats(_ context.Context, q booking.SeatQuoteRequest) (booking.Quote, error) {
+	unit := booking.Money{Amount: 10000, Currency: "EUR"}
+	return booking.Quote{ID: "q", RateCardID: "rc", RateVersion: 1, Unit: unit,
+		Total: booking.Money{Amount: unit.Amount * int64(q.Quantity), Currency: "EUR"}, ValidUntil: time.Now().Add(time.Hour)}, nil
+}
+
+func (flatPricer) QuoteStay(context.Context, booking.StayQuoteRequest) (booking.Quote, error) {
+	return booking.Quote{}, booking.ErrUnavailable
+}
+
+// TestReadModelFollowsRealBooking runs billing against the real booking service: a
+// confirmation, a cancellation and an expiry of a hold each show on the bill item.
+func TestReadModelFollowsRealBooking(t *testing.T) {
+	t.Parallel()
+	signer := newSigner(t)
+	tel, err := telemetry.Setup(context.Background(), "booking-test", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	srv := grpcserver.New(grpcserver.Config{Name: "booking", DefaultTimeout: 10 * time.Second, ShutdownTimeout: time.Second}, logger, tel,
+		grpc.ChainUnaryInterceptor(signer.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(signer.StreamServerInterceptor()))
+	b, err := bookinggrpc.Start(ctx, serve.Deps{Server: srv, Pool: pgtest.NewDB(t, "booking", bookingpg.Migrations), Logger: logger, Telemetry: tel, Auth: signer},
+		bookinggrpc.Options{Pricer: flatPricer{}, Now: now, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = srv.Serve(ctx, lis, nil) }()
+	addr := lis.Addr().String()
+	dial := func(id auth.Identity) *grpc.ClientConn {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), signer.DialOption(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn
+	}
+	inv := bookingv1.NewInventoryServiceClient(dial(auth.Identity{Subject: "ops", Role: auth.RoleOperator}))
+	res := bookingv1.NewReservationServiceClient(dial(auth.Identity{Subject: "cust-1", Role: auth.RoleCustomer}))
+
+	e := startBilling(t, signer, newBillingDB(t), nil, "flight=booking@"+addr+",stay=booking@"+addr)
+	c := ctxT(t)
+	dep := time.Now().Add(30 * 24 * time.Hour).Truncate(time.Second)
+	d, err := inv.CreateDeparture(c, &bookingv1.CreateDepartureRequest{Departure: &bookingv1.Departure{
+		Mode: bookingv1.TransportMode_TRANSPORT_MODE_FLIGHT, Carrier: "LH", Number: "400", Origin: "FRA", Destination: "JFK",
+		DepartureTime: timestamppb.New(dep), ArrivalTime: timestamppb.New(dep.Add(8 * time.Hour)), OriginTimeZone: "Europe/Berlin",
+		FareClasses: []*bookingv1.FareClass{{Name: "economy", Capacity: 10}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := func() string {
+		t.Helper()
+		r, err := res.CreateReservation(c, &bookingv1.CreateReservationRequest{Reservation: &bookingv1.Reservation{
+			Item:     &bookingv1.Reservation_Seat{Seat: &bookingv1.SeatItem{DepartureId: d.GetDeparture().GetId(), FareClass: "economy"}},
+			Quantity: 1, Travelers: []*bookingv1.Traveler{{FullName: "Ada Lovelace"}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.GetReservation().GetId()
+	}
+	bill := e.openBill(t)
+	confirmed, cancelled, expired := hold(), hold(), hold()
+	for _, id := range []string{confirmed, cancelled, expired} {
+		e.add(t, bill.GetId(), reservationv1.Kind_KIND_FLIGHT, id)
+	}
+	status := func(id string) reservationv1.MainStatus {
+		got, err := e.customer.GetBill(c, &billingv1.GetBillRequest{BillId: bill.GetId()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range got.GetBill().GetItems() {
+			if it.GetReservationId() == id {
+				return it.GetMainStatus()
+			}
+		}
+		t.Fatalf("no item for %s", id)
+		return 0
+	}
+	for _, id := range []string{confirmed, cancelled, expired} {
+		if s := status(id); s != reservationv1.MainStatus_MAIN_STATUS_PENDING {
+			t.Fatalf("held reservation shows %v", s)
+		}
+	}
+	t0 := time.Now()
+	if _, err := res.ConfirmReservation(c, &bookingv1.ConfirmReservationRequest{ReservationId: confirmed}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := res.CancelReservation(c, &bookingv1.CancelReservationRequest{ReservationId: cancelled, Reason: "changed plans"}); err != nil {
+		t.Fatal(err)
+	}
+	offset.Store(int64(time.Hour)) // past the holds' expiry
+	if _, err := b.Service.ExpireHolds(c, now()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "confirm, cancel and expiry on the bill", func() bool {
+		return status(confirmed) == reservationv1.MainStatus_MAIN_STATUS_CONFIRMED &&
+			status(cancelled) == reservationv1.MainStatus_MAIN_STATUS_CANCELLED &&
+			status(expired) == reservationv1.MainStatus_MAIN_STATUS_EXPIRED
+	})
+	t.Logf("booking's changes showed on the bill after %v", time.Since(t0).Round(time.Millisecond))
+
+	// The panel's details come from booking, in one call.
+	e.calls.reset()
+	page, err := e.operator.ListBills(c, &billingv1.ListBillsRequest{View: typev1.View_VIEW_FULL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range page.GetBills()[0].GetItems() {
+		if it.GetDetailsStatus() != billingv1.DetailsStatus_DETAILS_STATUS_OK || it.GetDetails().GetSeat().GetCarrier() != "LH" || it.GetTitle() == "" {
+			t.Fatalf("booking item = %v", it)
+		}
+	}
+	if n := e.calls.total(); n != 1 {
+		t.Fatalf("%d GetReservationDetails calls, want 1", n)
+	}
+	// Only the confirmed seat is billed.
+	fin, err := e.customer.FinalizeBill(c, &billingv1.FinalizeBillRequest{BillId: bill.GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tot := fin.GetBill().GetTotals(); len(tot) != 1 || tot[0].GetAmountMinor() != 10000 {
+		t.Fatalf("totals = %v, want 100.00 EUR", tot)
+	}
+}

@@ -1,0 +1,132 @@
+package billinggrpc
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
+	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
+	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/auth"
+	"github.com/waybill/waybill/services/billing/billing"
+)
+
+// callerOf converts an authenticated identity.
+func callerOf(id auth.Identity) billing.Caller {
+	c := billing.Caller{Subject: id.Subject}
+	switch id.Role {
+	case auth.RoleCustomer:
+		c.Role = billing.RoleCustomer
+	case auth.RoleDriver:
+		c.Role = billing.RoleDriver
+	case auth.RoleOperator:
+		c.Role = billing.RoleOperator
+	case auth.RoleService:
+		c.Role = billing.RoleService
+	}
+	return c
+}
+
+func timestamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func money(m billing.Money) *typev1.Money {
+	if !m.IsSet() {
+		return nil
+	}
+	return &typev1.Money{AmountMinor: m.Minor, CurrencyCode: m.Currency}
+}
+
+func moneys(ms []billing.Money) []*typev1.Money {
+	out := make([]*typev1.Money, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, money(m))
+	}
+	return out
+}
+
+// billToProto converts a bill with its items, totals and, when fetched, details.
+func billToProto(b billing.Bill) *billingv1.Bill {
+	pb := &billingv1.Bill{
+		Id: b.ID, CustomerId: b.CustomerID, CurrencyCode: b.Currency, Status: billingv1.BillStatus(b.Status),
+		SubStatus: b.SubStatus, Totals: moneys(b.Totals()), CreateTime: timestamp(b.CreateTime),
+		UpdateTime: timestamp(b.UpdateTime), FinalizeTime: timestamp(b.FinalizeTime), PaidTime: timestamp(b.PaidTime),
+		SettleTime: timestamp(b.SettleTime), CancelTime: timestamp(b.CancelTime), CancelReason: b.CancelReason,
+		Version: b.Version, PaymentId: b.PaymentID,
+	}
+	pb.Items = make([]*billingv1.BillItem, 0, len(b.Items))
+	for _, it := range b.Items {
+		pb.Items = append(pb.Items, itemToProto(it))
+	}
+	return pb
+}
+
+// itemToProto converts one item.
+func itemToProto(it billing.Item) *billingv1.BillItem {
+	pb := &billingv1.BillItem{
+		Id: it.ID, Kind: reservationv1.Kind(it.Kind), Provider: it.Provider, ReservationId: it.ReservationID,
+		BilledAmount: money(it.Billed), Freshness: billingv1.FreshnessState(it.Freshness.State),
+		AsOfTime: timestamp(it.Freshness.AsOf), CreateTime: timestamp(it.CreateTime), UpdateTime: timestamp(it.UpdateTime()),
+	}
+	if s := it.Summary; s != nil {
+		pb.MainStatus = reservationv1.MainStatus(s.MainStatus)
+		pb.SubStatus = s.SubStatus
+		pb.Amount = money(s.Amount)
+		pb.Title = s.Title
+		pb.ProviderUpdateTime = timestamp(s.UpdateTime)
+		pb.ProviderVersion = s.Version
+	}
+	if d := it.Details; d != nil {
+		pb.DetailsStatus = billingv1.DetailsStatus(d.Status)
+		switch d.Status {
+		case billing.LookupFound:
+			if raw, ok := d.Raw.(*reservationv1.ReservationDetails); ok {
+				pb.Details = raw
+			}
+		case billing.LookupUnavailable:
+			pb.DetailsError = d.Error
+		}
+	}
+	return pb
+}
+
+// billEvent is the payload of every billing event: the bill after the change, without
+// freshness (computed when read) or details.
+func billEvent(b billing.Bill, it *billing.Item) proto.Message {
+	ev := &billingv1.BillEvent{Bill: billToProto(b)}
+	if it != nil {
+		ev.Item = itemToProto(*it)
+	}
+	return ev
+}
+
+func viewOf(v typev1.View) billing.View { return billing.View(v) }
+
+func statusesOf(in []billingv1.BillStatus) []billing.Status {
+	out := make([]billing.Status, len(in))
+	for i, s := range in {
+		out[i] = billing.Status(s)
+	}
+	return out
+}
+
+func balanceToProto(b billing.Balance) *billingv1.CustomerBalance {
+	return &billingv1.CustomerBalance{
+		CustomerId: b.CustomerID, Outstanding: moneys(b.Outstanding), Open: moneys(b.Open),
+		UnpaidBillCount: int32(b.UnpaidCount), OldestUnpaidFinalizeTime: timestamp(b.OldestUnpaid),
+		ComputeTime: timestamp(b.ComputeTime),
+	}
+}
+
+func standingToProto(s billing.Standing) *billingv1.AccountStanding {
+	return &billingv1.AccountStanding{
+		CustomerId: s.CustomerID, Standing: billingv1.Standing(s.Level), ReasonCode: s.ReasonCode, Reason: s.Reason,
+		Outstanding: moneys(s.Outstanding), OverdueBillIds: s.OverdueBillIDs, ComputeTime: timestamp(s.ComputeTime),
+	}
+}

@@ -1,0 +1,182 @@
+package billinggrpc_test
+
+import (
+	"context"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
+	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/pgtest"
+	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/services/billing/billinggrpc"
+	"github.com/waybill/waybill/services/billing/billingpg"
+	"github.com/waybill/waybill/services/billing/internal/providertest"
+)
+
+// Panel benchmark data: 40 bills of 9 items each (360 items) over three providers, as
+// in ../shared/PERFORMANCE.md.
+const (
+	benchBills   = 40
+	benchPerBill = 9
+)
+
+// BenchmarkPanel measures one operator panel page (40 bills, FULL view) three ways on the
+// same data, in one database holding billing's and the three providers' schemas:
+//
+//   - batched: through billing, one GetReservationDetails call per provider, in parallel;
+//   - per_item: through billing configured to send one id per call (the naive service
+//     answer), a benchmark-only setting;
+//   - sql_join: the monolith answer, one SQL join across billing's and the providers'
+//     schemas.
+//
+// Each reports p50 and p99 latency (ms) and the provider calls per page (rpcs/op).
+func BenchmarkPanel(b *testing.B) {
+	url := pgtest.NewURL(b, pgtest.Schemas{
+		"billing": billingpg.Migrations,
+		"booking": providertest.Migrations,
+		"trip":    providertest.Migrations,
+		"ferry":   providertest.Migrations,
+	})
+	pool := func(schema string) *pgxpool.Pool {
+		p, err := pgxutil.NewPool(url, pgxutil.PoolConfig{Schema: schema})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(p.Close)
+		return p
+	}
+	signer := newSigner(b)
+	ps := map[string]*providertest.Provider{}
+	for _, s := range threeProviders {
+		p, err := providertest.Start(providertest.Options{Name: s.name, Pool: pool(s.name), Payload: s.payload, Signer: signer})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(p.Stop)
+		ps[s.name] = p
+	}
+	billingPool := pool("billing")
+	flag := providersFlag(threeProviders, ps)
+	batched := startBilling(b, signer, billingPool, ps, flag)
+	perItem := startBilling(b, signer, billingPool, ps, flag, func(c *billinggrpc.Config) {
+		c.DetailsBatchSize = 1
+		c.DetailsTimeout = time.Minute
+	})
+	batched.seed(b, benchBills, benchPerBill)
+	sqlPool := pool("billing")
+
+	page := func(e *env) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			resp, err := e.operator.ListBills(ctx, &billingv1.ListBillsRequest{PageSize: benchBills, View: typev1.View_VIEW_FULL})
+			if err != nil {
+				return err
+			}
+			for _, bl := range resp.GetBills() {
+				for _, it := range bl.GetItems() {
+					if it.GetDetailsStatus() != billingv1.DetailsStatus_DETAILS_STATUS_OK {
+						b.Fatalf("item %s: %v %s", it.GetReservationId(), it.GetDetailsStatus(), it.GetDetailsError())
+					}
+				}
+			}
+			if len(resp.GetBills()) != benchBills {
+				b.Fatalf("page of %d bills", len(resp.GetBills()))
+			}
+			return nil
+		}
+	}
+	b.Run("batched", func(b *testing.B) { runPanel(b, batched.calls, page(batched)) })
+	b.Run("per_item", func(b *testing.B) { runPanel(b, perItem.calls, page(perItem)) })
+	b.Run("sql_join", func(b *testing.B) {
+		runPanel(b, nil, func(ctx context.Context) error { return sqlJoin(ctx, sqlPool) })
+	})
+}
+
+// runPanel runs op b.N times after a warm-up and reports latency percentiles and the
+// provider calls per op.
+func runPanel(b *testing.B, calls *callCounter, op func(context.Context) error) {
+	ctx := context.Background()
+	for range 5 {
+		if err := op(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if calls != nil {
+		calls.reset()
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		if err := op(ctx); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	rpcs := 0.0
+	if calls != nil {
+		rpcs = float64(calls.total()) / float64(b.N)
+	}
+	b.ReportMetric(rpcs, "rpcs/op")
+}
+
+// sqlJoinSQL is the monolith answer: the page's bills, their items and the items'
+// reservations, joined across billing's and the providers' schemas in one query.
+const sqlJoinSQL = `
+WITH page AS (
+    SELECT * FROM billing.bills ORDER BY update_time DESC, id DESC LIMIT $1),
+reservations AS (
+    SELECT 'booking' AS provider, * FROM booking.reservations
+    UNION ALL SELECT 'trip', * FROM trip.reservations
+    UNION ALL SELECT 'ferry', * FROM ferry.reservations)
+SELECT b.id::text, b.customer_id, b.status, b.version, i.id::text, i.kind, i.provider, i.reservation_id,
+       r.main_status, r.sub_status, r.customer_id, r.amount_minor, r.currency_code, r.title, r.subtitle, r.update_time, r.version
+FROM page b
+JOIN billing.bill_items i ON i.bill_id = b.id
+LEFT JOIN reservations r ON r.provider = i.provider AND r.id = i.reservation_id
+ORDER BY b.update_time DESC, b.id DESC, i.position`
+
+// sqlJoin runs the monolith query and reads every row.
+func sqlJoin(ctx context.Context, pool *pgxpool.Pool) error {
+	rows, err := pool.Query(ctx, sqlJoinSQL, benchBills)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var (
+			billID, customer, status, itemID, provider, resID string
+			version, amount, rversion                         int64
+			kind, main                                        int32
+			sub, rcustomer, currency, title, subtitle         string
+			updated                                           time.Time
+		)
+		if err := rows.Scan(&billID, &customer, &status, &version, &itemID, &kind, &provider, &resID,
+			&main, &sub, &rcustomer, &amount, &currency, &title, &subtitle, &updated, &rversion); err != nil {
+			return err
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if n != benchBills*benchPerBill {
+		return errRows(n)
+	}
+	return nil
+}
+
+type errRows int
+
+func (e errRows) Error() string { return "sql join returned an unexpected number of rows" }

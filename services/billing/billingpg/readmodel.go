@@ -1,0 +1,165 @@
+package billingpg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/waybill/waybill/services/billing/billing"
+)
+
+// upsertSummarySQL stores a reservation's summary unless billing holds the same or a
+// newer version. An update without a title keeps the stored one, and an older update
+// still fills a title billing does not have yet. It returns a row only when it changed
+// something.
+const upsertSummarySQL = `
+INSERT INTO reservation_summaries AS r (provider, reservation_id, kind, customer_id, main_status, sub_status,
+    amount_minor, currency_code, title, provider_update_time, provider_version, changed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (provider, reservation_id) DO UPDATE SET
+    kind          = CASE WHEN EXCLUDED.provider_version > r.provider_version AND EXCLUDED.kind <> 0 THEN EXCLUDED.kind ELSE r.kind END,
+    customer_id   = CASE WHEN EXCLUDED.provider_version > r.provider_version AND EXCLUDED.customer_id <> '' THEN EXCLUDED.customer_id ELSE r.customer_id END,
+    main_status   = CASE WHEN EXCLUDED.provider_version > r.provider_version THEN EXCLUDED.main_status ELSE r.main_status END,
+    sub_status    = CASE WHEN EXCLUDED.provider_version > r.provider_version THEN EXCLUDED.sub_status ELSE r.sub_status END,
+    amount_minor  = CASE WHEN EXCLUDED.provider_version > r.provider_version AND EXCLUDED.currency_code <> '' THEN EXCLUDED.amount_minor ELSE r.amount_minor END,
+    currency_code = CASE WHEN EXCLUDED.provider_version > r.provider_version AND EXCLUDED.currency_code <> '' THEN EXCLUDED.currency_code ELSE r.currency_code END,
+    title         = CASE WHEN EXCLUDED.title <> '' AND (EXCLUDED.provider_version > r.provider_version OR r.title = '') THEN EXCLUDED.title ELSE r.title END,
+    provider_update_time = CASE WHEN EXCLUDED.provider_version > r.provider_version THEN EXCLUDED.provider_update_time ELSE r.provider_update_time END,
+    provider_version     = GREATEST(EXCLUDED.provider_version, r.provider_version),
+    changed_at           = EXCLUDED.changed_at
+WHERE EXCLUDED.provider_version > r.provider_version OR (r.title = '' AND EXCLUDED.title <> '')
+RETURNING true`
+
+// upsertSummary stores s in tx and reports whether it changed billing's copy.
+func upsertSummary(ctx context.Context, tx pgx.Tx, s billing.Summary, now time.Time) (bool, error) {
+	var changed bool
+	err := tx.QueryRow(ctx, upsertSummarySQL, s.Provider, s.ReservationID, int32(s.Kind), s.CustomerID, int32(s.MainStatus),
+		s.SubStatus, s.Amount.Minor, s.Amount.Currency, s.Title, nullTime(s.UpdateTime), s.Version, now).Scan(&changed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("upsert summary: %w", err)
+	}
+	return true, nil
+}
+
+// billsOfReservationSQL finds the bills, not cancelled, that hold a reservation.
+const billsOfReservationSQL = `
+SELECT i.bill_id::text, i.id::text FROM bill_items i
+WHERE i.provider = $1 AND i.reservation_id = $2 AND NOT i.released
+ORDER BY i.bill_id`
+
+const touchBillSQL = `UPDATE bills SET update_time = $2, version = version + 1 WHERE id = $1`
+
+// ApplySummary applies a provider's summary of a reservation in tx, the transaction of
+// the consumer that received it: billing's copy changes only when the version is newer,
+// and each bill holding the reservation then gets a new version and update time and emits
+// billing.bill.item_updated. It reports whether anything changed.
+func (s *Store) ApplySummary(ctx context.Context, tx pgx.Tx, sum billing.Summary, now time.Time) (bool, error) {
+	changed, err := upsertSummary(ctx, tx, sum, now)
+	if err != nil || !changed {
+		return false, err
+	}
+	rows, err := tx.Query(ctx, billsOfReservationSQL, sum.Provider, sum.ReservationID)
+	if err != nil {
+		return false, fmt.Errorf("find bills of reservation: %w", err)
+	}
+	type ref struct{ bill, item string }
+	refs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ref, error) {
+		var x ref
+		return x, r.Scan(&x.bill, &x.item)
+	})
+	if err != nil {
+		return false, fmt.Errorf("find bills of reservation: %w", err)
+	}
+	for _, r := range refs {
+		if _, err := tx.Exec(ctx, touchBillSQL, r.bill, now); err != nil {
+			return false, fmt.Errorf("touch bill: %w", err)
+		}
+		b, err := loadBill(ctx, tx, r.bill, false)
+		if err != nil {
+			return false, err
+		}
+		if err := s.emit(ctx, tx, billing.EventItemUpdated, b, findItem(b, r.item)); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// requestRefreshSQL marks a reservation for refresh when billing holds a summary of it
+// or it is on a bill; events about reservations billing never saw write nothing.
+const requestRefreshSQL = `
+WITH updated AS (
+    UPDATE reservation_summaries SET refresh_requested_at = $3
+    WHERE provider = $1 AND reservation_id = $2
+    RETURNING 1)
+INSERT INTO reservation_summaries (provider, reservation_id, refresh_requested_at)
+SELECT $1, $2, $3
+WHERE NOT EXISTS (SELECT 1 FROM updated)
+  AND EXISTS (SELECT 1 FROM bill_items WHERE provider = $1 AND reservation_id = $2 AND NOT released)
+ON CONFLICT (provider, reservation_id) DO UPDATE SET refresh_requested_at = EXCLUDED.refresh_requested_at`
+
+// RequestRefresh records in tx that a reservation changed in a way billing could not
+// read from the event, so that the refresher fetches its details.
+func (s *Store) RequestRefresh(ctx context.Context, tx pgx.Tx, provider, reservationID string, now time.Time) error {
+	if _, err := tx.Exec(ctx, requestRefreshSQL, provider, reservationID, now); err != nil {
+		return fmt.Errorf("request refresh: %w", err)
+	}
+	return nil
+}
+
+const pendingRefreshSQL = `
+SELECT s.reservation_id, s.refresh_requested_at FROM reservation_summaries s
+WHERE s.provider = $1 AND s.refresh_requested_at IS NOT NULL
+  AND EXISTS (SELECT 1 FROM bill_items i WHERE i.provider = s.provider AND i.reservation_id = s.reservation_id AND NOT i.released)
+ORDER BY s.refresh_requested_at
+LIMIT $2`
+
+// PendingRefresh returns up to limit reservations of provider, on bills not cancelled,
+// whose details must be fetched again.
+func (s *Store) PendingRefresh(ctx context.Context, provider string, limit int) ([]billing.RefreshRequest, error) {
+	rows, err := s.pool.Query(ctx, pendingRefreshSQL, provider, limit)
+	if err != nil {
+		return nil, mapError(fmt.Errorf("pending refresh: %w", err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.RefreshRequest, error) {
+		var x billing.RefreshRequest
+		return x, r.Scan(&x.ReservationID, &x.RequestedAt)
+	})
+	return out, mapError(err)
+}
+
+const clearRefreshSQL = `
+UPDATE reservation_summaries SET refresh_requested_at = NULL
+WHERE provider = $1 AND reservation_id = $2 AND refresh_requested_at = $3`
+
+// CompleteRefresh applies the fetched summaries (nil for a reservation the provider no
+// longer knows) and clears the requests they answer, in one transaction.
+func (s *Store) CompleteRefresh(ctx context.Context, provider string, done []billing.RefreshRequest, sums []*billing.Summary, now time.Time) error {
+	changed := false
+	err := s.inTx(ctx, func(tx pgx.Tx, _ func(billing.EventType, billing.Bill, *billing.Item) error) error {
+		changed = false
+		for i, r := range done {
+			if sum := sums[i]; sum != nil {
+				c, err := s.ApplySummary(ctx, tx, *sum, now)
+				if err != nil {
+					return err
+				}
+				changed = changed || c
+			}
+			if _, err := tx.Exec(ctx, clearRefreshSQL, provider, r.ReservationID, r.RequestedAt); err != nil {
+				return fmt.Errorf("clear refresh: %w", err)
+			}
+		}
+		return nil
+	})
+	if err == nil && changed && s.opts.Notify != nil {
+		s.opts.Notify()
+	}
+	return err
+}

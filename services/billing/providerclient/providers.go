@@ -1,0 +1,230 @@
+package providerclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
+	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
+	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/grpcclient"
+	"github.com/waybill/waybill/services/billing/billing"
+)
+
+// MaxBatch is the most ids one GetReservationDetails call may carry (the provider
+// contract's maximum).
+const MaxBatch = 500
+
+// DefaultStaleAfter is how far behind its provider's stream a summary may be before it is
+// reported STALE.
+const DefaultStaleAfter = 15 * time.Second
+
+// detailsMethod is the full name of GetReservationDetails, a read and so retried on
+// UNAVAILABLE.
+const detailsMethod = "/waybill.reservation.v1.ReservationProviderService/GetReservationDetails"
+
+// Options tunes Providers. Zero fields take the defaults.
+type Options struct {
+	// BatchSize is the most ids per GetReservationDetails call, at most MaxBatch (the
+	// default). Benchmarks set 1 to measure one call per item.
+	BatchSize int
+	// Breaker tunes each provider's circuit breaker.
+	Breaker BreakerOptions
+	// StaleAfter is how far behind its provider's event stream an item's summary may be
+	// before it is STALE (DefaultStaleAfter).
+	StaleAfter time.Duration
+	// DialOptions are added to every provider connection (billing's credentials, test
+	// interceptors).
+	DialOptions []grpc.DialOption
+	// Logger receives the feeds' and refreshers' logs; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Providers is the set of configured providers; it implements billing.Providers.
+type Providers struct {
+	cfg    Config
+	opts   Options
+	byName map[string]*provider
+}
+
+var _ billing.Providers = (*Providers)(nil)
+
+// provider is one configured provider.
+type provider struct {
+	name    string
+	conn    *grpc.ClientConn
+	details reservationv1.ReservationProviderServiceClient
+	events  eventsv1.EventStreamServiceClient
+	breaker *breaker
+	track   *tracker
+}
+
+// New connects (lazily) to every provider of cfg.
+func New(cfg Config, opts Options) (*Providers, error) {
+	if opts.BatchSize <= 0 || opts.BatchSize > MaxBatch {
+		opts.BatchSize = MaxBatch
+	}
+	if opts.StaleAfter <= 0 {
+		opts.StaleAfter = DefaultStaleAfter
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ps := &Providers{cfg: cfg, opts: opts, byName: map[string]*provider{}}
+	for _, name := range cfg.Names() {
+		conn, err := grpcclient.Dial(cfg.Addrs[name], grpcclient.Options{
+			Timeout: 5 * time.Second, Idempotent: []string{detailsMethod}, MaxAttempts: 2,
+		}, opts.DialOptions...)
+		if err != nil {
+			ps.Close()
+			return nil, fmt.Errorf("provider %s: %w", name, err)
+		}
+		ps.byName[name] = &provider{
+			name:    name,
+			conn:    conn,
+			details: reservationv1.NewReservationProviderServiceClient(conn),
+			events:  eventsv1.NewEventStreamServiceClient(conn),
+			breaker: newBreaker(opts.Breaker, opts.Now),
+			track:   &tracker{},
+		}
+	}
+	return ps, nil
+}
+
+// Close closes every provider connection.
+func (ps *Providers) Close() error {
+	var errs []error
+	for _, p := range ps.byName {
+		errs = append(errs, p.conn.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Config returns the configuration the providers were made from.
+func (ps *Providers) Config() Config { return ps.cfg }
+
+// Provider implements billing.Providers.
+func (ps *Providers) Provider(kind billing.Kind) (string, bool) {
+	name, ok := ps.cfg.Kinds[kind]
+	return name, ok
+}
+
+// Details implements billing.Providers: one GetReservationDetails call per chunk of at
+// most BatchSize ids, unless the provider's circuit is open, in which case it fails fast
+// with ErrCircuitOpen.
+func (ps *Providers) Details(ctx context.Context, name string, ids []string, view billing.View) ([]billing.Lookup, error) {
+	p, ok := ps.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("no provider %q is configured", name)
+	}
+	allowed, probe := p.breaker.allow()
+	if !allowed {
+		return nil, ErrCircuitOpen
+	}
+	pv := typev1.View_VIEW_BASIC
+	if view == billing.ViewFull {
+		pv = typev1.View_VIEW_FULL
+	}
+	out := make([]billing.Lookup, 0, len(ids))
+	for start := 0; start < len(ids); start += ps.opts.BatchSize {
+		chunk := ids[start:min(start+ps.opts.BatchSize, len(ids))]
+		resp, err := p.details.GetReservationDetails(ctx, &reservationv1.GetReservationDetailsRequest{Provider: name, Ids: chunk, View: pv})
+		if err != nil {
+			p.breaker.done(probe, isOutage(err))
+			return nil, describe(err)
+		}
+		if len(resp.GetResults()) != len(chunk) {
+			p.breaker.done(probe, true)
+			return nil, fmt.Errorf("provider answered %d results for %d ids", len(resp.GetResults()), len(chunk))
+		}
+		for i, r := range resp.GetResults() {
+			out = append(out, lookup(name, chunk[i], r))
+		}
+	}
+	p.breaker.done(probe, false)
+	return out, nil
+}
+
+// isOutage reports whether err says the provider is down or too slow, which counts
+// towards opening its circuit; a refused request does not.
+func isOutage(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Internal, codes.Unknown, codes.Unimplemented:
+		return true
+	}
+	return false
+}
+
+// describe turns a failed call's error into the short reason shown on the items.
+func describe(err error) error {
+	switch st := status.Convert(err); st.Code() {
+	case codes.DeadlineExceeded:
+		return errors.New("provider deadline exceeded")
+	case codes.Unavailable:
+		return errors.New("provider unavailable")
+	case codes.Canceled:
+		return errors.New("request cancelled")
+	default:
+		return fmt.Errorf("provider failed: %s", st.Code())
+	}
+}
+
+// lookup converts one result of GetReservationDetails.
+func lookup(provider, id string, r *reservationv1.ReservationResult) billing.Lookup {
+	switch r.GetStatus() {
+	case reservationv1.ReservationResult_STATUS_FOUND:
+		return billing.Lookup{ID: id, Status: billing.LookupFound, Summary: SummaryOf(provider, r.GetDetails()), Raw: r.GetDetails()}
+	case reservationv1.ReservationResult_STATUS_NOT_FOUND:
+		return billing.Lookup{ID: id, Status: billing.LookupNotFound}
+	case reservationv1.ReservationResult_STATUS_DENIED:
+		return billing.Lookup{ID: id, Status: billing.LookupDenied}
+	}
+	return billing.Lookup{ID: id, Status: billing.LookupUnavailable, Error: "provider gave no status"}
+}
+
+// SummaryOf reads the summary fields of a provider's common envelope.
+func SummaryOf(provider string, d *reservationv1.ReservationDetails) billing.Summary {
+	s := billing.Summary{
+		Provider: provider, ReservationID: d.GetId(), Kind: billing.Kind(d.GetKind()), CustomerID: d.GetCustomerId(),
+		MainStatus: billing.MainStatus(d.GetMainStatus()), SubStatus: d.GetSubStatus(), Title: d.GetTitle(),
+		Version: d.GetVersion(),
+	}
+	if a := d.GetAmount(); a != nil && a.GetCurrencyCode() != "" {
+		s.Amount = billing.Money{Minor: a.GetAmountMinor(), Currency: a.GetCurrencyCode()}
+	}
+	if t := d.GetUpdateTime(); t != nil {
+		s.UpdateTime = t.AsTime().UTC().Truncate(time.Microsecond)
+	}
+	return s
+}
+
+// Freshness implements billing.Providers.
+func (ps *Providers) Freshness(name string) billing.Freshness {
+	p, ok := ps.byName[name]
+	if !ok {
+		return billing.Freshness{State: billing.FreshnessUnavailable}
+	}
+	return p.track.freshness(ps.opts.Now(), ps.opts.StaleAfter)
+}
+
+// CircuitOpen reports whether provider name's circuit breaker currently fails fast.
+func (ps *Providers) CircuitOpen(name string) bool {
+	p, ok := ps.byName[name]
+	return ok && p.breaker.open()
+}
+
+// Names returns the providers' names, sorted.
+func (ps *Providers) Names() []string { return ps.cfg.Names() }
