@@ -79,10 +79,34 @@ func (c routedAdmin) DiscardParkedEvents(ctx context.Context, in *eventsv1.Disca
 
 type routedProvider struct{ r router }
 
-func (c routedProvider) GetReservationDetails(ctx context.Context, in *reservationv1.GetReservationDetailsRequest, opts ...grpc.CallOption) (*reservationv1.GetReservationDetailsResponse, error) {
-	conn, err := c.r.pick("provider", in.GetProvider())
+func (c routedProvider) client(provider string) (reservationv1.ReservationProviderServiceClient, error) {
+	conn, err := c.r.pick("provider", provider)
 	if err != nil {
 		return nil, err
 	}
-	return reservationv1.NewReservationProviderServiceClient(conn).GetReservationDetails(ctx, in, opts...)
+	return reservationv1.NewReservationProviderServiceClient(conn), nil
+}
+
+func (c routedProvider) GetReservationDetails(ctx context.Context, in *reservationv1.GetReservationDetailsRequest, opts ...grpc.CallOption) (*reservationv1.GetReservationDetailsResponse, error) {
+	cl, err := c.client(in.GetProvider())
+	if err != nil {
+		return nil, err
+	}
+	return cl.GetReservationDetails(ctx, in, opts...)
+}
+
+func (c routedProvider) ConfirmReservations(ctx context.Context, in *reservationv1.ConfirmReservationsRequest, opts ...grpc.CallOption) (*reservationv1.ConfirmReservationsResponse, error) {
+	cl, err := c.client(in.GetProvider())
+	if err != nil {
+		return nil, err
+	}
+	return cl.ConfirmReservations(ctx, in, opts...)
+}
+
+func (c routedProvider) CancelReservations(ctx context.Context, in *reservationv1.CancelReservationsRequest, opts ...grpc.CallOption) (*reservationv1.CancelReservationsResponse, error) {
+	cl, err := c.client(in.GetProvider())
+	if err != nil {
+		return nil, err
+	}
+	return cl.CancelReservations(ctx, in, opts...)
 }

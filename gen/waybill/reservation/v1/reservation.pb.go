@@ -216,6 +216,68 @@ func (ReservationResult_Status) EnumDescriptor() ([]byte, []int) {
 	return file_waybill_reservation_v1_reservation_proto_rawDescGZIP(), []int{2, 0}
 }
 
+// Outcome of one action.
+type ReservationActionResult_Outcome int32
+
+const (
+	// Unspecified.
+	ReservationActionResult_OUTCOME_UNSPECIFIED ReservationActionResult_Outcome = 0
+	// Done now, or already in the wanted state (then nothing changed).
+	ReservationActionResult_OUTCOME_OK ReservationActionResult_Outcome = 1
+	// No reservation with this id.
+	ReservationActionResult_OUTCOME_NOT_FOUND ReservationActionResult_Outcome = 2
+	// The caller may not act on this reservation.
+	ReservationActionResult_OUTCOME_DENIED ReservationActionResult_Outcome = 3
+	// The reservation's state does not allow the action (for example confirming an
+	// expired hold); `reason` says why.
+	ReservationActionResult_OUTCOME_FAILED_PRECONDITION ReservationActionResult_Outcome = 4
+)
+
+// Enum value maps for ReservationActionResult_Outcome.
+var (
+	ReservationActionResult_Outcome_name = map[int32]string{
+		0: "OUTCOME_UNSPECIFIED",
+		1: "OUTCOME_OK",
+		2: "OUTCOME_NOT_FOUND",
+		3: "OUTCOME_DENIED",
+		4: "OUTCOME_FAILED_PRECONDITION",
+	}
+	ReservationActionResult_Outcome_value = map[string]int32{
+		"OUTCOME_UNSPECIFIED":         0,
+		"OUTCOME_OK":                  1,
+		"OUTCOME_NOT_FOUND":           2,
+		"OUTCOME_DENIED":              3,
+		"OUTCOME_FAILED_PRECONDITION": 4,
+	}
+)
+
+func (x ReservationActionResult_Outcome) Enum() *ReservationActionResult_Outcome {
+	p := new(ReservationActionResult_Outcome)
+	*p = x
+	return p
+}
+
+func (x ReservationActionResult_Outcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReservationActionResult_Outcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_waybill_reservation_v1_reservation_proto_enumTypes[3].Descriptor()
+}
+
+func (ReservationActionResult_Outcome) Type() protoreflect.EnumType {
+	return &file_waybill_reservation_v1_reservation_proto_enumTypes[3]
+}
+
+func (x ReservationActionResult_Outcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReservationActionResult_Outcome.Descriptor instead.
+func (ReservationActionResult_Outcome) EnumDescriptor() ([]byte, []int) {
+	return file_waybill_reservation_v1_reservation_proto_rawDescGZIP(), []int{7, 0}
+}
+
 // GetReservationDetailsRequest asks for a batch of reservations.
 type GetReservationDetailsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -391,6 +453,335 @@ func (x *ReservationResult) GetDetails() *ReservationDetails {
 	return nil
 }
 
+// ConfirmReservationsRequest confirms a batch of reservations.
+type ConfirmReservationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The provider's name, as in GetReservationDetailsRequest.
+	Provider string `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	// Reservation ids, 1 to 500 of them.
+	Ids []string `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+	// Idempotency key, required: the same key returns the first call's results.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Who pays, for the owner's records (for example "bill:<bill id>").
+	Reference     string `protobuf:"bytes,4,opt,name=reference,proto3" json:"reference,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmReservationsRequest) Reset() {
+	*x = ConfirmReservationsRequest{}
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmReservationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmReservationsRequest) ProtoMessage() {}
+
+func (x *ConfirmReservationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmReservationsRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmReservationsRequest) Descriptor() ([]byte, []int) {
+	return file_waybill_reservation_v1_reservation_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ConfirmReservationsRequest) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *ConfirmReservationsRequest) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *ConfirmReservationsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ConfirmReservationsRequest) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+// ConfirmReservationsResponse answers a batch confirm, one result per requested id.
+type ConfirmReservationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Results in the order of the request's ids.
+	Results       []*ReservationActionResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmReservationsResponse) Reset() {
+	*x = ConfirmReservationsResponse{}
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmReservationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmReservationsResponse) ProtoMessage() {}
+
+func (x *ConfirmReservationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmReservationsResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmReservationsResponse) Descriptor() ([]byte, []int) {
+	return file_waybill_reservation_v1_reservation_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ConfirmReservationsResponse) GetResults() []*ReservationActionResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// CancelReservationsRequest cancels a batch of reservations.
+type CancelReservationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The provider's name, as in GetReservationDetailsRequest.
+	Provider string `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	// Reservation ids, 1 to 500 of them.
+	Ids []string `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+	// Idempotency key, required: the same key returns the first call's results.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Why, recorded on each reservation (for example "payment failed").
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// When true the owner refunds in full and charges no cancellation fee.
+	WaiveFees     bool `protobuf:"varint,5,opt,name=waive_fees,json=waiveFees,proto3" json:"waive_fees,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelReservationsRequest) Reset() {
+	*x = CancelReservationsRequest{}
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelReservationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelReservationsRequest) ProtoMessage() {}
+
+func (x *CancelReservationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelReservationsRequest.ProtoReflect.Descriptor instead.
+func (*CancelReservationsRequest) Descriptor() ([]byte, []int) {
+	return file_waybill_reservation_v1_reservation_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CancelReservationsRequest) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *CancelReservationsRequest) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *CancelReservationsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CancelReservationsRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CancelReservationsRequest) GetWaiveFees() bool {
+	if x != nil {
+		return x.WaiveFees
+	}
+	return false
+}
+
+// CancelReservationsResponse answers a batch cancel, one result per requested id.
+type CancelReservationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Results in the order of the request's ids.
+	Results       []*ReservationActionResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelReservationsResponse) Reset() {
+	*x = CancelReservationsResponse{}
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelReservationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelReservationsResponse) ProtoMessage() {}
+
+func (x *CancelReservationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelReservationsResponse.ProtoReflect.Descriptor instead.
+func (*CancelReservationsResponse) Descriptor() ([]byte, []int) {
+	return file_waybill_reservation_v1_reservation_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CancelReservationsResponse) GetResults() []*ReservationActionResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// ReservationActionResult is the outcome of a confirm or cancel for one id.
+type ReservationActionResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The requested id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// What happened.
+	Outcome ReservationActionResult_Outcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=waybill.reservation.v1.ReservationActionResult_Outcome" json:"outcome,omitempty"`
+	// The reservation's main status after the action; unset when not found or denied.
+	MainStatus MainStatus `protobuf:"varint,3,opt,name=main_status,json=mainStatus,proto3,enum=waybill.reservation.v1.MainStatus" json:"main_status,omitempty"`
+	// A machine-readable reason for OUTCOME_FAILED_PRECONDITION, for example "HOLD_EXPIRED".
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The reservation's version after the action.
+	Version       int64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReservationActionResult) Reset() {
+	*x = ReservationActionResult{}
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReservationActionResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReservationActionResult) ProtoMessage() {}
+
+func (x *ReservationActionResult) ProtoReflect() protoreflect.Message {
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReservationActionResult.ProtoReflect.Descriptor instead.
+func (*ReservationActionResult) Descriptor() ([]byte, []int) {
+	return file_waybill_reservation_v1_reservation_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ReservationActionResult) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ReservationActionResult) GetOutcome() ReservationActionResult_Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return ReservationActionResult_OUTCOME_UNSPECIFIED
+}
+
+func (x *ReservationActionResult) GetMainStatus() MainStatus {
+	if x != nil {
+		return x.MainStatus
+	}
+	return MainStatus_MAIN_STATUS_UNSPECIFIED
+}
+
+func (x *ReservationActionResult) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ReservationActionResult) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 // ReservationDetails is the common envelope any UI can render, plus the kind-specific
 // message for SDK users.
 type ReservationDetails struct {
@@ -431,7 +822,7 @@ type ReservationDetails struct {
 
 func (x *ReservationDetails) Reset() {
 	*x = ReservationDetails{}
-	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[3]
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -443,7 +834,7 @@ func (x *ReservationDetails) String() string {
 func (*ReservationDetails) ProtoMessage() {}
 
 func (x *ReservationDetails) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[3]
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -456,7 +847,7 @@ func (x *ReservationDetails) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReservationDetails.ProtoReflect.Descriptor instead.
 func (*ReservationDetails) Descriptor() ([]byte, []int) {
-	return file_waybill_reservation_v1_reservation_proto_rawDescGZIP(), []int{3}
+	return file_waybill_reservation_v1_reservation_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ReservationDetails) GetId() string {
@@ -610,7 +1001,7 @@ type TimelineEntry struct {
 
 func (x *TimelineEntry) Reset() {
 	*x = TimelineEntry{}
-	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[4]
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -622,7 +1013,7 @@ func (x *TimelineEntry) String() string {
 func (*TimelineEntry) ProtoMessage() {}
 
 func (x *TimelineEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[4]
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -635,7 +1026,7 @@ func (x *TimelineEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineEntry.ProtoReflect.Descriptor instead.
 func (*TimelineEntry) Descriptor() ([]byte, []int) {
-	return file_waybill_reservation_v1_reservation_proto_rawDescGZIP(), []int{4}
+	return file_waybill_reservation_v1_reservation_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TimelineEntry) GetTime() *timestamppb.Timestamp {
@@ -684,7 +1075,7 @@ type SeatDetails struct {
 
 func (x *SeatDetails) Reset() {
 	*x = SeatDetails{}
-	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[5]
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -696,7 +1087,7 @@ func (x *SeatDetails) String() string {
 func (*SeatDetails) ProtoMessage() {}
 
 func (x *SeatDetails) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[5]
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -709,7 +1100,7 @@ func (x *SeatDetails) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeatDetails.ProtoReflect.Descriptor instead.
 func (*SeatDetails) Descriptor() ([]byte, []int) {
-	return file_waybill_reservation_v1_reservation_proto_rawDescGZIP(), []int{5}
+	return file_waybill_reservation_v1_reservation_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SeatDetails) GetCarrier() string {
@@ -791,7 +1182,7 @@ type StayDetails struct {
 
 func (x *StayDetails) Reset() {
 	*x = StayDetails{}
-	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[6]
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +1194,7 @@ func (x *StayDetails) String() string {
 func (*StayDetails) ProtoMessage() {}
 
 func (x *StayDetails) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[6]
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +1207,7 @@ func (x *StayDetails) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StayDetails.ProtoReflect.Descriptor instead.
 func (*StayDetails) Descriptor() ([]byte, []int) {
-	return file_waybill_reservation_v1_reservation_proto_rawDescGZIP(), []int{6}
+	return file_waybill_reservation_v1_reservation_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StayDetails) GetPropertyName() string {
@@ -889,7 +1280,7 @@ type RideDetails struct {
 
 func (x *RideDetails) Reset() {
 	*x = RideDetails{}
-	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[7]
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -901,7 +1292,7 @@ func (x *RideDetails) String() string {
 func (*RideDetails) ProtoMessage() {}
 
 func (x *RideDetails) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[7]
+	mi := &file_waybill_reservation_v1_reservation_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +1305,7 @@ func (x *RideDetails) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RideDetails.ProtoReflect.Descriptor instead.
 func (*RideDetails) Descriptor() ([]byte, []int) {
-	return file_waybill_reservation_v1_reservation_proto_rawDescGZIP(), []int{7}
+	return file_waybill_reservation_v1_reservation_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RideDetails) GetPickup() *v1.GeoPoint {
@@ -978,7 +1369,39 @@ const file_waybill_reservation_v1_reservation_proto_rawDesc = "" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fSTATUS_FOUND\x10\x01\x12\x14\n" +
 	"\x10STATUS_NOT_FOUND\x10\x02\x12\x11\n" +
-	"\rSTATUS_DENIED\x10\x03\"\x98\x05\n" +
+	"\rSTATUS_DENIED\x10\x03\"\x87\x01\n" +
+	"\x1aConfirmReservationsRequest\x12\x1a\n" +
+	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12\x1c\n" +
+	"\treference\x18\x04 \x01(\tR\treference\"h\n" +
+	"\x1bConfirmReservationsResponse\x12I\n" +
+	"\aresults\x18\x01 \x03(\v2/.waybill.reservation.v1.ReservationActionResultR\aresults\"\x9f\x01\n" +
+	"\x19CancelReservationsRequest\x12\x1a\n" +
+	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"waive_fees\x18\x05 \x01(\bR\twaiveFees\"g\n" +
+	"\x1aCancelReservationsResponse\x12I\n" +
+	"\aresults\x18\x01 \x03(\v2/.waybill.reservation.v1.ReservationActionResultR\aresults\"\xf3\x02\n" +
+	"\x17ReservationActionResult\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12Q\n" +
+	"\aoutcome\x18\x02 \x01(\x0e27.waybill.reservation.v1.ReservationActionResult.OutcomeR\aoutcome\x12C\n" +
+	"\vmain_status\x18\x03 \x01(\x0e2\".waybill.reservation.v1.MainStatusR\n" +
+	"mainStatus\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\x03R\aversion\"~\n" +
+	"\aOutcome\x12\x17\n" +
+	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x0e\n" +
+	"\n" +
+	"OUTCOME_OK\x10\x01\x12\x15\n" +
+	"\x11OUTCOME_NOT_FOUND\x10\x02\x12\x12\n" +
+	"\x0eOUTCOME_DENIED\x10\x03\x12\x1f\n" +
+	"\x1bOUTCOME_FAILED_PRECONDITION\x10\x04\"\x98\x05\n" +
 	"\x12ReservationDetails\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1c.waybill.reservation.v1.KindR\x04kind\x12C\n" +
@@ -1048,9 +1471,11 @@ const file_waybill_reservation_v1_reservation_proto_rawDesc = "" +
 	"\x17MAIN_STATUS_IN_PROGRESS\x10\x03\x12\x19\n" +
 	"\x15MAIN_STATUS_COMPLETED\x10\x04\x12\x19\n" +
 	"\x15MAIN_STATUS_CANCELLED\x10\x05\x12\x17\n" +
-	"\x13MAIN_STATUS_EXPIRED\x10\x062\xe5\x01\n" +
+	"\x13MAIN_STATUS_EXPIRED\x10\x062\xe1\x04\n" +
 	"\x1aReservationProviderService\x12\xc6\x01\n" +
-	"\x15GetReservationDetails\x124.waybill.reservation.v1.GetReservationDetailsRequest\x1a5.waybill.reservation.v1.GetReservationDetailsResponse\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/providers/{provider}/reservations:batchGetDetailsBEZCgithub.com/waybill/waybill/gen/waybill/reservation/v1;reservationv1b\x06proto3"
+	"\x15GetReservationDetails\x124.waybill.reservation.v1.GetReservationDetailsRequest\x1a5.waybill.reservation.v1.GetReservationDetailsResponse\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/providers/{provider}/reservations:batchGetDetails\x12\xbd\x01\n" +
+	"\x13ConfirmReservations\x122.waybill.reservation.v1.ConfirmReservationsRequest\x1a3.waybill.reservation.v1.ConfirmReservationsResponse\"=\x82\xd3\xe4\x93\x027:\x01*\"2/v1/providers/{provider}/reservations:batchConfirm\x12\xb9\x01\n" +
+	"\x12CancelReservations\x121.waybill.reservation.v1.CancelReservationsRequest\x1a2.waybill.reservation.v1.CancelReservationsResponse\"<\x82\xd3\xe4\x93\x026:\x01*\"1/v1/providers/{provider}/reservations:batchCancelBEZCgithub.com/waybill/waybill/gen/waybill/reservation/v1;reservationv1b\x06proto3"
 
 var (
 	file_waybill_reservation_v1_reservation_proto_rawDescOnce sync.Once
@@ -1064,53 +1489,67 @@ func file_waybill_reservation_v1_reservation_proto_rawDescGZIP() []byte {
 	return file_waybill_reservation_v1_reservation_proto_rawDescData
 }
 
-var file_waybill_reservation_v1_reservation_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_waybill_reservation_v1_reservation_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_waybill_reservation_v1_reservation_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_waybill_reservation_v1_reservation_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_waybill_reservation_v1_reservation_proto_goTypes = []any{
 	(Kind)(0),                             // 0: waybill.reservation.v1.Kind
 	(MainStatus)(0),                       // 1: waybill.reservation.v1.MainStatus
 	(ReservationResult_Status)(0),         // 2: waybill.reservation.v1.ReservationResult.Status
-	(*GetReservationDetailsRequest)(nil),  // 3: waybill.reservation.v1.GetReservationDetailsRequest
-	(*GetReservationDetailsResponse)(nil), // 4: waybill.reservation.v1.GetReservationDetailsResponse
-	(*ReservationResult)(nil),             // 5: waybill.reservation.v1.ReservationResult
-	(*ReservationDetails)(nil),            // 6: waybill.reservation.v1.ReservationDetails
-	(*TimelineEntry)(nil),                 // 7: waybill.reservation.v1.TimelineEntry
-	(*SeatDetails)(nil),                   // 8: waybill.reservation.v1.SeatDetails
-	(*StayDetails)(nil),                   // 9: waybill.reservation.v1.StayDetails
-	(*RideDetails)(nil),                   // 10: waybill.reservation.v1.RideDetails
-	(v1.View)(0),                          // 11: waybill.type.v1.View
-	(*v1.Money)(nil),                      // 12: waybill.type.v1.Money
-	(*timestamppb.Timestamp)(nil),         // 13: google.protobuf.Timestamp
-	(*v1.TimeRange)(nil),                  // 14: waybill.type.v1.TimeRange
-	(*v1.Date)(nil),                       // 15: waybill.type.v1.Date
-	(*v1.GeoPoint)(nil),                   // 16: waybill.type.v1.GeoPoint
+	(ReservationActionResult_Outcome)(0),  // 3: waybill.reservation.v1.ReservationActionResult.Outcome
+	(*GetReservationDetailsRequest)(nil),  // 4: waybill.reservation.v1.GetReservationDetailsRequest
+	(*GetReservationDetailsResponse)(nil), // 5: waybill.reservation.v1.GetReservationDetailsResponse
+	(*ReservationResult)(nil),             // 6: waybill.reservation.v1.ReservationResult
+	(*ConfirmReservationsRequest)(nil),    // 7: waybill.reservation.v1.ConfirmReservationsRequest
+	(*ConfirmReservationsResponse)(nil),   // 8: waybill.reservation.v1.ConfirmReservationsResponse
+	(*CancelReservationsRequest)(nil),     // 9: waybill.reservation.v1.CancelReservationsRequest
+	(*CancelReservationsResponse)(nil),    // 10: waybill.reservation.v1.CancelReservationsResponse
+	(*ReservationActionResult)(nil),       // 11: waybill.reservation.v1.ReservationActionResult
+	(*ReservationDetails)(nil),            // 12: waybill.reservation.v1.ReservationDetails
+	(*TimelineEntry)(nil),                 // 13: waybill.reservation.v1.TimelineEntry
+	(*SeatDetails)(nil),                   // 14: waybill.reservation.v1.SeatDetails
+	(*StayDetails)(nil),                   // 15: waybill.reservation.v1.StayDetails
+	(*RideDetails)(nil),                   // 16: waybill.reservation.v1.RideDetails
+	(v1.View)(0),                          // 17: waybill.type.v1.View
+	(*v1.Money)(nil),                      // 18: waybill.type.v1.Money
+	(*timestamppb.Timestamp)(nil),         // 19: google.protobuf.Timestamp
+	(*v1.TimeRange)(nil),                  // 20: waybill.type.v1.TimeRange
+	(*v1.Date)(nil),                       // 21: waybill.type.v1.Date
+	(*v1.GeoPoint)(nil),                   // 22: waybill.type.v1.GeoPoint
 }
 var file_waybill_reservation_v1_reservation_proto_depIdxs = []int32{
-	11, // 0: waybill.reservation.v1.GetReservationDetailsRequest.view:type_name -> waybill.type.v1.View
-	5,  // 1: waybill.reservation.v1.GetReservationDetailsResponse.results:type_name -> waybill.reservation.v1.ReservationResult
+	17, // 0: waybill.reservation.v1.GetReservationDetailsRequest.view:type_name -> waybill.type.v1.View
+	6,  // 1: waybill.reservation.v1.GetReservationDetailsResponse.results:type_name -> waybill.reservation.v1.ReservationResult
 	2,  // 2: waybill.reservation.v1.ReservationResult.status:type_name -> waybill.reservation.v1.ReservationResult.Status
-	6,  // 3: waybill.reservation.v1.ReservationResult.details:type_name -> waybill.reservation.v1.ReservationDetails
-	0,  // 4: waybill.reservation.v1.ReservationDetails.kind:type_name -> waybill.reservation.v1.Kind
-	1,  // 5: waybill.reservation.v1.ReservationDetails.main_status:type_name -> waybill.reservation.v1.MainStatus
-	12, // 6: waybill.reservation.v1.ReservationDetails.amount:type_name -> waybill.type.v1.Money
-	7,  // 7: waybill.reservation.v1.ReservationDetails.timeline:type_name -> waybill.reservation.v1.TimelineEntry
-	13, // 8: waybill.reservation.v1.ReservationDetails.update_time:type_name -> google.protobuf.Timestamp
-	8,  // 9: waybill.reservation.v1.ReservationDetails.seat:type_name -> waybill.reservation.v1.SeatDetails
-	9,  // 10: waybill.reservation.v1.ReservationDetails.stay:type_name -> waybill.reservation.v1.StayDetails
-	10, // 11: waybill.reservation.v1.ReservationDetails.ride:type_name -> waybill.reservation.v1.RideDetails
-	13, // 12: waybill.reservation.v1.TimelineEntry.time:type_name -> google.protobuf.Timestamp
-	14, // 13: waybill.reservation.v1.SeatDetails.schedule:type_name -> waybill.type.v1.TimeRange
-	15, // 14: waybill.reservation.v1.StayDetails.check_in_date:type_name -> waybill.type.v1.Date
-	15, // 15: waybill.reservation.v1.StayDetails.check_out_date:type_name -> waybill.type.v1.Date
-	16, // 16: waybill.reservation.v1.RideDetails.pickup:type_name -> waybill.type.v1.GeoPoint
-	16, // 17: waybill.reservation.v1.RideDetails.dropoff:type_name -> waybill.type.v1.GeoPoint
-	3,  // 18: waybill.reservation.v1.ReservationProviderService.GetReservationDetails:input_type -> waybill.reservation.v1.GetReservationDetailsRequest
-	4,  // 19: waybill.reservation.v1.ReservationProviderService.GetReservationDetails:output_type -> waybill.reservation.v1.GetReservationDetailsResponse
-	19, // [19:20] is the sub-list for method output_type
-	18, // [18:19] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	12, // 3: waybill.reservation.v1.ReservationResult.details:type_name -> waybill.reservation.v1.ReservationDetails
+	11, // 4: waybill.reservation.v1.ConfirmReservationsResponse.results:type_name -> waybill.reservation.v1.ReservationActionResult
+	11, // 5: waybill.reservation.v1.CancelReservationsResponse.results:type_name -> waybill.reservation.v1.ReservationActionResult
+	3,  // 6: waybill.reservation.v1.ReservationActionResult.outcome:type_name -> waybill.reservation.v1.ReservationActionResult.Outcome
+	1,  // 7: waybill.reservation.v1.ReservationActionResult.main_status:type_name -> waybill.reservation.v1.MainStatus
+	0,  // 8: waybill.reservation.v1.ReservationDetails.kind:type_name -> waybill.reservation.v1.Kind
+	1,  // 9: waybill.reservation.v1.ReservationDetails.main_status:type_name -> waybill.reservation.v1.MainStatus
+	18, // 10: waybill.reservation.v1.ReservationDetails.amount:type_name -> waybill.type.v1.Money
+	13, // 11: waybill.reservation.v1.ReservationDetails.timeline:type_name -> waybill.reservation.v1.TimelineEntry
+	19, // 12: waybill.reservation.v1.ReservationDetails.update_time:type_name -> google.protobuf.Timestamp
+	14, // 13: waybill.reservation.v1.ReservationDetails.seat:type_name -> waybill.reservation.v1.SeatDetails
+	15, // 14: waybill.reservation.v1.ReservationDetails.stay:type_name -> waybill.reservation.v1.StayDetails
+	16, // 15: waybill.reservation.v1.ReservationDetails.ride:type_name -> waybill.reservation.v1.RideDetails
+	19, // 16: waybill.reservation.v1.TimelineEntry.time:type_name -> google.protobuf.Timestamp
+	20, // 17: waybill.reservation.v1.SeatDetails.schedule:type_name -> waybill.type.v1.TimeRange
+	21, // 18: waybill.reservation.v1.StayDetails.check_in_date:type_name -> waybill.type.v1.Date
+	21, // 19: waybill.reservation.v1.StayDetails.check_out_date:type_name -> waybill.type.v1.Date
+	22, // 20: waybill.reservation.v1.RideDetails.pickup:type_name -> waybill.type.v1.GeoPoint
+	22, // 21: waybill.reservation.v1.RideDetails.dropoff:type_name -> waybill.type.v1.GeoPoint
+	4,  // 22: waybill.reservation.v1.ReservationProviderService.GetReservationDetails:input_type -> waybill.reservation.v1.GetReservationDetailsRequest
+	7,  // 23: waybill.reservation.v1.ReservationProviderService.ConfirmReservations:input_type -> waybill.reservation.v1.ConfirmReservationsRequest
+	9,  // 24: waybill.reservation.v1.ReservationProviderService.CancelReservations:input_type -> waybill.reservation.v1.CancelReservationsRequest
+	5,  // 25: waybill.reservation.v1.ReservationProviderService.GetReservationDetails:output_type -> waybill.reservation.v1.GetReservationDetailsResponse
+	8,  // 26: waybill.reservation.v1.ReservationProviderService.ConfirmReservations:output_type -> waybill.reservation.v1.ConfirmReservationsResponse
+	10, // 27: waybill.reservation.v1.ReservationProviderService.CancelReservations:output_type -> waybill.reservation.v1.CancelReservationsResponse
+	25, // [25:28] is the sub-list for method output_type
+	22, // [22:25] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_waybill_reservation_v1_reservation_proto_init() }
@@ -1118,7 +1557,7 @@ func file_waybill_reservation_v1_reservation_proto_init() {
 	if File_waybill_reservation_v1_reservation_proto != nil {
 		return
 	}
-	file_waybill_reservation_v1_reservation_proto_msgTypes[3].OneofWrappers = []any{
+	file_waybill_reservation_v1_reservation_proto_msgTypes[8].OneofWrappers = []any{
 		(*ReservationDetails_Seat)(nil),
 		(*ReservationDetails_Stay)(nil),
 		(*ReservationDetails_Ride)(nil),
@@ -1128,8 +1567,8 @@ func file_waybill_reservation_v1_reservation_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_waybill_reservation_v1_reservation_proto_rawDesc), len(file_waybill_reservation_v1_reservation_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   8,
+			NumEnums:      4,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,6 +20,8 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	ReservationProviderService_GetReservationDetails_FullMethodName = "/waybill.reservation.v1.ReservationProviderService/GetReservationDetails"
+	ReservationProviderService_ConfirmReservations_FullMethodName   = "/waybill.reservation.v1.ReservationProviderService/ConfirmReservations"
+	ReservationProviderService_CancelReservations_FullMethodName    = "/waybill.reservation.v1.ReservationProviderService/CancelReservations"
 )
 
 // ReservationProviderServiceClient is the client API for ReservationProviderService service.
@@ -35,6 +37,21 @@ type ReservationProviderServiceClient interface {
 	// one unknown or forbidden id never fails the batch. More than 500 ids, an empty list or
 	// an empty id fails with INVALID_ARGUMENT.
 	GetReservationDetails(ctx context.Context, in *GetReservationDetailsRequest, opts ...grpc.CallOption) (*GetReservationDetailsResponse, error)
+	// ConfirmReservations confirms up to 500 reservations in one call: billing's pay saga
+	// confirms a bill's items with their owner after the payment is authorized. Idempotent
+	// by `request_id`: a retry returns the first call's results and confirms nothing twice;
+	// confirming an already confirmed reservation succeeds without a change. Each id gets its
+	// own outcome, so one reservation in a wrong state never fails the batch. Only services
+	// and operators may call it (PERMISSION_DENIED otherwise). More than 500 ids, an empty
+	// list, an empty id or an empty `request_id` fails with INVALID_ARGUMENT.
+	ConfirmReservations(ctx context.Context, in *ConfirmReservationsRequest, opts ...grpc.CallOption) (*ConfirmReservationsResponse, error)
+	// CancelReservations cancels up to 500 reservations in one call: the pay saga's
+	// compensation for items it confirmed before a later step failed, and a bill's
+	// cancellation. The owner applies its cancellation policy unless `waive_fees` is set (the
+	// saga sets it: the customer was never charged). Idempotent by `request_id`; cancelling an
+	// already cancelled or expired reservation succeeds without a change. Validation and
+	// permissions as for ConfirmReservations.
+	CancelReservations(ctx context.Context, in *CancelReservationsRequest, opts ...grpc.CallOption) (*CancelReservationsResponse, error)
 }
 
 type reservationProviderServiceClient struct {
@@ -55,6 +72,26 @@ func (c *reservationProviderServiceClient) GetReservationDetails(ctx context.Con
 	return out, nil
 }
 
+func (c *reservationProviderServiceClient) ConfirmReservations(ctx context.Context, in *ConfirmReservationsRequest, opts ...grpc.CallOption) (*ConfirmReservationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfirmReservationsResponse)
+	err := c.cc.Invoke(ctx, ReservationProviderService_ConfirmReservations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *reservationProviderServiceClient) CancelReservations(ctx context.Context, in *CancelReservationsRequest, opts ...grpc.CallOption) (*CancelReservationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelReservationsResponse)
+	err := c.cc.Invoke(ctx, ReservationProviderService_CancelReservations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReservationProviderServiceServer is the server API for ReservationProviderService service.
 // All implementations must embed UnimplementedReservationProviderServiceServer
 // for forward compatibility.
@@ -68,6 +105,21 @@ type ReservationProviderServiceServer interface {
 	// one unknown or forbidden id never fails the batch. More than 500 ids, an empty list or
 	// an empty id fails with INVALID_ARGUMENT.
 	GetReservationDetails(context.Context, *GetReservationDetailsRequest) (*GetReservationDetailsResponse, error)
+	// ConfirmReservations confirms up to 500 reservations in one call: billing's pay saga
+	// confirms a bill's items with their owner after the payment is authorized. Idempotent
+	// by `request_id`: a retry returns the first call's results and confirms nothing twice;
+	// confirming an already confirmed reservation succeeds without a change. Each id gets its
+	// own outcome, so one reservation in a wrong state never fails the batch. Only services
+	// and operators may call it (PERMISSION_DENIED otherwise). More than 500 ids, an empty
+	// list, an empty id or an empty `request_id` fails with INVALID_ARGUMENT.
+	ConfirmReservations(context.Context, *ConfirmReservationsRequest) (*ConfirmReservationsResponse, error)
+	// CancelReservations cancels up to 500 reservations in one call: the pay saga's
+	// compensation for items it confirmed before a later step failed, and a bill's
+	// cancellation. The owner applies its cancellation policy unless `waive_fees` is set (the
+	// saga sets it: the customer was never charged). Idempotent by `request_id`; cancelling an
+	// already cancelled or expired reservation succeeds without a change. Validation and
+	// permissions as for ConfirmReservations.
+	CancelReservations(context.Context, *CancelReservationsRequest) (*CancelReservationsResponse, error)
 	mustEmbedUnimplementedReservationProviderServiceServer()
 }
 
@@ -80,6 +132,12 @@ type UnimplementedReservationProviderServiceServer struct{}
 
 func (UnimplementedReservationProviderServiceServer) GetReservationDetails(context.Context, *GetReservationDetailsRequest) (*GetReservationDetailsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetReservationDetails not implemented")
+}
+func (UnimplementedReservationProviderServiceServer) ConfirmReservations(context.Context, *ConfirmReservationsRequest) (*ConfirmReservationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ConfirmReservations not implemented")
+}
+func (UnimplementedReservationProviderServiceServer) CancelReservations(context.Context, *CancelReservationsRequest) (*CancelReservationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelReservations not implemented")
 }
 func (UnimplementedReservationProviderServiceServer) mustEmbedUnimplementedReservationProviderServiceServer() {
 }
@@ -121,6 +179,42 @@ func _ReservationProviderService_GetReservationDetails_Handler(srv interface{}, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReservationProviderService_ConfirmReservations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfirmReservationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReservationProviderServiceServer).ConfirmReservations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReservationProviderService_ConfirmReservations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReservationProviderServiceServer).ConfirmReservations(ctx, req.(*ConfirmReservationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ReservationProviderService_CancelReservations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelReservationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReservationProviderServiceServer).CancelReservations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReservationProviderService_CancelReservations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReservationProviderServiceServer).CancelReservations(ctx, req.(*CancelReservationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ReservationProviderService_ServiceDesc is the grpc.ServiceDesc for ReservationProviderService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -131,6 +225,14 @@ var ReservationProviderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetReservationDetails",
 			Handler:    _ReservationProviderService_GetReservationDetails_Handler,
+		},
+		{
+			MethodName: "ConfirmReservations",
+			Handler:    _ReservationProviderService_ConfirmReservations_Handler,
+		},
+		{
+			MethodName: "CancelReservations",
+			Handler:    _ReservationProviderService_CancelReservations_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
