@@ -61,19 +61,21 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 	}
 	common := []string{"--log-format", *logFormat, "--log-level", *logLevel}
 	addr := func(port int) string { return fmt.Sprintf("127.0.0.1:%d", port+*offset) }
+	// Secrets travel in the environment, not on command lines that ps shows.
+	env := append(os.Environ(), config.EnvName("auth-secret")+"="+*secret)
 	var children []*child
 	defer func() { stopAll(logger, children) }()
 	gwArgs := append([]string{"--http-addr", addr(gatewayPort)}, common...)
 	for _, s := range specs {
-		args := append([]string{"--database-url", *dbURL, "--auth-secret", *secret, "--grpc-addr", addr(s.GRPCPort), "--http-addr", addr(s.HTTPPort)}, common...)
-		c, err := startChild(logger, self, s.Name, args, stdout)
+		args := append([]string{"--database-url", *dbURL, "--grpc-addr", addr(s.GRPCPort), "--http-addr", addr(s.HTTPPort)}, common...)
+		c, err := startChild(logger, self, s.Name, args, env, stdout)
 		if err != nil {
 			return err
 		}
 		children = append(children, c)
 		gwArgs = append(gwArgs, "--"+s.Name+"-addr", addr(s.GRPCPort))
 	}
-	gw, err := startChild(logger, self, "gateway", gwArgs, stdout)
+	gw, err := startChild(logger, self, "gateway", gwArgs, env, stdout)
 	if err != nil {
 		return err
 	}
@@ -98,8 +100,9 @@ type child struct {
 	done chan struct{}
 }
 
-func startChild(logger *slog.Logger, self, name string, args []string, out io.Writer) (*child, error) {
+func startChild(logger *slog.Logger, self, name string, args, env []string, out io.Writer) (*child, error) {
 	cmd := exec.Command(self, append([]string{"serve", name}, args...)...)
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = out, out
 	// The child dies with us even if we are killed without a chance to clean up.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
