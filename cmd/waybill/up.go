@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -61,8 +62,13 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 	}
 	common := []string{"--log-format", *logFormat, "--log-level", *logLevel}
 	addr := func(port int) string { return fmt.Sprintf("127.0.0.1:%d", port+*offset) }
-	// Secrets travel in the environment, not on command lines that ps shows.
+	// Secrets travel in the environment, not on command lines that ps shows. So do the
+	// services' addresses, which every process reads through its --<service>-addr flags.
 	env := append(os.Environ(), config.EnvName("auth-secret")+"="+*secret)
+	for _, s := range specs {
+		env = append(env, config.EnvName(s.Name+"-addr")+"="+addr(s.GRPCPort))
+	}
+	env = append(env, config.EnvName("providers")+"="+providers(addr))
 	var children []*child
 	defer func() { stopAll(logger, children) }()
 	gwArgs := append([]string{"--http-addr", addr(gatewayPort)}, common...)
@@ -91,6 +97,20 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 	<-ctx.Done()
 	return nil
+}
+
+// providers is billing's --providers value for the local mesh: which service owns each
+// kind of reservation, and where it listens.
+func providers(addr func(int) string) string {
+	owner := map[string]string{}
+	for _, s := range specs {
+		owner[s.Name] = addr(s.GRPCPort)
+	}
+	var parts []string
+	for _, k := range []struct{ kind, svc string }{{"flight", "booking"}, {"train", "booking"}, {"bus", "booking"}, {"stay", "booking"}, {"ride", "trip"}} {
+		parts = append(parts, k.kind+"="+k.svc+"@"+owner[k.svc])
+	}
+	return strings.Join(parts, ",")
 }
 
 // child is one `waybill serve` process.

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Walks a reservation from inventory to a bill through the REST gateway of a running mesh
+# (`make run` in another terminal): a rate card, a flight, a hold priced by fare, a
+# confirmation, a bill with the seat as its item, the operator panel. Needs curl and jq.
+set -euo pipefail
+GW=${GW:-http://127.0.0.1:8080}
+WAYBILL=${WAYBILL:-bin/waybill}
+OPS=$($WAYBILL token --subject ops-1 --role operator)
+CUST=$($WAYBILL token --subject c-42 --role customer)
+call() { # call TOKEN METHOD PATH [BODY]
+  curl -sS --fail-with-body -X "$2" -H "Authorization: Bearer $1" -H 'Content-Type: application/json' "$GW$3" ${4:+-d "$4"}
+}
+dep_time=$(date -u -d '+3 days' +%Y-%m-%dT%H:00:00Z)
+arr_time=$(date -u -d '+3 days 8 hours' +%Y-%m-%dT%H:00:00Z)
+
+echo "1. operator: a rate card for LH FRA→JFK economy at 100.00 EUR a seat"
+call "$OPS" POST /v1/rateCards '{"rateCard":{"productKey":{"seat":{"carrier":"LH","origin":"FRA","destination":"JFK","fareClass":"economy"}},"currencyCode":"EUR","inventory":{"unitPrice":{"amountMinor":"10000","currencyCode":"EUR"}}},"requestId":"demo-card-1"}' | jq -c '.rateCard | {id, version}'
+
+echo "2. operator: flight LH 400 with 10 economy seats"
+DEP=$(call "$OPS" POST /v1/departures '{"departure":{"mode":"TRANSPORT_MODE_FLIGHT","carrier":"LH","number":"400","origin":"FRA","destination":"JFK","departureTime":"'"$dep_time"'","arrivalTime":"'"$arr_time"'","originTimeZone":"Europe/Berlin","fareClasses":[{"name":"economy","capacity":10}]},"requestId":"demo-dep-1"}' | jq -r .departure.id)
+echo "   departure $DEP"
+
+echo "3. customer c-42: hold 2 seats (priced by fare, expires in 15 minutes)"
+RES=$(call "$CUST" POST /v1/reservations '{"reservation":{"seat":{"departureId":"'"$DEP"'","fareClass":"economy"},"quantity":2,"travelers":[{"fullName":"Ada Lovelace"},{"fullName":"Charles Babbage"}]},"requestId":"demo-hold-1"}')
+RID=$(jq -r .reservation.id <<<"$RES")
+jq -c '.reservation | {id, status, price, rateVersion, holdExpireTime}' <<<"$RES"
+
+echo "4. customer: confirm"
+call "$CUST" POST "/v1/reservations/$RID:confirm" '{"requestId":"demo-confirm-1"}' | jq -c '.reservation | {id, status}'
+
+echo "5. customer: open a bill and add the seats"
+BILL=$(call "$CUST" POST /v1/bills '{"customerId":"c-42","currencyCode":"EUR","requestId":"demo-bill-1"}' | jq -r .bill.id)
+call "$CUST" POST "/v1/bills/$BILL/items" '{"kind":"KIND_FLIGHT","reservationId":"'"$RID"'","requestId":"demo-item-1"}' | jq -c '.bill | {id, status, items: [.items[] | {kind, reservationId, mainStatus, amount}]}'
+
+echo "6. customer: finalize"
+call "$CUST" POST "/v1/bills/$BILL:finalize" '{"requestId":"demo-final-1"}' | jq -c '.bill | {id, status, totals}'
+
+echo "7. operator panel: bills with their items' full details (one batched call per provider)"
+call "$OPS" GET "/v1/bills?view=VIEW_FULL&pageSize=10" | jq -c '.bills[] | {id, status, items: [.items[] | {title: .details.title, mainStatus, freshness}]}'
+
+echo "8. the booking event log, as newline-delimited JSON (first 3 events)"
+curl -sS -N -H "Authorization: Bearer $OPS" "$GW/v1/events/booking:subscribe?payloadMode=PAYLOAD_MODE_KEYS_ONLY" 2>/dev/null | head -n 3 | jq -c '.result | {type: .event.type, key: .event.key, seq: .event.sequence, cursor}'
