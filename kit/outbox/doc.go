@@ -7,8 +7,7 @@
 //
 // The tables live in each emitting service's own schema. Migrations holds them as *.sql
 // files named 0100_outbox.sql and up, to be applied with the service's own migrations
-// (pgxutil.Migrate on a fs.FS that merges both, or a second Migrate call on the same
-// schema):
+// (pgxutil.MergeMigrations of both, passed to pgxutil.Migrate):
 //
 //   - outbox: events written by business transactions, not yet sequenced
 //     (id bigserial, event_id uuid, type, key, payload_type, payload, trace_context jsonb,

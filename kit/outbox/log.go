@@ -27,7 +27,9 @@ const (
 )
 
 // busyBatchSpacing is the least time between the starts of two sequencer batches while
-// commits keep arriving.
+// commits keep arriving: at most 200 batches a second, so that under load each batch
+// moves many events and the sequencer costs writers little, for at most 5 ms more
+// latency.
 const busyBatchSpacing = 5 * time.Millisecond
 
 // Options configures a Log. The zero value uses the defaults.
@@ -187,9 +189,11 @@ func (l *Log) signalAppended() {
 
 // Run is the sequencer: until ctx is done it moves committed outbox rows to the log,
 // when Notify wakes it and every PollInterval, and it prunes the log every
-// PruneInterval. Errors (the database being unreachable, say) are logged and retried
-// with backoff. Run one per process and schema; replicas may each run one, their
-// batches take turns. It returns nil when ctx is done.
+// PruneInterval. A wake-up that finds it idle is served at once; while commits keep
+// arriving, batches start at most every 5 ms, so that each moves many events.
+// Errors (the database being unreachable, say) are logged and retried with backoff. Run
+// one per process and schema; replicas may each run one, their batches take turns. It
+// returns nil when ctx is done.
 func (l *Log) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
