@@ -140,6 +140,13 @@ type Store interface {
 	// the row, the counters (c.HeldDelta, c.SoldDelta) and the event. A retry with the
 	// same key returns the reservation without calling fn.
 	UpdateReservation(ctx context.Context, id string, key IdempotencyKey, fn func(r *Reservation) (Change, error)) (*Reservation, error)
+	// UpdateReservations runs a batch in one transaction: it claims key with fingerprint
+	// as the key's resource, locks the reservations of ids that exist with one statement
+	// (FOR UPDATE, in id order), calls apply with them, writes every change apply reports
+	// as UpdateReservation does (row, counters, event), and saves the encoded result with
+	// the key. A retry with the same key returns the saved result without calling apply;
+	// a key first used with another fingerprint fails with ErrInvalid on request_id.
+	UpdateReservations(ctx context.Context, ids []string, key IdempotencyKey, fingerprint string, apply BatchApply) ([]byte, error)
 	// SweepReservations locks up to limit reservations selected by sweep at now, skipping
 	// rows other transactions hold (FOR UPDATE SKIP LOCKED, so replicas share the work),
 	// applies fn to each and writes the changes as UpdateReservation does, in one

@@ -364,3 +364,26 @@ func eventPayload(ev booking.Event) (proto.Message, error) {
 	}
 	return nil, fmt.Errorf("event %s has no aggregate", ev.Type)
 }
+
+// actionResultsOut converts a batch action's results, in request order.
+func actionResultsOut(rs []booking.ActionResult) []*reservationv1.ReservationActionResult {
+	out := make([]*reservationv1.ReservationActionResult, len(rs))
+	for i, r := range rs {
+		res := &reservationv1.ReservationActionResult{Id: r.ID, Reason: r.Reason, Version: r.Version}
+		switch r.Outcome {
+		case booking.ActionOK:
+			res.Outcome = reservationv1.ReservationActionResult_OUTCOME_OK
+		case booking.ActionNotFound:
+			res.Outcome = reservationv1.ReservationActionResult_OUTCOME_NOT_FOUND
+		case booking.ActionDenied:
+			res.Outcome = reservationv1.ReservationActionResult_OUTCOME_DENIED
+		case booking.ActionFailedPrecondition:
+			res.Outcome = reservationv1.ReservationActionResult_OUTCOME_FAILED_PRECONDITION
+		}
+		if r.Status != booking.StatusUnspecified {
+			res.MainStatus = reservationv1.MainStatus(r.Status)
+		}
+		out[i] = res
+	}
+	return out
+}

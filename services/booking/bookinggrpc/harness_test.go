@@ -92,6 +92,7 @@ type env struct {
 	ops, cust, cust2 bookingv1.ReservationServiceClient
 	svc, anon        bookingv1.ReservationServiceClient
 	provOps          reservationv1.ReservationProviderServiceClient
+	provSvc          reservationv1.ReservationProviderServiceClient
 	provCust         reservationv1.ReservationProviderServiceClient
 	provAnon         reservationv1.ReservationProviderServiceClient
 	stream           eventsv1.EventStreamServiceClient
@@ -192,6 +193,7 @@ func newEnv(t testing.TB) *env {
 	e.ops, e.cust, e.cust2 = bookingv1.NewReservationServiceClient(ops), bookingv1.NewReservationServiceClient(c1), bookingv1.NewReservationServiceClient(c2)
 	e.svc, e.anon = bookingv1.NewReservationServiceClient(svc), bookingv1.NewReservationServiceClient(anon)
 	e.stream = eventsv1.NewEventStreamServiceClient(svc)
+	e.provSvc = reservationv1.NewReservationProviderServiceClient(svc)
 	e.provOps, e.provCust, e.provAnon = reservationv1.NewReservationProviderServiceClient(ops), reservationv1.NewReservationProviderServiceClient(c1), reservationv1.NewReservationProviderServiceClient(anon)
 	return e
 }

@@ -35,3 +35,23 @@ func (s *providerServer) GetReservationDetails(ctx context.Context, req *reserva
 	}
 	return resp, nil
 }
+
+// ConfirmReservations confirms up to 500 reservations in one transaction for services
+// and operators, idempotent by request_id, with one outcome per id.
+func (s *providerServer) ConfirmReservations(ctx context.Context, req *reservationv1.ConfirmReservationsRequest) (*reservationv1.ConfirmReservationsResponse, error) {
+	results, err := s.svc.ConfirmReservations(ctx, callerOf(ctx), req.GetProvider(), req.GetIds(), req.GetRequestId(), req.GetReference())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &reservationv1.ConfirmReservationsResponse{Results: actionResultsOut(results)}, nil
+}
+
+// CancelReservations cancels up to 500 reservations in one transaction for services and
+// operators, idempotent by request_id, with one outcome per id; waive_fees refunds in full.
+func (s *providerServer) CancelReservations(ctx context.Context, req *reservationv1.CancelReservationsRequest) (*reservationv1.CancelReservationsResponse, error) {
+	results, err := s.svc.CancelReservations(ctx, callerOf(ctx), req.GetProvider(), req.GetIds(), req.GetRequestId(), req.GetReason(), req.GetWaiveFees())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &reservationv1.CancelReservationsResponse{Results: actionResultsOut(results)}, nil
+}

@@ -127,8 +127,17 @@ func historyJSON(h []booking.StatusChange) []byte {
 	return b
 }
 
-// writeReservation stores the mutable fields of r and bumps its version.
-func writeReservation(ctx context.Context, tx pgx.Tx, r *booking.Reservation) error {
+// updateReservationSQL stores the mutable fields of a reservation and bumps its version;
+// its arguments are reservationArgs.
+const updateReservationSQL = `
+	UPDATE reservation SET status = $2, sub_status = $3, travelers = $4, hold_expire_time = $5,
+		cancel_time = $6, cancel_reason = $7, cancel_actor = $8, refundable_minor = $9,
+		service_start = $10, service_end = $11, history = $12, update_time = $13, version = version + 1
+	WHERE id = $1
+	RETURNING version`
+
+// reservationArgs are updateReservationSQL's arguments for r.
+func reservationArgs(r *booking.Reservation) []any {
 	var cancelTime *time.Time
 	var cancelReason, cancelActor string
 	var refundable *int64
@@ -136,19 +145,26 @@ func writeReservation(ctx context.Context, tx pgx.Tx, r *booking.Reservation) er
 		cancelTime, cancelReason, cancelActor = &c.Time, c.Reason, c.Actor
 		refundable = &c.Refundable.Amount
 	}
-	err := tx.QueryRow(ctx, `
-		UPDATE reservation SET status = $2, sub_status = $3, travelers = $4, hold_expire_time = $5,
-			cancel_time = $6, cancel_reason = $7, cancel_actor = $8, refundable_minor = $9,
-			service_start = $10, service_end = $11, history = $12, update_time = $13, version = version + 1
-		WHERE id = $1
-		RETURNING version`,
-		r.ID, r.Status, r.SubStatus, r.Travelers, nullTime(r.HoldExpireTime), cancelTime, cancelReason,
-		cancelActor, refundable, r.ServiceStart, r.ServiceEnd, historyJSON(r.History), r.UpdateTime).Scan(&r.Version)
-	if err != nil {
+	return []any{r.ID, r.Status, r.SubStatus, r.Travelers, nullTime(r.HoldExpireTime), cancelTime, cancelReason,
+		cancelActor, refundable, r.ServiceStart, r.ServiceEnd, historyJSON(r.History), r.UpdateTime}
+}
+
+// writeReservation stores the mutable fields of r and bumps its version.
+func writeReservation(ctx context.Context, tx pgx.Tx, r *booking.Reservation) error {
+	if err := tx.QueryRow(ctx, updateReservationSQL, reservationArgs(r)...).Scan(&r.Version); err != nil {
 		return fmt.Errorf("update reservation: %w", err)
 	}
 	return nil
 }
+
+// seatCountersSQL moves a fare class's counters: $1 departure, $2 fare class, $3 held, $4 sold.
+const seatCountersSQL = `UPDATE fare_class SET held = held + $3, sold = sold + $4 WHERE departure_id = $1 AND name = $2`
+
+// nightCountersSQL moves the counters of a stay's nights: $1 property, $2 room type, $3
+// check-in, $4 check-out, $5 held, $6 sold.
+const nightCountersSQL = `
+	UPDATE room_night SET held = held + $5, sold = sold + $6
+	WHERE property_id = $1 AND room_type = $2 AND night >= $3 AND night < $4`
 
 // moveCounters adds held and sold to the counters of r's inventory: its fare class, or
 // every night of its stay. The CHECK constraints keep counters within capacity.
@@ -157,8 +173,7 @@ func moveCounters(ctx context.Context, tx pgx.Tx, r *booking.Reservation, held, 
 		return nil
 	}
 	if r.Seat != nil {
-		tag, err := tx.Exec(ctx, `UPDATE fare_class SET held = held + $3, sold = sold + $4 WHERE departure_id = $1 AND name = $2`,
-			r.Seat.DepartureID, r.Seat.FareClass, held, sold)
+		tag, err := tx.Exec(ctx, seatCountersSQL, r.Seat.DepartureID, r.Seat.FareClass, held, sold)
 		if err != nil {
 			return fmt.Errorf("move seat counters: %w", err)
 		}
@@ -167,10 +182,7 @@ func moveCounters(ctx context.Context, tx pgx.Tx, r *booking.Reservation, held, 
 		}
 		return nil
 	}
-	tag, err := tx.Exec(ctx, `
-		UPDATE room_night SET held = held + $5, sold = sold + $6
-		WHERE property_id = $1 AND room_type = $2 AND night >= $3 AND night < $4`,
-		r.Stay.PropertyID, r.Stay.RoomType, r.Stay.CheckIn.In(time.UTC, 0), r.Stay.CheckOut.In(time.UTC, 0), held, sold)
+	tag, err := tx.Exec(ctx, nightCountersSQL, r.Stay.PropertyID, r.Stay.RoomType, r.Stay.CheckIn.In(time.UTC, 0), r.Stay.CheckOut.In(time.UTC, 0), held, sold)
 	if err != nil {
 		return fmt.Errorf("move room counters: %w", err)
 	}

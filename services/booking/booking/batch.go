@@ -1,0 +1,240 @@
+package booking
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// MaxActionBatch is the most ids ConfirmReservations and CancelReservations take in one call.
+const MaxActionBatch = 500
+
+// MaxReference is the longest reference a batch confirmation records.
+const MaxReference = 200
+
+// Operations named in idempotency keys of batch changes; distinct from the single-reservation
+// operations, so a batch's request id never collides with a single call's.
+const (
+	opConfirmBatch = "ConfirmReservations"
+	opCancelBatch  = "CancelReservations"
+)
+
+// ActionOutcome is the outcome of a batch action on one id.
+type ActionOutcome int
+
+// The outcomes, numbered as waybill.reservation.v1.ReservationActionResult.Outcome.
+const (
+	// ActionOK means the action was done now, or the reservation was already in the wanted
+	// state and nothing changed.
+	ActionOK ActionOutcome = iota + 1
+	// ActionNotFound means no reservation has the id.
+	ActionNotFound
+	// ActionDenied means the caller may not act on the reservation.
+	ActionDenied
+	// ActionFailedPrecondition means the reservation's state does not allow the action;
+	// ActionResult.Reason says why.
+	ActionFailedPrecondition
+)
+
+// ActionResult is the outcome of a batch action for one requested id.
+type ActionResult struct {
+	// ID is the id as requested.
+	ID string `json:"id"`
+	// Outcome is what happened.
+	Outcome ActionOutcome `json:"outcome"`
+	// Status is the main status after the action; unspecified when not found or denied.
+	Status Status `json:"status,omitempty"`
+	// Reason is a machine-readable reason for ActionFailedPrecondition.
+	Reason string `json:"reason,omitempty"`
+	// Version is the reservation's version after the action; 0 when not found or denied.
+	Version int64 `json:"version,omitempty"`
+}
+
+// BatchChange is one reservation a batch changed, for storage to write like
+// UpdateReservation does: the row, the counters and the event.
+type BatchChange struct {
+	Reservation *Reservation
+	Change      Change
+}
+
+// BatchApply runs a batch's domain logic on the locked reservations (by id; ids that do not
+// exist are missing). It returns the reservations it changed and a function encoding the
+// batch's result, which storage calls after writing the changes (so versions are final)
+// and saves with the idempotency key.
+type BatchApply func(rs map[string]*Reservation) (changed []BatchChange, encode func() ([]byte, error), err error)
+
+// ConfirmReservations confirms a batch of reservations for a service or an operator, in
+// one transaction, each id with its own outcome: a HELD reservation is confirmed, a
+// CONFIRMED one is OK without a change, a lapsed or expired hold fails with HOLD_EXPIRED
+// and other states with INVALID_STATUS_TRANSITION. The reference is recorded in each
+// confirmation's history entry. A retry with the same request id returns the first
+// call's results and changes nothing.
+func (s *Service) ConfirmReservations(ctx context.Context, c Caller, provider string, ids []string, requestID, reference string) ([]ActionResult, error) {
+	if err := requireBatchCaller(c); err != nil {
+		return nil, err
+	}
+	v := validateBatch(provider, ids, requestID)
+	v.check(runeLen(reference, 0, MaxReference), "reference", "must be at most %d characters", MaxReference)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	fp := fingerprint(opConfirmBatch, ids, reference)
+	return s.batch(ctx, c, opConfirmBatch, ids, requestID, fp, func(r *Reservation, now time.Time) (Change, error) {
+		return ConfirmForBatch(r, now, c.Subject, reference)
+	})
+}
+
+// CancelReservations cancels a batch of reservations for a service or an operator, in one
+// transaction, each id with its own outcome: HELD and CONFIRMED reservations are
+// cancelled under their policy (in full when waiveFees is set or the caller is an
+// operator), CANCELLED and EXPIRED ones are OK without a change. A retry with the same
+// request id returns the first call's results and changes nothing.
+func (s *Service) CancelReservations(ctx context.Context, c Caller, provider string, ids []string, requestID, reason string, waiveFees bool) ([]ActionResult, error) {
+	if err := requireBatchCaller(c); err != nil {
+		return nil, err
+	}
+	v := validateBatch(provider, ids, requestID)
+	v.check(runeLen(reason, 0, MaxReason), "reason", "must be at most %d characters", MaxReason)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	fp := fingerprint(opCancelBatch, ids, reason, strconv.FormatBool(waiveFees))
+	full := waiveFees || c.Role == RoleOperator
+	return s.batch(ctx, c, opCancelBatch, ids, requestID, fp, func(r *Reservation, now time.Time) (Change, error) {
+		return CancelForBatch(r, now, c.Subject, reason, full)
+	})
+}
+
+// ConfirmForBatch is Reservation.Confirm as a batch applies it: an EXPIRED reservation
+// fails with HOLD_EXPIRED (its hold lapsed), and a non-empty reference becomes the
+// confirmation's history reason.
+func ConfirmForBatch(r *Reservation, now time.Time, actor, reference string) (Change, error) {
+	if r.Status == StatusExpired {
+		return Change{}, Precondition(ReasonHoldExpired, "the hold expired")
+	}
+	ch, err := r.Confirm(now, actor)
+	if err == nil && !ch.None && reference != "" {
+		r.History[len(r.History)-1].Reason = reference
+	}
+	return ch, err
+}
+
+// CancelForBatch is Reservation.Cancel as a batch applies it: a CANCELLED or EXPIRED
+// reservation is already where the batch wants it, so nothing changes.
+func CancelForBatch(r *Reservation, now time.Time, actor, reason string, fullRefund bool) (Change, error) {
+	if r.Status == StatusCancelled || r.Status == StatusExpired {
+		return Change{None: true}, nil
+	}
+	return r.Cancel(now, actor, reason, fullRefund)
+}
+
+// requireBatchCaller lets only services and operators run batch actions.
+func requireBatchCaller(c Caller) error {
+	if err := requireCaller(c); err != nil {
+		return err
+	}
+	if !c.Privileged() {
+		return ErrPermissionDenied
+	}
+	return nil
+}
+
+// validateBatch checks what both batch actions take.
+func validateBatch(provider string, ids []string, requestID string) *validator {
+	var v validator
+	v.check(provider == "" || provider == ProviderName, "provider", "must be %q or empty", ProviderName)
+	v.check(len(ids) >= 1 && len(ids) <= MaxActionBatch, "ids", "must hold 1 to %d ids, got %d", MaxActionBatch, len(ids))
+	for i, id := range ids {
+		v.check(id != "", "ids["+itoa(i)+"]", "must not be empty")
+	}
+	v.check(requestID != "", "request_id", "is required")
+	v.check(runeLen(requestID, 0, MaxRequestID), "request_id", "must be at most %d characters", MaxRequestID)
+	return &v
+}
+
+// fingerprint is a UUID-shaped digest of a batch request, stored as the idempotency key's
+// resource: a request id reused for a different batch is refused instead of answered with
+// another batch's results.
+func fingerprint(op string, ids []string, params ...string) string {
+	h := sha256.New()
+	for _, part := range append(append([]string{op}, params...), ids...) {
+		fmt.Fprintf(h, "%d:%s;", len(part), part)
+	}
+	x := hex.EncodeToString(h.Sum(nil)[:16])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+}
+
+// batch runs fn on every distinct existing id of ids under the rows' locks, in one
+// transaction with the idempotency key (c.Subject, op, requestID), and returns one result
+// per requested id in request order. Fresh and replayed calls decode the same stored
+// result, so a retry's answer is identical to the first.
+func (s *Service) batch(ctx context.Context, c Caller, op string, ids []string, requestID, fp string, fn func(r *Reservation, now time.Time) (Change, error)) ([]ActionResult, error) {
+	lookup := make([]string, 0, len(ids))
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if n := normalizeID(id); ValidID(n) && !seen[n] {
+			seen[n] = true
+			lookup = append(lookup, n)
+		}
+	}
+	key := IdempotencyKey{Actor: c.Subject, Operation: op, RequestID: requestID}
+	blob, err := s.store.UpdateReservations(ctx, lookup, key, fp, func(rs map[string]*Reservation) ([]BatchChange, func() ([]byte, error), error) {
+		now := s.now()
+		done := make(map[string]ActionResult, len(rs))
+		var changed []BatchChange
+		for _, id := range lookup {
+			r := rs[id]
+			if r == nil {
+				continue
+			}
+			if !c.MayAccess(r.CustomerID) {
+				done[id] = ActionResult{Outcome: ActionDenied}
+				continue
+			}
+			ch, err := fn(r, now)
+			if err != nil {
+				var pre *PreconditionError
+				if !errors.As(err, &pre) {
+					return nil, nil, fmt.Errorf("reservation %s: %w", id, err)
+				}
+				done[id] = ActionResult{Outcome: ActionFailedPrecondition, Status: r.Status, Reason: pre.Reason, Version: r.Version}
+				continue
+			}
+			if !ch.None {
+				changed = append(changed, BatchChange{Reservation: r, Change: ch})
+			}
+			done[id] = ActionResult{Outcome: ActionOK, Status: r.Status}
+		}
+		// Versions are final once storage wrote the rows, so results are encoded after.
+		encode := func() ([]byte, error) {
+			results := make([]ActionResult, len(ids))
+			for i, id := range ids {
+				n := normalizeID(id)
+				res, ok := done[n]
+				if !ok {
+					res = ActionResult{Outcome: ActionNotFound}
+				}
+				res.ID = id
+				if res.Outcome == ActionOK {
+					res.Status, res.Version = rs[n].Status, rs[n].Version
+				}
+				results[i] = res
+			}
+			return json.Marshal(results)
+		}
+		return changed, encode, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []ActionResult
+	if err := json.Unmarshal(blob, &out); err != nil {
+		return nil, fmt.Errorf("decode batch results: %w", err)
+	}
+	return out, nil
+}
