@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -95,6 +96,8 @@ func TestUpRunsTheMesh(t *testing.T) {
 	if code, _ := getAs(t, gw+"/v1/trips/t-1", operator); code != http.StatusNotImplemented {
 		t.Errorf("an unimplemented REST route = %d, want 501", code)
 	}
+
+	sellASeat(t, gw, operator, mintToken(t, bin, "c-42", "customer"))
 
 	// Kill booking: its routes answer 503, health says so, the others keep serving.
 	pid := logs.pidOf("booking")
@@ -193,6 +196,89 @@ func getAs(t *testing.T, url, token string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// sellASeat walks a seat from inventory to the operator panel through the REST gateway,
+// across four processes: fare prices the hold, booking keeps it, billing checks it with
+// booking and shows it in the panel from its read model and one batched details call.
+func sellASeat(t *testing.T, gw, operator, customer string) {
+	t.Helper()
+	dep := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
+	post(t, gw+"/v1/rateCards", operator, `{"rateCard":{"productKey":{"seat":{"carrier":"LH","origin":"FRA","destination":"JFK","fareClass":"economy"}},"currencyCode":"EUR","inventory":{"unitPrice":{"amountMinor":"10000","currencyCode":"EUR"}}}}`)
+	d := post(t, gw+"/v1/departures", operator, `{"departure":{"mode":"TRANSPORT_MODE_FLIGHT","carrier":"LH","number":"400","origin":"FRA","destination":"JFK","departureTime":"`+dep.Format(time.RFC3339)+`","arrivalTime":"`+dep.Add(8*time.Hour).Format(time.RFC3339)+`","originTimeZone":"Europe/Berlin","fareClasses":[{"name":"economy","capacity":10}]}}`)
+	depID := field(d, "departure", "id")
+	r := post(t, gw+"/v1/reservations", customer, `{"reservation":{"seat":{"departureId":"`+depID+`","fareClass":"economy"},"quantity":2,"travelers":[{"fullName":"Ada Lovelace"},{"fullName":"Charles Babbage"}]},"requestId":"e2e-hold"}`)
+	if got := field(r, "reservation", "price", "amountMinor"); got != "20000" {
+		t.Errorf("hold priced at %s minor units, want 20000 (2 × 100.00 EUR from fare)", got)
+	}
+	resID := field(r, "reservation", "id")
+	post(t, gw+"/v1/reservations/"+resID+":confirm", customer, `{"requestId":"e2e-confirm"}`)
+	b := post(t, gw+"/v1/bills", customer, `{"customerId":"c-42","currencyCode":"EUR","requestId":"e2e-bill"}`)
+	billID := field(b, "bill", "id")
+	post(t, gw+"/v1/bills/"+billID+"/items", customer, `{"kind":"KIND_FLIGHT","reservationId":"`+resID+`","requestId":"e2e-item"}`)
+	f := post(t, gw+"/v1/bills/"+billID+":finalize", customer, `{"requestId":"e2e-final"}`)
+	if got := field(f, "bill", "status"); got != "BILL_STATUS_FINALIZED" {
+		t.Errorf("bill status after finalize = %s", got)
+	}
+	code, body := getAs(t, gw+"/v1/bills?view=VIEW_FULL", operator)
+	if code != http.StatusOK || !strings.Contains(body, `"title":"LH 400 FRA → JFK"`) || !strings.Contains(body, "MAIN_STATUS_CONFIRMED") {
+		t.Errorf("operator panel = %d %s", code, body)
+	}
+	// Another customer sees none of it.
+	other := mintTokenFor(t, "c-7")
+	if code, _ := getAs(t, gw+"/v1/bills/"+billID, other); code == http.StatusOK {
+		t.Error("another customer could read the bill")
+	}
+}
+
+// mintTokenFor signs a customer token with the development secret the mesh uses.
+func mintTokenFor(t *testing.T, subject string) string {
+	t.Helper()
+	var out strings.Builder
+	if err := run(context.Background(), []string{"token", "--subject", subject, "--role", "customer"}, func(string) string { return "" }, &out); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out.String())
+}
+
+// post POSTs a JSON body with a bearer token and decodes the JSON answer, failing the
+// test on any status but 200.
+func post(t *testing.T, url, token, body string) map[string]any {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s = %d %s", url, resp.StatusCode, raw)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	return m
+}
+
+// field digs a string out of decoded JSON.
+func field(m map[string]any, path ...string) string {
+	var v any = m
+	for _, p := range path {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return ""
+		}
+		v = mm[p]
+	}
+	s, _ := v.(string)
+	return s
 }
 
 // mintToken mints a bearer token with the binary under test.
