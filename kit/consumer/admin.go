@@ -142,7 +142,7 @@ func (s *adminServer) ReplayParkedEvents(ctx context.Context, req *eventsv1.Repl
 		if err != nil {
 			return nil, err
 		}
-		if count(resp, outcome) {
+		if tally(resp, outcome) {
 			stopped = t.replayGroup
 		}
 	}
@@ -189,7 +189,7 @@ func (s *adminServer) replayAll(ctx context.Context, consumer string) (*eventsv1
 			if err != nil {
 				return nil, err
 			}
-			if count(resp, outcome) && g.key != "" {
+			if tally(resp, outcome) && g.key != "" {
 				break
 			}
 			afterSeq, afterID = seq, id
@@ -198,8 +198,8 @@ func (s *adminServer) replayAll(ctx context.Context, consumer string) (*eventsv1
 	return resp, nil
 }
 
-// count adds outcome to resp and reports whether it stops its key's replay.
-func count(resp *eventsv1.ReplayParkedEventsResponse, outcome replayOutcome) (stop bool) {
+// tally adds outcome to resp and reports whether it stops its key's replay.
+func tally(resp *eventsv1.ReplayParkedEventsResponse, outcome replayOutcome) (stop bool) {
 	switch outcome {
 	case replayed:
 		resp.ReplayedCount++

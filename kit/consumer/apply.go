@@ -74,6 +74,11 @@ type handlerError struct {
 func (e *handlerError) Error() string { return e.err.Error() }
 func (e *handlerError) Unwrap() error { return e.err }
 
+// errCursorMissing means the cursor row disappeared while the consumer ran (an operator
+// deleted it to consume the source again from the start). Retrying cannot help; the
+// stream ends and the next one starts from a new cursor.
+var errCursorMissing = errors.New("the consumer's cursor row is gone; resubscribing from a new cursor")
+
 // failure is why an event is being parked.
 type failure struct {
 	err      error
@@ -171,7 +176,7 @@ func (c *consumer) retryDB(ctx context.Context, what string, op func() error) er
 	for failures := 0; ; failures++ {
 		err := op()
 		var he *handlerError
-		if err == nil || errors.As(err, &he) {
+		if err == nil || errors.As(err, &he) || errors.Is(err, errCursorMissing) {
 			return err
 		}
 		if ctx.Err() != nil {
@@ -235,7 +240,9 @@ func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 		})
 	}
 	q.Queue(advanceCursorSQL, c.cfg.Name, c.cfg.Source, endSeq, endCursor)
-	if err := tx.SendBatch(ctx, &q).Close(); err != nil {
+	if err := tx.SendBatch(ctx, &q).Close(); errors.Is(err, pgx.ErrNoRows) {
+		return errCursorMissing
+	} else if err != nil {
 		return fmt.Errorf("lock and advance cursor: %w", err)
 	}
 

@@ -358,3 +358,26 @@ func checkAttrs(t *testing.T, metric string, kvs []attribute.KeyValue) {
 		t.Errorf("metric %s has attributes %v, want consumer=c, source=trip", metric, kvs)
 	}
 }
+
+// Deleting a consumer's cursor row (to consume the source again) makes the running
+// consumer start over instead of retrying forever.
+func TestDeletedCursorStartsOver(t *testing.T) {
+	t.Parallel()
+	pool := newDB(t)
+	src := newFakeSource("trip")
+	srv := serveSource(t, src)
+	name := "again"
+	runConsumer(t, consumer.Config{
+		Name: name, Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t),
+		Reconnect: consumer.Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond},
+	}, func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error { return recordEffect(ctx, tx, name, ev) })
+	src.addN(10, 2)
+	waitFor(t, 10*time.Second, "events applied", func() bool { return cursorSeq(t, pool, name, "trip") == 10 })
+	if _, err := pool.Exec(t.Context(), `DELETE FROM consumer_cursors`); err != nil {
+		t.Fatal(err)
+	}
+	src.addN(1, 2)
+	waitFor(t, 10*time.Second, "events applied again", func() bool {
+		return count(t, pool, `SELECT count(*) FROM effects`) == 10+11
+	})
+}
