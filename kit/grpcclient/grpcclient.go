@@ -11,6 +11,7 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
@@ -47,6 +48,12 @@ func Dial(target string, o Options, extra ...grpc.DialOption) (*grpc.ClientConn,
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
 		grpc.WithDefaultServiceConfig(sc),
 		grpc.WithChainUnaryInterceptor(deadline(o.Timeout)),
+		// gRPC's default reconnect wait grows to two minutes; a peer that comes back
+		// should be seen within seconds.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
+			MinConnectTimeout: 5 * time.Second,
+		}),
 	}
 	conn, err := grpc.NewClient(target, append(opts, extra...)...)
 	if err != nil {
