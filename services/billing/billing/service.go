@@ -91,6 +91,12 @@ type Options struct {
 	Block time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Payments reaches the payment service and Sagas stores pay sagas; PayBill answers
+	// UNAVAILABLE without them.
+	Payments Payments
+	Sagas    SagaStore
+	// SagaStarted, when set, is called after PayBill started a saga (it wakes the runner).
+	SagaStarted func()
 }
 
 // Defaults of Options.

@@ -60,6 +60,9 @@ type Change struct {
 	Removed *Item
 	// Froze says that every item's Billed amount was set.
 	Froze bool
+	// Touched says that the bill changed (its version increases) even without an event,
+	// for example when a pay saga starts on a FINALIZED bill.
+	Touched bool
 }
 
 // checkVersion fails with ErrStaleVersion unless expected is 0 or the bill's version.
@@ -150,6 +153,9 @@ func (b *Bill) Finalize(now time.Time) (Change, error) {
 func (b *Bill) Cancel(reason string, now time.Time) (Change, error) {
 	if !CanTransition(b.Status, StatusCancelled) {
 		return Change{}, reasonf(ErrFailedPrecondition, ReasonBillNotCancellable, "bill %s is %s and cannot be cancelled", b.ID, b.Status)
+	}
+	if b.Saga != nil && b.Saga.State.Active() {
+		return Change{}, reasonf(ErrFailedPrecondition, ReasonPaymentInProgress, "bill %s has a payment in progress", b.ID)
 	}
 	b.Status = StatusCancelled
 	b.CancelTime = now

@@ -108,6 +108,8 @@ type Bill struct {
 	Version int64
 	// PaymentID is the payment of the most recent pay saga; empty before.
 	PaymentID string
+	// Saga is the most recent pay saga; nil before the first PayBill.
+	Saga *Saga
 }
 
 // Item is one reservation on a bill.

@@ -136,9 +136,9 @@ func TestBillLifecycle(t *testing.T) {
 	other := e.openBill(t)
 	e.add(t, other.GetId(), reservationv1.Kind_KIND_FLIGHT, flight)
 
-	// PayBill is not implemented yet.
+	// A cancelled bill is not paid (pay_test.go tests the pay saga itself).
 	_, err = e.customer.PayBill(ctx, &billingv1.PayBillRequest{BillId: b.GetId(), PaymentMethodId: "pm", RequestId: "p"})
-	wantCode(t, err, codes.Unimplemented)
+	wantReason(t, err, codes.FailedPrecondition, "BILL_NOT_PAYABLE")
 }
 
 func TestAddItemChecksWithTheProvider(t *testing.T) {
@@ -217,7 +217,7 @@ func TestAuthorization(t *testing.T) {
 	_, err = e.customer2.GetAccountStanding(ctx, &billingv1.GetAccountStandingRequest{CustomerId: "cust-1"})
 	wantCode(t, err, codes.PermissionDenied)
 	_, err = e.customer2.PayBill(ctx, &billingv1.PayBillRequest{BillId: id, PaymentMethodId: "pm", RequestId: "r"})
-	if code := grpcstatus.Code(err); code != codes.NotFound && code != codes.Unimplemented {
+	if code := grpcstatus.Code(err); code != codes.NotFound {
 		t.Fatalf("PayBill of another customer's bill: %v", err)
 	}
 	// A customer's unfiltered list is their own bills only.

@@ -60,6 +60,7 @@ func billToProto(b billing.Bill) *billingv1.Bill {
 		SettleTime: timestamp(b.SettleTime), CancelTime: timestamp(b.CancelTime), CancelReason: b.CancelReason,
 		Version: b.Version, PaymentId: b.PaymentID,
 	}
+	pb.PaymentSaga = sagaToProto(b.Saga)
 	pb.Items = make([]*billingv1.BillItem, 0, len(b.Items))
 	for _, it := range b.Items {
 		pb.Items = append(pb.Items, itemToProto(it))
@@ -128,5 +129,19 @@ func standingToProto(s billing.Standing) *billingv1.AccountStanding {
 	return &billingv1.AccountStanding{
 		CustomerId: s.CustomerID, Standing: billingv1.Standing(s.Level), ReasonCode: s.ReasonCode, Reason: s.Reason,
 		Outstanding: moneys(s.Outstanding), OverdueBillIds: s.OverdueBillIDs, ComputeTime: timestamp(s.ComputeTime),
+	}
+}
+
+// sagaToProto converts a bill's latest pay saga; nil before the first PayBill.
+func sagaToProto(s *billing.Saga) *billingv1.PaymentSaga {
+	if s == nil {
+		return nil
+	}
+	return &billingv1.PaymentSaga{
+		Id: s.ID, State: billingv1.PaymentSagaState(s.State), Step: billingv1.PaymentSagaStep(s.Step),
+		PaymentMethodId: s.PaymentMethodID, Amount: money(s.Amount), PaymentId: s.PaymentID,
+		FailureCode: s.FailureCode, FailureMessage: s.FailureMessage, FailedItemIds: s.FailedItemIDs,
+		Attempt: int32(s.Attempt), StartTime: timestamp(s.StartTime), UpdateTime: timestamp(s.UpdateTime),
+		EndTime: timestamp(s.EndTime),
 	}
 }

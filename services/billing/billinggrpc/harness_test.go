@@ -193,6 +193,7 @@ func startBilling(t testing.TB, signer *auth.Signer, pool *pgxpool.Pool, ps map[
 	cfg.FeedReconnect = consumer.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond}
 	cfg.BreakerCooldown = 200 * time.Millisecond
 	cfg.WatchHeartbeat = 500 * time.Millisecond
+	cfg.PaymentAddr = "" // tests of the saga start a payment service and set it
 	for _, f := range tune {
 		f(&cfg)
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -24,6 +25,7 @@ import (
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/services/billing/billing"
 	"github.com/waybill/waybill/services/billing/billingpg"
+	"github.com/waybill/waybill/services/billing/paymentclient"
 	"github.com/waybill/waybill/services/billing/providerclient"
 )
 
@@ -65,6 +67,12 @@ type Config struct {
 	FeedReconnect consumer.Backoff
 	// WatchHeartbeat is WatchBills' heartbeat interval (default 15 s).
 	WatchHeartbeat time.Duration
+
+	// PaymentAddr is the payment service's address; empty disables PayBill (it answers
+	// UNAVAILABLE) and the consumer of payment events.
+	PaymentAddr string
+	// Saga tunes the pay saga runner (lease, backoff, deadlines, test hooks).
+	Saga billing.RunnerOptions
 }
 
 // DefaultConfig returns the configuration the flags start from.
@@ -77,6 +85,7 @@ func DefaultConfig() Config {
 		StandingBlock:   billing.DefaultBlock,
 		BreakerFailures: 3,
 		BreakerCooldown: 2 * time.Second,
+		PaymentAddr:     paymentclient.DefaultAddr,
 	}
 }
 
@@ -85,7 +94,7 @@ var flagConfig = DefaultConfig()
 
 // Flags adds billing's flags to fs: --providers, --provider-timeout,
 // --provider-stale-after, --provider-breaker-failures, --provider-breaker-cooldown,
-// --standing-grace and --standing-block.
+// --standing-grace, --standing-block and --payment-addr.
 func Flags(fs *flag.FlagSet) {
 	fs.StringVar(&flagConfig.Providers, "providers", flagConfig.Providers,
 		"reservation providers, one per kind: kind=provider@host:port,… (kind: flight, train, bus, stay, ride or a kind number)")
@@ -95,6 +104,7 @@ func Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&flagConfig.BreakerCooldown, "provider-breaker-cooldown", flagConfig.BreakerCooldown, "how long an open circuit fails fast before probing the provider")
 	fs.DurationVar(&flagConfig.StandingGrace, "standing-grace", flagConfig.StandingGrace, "unpaid time after which a customer is PAST_DUE")
 	fs.DurationVar(&flagConfig.StandingBlock, "standing-block", flagConfig.StandingBlock, "unpaid time after which a customer is BLOCKED")
+	fs.StringVar(&flagConfig.PaymentAddr, "payment-addr", flagConfig.PaymentAddr, "the payment service's gRPC address (host:port), for PayBill's saga and settlements")
 }
 
 // Register registers billing's gRPC services with the configuration from Flags.
@@ -104,8 +114,9 @@ func Register(ctx context.Context, d serve.Deps) error {
 
 // RegisterConfig registers billing's gRPC services (BillingService, EventStreamService
 // unless the runner serves it, ConsumerAdminService) and starts, until ctx ends, its
-// outbox sequencer (unless the runner runs it), the feeds of every configured provider and
-// the pruning of old idempotency keys. d.Pool's search_path must be the billing schema,
+// outbox sequencer (unless the runner runs it), the feeds of every configured provider,
+// the pay saga runner, the consumer of the payment service's settlements and the pruning
+// of old idempotency keys. d.Pool's search_path must be the billing schema,
 // migrated with billingpg.Migrations (serve does both; tests use
 // pgtest.NewDB(t, "billing", billingpg.Migrations)). Background work retries while the
 // database is not ready yet.
@@ -138,7 +149,27 @@ func RegisterConfig(ctx context.Context, d serve.Deps, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	svc := billing.New(store, providers, billing.Options{DetailsTimeout: cfg.DetailsTimeout, Grace: cfg.StandingGrace, Block: cfg.StandingBlock})
+	var payments *paymentclient.Client
+	if cfg.PaymentAddr != "" {
+		if payments, err = paymentclient.Dial(cfg.PaymentAddr, dial...); err != nil {
+			_ = providers.Close()
+			return err
+		}
+	}
+	var runner *billing.Runner
+	opts := billing.Options{DetailsTimeout: cfg.DetailsTimeout, Grace: cfg.StandingGrace, Block: cfg.StandingBlock}
+	if payments != nil {
+		opts.Payments, opts.Sagas = payments, store
+		opts.SagaStarted = func() { runner.Wake() }
+	}
+	svc := billing.New(store, providers, opts)
+	if payments != nil {
+		ro := cfg.Saga
+		if ro.Logger == nil {
+			ro.Logger = logger.With(slog.String("component", "pay-saga"))
+		}
+		runner = billing.NewRunner(svc, store, payments, providers, ro)
+	}
 
 	// WatchBills reads billing's own log in process, through a reader of its own.
 	reader := eventstream.NewReader(d.Pool, schema, log, eventstream.ReaderOptions{Logger: logger})
@@ -171,7 +202,17 @@ func RegisterConfig(ctx context.Context, d serve.Deps, cfg Config) error {
 	if ownLog {
 		eventsv1.RegisterEventStreamServiceServer(s, srv.events)
 	}
-	eventsv1.RegisterConsumerAdminServiceServer(s, adminGuard{consumer.NewAdminServer(schema, d.Pool, providers.Handlers(feed))})
+	handlers := providers.Handlers(feed)
+	var settlements consumer.Config
+	if payments != nil {
+		settlements = consumer.Config{
+			Name: settlementsConsumer, Source: "payment", Client: eventsv1.NewEventStreamServiceClient(payments.Conn()),
+			Pool: d.Pool, Types: []string{paymentSettled}, PayloadMode: eventsv1.PayloadMode_PAYLOAD_MODE_FULL,
+			Logger: logger, Meter: feed.Meter, TracerProvider: feed.TracerProvider, Reconnect: cfg.FeedReconnect,
+		}
+		handlers[settlementsConsumer] = settleHandler(store, log.Notify)
+	}
+	eventsv1.RegisterConsumerAdminServiceServer(s, adminGuard{consumer.NewAdminServer(schema, d.Pool, handlers)})
 
 	go func() {
 		if ownLog {
@@ -179,8 +220,18 @@ func RegisterConfig(ctx context.Context, d serve.Deps, cfg Config) error {
 		}
 		go func() { _ = reader.Run(ctx) }()
 		go pruneRequests(ctx, store, logger)
+		var wg sync.WaitGroup
+		if payments != nil {
+			wg.Add(2)
+			go func() { defer wg.Done(); _ = runner.Run(ctx) }()
+			go func() { defer wg.Done(); runSettlements(ctx, settlements, handlers[settlementsConsumer], logger) }()
+		}
 		providers.RunFeeds(ctx, feed)
+		wg.Wait()
 		_ = providers.Close()
+		if payments != nil {
+			_ = payments.Close()
+		}
 	}()
 	return nil
 }

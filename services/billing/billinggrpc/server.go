@@ -10,8 +10,7 @@ import (
 	"github.com/waybill/waybill/services/billing/billing"
 )
 
-// Server implements billingv1.BillingServiceServer on the billing domain service. PayBill
-// is not implemented yet and answers UNIMPLEMENTED.
+// Server implements billingv1.BillingServiceServer on the billing domain service.
 type Server struct {
 	billingv1.UnimplementedBillingServiceServer
 	svc       *billing.Service
@@ -140,6 +139,20 @@ func (s *Server) CancelBill(ctx context.Context, req *billingv1.CancelBillReques
 		return nil, toStatus(err)
 	}
 	return &billingv1.CancelBillResponse{Bill: billToProto(b)}, nil
+}
+
+// PayBill implements billingv1.BillingServiceServer: it starts the pay saga, which the
+// saga runner then drives.
+func (s *Server) PayBill(ctx context.Context, req *billingv1.PayBillRequest) (*billingv1.PayBillResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.svc.PayBill(ctx, c, req.GetBillId(), req.GetPaymentMethodId(), req.GetExpectedVersion(), req.GetRequestId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &billingv1.PayBillResponse{Bill: billToProto(b)}, nil
 }
 
 // SetBillSubStatus implements billingv1.BillingServiceServer.

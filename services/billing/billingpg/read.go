@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,7 +22,8 @@ type querier interface {
 }
 
 // billsWithItemsSQL wraps a query returning bills rows (as "page") with their items and
-// the items' summaries, in the panel's order: one query whatever the page size. Missing
+// the items' summaries and the bill's latest pay saga (without its progress), in the
+// panel's order: one query, and so one snapshot, whatever the page size. Missing
 // items and summaries come back as zero values (an item id of ” means none), so that
 // rows scan without allocating pointers.
 const billsWithItemsSQL = `
@@ -32,8 +34,13 @@ SELECT b.id::text, b.customer_id, b.currency_code, b.status, b.sub_status, b.cre
        COALESCE(i.position, 0), i.billed_minor, COALESCE(i.billed_currency, ''), i.create_time,
        COALESCE(s.kind, 0), COALESCE(s.customer_id, ''), COALESCE(s.main_status, 0), COALESCE(s.sub_status, ''),
        COALESCE(s.amount_minor, 0), COALESCE(s.currency_code, ''), COALESCE(s.title, ''),
-       s.provider_update_time, COALESCE(s.provider_version, 0), s.changed_at
+       s.provider_update_time, COALESCE(s.provider_version, 0), s.changed_at,
+       COALESCE(ps.id::text, ''), COALESCE(ps.attempt, 0), COALESCE(ps.state, ''), COALESCE(ps.step, ''),
+       COALESCE(ps.payment_method_id, ''), COALESCE(ps.amount_minor, 0), COALESCE(ps.currency_code, ''),
+       COALESCE(ps.payment_id, ''), COALESCE(ps.failure_code, ''), COALESCE(ps.failure_message, ''), ps.failed_item_ids,
+       ps.start_time, ps.update_time, ps.step_time, ps.end_time
 FROM page b
+LEFT JOIN pay_sagas ps ON ps.id = b.saga_id
 LEFT JOIN bill_items i ON i.bill_id = b.id
 LEFT JOIN reservation_summaries s ON s.provider = i.provider AND s.reservation_id = i.reservation_id
 ORDER BY b.update_time DESC, b.id DESC, i.position`
@@ -57,12 +64,17 @@ func loadBills(ctx context.Context, q querier, page string, args ...any) ([]bill
 		itemCreate, sUpdate, sChanged      pgtype.Timestamptz
 		sCustomer, sSub, sCur, sTitle      string
 		sAmount, sVersion                  int64
+		sg                                 billing.Saga
+		sgState, sgStep                    string
+		sgStart, sgUpdate, sgStepT, sgEnd  pgtype.Timestamptz
 	)
 	for rows.Next() {
 		if err := rows.Scan(&b.ID, &b.CustomerID, &b.Currency, &status, &b.SubStatus, &b.CreateTime, &b.UpdateTime,
 			&fin, &paid, &settle, &cancel, &b.CancelReason, &b.Version, &b.PaymentID,
 			&itemID, &kind, &provider, &resID, &position, &billedMinor, &billedCur, &itemCreate,
-			&sKind, &sCustomer, &sMain, &sSub, &sAmount, &sCur, &sTitle, &sUpdate, &sVersion, &sChanged); err != nil {
+			&sKind, &sCustomer, &sMain, &sSub, &sAmount, &sCur, &sTitle, &sUpdate, &sVersion, &sChanged,
+			&sg.ID, &sg.Attempt, &sgState, &sgStep, &sg.PaymentMethodID, &sg.Amount.Minor, &sg.Amount.Currency,
+			&sg.PaymentID, &sg.FailureCode, &sg.FailureMessage, &sg.FailedItemIDs, &sgStart, &sgUpdate, &sgStepT, &sgEnd); err != nil {
 			return nil, fmt.Errorf("scan bill: %w", err)
 		}
 		if n := len(bills); n == 0 || bills[n-1].ID != b.ID {
@@ -71,6 +83,14 @@ func loadBills(ctx context.Context, q querier, page string, args ...any) ([]bill
 			nb.FinalizeTime, nb.PaidTime, nb.SettleTime, nb.CancelTime = tm(fin), tm(paid), tm(settle), tm(cancel)
 			nb.CreateTime, nb.UpdateTime = nb.CreateTime.UTC(), nb.UpdateTime.UTC()
 			nb.Items = nil
+			if sg.ID != "" {
+				saga := sg
+				saga.BillID = nb.ID
+				saga.FailedItemIDs = slices.Clone(sg.FailedItemIDs)
+				saga.State, saga.Step = billing.ParseSagaState(sgState), billing.ParseSagaStep(sgStep)
+				saga.StartTime, saga.UpdateTime, saga.StepTime, saga.EndTime = tm(sgStart), tm(sgUpdate), tm(sgStepT), tm(sgEnd)
+				nb.Saga = &saga
+			}
 			bills = append(bills, nb)
 		}
 		if itemID == "" {

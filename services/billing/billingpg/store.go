@@ -255,7 +255,7 @@ func findItem(b billing.Bill, id string) *billing.Item {
 
 const updateBillSQL = `
 UPDATE bills SET status = $2, sub_status = $3, update_time = $4, finalize_time = $5, paid_time = $6,
-    settle_time = $7, cancel_time = $8, cancel_reason = $9, version = $10, payment_id = $11
+    settle_time = $7, cancel_time = $8, cancel_reason = $9, version = $10, payment_id = $11, saga_id = $12
 WHERE id = $1`
 
 const insertItemSQL = `
@@ -272,7 +272,7 @@ const releaseItemsSQL = `UPDATE bill_items SET released = true WHERE bill_id = $
 func persist(ctx context.Context, tx pgx.Tx, b *billing.Bill, ch billing.Change, now time.Time) error {
 	if _, err := tx.Exec(ctx, updateBillSQL, b.ID, b.Status.String(), b.SubStatus, b.UpdateTime,
 		nullTime(b.FinalizeTime), nullTime(b.PaidTime), nullTime(b.SettleTime), nullTime(b.CancelTime),
-		b.CancelReason, b.Version, b.PaymentID); err != nil {
+		b.CancelReason, b.Version, b.PaymentID, sagaIDOf(b)); err != nil {
 		return fmt.Errorf("update bill: %w", err)
 	}
 	if it := ch.Added; it != nil {
@@ -316,6 +316,14 @@ func (s *Store) CustomerBills(ctx context.Context, customerID string, statuses [
 	page := `SELECT * FROM bills WHERE customer_id = $1 AND status = ANY($2::text[])`
 	bills, err := loadBills(ctx, s.pool, page, customerID, names)
 	return bills, mapError(err)
+}
+
+// sagaIDOf is the bill's latest saga id, or NULL.
+func sagaIDOf(b *billing.Bill) any {
+	if b.Saga == nil {
+		return nil
+	}
+	return b.Saga.ID
 }
 
 func deref(p *string) string {

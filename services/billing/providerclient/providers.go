@@ -86,7 +86,7 @@ func New(cfg Config, opts Options) (*Providers, error) {
 	ps := &Providers{cfg: cfg, opts: opts, byName: map[string]*provider{}}
 	for _, name := range cfg.Names() {
 		conn, err := grpcclient.Dial(cfg.Addrs[name], grpcclient.Options{
-			Timeout: 5 * time.Second, Idempotent: []string{detailsMethod}, MaxAttempts: 2,
+			Timeout: 5 * time.Second, Idempotent: []string{detailsMethod, confirmMethod, cancelMethod}, MaxAttempts: 2,
 		}, opts.DialOptions...)
 		if err != nil {
 			ps.Close()
@@ -228,3 +228,77 @@ func (ps *Providers) CircuitOpen(name string) bool {
 
 // Names returns the providers' names, sorted.
 func (ps *Providers) Names() []string { return ps.cfg.Names() }
+
+// The pay saga's calls carry a request id, so they are retried on UNAVAILABLE too.
+const (
+	confirmMethod = "/waybill.reservation.v1.ReservationProviderService/ConfirmReservations"
+	cancelMethod  = "/waybill.reservation.v1.ReservationProviderService/CancelReservations"
+)
+
+var _ billing.Reservations = (*Providers)(nil)
+
+// Confirm implements billing.Reservations: one ConfirmReservations call. It bypasses the
+// circuit breaker, which guards the panel's reads: the saga has its own backoff.
+func (ps *Providers) Confirm(ctx context.Context, name string, ids []string, requestID, reference string) ([]billing.ActionOutcome, error) {
+	p, ok := ps.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("no provider %q is configured", name)
+	}
+	resp, err := p.details.ConfirmReservations(ctx, &reservationv1.ConfirmReservationsRequest{Provider: name, Ids: ids, RequestId: requestID, Reference: reference})
+	if err != nil {
+		return nil, actionError(name, "confirm", err)
+	}
+	return outcomes(resp.GetResults()), nil
+}
+
+// Cancel implements billing.Reservations: one CancelReservations call.
+func (ps *Providers) Cancel(ctx context.Context, name string, ids []string, requestID, reason string, waiveFees bool) ([]billing.ActionOutcome, error) {
+	p, ok := ps.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("no provider %q is configured", name)
+	}
+	resp, err := p.details.CancelReservations(ctx, &reservationv1.CancelReservationsRequest{Provider: name, Ids: ids, RequestId: requestID, Reason: reason, WaiveFees: waiveFees})
+	if err != nil {
+		return nil, actionError(name, "cancel", err)
+	}
+	return outcomes(resp.GetResults()), nil
+}
+
+// outcomes converts per-id results.
+func outcomes(rs []*reservationv1.ReservationActionResult) []billing.ActionOutcome {
+	out := make([]billing.ActionOutcome, len(rs))
+	for i, r := range rs {
+		switch r.GetOutcome() {
+		case reservationv1.ReservationActionResult_OUTCOME_OK:
+			out[i] = billing.ActionOutcome{OK: true}
+		case reservationv1.ReservationActionResult_OUTCOME_NOT_FOUND:
+			out[i] = billing.ActionOutcome{Code: "NOT_FOUND"}
+		case reservationv1.ReservationActionResult_OUTCOME_DENIED:
+			out[i] = billing.ActionOutcome{Code: "DENIED"}
+		default:
+			out[i] = billing.ActionOutcome{Code: orDefault(r.GetReason(), "FAILED_PRECONDITION")}
+		}
+	}
+	return out
+}
+
+// actionError maps a failed confirm or cancel: what a retry with the same request id may
+// fix is billing.ErrUnavailable; anything else is a refusal of the whole batch.
+func actionError(provider, op string, err error) error {
+	st := status.Convert(err)
+	msg := fmt.Sprintf("provider %s: %s: %s", provider, op, st.Message())
+	switch st.Code() {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.ResourceExhausted, codes.Internal, codes.Unknown:
+		return &billing.ReasonError{Kind: billing.ErrUnavailable, Reason: billing.ReasonProviderUnavailable, Message: msg}
+	case codes.Canceled:
+		return fmt.Errorf("%s: %w", msg, context.Canceled)
+	}
+	return fmt.Errorf("%s (%s)", msg, st.Code())
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}

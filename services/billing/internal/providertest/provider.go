@@ -84,6 +84,9 @@ type Reservation struct {
 	// UpdateTime and Version are set by Create and Update.
 	UpdateTime time.Time
 	Version    int64
+	// CancelReason and FeesWaived record the last CancelReservations that cancelled it.
+	CancelReason string
+	FeesWaived   bool
 }
 
 // Options configures a Provider.
@@ -111,6 +114,10 @@ type Provider struct {
 	// Calls counts GetReservationDetails calls answered.
 	Calls atomic.Int64
 	delay atomic.Int64 // nanoseconds added to every GetReservationDetails
+
+	actionsDown atomic.Bool
+	countMu     sync.Mutex
+	counts      actionCounts
 
 	mu     sync.Mutex
 	addr   string
@@ -265,12 +272,13 @@ func details(r Reservation, full bool) *reservationv1.ReservationDetails {
 	return d
 }
 
-const selectSQL = `SELECT id, kind, customer_id, main_status, sub_status, amount_minor, currency_code, title, update_time, version FROM reservations`
+const selectSQL = `SELECT id, kind, customer_id, main_status, sub_status, amount_minor, currency_code, title, update_time, version, cancel_reason, fees_waived FROM reservations`
 
 func scanReservation(row pgx.CollectableRow) (Reservation, error) {
 	var r Reservation
 	var kind, st int32
-	err := row.Scan(&r.ID, &kind, &r.CustomerID, &st, &r.SubStatus, &r.Amount, &r.Currency, &r.Title, &r.UpdateTime, &r.Version)
+	err := row.Scan(&r.ID, &kind, &r.CustomerID, &st, &r.SubStatus, &r.Amount, &r.Currency, &r.Title, &r.UpdateTime, &r.Version,
+		&r.CancelReason, &r.FeesWaived)
 	r.Kind, r.Status = reservationv1.Kind(kind), reservationv1.MainStatus(st)
 	r.UpdateTime = r.UpdateTime.UTC()
 	return r, err
@@ -295,6 +303,17 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, r.ID, int32(r.Kind), r.Custom
 		return nil
 	})
 }
+
+// Get returns reservation id.
+func (p *Provider) Get(ctx context.Context, id string) (Reservation, error) {
+	rows, err := p.opts.Pool.Query(ctx, selectSQL+` WHERE id = $1`, id)
+	if err != nil {
+		return Reservation{}, err
+	}
+	return pgx.CollectExactlyOneRow(rows, scanReservation)
+}
+
+func nowMicros() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // Update changes reservation id with fn, raises its version and emits its event.
 func (p *Provider) Update(ctx context.Context, id string, fn func(r *Reservation)) (Reservation, error) {
