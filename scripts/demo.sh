@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Walks a reservation from inventory to a bill through the REST gateway of a running mesh
 # (`make run` in another terminal): a rate card, a flight, a hold priced by fare, a
-# confirmation, a bill with the seat as its item, the operator panel. Needs curl and jq.
+# confirmation, a bill with the seat as its item, payment through billing's saga, the
+# operator panel and the event log. Needs curl and jq.
 set -euo pipefail
 GW=${GW:-http://127.0.0.1:8080}
 WAYBILL=${WAYBILL:-bin/waybill}
@@ -35,8 +36,18 @@ call "$CUST" POST "/v1/bills/$BILL/items" '{"kind":"KIND_FLIGHT","reservationId"
 echo "6. customer: finalize"
 call "$CUST" POST "/v1/bills/$BILL:finalize" '{"requestId":"demo-final-1"}' | jq -c '.bill | {id, status, totals}'
 
-echo "7. operator panel: bills with their items' full details (one batched call per provider)"
+echo "7. customer: pay (billing's saga: authorize with payment, confirm with booking, capture)"
+PM=$(call "$CUST" POST /v1/paymentMethods '{"customerId":"c-42","card":{"number":"4242424242424242","expiryMonth":12,"expiryYear":2099,"cvc":"123"},"requestId":"demo-pm-1"}' | jq -r .paymentMethod.id)
+call "$CUST" POST "/v1/bills/$BILL:pay" '{"paymentMethodId":"'"$PM"'","requestId":"demo-pay-1"}' >/dev/null
+for _ in $(seq 50); do
+  status=$(call "$CUST" GET "/v1/bills/$BILL" | jq -r .bill.status)
+  [[ $status == BILL_STATUS_PAID ]] && break
+  sleep 0.1
+done
+echo "   bill $BILL: $status"
+
+echo "8. operator panel: bills with their items' full details (one batched call per provider)"
 call "$OPS" GET "/v1/bills?view=VIEW_FULL&pageSize=10" | jq -c '.bills[] | {id, status, items: [.items[] | {title: .details.title, mainStatus, freshness}]}'
 
-echo "8. the booking event log, as newline-delimited JSON (first 3 events)"
+echo "9. the booking event log, as newline-delimited JSON (first 3 events)"
 curl -sS -N -H "Authorization: Bearer $OPS" "$GW/v1/events/booking:subscribe?payloadMode=PAYLOAD_MODE_KEYS_ONLY" 2>/dev/null | head -n 3 | jq -c '.result | {type: .event.type, key: .event.key, seq: .event.sequence, cursor}'

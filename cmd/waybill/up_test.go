@@ -198,9 +198,10 @@ func getAs(t *testing.T, url, token string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// sellASeat walks a seat from inventory to the operator panel through the REST gateway,
-// across four processes: fare prices the hold, booking keeps it, billing checks it with
-// booking and shows it in the panel from its read model and one batched details call.
+// sellASeat walks a seat from inventory to a paid bill through the REST gateway, across
+// five processes: fare prices the hold, booking keeps it, billing checks it with booking,
+// pays it with payment and booking through its saga, and shows it in the panel from its
+// read model and one batched details call.
 func sellASeat(t *testing.T, gw, operator, customer string) {
 	t.Helper()
 	dep := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
@@ -219,6 +220,21 @@ func sellASeat(t *testing.T, gw, operator, customer string) {
 	f := post(t, gw+"/v1/bills/"+billID+":finalize", customer, `{"requestId":"e2e-final"}`)
 	if got := field(f, "bill", "status"); got != "BILL_STATUS_FINALIZED" {
 		t.Errorf("bill status after finalize = %s", got)
+	}
+	// Pay: billing's saga authorizes with payment, confirms with booking, captures.
+	pm := post(t, gw+"/v1/paymentMethods", customer, `{"customerId":"c-42","card":{"number":"4242424242424242","expiryMonth":12,"expiryYear":2099,"cvc":"123"},"requestId":"e2e-pm"}`)
+	pmID := field(pm, "paymentMethod", "id")
+	post(t, gw+"/v1/bills/"+billID+":pay", customer, `{"paymentMethodId":"`+pmID+`","requestId":"e2e-pay"}`)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, bill := getAs(t, gw+"/v1/bills/"+billID, customer)
+		if strings.Contains(bill, "BILL_STATUS_PAID") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bill not paid: %s", bill)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	code, body := getAs(t, gw+"/v1/bills?view=VIEW_FULL", operator)
 	if code != http.StatusOK || !strings.Contains(body, `"title":"LH 400 FRA → JFK"`) || !strings.Contains(body, "MAIN_STATUS_CONFIRMED") {
