@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/waybill/waybill/kit/ids"
 	"time"
 )
 
@@ -69,7 +70,7 @@ func decodePageToken(token, filter string) (*pageToken, error) {
 		return nil, bad
 	}
 	var t pageToken
-	if err := json.Unmarshal(b, &t); err != nil || t.Filter != filter || !validUUID(t.ID) {
+	if err := json.Unmarshal(b, &t); err != nil || t.Filter != filter || !ids.ValidUUID(t.ID) {
 		return nil, bad
 	}
 	return &t, nil

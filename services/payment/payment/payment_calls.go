@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/waybill/waybill/kit/ids"
 	"time"
 )
 
@@ -48,7 +49,7 @@ func (s *Service) Authorize(ctx context.Context, in AuthorizeInput, enc Encode[O
 	if err := in.validate(); err != nil {
 		return none, err
 	}
-	if !validUUID(in.MethodID) {
+	if !ids.ValidUUID(in.MethodID) {
 		return none, ErrNotFound
 	}
 	m, err := s.store.GetMethod(ctx, in.MethodID)
@@ -278,7 +279,7 @@ func (s *Service) moneyOp(ctx context.Context, o opSpec, enc Encode[OperationRes
 	if err := o.validate(); err != nil {
 		return none, err
 	}
-	if !validUUID(o.paymentID) {
+	if !ids.ValidUUID(o.paymentID) {
 		return none, ErrNotFound
 	}
 	p, err := s.store.GetPayment(ctx, o.paymentID, false)
@@ -623,7 +624,7 @@ func (s *Service) SetSubStatus(ctx context.Context, id, subStatus string, expect
 	if expectedVersion < 0 {
 		return Payment{}, invalid("expected_version", "must not be negative")
 	}
-	if !validUUID(id) {
+	if !ids.ValidUUID(id) {
 		return Payment{}, ErrNotFound
 	}
 	var out Payment

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/waybill/waybill/kit/ids"
 	"log/slog"
 	"strings"
 	"testing"
@@ -286,7 +287,7 @@ func TestDate(t *testing.T) {
 
 func TestNewID(t *testing.T) {
 	id := NewID()
-	if !validUUID(id) || id == NewID() || id[14] != '4' {
+	if !ids.ValidUUID(id) || id == NewID() || id[14] != '4' {
 		t.Fatalf("bad id %s", id)
 	}
 }

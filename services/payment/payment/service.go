@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"github.com/waybill/waybill/kit/ids"
 	"io"
 	"log/slog"
 	"time"
@@ -119,34 +120,13 @@ func NewID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// validUUID reports whether s is a UUID in canonical text form.
-func validUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // requireID checks a required id field: empty is a client mistake; an id that cannot exist is
 // not found.
 func requireID(field, id string) error {
 	if id == "" {
 		return invalid(field, "is required")
 	}
-	if !validUUID(id) {
+	if !ids.ValidUUID(id) {
 		return ErrNotFound
 	}
 	return nil
