@@ -6,8 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/waybill/waybill/kit/ids"
 	"time"
+
+	"github.com/waybill/waybill/kit/ids"
 )
 
 // Page sizes of the List calls.

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/waybill/waybill/kit/ids"
 	"time"
+
+	"github.com/waybill/waybill/kit/ids"
 )
 
 // OperationResult is what AuthorizePayment, CapturePayment, VoidPayment and RefundPayment

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/waybill/waybill/kit/ids"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/waybill/waybill/kit/ids"
 )
 
 var t0 = time.Date(2030, 5, 10, 12, 0, 0, 0, time.UTC)

@@ -4,10 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"github.com/waybill/waybill/kit/ids"
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/waybill/waybill/kit/ids"
 )
 
 // Defaults of Options.
