@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 )
@@ -137,26 +136,39 @@ func decodePageToken(tok, filterKey string) (PageCursor, error) {
 // providers in parallel, each under its own deadline inside ctx's. A provider that fails
 // or is too slow marks only its own items unavailable.
 func (s *Service) FillDetails(ctx context.Context, bills []Bill, view View) {
-	type ref struct{ bill, item int }
-	byProvider := map[string][]string{}
-	refs := map[string]map[string][]ref{}
+	// Each provider's distinct ids, in the order first seen, and for each item the
+	// provider and the position of its id there (slots, in item order).
+	type key struct{ provider, id string }
+	type slot struct{ provider, id int }
+	var (
+		providers  []string
+		byProvider [][]string
+		index      = map[key]int{}
+	)
+	n := 0
 	for bi := range bills {
-		for ii, it := range bills[bi].Items {
-			if refs[it.Provider] == nil {
-				refs[it.Provider] = map[string][]ref{}
+		n += len(bills[bi].Items)
+	}
+	slots := make([]slot, 0, n)
+	for bi := range bills {
+		for _, it := range bills[bi].Items {
+			pi := slices.Index(providers, it.Provider)
+			if pi < 0 {
+				pi = len(providers)
+				providers = append(providers, it.Provider)
+				byProvider = append(byProvider, nil)
 			}
-			if len(refs[it.Provider][it.ReservationID]) == 0 {
-				byProvider[it.Provider] = append(byProvider[it.Provider], it.ReservationID)
+			k := key{it.Provider, it.ReservationID}
+			ii, ok := index[k]
+			if !ok {
+				ii = len(byProvider[pi])
+				index[k] = ii
+				byProvider[pi] = append(byProvider[pi], it.ReservationID)
 			}
-			refs[it.Provider][it.ReservationID] = append(refs[it.Provider][it.ReservationID], ref{bi, ii})
+			slots = append(slots, slot{pi, ii})
 		}
 	}
-	providers := make([]string, 0, len(byProvider))
-	for p := range byProvider {
-		providers = append(providers, p)
-	}
-	sort.Strings(providers)
-	results := make([]map[string]Lookup, len(providers))
+	results := make([][]Lookup, len(providers))
 	errs := make([]error, len(providers))
 	var wg sync.WaitGroup
 	for i, p := range providers {
@@ -165,35 +177,38 @@ func (s *Service) FillDetails(ctx context.Context, bills []Bill, view View) {
 			defer wg.Done()
 			pctx, cancel := context.WithTimeout(ctx, s.opts.DetailsTimeout)
 			defer cancel()
-			res, err := s.providers.Details(pctx, p, byProvider[p], view)
+			res, err := s.providers.Details(pctx, p, byProvider[i], view)
 			if err != nil {
 				errs[i] = err
 				return
 			}
-			m := make(map[string]Lookup, len(res))
-			for _, r := range res {
-				m[r.ID] = r
-			}
-			results[i] = m
+			results[i] = res
 		}()
 	}
 	wg.Wait()
-	for i, p := range providers {
-		for id, rs := range refs[p] {
-			var l Lookup
+	// One Lookup per provider and id, shared by the items naming it (read only).
+	lookups := make([][]Lookup, len(providers))
+	for i, ids := range byProvider {
+		ls := make([]Lookup, len(ids))
+		for j, id := range ids {
 			switch {
 			case errs[i] != nil:
-				l = Lookup{ID: id, Status: LookupUnavailable, Error: errs[i].Error()}
+				ls[j] = Lookup{ID: id, Status: LookupUnavailable, Error: errs[i].Error()}
+			case j < len(results[i]) && results[i][j].ID == id: // in the order of ids, as promised
+				ls[j] = results[i][j]
 			default:
-				var ok bool
-				if l, ok = results[i][id]; !ok {
-					l = Lookup{ID: id, Status: LookupUnavailable, Error: "provider gave no result for the id"}
-				}
+				ls[j] = Lookup{ID: id, Status: LookupUnavailable, Error: "provider gave no result for the id"}
 			}
-			for _, r := range rs {
-				lc := l
-				bills[r.bill].Items[r.item].Details = &lc
-			}
+		}
+		lookups[i] = ls
+	}
+	k := 0
+	for bi := range bills {
+		items := bills[bi].Items
+		for ii := range items {
+			sl := slots[k]
+			k++
+			items[ii].Details = &lookups[sl.provider][sl.id]
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
@@ -130,8 +131,11 @@ func runPanel(b *testing.B, calls *callCounter, op func(context.Context) error) 
 	b.ReportMetric(rpcs, "rpcs/op")
 }
 
-// sqlJoinSQL is the monolith answer: the page's bills, their items and the items'
-// reservations, joined across billing's and the providers' schemas in one query.
+// sqlJoinSQL is the monolith answer: the page's bills with their latest pay saga, their
+// items and the items' reservations, joined across billing's and the providers' schemas
+// in one query. It returns every stored field the batched FULL page shows (the bill, its
+// saga, each item and its reservation); the rest of that page is derived from these
+// (totals, freshness, the test provider's timeline and seat details).
 const sqlJoinSQL = `
 WITH page AS (
     SELECT * FROM billing.bills ORDER BY update_time DESC, id DESC LIMIT $1),
@@ -139,32 +143,59 @@ reservations AS (
     SELECT 'booking' AS provider, * FROM booking.reservations
     UNION ALL SELECT 'trip', * FROM trip.reservations
     UNION ALL SELECT 'ferry', * FROM ferry.reservations)
-SELECT b.id::text, b.customer_id, b.status, b.version, i.id::text, i.kind, i.provider, i.reservation_id,
-       r.main_status, r.sub_status, r.customer_id, r.amount_minor, r.currency_code, r.title, r.subtitle, r.update_time, r.version
+SELECT b.id::text, b.customer_id, b.currency_code, b.status, b.sub_status, b.create_time, b.update_time,
+       b.finalize_time, b.paid_time, b.settle_time, b.cancel_time, b.cancel_reason, b.version, b.payment_id,
+       ps.id::text, ps.attempt, ps.state, ps.step, ps.payment_method_id, ps.amount_minor, ps.currency_code,
+       ps.payment_id, ps.failure_code, ps.failure_message, ps.failed_item_ids, ps.start_time, ps.update_time, ps.end_time,
+       i.id::text, i.kind, i.provider, i.reservation_id, i.billed_minor, i.billed_currency, i.create_time,
+       r.kind, r.main_status, r.sub_status, r.customer_id, r.amount_minor, r.currency_code, r.title, r.subtitle,
+       r.update_time, r.version
 FROM page b
+LEFT JOIN billing.pay_sagas ps ON ps.id = b.saga_id
 JOIN billing.bill_items i ON i.bill_id = b.id
 LEFT JOIN reservations r ON r.provider = i.provider AND r.id = i.reservation_id
 ORDER BY b.update_time DESC, b.id DESC, i.position`
 
-// sqlJoin runs the monolith query and reads every row.
+// sqlJoin runs the monolith query and reads every column of every row.
 func sqlJoin(ctx context.Context, pool *pgxpool.Pool) error {
 	rows, err := pool.Query(ctx, sqlJoinSQL, benchBills)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
+	var (
+		billID, customer, currency, status, sub, cancelReason, payment string
+		created, updated                                               time.Time
+		finalized, paid, settled, cancelled                            pgtype.Timestamptz
+		version                                                        int64
+		sagaID, sagaState, sagaStep, sagaMethod, sagaCur, sagaPayment  pgtype.Text
+		sagaCode, sagaMsg                                              pgtype.Text
+		sagaAttempt                                                    pgtype.Int4
+		sagaAmount                                                     pgtype.Int8
+		sagaFailed                                                     []string
+		sagaStart, sagaUpdate, sagaEnd                                 pgtype.Timestamptz
+		itemID, provider, resID                                        string
+		kind                                                           int32
+		billedMinor                                                    pgtype.Int8
+		billedCur                                                      pgtype.Text
+		itemCreated                                                    time.Time
+		rkind, rmain                                                   pgtype.Int4
+		rsub, rcustomer, rcur, rtitle, rsubtitle                       pgtype.Text
+		ramount, rversion                                              pgtype.Int8
+		rupdated                                                       pgtype.Timestamptz
+	)
 	n := 0
 	for rows.Next() {
-		var (
-			billID, customer, status, itemID, provider, resID string
-			version, amount, rversion                         int64
-			kind, main                                        int32
-			sub, rcustomer, currency, title, subtitle         string
-			updated                                           time.Time
-		)
-		if err := rows.Scan(&billID, &customer, &status, &version, &itemID, &kind, &provider, &resID,
-			&main, &sub, &rcustomer, &amount, &currency, &title, &subtitle, &updated, &rversion); err != nil {
+		if err := rows.Scan(&billID, &customer, &currency, &status, &sub, &created, &updated,
+			&finalized, &paid, &settled, &cancelled, &cancelReason, &version, &payment,
+			&sagaID, &sagaAttempt, &sagaState, &sagaStep, &sagaMethod, &sagaAmount, &sagaCur,
+			&sagaPayment, &sagaCode, &sagaMsg, &sagaFailed, &sagaStart, &sagaUpdate, &sagaEnd,
+			&itemID, &kind, &provider, &resID, &billedMinor, &billedCur, &itemCreated,
+			&rkind, &rmain, &rsub, &rcustomer, &ramount, &rcur, &rtitle, &rsubtitle, &rupdated, &rversion); err != nil {
 			return err
+		}
+		if !rversion.Valid {
+			return errRows(n)
 		}
 		n++
 	}
@@ -179,4 +210,6 @@ func sqlJoin(ctx context.Context, pool *pgxpool.Pool) error {
 
 type errRows int
 
-func (e errRows) Error() string { return "sql join returned an unexpected number of rows" }
+func (e errRows) Error() string {
+	return "sql join: a missing reservation or an unexpected number of rows"
+}
