@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/waybill/waybill/kit/ids"
 )
 
 // ListQuery is a ListBills request.
@@ -121,7 +123,7 @@ func encodePageToken(c PageCursor, filterKey string) string {
 func decodePageToken(tok, filterKey string) (PageCursor, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(tok)
 	var t pageToken
-	if err != nil || json.Unmarshal(raw, &t) != nil || !isUUID(t.I) {
+	if err != nil || json.Unmarshal(raw, &t) != nil || !ids.ValidUUID(t.I) {
 		return PageCursor{}, Invalid("page_token", "malformed")
 	}
 	if t.F != filterKey {

@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/waybill/waybill/kit/ids"
 )
 
 // Input limits.
@@ -27,30 +29,10 @@ func ValidateUUID(field, v string) error {
 	if v == "" {
 		return Invalid(field, "required")
 	}
-	if !isUUID(v) {
+	if !ids.ValidUUID(v) {
 		return Invalid(field, "must be a UUID")
 	}
 	return nil
-}
-
-func isUUID(v string) bool {
-	if len(v) != 36 {
-		return false
-	}
-	for i := 0; i < 36; i++ {
-		c := v[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // validateID checks a required opaque id (customer or reservation id): 1 to MaxIDLength
