@@ -100,15 +100,22 @@ func (s *Service) CreateReservation(ctx context.Context, c Caller, h HoldRequest
 	if err := h.validate(now); err != nil {
 		return nil, err
 	}
-	if h.RequestID != "" {
-		r, err := s.store.FindReservationByRequest(ctx, h.CustomerID, h.RequestID)
-		if err == nil {
-			return r, nil
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return nil, err
+	r, err := s.hold(ctx, c, h, now)
+	if err != nil && h.RequestID != "" {
+		// A retry of a hold that was made returns it, whatever this attempt ran into
+		// (the unique request id, or inventory or a price that changed since). Looking
+		// only after a failure keeps the lookup off the path of every first attempt.
+		if first, ferr := s.store.FindReservationByRequest(ctx, h.CustomerID, h.RequestID); ferr == nil {
+			return first, nil
+		} else if !errors.Is(ferr, ErrNotFound) {
+			return nil, ferr
 		}
 	}
+	return r, err
+}
+
+// hold prices and stores a new hold for a validated request.
+func (s *Service) hold(ctx context.Context, c Caller, h HoldRequest, now time.Time) (*Reservation, error) {
 	r := &Reservation{
 		ID: NewID(), CustomerID: h.CustomerID, RequestID: h.RequestID, Quantity: h.Quantity,
 		Travelers: slices.Clone(h.Travelers), Status: StatusHeld, CreateTime: now, UpdateTime: now, Version: 1,
@@ -145,12 +152,9 @@ func (s *Service) CreateReservation(ctx context.Context, c Caller, h HoldRequest
 		r.HoldExpireTime = limit
 	}
 	r.History = []StatusChange{{Status: StatusHeld, Time: now, Actor: c.Subject}}
-	out, err := s.store.Hold(ctx, r)
-	if errors.Is(err, ErrAlreadyExists) && h.RequestID != "" {
-		// A concurrent call with the same request id won; its reservation is the answer.
-		return s.store.FindReservationByRequest(ctx, h.CustomerID, h.RequestID)
-	}
-	return out, err
+	// A request id used before fails here on its unique constraint (ErrAlreadyExists);
+	// the caller then answers with the first reservation.
+	return s.store.Hold(ctx, r)
 }
 
 // prepareSeat fills r's seat item from the departure and quotes it.

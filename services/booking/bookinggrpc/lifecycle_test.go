@@ -286,3 +286,45 @@ func TestSubStatusUpdateAndAccess(t *testing.T) {
 		t.Fatalf("customer 1 list = %v, %v", mine, err)
 	}
 }
+
+// TestRetriesAnswerTheFirstResult: a hold retried after its departure sold out, and a
+// confirmation retried, return the first result and change nothing; a confirmation's
+// request id used for another reservation is invalid, and holds nothing locked.
+func TestRetriesAnswerTheFirstResult(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.routeCard(t)
+	d := e.createDeparture(t, departure(72*time.Hour, 3))
+	req := seatHold(d.GetId(), 2)
+	req.RequestId = "hold-before-sellout"
+	first := e.hold(t, req)
+	other := e.hold(t, seatHold(d.GetId(), 1)) // sold out now
+	again, err := e.cust.CreateReservation(ctxT(t), req)
+	if err != nil || again.GetReservation().GetId() != first.GetId() {
+		t.Fatalf("retry after the sellout = %v, %v; want reservation %s", again, err, first.GetId())
+	}
+	_, err = e.cust.CreateReservation(ctxT(t), seatHold(d.GetId(), 1))
+	wantCode(t, err, codes.ResourceExhausted, codes.FailedPrecondition)
+
+	confirm := &bookingv1.ConfirmReservationRequest{ReservationId: first.GetId(), RequestId: "confirm-1"}
+	c1, err := e.cust.ConfirmReservation(ctxT(t), confirm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := e.cust.ConfirmReservation(ctxT(t), confirm)
+	if err != nil || c2.GetReservation().GetVersion() != c1.GetReservation().GetVersion() {
+		t.Fatalf("confirm retry = %v, %v; want version %d", c2, err, c1.GetReservation().GetVersion())
+	}
+	_, err = e.cust.ConfirmReservation(ctxT(t), &bookingv1.ConfirmReservationRequest{ReservationId: other.GetId(), RequestId: "confirm-1"})
+	wantCode(t, err, codes.InvalidArgument)
+	if fc := e.fareClass(t, d.GetId(), "economy"); fc.GetSeatsSold() != 2 || fc.GetSeatsHeld() != 1 {
+		t.Fatalf("counters after retries: sold %d held %d, want 2 and 1", fc.GetSeatsSold(), fc.GetSeatsHeld())
+	}
+	if n := e.events(t, booking.EventConfirmed); n != 1 {
+		t.Fatalf("%d confirmed events, want 1", n)
+	}
+	// The other reservation was not locked by the refused call: it confirms at once.
+	if _, err := e.cust.ConfirmReservation(ctxT(t), &bookingv1.ConfirmReservationRequest{ReservationId: other.GetId(), RequestId: "confirm-2"}); err != nil {
+		t.Fatal(err)
+	}
+}

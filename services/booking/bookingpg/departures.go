@@ -54,8 +54,7 @@ func loadFareClasses(ctx context.Context, q querier, ds []*booking.Departure, fo
 		byID[d.ID] = d
 		d.FareClasses = nil
 	}
-	sql := `SELECT departure_id::text, name, display_name, capacity, held, sold, policy
-		FROM fare_class WHERE departure_id = ANY($1::uuid[]) ORDER BY departure_id, position`
+	sql := fareClassesSQL
 	if forUpdate {
 		sql += ` FOR UPDATE`
 	}
@@ -63,6 +62,15 @@ func loadFareClasses(ctx context.Context, q querier, ds []*booking.Departure, fo
 	if err != nil {
 		return fmt.Errorf("query fare classes: %w", err)
 	}
+	return scanFareClasses(rows, byID)
+}
+
+// fareClassesSQL reads the fare classes of the departures $1 in display order.
+const fareClassesSQL = `SELECT departure_id::text, name, display_name, capacity, held, sold, policy
+	FROM fare_class WHERE departure_id = ANY($1::uuid[]) ORDER BY departure_id, position`
+
+// scanFareClasses appends the fare classes rows holds to their departures in byID.
+func scanFareClasses(rows pgx.Rows, byID map[string]*booking.Departure) error {
 	defer rows.Close()
 	for rows.Next() {
 		var id string
@@ -161,9 +169,31 @@ func upsertFareClasses(ctx context.Context, tx pgx.Tx, d *booking.Departure) err
 	return nil
 }
 
-// GetDeparture reads one departure with its counters.
+// GetDeparture reads one departure with its counters, in one round trip: the departure
+// and its fare classes are read by two statements sent as one pipelined batch. Every
+// hold reads its departure this way, so the round trip matters.
 func (s *Store) GetDeparture(ctx context.Context, id string) (*booking.Departure, error) {
-	return getDeparture(ctx, s.pool, id, false)
+	b := &pgx.Batch{}
+	b.Queue(`SELECT `+departureCols+` FROM departure d WHERE d.id = $1`, id)
+	b.Queue(fareClassesSQL, []string{id})
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	d, err := scanDeparture(br.QueryRow())
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	d.FareClasses = nil
+	rows, err := br.Query()
+	if err != nil {
+		return nil, fmt.Errorf("query fare classes: %w", err)
+	}
+	if err := scanFareClasses(rows, map[string]*booking.Departure{d.ID: d}); err != nil {
+		return nil, err
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("read departure: %w", err)
+	}
+	return d, nil
 }
 
 // where builds a WHERE clause with numbered arguments.

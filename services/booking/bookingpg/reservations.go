@@ -166,43 +166,48 @@ const nightCountersSQL = `
 	UPDATE room_night SET held = held + $5, sold = sold + $6
 	WHERE property_id = $1 AND room_type = $2 AND night >= $3 AND night < $4`
 
-// moveCounters adds held and sold to the counters of r's inventory: its fare class, or
-// every night of its stay. The CHECK constraints keep counters within capacity.
-func moveCounters(ctx context.Context, tx pgx.Tx, r *booking.Reservation, held, sold int) error {
+// queueCounters queues the update adding held and sold to the counters of r's
+// inventory (its fare class, or every night of its stay) and returns how many rows it
+// must update; 0 when there is nothing to move. The CHECK constraints keep counters
+// within capacity.
+func queueCounters(b *pgx.Batch, r *booking.Reservation, held, sold int) int {
 	if held == 0 && sold == 0 {
-		return nil
+		return 0
 	}
 	if r.Seat != nil {
-		tag, err := tx.Exec(ctx, seatCountersSQL, r.Seat.DepartureID, r.Seat.FareClass, held, sold)
-		if err != nil {
-			return fmt.Errorf("move seat counters: %w", err)
-		}
-		if tag.RowsAffected() != 1 {
-			return fmt.Errorf("move seat counters: fare class %s/%s is missing", r.Seat.DepartureID, r.Seat.FareClass)
-		}
-		return nil
+		b.Queue(seatCountersSQL, r.Seat.DepartureID, r.Seat.FareClass, held, sold)
+		return 1
 	}
-	tag, err := tx.Exec(ctx, nightCountersSQL, r.Stay.PropertyID, r.Stay.RoomType, r.Stay.CheckIn.In(time.UTC, 0), r.Stay.CheckOut.In(time.UTC, 0), held, sold)
-	if err != nil {
-		return fmt.Errorf("move room counters: %w", err)
-	}
-	if int(tag.RowsAffected()) != r.Stay.Nights() {
-		return fmt.Errorf("move room counters: %d of %d nights of %s/%s exist", tag.RowsAffected(), r.Stay.Nights(), r.Stay.PropertyID, r.Stay.RoomType)
-	}
-	return nil
+	b.Queue(nightCountersSQL, r.Stay.PropertyID, r.Stay.RoomType, r.Stay.CheckIn.In(time.UTC, 0), r.Stay.CheckOut.In(time.UTC, 0), held, sold)
+	return r.Stay.Nights()
 }
 
-// applyChange runs a domain change on a locked reservation and persists its effects.
+// applyChange runs a domain change on a locked reservation and persists its effects:
+// the reservation's row and its counters, in one round trip (one pipelined batch).
 func applyChange(ctx context.Context, tx pgx.Tx, r *booking.Reservation, fn func(r *booking.Reservation) (booking.Change, error), emit func(...booking.Event)) error {
 	ch, err := fn(r)
 	if err != nil || ch.None {
 		return err
 	}
-	if err := writeReservation(ctx, tx, r); err != nil {
-		return err
+	b := &pgx.Batch{}
+	b.Queue(updateReservationSQL, reservationArgs(r)...)
+	rows := queueCounters(b, r, ch.HeldDelta, ch.SoldDelta)
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	if err := br.QueryRow().Scan(&r.Version); err != nil {
+		return fmt.Errorf("update reservation: %w", err)
 	}
-	if err := moveCounters(ctx, tx, r, ch.HeldDelta, ch.SoldDelta); err != nil {
-		return err
+	if rows > 0 {
+		tag, err := br.Exec()
+		if err != nil {
+			return fmt.Errorf("move counters: %w", err)
+		}
+		if int(tag.RowsAffected()) != rows {
+			return fmt.Errorf("move counters of reservation %s: %d of %d counter rows exist", r.ID, tag.RowsAffected(), rows)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("update reservation: %w", err)
 	}
 	emit(booking.Event{Type: ch.Event, Reservation: r, Previous: ch.Previous})
 	return nil
@@ -212,43 +217,27 @@ func applyChange(ctx context.Context, tx pgx.Tx, r *booking.Reservation, fn func
 // transaction; the counter update's WHERE clause is the capacity check.
 func (s *Store) Hold(ctx context.Context, r *booking.Reservation) (*booking.Reservation, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx, emit func(...booking.Event)) error {
-		// A share lock on the departure or property: a concurrent cancellation or closure
-		// (which takes FOR UPDATE) either sees this hold or makes it fail here.
 		if r.Seat != nil {
-			var status booking.DepartureStatus
-			var at time.Time
-			err := tx.QueryRow(ctx, `SELECT status, departure_time FROM departure WHERE id = $1 FOR SHARE`, r.Seat.DepartureID).Scan(&status, &at)
-			if err != nil {
-				return mapErr(err)
+			if err := holdSeats(ctx, tx, r); err != nil {
+				return err
 			}
-			if status != booking.DepartureScheduled || !at.After(r.CreateTime) {
-				return booking.Precondition(booking.ReasonNotOnSale, "the departure is not on sale")
-			}
-		} else {
-			var status booking.PropertyStatus
-			err := tx.QueryRow(ctx, `SELECT status FROM property WHERE id = $1 FOR SHARE`, r.Stay.PropertyID).Scan(&status)
-			if err != nil {
-				return mapErr(err)
-			}
-			if status != booking.PropertyActive {
-				return booking.Precondition(booking.ReasonNotOnSale, "the property is closed")
-			}
+			emit(booking.Event{Type: booking.EventHeld, Reservation: r})
+			return nil
+		}
+		// A share lock on the property: a concurrent closure (which takes FOR UPDATE)
+		// either sees this hold or makes it fail here.
+		var status booking.PropertyStatus
+		err := tx.QueryRow(ctx, `SELECT status FROM property WHERE id = $1 FOR SHARE`, r.Stay.PropertyID).Scan(&status)
+		if err != nil {
+			return mapErr(err)
+		}
+		if status != booking.PropertyActive {
+			return booking.Precondition(booking.ReasonNotOnSale, "the property is closed")
 		}
 		if err := insertReservation(ctx, tx, r); err != nil {
 			return err
 		}
-		if r.Seat != nil {
-			tag, err := tx.Exec(ctx, `
-				UPDATE fare_class SET held = held + $3
-				WHERE departure_id = $1 AND name = $2 AND held + sold + $3 <= capacity`,
-				r.Seat.DepartureID, r.Seat.FareClass, r.Quantity)
-			if err != nil {
-				return fmt.Errorf("hold seats: %w", err)
-			}
-			if tag.RowsAffected() != 1 {
-				return booking.ErrInsufficientAvailability
-			}
-		} else if err := holdNights(ctx, tx, r); err != nil {
+		if err := holdNights(ctx, tx, r); err != nil {
 			return err
 		}
 		emit(booking.Event{Type: booking.EventHeld, Reservation: r})
@@ -298,7 +287,57 @@ func holdNights(ctx context.Context, tx pgx.Tx, r *booking.Reservation) error {
 	return nil
 }
 
+// holdSeatsSQL takes a seat hold's units from its fare class; the WHERE clause is the
+// capacity check: $1 departure, $2 fare class, $3 quantity.
+const holdSeatsSQL = `
+	UPDATE fare_class SET held = held + $3
+	WHERE departure_id = $1 AND name = $2 AND held + sold + $3 <= capacity`
+
+// holdSeats writes a seat hold in tx with one round trip: a share lock on the departure
+// (a concurrent cancellation, which takes FOR UPDATE, either sees this hold or makes it
+// fail here), the reservation's row, and the counter update whose WHERE clause is the
+// capacity check, sent together as one pipelined batch. PostgreSQL runs them in order;
+// when the departure turns out not to be on sale, the caller's transaction rolls the
+// other two back.
+func holdSeats(ctx context.Context, tx pgx.Tx, r *booking.Reservation) error {
+	sql, args := insertReservationSQL(r)
+	b := &pgx.Batch{}
+	b.Queue(`SELECT status, departure_time FROM departure WHERE id = $1 FOR SHARE`, r.Seat.DepartureID)
+	b.Queue(sql, args...)
+	b.Queue(holdSeatsSQL, r.Seat.DepartureID, r.Seat.FareClass, r.Quantity)
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	var status booking.DepartureStatus
+	var at time.Time
+	if err := br.QueryRow().Scan(&status, &at); err != nil {
+		return mapErr(err)
+	}
+	if status != booking.DepartureScheduled || !at.After(r.CreateTime) {
+		return booking.Precondition(booking.ReasonNotOnSale, "the departure is not on sale")
+	}
+	if _, err := br.Exec(); err != nil {
+		return fmt.Errorf("insert reservation: %w", err)
+	}
+	tag, err := br.Exec()
+	if err != nil {
+		return fmt.Errorf("hold seats: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return booking.ErrInsufficientAvailability
+	}
+	return br.Close()
+}
+
 func insertReservation(ctx context.Context, tx pgx.Tx, r *booking.Reservation) error {
+	sql, args := insertReservationSQL(r)
+	if _, err := tx.Exec(ctx, sql, args...); err != nil {
+		return fmt.Errorf("insert reservation: %w", err)
+	}
+	return nil
+}
+
+// insertReservationSQL returns the statement inserting r and its arguments.
+func insertReservationSQL(r *booking.Reservation) (string, []any) {
 	var (
 		departureID, fareClass, propertyID, roomType *string
 		checkIn, checkOut                            *time.Time
@@ -315,21 +354,17 @@ func insertReservation(ctx context.Context, tx pgx.Tx, r *booking.Reservation) e
 	if r.RequestID != "" {
 		requestID = &r.RequestID
 	}
-	_, err := tx.Exec(ctx, `
+	return `
 		INSERT INTO reservation (id, customer_id, request_id, kind, departure_id, fare_class, property_id,
 			room_type, check_in_date, check_out_date, guest_count, quantity, travelers, price_minor, currency,
 			rate_card_id, rate_version, quote_id, hold_expire_time, status, sub_status, policy, service_start,
 			service_end, history, create_time, update_time, version)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
 			$21, $22, $23, $24, $25, $26, $27, $28)`,
-		r.ID, r.CustomerID, requestID, r.Kind, departureID, fareClass, propertyID, roomType, checkIn,
-		checkOut, guestCount, r.Quantity, r.Travelers, r.Price.Amount, r.Price.Currency, r.RateCardID,
-		r.RateVersion, r.QuoteID, nullTime(r.HoldExpireTime), r.Status, r.SubStatus, policyJSON(r.Policy),
-		r.ServiceStart, r.ServiceEnd, historyJSON(r.History), r.CreateTime, r.UpdateTime, r.Version)
-	if err != nil {
-		return fmt.Errorf("insert reservation: %w", err)
-	}
-	return nil
+		[]any{r.ID, r.CustomerID, requestID, r.Kind, departureID, fareClass, propertyID, roomType, checkIn,
+			checkOut, guestCount, r.Quantity, r.Travelers, r.Price.Amount, r.Price.Currency, r.RateCardID,
+			r.RateVersion, r.QuoteID, nullTime(r.HoldExpireTime), r.Status, r.SubStatus, policyJSON(r.Policy),
+			r.ServiceStart, r.ServiceEnd, historyJSON(r.History), r.CreateTime, r.UpdateTime, r.Version}
 }
 
 // FindReservationByRequest finds a customer's reservation by its create request id.
@@ -384,20 +419,13 @@ func (s *Store) ListReservations(ctx context.Context, f booking.ReservationFilte
 func (s *Store) UpdateReservation(ctx context.Context, id string, key booking.IdempotencyKey, fn func(r *booking.Reservation) (booking.Change, error)) (*booking.Reservation, error) {
 	var out *booking.Reservation
 	err := s.inTx(ctx, func(tx pgx.Tx, emit func(...booking.Event)) error {
-		first, _, fresh, err := claimKey(ctx, tx, key, id)
+		r, fresh, err := claimAndLock(ctx, tx, key, id)
 		if err != nil {
 			return err
 		}
 		if !fresh {
-			if first != id {
-				return errKeyReused("request_id")
-			}
-			out, err = getReservation(ctx, tx, id, false)
-			return err
-		}
-		r, err := getReservation(ctx, tx, id, true)
-		if err != nil {
-			return err
+			out = r
+			return nil
 		}
 		if err := applyChange(ctx, tx, r, fn, emit); err != nil {
 			return err
@@ -406,6 +434,49 @@ func (s *Store) UpdateReservation(ctx context.Context, id string, key booking.Id
 		return nil
 	})
 	return out, err
+}
+
+// claimAndLock claims key for reservation id and reads the reservation locked FOR UPDATE,
+// in one round trip (the key's INSERT and the locked read pipelined as one batch). It
+// returns the reservation and whether this call is the key's first; a key used before
+// for id returns the reservation as it is now (a retry's answer), a key used for another
+// resource is an error. Locking the row of a retry is harmless: the transaction ends
+// without changing it.
+func claimAndLock(ctx context.Context, tx pgx.Tx, key booking.IdempotencyKey, id string) (*booking.Reservation, bool, error) {
+	if key.RequestID == "" {
+		r, err := getReservation(ctx, tx, id, true)
+		return r, true, err
+	}
+	b := &pgx.Batch{}
+	b.Queue(claimKeySQL, key.Actor, key.Operation, key.RequestID, id)
+	b.Queue(reservationSelect+` WHERE r.id = $1 FOR UPDATE OF r`, id)
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	tag, err := br.Exec()
+	if err != nil {
+		return nil, false, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	r, rerr := scanReservation(br.QueryRow())
+	if err := br.Close(); err != nil && rerr == nil {
+		rerr = err
+	}
+	if tag.RowsAffected() == 1 {
+		if rerr != nil {
+			return nil, false, mapErr(rerr)
+		}
+		return r, true, nil
+	}
+	first, _, _, err := readKey(ctx, tx, key)
+	if err != nil {
+		return nil, false, err
+	}
+	if first != id {
+		return nil, false, errKeyReused("request_id")
+	}
+	if rerr != nil {
+		return nil, false, mapErr(rerr)
+	}
+	return r, false, nil
 }
 
 // sweepSQL selects the queue of each sweep; $1 is now and $2 the batch size. SKIP LOCKED

@@ -90,19 +90,28 @@ func claimKey(ctx context.Context, tx pgx.Tx, key booking.IdempotencyKey, resour
 	if key.RequestID == "" {
 		return resourceID, nil, true, nil
 	}
-	tag, err := tx.Exec(ctx, `
-		INSERT INTO idempotency_key (actor, operation, request_id, resource_id)
-		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-		key.Actor, key.Operation, key.RequestID, resourceID)
+	tag, err := tx.Exec(ctx, claimKeySQL, key.Actor, key.Operation, key.RequestID, resourceID)
 	if err != nil {
 		return "", nil, false, fmt.Errorf("claim idempotency key: %w", err)
 	}
 	if tag.RowsAffected() == 1 {
 		return resourceID, nil, true, nil
 	}
+	return readKey(ctx, tx, key)
+}
+
+// claimKeySQL records an idempotency key unless it exists: $1 actor, $2 operation, $3
+// request id, $4 resource id. It waits for a concurrent transaction holding the same key.
+const claimKeySQL = `
+	INSERT INTO idempotency_key (actor, operation, request_id, resource_id)
+	VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`
+
+// readKey reads a used idempotency key: the resource it was first used for and its
+// saved result; the bool is always false (the key was not claimed now).
+func readKey(ctx context.Context, tx pgx.Tx, key booking.IdempotencyKey) (string, []byte, bool, error) {
 	var first string
 	var result []byte
-	err = tx.QueryRow(ctx, `
+	err := tx.QueryRow(ctx, `
 		SELECT resource_id::text, result FROM idempotency_key
 		WHERE actor = $1 AND operation = $2 AND request_id = $3`,
 		key.Actor, key.Operation, key.RequestID).Scan(&first, &result)
