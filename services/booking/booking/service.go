@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"time"
+
+	"github.com/waybill/waybill/kit/ids"
 )
 
 // Role is what kind of caller an identity is.
@@ -228,25 +230,7 @@ func NewID() string {
 }
 
 // ValidID reports whether s is a UUID in its canonical textual form.
-func ValidID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < 36; i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
+func ValidID(s string) bool { return ids.ValidUUID(s) }
 
 // requireOperator fails unless c is an operator.
 func requireOperator(c Caller) error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/waybill/waybill/kit/ids"
 	"github.com/waybill/waybill/services/fare/fare"
 )
 
@@ -174,7 +175,7 @@ WHERE c.id = @id`
 
 // RateCard implements fare.Store.
 func (s *Store) RateCard(ctx context.Context, id string, version int64, now time.Time) (fare.RateCard, int64, error) {
-	if !isUUID(id) {
+	if !ids.ValidUUID(id) {
 		return fare.RateCard{}, 0, fmt.Errorf("%w: rate card %q", fare.ErrNotFound, id)
 	}
 	var (
@@ -208,7 +209,7 @@ func (s *Store) ListRateCards(ctx context.Context, f fare.RateCardFilter, afterI
 		args["key"] = f.Key.Canonical()
 	}
 	if afterID != "" {
-		if !isUUID(afterID) {
+		if !ids.ValidUUID(afterID) {
 			return nil, fare.Invalid("page_token", "malformed")
 		}
 		args["after"] = afterID
@@ -244,7 +245,7 @@ const (
 // one card are numbered, and their events sequenced, in commit order; a retry with the
 // same request id waits for the first call and then finds its version.
 func (s *Store) UpdateRateCard(ctx context.Context, id, requestID string, next fare.UpdateFunc) (fare.RateCard, error) {
-	if !isUUID(id) {
+	if !ids.ValidUUID(id) {
 		return fare.RateCard{}, fmt.Errorf("%w: rate card %q", fare.ErrNotFound, id)
 	}
 	var out fare.RateCard
@@ -289,7 +290,7 @@ func (s *Store) UpdateRateCard(ctx context.Context, id, requestID string, next f
 
 // RateCardVersions implements fare.Store.
 func (s *Store) RateCardVersions(ctx context.Context, id string, beforeVersion int64, limit int) ([]fare.RateCard, error) {
-	if !isUUID(id) {
+	if !ids.ValidUUID(id) {
 		return nil, fmt.Errorf("%w: rate card %q", fare.ErrNotFound, id)
 	}
 	rows, err := s.pool.Query(ctx, versionsSQL, id, beforeVersion, limit)
@@ -328,25 +329,4 @@ func (s *Store) RateCardInEffect(ctx context.Context, keys []fare.ProductKey, no
 		return fare.RateCard{}, mapError(fmt.Errorf("no rate card in effect for %s: %w", first, err))
 	}
 	return c, nil
-}
-
-// isUUID reports whether s is a UUID in its canonical text form.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
