@@ -1,7 +1,12 @@
-// Package ids checks the identifiers Waybill's services mint: UUIDs in their canonical
+// Package ids mints and checks the identifiers Waybill's services mint: UUIDs in their canonical
 // 36-character text form. A malformed id can never name a stored resource, so services
 // answer it as not found (or invalid, where the contract says so) without a query.
 package ids
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+)
 
 // ValidUUID reports whether s is a UUID in canonical form
 // (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, hex digits of either case).
@@ -23,4 +28,14 @@ func ValidUUID(s string) bool {
 		}
 	}
 	return true
+}
+
+// New returns a random (version 4) UUID in canonical form.
+func New() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

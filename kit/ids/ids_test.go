@@ -1,6 +1,9 @@
 package ids
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestValidUUID(t *testing.T) {
 	for s, want := range map[string]bool{
@@ -16,5 +19,19 @@ func TestValidUUID(t *testing.T) {
 		if got := ValidUUID(s); got != want {
 			t.Errorf("ValidUUID(%q) = %v, want %v", s, got, want)
 		}
+	}
+}
+
+func TestNew(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 1000; i++ {
+		id := New()
+		if !ValidUUID(id) || id[14] != '4' || !strings.ContainsRune("89ab", rune(id[19])) {
+			t.Fatalf("New() = %q: not a canonical version 4 UUID", id)
+		}
+		if seen[id] {
+			t.Fatalf("New() repeated %q", id)
+		}
+		seen[id] = true
 	}
 }

@@ -1,8 +1,6 @@
 package billing
 
 import (
-	"crypto/rand"
-	"fmt"
 	"unicode/utf8"
 
 	"github.com/waybill/waybill/kit/ids"
@@ -92,10 +90,4 @@ func printableASCII(v string) bool {
 }
 
 // NewID returns a random (version 4) UUID.
-func NewID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
+func NewID() string { return ids.New() }

@@ -2,8 +2,6 @@ package booking
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"time"
 
 	"github.com/waybill/waybill/kit/ids"
@@ -220,14 +218,7 @@ func New(store Store, pricer Pricer, o Options) *Service {
 func (s *Service) Now() time.Time { return s.now() }
 
 // NewID returns a random (version 4) UUID.
-func NewID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+func NewID() string { return ids.New() }
 
 // ValidID reports whether s is a UUID in its canonical textual form.
 func ValidID(s string) bool { return ids.ValidUUID(s) }

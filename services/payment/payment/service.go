@@ -2,8 +2,6 @@ package payment
 
 import (
 	"context"
-	"crypto/rand"
-	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -113,13 +111,7 @@ func commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // NewID returns a random (version 4) UUID.
-func NewID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func NewID() string { return ids.New() }
 
 // requireID checks a required id field: empty is a client mistake; an id that cannot exist is
 // not found.
