@@ -13,6 +13,7 @@ import (
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/services/billing/billing"
 	"github.com/waybill/waybill/services/billing/billinggrpc"
 	"github.com/waybill/waybill/services/billing/billingpg"
 	"github.com/waybill/waybill/services/billing/internal/providertest"
@@ -93,6 +94,30 @@ func BenchmarkPanel(b *testing.B) {
 	b.Run("per_item", func(b *testing.B) { runPanel(b, perItem.calls, page(perItem)) })
 	b.Run("sql_join", func(b *testing.B) {
 		runPanel(b, nil, func(ctx context.Context) error { return sqlJoin(ctx, sqlPool) })
+	})
+	// P4: one provider stalls far past its deadline. Each page must still answer, within
+	// the provider deadline (plus a margin), with the other providers' details present and
+	// only the stalled provider's items degraded. The first pages wait out the deadline;
+	// once the provider's circuit breaker opens, pages fail fast until it probes again.
+	b.Run("stalled_provider", func(b *testing.B) {
+		ps["trip"].SetDelay(time.Minute)
+		defer ps["trip"].SetDelay(0)
+		runPanel(b, batched.calls, func(ctx context.Context) error {
+			resp, err := batched.operator.ListBills(ctx, &billingv1.ListBillsRequest{PageSize: benchBills, View: typev1.View_VIEW_FULL})
+			if err != nil {
+				return err
+			}
+			for _, bl := range resp.GetBills() {
+				for _, it := range bl.GetItems() {
+					stalled := it.GetProvider() == "trip"
+					if ok := it.GetDetailsStatus() == billingv1.DetailsStatus_DETAILS_STATUS_OK; ok == stalled {
+						b.Fatalf("item %s of %s: details %v", it.GetReservationId(), it.GetProvider(), it.GetDetailsStatus())
+					}
+				}
+			}
+			return nil
+		})
+		b.ReportMetric(float64(billing.DefaultDetailsTimeout.Milliseconds()), "deadline-ms")
 	})
 }
 
