@@ -67,6 +67,28 @@ func TestWatchBills(t *testing.T) {
 	t.Parallel()
 	e := start(t, func(c *billinggrpc.Config) { c.StaleAfter = time.Hour })
 	ctx := ctxT(t)
+	// Wait until billing follows trip's stream (a trip item reads FRESH), so that trip
+	// going down below is a change the watch must announce; under load the feed may
+	// connect after the watch starts. The probe bill is cancelled: the snapshot of OPEN
+	// bills does not show it.
+	probe := e.openBill(t)
+	e.add(t, probe.GetId(), reservationv1.Kind_KIND_RIDE,
+		e.reserve(t, "trip", providertest.Reservation{Kind: reservationv1.Kind_KIND_RIDE, CustomerID: "cust-1", Amount: 100}))
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got, err := e.operator.GetBill(ctx, &billingv1.GetBillRequest{BillId: probe.GetId()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.GetBill().GetItems()[0].GetFreshness() == billingv1.FreshnessState_FRESHNESS_STATE_FRESH {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("billing never caught up with trip's stream")
+		}
+	}
+	if _, err := e.customer.CancelBill(ctx, &billingv1.CancelBillRequest{BillId: probe.GetId()}); err != nil {
+		t.Fatal(err)
+	}
 	existing := e.openBill(t)
 	res := e.reserve(t, "booking", providertest.Reservation{Kind: reservationv1.Kind_KIND_FLIGHT, CustomerID: "cust-1", Amount: 700})
 
