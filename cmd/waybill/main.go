@@ -12,8 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/waybill/waybill/kit/consumer"
 )
 
 func main() {
@@ -51,7 +49,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "up":
 		return up(ctx, args[1:], getenv, stdout)
 	case "parked":
-		return consumer.AdminCommand(ctx, args[1:], stdout)
+		return parked(ctx, args[1:], getenv, stdout)
 	case "token":
 		return token(ctx, args[1:], getenv, stdout)
 	case "bench":

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -36,6 +37,8 @@ flags common to every command:
   --addr HOST:PORT   the consuming service's gRPC address (required)
   --service NAME     the service's name (optional; checked by the server)
   --timeout D        deadline of the call (default 1m)
+  --token T          bearer token of an operator or service (the waybill command
+                     mints an operator token from the shared auth secret when unset)
 
 Flags come before the ids.
 `
@@ -59,6 +62,7 @@ func AdminCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	addr := fs.String("addr", "", "")
 	service := fs.String("service", "", "")
 	timeout := fs.Duration("timeout", time.Minute, "")
+	token := fs.String("token", "", "")
 	var consumer, pageToken *string
 	var pageSize *int
 	var all, asJSON *bool
@@ -106,6 +110,9 @@ func AdminCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	client := eventsv1.NewConsumerAdminServiceClient(conn)
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
+	if *token != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+*token)
+	}
 
 	switch cmd {
 	case "list":
