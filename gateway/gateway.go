@@ -24,6 +24,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/waybill/waybill/gen/openapi"
+	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/config"
 	"github.com/waybill/waybill/kit/grpcclient"
 	"github.com/waybill/waybill/kit/grpcserver"
@@ -47,6 +48,13 @@ type Config struct {
 	Services map[string]string
 	// Timeout is the deadline of a unary call made for a request without one.
 	Timeout time.Duration
+	// Auth verifies bearer tokens at the edge; nil skips the check (services verify
+	// tokens themselves either way).
+	Auth *auth.Signer
+	// RateLimit is each caller's sustained requests per second on /v1/ routes; 0 disables
+	// the limit. RateBurst is how many requests a caller may send at once.
+	RateLimit float64
+	RateBurst int
 }
 
 // Gateway is the REST front for the services.
@@ -78,7 +86,15 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, tel *telemetry.Te
 		return nil, err
 	}
 	root := http.NewServeMux()
-	root.Handle("/v1/", mux)
+	var api http.Handler = mux
+	if cfg.Auth != nil || cfg.RateLimit > 0 {
+		signer := cfg.Auth
+		if signer == nil {
+			return nil, fmt.Errorf("gateway: rate limits need the auth signer to tell callers apart")
+		}
+		api = (&edge{signer: signer, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst)}).wrap(mux)
+	}
+	root.Handle("/v1/", api)
 	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)
@@ -163,6 +179,9 @@ func Run(ctx context.Context, d Defaults, args []string, getenv func(string) str
 	timeout := fs.Duration("timeout", 10*time.Second, "deadline of backend calls for requests without one")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "json", "log format: json or text")
+	secret := fs.String("auth-secret", serve.DevAuthSecret, "secret that verifies bearer tokens, shared by every process")
+	rateLimit := fs.Float64("rate-limit", 200, "requests per second each caller (token subject, or client address) may sustain; 0 disables")
+	rateBurst := fs.Int("rate-burst", 400, "requests a caller may send at once above the rate")
 	names := make([]string, 0, len(d.Services))
 	for n := range d.Services {
 		names = append(names, n)
@@ -188,7 +207,12 @@ func Run(ctx context.Context, d Defaults, args []string, getenv func(string) str
 	}
 	defer func() { _ = tel.Shutdown(context.Background()) }()
 
-	cfg := Config{HTTPAddr: *httpAddr, Services: map[string]string{}, Timeout: *timeout}
+	signer, err := auth.NewSigner(*secret)
+	if err != nil {
+		return err
+	}
+	cfg := Config{HTTPAddr: *httpAddr, Services: map[string]string{}, Timeout: *timeout,
+		Auth: signer, RateLimit: *rateLimit, RateBurst: *rateBurst}
 	for n, a := range addrs {
 		cfg.Services[n] = *a
 	}
