@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/waybill/waybill/kit/pgxutil"
 )
 
 //go:embed migrations/*.sql
@@ -18,15 +20,7 @@ var migrationFiles embed.FS
 
 // Migrations holds the outbox, event_log and event_log_head tables as *.sql files named
 // 0100_outbox.sql and up, for pgxutil.Migrate on the emitting service's own schema.
-var Migrations fs.FS = mustSub(migrationFiles, "migrations")
-
-func mustSub(fsys fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(fsys, dir)
-	if err != nil {
-		panic(err)
-	}
-	return sub
-}
+var Migrations fs.FS = pgxutil.Dir(migrationFiles, "migrations")
 
 // Event is one event to emit.
 type Event struct {

@@ -6,7 +6,6 @@ package billingpg
 
 import (
 	"embed"
-	"io/fs"
 
 	"github.com/waybill/waybill/kit/consumer"
 	"github.com/waybill/waybill/kit/outbox"
@@ -18,12 +17,4 @@ var migrationFiles embed.FS
 
 // Migrations holds the billing schema's migrations, applied in name order at start:
 // billing's own (0001–0099), the outbox's (0100–0199) and the consumer's (0200–0299).
-var Migrations = pgxutil.MustMergeMigrations(mustSub(migrationFiles, "migrations"), outbox.Migrations, consumer.Migrations)
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err) // unreachable: the folder is embedded above
-	}
-	return sub
-}
+var Migrations = pgxutil.MustMergeMigrations(pgxutil.Dir(migrationFiles, "migrations"), outbox.Migrations, consumer.Migrations)

@@ -6,7 +6,6 @@ package bookingpg
 
 import (
 	"embed"
-	"io/fs"
 
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgxutil"
@@ -17,12 +16,4 @@ var migrationFiles embed.FS
 
 // Migrations holds the booking schema's migrations, applied in name order at start: the
 // service's own (0001–0099) and the outbox's tables (0100 and up).
-var Migrations = pgxutil.MustMergeMigrations(mustSub(migrationFiles, "migrations"), outbox.Migrations)
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err) // unreachable: the folder is embedded above
-	}
-	return sub
-}
+var Migrations = pgxutil.MustMergeMigrations(pgxutil.Dir(migrationFiles, "migrations"), outbox.Migrations)

@@ -5,7 +5,6 @@ package paymentpg
 
 import (
 	"embed"
-	"io/fs"
 
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgxutil"
@@ -16,12 +15,4 @@ var migrationFiles embed.FS
 
 // Migrations holds the payment schema's migrations, applied in name order at start: the
 // service's own (0001–0099) and the outbox's (0100–).
-var Migrations = pgxutil.MustMergeMigrations(mustSub(migrationFiles, "migrations"), outbox.Migrations)
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err) // unreachable: the folder is embedded above
-	}
-	return sub
-}
+var Migrations = pgxutil.MustMergeMigrations(pgxutil.Dir(migrationFiles, "migrations"), outbox.Migrations)

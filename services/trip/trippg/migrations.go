@@ -4,19 +4,12 @@ package trippg
 
 import (
 	"embed"
-	"io/fs"
+
+	"github.com/waybill/waybill/kit/pgxutil"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
 // Migrations holds the trip schema's migrations, applied in name order at start.
-var Migrations = mustSub(migrationFiles, "migrations")
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err) // unreachable: the folder is embedded above
-	}
-	return sub
-}
+var Migrations = pgxutil.Dir(migrationFiles, "migrations")

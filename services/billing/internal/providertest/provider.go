@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"sync"
@@ -45,15 +44,7 @@ import (
 var migrationFiles embed.FS
 
 // Migrations holds a test provider's tables: reservations and the outbox's.
-var Migrations = pgxutil.MustMergeMigrations(mustSub(migrationFiles, "migrations"), outbox.Migrations)
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return sub
-}
+var Migrations = pgxutil.MustMergeMigrations(pgxutil.Dir(migrationFiles, "migrations"), outbox.Migrations)
 
 // Payload is the style of the events' payloads.
 type Payload int
