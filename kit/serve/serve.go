@@ -21,7 +21,6 @@ import (
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/config"
-	"github.com/waybill/waybill/kit/eventstream"
 	"github.com/waybill/waybill/kit/grpcserver"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgxutil"
@@ -67,6 +66,9 @@ type Deps struct {
 	// Events is the service's outbox log when the spec declares event types: write events
 	// with Events.InTx (or outbox.Emit and Events.Notify) in the transaction of the change.
 	Events *outbox.Log
+	// EventStream is the EventStreamService serving Events' log (set with Events), for
+	// in-process readers such as billing's WatchBills.
+	EventStream eventsv1.EventStreamServiceServer
 }
 
 // Config is the configuration every service shares.
@@ -183,11 +185,9 @@ func Run(ctx context.Context, spec Spec, args []string, getenv func(string) stri
 	deps := Deps{Server: srv, Pool: pool, Logger: logger, Telemetry: tel, Auth: signer}
 	var background []func(context.Context) error
 	if len(spec.EventTypes) > 0 {
-		deps.Events = outbox.New(pool, spec.Name, outbox.Options{Logger: logger, Retention: cfg.EventRetention})
-		reader := eventstream.NewReader(pool, spec.Name, deps.Events, eventstream.ReaderOptions{Logger: logger})
-		eventsv1.RegisterEventStreamServiceServer(srv.GRPC, eventstream.NewServer(spec.Name, spec.EventTypes, reader,
-			eventstream.ServerOptions{Draining: srv.Draining(), Logger: logger}))
-		background = append(background, deps.Events.Run, reader.Run)
+		var runs []func(context.Context) error
+		deps.Events, deps.EventStream, runs = newEventLog(pool, srv, spec.Name, spec.EventTypes, logger, cfg.EventRetention)
+		background = append(background, runs...)
 	}
 	if err := spec.Register(ctx, deps); err != nil {
 		return fmt.Errorf("register %s: %w", spec.Name, err)

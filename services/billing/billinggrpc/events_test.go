@@ -42,13 +42,14 @@ func TestEventsWithTheRunnersLog(t *testing.T) {
 	// What serve.Run does for a spec with EventTypes.
 	log := outbox.New(pool, "billing", outbox.Options{Logger: logger})
 	reader := eventstream.NewReader(pool, "billing", log, eventstream.ReaderOptions{Logger: logger})
-	eventsv1.RegisterEventStreamServiceServer(srv.GRPC, eventstream.NewServer("billing", billinggrpc.EventTypes, reader,
-		eventstream.ServerOptions{Draining: srv.Draining(), Logger: logger}))
+	logStream := eventstream.NewServer("billing", billinggrpc.EventTypes, reader,
+		eventstream.ServerOptions{Draining: srv.Draining(), Logger: logger})
+	eventsv1.RegisterEventStreamServiceServer(srv.GRPC, logStream)
 	go func() { _ = log.Run(ctx) }()
 	go func() { _ = reader.Run(ctx) }()
 	cfg := billinggrpc.DefaultConfig()
 	cfg.Providers = ""
-	if err := billinggrpc.RegisterConfig(ctx, serve.Deps{Server: srv, Pool: pool, Logger: logger, Auth: signer, Events: log}, cfg); err != nil {
+	if err := billinggrpc.RegisterConfig(ctx, serve.Deps{Server: srv, Pool: pool, Logger: logger, Auth: signer, Events: log, EventStream: logStream}, cfg); err != nil {
 		t.Fatal(err)
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

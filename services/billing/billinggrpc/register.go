@@ -20,8 +20,6 @@ import (
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/consumer"
-	"github.com/waybill/waybill/kit/eventstream"
-	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/services/billing/billing"
 	"github.com/waybill/waybill/services/billing/billingpg"
@@ -112,9 +110,9 @@ func Register(ctx context.Context, d serve.Deps) error {
 	return RegisterConfig(ctx, d, flagConfig)
 }
 
-// RegisterConfig registers billing's gRPC services (BillingService, EventStreamService
-// unless the runner serves it, ConsumerAdminService) and starts, until ctx ends, its
-// outbox sequencer (unless the runner runs it), the feeds of every configured provider,
+// RegisterConfig registers billing's gRPC services (BillingService, ConsumerAdminService;
+// EventStreamService comes with serve.Deps.EventLog) and starts, until ctx ends, the
+// feeds of every configured provider,
 // the pay saga runner, the consumer of the payment service's settlements and the pruning
 // of old idempotency keys. d.Pool's search_path must be the billing schema,
 // migrated with billingpg.Migrations (serve does both; tests use
@@ -129,11 +127,7 @@ func RegisterConfig(ctx context.Context, d serve.Deps, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("--providers: %w", err)
 	}
-	log := d.Events
-	ownLog := log == nil
-	if ownLog {
-		log = outbox.New(d.Pool, schema, outbox.Options{Logger: logger})
-	}
+	log, stream := d.EventLog(ctx, schema, billing.EventTypes)
 	store := billingpg.New(d.Pool, billingpg.Options{BillEvent: billEvent, Notify: log.Notify})
 	dial := append([]grpc.DialOption(nil), cfg.DialOptions...)
 	if d.Auth != nil {
@@ -171,15 +165,14 @@ func RegisterConfig(ctx context.Context, d serve.Deps, cfg Config) error {
 		runner = billing.NewRunner(svc, store, payments, providers, ro)
 	}
 
-	// WatchBills reads billing's own log in process, through a reader of its own.
-	reader := eventstream.NewReader(d.Pool, schema, log, eventstream.ReaderOptions{Logger: logger})
+	// WatchBills reads billing's own log in process, through the process's one reader.
 	heartbeat := cfg.WatchHeartbeat
 	if heartbeat <= 0 {
 		heartbeat = watchHeartbeat
 	}
 	srv := &Server{
 		svc: svc, providers: providers, heartbeat: heartbeat,
-		events: eventstream.NewServer(schema, billing.EventTypes, reader, eventstream.ServerOptions{Draining: d.Server.Draining(), Logger: logger}),
+		events: stream,
 		head: func(ctx context.Context) (int64, error) {
 			// Sequence what is committed, so that the snapshot that follows is covered by
 			// the head and the live part repeats as little as possible.
@@ -199,9 +192,6 @@ func RegisterConfig(ctx context.Context, d serve.Deps, cfg Config) error {
 
 	s := d.Server.GRPC
 	billingv1.RegisterBillingServiceServer(s, srv)
-	if ownLog {
-		eventsv1.RegisterEventStreamServiceServer(s, srv.events)
-	}
 	handlers := providers.Handlers(feed)
 	var settlements consumer.Config
 	if payments != nil {
@@ -215,10 +205,6 @@ func RegisterConfig(ctx context.Context, d serve.Deps, cfg Config) error {
 	eventsv1.RegisterConsumerAdminServiceServer(s, adminGuard{consumer.NewAdminServer(schema, d.Pool, handlers)})
 
 	go func() {
-		if ownLog {
-			go func() { _ = log.Run(ctx) }()
-		}
-		go func() { _ = reader.Run(ctx) }()
 		go pruneRequests(ctx, store, logger)
 		var wg sync.WaitGroup
 		if payments != nil {

@@ -1,9 +1,8 @@
 // Package bookinggrpc is the booking service's gRPC transport: handlers that validate,
 // convert, call the domain and convert back. The booking service owns inventory-based
 // reservations: departures, properties, holds, confirm, cancel, check-in/out. Register
-// also starts booking's background work (the outbox sequencer, the event stream reader,
-// and the sweeper that expires lapsed holds and completes ended reservations), all
-// stopping with the context.
+// also starts the sweeper that expires lapsed holds and completes ended reservations,
+// stopping with the context; the event log comes from serve.Deps.EventLog.
 package bookinggrpc
 
 import (
@@ -19,12 +18,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	bookingv1 "github.com/waybill/waybill/gen/waybill/booking/v1"
-	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	"github.com/waybill/waybill/kit/auth"
-	"github.com/waybill/waybill/kit/eventstream"
 	"github.com/waybill/waybill/kit/grpcclient"
-	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/services/booking/booking"
 	"github.com/waybill/waybill/services/booking/bookingpg"
@@ -106,18 +102,7 @@ func Start(ctx context.Context, d serve.Deps, o Options) (*Booking, error) {
 	}
 
 	s := d.Server.GRPC
-	// The runner (serve.Spec.EventTypes) provides the log, runs its sequencer and reader
-	// once the schema is migrated, and serves Subscribe. Tests that call Register
-	// directly get booking's own.
-	log := d.Events
-	if log == nil {
-		log = outbox.New(d.Pool, schema, outbox.Options{Logger: logger})
-		reader := eventstream.NewReader(d.Pool, schema, log, eventstream.ReaderOptions{Logger: logger})
-		go func() { _ = log.Run(ctx) }()
-		go func() { _ = reader.Run(ctx) }()
-		eventsv1.RegisterEventStreamServiceServer(s, eventstream.NewServer(schema, booking.EventTypes, reader,
-			eventstream.ServerOptions{Draining: d.Server.Draining(), Logger: logger}))
-	}
+	log, _ := d.EventLog(ctx, schema, booking.EventTypes)
 
 	store := bookingpg.New(d.Pool, bookingpg.Options{
 		Encode: func(ev booking.Event) (proto.Message, error) { return eventPayload(ev) },

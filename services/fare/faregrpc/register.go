@@ -12,7 +12,6 @@ import (
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
-	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/services/fare/fare"
 	"github.com/waybill/waybill/services/fare/farepg"
@@ -29,26 +28,16 @@ var EventTypes = []string{farepg.EventTypeRateCardUpdated, "fare.fare.calculated
 // search_path must be the fare schema, migrated with farepg.Migrations (serve does
 // both; tests use pgtest.NewDB(t, "fare", farepg.Migrations)).
 //
-// Events go to d.Events when the runner provides it (a spec with EventTypes: the runner
-// then runs the sequencer and serves the EventStreamService). Without it, as in tests
-// that call Register directly, Register makes its own outbox log and runs its sequencer
-// until ctx ends, and the EventStreamService it registers answers UNIMPLEMENTED. Ride
-// fares (CalculateRideFare, GetFare, ListFares) and ConsumerAdminService answer
-// UNIMPLEMENTED too.
+// Events go to the service's event log (serve.Deps.EventLog: the runner's, or one made
+// here when Register runs without the runner, as in tests). Ride fares
+// (CalculateRideFare, GetFare, ListFares) and ConsumerAdminService answer UNIMPLEMENTED.
 func Register(ctx context.Context, d serve.Deps) error {
 	logger := d.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := d.Server.GRPC
-	log := d.Events
-	if log == nil {
-		log = outbox.New(d.Pool, Schema, outbox.Options{Logger: logger})
-		go func() { _ = log.Run(ctx) }()
-		// kit/eventstream's own tests do not pass yet, so without the runner's stream
-		// this one answers UNIMPLEMENTED; the events are logged all the same.
-		eventsv1.RegisterEventStreamServiceServer(s, eventsv1.UnimplementedEventStreamServiceServer{})
-	}
+	log, _ := d.EventLog(ctx, Schema, EventTypes)
 	store := farepg.New(d.Pool, farepg.Options{
 		RateCardEvent: func(c fare.RateCard) proto.Message { return rateCardEvent(c) },
 		Notify:        log.Notify,

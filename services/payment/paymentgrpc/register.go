@@ -8,10 +8,7 @@ import (
 	"flag"
 	"time"
 
-	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	paymentv1 "github.com/waybill/waybill/gen/waybill/payment/v1"
-	"github.com/waybill/waybill/kit/eventstream"
-	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/services/payment/payment"
 	"github.com/waybill/waybill/services/payment/paymentpg"
@@ -56,9 +53,7 @@ const schema = "payment"
 
 // Register registers the payment service's gRPC services on the server, with the simulator
 // as the processor, and starts its background work for the life of ctx: reconciliation,
-// expiry voids, the daily settlement and, unless the runner provides them (Deps.Events set
-// because the spec declares payment.EventTypes), the outbox sequencer and the event stream
-// reader behind EventStreamService.
+// expiry voids and the daily settlement. The event log comes from serve.Deps.EventLog.
 func Register(ctx context.Context, d serve.Deps) error {
 	o := Options{BackgroundInterval: flagConfig.background}
 	o.Service.HashKey = []byte(flagConfig.hashKey)
@@ -80,16 +75,7 @@ func RegisterWithOptions(ctx context.Context, d serve.Deps, o Options) error {
 		so.Logger = d.Logger
 	}
 	s := d.Server.GRPC
-	events := d.Events
-	if events == nil {
-		// The runner did not set up the event log: run it, and serve it, here.
-		events = outbox.New(d.Pool, schema, outbox.Options{Logger: d.Logger})
-		reader := eventstream.NewReader(d.Pool, schema, events, eventstream.ReaderOptions{Logger: d.Logger})
-		go func() { _ = events.Run(ctx) }()
-		go func() { _ = reader.Run(ctx) }()
-		eventsv1.RegisterEventStreamServiceServer(s, eventstream.NewServer(schema, payment.EventTypes, reader,
-			eventstream.ServerOptions{Draining: d.Server.Draining(), Logger: d.Logger}))
-	}
+	events, _ := d.EventLog(ctx, schema, payment.EventTypes)
 	store := paymentpg.New(d.Pool, paymentpg.Options{EventPayload: EventPayload, Notify: events.Notify})
 	svc := payment.New(store, proc, so)
 	paymentv1.RegisterPaymentServiceServer(s, New(svc))

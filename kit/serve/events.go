@@ -1,0 +1,45 @@
+package serve
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
+	"github.com/waybill/waybill/kit/eventstream"
+	"github.com/waybill/waybill/kit/grpcserver"
+	"github.com/waybill/waybill/kit/outbox"
+)
+
+// newEventLog makes a service's event log: the outbox log, the one reader of this
+// process that tails it, and the EventStreamService serving it, registered on srv. It
+// returns the sequencer and the reader to run once the schema is migrated.
+func newEventLog(pool *pgxpool.Pool, srv *grpcserver.Server, schema string, types []string, logger *slog.Logger, retention time.Duration) (*outbox.Log, eventsv1.EventStreamServiceServer, []func(context.Context) error) {
+	log := outbox.New(pool, schema, outbox.Options{Logger: logger, Retention: retention})
+	reader := eventstream.NewReader(pool, schema, log, eventstream.ReaderOptions{Logger: logger})
+	stream := eventstream.NewServer(schema, types, reader, eventstream.ServerOptions{Draining: srv.Draining(), Logger: logger})
+	eventsv1.RegisterEventStreamServiceServer(srv.GRPC, stream)
+	return log, stream, []func(context.Context) error{log.Run, reader.Run}
+}
+
+// EventLog returns the service's event log and the EventStreamService serving it: the
+// runner's, when the spec declares event types, or else (a Register called without the
+// runner, as in tests, on a migrated schema) new ones, registered on d.Server, whose
+// sequencer and reader run until ctx ends. Either way the process has one reader.
+func (d Deps) EventLog(ctx context.Context, schema string, types []string) (*outbox.Log, eventsv1.EventStreamServiceServer) {
+	if d.Events != nil {
+		return d.Events, d.EventStream
+	}
+	logger := d.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	log, stream, runs := newEventLog(d.Pool, d.Server, schema, types, logger, 0)
+	for _, run := range runs {
+		go func() { _ = run(ctx) }()
+	}
+	return log, stream
+}
