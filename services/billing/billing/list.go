@@ -74,8 +74,18 @@ func (s *Service) ListBills(ctx context.Context, c Caller, q ListQuery) (Page, e
 		}
 		after = &cur
 	}
-	bills, err := s.store.ListBills(ctx, q.Filter, after, size+1)
+	// With details, the providers are called while billing reads the page: the store
+	// hands over the page's item references first (from the page's own snapshot).
+	var fetch *detailsFetch
+	var onItems func([]ItemRef)
+	if view == ViewStandard || view == ViewFull {
+		onItems = func(refs []ItemRef) { fetch = s.fetchDetails(ctx, firstBills(refs, size), view) }
+	}
+	bills, err := s.store.ListBills(ctx, q.Filter, after, size+1, onItems)
 	if err != nil {
+		if fetch != nil {
+			fetch.stop()
+		}
 		return Page{}, err
 	}
 	var page Page
@@ -87,8 +97,10 @@ func (s *Service) ListBills(ctx context.Context, c Caller, q ListQuery) (Page, e
 	for i := range bills {
 		bills[i] = s.decorate(bills[i])
 	}
-	if view == ViewStandard || view == ViewFull {
-		s.FillDetails(ctx, bills, view)
+	if fetch != nil {
+		fetch.attach(bills)
+	} else if onItems != nil {
+		s.FillDetails(ctx, bills, view) // a store that did not call onItems
 	}
 	page.Bills = bills
 	return page, nil
@@ -132,85 +144,130 @@ func decodePageToken(tok, filterKey string) (PageCursor, error) {
 	return PageCursor{UpdateTime: time.UnixMicro(t.T).UTC(), ID: t.I}, nil
 }
 
-// FillDetails fetches the details of every item of bills: the items' reservation ids
-// are grouped by provider and each provider gets one Details call for all of them (the
-// Providers implementation splits it into chunks of the contract's maximum), all
-// providers in parallel, each under its own deadline inside ctx's. A provider that fails
-// or is too slow marks only its own items unavailable.
-func (s *Service) FillDetails(ctx context.Context, bills []Bill, view View) {
-	// Each provider's distinct ids, in the order first seen, and for each item the
-	// provider and the position of its id there (slots, in item order).
-	type key struct{ provider, id string }
-	type slot struct{ provider, id int }
-	var (
-		providers  []string
-		byProvider [][]string
-		index      = map[key]int{}
-	)
-	n := 0
-	for bi := range bills {
-		n += len(bills[bi].Items)
-	}
-	slots := make([]slot, 0, n)
-	for bi := range bills {
-		for _, it := range bills[bi].Items {
-			pi := slices.Index(providers, it.Provider)
-			if pi < 0 {
-				pi = len(providers)
-				providers = append(providers, it.Provider)
-				byProvider = append(byProvider, nil)
+// ItemRef names an item's reservation: what fetching its details needs.
+type ItemRef struct {
+	// BillID is the item's bill.
+	BillID string
+	// Provider and ReservationID name the reservation.
+	Provider, ReservationID string
+}
+
+// firstBills returns the references of refs (in page order) that belong to the first n
+// bills: a page reads one bill more than it returns, to know whether another page
+// follows.
+func firstBills(refs []ItemRef, n int) []ItemRef {
+	bills := 0
+	for i, r := range refs {
+		if i == 0 || r.BillID != refs[i-1].BillID {
+			if bills++; bills > n {
+				return refs[:i]
 			}
-			k := key{it.Provider, it.ReservationID}
-			ii, ok := index[k]
-			if !ok {
-				ii = len(byProvider[pi])
-				index[k] = ii
-				byProvider[pi] = append(byProvider[pi], it.ReservationID)
-			}
-			slots = append(slots, slot{pi, ii})
 		}
 	}
-	results := make([][]Lookup, len(providers))
-	errs := make([]error, len(providers))
-	var wg sync.WaitGroup
-	for i, p := range providers {
-		wg.Add(1)
+	return refs
+}
+
+// FillDetails fetches the details of every item of bills and attaches them (see
+// fetchDetails).
+func (s *Service) FillDetails(ctx context.Context, bills []Bill, view View) {
+	var refs []ItemRef
+	for _, b := range bills {
+		for _, it := range b.Items {
+			refs = append(refs, ItemRef{BillID: b.ID, Provider: it.Provider, ReservationID: it.ReservationID})
+		}
+	}
+	s.fetchDetails(ctx, refs, view).attach(bills)
+}
+
+// detailsKey names one reservation of one provider.
+type detailsKey struct{ provider, id string }
+
+// detailsFetch is a details fetch under way: one Details call per provider.
+type detailsFetch struct {
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	providers  []string
+	byProvider [][]string // each provider's distinct ids, in the order first seen
+	results    [][]Lookup
+	errs       []error
+}
+
+// fetchDetails starts fetching the details of the reservations refs name: the ids are
+// grouped by provider and each provider gets one Details call for all of them (the
+// Providers implementation splits it into chunks of the contract's maximum), all
+// providers in parallel, each under its own deadline inside ctx's. A provider that fails
+// or is too slow marks only its own items unavailable. Call attach or stop once.
+func (s *Service) fetchDetails(ctx context.Context, refs []ItemRef, view View) *detailsFetch {
+	f := &detailsFetch{}
+	seen := make(map[detailsKey]bool, len(refs))
+	for _, r := range refs {
+		k := detailsKey{r.Provider, r.ReservationID}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		pi := slices.Index(f.providers, r.Provider)
+		if pi < 0 {
+			pi = len(f.providers)
+			f.providers = append(f.providers, r.Provider)
+			f.byProvider = append(f.byProvider, nil)
+		}
+		f.byProvider[pi] = append(f.byProvider[pi], r.ReservationID)
+	}
+	f.results = make([][]Lookup, len(f.providers))
+	f.errs = make([]error, len(f.providers))
+	ctx, f.cancel = context.WithCancel(ctx)
+	for i, p := range f.providers {
+		f.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer f.wg.Done()
 			pctx, cancel := context.WithTimeout(ctx, s.opts.DetailsTimeout)
 			defer cancel()
-			res, err := s.providers.Details(pctx, p, byProvider[i], view)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			results[i] = res
+			f.results[i], f.errs[i] = s.providers.Details(pctx, p, f.byProvider[i], view)
 		}()
 	}
-	wg.Wait()
-	// One Lookup per provider and id, shared by the items naming it (read only).
-	lookups := make([][]Lookup, len(providers))
-	for i, ids := range byProvider {
+	return f
+}
+
+// stop abandons the fetch and waits for its calls to end.
+func (f *detailsFetch) stop() {
+	f.cancel()
+	f.wg.Wait()
+}
+
+// attach waits for the fetch and sets every item's Details: one Lookup per provider and
+// id, shared by the items naming it (read only). An item whose reservation was not
+// fetched is marked unavailable.
+func (f *detailsFetch) attach(bills []Bill) {
+	f.wg.Wait()
+	f.cancel()
+	n := 0
+	for _, ids := range f.byProvider {
+		n += len(ids)
+	}
+	lookups := make(map[detailsKey]*Lookup, n)
+	for i, ids := range f.byProvider {
 		ls := make([]Lookup, len(ids))
 		for j, id := range ids {
 			switch {
-			case errs[i] != nil:
-				ls[j] = Lookup{ID: id, Status: LookupUnavailable, Error: errs[i].Error()}
-			case j < len(results[i]) && results[i][j].ID == id: // in the order of ids, as promised
-				ls[j] = results[i][j]
+			case f.errs[i] != nil:
+				ls[j] = Lookup{ID: id, Status: LookupUnavailable, Error: f.errs[i].Error()}
+			case j < len(f.results[i]) && f.results[i][j].ID == id: // in the order of ids, as promised
+				ls[j] = f.results[i][j]
 			default:
 				ls[j] = Lookup{ID: id, Status: LookupUnavailable, Error: "provider gave no result for the id"}
 			}
+			lookups[detailsKey{f.providers[i], id}] = &ls[j]
 		}
-		lookups[i] = ls
 	}
-	k := 0
 	for bi := range bills {
 		items := bills[bi].Items
 		for ii := range items {
-			sl := slots[k]
-			k++
-			items[ii].Details = &lookups[sl.provider][sl.id]
+			l, ok := lookups[detailsKey{items[ii].Provider, items[ii].ReservationID}]
+			if !ok {
+				l = &Lookup{ID: items[ii].ReservationID, Status: LookupUnavailable, Error: "the item was not in the details request"}
+			}
+			items[ii].Details = l
 		}
 	}
 }

@@ -53,8 +53,11 @@ type Store interface {
 	// GetBill returns the bill with its items and their summaries, or ErrNotFound.
 	GetBill(ctx context.Context, id string) (Bill, error)
 	// ListBills returns at most limit bills matching f after the cursor (nil: from the
-	// start), with their items and summaries, in one query.
-	ListBills(ctx context.Context, f ListFilter, after *PageCursor, limit int) ([]Bill, error)
+	// start), with their items and summaries, from one snapshot. When onItems is not
+	// nil, it is called once, before the bills are read, with the references of exactly
+	// the items the bills returned will have, in page order (so the caller can start
+	// fetching their details while the page is read).
+	ListBills(ctx context.Context, f ListFilter, after *PageCursor, limit int, onItems func([]ItemRef)) ([]Bill, error)
 	// Recorded returns the result recorded for req, if any; a fingerprint mismatch fails
 	// with a *FieldError naming request_id.
 	Recorded(ctx context.Context, req Request) (Recorded, bool, error)

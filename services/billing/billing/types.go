@@ -222,11 +222,13 @@ type Lookup struct {
 	Status LookupStatus
 	// Error says why details are unavailable, for LookupUnavailable.
 	Error string
-	// Summary is the common envelope's summary fields, for LookupFound.
+	// Summary is the common envelope's summary fields, for LookupFound in ViewBasic
+	// (the other views leave the details encoded in Raw).
 	Summary Summary
-	// Raw is the provider's details as the transport received them, passed back to the
-	// transport untouched.
-	Raw any
+	// Raw is the provider's details (an encoded waybill.reservation.v1.ReservationDetails)
+	// as the transport received them, for LookupFound: passed back to the transport
+	// untouched, never decoded for the panel's views.
+	Raw []byte
 }
 
 // Role is what kind of caller a Caller is.

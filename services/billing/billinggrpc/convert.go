@@ -3,6 +3,7 @@ package billinggrpc
 import (
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -87,14 +88,29 @@ func itemToProto(it billing.Item) *billingv1.BillItem {
 		pb.DetailsStatus = billingv1.DetailsStatus(d.Status)
 		switch d.Status {
 		case billing.LookupFound:
-			if raw, ok := d.Raw.(*reservationv1.ReservationDetails); ok {
-				pb.Details = raw
-			}
+			setDetails(pb, d.Raw)
 		case billing.LookupUnavailable:
 			pb.DetailsError = d.Error
 		}
 	}
 	return pb
+}
+
+// itemDetailsField is the number of BillItem's details field.
+var itemDetailsField = (&billingv1.BillItem{}).ProtoReflect().Descriptor().Fields().ByName("details").Number()
+
+// setDetails sets item's details to raw, the encoded ReservationDetails the provider
+// sent, without decoding it: raw is appended as the encoded details field to the item's
+// unknown fields, which are marshaled as they are. A client decoding the item finds its
+// details field set as if billing had decoded and re-encoded them (see
+// providerclient/raw.go for why it does not).
+func setDetails(item *billingv1.BillItem, raw []byte) {
+	if raw == nil {
+		return
+	}
+	b := protowire.AppendTag(nil, itemDetailsField, protowire.BytesType)
+	b = protowire.AppendBytes(b, raw)
+	item.ProtoReflect().SetUnknown(b)
 }
 
 // billEvent is the payload of every billing event: the bill after the change, without

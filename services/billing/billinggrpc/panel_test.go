@@ -3,13 +3,20 @@ package billinggrpc_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/services/billing/billinggrpc"
 	"github.com/waybill/waybill/services/billing/internal/providertest"
 )
@@ -260,4 +267,84 @@ func TestBreakerProbesAndRecovers(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestPanelPassesDetailsThrough checks that a FULL page's details are exactly what each
+// provider answers for the reservation (billing forwards them without decoding), and
+// that bills come most recently changed first, ties by id descending, with their items
+// in position order, in every view and across pages.
+func TestPanelPassesDetailsThrough(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	ids := e.seed(t, 9, 5)
+	ctx := ctxT(t)
+	// Six bills share one update time, so that only the id orders them.
+	if _, err := e.pool.Exec(ctx, `UPDATE bills SET update_time = now() + interval '1 hour' WHERE id = ANY($1::uuid[])`, ids[:6]); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := e.pool.Query(ctx, `SELECT id::text FROM bills ORDER BY update_time DESC, id DESC`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOrder, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	direct := map[string]reservationv1.ReservationProviderServiceClient{}
+	for name, p := range e.providers {
+		conn, err := grpc.NewClient(p.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+			e.signer.DialOption(auth.Identity{Subject: "billing", Role: auth.RoleService}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		direct[name] = reservationv1.NewReservationProviderServiceClient(conn)
+	}
+
+	for _, view := range []typev1.View{typev1.View_VIEW_BASIC, typev1.View_VIEW_FULL} {
+		var got []string
+		token := ""
+		for {
+			resp, err := e.operator.ListBills(ctx, &billingv1.ListBillsRequest{PageSize: 4, PageToken: token, View: view})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range resp.GetBills() {
+				got = append(got, b.GetId())
+				var items []string
+				for i, it := range b.GetItems() {
+					items = append(items, it.GetId())
+					if view != typev1.View_VIEW_FULL {
+						continue
+					}
+					want, err := direct[it.GetProvider()].GetReservationDetails(ctx, &reservationv1.GetReservationDetailsRequest{
+						Ids: []string{it.GetReservationId()}, View: typev1.View_VIEW_FULL})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !proto.Equal(it.GetDetails(), want.GetResults()[0].GetDetails()) || it.GetDetailsStatus() != billingv1.DetailsStatus_DETAILS_STATUS_OK {
+						t.Fatalf("bill %s item %d: details %v\nprovider sent %v", b.GetId(), i, it.GetDetails(), want.GetResults()[0].GetDetails())
+					}
+				}
+				rows, err := e.pool.Query(ctx, `SELECT id::text FROM bill_items WHERE bill_id = $1 ORDER BY position`, b.GetId())
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantItems, err := pgx.CollectRows(rows, pgx.RowTo[string])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(items, wantItems) {
+					t.Fatalf("%v: bill %s items %v, want %v", view, b.GetId(), items, wantItems)
+				}
+			}
+			if token = resp.GetNextPageToken(); token == "" {
+				break
+			}
+		}
+		if !slices.Equal(got, wantOrder) {
+			t.Fatalf("%v: bills in order %v, want %v", view, got, wantOrder)
+		}
+	}
 }

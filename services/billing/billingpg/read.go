@@ -1,6 +1,7 @@
 package billingpg
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,10 +23,12 @@ type querier interface {
 }
 
 // billsWithItemsSQL wraps a query returning bills rows (as "page") with their items and
-// the items' summaries and the bill's latest pay saga (without its progress), in the
-// panel's order: one query, and so one snapshot, whatever the page size. Missing
-// items and summaries come back as zero values (an item id of ” means none), so that
-// rows scan without allocating pointers.
+// the items' summaries and the bill's latest pay saga (without its progress): one query,
+// and so one snapshot, whatever the page size. Missing items and summaries come back as
+// zero values (an empty item id means none), so that rows scan without allocating
+// pointers. The rows come unordered: loadBills puts the bills and their items in order,
+// which costs PostgreSQL about as much as the rest of the query when it sorts the wide
+// rows itself.
 const billsWithItemsSQL = `
 WITH page AS (%s)
 SELECT b.id::text, b.customer_id, b.currency_code, b.status, b.sub_status, b.create_time, b.update_time,
@@ -42,18 +45,22 @@ SELECT b.id::text, b.customer_id, b.currency_code, b.status, b.sub_status, b.cre
 FROM page b
 LEFT JOIN pay_sagas ps ON ps.id = b.saga_id
 LEFT JOIN bill_items i ON i.bill_id = b.id
-LEFT JOIN reservation_summaries s ON s.provider = i.provider AND s.reservation_id = i.reservation_id
-ORDER BY b.update_time DESC, b.id DESC, i.position`
+LEFT JOIN reservation_summaries s ON s.provider = i.provider AND s.reservation_id = i.reservation_id`
 
-// loadBills runs page (a query over bills) and returns its bills with items, in the
-// panel's order. A bill's columns repeat on each of its items' rows: they are decoded
-// from the bill's first row only (a page of 40 bills of 9 items decodes 40 bills, not
-// 360).
+// loadBills runs page (a query over bills) and returns its bills with items, most
+// recently changed first (ties by id, descending), each bill's items in position order.
+// A bill's columns repeat on each of its items' rows: they are decoded from the bill's
+// first row only (a page of 40 bills of 9 items decodes 40 bills, not 360).
 func loadBills(ctx context.Context, q querier, page string, args ...any) ([]billing.Bill, error) {
 	rows, err := q.Query(ctx, fmt.Sprintf(billsWithItemsSQL, page), args...)
 	if err != nil {
 		return nil, fmt.Errorf("query bills: %w", err)
 	}
+	return readBills(rows)
+}
+
+// readBills reads billsWithItemsSQL's rows and closes them.
+func readBills(rows pgx.Rows) ([]billing.Bill, error) {
 	defer rows.Close()
 	var (
 		bills                              []billing.Bill
@@ -82,23 +89,23 @@ func loadBills(ctx context.Context, q querier, page string, args ...any) ([]bill
 	const firstItemCol, firstSagaCol = 14, 32
 	itemOnly := make([]any, len(dest))
 	copy(itemOnly[firstItemCol:firstSagaCol], dest[firstItemCol:firstSagaCol])
-	// The page's items go into one array, cut per bill after the last row: bill i's
-	// items end at ends[i].
+	// The page's items go into one array with their bill's index in bills, sorted and
+	// cut per bill after the last row.
 	var (
-		items []billing.Item
-		ends  []int
+		billIndex = map[string]int{}
+		items     []billing.Item
+		owners    []int
 	)
 	for rows.Next() {
-		n := len(bills)
-		same := n > 0 && string(rows.RawValues()[0]) == bills[n-1].ID
+		bi, seen := billIndex[string(rows.RawValues()[0])]
 		target := dest
-		if same {
+		if seen {
 			target = itemOnly
 		}
 		if err := rows.Scan(target...); err != nil {
 			return nil, fmt.Errorf("scan bill: %w", err)
 		}
-		if !same {
+		if !seen {
 			nb := b
 			nb.Status, _ = billing.ParseStatus(status)
 			nb.FinalizeTime, nb.PaidTime, nb.SettleTime, nb.CancelTime = tm(fin), tm(paid), tm(settle), tm(cancel)
@@ -112,8 +119,9 @@ func loadBills(ctx context.Context, q querier, page string, args ...any) ([]bill
 				saga.StartTime, saga.UpdateTime, saga.StepTime, saga.EndTime = tm(sgStart), tm(sgUpdate), tm(sgStepT), tm(sgEnd)
 				nb.Saga = &saga
 			}
+			bi = len(bills)
+			billIndex[nb.ID] = bi
 			bills = append(bills, nb)
-			ends = append(ends, len(items))
 		}
 		if itemID == "" {
 			continue
@@ -134,19 +142,43 @@ func loadBills(ctx context.Context, q querier, page string, args ...any) ([]bill
 			}
 		}
 		items = append(items, it)
-		ends[len(bills)-1] = len(items)
+		owners = append(owners, bi)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read bills: %w", err)
 	}
-	start := 0
-	for i := range bills {
-		if ends[i] > start {
-			bills[i].Items = items[start:ends[i]:ends[i]] // capped: appending copies
-		}
-		start = ends[i]
+	return inPageOrder(bills, items, owners), nil
+}
+
+// inPageOrder sorts bills most recently changed first (ties by id, descending) and gives
+// each its items in position order; owners[k] is the index in bills of items[k]'s bill.
+func inPageOrder(bills []billing.Bill, items []billing.Item, owners []int) []billing.Bill {
+	order := make([]int, len(items))
+	for k := range order {
+		order[k] = k
 	}
-	return bills, nil
+	slices.SortFunc(order, func(x, y int) int {
+		return cmp.Or(cmp.Compare(owners[x], owners[y]), cmp.Compare(items[x].Position, items[y].Position))
+	})
+	sorted := make([]billing.Item, len(items))
+	for k, from := range order {
+		sorted[k] = items[from]
+	}
+	for k := 0; k < len(order); {
+		bi, end := owners[order[k]], k+1
+		for end < len(order) && owners[order[end]] == bi {
+			end++
+		}
+		bills[bi].Items = sorted[k:end:end] // capped: appending copies
+		k = end
+	}
+	slices.SortFunc(bills, func(x, y billing.Bill) int {
+		if c := y.UpdateTime.Compare(x.UpdateTime); c != 0 {
+			return c
+		}
+		return cmp.Compare(y.ID, x.ID)
+	})
+	return bills
 }
 
 func tm(t pgtype.Timestamptz) time.Time {
@@ -187,7 +219,66 @@ func notFound(id string) error {
 
 // ListBills implements billing.Store: the filter becomes one query over bills (served by
 // the indexes on update time, per customer and per status) joined with the items.
-func (s *Store) ListBills(ctx context.Context, f billing.ListFilter, after *billing.PageCursor, limit int) ([]billing.Bill, error) {
+//
+// With onItems set, the page's item references and the page itself are read by two
+// queries in one read-only repeatable-read transaction (so from one snapshot: the bills
+// returned have exactly the items onItems saw), sent together with the BEGIN and the
+// COMMIT as one pipelined batch: one round trip. onItems runs as soon as the references
+// have arrived, while PostgreSQL already runs the page's query.
+func (s *Store) ListBills(ctx context.Context, f billing.ListFilter, after *billing.PageCursor, limit int, onItems func([]billing.ItemRef)) ([]billing.Bill, error) {
+	page, args := pageQuery(f, after, limit)
+	if onItems == nil {
+		bills, err := loadBills(ctx, s.pool, page, args...)
+		return bills, mapError(err)
+	}
+	bills, err := s.listWithRefs(ctx, page, args, onItems)
+	return bills, mapError(err)
+}
+
+// listWithRefs is ListBills with onItems: two round trips on one connection, the BEGIN
+// sent with the references' query, the COMMIT with the page's. A failure leaves the
+// connection in the transaction, and the pool closes such a connection instead of
+// reusing it.
+func (s *Store) listWithRefs(ctx context.Context, page string, args []any, onItems func([]billing.ItemRef)) ([]billing.Bill, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("acquire connection: %w", err)
+	}
+	defer conn.Release()
+	var refs []billing.ItemRef
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
+	b.Queue(fmt.Sprintf(itemRefsSQL, page), args...).Query(func(rows pgx.Rows) error {
+		var err error
+		refs, err = pgx.CollectRows(rows, scanItemRef)
+		return err
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("read item references: %w", err)
+	}
+	onItems(refs)
+	b = &pgx.Batch{}
+	b.Queue(fmt.Sprintf(billsWithItemsSQL, page), args...)
+	b.Queue(`COMMIT`)
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	rows, err := br.Query()
+	if err != nil {
+		return nil, fmt.Errorf("query bills: %w", err)
+	}
+	bills, err := readBills(rows)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return bills, br.Close()
+}
+
+// pageQuery is the query over bills selecting a page of f after the cursor, and its
+// arguments.
+func pageQuery(f billing.ListFilter, after *billing.PageCursor, limit int) (string, []any) {
 	var where []string
 	var args []any
 	arg := func(v any) string {
@@ -215,8 +306,21 @@ func (s *Store) ListBills(ctx context.Context, f billing.ListFilter, after *bill
 		page += " WHERE " + strings.Join(where, " AND ")
 	}
 	page += " ORDER BY update_time DESC, id DESC LIMIT " + arg(limit)
-	bills, err := loadBills(ctx, s.pool, page, args...)
-	return bills, mapError(err)
+	return page, args
+}
+
+// itemRefsSQL wraps a query returning bills rows (as "page") with their items'
+// references, in page order.
+const itemRefsSQL = `
+WITH page AS (%s)
+SELECT b.id::text, i.provider, i.reservation_id
+FROM page b JOIN bill_items i ON i.bill_id = b.id
+ORDER BY b.update_time DESC, b.id DESC, i.position`
+
+func scanItemRef(row pgx.CollectableRow) (billing.ItemRef, error) {
+	var r billing.ItemRef
+	err := row.Scan(&r.BillID, &r.Provider, &r.ReservationID)
+	return r, err
 }
 
 // PruneRequests deletes idempotency keys older than olderThan and returns how many.

@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
@@ -141,17 +143,23 @@ func (ps *Providers) Details(ctx context.Context, name string, ids []string, vie
 	out := make([]billing.Lookup, 0, len(ids))
 	for start := 0; start < len(ids); start += ps.opts.BatchSize {
 		chunk := ids[start:min(start+ps.opts.BatchSize, len(ids))]
-		resp, err := p.details.GetReservationDetails(ctx, &reservationv1.GetReservationDetailsRequest{Provider: name, Ids: chunk, View: pv})
+		// The reply is read as an empty message: its fields stay encoded (see raw.go).
+		var reply emptypb.Empty
+		err := p.conn.Invoke(ctx, detailsMethod, &reservationv1.GetReservationDetailsRequest{Provider: name, Ids: chunk, View: pv}, &reply)
 		if err != nil {
 			p.breaker.done(probe, isOutage(err))
 			return nil, describe(err)
 		}
-		if len(resp.GetResults()) != len(chunk) {
-			p.breaker.done(probe, true)
-			return nil, fmt.Errorf("provider answered %d results for %d ids", len(resp.GetResults()), len(chunk))
+		results, err := splitResults(reply.ProtoReflect().GetUnknown())
+		if err == nil && len(results) != len(chunk) {
+			err = fmt.Errorf("provider answered %d results for %d ids", len(results), len(chunk))
 		}
-		for i, r := range resp.GetResults() {
-			out = append(out, lookup(name, chunk[i], r))
+		if err != nil {
+			p.breaker.done(probe, true)
+			return nil, err
+		}
+		for i, r := range results {
+			out = append(out, lookup(name, chunk[i], r, view))
 		}
 	}
 	p.breaker.done(probe, false)
@@ -182,11 +190,23 @@ func describe(err error) error {
 	}
 }
 
-// lookup converts one result of GetReservationDetails.
-func lookup(provider, id string, r *reservationv1.ReservationResult) billing.Lookup {
-	switch r.GetStatus() {
+// lookup converts one result of GetReservationDetails for id. A found reservation's
+// details stay encoded (Raw); for VIEW_BASIC they are decoded into its Summary.
+func lookup(provider, id string, r rawResult, view billing.View) billing.Lookup {
+	if r.id != id {
+		return billing.Lookup{ID: id, Status: billing.LookupUnavailable, Error: "provider answered for another id"}
+	}
+	switch r.status {
 	case reservationv1.ReservationResult_STATUS_FOUND:
-		return billing.Lookup{ID: id, Status: billing.LookupFound, Summary: SummaryOf(provider, r.GetDetails()), Raw: r.GetDetails()}
+		l := billing.Lookup{ID: id, Status: billing.LookupFound, Raw: r.details}
+		if view == billing.ViewBasic {
+			var d reservationv1.ReservationDetails
+			if err := proto.Unmarshal(r.details, &d); err != nil {
+				return billing.Lookup{ID: id, Status: billing.LookupUnavailable, Error: "provider sent malformed details"}
+			}
+			l.Summary = SummaryOf(provider, &d)
+		}
+		return l
 	case reservationv1.ReservationResult_STATUS_NOT_FOUND:
 		return billing.Lookup{ID: id, Status: billing.LookupNotFound}
 	case reservationv1.ReservationResult_STATUS_DENIED:
