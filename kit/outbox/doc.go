@@ -30,7 +30,9 @@
 //	})
 //
 // Code with its own transaction helper calls Emit(ctx, tx, events...) inside it and
-// Log.Notify after a successful commit. Business transactions never call pg_notify: it
+// Log.Notify after a successful commit. Code that pipelines its statements as pgx
+// batches calls Queue(ctx, batch, events...) instead, to send the outbox insert in a
+// batch it sends anyway (for example with its COMMIT). Business transactions never call pg_notify: it
 // takes a global lock at commit and halves write throughput.
 //
 // # Why the log never skips an event
@@ -60,6 +62,7 @@
 //	var Migrations fs.FS
 //	type Event struct{ Type, Key string; Payload proto.Message }
 //	func Emit(ctx context.Context, tx pgx.Tx, events ...Event) error
+//	func Queue(ctx context.Context, b *pgx.Batch, events ...Event) error
 //	func Channel(schema string) string
 //	type Options struct{ PollInterval time.Duration; BatchSize int; Retention, PruneInterval time.Duration; Logger *slog.Logger }
 //	func New(pool *pgxpool.Pool, schema string, opts Options) *Log

@@ -65,9 +65,38 @@ SELECT u.type, u.key, nullif(u.payload_type, ''), u.payload, $5::jsonb
 FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) WITH ORDINALITY AS u(type, key, payload_type, payload, n)
 ORDER BY u.n`
 
+// Queue queues the statement that writes events to the outbox onto b, for code that
+// sends its transaction's statements as pipelined batches: the events then cost no round
+// trip of their own (for example, queued in front of the batch's COMMIT). It is Emit for
+// a batch: the same statement, encoding and trace context, and the same per-key ordering
+// precondition (the aggregate's row is locked or updated before b runs). b must run in
+// the transaction of the change; the statement's outcome is b's result at the position
+// Queue added (read it with BatchResults.Exec, or let BatchResults.Close report an
+// error). Without events Queue adds nothing.
+func Queue(ctx context.Context, b *pgx.Batch, events ...Event) error {
+	args, err := emitArgs(ctx, events)
+	if err != nil || args == nil {
+		return err
+	}
+	b.Queue(fmt.Sprintf(emitSQL, "outbox"), args...)
+	return nil
+}
+
 func emit(ctx context.Context, tx pgx.Tx, table string, events []Event) error {
+	args, err := emitArgs(ctx, events)
+	if err != nil || args == nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf(emitSQL, table), args...); err != nil {
+		return fmt.Errorf("emit events: %w", err)
+	}
+	return nil
+}
+
+// emitArgs encodes events as emitSQL's arguments; nil when there are none.
+func emitArgs(ctx context.Context, events []Event) ([]any, error) {
 	if len(events) == 0 {
-		return nil
+		return nil, nil
 	}
 	types := make([]string, len(events))
 	keys := make([]string, len(events))
@@ -75,7 +104,7 @@ func emit(ctx context.Context, tx pgx.Tx, table string, events []Event) error {
 	payloads := make([][]byte, len(events))
 	for i, ev := range events {
 		if ev.Type == "" {
-			return errors.New("emit event: empty type")
+			return nil, errors.New("emit event: empty type")
 		}
 		types[i], keys[i] = ev.Type, ev.Key
 		if ev.Payload == nil {
@@ -85,7 +114,7 @@ func emit(ctx context.Context, tx pgx.Tx, table string, events []Event) error {
 		if !ok {
 			var err error
 			if a, err = anypb.New(ev.Payload); err != nil {
-				return fmt.Errorf("emit event %s: marshal payload: %w", ev.Type, err)
+				return nil, fmt.Errorf("emit event %s: marshal payload: %w", ev.Type, err)
 			}
 		}
 		payloadTypes[i], payloads[i] = a.GetTypeUrl(), a.GetValue()
@@ -99,11 +128,7 @@ func emit(ctx context.Context, tx pgx.Tx, table string, events []Event) error {
 	if len(carrier) > 0 {
 		traceContext = map[string]string(carrier)
 	}
-	_, err := tx.Exec(ctx, fmt.Sprintf(emitSQL, table), types, keys, payloadTypes, payloads, traceContext)
-	if err != nil {
-		return fmt.Errorf("emit events: %w", err)
-	}
-	return nil
+	return []any{types, keys, payloadTypes, payloads, traceContext}, nil
 }
 
 func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

@@ -182,6 +182,79 @@ func TestEmitStoresEventsInTheTransaction(t *testing.T) {
 	}
 }
 
+// TestQueueWritesEventsInTheBatchTransaction sends a transaction as one pipelined batch,
+// BEGIN to COMMIT, with the events queued in it: they are stored as Emit stores them,
+// and a batch whose transaction fails stores none.
+func TestQueueWritesEventsInTheBatchTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, log := newLog(t, outbox.Options{})
+	traceID, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
+	spanID, _ := trace.SpanIDFromHex("b7ad6b7169203331")
+	spanCtx := trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled,
+	}))
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	send := func(ctx context.Context, item string, events ...outbox.Event) error {
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		b.Queue("INSERT INTO item (id) VALUES ($1)", item)
+		if err := outbox.Queue(ctx, b, events...); err != nil {
+			return err
+		}
+		b.Queue("COMMIT")
+		err := conn.SendBatch(ctx, b).Close()
+		if err != nil {
+			_, _ = conn.Exec(ctx, "ROLLBACK")
+		}
+		return err
+	}
+
+	err = send(spanCtx, "a",
+		outbox.Event{Type: "shop.item.added", Key: "a", Payload: wrapperspb.String("first")},
+		outbox.Event{Type: "shop.item.noted", Key: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The item exists already: the transaction fails, and its event with it.
+	if err := send(ctx, "a", outbox.Event{Type: "shop.item.added", Key: "a"}); err == nil {
+		t.Fatal("a duplicate item was inserted")
+	}
+	if err := send(ctx, "b", outbox.Event{Key: "b"}); err == nil {
+		t.Fatal("an event without a type was accepted")
+	}
+	b := &pgx.Batch{}
+	if err := outbox.Queue(ctx, b); err != nil || b.Len() != 0 {
+		t.Fatalf("Queue without events = %v and %d statements, want nothing queued", err, b.Len())
+	}
+
+	if n, err := log.Sequence(ctx); err != nil || n != 2 {
+		t.Fatalf("Sequence = %d, %v; want 2 events moved", n, err)
+	}
+	got := readLog(t, pool)
+	if len(got) != 2 || got[0].typ != "shop.item.added" || got[1].typ != "shop.item.noted" {
+		t.Fatalf("log %+v, want the two events of the committed batch in order", got)
+	}
+	var first wrapperspb.StringValue
+	if err := proto.Unmarshal(got[0].payload, &first); err != nil || first.GetValue() != "first" ||
+		got[0].payloadType != "type.googleapis.com/google.protobuf.StringValue" {
+		t.Errorf("payload %s %q (%v), want a StringValue \"first\"", got[0].payloadType, first.GetValue(), err)
+	}
+	if got[1].payloadType != "" || got[1].payload != nil {
+		t.Errorf("event without payload stored %q %v", got[1].payloadType, got[1].payload)
+	}
+	if tp := got[0].trace["traceparent"]; tp != "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" {
+		t.Errorf("traceparent %q, want the span's", tp)
+	}
+	if n := count(t, pool, "SELECT count(*) FROM item"); n != 1 {
+		t.Errorf("%d items, want 1", n)
+	}
+}
+
 func TestEmitAcceptsAny(t *testing.T) {
 	t.Parallel()
 	pool, log := newLog(t, outbox.Options{})

@@ -49,24 +49,37 @@ type clock struct{ offset atomic.Int64 }
 func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
-// queryCounter is a pgx tracer counting the statements run on behalf of one gRPC method.
+// queryCounter is a pgx tracer counting the round trips to the database made on behalf
+// of one gRPC method: each statement sent on its own, and each pipelined batch.
 type queryCounter struct {
 	mu     sync.Mutex
 	counts map[string]int
 }
 
-func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+func (q *queryCounter) count(ctx context.Context) {
 	if m, ok := grpc.Method(ctx); ok {
 		q.mu.Lock()
 		q.counts[m]++
 		q.mu.Unlock()
 	}
+}
+
+func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	q.count(ctx)
 	return ctx
 }
 
 func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
-// take returns and resets the statements counted for a method.
+func (q *queryCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	q.count(ctx)
+	return ctx
+}
+
+func (q *queryCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (q *queryCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// take returns and resets the round trips counted for a method.
 func (q *queryCounter) take(method string) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -145,7 +158,7 @@ func newEnv(t testing.TB) *env {
 		return faregrpc.Register(ctx, serve.Deps{Server: srv, Pool: farePool, Logger: logger, Telemetry: tel, Auth: signer})
 	})
 
-	// Booking's own pool, with a tracer counting statements per gRPC method.
+	// Booking's own pool, with a tracer counting round trips per gRPC method.
 	url := pgtest.NewURL(t, pgtest.Schemas{"booking": bookingpg.Migrations})
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {

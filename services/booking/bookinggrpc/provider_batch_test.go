@@ -179,7 +179,7 @@ func TestBatchConfirm(t *testing.T) {
 	wantField(t, err, "request_id")
 }
 
-// TestBatchConfirmQueries: the statements a batch runs do not grow with its size (the
+// TestBatchConfirmQueries: the round trips a batch makes do not grow with its size (the
 // writes go as one pipelined batch).
 func TestBatchConfirmQueries(t *testing.T) {
 	t.Parallel()
@@ -202,7 +202,7 @@ func TestBatchConfirmQueries(t *testing.T) {
 	}
 	n38 := e.queries.take(batchConfirmMethod)
 	if n38 != n2 || n2 == 0 {
-		t.Fatalf("2 ids ran %d statements, 38 ids %d; want the same", n2, n38)
+		t.Fatalf("2 ids made %d round trips, 38 ids %d; want the same", n2, n38)
 	}
 	for _, r := range append(small.GetResults(), large.GetResults()...) {
 		if r.GetOutcome() != outcomeOK || r.GetMainStatus() != mainConfirmed {

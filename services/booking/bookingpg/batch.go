@@ -24,7 +24,7 @@ const lockReservationsSQL = reservationSelect + ` WHERE r.id = ANY($1::uuid[]) O
 // UPDATE per fare class or stay), the events and the saved result.
 func (s *Store) UpdateReservations(ctx context.Context, ids []string, key booking.IdempotencyKey, fingerprint string, apply booking.BatchApply) ([]byte, error) {
 	var out []byte
-	err := s.inTx(ctx, func(tx pgx.Tx, emit func(...booking.Event)) error {
+	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
 		out = nil
 		first, result, fresh, err := claimKey(ctx, tx, key, fingerprint)
 		if err != nil {
@@ -77,7 +77,7 @@ type seatCounter struct{ departureID, fareClass string }
 // writeBatch writes the changed reservations and their counters in one round trip. Seat
 // counters are summed per fare class; counter rows are updated in inventory order, as the
 // sweeper does, so batches and sweeps do not deadlock on them.
-func writeBatch(ctx context.Context, tx pgx.Tx, changed []booking.BatchChange) error {
+func writeBatch(ctx context.Context, tx *txn, changed []booking.BatchChange) error {
 	if len(changed) == 0 {
 		return nil
 	}

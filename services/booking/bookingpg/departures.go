@@ -118,7 +118,7 @@ func policyJSON(p booking.Policy) []byte {
 // CreateDeparture inserts a departure with its fare classes.
 func (s *Store) CreateDeparture(ctx context.Context, d *booking.Departure, key booking.IdempotencyKey) (*booking.Departure, error) {
 	var out *booking.Departure
-	err := s.inTx(ctx, func(tx pgx.Tx, emit func(...booking.Event)) error {
+	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
 		first, _, fresh, err := claimKey(ctx, tx, key, d.ID)
 		if err != nil {
 			return err
@@ -148,7 +148,7 @@ func (s *Store) CreateDeparture(ctx context.Context, d *booking.Departure, key b
 
 // upsertFareClasses writes d's fare classes (never their counters) and deletes the ones
 // no longer listed.
-func upsertFareClasses(ctx context.Context, tx pgx.Tx, d *booking.Departure) error {
+func upsertFareClasses(ctx context.Context, tx *txn, d *booking.Departure) error {
 	names := make([]string, len(d.FareClasses))
 	for i, fc := range d.FareClasses {
 		names[i] = fc.Name
@@ -289,7 +289,7 @@ func (s *Store) SearchDepartures(ctx context.Context, q booking.DepartureSearch)
 // its reservations, each emitting booking.reservation.modified.
 func (s *Store) UpdateDeparture(ctx context.Context, id string, key booking.IdempotencyKey, fn func(d *booking.Departure) (bool, error)) (*booking.Departure, error) {
 	var out *booking.Departure
-	err := s.inTx(ctx, func(tx pgx.Tx, emit func(...booking.Event)) error {
+	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
 		first, _, fresh, err := claimKey(ctx, tx, key, id)
 		if err != nil {
 			return err
@@ -335,7 +335,7 @@ func (s *Store) UpdateDeparture(ctx context.Context, id string, key booking.Idem
 
 // copySchedule updates the service period of d's live reservations to its new times and
 // emits booking.reservation.modified for each.
-func copySchedule(ctx context.Context, tx pgx.Tx, d *booking.Departure, emit func(...booking.Event)) error {
+func copySchedule(ctx context.Context, tx *txn, d *booking.Departure, emit func(...booking.Event)) error {
 	rs, err := queryReservations(ctx, tx, reservationSelect+` WHERE r.departure_id = $1 AND r.status IN (1, 2, 3) ORDER BY r.id FOR UPDATE OF r`, d.ID)
 	if err != nil {
 		return err
@@ -358,7 +358,7 @@ func copySchedule(ctx context.Context, tx pgx.Tx, d *booking.Departure, emit fun
 func (s *Store) CancelDeparture(ctx context.Context, id string, key booking.IdempotencyKey, fn func(d *booking.Departure) (bool, error), cancel func(r *booking.Reservation) (booking.Change, error)) (*booking.Departure, int, error) {
 	var out *booking.Departure
 	count := 0
-	err := s.inTx(ctx, func(tx pgx.Tx, emit func(...booking.Event)) error {
+	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
 		count = 0
 		first, result, fresh, err := claimKey(ctx, tx, key, id)
 		if err != nil {

@@ -99,7 +99,7 @@ func getProperty(ctx context.Context, q querier, id string, forUpdate bool) (*bo
 // CreateProperty inserts a property with its room types.
 func (s *Store) CreateProperty(ctx context.Context, p *booking.Property, key booking.IdempotencyKey) (*booking.Property, error) {
 	var out *booking.Property
-	err := s.inTx(ctx, func(tx pgx.Tx, emit func(...booking.Event)) error {
+	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
 		first, _, fresh, err := claimKey(ctx, tx, key, p.ID)
 		if err != nil {
 			return err
@@ -129,7 +129,7 @@ func (s *Store) CreateProperty(ctx context.Context, p *booking.Property, key boo
 	return out, err
 }
 
-func upsertRoomType(ctx context.Context, tx pgx.Tx, propertyID string, pos int, rt booking.RoomType) error {
+func upsertRoomType(ctx context.Context, tx *txn, propertyID string, pos int, rt booking.RoomType) error {
 	_, err := tx.Exec(ctx, `
 		INSERT INTO room_type (property_id, name, position, display_name, nightly_capacity, max_guests, policy)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -170,7 +170,7 @@ func (s *Store) ListProperties(ctx context.Context, f booking.PropertyFilter) ([
 // the service periods of live stays.
 func (s *Store) UpdateProperty(ctx context.Context, id string, key booking.IdempotencyKey, today func(p *booking.Property) booking.Date, fn func(p *booking.Property) error) (*booking.Property, error) {
 	var out *booking.Property
-	err := s.inTx(ctx, func(tx pgx.Tx, emit func(...booking.Event)) error {
+	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
 		first, _, fresh, err := claimKey(ctx, tx, key, id)
 		if err != nil {
 			return err
@@ -254,7 +254,7 @@ func (s *Store) UpdateProperty(ctx context.Context, id string, key booking.Idemp
 func (s *Store) CloseProperty(ctx context.Context, id string, key booking.IdempotencyKey, fn func(p *booking.Property) (bool, error), cancel func(r *booking.Reservation) (booking.Change, error)) (*booking.Property, int, error) {
 	var out *booking.Property
 	count := 0
-	err := s.inTx(ctx, func(tx pgx.Tx, emit func(...booking.Event)) error {
+	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
 		count = 0
 		first, result, fresh, err := claimKey(ctx, tx, key, id)
 		if err != nil {

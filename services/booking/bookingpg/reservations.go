@@ -150,7 +150,7 @@ func reservationArgs(r *booking.Reservation) []any {
 }
 
 // writeReservation stores the mutable fields of r and bumps its version.
-func writeReservation(ctx context.Context, tx pgx.Tx, r *booking.Reservation) error {
+func writeReservation(ctx context.Context, tx *txn, r *booking.Reservation) error {
 	if err := tx.QueryRow(ctx, updateReservationSQL, reservationArgs(r)...).Scan(&r.Version); err != nil {
 		return fmt.Errorf("update reservation: %w", err)
 	}
@@ -184,7 +184,7 @@ func queueCounters(b *pgx.Batch, r *booking.Reservation, held, sold int) int {
 
 // applyChange runs a domain change on a locked reservation and persists its effects:
 // the reservation's row and its counters, in one round trip (one pipelined batch).
-func applyChange(ctx context.Context, tx pgx.Tx, r *booking.Reservation, fn func(r *booking.Reservation) (booking.Change, error), emit func(...booking.Event)) error {
+func applyChange(ctx context.Context, tx *txn, r *booking.Reservation, fn func(r *booking.Reservation) (booking.Change, error), emit func(...booking.Event)) error {
 	ch, err := fn(r)
 	if err != nil || ch.None {
 		return err
@@ -216,7 +216,7 @@ func applyChange(ctx context.Context, tx pgx.Tx, r *booking.Reservation, fn func
 // Hold inserts a HELD reservation and takes its units from the counters in the same
 // transaction; the counter update's WHERE clause is the capacity check.
 func (s *Store) Hold(ctx context.Context, r *booking.Reservation) (*booking.Reservation, error) {
-	err := s.inTx(ctx, func(tx pgx.Tx, emit func(...booking.Event)) error {
+	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
 		if r.Seat != nil {
 			if err := holdSeats(ctx, tx, r); err != nil {
 				return err
@@ -254,7 +254,7 @@ func (s *Store) Hold(ctx context.Context, r *booking.Reservation) (*booking.Rese
 // overlapping stays never deadlock), and updated in one statement whose WHERE clause is
 // the capacity check; fewer rows updated than nights means a full night, and the caller's
 // transaction is rolled back.
-func holdNights(ctx context.Context, tx pgx.Tx, r *booking.Reservation) error {
+func holdNights(ctx context.Context, tx *txn, r *booking.Reservation) error {
 	in, out := r.Stay.CheckIn.In(time.UTC, 0), r.Stay.CheckOut.In(time.UTC, 0)
 	_, err := tx.Exec(ctx, `
 		INSERT INTO room_night (property_id, room_type, night, capacity)
@@ -299,7 +299,7 @@ const holdSeatsSQL = `
 // capacity check, sent together as one pipelined batch. PostgreSQL runs them in order;
 // when the departure turns out not to be on sale, the caller's transaction rolls the
 // other two back.
-func holdSeats(ctx context.Context, tx pgx.Tx, r *booking.Reservation) error {
+func holdSeats(ctx context.Context, tx *txn, r *booking.Reservation) error {
 	sql, args := insertReservationSQL(r)
 	b := &pgx.Batch{}
 	b.Queue(`SELECT status, departure_time FROM departure WHERE id = $1 FOR SHARE`, r.Seat.DepartureID)
@@ -328,7 +328,7 @@ func holdSeats(ctx context.Context, tx pgx.Tx, r *booking.Reservation) error {
 	return br.Close()
 }
 
-func insertReservation(ctx context.Context, tx pgx.Tx, r *booking.Reservation) error {
+func insertReservation(ctx context.Context, tx *txn, r *booking.Reservation) error {
 	sql, args := insertReservationSQL(r)
 	if _, err := tx.Exec(ctx, sql, args...); err != nil {
 		return fmt.Errorf("insert reservation: %w", err)
@@ -418,7 +418,7 @@ func (s *Store) ListReservations(ctx context.Context, f booking.ReservationFilte
 // UpdateReservation changes one reservation under its row lock.
 func (s *Store) UpdateReservation(ctx context.Context, id string, key booking.IdempotencyKey, fn func(r *booking.Reservation) (booking.Change, error)) (*booking.Reservation, error) {
 	var out *booking.Reservation
-	err := s.inTx(ctx, func(tx pgx.Tx, emit func(...booking.Event)) error {
+	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
 		r, fresh, err := claimAndLock(ctx, tx, key, id)
 		if err != nil {
 			return err
@@ -442,7 +442,7 @@ func (s *Store) UpdateReservation(ctx context.Context, id string, key booking.Id
 // for id returns the reservation as it is now (a retry's answer), a key used for another
 // resource is an error. Locking the row of a retry is harmless: the transaction ends
 // without changing it.
-func claimAndLock(ctx context.Context, tx pgx.Tx, key booking.IdempotencyKey, id string) (*booking.Reservation, bool, error) {
+func claimAndLock(ctx context.Context, tx *txn, key booking.IdempotencyKey, id string) (*booking.Reservation, bool, error) {
 	if key.RequestID == "" {
 		r, err := getReservation(ctx, tx, id, true)
 		return r, true, err
@@ -493,7 +493,7 @@ var sweepSQL = map[booking.Sweep]string{
 // SweepReservations applies fn to a batch of due reservations in one transaction.
 func (s *Store) SweepReservations(ctx context.Context, sweep booking.Sweep, now time.Time, limit int, fn func(r *booking.Reservation) (booking.Change, error)) (int, error) {
 	n := 0
-	err := s.inTx(ctx, func(tx pgx.Tx, emit func(...booking.Event)) error {
+	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
 		n = 0
 		rs, err := queryReservations(ctx, tx, sweepSQL[sweep], now, limit)
 		if err != nil {

@@ -10,8 +10,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/waybill/waybill/kit/outbox"
-	"github.com/waybill/waybill/kit/pgxutil"
 	"github.com/waybill/waybill/services/booking/booking"
 )
 
@@ -45,48 +43,11 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// txMaxRetries is how often a transaction that lost a race (deadlock or serialization
-// failure) runs again.
-const txMaxRetries = 5
-
-// inTx runs fn in a transaction, retrying lost races; events fn passes to emit are
-// written to the outbox just before the commit, and Notify runs after it.
-func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx, emit func(...booking.Event)) error) error {
-	emitted := false
-	err := pgxutil.InTxOpts(ctx, s.pool, pgxutil.TxOptions{MaxRetries: txMaxRetries}, func(tx pgx.Tx) error {
-		var events []booking.Event
-		if err := fn(tx, func(evs ...booking.Event) { events = append(events, evs...) }); err != nil {
-			return err
-		}
-		if len(events) == 0 {
-			emitted = false
-			return nil
-		}
-		out := make([]outbox.Event, len(events))
-		for i, ev := range events {
-			payload, err := s.opts.Encode(ev)
-			if err != nil {
-				return fmt.Errorf("encode %s event: %w", ev.Type, err)
-			}
-			out[i] = outbox.Event{Type: ev.Type, Key: ev.Key(), Payload: payload}
-		}
-		emitted = true
-		return outbox.Emit(ctx, tx, out...)
-	})
-	if err != nil {
-		return mapErr(err)
-	}
-	if emitted && s.opts.Notify != nil {
-		s.opts.Notify()
-	}
-	return nil
-}
-
 // claimKey records an idempotency key for resourceID in tx. It returns the resource the
 // key was first used for and false when the key was used already (the caller then returns
 // that resource's state instead of changing it), or true when this call is the first.
 // Concurrent calls with one key wait for each other on the key's row.
-func claimKey(ctx context.Context, tx pgx.Tx, key booking.IdempotencyKey, resourceID string) (string, []byte, bool, error) {
+func claimKey(ctx context.Context, tx *txn, key booking.IdempotencyKey, resourceID string) (string, []byte, bool, error) {
 	if key.RequestID == "" {
 		return resourceID, nil, true, nil
 	}
@@ -108,7 +69,7 @@ const claimKeySQL = `
 
 // readKey reads a used idempotency key: the resource it was first used for and its
 // saved result; the bool is always false (the key was not claimed now).
-func readKey(ctx context.Context, tx pgx.Tx, key booking.IdempotencyKey) (string, []byte, bool, error) {
+func readKey(ctx context.Context, tx *txn, key booking.IdempotencyKey) (string, []byte, bool, error) {
 	var first string
 	var result []byte
 	err := tx.QueryRow(ctx, `
@@ -122,7 +83,7 @@ func readKey(ctx context.Context, tx pgx.Tx, key booking.IdempotencyKey) (string
 }
 
 // saveKeyResult stores a small result with an idempotency key, for retries to replay.
-func saveKeyResult(ctx context.Context, tx pgx.Tx, key booking.IdempotencyKey, result []byte) error {
+func saveKeyResult(ctx context.Context, tx *txn, key booking.IdempotencyKey, result []byte) error {
 	if key.RequestID == "" {
 		return nil
 	}
