@@ -182,6 +182,7 @@ func Run(ctx context.Context, d Defaults, args []string, getenv func(string) str
 	secret := fs.String("auth-secret", serve.DevAuthSecret, "secret that verifies bearer tokens, shared by every process")
 	rateLimit := fs.Float64("rate-limit", 200, "requests per second each caller (token subject, or client address) may sustain; 0 disables")
 	rateBurst := fs.Int("rate-burst", 400, "requests a caller may send at once above the rate")
+	pprofAddr := fs.String("pprof-addr", "", "listen address serving the Go runtime's profiles under /debug/pprof/, apart from the public HTTP address; empty disables")
 	names := make([]string, 0, len(d.Services))
 	for n := range d.Services {
 		names = append(names, n)
@@ -226,8 +227,25 @@ func Run(ctx context.Context, d Defaults, args []string, getenv func(string) str
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 	}
+	errc := make(chan error, 2)
+	if *pprofAddr != "" {
+		plis, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			lis.Close()
+			return fmt.Errorf("listen %s: %w", *pprofAddr, err)
+		}
+		mux := http.NewServeMux()
+		grpcserver.HandlePprof(mux)
+		psrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		defer psrv.Close()
+		go func() {
+			if err := psrv.Serve(plis); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+		logger.Info("serving profiles", slog.String("pprof", plis.Addr().String()))
+	}
 	srv := &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()
 	logger.Info("serving", slog.String("http", lis.Addr().String()))
 	select {

@@ -2,8 +2,8 @@
 // reports NOT_SERVING until the service's dependencies are ready, server reflection (so
 // grpcurl works), OpenTelemetry traces and metrics, Prometheus /metrics on an HTTP port,
 // structured logs with method, request id and trace id, panic recovery, masking of
-// internal errors, a default deadline for calls that arrive without one, and graceful
-// shutdown.
+// internal errors, a default deadline for calls that arrive without one, graceful
+// shutdown, and, when enabled, the Go runtime's profiles under /debug/pprof/.
 package grpcserver
 
 import (
@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -39,6 +40,10 @@ type Config struct {
 	DefaultTimeout time.Duration
 	// ShutdownTimeout bounds graceful shutdown; calls still running then are cancelled.
 	ShutdownTimeout time.Duration
+	// Pprof serves the Go runtime's profiles (net/http/pprof) under /debug/pprof/ on
+	// the HTTP endpoint. Off by default: profiles reveal internals and cost CPU while
+	// they are taken.
+	Pprof bool
 }
 
 // ReadinessCheck reports whether the service can serve; a nil error means ready.
@@ -243,7 +248,20 @@ func (s *Server) httpHandler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	if s.cfg.Pprof {
+		HandlePprof(mux)
+	}
 	return mux
+}
+
+// HandlePprof registers the Go runtime's profiles (net/http/pprof) on mux under
+// /debug/pprof/, for example /debug/pprof/profile?seconds=10 for a CPU profile.
+func HandlePprof(mux *http.ServeMux) {
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 }
 
 func addrOf(l net.Listener) string {

@@ -58,12 +58,18 @@ type harness struct {
 
 func start(t *testing.T) *harness {
 	t.Helper()
+	return startWith(t, grpcserver.Config{Name: "test", DefaultTimeout: 3 * time.Second})
+}
+
+// startWith starts a server with cfg on loopback listeners.
+func startWith(t *testing.T, cfg grpcserver.Config) *harness {
+	t.Helper()
 	tel, err := telemetry.Setup(context.Background(), "test", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := grpcserver.New(grpcserver.Config{Name: "test", DefaultTimeout: 3 * time.Second}, logger, tel)
+	srv := grpcserver.New(cfg, logger, tel)
 	p := &provider{}
 	reservationv1.RegisterReservationProviderServiceServer(srv.GRPC, p)
 	ready := &atomic.Bool{}
@@ -225,6 +231,27 @@ func TestReflectionAndMetrics(t *testing.T) {
 	mresp.Body.Close()
 	if !strings.Contains(string(body), "rpc_server_") {
 		t.Errorf("/metrics has no rpc server metrics:\n%.2000s", body)
+	}
+}
+
+// TestPprofOnlyWhenEnabled: the runtime's profiles are served on the HTTP endpoint only
+// when Config.Pprof is set.
+func TestPprofOnlyWhenEnabled(t *testing.T) {
+	t.Parallel()
+	for _, enabled := range []bool{false, true} {
+		h := startWith(t, grpcserver.Config{Name: "test", Pprof: enabled})
+		resp, err := http.Get(h.httpURL + "/debug/pprof/cmdline")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := http.StatusNotFound
+		if enabled {
+			want = http.StatusOK
+		}
+		if resp.StatusCode != want {
+			t.Errorf("Pprof %v: /debug/pprof/cmdline answered %d, want %d", enabled, resp.StatusCode, want)
+		}
 	}
 }
 

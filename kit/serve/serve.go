@@ -83,6 +83,7 @@ type Config struct {
 	MaxConns        int
 	AuthSecret      string
 	EventRetention  time.Duration
+	Pprof           bool
 }
 
 // DevAuthSecret is the token secret used when none is configured: fine on a laptop,
@@ -120,6 +121,7 @@ func Run(ctx context.Context, spec Spec, args []string, getenv func(string) stri
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown bound")
 	fs.IntVar(&cfg.MaxConns, "db-max-conns", 20, "maximum database connections")
 	fs.DurationVar(&cfg.EventRetention, "event-retention", 7*24*time.Hour, "how long the service's event log keeps events")
+	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve the Go runtime's profiles under /debug/pprof/ on the metrics and health HTTP address")
 	fs.StringVar(&cfg.AuthSecret, "auth-secret", DevAuthSecret, "secret that signs and verifies bearer tokens, shared by every process")
 	if spec.Flags != nil {
 		spec.Flags(fs)
@@ -170,6 +172,7 @@ func Run(ctx context.Context, spec Spec, args []string, getenv func(string) stri
 		HTTPAddr:        cfg.HTTPAddr,
 		DefaultTimeout:  cfg.DefaultTimeout,
 		ShutdownTimeout: cfg.ShutdownTimeout,
+		Pprof:           cfg.Pprof,
 	}, logger, tel,
 		grpc.ChainUnaryInterceptor(signer.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(signer.StreamServerInterceptor()),

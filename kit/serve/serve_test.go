@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -37,6 +38,13 @@ func freeAddr(t *testing.T) string {
 // run starts a service with the given database URL and returns a health client.
 func run(t *testing.T, dbURL string) healthpb.HealthClient {
 	t.Helper()
+	return runWith(t, dbURL, "", func(string) string { return "" })
+}
+
+// runWith starts a service with the given database URL, metrics and health HTTP address
+// (empty disables it) and environment, and returns a health client.
+func runWith(t *testing.T, dbURL, httpAddr string, getenv func(string) string) healthpb.HealthClient {
+	t.Helper()
 	grpcAddr := freeAddr(t)
 	spec := serve.Spec{
 		Name:       "widgets",
@@ -46,7 +54,7 @@ func run(t *testing.T, dbURL string) healthpb.HealthClient {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serve.Run(ctx, spec, []string{"--grpc-addr", grpcAddr, "--http-addr", "", "--database-url", dbURL}, func(string) string { return "" }, io.Discard)
+		done <- serve.Run(ctx, spec, []string{"--grpc-addr", grpcAddr, "--http-addr", httpAddr, "--database-url", dbURL}, getenv, io.Discard)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -109,5 +117,41 @@ func TestServingOnceMigrated(t *testing.T) {
 	}
 	if n != 0 {
 		t.Errorf("widget has %d rows, want 0", n)
+	}
+}
+
+// TestPprofFlag: the runtime's profiles are served on the metrics and health address
+// only with --pprof (here from WAYBILL_PPROF).
+func TestPprofFlag(t *testing.T) {
+	t.Parallel()
+	noDB := "postgres://postgres@" + freeAddr(t) + "/nowhere?sslmode=disable&connect_timeout=1"
+	for _, enabled := range []string{"", "true"} {
+		httpAddr := freeAddr(t)
+		runWith(t, noDB, httpAddr, func(name string) string {
+			if name == "WAYBILL_PPROF" {
+				return enabled
+			}
+			return ""
+		})
+		var resp *http.Response
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var err error
+			if resp, err = http.Get("http://" + httpAddr + "/debug/pprof/cmdline"); err == nil {
+				resp.Body.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("HTTP endpoint never answered: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		want := http.StatusNotFound
+		if enabled != "" {
+			want = http.StatusOK
+		}
+		if resp.StatusCode != want {
+			t.Errorf("WAYBILL_PPROF=%q: /debug/pprof/cmdline answered %d, want %d", enabled, resp.StatusCode, want)
+		}
 	}
 }
