@@ -374,6 +374,14 @@ func (r *Runner) confirm(ctx context.Context, s *Saga) error {
 	if len(failed) > 0 {
 		return r.fail(ctx, s, true, FailureItemNotConfirmable, "some items could not be confirmed", failed)
 	}
+	if s.PaymentID == "" && s.Amount.Minor == 0 {
+		// A bill of zero total has no payment to capture: confirming was the whole saga.
+		s.State, s.EndTime = SagaSucceeded, r.svc.now()
+		if err := r.save(ctx, s, false, 0); err != nil {
+			return err
+		}
+		return r.hook(ctx, s, "confirm_items:done")
+	}
 	if err := r.moveTo(ctx, s, StepCapture); err != nil {
 		return err
 	}

@@ -238,8 +238,9 @@ func planBatches(b *Bill) []ConfirmBatch {
 }
 
 // StartPayment starts a pay saga on a FINALIZED or FAILED bill: a FAILED bill returns to
-// FINALIZED. prev is the bill's latest saga, if any. A bill whose total is zero becomes
-// PAID at once, with a saga that succeeded without a payment.
+// FINALIZED. prev is the bill's latest saga, if any. A bill whose total is zero moves no
+// money: its saga starts at CONFIRM_ITEMS and succeeds once the items are confirmed, and
+// with nothing to confirm the bill becomes PAID at once.
 func (b *Bill) StartPayment(prev *Saga, sagaID, methodID string, expectedVersion int64, now time.Time) (Saga, Change, error) {
 	if err := b.checkVersion(expectedVersion); err != nil {
 		return Saga{}, Change{}, err
@@ -270,11 +271,16 @@ func (b *Bill) StartPayment(prev *Saga, sagaID, methodID string, expectedVersion
 		b.Status = StatusFinalized
 		ch.Event = EventFinalized
 	}
-	if total.Minor == 0 {
+	switch {
+	case total.Minor == 0 && len(s.Progress.Batches) == 0:
 		s.State, s.Step, s.EndTime = SagaSucceeded, StepUnspecified, now
 		s.Progress = SagaProgress{}
 		b.Status, b.PaidTime = StatusPaid, now
 		ch.Event = EventPaid
+	case total.Minor == 0:
+		// No payment: nothing to authorize, capture or give back.
+		s.Step = StepConfirmItems
+		s.Progress.VoidRegistered, s.Progress.PaymentSettled = false, true
 	}
 	b.PaymentID = ""
 	b.Saga = &s

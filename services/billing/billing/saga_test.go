@@ -41,7 +41,9 @@ func TestStartPayment(t *testing.T) {
 			return b
 		}(),
 			prev: &Saga{Attempt: 1, State: SagaFailed}, wantStatus: StatusFinalized, wantEvent: EventFinalized, wantSaga: SagaRunning, wantBatch: 1},
-		{name: "zero total is paid at once", bill: finalizedBill(pendingItem("1", "booking", MainStatusPending, 0)),
+		{name: "zero total with items to confirm confirms them without a payment", bill: finalizedBill(pendingItem("1", "booking", MainStatusPending, 0)),
+			wantStatus: StatusFinalized, wantSaga: SagaRunning, wantBatch: 1},
+		{name: "zero total with nothing to confirm is paid at once", bill: finalizedBill(pendingItem("1", "booking", MainStatusConfirmed, 0)),
 			wantStatus: StatusPaid, wantEvent: EventPaid, wantSaga: SagaSucceeded},
 		{name: "open", bill: func() Bill { b := finalizedBill(); b.Status = StatusOpen; return b }(), wantErr: ErrFailedPrecondition, wantReason: ReasonBillNotPayable},
 		{name: "paid", bill: func() Bill { b := finalizedBill(); b.Status = StatusPaid; return b }(), wantErr: ErrFailedPrecondition, wantReason: ReasonBillNotPayable},

@@ -639,3 +639,72 @@ func TestPaidBillSettles(t *testing.T) {
 		return resp.GetBill().GetStatus() == billingv1.BillStatus_BILL_STATUS_SETTLED && resp.GetBill().GetSettleTime() != nil
 	})
 }
+
+// TestPayBillZeroTotal: a bill of free reservations moves no money, but paying it still
+// confirms its items; one that cannot be confirmed fails the bill and is cancelled again.
+func TestPayBillZeroTotal(t *testing.T) {
+	t.Parallel()
+	w := newSagaWorld(t)
+	e := w.billing(nil)
+	pm := w.pay.method(t, w.pay.cust, "cust-1", "tok_sim_visa")
+	freeBill := func() (*billingv1.Bill, []string) {
+		b := e.openBill(t)
+		var ids []string
+		for _, x := range []struct {
+			provider string
+			kind     reservationv1.Kind
+		}{{"booking", reservationv1.Kind_KIND_FLIGHT}, {"trip", reservationv1.Kind_KIND_RIDE}} {
+			id := e.reserve(t, x.provider, providertest.Reservation{CustomerID: "cust-1", Kind: x.kind, Amount: 0})
+			e.add(t, b.GetId(), x.kind, id)
+			ids = append(ids, id)
+		}
+		resp, err := e.customer.FinalizeBill(ctxT(t), &billingv1.FinalizeBillRequest{BillId: b.GetId()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetBill(), ids
+	}
+	status := func(provider, id string) reservationv1.MainStatus {
+		r, err := w.ps[provider].Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Status
+	}
+
+	b, ids := freeBill()
+	e.pay(t, b.GetId(), pm, "pay-free")
+	end := e.sagaEnded(t, b.GetId())
+	if end.GetStatus() != billingv1.BillStatus_BILL_STATUS_PAID || end.GetPaymentSaga().GetState() != billingv1.PaymentSagaState_PAYMENT_SAGA_STATE_SUCCEEDED {
+		t.Fatalf("free bill ended %v, saga %v; want PAID", end.GetStatus(), end.GetPaymentSaga())
+	}
+	if st := status("booking", ids[0]); st != reservationv1.MainStatus_MAIN_STATUS_CONFIRMED {
+		t.Fatalf("paid free bill's flight is %v, want CONFIRMED", st)
+	}
+	if st := status("trip", ids[1]); st != reservationv1.MainStatus_MAIN_STATUS_CONFIRMED {
+		t.Fatalf("paid free bill's ride is %v, want CONFIRMED", st)
+	}
+	if pays := w.pay.payments(t, b.GetId()); len(pays) != 0 || end.GetPaymentId() != "" {
+		t.Fatalf("free bill made payments %v (payment id %q), want none", pays, end.GetPaymentId())
+	}
+
+	// The ride expires before the bill is paid: nothing is charged and the flight that
+	// was confirmed is cancelled again, fees waived.
+	b, ids = freeBill()
+	if _, err := w.ps["trip"].Update(context.Background(), ids[1], func(r *providertest.Reservation) {
+		r.Status = reservationv1.MainStatus_MAIN_STATUS_EXPIRED
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.pay(t, b.GetId(), pm, "pay-free-2")
+	end = e.sagaEnded(t, b.GetId())
+	if end.GetStatus() != billingv1.BillStatus_BILL_STATUS_FAILED {
+		t.Fatalf("free bill with an expired ride ended %v, want FAILED", end.GetStatus())
+	}
+	if r, err := w.ps["booking"].Get(context.Background(), ids[0]); err != nil || r.Status == reservationv1.MainStatus_MAIN_STATUS_CONFIRMED || (r.Status == reservationv1.MainStatus_MAIN_STATUS_CANCELLED && !r.FeesWaived) {
+		t.Fatalf("failed free bill's flight = %+v (%v), want not CONFIRMED and fees waived", r, err)
+	}
+	if pays := w.pay.payments(t, b.GetId()); len(pays) != 0 {
+		t.Fatalf("failed free bill made payments %v", pays)
+	}
+}
