@@ -29,6 +29,8 @@ import (
 type provider struct {
 	reservationv1.UnimplementedReservationProviderServiceServer
 	sawDeadline atomic.Bool
+	blocked     atomic.Int32
+	release     chan struct{} // calls for "block" wait for it to close
 }
 
 func (p *provider) GetReservationDetails(ctx context.Context, req *reservationv1.GetReservationDetailsRequest) (*reservationv1.GetReservationDetailsResponse, error) {
@@ -43,6 +45,9 @@ func (p *provider) GetReservationDetails(ctx context.Context, req *reservationv1
 		return nil, status.Error(codes.NotFound, "no such thing")
 	case "deadline":
 		return nil, context.DeadlineExceeded
+	case "block":
+		p.blocked.Add(1)
+		<-p.release
 	}
 	return &reservationv1.GetReservationDetailsResponse{}, nil
 }
@@ -70,7 +75,7 @@ func startWith(t *testing.T, cfg grpcserver.Config) *harness {
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := grpcserver.New(cfg, logger, tel)
-	p := &provider{}
+	p := &provider{release: make(chan struct{})}
 	reservationv1.RegisterReservationProviderServiceServer(srv.GRPC, p)
 	ready := &atomic.Bool{}
 	srv.AddReadinessCheck(func(context.Context) error {
@@ -231,6 +236,34 @@ func TestReflectionAndMetrics(t *testing.T) {
 	mresp.Body.Close()
 	if !strings.Contains(string(body), "rpc_server_") {
 		t.Errorf("/metrics has no rpc server metrics:\n%.2000s", body)
+	}
+}
+
+// TestCallsBeyondTheWorkersRun: calls keep being served while more calls than the
+// server has stream workers are blocked in their handlers.
+func TestCallsBeyondTheWorkersRun(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	h.ready.Store(true)
+	const blocked = 40 // more than the workers
+	errs := make(chan error, blocked)
+	for range blocked {
+		go func() { errs <- h.call(t, "block") }()
+	}
+	for deadline := time.Now().Add(5 * time.Second); h.provider.blocked.Load() < blocked; {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d calls reached their handler", h.provider.blocked.Load(), blocked)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := h.call(t, "ok"); err != nil {
+		t.Fatalf("a call while %d are blocked: %v", blocked, err)
+	}
+	close(h.provider.release)
+	for range blocked {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
 
