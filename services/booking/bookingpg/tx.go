@@ -17,10 +17,11 @@ import (
 )
 
 // txn is one transaction of the store, on a connection of the pool. It saves the two
-// round trips a pgx.Tx spends on BEGIN and on COMMIT: BEGIN goes out in front of the
-// transaction's first statement (in the same pipelined batch when that is a batch), and
-// COMMIT goes out in one batch with the outbox insert of the transaction's events. A
-// seat hold thus costs two round trips and a confirmation three.
+// round trips a pgx.Tx spends on BEGIN and on COMMIT: BEGIN goes out in one pipelined
+// batch with the transaction's first statement or batch (only a first Query, whose rows
+// are read one by one, sends it on its own), and COMMIT goes out in one batch with the
+// outbox insert of the transaction's events. A seat hold's transaction thus costs two
+// round trips and a confirmation's three.
 type txn struct {
 	conn  *pgxpool.Conn
 	begun bool // BEGIN was sent
