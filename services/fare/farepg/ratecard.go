@@ -315,6 +315,8 @@ func (s *Store) RateCardVersions(ctx context.Context, id string, beforeVersion i
 
 // RateCardInEffect implements fare.Store with one query: a backward index scan of
 // rate_card_version_key per key (at most two), stopping at the first version in effect.
+// The answer is reused for CardCacheTTL of now (see CardCacheTTL for what that bounds);
+// callers must not modify the card.
 func (s *Store) RateCardInEffect(ctx context.Context, keys []fare.ProductKey, now time.Time) (fare.RateCard, error) {
 	if len(keys) == 0 || len(keys) > 2 {
 		return fare.RateCard{}, fmt.Errorf("rate card in effect: want 1 or 2 keys, got %d", len(keys))
@@ -323,10 +325,16 @@ func (s *Store) RateCardInEffect(ctx context.Context, keys []fare.ProductKey, no
 	if len(keys) == 2 {
 		second = keys[1].Canonical()
 	}
+	cacheKey := first + "\n" + second
+	c, ok, gen := s.cards.get(cacheKey, now)
+	if ok {
+		return c, nil
+	}
 	var preference int
 	c, err := scanRateCard(s.pool.QueryRow(ctx, inEffectByKeysSQL, first, second, now), &preference)
 	if err != nil {
 		return fare.RateCard{}, mapError(fmt.Errorf("no rate card in effect for %s: %w", first, err))
 	}
+	s.cards.put(cacheKey, c, now, gen)
 	return c, nil
 }

@@ -29,8 +29,9 @@ type Options struct {
 
 // Store is the fare service's storage on PostgreSQL; it implements fare.Store.
 type Store struct {
-	pool *pgxpool.Pool
-	opts Options
+	pool  *pgxpool.Pool
+	opts  Options
+	cards cardCache // RateCardInEffect's
 }
 
 var _ fare.Store = (*Store)(nil)
@@ -41,11 +42,15 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 }
 
 // inTx runs fn in a transaction, retrying serialization failures, maps the error once,
-// and wakes the sequencer after a commit that emitted events.
+// and after a commit that emitted events (rate card versions) clears the rate card cache
+// and wakes the sequencer.
 func (s *Store) inTx(ctx context.Context, emits bool, fn func(pgx.Tx) error) error {
 	err := pgxutil.InTxOpts(ctx, s.pool, pgxutil.TxOptions{MaxRetries: 3}, fn)
 	if err != nil {
 		return mapError(err)
+	}
+	if emits {
+		s.cards.clear()
 	}
 	if emits && s.opts.Notify != nil {
 		s.opts.Notify()
