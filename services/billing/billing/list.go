@@ -146,34 +146,32 @@ func decodePageToken(tok, filterKey string) (PageCursor, error) {
 
 // ItemRef names an item's reservation: what fetching its details needs.
 type ItemRef struct {
-	// BillID is the item's bill.
-	BillID string
+	// Bill is the index of the item's bill in the page.
+	Bill int
 	// Provider and ReservationID name the reservation.
 	Provider, ReservationID string
 }
 
-// firstBills returns the references of refs (in page order) that belong to the first n
-// bills: a page reads one bill more than it returns, to know whether another page
+// firstBills returns the references of refs that belong to the first n bills of the
+// page: a page reads one bill more than it returns, to know whether another page
 // follows.
 func firstBills(refs []ItemRef, n int) []ItemRef {
-	bills := 0
-	for i, r := range refs {
-		if i == 0 || r.BillID != refs[i-1].BillID {
-			if bills++; bills > n {
-				return refs[:i]
-			}
+	out := make([]ItemRef, 0, len(refs))
+	for _, r := range refs {
+		if r.Bill < n {
+			out = append(out, r)
 		}
 	}
-	return refs
+	return out
 }
 
 // FillDetails fetches the details of every item of bills and attaches them (see
 // fetchDetails).
 func (s *Service) FillDetails(ctx context.Context, bills []Bill, view View) {
 	var refs []ItemRef
-	for _, b := range bills {
+	for bi, b := range bills {
 		for _, it := range b.Items {
-			refs = append(refs, ItemRef{BillID: b.ID, Provider: it.Provider, ReservationID: it.ReservationID})
+			refs = append(refs, ItemRef{Bill: bi, Provider: it.Provider, ReservationID: it.ReservationID})
 		}
 	}
 	s.fetchDetails(ctx, refs, view).attach(bills)

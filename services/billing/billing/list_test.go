@@ -7,14 +7,14 @@ import (
 
 func TestFirstBills(t *testing.T) {
 	refs := []ItemRef{
-		{BillID: "a", ReservationID: "1"}, {BillID: "a", ReservationID: "2"},
-		{BillID: "b", ReservationID: "3"},
-		{BillID: "c", ReservationID: "4"}, {BillID: "c", ReservationID: "5"},
+		{Bill: 2, ReservationID: "4"}, {Bill: 0, ReservationID: "1"},
+		{Bill: 1, ReservationID: "3"}, {Bill: 0, ReservationID: "2"},
+		{Bill: 2, ReservationID: "5"},
 	}
 	for _, tc := range []struct {
 		n    int
 		want []string
-	}{{0, nil}, {1, []string{"1", "2"}}, {2, []string{"1", "2", "3"}}, {3, []string{"1", "2", "3", "4", "5"}}, {9, []string{"1", "2", "3", "4", "5"}}} {
+	}{{0, nil}, {1, []string{"1", "2"}}, {2, []string{"1", "3", "2"}}, {3, []string{"4", "1", "3", "2", "5"}}, {9, []string{"4", "1", "3", "2", "5"}}} {
 		var got []string
 		for _, r := range firstBills(refs, tc.n) {
 			got = append(got, r.ReservationID)

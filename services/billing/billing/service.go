@@ -55,8 +55,8 @@ type Store interface {
 	// ListBills returns at most limit bills matching f after the cursor (nil: from the
 	// start), with their items and summaries, from one snapshot. When onItems is not
 	// nil, it is called once, before the bills are read, with the references of exactly
-	// the items the bills returned will have, in page order (so the caller can start
-	// fetching their details while the page is read).
+	// the items the bills returned will have (so the caller can start fetching their
+	// details while the bills are read).
 	ListBills(ctx context.Context, f ListFilter, after *PageCursor, limit int, onItems func([]ItemRef)) ([]Bill, error)
 	// Recorded returns the result recorded for req, if any; a fingerprint mismatch fails
 	// with a *FieldError naming request_id.
