@@ -63,25 +63,74 @@ func billToProto(b billing.Bill) *billingv1.Bill {
 	}
 	pb.PaymentSaga = sagaToProto(b.Saga)
 	pb.Items = make([]*billingv1.BillItem, 0, len(b.Items))
+	blocks := newItemBlocks(len(b.Items))
 	for _, it := range b.Items {
-		pb.Items = append(pb.Items, itemToProto(it))
+		pb.Items = append(pb.Items, itemToProto(blocks, it))
 	}
 	return pb
 }
 
-// itemToProto converts one item.
-func itemToProto(it billing.Item) *billingv1.BillItem {
-	pb := &billingv1.BillItem{
-		Id: it.ID, Kind: reservationv1.Kind(it.Kind), Provider: it.Provider, ReservationId: it.ReservationID,
-		BilledAmount: money(it.Billed), Freshness: billingv1.FreshnessState(it.Freshness.State),
-		AsOfTime: timestamp(it.Freshness.AsOf), CreateTime: timestamp(it.CreateTime), UpdateTime: timestamp(it.UpdateTime()),
+// itemBlocks hands out the messages of a bill's items from three allocations, instead of
+// about seven per item (a panel page has hundreds of items, and garbage collection is a
+// large share of its cost). The messages are never copied: each is used where it lies.
+type itemBlocks struct {
+	items []billingv1.BillItem
+	times []timestamppb.Timestamp
+	money []typev1.Money
+}
+
+// newItemBlocks returns blocks for n items.
+func newItemBlocks(n int) *itemBlocks {
+	return &itemBlocks{items: make([]billingv1.BillItem, 0, n),
+		times: make([]timestamppb.Timestamp, 0, 4*n), money: make([]typev1.Money, 0, 2*n)}
+}
+
+func (a *itemBlocks) item() *billingv1.BillItem {
+	if len(a.items) == cap(a.items) {
+		return &billingv1.BillItem{}
 	}
+	a.items = a.items[:len(a.items)+1]
+	return &a.items[len(a.items)-1]
+}
+
+func (a *itemBlocks) timestamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	if len(a.times) == cap(a.times) {
+		return timestamppb.New(t)
+	}
+	a.times = a.times[:len(a.times)+1]
+	ts := &a.times[len(a.times)-1]
+	ts.Seconds, ts.Nanos = t.Unix(), int32(t.Nanosecond())
+	return ts
+}
+
+func (a *itemBlocks) amount(m billing.Money) *typev1.Money {
+	if !m.IsSet() {
+		return nil
+	}
+	if len(a.money) == cap(a.money) {
+		return money(m)
+	}
+	a.money = a.money[:len(a.money)+1]
+	pm := &a.money[len(a.money)-1]
+	pm.AmountMinor, pm.CurrencyCode = m.Minor, m.Currency
+	return pm
+}
+
+// itemToProto converts one item, its messages taken from blocks.
+func itemToProto(blocks *itemBlocks, it billing.Item) *billingv1.BillItem {
+	pb := blocks.item()
+	pb.Id, pb.Kind, pb.Provider, pb.ReservationId = it.ID, reservationv1.Kind(it.Kind), it.Provider, it.ReservationID
+	pb.BilledAmount, pb.Freshness = blocks.amount(it.Billed), billingv1.FreshnessState(it.Freshness.State)
+	pb.AsOfTime, pb.CreateTime, pb.UpdateTime = blocks.timestamp(it.Freshness.AsOf), blocks.timestamp(it.CreateTime), blocks.timestamp(it.UpdateTime())
 	if s := it.Summary; s != nil {
 		pb.MainStatus = reservationv1.MainStatus(s.MainStatus)
 		pb.SubStatus = s.SubStatus
-		pb.Amount = money(s.Amount)
+		pb.Amount = blocks.amount(s.Amount)
 		pb.Title = s.Title
-		pb.ProviderUpdateTime = timestamp(s.UpdateTime)
+		pb.ProviderUpdateTime = blocks.timestamp(s.UpdateTime)
 		pb.ProviderVersion = s.Version
 	}
 	if d := it.Details; d != nil {
@@ -108,7 +157,8 @@ func setDetails(item *billingv1.BillItem, raw []byte) {
 	if raw == nil {
 		return
 	}
-	b := protowire.AppendTag(nil, itemDetailsField, protowire.BytesType)
+	b := make([]byte, 0, protowire.SizeTag(itemDetailsField)+protowire.SizeBytes(len(raw)))
+	b = protowire.AppendTag(b, itemDetailsField, protowire.BytesType)
 	b = protowire.AppendBytes(b, raw)
 	item.ProtoReflect().SetUnknown(b)
 }
@@ -118,7 +168,7 @@ func setDetails(item *billingv1.BillItem, raw []byte) {
 func billEvent(b billing.Bill, it *billing.Item) proto.Message {
 	ev := &billingv1.BillEvent{Bill: billToProto(b)}
 	if it != nil {
-		ev.Item = itemToProto(*it)
+		ev.Item = itemToProto(newItemBlocks(1), *it)
 	}
 	return ev
 }
