@@ -65,6 +65,11 @@ type Store interface {
 	// its event, all in one transaction. With req.ID set and a recorded result, fn does
 	// not run and the bill's current state is returned with the recorded result.
 	Mutate(ctx context.Context, billID string, req Request, now time.Time, fn func(b *Bill) (Change, error)) (Bill, Recorded, error)
+	// Track makes the read model apply the provider's events about a reservation from
+	// now on; otherwise only the events of reservations on bills are applied. AddItem
+	// calls it before it fetches the reservation's details, so that every event is
+	// either reflected in those details or applied after them.
+	Track(ctx context.Context, provider, reservationID string) error
 	// CustomerBills returns the customer's bills in the given statuses, with items.
 	CustomerBills(ctx context.Context, customerID string, statuses []Status) ([]Bill, error)
 }
@@ -276,6 +281,9 @@ func (s *Service) AddItem(ctx context.Context, c Caller, billID string, kind Kin
 		return Bill{}, "", err
 	}
 	if err := b.requireOpen(); err != nil {
+		return Bill{}, "", err
+	}
+	if err := s.store.Track(ctx, provider, reservationID); err != nil {
 		return Bill{}, "", err
 	}
 	sum, err := s.checkReservation(ctx, b, kind, provider, reservationID)

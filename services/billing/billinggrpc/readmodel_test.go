@@ -3,6 +3,7 @@ package billinggrpc_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
+	"github.com/waybill/waybill/services/billing/billinggrpc"
 	"github.com/waybill/waybill/services/billing/internal/providertest"
 )
 
@@ -163,8 +165,6 @@ func TestRestartDuringBurstMatchesRebuild(t *testing.T) {
 	second := startBilling(t, signer, pool, ps, flag)
 	burst(3)
 
-	// A billing from scratch, on its own database, configured the same.
-	rebuilt := startBilling(t, signer, newBillingDB(t), ps, flag)
 	want := func(e *env) map[string]string {
 		rows, err := e.pool.Query(context.Background(), `SELECT provider || '/' || reservation_id, format('%s %s %s %s %s', main_status, sub_status, amount_minor, currency_code, provider_version) FROM reservation_summaries`)
 		if err != nil {
@@ -180,14 +180,95 @@ func TestRestartDuringBurstMatchesRebuild(t *testing.T) {
 		}
 		return m
 	}
-	eventually(t, "both read models caught up", func() bool {
-		a, b := want(second), want(rebuilt)
+	caughtUp := func(m map[string]string) bool {
 		for _, r := range reservations {
-			k := r.provider + "/" + r.id
-			if !strings.HasSuffix(a[k], " 4") || a[k] != b[k] {
+			if !strings.HasSuffix(m[r.provider+"/"+r.id], " 4") {
 				return false
 			}
 		}
-		return true
+		return len(m) == len(reservations)
+	}
+	var restarted map[string]string
+	eventually(t, "the restarted read model caught up", func() bool {
+		restarted = want(second)
+		return caughtUp(restarted)
 	})
+
+	// The read model rebuilt from scratch: its summaries and cursors dropped, a new
+	// billing process replays every provider's stream from the start.
+	second.stop()
+	if _, err := pool.Exec(context.Background(), `TRUNCATE reservation_summaries; DELETE FROM consumer_cursors`); err != nil {
+		t.Fatal(err)
+	}
+	rebuilt := startBilling(t, signer, pool, ps, flag)
+	eventually(t, "the rebuilt read model caught up", func() bool { return caughtUp(want(rebuilt)) })
+	if got := want(rebuilt); !maps.Equal(got, restarted) {
+		t.Fatalf("rebuilt read model differs from the restarted one:\nrebuilt   %v\nrestarted %v", got, restarted)
+	}
+}
+
+// TestReadModelTracksOnlyBilledReservations: the events of reservations on no bill write
+// nothing to billing's read model, and a reservation being added is followed from
+// before its details are fetched, so no event falls between the details and the item.
+func TestReadModelTracksOnlyBilledReservations(t *testing.T) {
+	t.Parallel()
+	e := start(t, func(c *billinggrpc.Config) { c.DetailsTimeout = 20 * time.Second })
+	ctx := ctxT(t)
+	unbilled := e.reserve(t, "booking", providertest.Reservation{Kind: reservationv1.Kind_KIND_FLIGHT, CustomerID: "cust-1", Amount: 700})
+	if _, err := e.providers["booking"].Update(ctx, unbilled, func(r *providertest.Reservation) { r.SubStatus = "seat 12A" }); err != nil {
+		t.Fatal(err)
+	}
+	billed := e.reserve(t, "booking", providertest.Reservation{Kind: reservationv1.Kind_KIND_FLIGHT, CustomerID: "cust-1", Amount: 900})
+	bill := e.openBill(t)
+
+	// The details call of AddBillItem is held up; meanwhile the reservation changes,
+	// and billing applies that event although the reservation is on no bill yet.
+	e.providers["booking"].SetDelay(5 * time.Second)
+	added := make(chan error, 1)
+	go func() {
+		_, err := e.customer.AddBillItem(ctx, &billingv1.AddBillItemRequest{BillId: bill.GetId(), Kind: reservationv1.Kind_KIND_FLIGHT, ReservationId: billed})
+		added <- err
+	}()
+	eventually(t, "billing to track the reservation being added", func() bool {
+		var n int
+		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM reservation_summaries WHERE reservation_id = $1`, billed).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	})
+	if _, err := e.providers["booking"].Update(ctx, billed, func(r *providertest.Reservation) { r.SubStatus = "seat 3C" }); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the event applied before the item exists", func() bool {
+		var sub string
+		if err := e.pool.QueryRow(ctx, `SELECT sub_status FROM reservation_summaries WHERE reservation_id = $1`, billed).Scan(&sub); err != nil {
+			t.Fatal(err)
+		}
+		return sub == "seat 3C"
+	})
+	select {
+	case <-added:
+		t.Fatal("billing applied the event only with the item: it did not follow the reservation while adding it")
+	default:
+	}
+	if err := <-added; err != nil {
+		t.Fatal(err)
+	}
+	e.providers["booking"].SetDelay(0)
+	got, err := e.customer.GetBill(ctx, &billingv1.GetBillRequest{BillId: bill.GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := got.GetBill().GetItems()[0]; it.GetSubStatus() != "seat 3C" {
+		t.Fatalf("item = %v, want sub-status seat 3C", it)
+	}
+
+	// By now the feed has passed the unbilled reservation's events: they wrote nothing.
+	var n int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM reservation_summaries WHERE reservation_id = $1`, unbilled).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("billing stored a summary of a reservation on no bill")
+	}
 }

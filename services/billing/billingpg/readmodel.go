@@ -2,7 +2,6 @@ package billingpg
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -11,14 +10,11 @@ import (
 	"github.com/waybill/waybill/services/billing/billing"
 )
 
-// upsertSummarySQL stores a reservation's summary unless billing holds the same or a
-// newer version. An update without a title keeps the stored one, and an older update
-// still fills a title billing does not have yet. It returns a row only when it changed
-// something.
-const upsertSummarySQL = `
-INSERT INTO reservation_summaries AS r (provider, reservation_id, kind, customer_id, main_status, sub_status,
-    amount_minor, currency_code, title, provider_update_time, provider_version, changed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+// summaryUpsert stores a reservation's summary (rows chosen by the statement it ends)
+// unless billing holds the same or a newer version. An update without a title keeps the
+// stored one, and an older update still fills a title billing does not have yet. Its
+// parameters are summaryArgs', and it returns a row only when it changed something.
+const summaryUpsert = `
 ON CONFLICT (provider, reservation_id) DO UPDATE SET
     kind          = CASE WHEN EXCLUDED.provider_version > r.provider_version AND EXCLUDED.kind <> 0 THEN EXCLUDED.kind ELSE r.kind END,
     customer_id   = CASE WHEN EXCLUDED.provider_version > r.provider_version AND EXCLUDED.customer_id <> '' THEN EXCLUDED.customer_id ELSE r.customer_id END,
@@ -33,62 +29,93 @@ ON CONFLICT (provider, reservation_id) DO UPDATE SET
 WHERE EXCLUDED.provider_version > r.provider_version OR (r.title = '' AND EXCLUDED.title <> '')
 RETURNING true`
 
-// upsertSummary stores s in tx and reports whether it changed billing's copy.
-func upsertSummary(ctx context.Context, tx pgx.Tx, s billing.Summary, now time.Time) (bool, error) {
-	var changed bool
-	err := tx.QueryRow(ctx, upsertSummarySQL, s.Provider, s.ReservationID, int32(s.Kind), s.CustomerID, int32(s.MainStatus),
-		s.SubStatus, s.Amount.Minor, s.Amount.Currency, s.Title, nullTime(s.UpdateTime), s.Version, now).Scan(&changed)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
+// summaryColumns are the columns summaryArgs fill, in order.
+const summaryColumns = `(provider, reservation_id, kind, customer_id, main_status, sub_status,
+    amount_minor, currency_code, title, provider_update_time, provider_version, changed_at)`
+
+// storeSummarySQL stores the summary of a reservation being added to a bill.
+const storeSummarySQL = `
+INSERT INTO reservation_summaries AS r ` + summaryColumns + `
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)` + summaryUpsert
+
+// applySummarySQL applies a provider's summary from its event stream. Billing keeps
+// summaries only of the reservations it tracks: those it holds a row of (Track makes
+// one before an item is added, see there) and those on a bill. The events of the many
+// reservations that never reach a bill write nothing. When the summary changed, it
+// returns the bills not cancelled that hold the reservation and the items naming it (a
+// row of NULLs when there is none).
+const applySummarySQL = `
+WITH changed AS (
+    INSERT INTO reservation_summaries AS r ` + summaryColumns + `
+    SELECT $1::text, $2::text, $3::integer, $4::text, $5::integer, $6::text, $7::bigint, $8::text, $9::text,
+        $10::timestamptz, $11::bigint, $12::timestamptz
+    WHERE EXISTS (SELECT 1 FROM reservation_summaries WHERE provider = $1 AND reservation_id = $2)
+       OR EXISTS (SELECT 1 FROM bill_items WHERE provider = $1 AND reservation_id = $2 AND NOT released)` + summaryUpsert + `)
+SELECT i.bill_id::text, i.id::text
+FROM changed LEFT JOIN bill_items i ON i.provider = $1 AND i.reservation_id = $2 AND NOT i.released
+ORDER BY i.bill_id`
+
+// trackSQL starts tracking a reservation: an empty summary (provider_version 0) that
+// its events then fill.
+const trackSQL = `
+INSERT INTO reservation_summaries (provider, reservation_id) VALUES ($1, $2)
+ON CONFLICT (provider, reservation_id) DO NOTHING`
+
+// Track implements billing.Store: from its commit on, the provider's events about the
+// reservation are applied to billing's read model, whether or not it is on a bill yet.
+// A reservation whose details then fail the checks stays tracked (one small row, and
+// its events applied); rows of reservations never added are not removed.
+func (s *Store) Track(ctx context.Context, provider, reservationID string) error {
+	if _, err := s.pool.Exec(ctx, trackSQL, provider, reservationID); err != nil {
+		return mapError(fmt.Errorf("track reservation: %w", err))
 	}
-	if err != nil {
-		return false, fmt.Errorf("upsert summary: %w", err)
-	}
-	return true, nil
+	return nil
 }
 
-// billsOfReservationSQL finds the bills, not cancelled, that hold a reservation.
-const billsOfReservationSQL = `
-SELECT i.bill_id::text, i.id::text FROM bill_items i
-WHERE i.provider = $1 AND i.reservation_id = $2 AND NOT i.released
-ORDER BY i.bill_id`
+// summaryArgs are addedSummarySQL's and applySummarySQL's parameters.
+func summaryArgs(s billing.Summary, now time.Time) []any {
+	return []any{s.Provider, s.ReservationID, int32(s.Kind), s.CustomerID, int32(s.MainStatus),
+		s.SubStatus, s.Amount.Minor, s.Amount.Currency, s.Title, nullTime(s.UpdateTime), s.Version, now}
+}
 
 const touchBillSQL = `UPDATE bills SET update_time = $2, version = version + 1 WHERE id = $1`
 
 // ApplySummary applies a provider's summary of a reservation in tx, the transaction of
-// the consumer that received it: billing's copy changes only when the version is newer,
-// and each bill holding the reservation then gets a new version and update time and emits
-// billing.bill.item_updated. It reports whether anything changed.
+// the consumer that received it (see applySummarySQL): billing's copy changes only when
+// the version is newer, and each bill holding the reservation then gets a new version
+// and update time and emits billing.bill.item_updated. It reports whether a bill
+// changed.
 func (s *Store) ApplySummary(ctx context.Context, tx pgx.Tx, sum billing.Summary, now time.Time) (bool, error) {
-	changed, err := upsertSummary(ctx, tx, sum, now)
-	if err != nil || !changed {
-		return false, err
-	}
-	rows, err := tx.Query(ctx, billsOfReservationSQL, sum.Provider, sum.ReservationID)
+	rows, err := tx.Query(ctx, applySummarySQL, summaryArgs(sum, now)...)
 	if err != nil {
-		return false, fmt.Errorf("find bills of reservation: %w", err)
+		return false, fmt.Errorf("apply summary: %w", err)
 	}
-	type ref struct{ bill, item string }
+	type ref struct{ bill, item *string }
 	refs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ref, error) {
 		var x ref
 		return x, r.Scan(&x.bill, &x.item)
 	})
 	if err != nil {
-		return false, fmt.Errorf("find bills of reservation: %w", err)
+		return false, fmt.Errorf("apply summary: %w", err)
 	}
+	touched := false
 	for _, r := range refs {
-		if _, err := tx.Exec(ctx, touchBillSQL, r.bill, now); err != nil {
+		if r.bill == nil {
+			continue // the summary changed; no bill holds the reservation now
+		}
+		if _, err := tx.Exec(ctx, touchBillSQL, *r.bill, now); err != nil {
 			return false, fmt.Errorf("touch bill: %w", err)
 		}
-		b, err := loadBill(ctx, tx, r.bill, false)
+		b, err := loadBill(ctx, tx, *r.bill, false)
 		if err != nil {
 			return false, err
 		}
-		if err := s.emit(ctx, tx, billing.EventItemUpdated, b, findItem(b, r.item)); err != nil {
+		if err := s.emit(ctx, tx, billing.EventItemUpdated, b, findItem(b, *r.item)); err != nil {
 			return false, err
 		}
+		touched = true
 	}
-	return true, nil
+	return touched, nil
 }
 
 // requestRefreshSQL marks a reservation for refresh when billing holds a summary of it

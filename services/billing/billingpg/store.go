@@ -277,8 +277,8 @@ func persist(ctx context.Context, tx pgx.Tx, b *billing.Bill, ch billing.Change,
 	}
 	if it := ch.Added; it != nil {
 		if it.Summary != nil {
-			if _, err := upsertSummary(ctx, tx, *it.Summary, now); err != nil {
-				return err
+			if _, err := tx.Exec(ctx, storeSummarySQL, summaryArgs(*it.Summary, now)...); err != nil {
+				return fmt.Errorf("store summary: %w", err)
 			}
 		}
 		if _, err := tx.Exec(ctx, insertItemSQL, it.ID, b.ID, it.Position, int32(it.Kind), it.Provider, it.ReservationID, it.CreateTime); err != nil {
