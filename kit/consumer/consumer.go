@@ -7,6 +7,9 @@
 // handler's writes, so a crash or a dropped stream at any point neither loses an event's
 // effect nor applies it twice: after a restart the stream resumes after the committed
 // cursor, and an event that arrives again (at or below the committed sequence) is skipped.
+// For the same reason the transactions commit asynchronously (synchronous_commit off): a
+// commit that a crash of PostgreSQL loses takes the cursor's advance with it, and the
+// events are applied again.
 //
 // An event whose handler keeps failing is retried with backoff and then parked in a
 // dead-letter table (parked_events) with its error, and the stream moves on. Later events

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -21,6 +22,7 @@ import (
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/consumer"
+	"github.com/waybill/waybill/kit/pgtest"
 )
 
 func TestBackoffDelay(t *testing.T) {
@@ -380,4 +382,55 @@ func TestDeletedCursorStartsOver(t *testing.T) {
 	waitFor(t, 10*time.Second, "events applied again", func() bool {
 		return count(t, pool, `SELECT count(*) FROM effects`) == 10+11
 	})
+}
+
+// TestCommitsAreAsynchronous: a batch's transaction commits with synchronous_commit off
+// (see asyncCommitSQL), and the setting stays the transaction's: the pooled connection
+// keeps its own.
+func TestCommitsAreAsynchronous(t *testing.T) {
+	t.Parallel()
+	cfg, err := pgxpool.ParseConfig(pgtest.NewURL(t, pgtest.Schemas{testSchema: testMigrations}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = testSchema
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on" // pgtest's server has it off
+	cfg.MaxConns = 1                                          // the checks below run on the consumer's connection
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	src := newFakeSource("trip")
+	srv := serveSource(t, src)
+	const n = 20
+	src.addN(n, 3)
+	var mu sync.Mutex
+	settings := map[string]int{}
+	name := "async"
+	runConsumer(t, consumer.Config{Name: name, Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t)},
+		func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+			var s string
+			if err := tx.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&s); err != nil {
+				return err
+			}
+			mu.Lock()
+			settings[s]++
+			mu.Unlock()
+			return recordEffect(ctx, tx, name, ev)
+		})
+	waitFor(t, 30*time.Second, "all events applied", func() bool { return cursorSeq(t, pool, name, "trip") == n })
+	checkExactlyOnce(t, pool, name, n)
+	mu.Lock()
+	defer mu.Unlock()
+	if settings["off"] != n || len(settings) != 1 {
+		t.Fatalf("handlers saw synchronous_commit %v, want off for all %d events", settings, n)
+	}
+	var s string
+	if err := pool.QueryRow(t.Context(), `SHOW synchronous_commit`).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	if s != "on" {
+		t.Fatalf("after the consumer's commits the connection's synchronous_commit is %q, want on", s)
+	}
 }
