@@ -3,6 +3,7 @@ package consumer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -432,5 +433,56 @@ func TestCommitsAreAsynchronous(t *testing.T) {
 	}
 	if s != "on" {
 		t.Fatalf("after the consumer's commits the connection's synchronous_commit is %q, want on", s)
+	}
+}
+
+// TestLingerGathersATrickle: events arriving a few milliseconds apart share a
+// transaction when the batch lingers for them, and are applied one per transaction
+// when it does not.
+func TestLingerGathersATrickle(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		linger time.Duration
+		check  func(txs int) bool
+		want   string
+	}{
+		{"lingering", 2 * time.Second, func(txs int) bool { return txs == 1 }, "1"},
+		{"not lingering", -1, func(txs int) bool { return txs > 1 }, "more than 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pool := newDB(t)
+			src := newFakeSource("trip")
+			src.heartbeat = time.Hour // a heartbeat would end the batch
+			srv := serveSource(t, src)
+			var mu sync.Mutex
+			txs := map[int64]int{}
+			name := "linger"
+			runConsumer(t, consumer.Config{Name: name, Source: "trip", Client: client(t, srv.addr), Pool: pool,
+				Logger: testLogger(t), Linger: tc.linger},
+				func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+					var id int64
+					if err := tx.QueryRow(ctx, `SELECT txid_current()`).Scan(&id); err != nil {
+						return err
+					}
+					mu.Lock()
+					txs[id]++
+					mu.Unlock()
+					return recordEffect(ctx, tx, name, ev)
+				})
+			const n = 5
+			for i := range n {
+				src.add(fmt.Sprintf("k%d", i))
+				time.Sleep(20 * time.Millisecond)
+			}
+			waitFor(t, 30*time.Second, "all events applied", func() bool { return cursorSeq(t, pool, name, "trip") == n })
+			checkExactlyOnce(t, pool, name, n)
+			mu.Lock()
+			defer mu.Unlock()
+			if !tc.check(len(txs)) {
+				t.Fatalf("%d events 20 ms apart were applied in %d transactions, want %s", n, len(txs), tc.want)
+			}
+		})
 	}
 }
