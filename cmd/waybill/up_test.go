@@ -237,7 +237,10 @@ func sellASeat(t *testing.T, gw, operator, customer string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	code, body := getAs(t, gw+"/v1/bills?view=VIEW_FULL", operator)
-	if code != http.StatusOK || !strings.Contains(body, `"title":"LH 400 FRA → JFK"`) || !strings.Contains(body, "MAIN_STATUS_CONFIRMED") {
+	// The booking's details (the seat's carrier is only there) come through billing,
+	// which forwards them undecoded, and the gateway's JSON.
+	if code != http.StatusOK || !strings.Contains(body, `"title":"LH 400 FRA → JFK"`) || !strings.Contains(body, "MAIN_STATUS_CONFIRMED") ||
+		!strings.Contains(body, `"detailsStatus":"DETAILS_STATUS_OK"`) || !strings.Contains(body, `"carrier":"LH"`) {
 		t.Errorf("operator panel = %d %s", code, body)
 	}
 	// Another customer sees none of it.
