@@ -135,6 +135,9 @@ const (
 	// transaction instead of one), for at most this much more lag; a backlog fills its
 	// batches without waiting.
 	DefaultLinger = 5 * time.Millisecond
+	// NoStreamRetry is how long Run waits before subscribing again to a source that
+	// answered UNIMPLEMENTED (it serves no event stream).
+	NoStreamRetry = time.Minute
 )
 
 // Config configures Run.
@@ -277,6 +280,7 @@ type consumer struct {
 // run subscribes, consumes until the stream ends, and subscribes again, until ctx ends.
 func (c *consumer) run(ctx context.Context) error {
 	failures := 0
+	missing := false // the last subscription found no event stream at the source
 	for {
 		received, err := c.session(ctx)
 		if ctx.Err() != nil {
@@ -294,9 +298,18 @@ func (c *consumer) run(ctx context.Context) error {
 		delay := jitter(c.cfg.Reconnect.Delay(failures))
 		failures++
 		level := slog.LevelWarn
-		if transient(code) {
+		switch {
+		case transient(code):
 			level = slog.LevelInfo
+		case code == codes.Unimplemented:
+			// The source serves no event stream (not yet deployed with one, say): ask
+			// again now and then, warning once rather than every few seconds.
+			delay = jitter(NoStreamRetry)
+			if missing {
+				level = slog.LevelDebug
+			}
 		}
+		missing = code == codes.Unimplemented
 		c.log.Log(ctx, level, "event stream ended; resubscribing", slog.Any("error", err),
 			slog.Int("received", received), slog.Duration("retry_in", delay))
 		if !sleep(ctx, delay) {

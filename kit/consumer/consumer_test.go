@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,6 +21,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/consumer"
@@ -484,5 +487,30 @@ func TestLingerGathersATrickle(t *testing.T) {
 				t.Fatalf("%d events 20 ms apart were applied in %d transactions, want %s", n, len(txs), tc.want)
 			}
 		})
+	}
+}
+
+// TestSourceWithoutStream: a source that serves no event stream (UNIMPLEMENTED) is asked
+// again only after NoStreamRetry, not at the reconnect backoff's pace.
+func TestSourceWithoutStream(t *testing.T) {
+	t.Parallel()
+	var attempts atomic.Int64
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
+		attempts.Add(1)
+		return status.Error(codes.Unimplemented, "no event stream here")
+	}))
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	runConsumer(t, consumer.Config{Name: "nostream", Source: "trip", Client: client(t, lis.Addr().String()), Pool: newDB(t),
+		Logger: testLogger(t), Reconnect: consumer.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond}},
+		func(context.Context, pgx.Tx, *eventsv1.Event) error { return nil })
+	waitFor(t, 10*time.Second, "the first subscription", func() bool { return attempts.Load() >= 1 })
+	time.Sleep(time.Second) // 50 and more tries at the reconnect backoff's pace
+	if n := attempts.Load(); n != 1 {
+		t.Fatalf("%d subscriptions to a source without a stream in a second, want 1", n)
 	}
 }
