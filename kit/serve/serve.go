@@ -69,6 +69,10 @@ type Deps struct {
 	// EventStream is the EventStreamService serving Events' log (set with Events), for
 	// in-process readers such as billing's WatchBills.
 	EventStream eventsv1.EventStreamServiceServer
+	// Migrated is closed once the service's migrations are applied: background work
+	// started by Register waits for it before touching the tables (Spec.Start runs after
+	// it anyway). nil means the tables are there already.
+	Migrated <-chan struct{}
 }
 
 // Config is the configuration every service shares.
@@ -185,7 +189,8 @@ func Run(ctx context.Context, spec Spec, args []string, getenv func(string) stri
 		}
 		return pool.Ping(ctx)
 	})
-	deps := Deps{Server: srv, Pool: pool, Logger: logger, Telemetry: tel, Auth: signer}
+	migratedCh := make(chan struct{})
+	deps := Deps{Server: srv, Pool: pool, Logger: logger, Telemetry: tel, Auth: signer, Migrated: migratedCh}
 	var background []func(context.Context) error
 	if len(spec.EventTypes) > 0 {
 		var runs []func(context.Context) error
@@ -202,6 +207,7 @@ func Run(ctx context.Context, spec Spec, args []string, getenv func(string) stri
 		if !migrateUntilDone(ctx, logger, pool, spec, &migrated) {
 			return
 		}
+		close(migratedCh)
 		for _, run := range background {
 			go func() {
 				if err := run(ctx); err != nil && ctx.Err() == nil {

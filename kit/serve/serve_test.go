@@ -2,6 +2,7 @@ package serve_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -158,5 +159,53 @@ func TestPprofFlag(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("WAYBILL_PPROF=%q: /debug/pprof/cmdline answered %d, want %d", enabled, resp.StatusCode, want)
 		}
+	}
+}
+
+// TestMigratedClosesAfterMigrations: work that Register starts can wait for
+// Deps.Migrated, which closes once the service's tables exist (and not before: the
+// database here starts empty).
+func TestMigratedClosesAfterMigrations(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewURL(t, pgtest.Schemas{})
+	found := make(chan error, 1)
+	spec := serve.Spec{
+		Name:       "widgets",
+		Migrations: migrations,
+		Register: func(ctx context.Context, d serve.Deps) error {
+			if d.Migrated == nil {
+				return errors.New("no Migrated channel")
+			}
+			go func() {
+				select {
+				case <-d.Migrated:
+				case <-ctx.Done():
+					return
+				}
+				var n int
+				found <- d.Pool.QueryRow(ctx, `SELECT count(*) FROM widget`).Scan(&n)
+			}()
+			return nil
+		},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- serve.Run(ctx, spec, []string{"--grpc-addr", freeAddr(t), "--http-addr", "", "--database-url", url},
+			func(string) string { return "" }, io.Discard)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	select {
+	case err := <-found:
+		if err != nil {
+			t.Fatalf("after Migrated closed, the service's table: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Migrated never closed")
 	}
 }

@@ -119,9 +119,18 @@ func Start(ctx context.Context, d serve.Deps, o Options) (*Booking, error) {
 		interval = time.Second
 	}
 	if interval > 0 {
-		go svc.RunSweeper(ctx, interval, func(err error) {
-			logger.Warn("booking sweeper", slog.Any("error", err))
-		})
+		go func() {
+			if d.Migrated != nil { // the sweeper needs booking's tables
+				select {
+				case <-d.Migrated:
+				case <-ctx.Done():
+					return
+				}
+			}
+			svc.RunSweeper(ctx, interval, func(err error) {
+				logger.Warn("booking sweeper", slog.Any("error", err))
+			})
+		}()
 	}
 	return &Booking{Service: svc}, nil
 }

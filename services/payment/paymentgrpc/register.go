@@ -84,7 +84,16 @@ func RegisterWithOptions(ctx context.Context, d serve.Deps, o Options) error {
 		interval = DefaultBackgroundInterval
 	}
 	if interval > 0 {
-		go func() { _ = svc.RunBackground(ctx, interval) }()
+		go func() {
+			if d.Migrated != nil { // settlement and reconciliation need payment's tables
+				select {
+				case <-d.Migrated:
+				case <-ctx.Done():
+					return
+				}
+			}
+			_ = svc.RunBackground(ctx, interval)
+		}()
 	}
 	return nil
 }
