@@ -70,9 +70,23 @@ type Deps struct {
 	// in-process readers such as billing's WatchBills.
 	EventStream eventsv1.EventStreamServiceServer
 	// Migrated is closed once the service's migrations are applied: background work
-	// started by Register waits for it before touching the tables (Spec.Start runs after
-	// it anyway). nil means the tables are there already.
+	// started by Register waits for it (AwaitMigrations) before touching the tables;
+	// Spec.Start runs after it anyway. nil means the tables are there already.
 	Migrated <-chan struct{}
+}
+
+// AwaitMigrations waits until the service's migrations are applied (at once when
+// Migrated is nil) and reports true, or false when ctx ends first.
+func (d Deps) AwaitMigrations(ctx context.Context) bool {
+	if d.Migrated == nil {
+		return true
+	}
+	select {
+	case <-d.Migrated:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // Config is the configuration every service shares.

@@ -177,9 +177,7 @@ func TestMigratedClosesAfterMigrations(t *testing.T) {
 				return errors.New("no Migrated channel")
 			}
 			go func() {
-				select {
-				case <-d.Migrated:
-				case <-ctx.Done():
+				if !d.AwaitMigrations(ctx) {
 					return
 				}
 				var n int

@@ -205,12 +205,8 @@ func RegisterConfig(ctx context.Context, d serve.Deps, cfg Config) error {
 	eventsv1.RegisterConsumerAdminServiceServer(s, adminGuard{consumer.NewAdminServer(schema, d.Pool, handlers)})
 
 	go func() {
-		if d.Migrated != nil { // the feeds and the runner need billing's tables
-			select {
-			case <-d.Migrated:
-			case <-ctx.Done():
-				return
-			}
+		if !d.AwaitMigrations(ctx) { // the feeds and the runner need billing's tables
+			return
 		}
 		go pruneRequests(ctx, store, logger)
 		var wg sync.WaitGroup

@@ -120,12 +120,8 @@ func Start(ctx context.Context, d serve.Deps, o Options) (*Booking, error) {
 	}
 	if interval > 0 {
 		go func() {
-			if d.Migrated != nil { // the sweeper needs booking's tables
-				select {
-				case <-d.Migrated:
-				case <-ctx.Done():
-					return
-				}
+			if !d.AwaitMigrations(ctx) { // the sweeper needs booking's tables
+				return
 			}
 			svc.RunSweeper(ctx, interval, func(err error) {
 				logger.Warn("booking sweeper", slog.Any("error", err))

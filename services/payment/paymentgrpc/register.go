@@ -85,12 +85,8 @@ func RegisterWithOptions(ctx context.Context, d serve.Deps, o Options) error {
 	}
 	if interval > 0 {
 		go func() {
-			if d.Migrated != nil { // settlement and reconciliation need payment's tables
-				select {
-				case <-d.Migrated:
-				case <-ctx.Done():
-					return
-				}
+			if !d.AwaitMigrations(ctx) { // settlement and reconciliation need payment's tables
+				return
 			}
 			_ = svc.RunBackground(ctx, interval)
 		}()
