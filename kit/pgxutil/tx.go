@@ -40,9 +40,18 @@ func InTx(ctx context.Context, db TxBeginner, fn func(pgx.Tx) error) error {
 // race: after a serialization failure or deadlock, from fn or from the commit, it waits
 // a random, growing delay and runs fn again, at most opts.MaxRetries times.
 func InTxOpts(ctx context.Context, db TxBeginner, opts TxOptions, fn func(pgx.Tx) error) error {
+	return Retry(ctx, opts.MaxRetries, func() error { return runTx(ctx, db, opts.TxOptions, fn) })
+}
+
+// Retry runs fn, which should run one whole transaction, and runs it again while it
+// fails with a serialization failure or a deadlock (see ErrConflict): after a random,
+// growing delay, at most maxRetries more times, and not after ctx ends. It returns fn's
+// last error as it is. InTxOpts uses it; a store that runs its transactions its own way
+// calls it to retry them with the same policy.
+func Retry(ctx context.Context, maxRetries int, fn func() error) error {
 	for attempt := 0; ; attempt++ {
-		err := runTx(ctx, db, opts.TxOptions, fn)
-		if err == nil || attempt >= opts.MaxRetries || !retryable(err) {
+		err := fn()
+		if err == nil || attempt >= maxRetries || !retryable(err) {
 			return err
 		}
 		// Full jitter: transactions that collided once do not collide again in step.
