@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -124,36 +122,23 @@ func (t *txn) end(ctx context.Context) {
 // failure) runs again.
 const txMaxRetries = 5
 
-// Delays between the runs of a transaction that lost a race, as pgxutil.InTxOpts's.
-const (
-	retryBaseDelay = 5 * time.Millisecond
-	retryMaxDelay  = 500 * time.Millisecond
-)
-
 // inTx runs fn in a transaction and commits it when fn returns nil; events fn passes to
 // emit are written to the outbox with the commit, and Notify runs after it. A transaction
-// that lost a race (deadlock or serialization failure) runs again after a random,
-// growing delay, at most txMaxRetries times.
+// that lost a race (deadlock or serialization failure) runs again, as pgxutil.Retry
+// does, at most txMaxRetries times.
 func (s *Store) inTx(ctx context.Context, fn func(tx *txn, emit func(...booking.Event)) error) error {
-	for attempt := 0; ; attempt++ {
-		emitted, err := s.runTx(ctx, fn)
-		if err == nil {
-			if emitted && s.opts.Notify != nil {
-				s.opts.Notify()
-			}
-			return nil
-		}
-		if attempt >= txMaxRetries || !errors.Is(pgxutil.MapError(err), pgxutil.ErrConflict) {
-			return mapErr(err)
-		}
-		// Full jitter: transactions that collided once do not collide again in step.
-		delay := rand.N(min(retryBaseDelay<<attempt, retryMaxDelay)) + time.Millisecond
-		select {
-		case <-ctx.Done():
-			return mapErr(err)
-		case <-time.After(delay):
-		}
+	var emitted bool
+	err := pgxutil.Retry(ctx, txMaxRetries, func() (err error) {
+		emitted, err = s.runTx(ctx, fn)
+		return err
+	})
+	if err != nil {
+		return mapErr(err)
 	}
+	if emitted && s.opts.Notify != nil {
+		s.opts.Notify()
+	}
+	return nil
 }
 
 // runTx runs fn once, in one transaction, and reports whether the commit wrote events.
