@@ -130,3 +130,14 @@ func TestLimiterRefills(t *testing.T) {
 		t.Error("rate 0 must disable the limit")
 	}
 }
+
+func TestRateLimitNeedsTheSigner(t *testing.T) {
+	services := map[string]string{}
+	for name := range handlers {
+		services[name] = "127.0.0.1:9" // dialed lazily, never called
+	}
+	_, err := New(context.Background(), Config{Services: services, RateLimit: 1}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err == nil {
+		t.Error("a rate limit without an auth signer was accepted")
+	}
+}

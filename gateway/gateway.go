@@ -68,6 +68,9 @@ type Gateway struct {
 // New dials every service (lazily: a service that is down answers 503 until it is up)
 // and builds the HTTP handler.
 func New(ctx context.Context, cfg Config, logger *slog.Logger, tel *telemetry.Telemetry) (*Gateway, error) {
+	if cfg.RateLimit > 0 && cfg.Auth == nil {
+		return nil, fmt.Errorf("gateway: rate limits need the auth signer to tell callers apart")
+	}
 	g := &Gateway{logger: logger, tel: tel, conns: map[string]*grpc.ClientConn{}}
 	for name, addr := range cfg.Services {
 		conn, err := grpcclient.Dial(addr, grpcclient.Options{Timeout: cfg.Timeout})
@@ -87,12 +90,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, tel *telemetry.Te
 	}
 	root := http.NewServeMux()
 	var api http.Handler = mux
-	if cfg.Auth != nil || cfg.RateLimit > 0 {
-		signer := cfg.Auth
-		if signer == nil {
-			return nil, fmt.Errorf("gateway: rate limits need the auth signer to tell callers apart")
-		}
-		api = (&edge{signer: signer, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst)}).wrap(mux)
+	if cfg.Auth != nil {
+		api = (&edge{signer: cfg.Auth, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst)}).wrap(mux)
 	}
 	root.Handle("/v1/", api)
 	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
