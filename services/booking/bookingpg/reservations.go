@@ -166,48 +166,16 @@ const nightCountersSQL = `
 	UPDATE room_night SET held = held + $5, sold = sold + $6
 	WHERE property_id = $1 AND room_type = $2 AND night >= $3 AND night < $4`
 
-// queueCounters queues the update adding held and sold to the counters of r's
-// inventory (its fare class, or every night of its stay) and returns how many rows it
-// must update; 0 when there is nothing to move. The CHECK constraints keep counters
-// within capacity.
-func queueCounters(b *pgx.Batch, r *booking.Reservation, held, sold int) int {
-	if held == 0 && sold == 0 {
-		return 0
-	}
-	if r.Seat != nil {
-		b.Queue(seatCountersSQL, r.Seat.DepartureID, r.Seat.FareClass, held, sold)
-		return 1
-	}
-	b.Queue(nightCountersSQL, r.Stay.PropertyID, r.Stay.RoomType, r.Stay.CheckIn.In(time.UTC, 0), r.Stay.CheckOut.In(time.UTC, 0), held, sold)
-	return r.Stay.Nights()
-}
-
-// applyChange runs a domain change on a locked reservation and persists its effects:
-// the reservation's row and its counters, in one round trip (one pipelined batch).
+// applyChange runs a domain change on a locked reservation and persists its effects as
+// a batch of one does (writeBatch): the reservation's row and its counters, in one round
+// trip.
 func applyChange(ctx context.Context, tx *txn, r *booking.Reservation, fn func(r *booking.Reservation) (booking.Change, error), emit func(...booking.Event)) error {
 	ch, err := fn(r)
 	if err != nil || ch.None {
 		return err
 	}
-	b := &pgx.Batch{}
-	b.Queue(updateReservationSQL, reservationArgs(r)...)
-	rows := queueCounters(b, r, ch.HeldDelta, ch.SoldDelta)
-	br := tx.SendBatch(ctx, b)
-	defer br.Close()
-	if err := br.QueryRow().Scan(&r.Version); err != nil {
-		return fmt.Errorf("update reservation: %w", err)
-	}
-	if rows > 0 {
-		tag, err := br.Exec()
-		if err != nil {
-			return fmt.Errorf("move counters: %w", err)
-		}
-		if int(tag.RowsAffected()) != rows {
-			return fmt.Errorf("move counters of reservation %s: %d of %d counter rows exist", r.ID, tag.RowsAffected(), rows)
-		}
-	}
-	if err := br.Close(); err != nil {
-		return fmt.Errorf("update reservation: %w", err)
+	if err := writeBatch(ctx, tx, []booking.BatchChange{{Reservation: r, Change: ch}}); err != nil {
+		return err
 	}
 	emit(booking.Event{Type: ch.Event, Reservation: r, Previous: ch.Previous})
 	return nil
