@@ -29,27 +29,38 @@ type edge struct {
 
 func (e *edge) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := "addr:" + clientAddr(r)
+		var id *auth.Identity
 		if h := r.Header.Get("Authorization"); h != "" {
 			tok, ok := strings.CutPrefix(h, "Bearer ")
 			if !ok {
 				writeStatus(w, http.StatusUnauthorized, codes.Unauthenticated, `authorization must be "Bearer <token>"`)
 				return
 			}
-			id, err := e.signer.Verify(tok)
+			verified, err := e.signer.Verify(tok)
 			if err != nil {
 				writeStatus(w, http.StatusUnauthorized, codes.Unauthenticated, "invalid token")
 				return
 			}
-			key = "sub:" + string(id.Role) + ":" + id.Subject
+			id = &verified
 		}
-		if wait := e.limiter.take(key, time.Now()); wait > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-			writeStatus(w, http.StatusTooManyRequests, codes.ResourceExhausted, "rate limit exceeded; retry later")
-			return
+		if e.limiter != nil {
+			if wait := e.limiter.take(callerKey(id, r), time.Now()); wait > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+				writeStatus(w, http.StatusTooManyRequests, codes.ResourceExhausted, "rate limit exceeded; retry later")
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// callerKey names the caller a rate limit applies to: the token's subject, or the client
+// address of a request without a token.
+func callerKey(id *auth.Identity, r *http.Request) string {
+	if id != nil {
+		return "sub:" + string(id.Role) + ":" + id.Subject
+	}
+	return "addr:" + clientAddr(r)
 }
 
 // writeStatus answers in the same JSON shape grpc-gateway uses for gRPC errors.
@@ -94,9 +105,6 @@ func newLimiter(rate float64, burst int) *limiter {
 // take spends one token of key's bucket at now; when none is left it spends nothing and
 // returns how long until one is.
 func (l *limiter) take(key string, now time.Time) time.Duration {
-	if l == nil {
-		return 0
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(now)
