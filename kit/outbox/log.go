@@ -57,7 +57,7 @@ type Log struct {
 	opts   Options
 	log    *slog.Logger
 
-	outboxTable string
+	emitSQL     string
 	moveSQL     string
 	moveRowsSQL string
 	pruneSQL    string
@@ -112,7 +112,7 @@ func New(pool *pgxpool.Pool, schema string, opts Options) *Log {
 		schema:      schema,
 		opts:        opts,
 		log:         logger.With(slog.String("schema", schema)),
-		outboxTable: t("outbox"),
+		emitSQL:     fmt.Sprintf(emitSQL, t("outbox")),
 		moveSQL:     fmt.Sprintf(moveSQL, t("event_log_head"), t("outbox"), t("event_log")),
 		moveRowsSQL: fmt.Sprintf(moveRowsSQL, t("event_log_head"), t("outbox"), t("event_log")),
 		pruneSQL:    fmt.Sprintf(pruneSQL, t("event_log"), t("event_log_head")),
@@ -132,7 +132,7 @@ func (l *Log) InTx(ctx context.Context, fn func(tx pgx.Tx, emit func(...Event) e
 	emitted := false
 	err := pgxutil.InTx(ctx, l.pool, func(tx pgx.Tx) error {
 		return fn(tx, func(events ...Event) error {
-			if err := emit(ctx, tx, l.outboxTable, events); err != nil {
+			if err := emit(ctx, tx, l.emitSQL, events); err != nil {
 				return err
 			}
 			emitted = emitted || len(events) > 0

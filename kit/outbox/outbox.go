@@ -56,14 +56,19 @@ func Channel(schema string) string { return schema + ".event_log" }
 // The W3C trace context (traceparent, tracestate) of ctx's span is stored with the
 // events, so consumers' spans can link to the producer's.
 func Emit(ctx context.Context, tx pgx.Tx, events ...Event) error {
-	return emit(ctx, tx, "outbox", events)
+	return emit(ctx, tx, emitOutboxSQL, events)
 }
 
-// emitSQL inserts the rows of the arrays in their order, so ids follow it.
+// emitSQL inserts the rows of the arrays into the outbox table %s in their order, so
+// ids follow it.
 const emitSQL = `INSERT INTO %s (type, key, payload_type, payload, trace_context)
 SELECT u.type, u.key, nullif(u.payload_type, ''), u.payload, $5::jsonb
 FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) WITH ORDINALITY AS u(type, key, payload_type, payload, n)
 ORDER BY u.n`
+
+// emitOutboxSQL is emitSQL on the "outbox" that the search_path resolves, for Emit and
+// Queue; Log.InTx uses its own, schema-qualified copy.
+var emitOutboxSQL = fmt.Sprintf(emitSQL, "outbox")
 
 // Queue queues the statement that writes events to the outbox onto b, for code that
 // sends its transaction's statements as pipelined batches: the events then cost no round
@@ -78,16 +83,17 @@ func Queue(ctx context.Context, b *pgx.Batch, events ...Event) error {
 	if err != nil || args == nil {
 		return err
 	}
-	b.Queue(fmt.Sprintf(emitSQL, "outbox"), args...)
+	b.Queue(emitOutboxSQL, args...)
 	return nil
 }
 
-func emit(ctx context.Context, tx pgx.Tx, table string, events []Event) error {
+// emit runs sql, emitSQL on one outbox table, with events in tx.
+func emit(ctx context.Context, tx pgx.Tx, sql string, events []Event) error {
 	args, err := emitArgs(ctx, events)
 	if err != nil || args == nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf(emitSQL, table), args...); err != nil {
+	if _, err := tx.Exec(ctx, sql, args...); err != nil {
 		return fmt.Errorf("emit events: %w", err)
 	}
 	return nil
