@@ -3,7 +3,6 @@ package fare
 import (
 	"cmp"
 	"math"
-	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -93,22 +92,22 @@ func (s Surge) Contains(p GeoPoint) bool {
 // zone whose circle contains it (ties broken by zone id), else the default zone; ok is
 // false when neither exists (1.0x). An expired zone still applies, at 1.0x.
 func PickSurge(zones []Surge, pickup GeoPoint) (s Surge, ok bool) {
-	candidates := slices.Clone(zones)
-	slices.SortFunc(candidates, func(a, b Surge) int {
-		if (a.Zone == DefaultZone) != (b.Zone == DefaultZone) {
-			if a.Zone == DefaultZone {
-				return 1
-			}
-			return -1
-		}
-		return cmp.Or(cmp.Compare(a.RadiusMeters, b.RadiusMeters), cmp.Compare(a.Zone, b.Zone))
-	})
-	for _, z := range candidates {
-		if z.Contains(pickup) {
-			return z, true
+	for _, z := range zones {
+		if z.Contains(pickup) && (!ok || narrower(z, s)) {
+			s, ok = z, true
 		}
 	}
-	return Surge{}, false
+	return s, ok
+}
+
+// narrower reports whether zone a applies before zone b where both contain a pickup:
+// any circle before the default zone, a smaller circle before a larger, then the lower
+// zone id.
+func narrower(a, b Surge) bool {
+	if (a.Zone == DefaultZone) != (b.Zone == DefaultZone) {
+		return b.Zone == DefaultZone
+	}
+	return cmp.Or(cmp.Compare(a.RadiusMeters, b.RadiusMeters), cmp.Compare(a.Zone, b.Zone)) < 0
 }
 
 // validateZone checks a zone id: 1 to 64 lower-case letters, digits or "-".
