@@ -259,45 +259,35 @@ func (l *Log) pruneLoop(ctx context.Context) {
 	}
 }
 
+// moveCTE moves up to $1 committed outbox rows to the log and advances the head; moveSQL
+// and moveRowsSQL differ only in what they return.
+const moveCTE = `WITH moved AS (
+    DELETE FROM %[2]s WHERE id = ANY (ARRAY(SELECT id FROM %[2]s ORDER BY id LIMIT $1))
+    RETURNING id, event_id, type, key, payload_type, payload, trace_context, occurred_at
+), logged AS (
+    INSERT INTO %[3]s (seq, event_id, type, key, payload_type, payload, trace_context, occurred_at)
+    SELECT (SELECT last_seq FROM %[1]s) + row_number() OVER (ORDER BY id),
+           event_id, type, key, payload_type, payload, trace_context, occurred_at
+    FROM moved
+    RETURNING seq, event_id, type, key, payload_type, payload, trace_context, occurred_at
+), advanced AS (
+    UPDATE %[1]s SET last_seq = (SELECT max(seq) FROM logged)
+    WHERE EXISTS (SELECT 1 FROM logged)
+    RETURNING last_seq
+)
+`
+
 // moveSQL moves up to $1 committed outbox rows, in id order, to the log with the next
 // sequence numbers, advances the head and notifies $2, in one statement. It runs after
 // the advisory lock was taken, in the same transaction, so its snapshot sees every
 // batch committed before. The head is read by scalar subqueries, not joined, which
 // keeps the planner's estimates (and so its cost, and whether it JIT-compiles) small.
-const moveSQL = `WITH moved AS (
-    DELETE FROM %[2]s WHERE id = ANY (ARRAY(SELECT id FROM %[2]s ORDER BY id LIMIT $1))
-    RETURNING id, event_id, type, key, payload_type, payload, trace_context, occurred_at
-), logged AS (
-    INSERT INTO %[3]s (seq, event_id, type, key, payload_type, payload, trace_context, occurred_at)
-    SELECT (SELECT last_seq FROM %[1]s) + row_number() OVER (ORDER BY id),
-           event_id, type, key, payload_type, payload, trace_context, occurred_at
-    FROM moved
-    RETURNING seq, event_id, type, key, payload_type, payload, trace_context, occurred_at
-), advanced AS (
-    UPDATE %[1]s SET last_seq = (SELECT max(seq) FROM logged)
-    WHERE EXISTS (SELECT 1 FROM logged)
-    RETURNING last_seq
-)
-SELECT (SELECT count(*) FROM logged), last_seq, pg_notify($2, last_seq::text) FROM advanced`
+const moveSQL = moveCTE + `SELECT (SELECT count(*) FROM logged), last_seq, pg_notify($2, last_seq::text) FROM advanced`
 
 // moveRowsSQL is moveSQL returning the appended events, for OnAppend. The notification
 // is an uncorrelated scalar subquery, evaluated once, and not at all when nothing
 // moved.
-const moveRowsSQL = `WITH moved AS (
-    DELETE FROM %[2]s WHERE id = ANY (ARRAY(SELECT id FROM %[2]s ORDER BY id LIMIT $1))
-    RETURNING id, event_id, type, key, payload_type, payload, trace_context, occurred_at
-), logged AS (
-    INSERT INTO %[3]s (seq, event_id, type, key, payload_type, payload, trace_context, occurred_at)
-    SELECT (SELECT last_seq FROM %[1]s) + row_number() OVER (ORDER BY id),
-           event_id, type, key, payload_type, payload, trace_context, occurred_at
-    FROM moved
-    RETURNING seq, event_id, type, key, payload_type, payload, trace_context, occurred_at
-), advanced AS (
-    UPDATE %[1]s SET last_seq = (SELECT max(seq) FROM logged)
-    WHERE EXISTS (SELECT 1 FROM logged)
-    RETURNING last_seq
-)
-SELECT seq, event_id::text, type, key, coalesce(payload_type, ''), payload, trace_context, occurred_at,
+const moveRowsSQL = moveCTE + `SELECT seq, event_id::text, type, key, coalesce(payload_type, ''), payload, trace_context, occurred_at,
        (SELECT pg_notify($2, last_seq::text) FROM advanced)
 FROM logged
 ORDER BY seq`
