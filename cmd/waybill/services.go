@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/waybill/waybill/gateway"
 	"github.com/waybill/waybill/kit/serve"
@@ -63,5 +62,5 @@ func serveOne(ctx context.Context, name string, args []string, getenv func(strin
 			return serve.Run(ctx, s, args, getenv, stdout)
 		}
 	}
-	return fmt.Errorf("unknown service %q: want one of %s, gateway", name, strings.Join(strings.Split(serviceNames(), ", "), ", "))
+	return fmt.Errorf("unknown service %q: want one of %s, gateway", name, serviceNames())
 }
