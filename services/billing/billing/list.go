@@ -97,10 +97,8 @@ func (s *Service) ListBills(ctx context.Context, c Caller, q ListQuery) (Page, e
 	for i := range bills {
 		bills[i] = s.decorate(bills[i])
 	}
-	if fetch != nil {
+	if fetch != nil { // the store calls onItems whenever it is set
 		fetch.attach(bills)
-	} else if onItems != nil {
-		s.FillDetails(ctx, bills, view) // a store that did not call onItems
 	}
 	page.Bills = bills
 	return page, nil
@@ -165,9 +163,9 @@ func firstBills(refs []ItemRef, n int) []ItemRef {
 	return out
 }
 
-// FillDetails fetches the details of every item of bills and attaches them (see
+// fillDetails fetches the details of every item of bills and attaches them (see
 // fetchDetails).
-func (s *Service) FillDetails(ctx context.Context, bills []Bill, view View) {
+func (s *Service) fillDetails(ctx context.Context, bills []Bill, view View) {
 	var refs []ItemRef
 	for bi, b := range bills {
 		for _, it := range b.Items {

@@ -203,7 +203,7 @@ func (s *Service) GetBill(ctx context.Context, c Caller, id string, view View) (
 	}
 	bills := []Bill{b}
 	if view == ViewStandard || view == ViewFull {
-		s.FillDetails(ctx, bills, view)
+		s.fillDetails(ctx, bills, view)
 	}
 	return bills[0], nil
 }

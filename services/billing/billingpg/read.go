@@ -77,14 +77,8 @@ func loadBills(ctx context.Context, q querier, page string, args ...any) ([]bill
 	if !inTx {
 		b.Queue(beginSnapshotSQL)
 	}
-	b.Queue(fmt.Sprintf(itemsSQL, page), args...).Query(func(rows pgx.Rows) (err error) {
-		items, err = readItems(rows)
-		return err
-	})
-	b.Queue(fmt.Sprintf(billsSQL, page), args...).Query(func(rows pgx.Rows) (err error) {
-		bills, err = readBills(rows)
-		return err
-	})
+	queueItems(b, page, args, &items)
+	queueBills(b, page, args, &bills)
 	if !inTx {
 		b.Queue(`COMMIT`)
 	}
@@ -92,6 +86,22 @@ func loadBills(ctx context.Context, q querier, page string, args ...any) ([]bill
 		return nil, fmt.Errorf("read bills: %w", err)
 	}
 	return withItems(bills, items), nil
+}
+
+// queueItems queues itemsSQL over page on b, to read its rows into *items.
+func queueItems(b *pgx.Batch, page string, args []any, items *[]rankedItem) {
+	b.Queue(fmt.Sprintf(itemsSQL, page), args...).Query(func(rows pgx.Rows) (err error) {
+		*items, err = readItems(rows)
+		return err
+	})
+}
+
+// queueBills queues billsSQL over page on b, to read its rows into *bills.
+func queueBills(b *pgx.Batch, page string, args []any, bills *[]billing.Bill) {
+	b.Queue(fmt.Sprintf(billsSQL, page), args...).Query(func(rows pgx.Rows) (err error) {
+		*bills, err = readBills(rows)
+		return err
+	})
 }
 
 // rankedItem is an item and the index of its bill in the page.
@@ -281,10 +291,7 @@ func (s *Store) listItemsFirst(ctx context.Context, page string, args []any, onI
 	var items []rankedItem
 	b := &pgx.Batch{}
 	b.Queue(beginSnapshotSQL)
-	b.Queue(fmt.Sprintf(itemsSQL, page), args...).Query(func(rows pgx.Rows) (err error) {
-		items, err = readItems(rows)
-		return err
-	})
+	queueItems(b, page, args, &items)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("read items: %w", err)
 	}
@@ -295,10 +302,7 @@ func (s *Store) listItemsFirst(ctx context.Context, page string, args []any, onI
 	onItems(refs)
 	var bills []billing.Bill
 	b = &pgx.Batch{}
-	b.Queue(fmt.Sprintf(billsSQL, page), args...).Query(func(rows pgx.Rows) (err error) {
-		bills, err = readBills(rows)
-		return err
-	})
+	queueBills(b, page, args, &bills)
 	b.Queue(`COMMIT`)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("read bills: %w", err)

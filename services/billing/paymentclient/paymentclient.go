@@ -138,9 +138,7 @@ func money(m billing.Money) *typev1.Money {
 	return &typev1.Money{AmountMinor: m.Minor, CurrencyCode: m.Currency}
 }
 
-// PaymentOf converts the payment service's payment.
-func PaymentOf(p *paymentv1.Payment) billing.Payment { return paymentOf(p) }
-
+// paymentOf converts the payment service's payment.
 func paymentOf(p *paymentv1.Payment) billing.Payment {
 	out := billing.Payment{
 		ID: p.GetId(), Status: billing.PaymentStatus(p.GetStatus()), DeclineCode: p.GetDeclineCode(),
