@@ -94,3 +94,43 @@ func TestInterceptor(t *testing.T) {
 		t.Errorf("Require without identity: %v", err)
 	}
 }
+
+// TestTokenSourceReusesItsToken: the per-call credentials sign a token once a minute,
+// not on every call, and every token they send verifies with time to spare.
+func TestTokenSourceReusesItsToken(t *testing.T) {
+	s, err := NewSigner("0123456789abcdef-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	s.now = func() time.Time { return now }
+	ts := &tokenSource{signer: s, id: Identity{Subject: "booking", Role: RoleService}}
+	header := func() string {
+		t.Helper()
+		md, err := ts.GetRequestMetadata(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, ok := strings.CutPrefix(md[authorizationKey], "Bearer ")
+		if !ok {
+			t.Fatalf("authorization %q, want a bearer token", md[authorizationKey])
+		}
+		// The token must still be valid after its reuse ends.
+		later := now
+		s.now = func() time.Time { return later.Add(tokenReuse) }
+		defer func() { s.now = func() time.Time { return now } }()
+		if id, err := s.Verify(tok); err != nil || id != ts.id {
+			t.Fatalf("token sent at %v: Verify a minute later = %+v, %v", now, id, err)
+		}
+		return tok
+	}
+	first := header()
+	now = now.Add(30 * time.Second)
+	if got := header(); got != first {
+		t.Error("a second call within the reuse period signed a new token")
+	}
+	now = now.Add(tokenReuse)
+	if got := header(); got == first {
+		t.Error("the token was still sent after its reuse period")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -96,17 +97,39 @@ func (s *Signer) DialOption(id Identity) grpc.DialOption {
 	return grpc.WithPerRPCCredentials(&tokenSource{signer: s, id: id})
 }
 
+// The tokens a tokenSource sends are valid for tokenTTL, and each is sent for
+// tokenReuse, so a token sent has at least four minutes left.
+const (
+	tokenTTL   = 5 * time.Minute
+	tokenReuse = time.Minute
+)
+
+// tokenSource sends a token for id with every call, signing a fresh one every
+// tokenReuse rather than on every call.
 type tokenSource struct {
 	signer *Signer
 	id     Identity
+	cur    atomic.Pointer[signedToken]
+}
+
+// signedToken is a tokenSource's current authorization header.
+type signedToken struct {
+	header  string    // "Bearer <token>"
+	renewAt time.Time // when to sign the next one
 }
 
 func (t *tokenSource) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	tok, err := t.signer.Sign(t.id, 5*time.Minute)
-	if err != nil {
-		return nil, err
+	cur := t.cur.Load()
+	if now := t.signer.now(); cur == nil || !now.Before(cur.renewAt) {
+		// Concurrent calls may each sign one here; any of them is good.
+		tok, err := t.signer.Sign(t.id, tokenTTL)
+		if err != nil {
+			return nil, err
+		}
+		cur = &signedToken{header: "Bearer " + tok, renewAt: now.Add(tokenReuse)}
+		t.cur.Store(cur)
 	}
-	return map[string]string{authorizationKey: "Bearer " + tok}, nil
+	return map[string]string{authorizationKey: cur.header}, nil
 }
 
 func (t *tokenSource) RequireTransportSecurity() bool { return false }
