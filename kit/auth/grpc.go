@@ -86,13 +86,9 @@ type identityStream struct {
 
 func (s *identityStream) Context() context.Context { return s.ctx }
 
-// Credentials returns per-call credentials that send a token for id, refreshed before it
-// expires; services use them to call each other as RoleService.
-func (s *Signer) Credentials(id Identity) grpc.CallOption {
-	return grpc.PerRPCCredentials(&tokenSource{signer: s, id: id})
-}
-
-// DialOption is Credentials as a dial option, for every call on a connection.
+// DialOption returns a dial option that sends a token for id with every call on the
+// connection, signed anew before it expires; services use it to call each other as
+// RoleService.
 func (s *Signer) DialOption(id Identity) grpc.DialOption {
 	return grpc.WithPerRPCCredentials(&tokenSource{signer: s, id: id})
 }
