@@ -71,7 +71,6 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 	env = append(env, config.EnvName("providers")+"="+providers(addr))
 	var children []*child
 	defer func() { stopAll(logger, children) }()
-	gwArgs := append([]string{"--http-addr", addr(gatewayPort)}, common...)
 	for _, s := range specs {
 		args := append([]string{"--database-url", *dbURL, "--grpc-addr", addr(s.GRPCPort), "--http-addr", addr(s.HTTPPort)}, common...)
 		c, err := startChild(logger, self, s.Name, args, env, stdout)
@@ -79,9 +78,8 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 			return err
 		}
 		children = append(children, c)
-		gwArgs = append(gwArgs, "--"+s.Name+"-addr", addr(s.GRPCPort))
 	}
-	gw, err := startChild(logger, self, "gateway", gwArgs, env, stdout)
+	gw, err := startChild(logger, self, "gateway", append([]string{"--http-addr", addr(gatewayPort)}, common...), env, stdout)
 	if err != nil {
 		return err
 	}
