@@ -1,5 +1,6 @@
-// Package matchinggrpc is the matching service's gRPC transport: handlers that validate,
-// convert, call the domain and convert back. The matching service owns drivers' availability and location, and finding a driver for a ride.
+// Package matchinggrpc is the matching service's gRPC transport. The matching service owns
+// drivers' availability and location, and finding a driver for a ride; it is a skeleton so
+// far: every method answers UNIMPLEMENTED.
 package matchinggrpc
 
 import (
@@ -10,9 +11,8 @@ import (
 	"github.com/waybill/waybill/kit/serve"
 )
 
-// Register registers the matching service's gRPC services on the server. The methods not
-// implemented yet answer UNIMPLEMENTED (HTTP 501 through the gateway); README.md says
-// which ones work.
+// Register registers the matching service's gRPC services on the server. Every method answers
+// UNIMPLEMENTED (HTTP 501 through the gateway), as the repository's README.md says.
 func Register(_ context.Context, d serve.Deps) error {
 	s := d.Server.GRPC
 	matchingv1.RegisterMatchingServiceServer(s, matchingv1.UnimplementedMatchingServiceServer{})

@@ -1,5 +1,6 @@
-// Package tripgrpc is the trip service's gRPC transport: handlers that validate,
-// convert, call the domain and convert back. The trip service owns the ride lifecycle and the record of what actually happened.
+// Package tripgrpc is the trip service's gRPC transport. The trip service owns the ride
+// lifecycle and the record of what actually happened; it is a skeleton so far: every method
+// answers UNIMPLEMENTED.
 package tripgrpc
 
 import (
@@ -11,9 +12,8 @@ import (
 	"github.com/waybill/waybill/kit/serve"
 )
 
-// Register registers the trip service's gRPC services on the server. The methods not
-// implemented yet answer UNIMPLEMENTED (HTTP 501 through the gateway); README.md says
-// which ones work.
+// Register registers the trip service's gRPC services on the server. Every method answers
+// UNIMPLEMENTED (HTTP 501 through the gateway), as the repository's README.md says.
 func Register(_ context.Context, d serve.Deps) error {
 	s := d.Server.GRPC
 	tripv1.RegisterTripServiceServer(s, tripv1.UnimplementedTripServiceServer{})
