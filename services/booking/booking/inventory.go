@@ -102,12 +102,7 @@ func (f FareClass) Available() int { return max(0, f.Capacity-f.Held-f.Sold) }
 
 // FareClass returns the fare class named name.
 func (d *Departure) FareClass(name string) (FareClass, bool) {
-	for _, f := range d.FareClasses {
-		if f.Name == name {
-			return f, true
-		}
-	}
-	return FareClass{}, false
+	return findFareClass(d.FareClasses, name)
 }
 
 // LocalDate returns the departure date in the origin's time zone.
