@@ -6,6 +6,7 @@
 package paymentclient
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -175,19 +176,12 @@ func mapError(op string, err error) error {
 	case codes.Canceled:
 		return fmt.Errorf("%s: %w", msg, context.Canceled)
 	case codes.NotFound:
-		return &billing.ReasonError{Kind: billing.ErrNotFound, Reason: orDefault(reason, "PAYMENT_NOT_FOUND"), Message: msg}
+		return &billing.ReasonError{Kind: billing.ErrNotFound, Reason: cmp.Or(reason, "PAYMENT_NOT_FOUND"), Message: msg}
 	case codes.FailedPrecondition:
-		return &billing.ReasonError{Kind: billing.ErrFailedPrecondition, Reason: orDefault(reason, "PAYMENT_FAILED_PRECONDITION"), Message: msg}
+		return &billing.ReasonError{Kind: billing.ErrFailedPrecondition, Reason: cmp.Or(reason, "PAYMENT_FAILED_PRECONDITION"), Message: msg}
 	}
 	return fmt.Errorf("%s (%s): %w", msg, st.Code(), errRefused)
 }
 
 // errRefused marks a request the payment service refused for good.
 var errRefused = errors.New("refused by the payment service")
-
-func orDefault(v, d string) string {
-	if v == "" {
-		return d
-	}
-	return v
-}

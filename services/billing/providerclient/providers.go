@@ -1,6 +1,7 @@
 package providerclient
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -296,7 +297,7 @@ func outcomes(rs []*reservationv1.ReservationActionResult) []billing.ActionOutco
 		case reservationv1.ReservationActionResult_OUTCOME_DENIED:
 			out[i] = billing.ActionOutcome{Code: "DENIED"}
 		default:
-			out[i] = billing.ActionOutcome{Code: orDefault(r.GetReason(), "FAILED_PRECONDITION")}
+			out[i] = billing.ActionOutcome{Code: cmp.Or(r.GetReason(), "FAILED_PRECONDITION")}
 		}
 	}
 	return out
@@ -314,11 +315,4 @@ func actionError(provider, op string, err error) error {
 		return fmt.Errorf("%s: %w", msg, context.Canceled)
 	}
 	return fmt.Errorf("%s (%s)", msg, st.Code())
-}
-
-func orDefault(v, d string) string {
-	if v == "" {
-		return d
-	}
-	return v
 }
