@@ -434,7 +434,7 @@ func claimAndLock(ctx context.Context, tx *txn, key booking.IdempotencyKey, id s
 		}
 		return r, true, nil
 	}
-	first, _, _, err := readKey(ctx, tx, key)
+	first, _, err := readKey(ctx, tx, key)
 	if err != nil {
 		return nil, false, err
 	}

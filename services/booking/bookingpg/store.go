@@ -58,7 +58,8 @@ func claimKey(ctx context.Context, tx *txn, key booking.IdempotencyKey, resource
 	if tag.RowsAffected() == 1 {
 		return resourceID, nil, true, nil
 	}
-	return readKey(ctx, tx, key)
+	first, result, err := readKey(ctx, tx, key)
+	return first, result, false, err
 }
 
 // claimKeySQL records an idempotency key unless it exists: $1 actor, $2 operation, $3
@@ -68,8 +69,8 @@ const claimKeySQL = `
 	VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`
 
 // readKey reads a used idempotency key: the resource it was first used for and its
-// saved result; the bool is always false (the key was not claimed now).
-func readKey(ctx context.Context, tx *txn, key booking.IdempotencyKey) (string, []byte, bool, error) {
+// saved result.
+func readKey(ctx context.Context, tx *txn, key booking.IdempotencyKey) (string, []byte, error) {
 	var first string
 	var result []byte
 	err := tx.QueryRow(ctx, `
@@ -77,9 +78,9 @@ func readKey(ctx context.Context, tx *txn, key booking.IdempotencyKey) (string, 
 		WHERE actor = $1 AND operation = $2 AND request_id = $3`,
 		key.Actor, key.Operation, key.RequestID).Scan(&first, &result)
 	if err != nil {
-		return "", nil, false, fmt.Errorf("read idempotency key: %w", err)
+		return "", nil, fmt.Errorf("read idempotency key: %w", err)
 	}
-	return first, result, false, nil
+	return first, result, nil
 }
 
 // saveKeyResult stores a small result with an idempotency key, for retries to replay.
