@@ -16,8 +16,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-
-	"github.com/waybill/waybill/kit/logctx"
 )
 
 // RequestIDHeader is the metadata key carrying a caller's request id across hops. The
@@ -58,14 +56,13 @@ func (ic *interceptors) begin(ctx context.Context, method string, unary bool) (c
 		}
 	}
 	if requestID == "" {
-		requestID = newID()
+		requestID = NewID()
 	}
 	attrs := []any{slog.String("method", method), slog.String("request_id", requestID)}
 	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
 		attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
 	}
 	log := ic.logger.With(attrs...)
-	ctx = logctx.With(ctx, log)
 	ctx = metadata.AppendToOutgoingContext(ctx, RequestIDHeader, requestID)
 
 	cancel := context.CancelFunc(func() {})
@@ -107,7 +104,7 @@ func (ic *interceptors) finish(ctx context.Context, log *slog.Logger, start time
 		log.Info("call", elapsed, slog.String("code", codes.Canceled.String()))
 		return status.Error(codes.Canceled, "canceled")
 	}
-	errorID := newID()
+	errorID := NewID()
 	log.Error("call", elapsed, slog.String("code", codes.Internal.String()), slog.String("error_id", errorID), slog.Any("error", err))
 	return Internal(errorID)
 }
@@ -133,7 +130,9 @@ type wrappedStream struct {
 
 func (w *wrappedStream) Context() context.Context { return w.ctx }
 
-func newID() string {
+// NewID returns a fresh random id of 16 hex digits: the request id of a call that arrives
+// without one (the gateway's HTTP requests too), and the id of a masked error.
+func NewID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
