@@ -69,15 +69,6 @@ func moneyToProto(amount int64, currency string) *typev1.Money {
 	return &typev1.Money{AmountMinor: amount, CurrencyCode: currency}
 }
 
-// timeFromProto converts a timestamp; nil and invalid ones are checked by the caller
-// with validTimestamp.
-func timeFromProto(t *timestamppb.Timestamp) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.AsTime()
-}
-
 func timeToProto(t time.Time) *timestamppb.Timestamp {
 	if t.IsZero() {
 		return nil
