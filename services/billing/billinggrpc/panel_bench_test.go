@@ -2,12 +2,13 @@ package billinggrpc_test
 
 import (
 	"context"
-	"sort"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/proto"
 
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
@@ -36,6 +37,8 @@ const (
 //     schemas.
 //
 // Each reports p50 and p99 latency (ms) and the provider calls per page (rpcs/op).
+// page_codec reports what encoding and decoding the FULL page alone cost, and
+// stalled_provider checks P4.
 func BenchmarkPanel(b *testing.B) {
 	url := pgtest.NewURL(b, pgtest.Schemas{
 		"billing": billingpg.Migrations,
@@ -95,6 +98,28 @@ func BenchmarkPanel(b *testing.B) {
 	b.Run("sql_join", func(b *testing.B) {
 		runPanel(b, nil, func(ctx context.Context) error { return sqlJoin(ctx, sqlPool) })
 	})
+	// The floor under batched that no query or call can remove: encoding the FULL page
+	// once (billing's reply) and decoding it once (the client), on one goroutine.
+	b.Run("page_codec", func(b *testing.B) {
+		resp, err := batched.operator.ListBills(context.Background(), &billingv1.ListBillsRequest{PageSize: benchBills, View: typev1.View_VIEW_FULL})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var raw []byte
+		enc := timed(b, func() {
+			if raw, err = proto.Marshal(resp); err != nil {
+				b.Fatal(err)
+			}
+		})
+		dec := timed(b, func() {
+			if err := proto.Unmarshal(raw, new(billingv1.ListBillsResponse)); err != nil {
+				b.Fatal(err)
+			}
+		})
+		b.ReportMetric(float64(len(raw)), "page-bytes")
+		b.ReportMetric(enc, "encode-p50-ms")
+		b.ReportMetric(dec, "decode-p50-ms")
+	})
 	// P4: one provider stalls far past its deadline. Each page must still answer, within
 	// the provider deadline (plus a margin), with the other providers' details present and
 	// only the stalled provider's items degraded. The first pages wait out the deadline;
@@ -143,7 +168,7 @@ func runPanel(b *testing.B, calls *callCounter, op func(context.Context) error) 
 		lat = append(lat, time.Since(t0))
 	}
 	b.StopTimer()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	slices.Sort(lat)
 	pct := func(p float64) float64 {
 		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
 	}
@@ -154,6 +179,18 @@ func runPanel(b *testing.B, calls *callCounter, op func(context.Context) error) 
 		rpcs = float64(calls.total()) / float64(b.N)
 	}
 	b.ReportMetric(rpcs, "rpcs/op")
+}
+
+// timed runs op b.N times and returns its p50 in milliseconds.
+func timed(b *testing.B, op func()) float64 {
+	lat := make([]time.Duration, b.N)
+	for i := range lat {
+		t0 := time.Now()
+		op()
+		lat[i] = time.Since(t0)
+	}
+	slices.Sort(lat)
+	return float64(lat[len(lat)/2].Microseconds()) / 1000
 }
 
 // sqlJoinSQL is the monolith answer: the page's bills with their latest pay saga, their
