@@ -41,6 +41,10 @@ func (flatPricer) QuoteStay(context.Context, booking.StayQuoteRequest) (booking.
 	return booking.Quote{}, booking.ErrUnavailable
 }
 
+func (flatPricer) QuoteOffers(context.Context, []booking.OfferQuoteRequest) ([]*booking.Quote, error) {
+	return nil, booking.ErrUnavailable
+}
+
 // TestReadModelFollowsRealBooking runs billing against the real booking service: a
 // confirmation, a cancellation and an expiry of a hold each show on the bill item.
 func TestReadModelFollowsRealBooking(t *testing.T) {

@@ -3,7 +3,6 @@ package booking
 import (
 	"context"
 	"slices"
-	"sync"
 	"time"
 )
 
@@ -17,9 +16,34 @@ const (
 	opCloseProperty   = "CloseProperty"
 )
 
-// maxSearchQuotes bounds the fare calls one search makes at a time; quotes still missing
-// when the search's quote deadline passes are left unset.
-const maxSearchQuotes = 16
+// offerQuotes collects a search page's options to price and their requests.
+type offerQuotes struct {
+	options  []*Option
+	requests []OfferQuoteRequest
+}
+
+func (q *offerQuotes) add(opt *Option, r OfferQuoteRequest) {
+	q.options = append(q.options, opt)
+	q.requests = append(q.requests, r)
+}
+
+// priceOffers prices a search page's options with one call to the fare service, under
+// the search's quote deadline. Options fare could not price (no rate card, or fare not
+// answering in time) are left without a quote: a search never fails for want of prices.
+func (s *Service) priceOffers(ctx context.Context, q offerQuotes) {
+	if s.pricer == nil || len(q.requests) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	quotes, err := s.pricer.QuoteOffers(ctx, q.requests)
+	if err != nil || len(quotes) != len(q.requests) {
+		return
+	}
+	for i, opt := range q.options {
+		opt.Quote = quotes[i]
+	}
+}
 
 // earliestToday is the earliest date that is "today" somewhere on Earth (UTC-12), so that
 // a date is refused as past only when it is past everywhere.
@@ -304,33 +328,22 @@ func (s *Service) SearchDepartures(ctx context.Context, c Caller, q DepartureSea
 		return none, err
 	}
 	offers := make([]DepartureOffer, len(ds))
-	qctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, maxSearchQuotes)
+	var quotes offerQuotes
 	for i, d := range ds {
 		d.Refresh(now)
 		offers[i] = DepartureOffer{Departure: d, Options: make([]Option, len(d.FareClasses))}
 		for j, fc := range d.FareClasses {
 			opt := &offers[i].Options[j]
 			*opt = Option{Name: fc.Name, Available: fc.Available(), Fits: fc.Available() >= passengers}
-			if !opt.Fits || s.pricer == nil || i >= limit {
-				continue
-			}
-			wg.Go(func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				quote, err := s.pricer.QuoteSeats(qctx, SeatQuoteRequest{
+			if opt.Fits && i < limit {
+				quotes.add(opt, OfferQuoteRequest{Seat: &SeatQuoteRequest{
 					DepartureID: d.ID, Carrier: d.Carrier, Origin: d.Origin, Destination: d.Destination,
 					FareClass: fc.Name, Quantity: passengers, Used: fc.Held + fc.Sold, Capacity: fc.Capacity,
-				})
-				if err == nil {
-					opt.Quote = &quote
-				}
-			})
+				}})
+			}
 		}
 	}
-	wg.Wait()
+	s.priceOffers(ctx, quotes)
 	return page(offers, limit, func(o DepartureOffer) any {
 		return TimeCursor{Time: o.Departure.DepartureTime, ID: o.Departure.ID}
 	}), nil
@@ -548,10 +561,7 @@ func (s *Service) SearchStays(ctx context.Context, c Caller, q StaySearch, guest
 		return none, err
 	}
 	offers := make([]StayOffer, len(ps))
-	qctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, maxSearchQuotes)
+	var quotes offerQuotes
 	for i, p := range ps {
 		offers[i].Property = p
 		for _, rt := range p.RoomTypes {
@@ -563,23 +573,15 @@ func (s *Service) SearchStays(ctx context.Context, c Caller, q StaySearch, guest
 		for j := range offers[i].Options {
 			opt := &offers[i].Options[j]
 			rt, _ := p.RoomType(opt.Name)
-			if !opt.Fits || s.pricer == nil || i >= limit {
-				continue
-			}
-			wg.Go(func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				quote, err := s.pricer.QuoteStay(qctx, StayQuoteRequest{
+			if opt.Fits && i < limit {
+				quotes.add(opt, OfferQuoteRequest{Stay: &StayQuoteRequest{
 					PropertyID: p.ID, RoomType: rt.Name, CheckIn: q.CheckIn, CheckOut: q.CheckOut,
 					Quantity: rooms, Used: rt.NightlyCapacity - rt.Available, Capacity: rt.NightlyCapacity,
-				})
-				if err == nil {
-					opt.Quote = &quote
-				}
-			})
+				}})
+			}
 		}
 	}
-	wg.Wait()
+	s.priceOffers(ctx, quotes)
 	return page(offers, limit, func(o StayOffer) any { return NameCursor{Name: o.Property.Name, ID: o.Property.ID} }), nil
 }
 

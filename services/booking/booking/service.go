@@ -162,6 +162,16 @@ type Pricer interface {
 	QuoteSeats(ctx context.Context, q SeatQuoteRequest) (Quote, error)
 	// QuoteStay prices quantity rooms for every night of a stay.
 	QuoteStay(ctx context.Context, q StayQuoteRequest) (Quote, error)
+	// QuoteOffers prices a page of search offers in one call: each result is the quote
+	// QuoteSeats or QuoteStay would give for its request, or nil when the product has no
+	// rate card. It fails whole when the fare service cannot answer.
+	QuoteOffers(ctx context.Context, qs []OfferQuoteRequest) ([]*Quote, error)
+}
+
+// OfferQuoteRequest is one offer to price: exactly one of Seat and Stay is set.
+type OfferQuoteRequest struct {
+	Seat *SeatQuoteRequest
+	Stay *StayQuoteRequest
 }
 
 // SeatQuoteRequest asks the price of seats, with the load before this request.

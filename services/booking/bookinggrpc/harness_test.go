@@ -98,7 +98,8 @@ type env struct {
 	clock   *clock
 	queries *queryCounter
 
-	fareOps farev1.FareServiceClient
+	fareOps   farev1.FareServiceClient
+	fareCalls *callCounter // calls booking made to fare, by method
 
 	opsInv, custInv  bookingv1.InventoryServiceClient
 	anonInv          bookingv1.InventoryServiceClient
@@ -131,9 +132,10 @@ func newEnv(t testing.TB) *env {
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
 
+	fareCalls := &callCounter{calls: map[string]int{}}
 	serveOn := func(name string, register func(srv *grpcserver.Server) error) string {
 		srv := grpcserver.New(grpcserver.Config{Name: name, DefaultTimeout: 20 * time.Second}, logger, tel,
-			grpc.ChainUnaryInterceptor(signer.UnaryServerInterceptor()),
+			grpc.ChainUnaryInterceptor(signer.UnaryServerInterceptor(), fareCalls.count(name == "fare")),
 			grpc.ChainStreamInterceptor(signer.StreamServerInterceptor()))
 		if err := register(srv); err != nil {
 			t.Fatal(err)
@@ -174,7 +176,7 @@ func newEnv(t testing.TB) *env {
 	}
 	t.Cleanup(pool.Close)
 
-	e := &env{pool: pool, clock: &clock{}, queries: qc, signer: signer}
+	e := &env{pool: pool, clock: &clock{}, queries: qc, signer: signer, fareCalls: fareCalls}
 	addr := serveOn("booking", func(srv *grpcserver.Server) error {
 		b, err := bookinggrpc.Start(ctx, serve.Deps{Server: srv, Pool: pool, Logger: logger, Telemetry: tel, Auth: signer},
 			bookinggrpc.Options{FareAddr: fareAddr, Now: e.clock.Now, SweepInterval: -1})
@@ -209,6 +211,33 @@ func newEnv(t testing.TB) *env {
 	e.provSvc = reservationv1.NewReservationProviderServiceClient(svc)
 	e.provOps, e.provCust, e.provAnon = reservationv1.NewReservationProviderServiceClient(ops), reservationv1.NewReservationProviderServiceClient(c1), reservationv1.NewReservationProviderServiceClient(anon)
 	return e
+}
+
+// callCounter counts the unary calls a server answered, by method.
+type callCounter struct {
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+// count is an interceptor counting calls when on.
+func (c *callCounter) count(on bool) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if on {
+			c.mu.Lock()
+			c.calls[info.FullMethod]++
+			c.mu.Unlock()
+		}
+		return handler(ctx, req)
+	}
+}
+
+// take returns the counts so far and starts again from zero.
+func (c *callCounter) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.calls
+	c.calls = map[string]int{}
+	return out
 }
 
 func ctxT(t testing.TB) context.Context {

@@ -1,6 +1,7 @@
 package bookinggrpc_test
 
 import (
+	"maps"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	bookingv1 "github.com/waybill/waybill/gen/waybill/booking/v1"
+	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/services/booking/booking"
 )
@@ -225,4 +227,67 @@ func TestFarePricing(t *testing.T) {
 
 func dateOf(t time.Time) *typev1.Date {
 	return &typev1.Date{Year: int32(t.Year()), Month: int32(t.Month()), Day: int32(t.Day())}
+}
+
+// TestSearchPricesAPageInOneFareCall: a page of departures, each with two fare classes,
+// is priced with one BatchQuoteInventory call, not one call per offer. The fare class
+// without a rate card is offered without a price; the others carry their quotes.
+func TestSearchPricesAPageInOneFareCall(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.rateCard(t, seatKey("economy"), 10000) // business has no card
+	first := e.createDeparture(t, departure(72*time.Hour, 10))
+	for i := 1; i < 6; i++ {
+		e.createDeparture(t, departure(72*time.Hour+time.Duration(i)*time.Minute, 10))
+	}
+	local, _ := time.LoadLocation("Europe/Berlin")
+	day := first.GetDepartureTime().AsTime().In(local)
+	e.fareCalls.take()
+	s, err := e.custInv.SearchDepartures(ctxT(t), &bookingv1.SearchDeparturesRequest{Origin: "FRA", Destination: "JFK",
+		Date: dateOf(day), Passengers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := e.fareCalls.take()
+	if len(s.GetDepartures()) == 0 {
+		t.Fatal("no departures found")
+	}
+	for _, d := range s.GetDepartures() {
+		for _, o := range d.GetOptions() {
+			priced := o.GetQuote() != nil
+			if want := o.GetFareClass() == "economy"; priced != want {
+				t.Errorf("departure %s %s: quote %v", d.GetDeparture().GetId(), o.GetFareClass(), o.GetQuote())
+			}
+			if priced && !proto.Equal(o.GetQuote().GetTotalPrice(), eur(10000)) {
+				t.Errorf("departure %s economy: %v, want 100.00 EUR", d.GetDeparture().GetId(), o.GetQuote().GetTotalPrice())
+			}
+		}
+	}
+	want := map[string]int{farev1.FareService_BatchQuoteInventory_FullMethodName: 1}
+	if !maps.Equal(calls, want) {
+		t.Fatalf("fare calls for a page of %d departures: %v, want %v", len(s.GetDepartures()), calls, want)
+	}
+}
+
+// BenchmarkSearchDepartures measures a search page of 20 departures with two priced fare
+// classes each (40 offers to quote), through gRPC, with fare on its own database.
+func BenchmarkSearchDepartures(b *testing.B) {
+	e := newEnv(b)
+	e.routeCard(b)
+	first := e.createDeparture(b, departure(72*time.Hour, 10))
+	for i := 1; i < 20; i++ {
+		e.createDeparture(b, departure(72*time.Hour+time.Duration(i)*time.Second, 10))
+	}
+	local, _ := time.LoadLocation("Europe/Berlin")
+	req := &bookingv1.SearchDeparturesRequest{Origin: "FRA", Destination: "JFK",
+		Date: dateOf(first.GetDepartureTime().AsTime().In(local)), Passengers: 1, PageSize: 20}
+	for b.Loop() {
+		s, err := e.custInv.SearchDepartures(ctxT(b), req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if o := s.GetDepartures()[0].GetOptions(); o[0].GetQuote() == nil || o[1].GetQuote() == nil {
+			b.Fatalf("unpriced options %v", o)
+		}
+	}
 }

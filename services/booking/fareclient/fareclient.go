@@ -1,14 +1,15 @@
 // Package fareclient is booking's outbound adapter to the fare service: it asks
-// QuoteInventory for the price of seats and stays and maps fare's answers to booking's
-// own errors (a product without a rate card is a precondition of booking's caller, fare
-// being down is UNAVAILABLE, and fare rejecting booking's request is booking's bug, not
-// its caller's).
+// QuoteInventory for the price of seats and stays, and BatchQuoteInventory for a page of
+// search offers, and maps fare's answers to booking's own errors (a product without a
+// rate card is a precondition of booking's caller, fare being down is UNAVAILABLE, and
+// fare rejecting booking's request is booking's bug, not its caller's).
 package fareclient
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc"
@@ -22,7 +23,10 @@ import (
 
 // IdempotentMethods lists the fare methods this client calls that may be retried:
 // quotes are pure reads of prices (each retry stores one more quote, which is harmless).
-var IdempotentMethods = []string{farev1.FareService_QuoteInventory_FullMethodName}
+var IdempotentMethods = []string{farev1.FareService_QuoteInventory_FullMethodName, farev1.FareService_BatchQuoteInventory_FullMethodName}
+
+// maxBatch is the most requests fare's BatchQuoteInventory takes in one call.
+const maxBatch = 100
 
 // Client prices inventory through the fare service; it implements booking.Pricer.
 type Client struct {
@@ -43,18 +47,62 @@ func New(conn grpc.ClientConnInterface, timeout time.Duration) *Client {
 
 // QuoteSeats prices seats of a departure's fare class.
 func (c *Client) QuoteSeats(ctx context.Context, q booking.SeatQuoteRequest) (booking.Quote, error) {
-	return c.quote(ctx, &farev1.QuoteInventoryRequest{
+	return c.quote(ctx, seatRequest(q))
+}
+
+// QuoteStay prices rooms of a property's room type for every night of a stay.
+func (c *Client) QuoteStay(ctx context.Context, q booking.StayQuoteRequest) (booking.Quote, error) {
+	return c.quote(ctx, stayRequest(q))
+}
+
+// QuoteOffers prices search offers with one BatchQuoteInventory call per 100 offers.
+func (c *Client) QuoteOffers(ctx context.Context, qs []booking.OfferQuoteRequest) ([]*booking.Quote, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	out := make([]*booking.Quote, 0, len(qs))
+	for chunk := range slices.Chunk(qs, maxBatch) {
+		req := &farev1.BatchQuoteInventoryRequest{Requests: make([]*farev1.QuoteInventoryRequest, len(chunk))}
+		for i, q := range chunk {
+			if q.Seat != nil {
+				req.Requests[i] = seatRequest(*q.Seat)
+			} else {
+				req.Requests[i] = stayRequest(*q.Stay)
+			}
+		}
+		resp, err := c.fare.BatchQuoteInventory(ctx, req)
+		if err != nil {
+			return nil, mapError(err)
+		}
+		if len(resp.GetResults()) != len(chunk) {
+			return nil, fmt.Errorf("fare BatchQuoteInventory: %d results for %d requests", len(resp.GetResults()), len(chunk))
+		}
+		for _, r := range resp.GetResults() {
+			if r.GetStatus() != farev1.InventoryQuoteResult_STATUS_QUOTED {
+				out = append(out, nil)
+				continue
+			}
+			q, err := toQuote(r.GetQuote())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, &q)
+		}
+	}
+	return out, nil
+}
+
+func seatRequest(q booking.SeatQuoteRequest) *farev1.QuoteInventoryRequest {
+	return &farev1.QuoteInventoryRequest{
 		ProductKey: &farev1.ProductKey{Product: &farev1.ProductKey_Seat{Seat: &farev1.SeatProduct{
 			Carrier: q.Carrier, Origin: q.Origin, Destination: q.Destination, FareClass: q.FareClass, DepartureId: q.DepartureID,
 		}}},
 		Quantity: int32(q.Quantity),
 		Load:     occupancy(q.Used, q.Capacity),
-	})
+	}
 }
 
-// QuoteStay prices rooms of a property's room type for every night of a stay.
-func (c *Client) QuoteStay(ctx context.Context, q booking.StayQuoteRequest) (booking.Quote, error) {
-	return c.quote(ctx, &farev1.QuoteInventoryRequest{
+func stayRequest(q booking.StayQuoteRequest) *farev1.QuoteInventoryRequest {
+	return &farev1.QuoteInventoryRequest{
 		ProductKey: &farev1.ProductKey{Product: &farev1.ProductKey_Stay{Stay: &farev1.StayProduct{
 			PropertyId: q.PropertyID, RoomType: q.RoomType,
 		}}},
@@ -62,7 +110,7 @@ func (c *Client) QuoteStay(ctx context.Context, q booking.StayQuoteRequest) (boo
 		CheckInDate:  date(q.CheckIn),
 		CheckOutDate: date(q.CheckOut),
 		Load:         occupancy(q.Used, q.Capacity),
-	})
+	}
 }
 
 func occupancy(used, capacity int) *farev1.QuoteInventoryRequest_Occupancy {
@@ -82,7 +130,11 @@ func (c *Client) quote(ctx context.Context, req *farev1.QuoteInventoryRequest) (
 	if err != nil {
 		return booking.Quote{}, mapError(err)
 	}
-	q := resp.GetQuote()
+	return toQuote(resp.GetQuote())
+}
+
+// toQuote is booking's copy of fare's quote, whose price must be well formed.
+func toQuote(q *farev1.Quote) (booking.Quote, error) {
 	total, unit := q.GetPrice(), q.GetUnitPrice()
 	if total == nil || !booking.ValidCurrency(total.GetCurrencyCode()) || total.GetAmountMinor() < 0 {
 		return booking.Quote{}, fmt.Errorf("fare quote %s: malformed price %v", q.GetId(), total)

@@ -2,6 +2,7 @@ package fare
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -153,11 +154,7 @@ func (s *Service) QuoteInventory(ctx context.Context, in InventoryQuoteInput) (Q
 	if err != nil {
 		return Quote{}, err
 	}
-	keys := []ProductKey{in.Key}
-	if route, ok := in.Key.RouteKey(); ok {
-		keys = append(keys, route)
-	}
-	card, err := s.store.RateCardInEffect(ctx, keys, now)
+	card, err := s.store.RateCardInEffect(ctx, in.cardKeys(), now)
 	if err != nil {
 		return Quote{}, fmt.Errorf("quote inventory: %w", err)
 	}
@@ -166,6 +163,78 @@ func (s *Service) QuoteInventory(ctx context.Context, in InventoryQuoteInput) (Q
 		return Quote{}, fmt.Errorf("quote inventory: %w", err)
 	}
 	return q, nil
+}
+
+// MaxBatchQuotes is the most requests QuoteInventoryBatch takes.
+const MaxBatchQuotes = 100
+
+// BatchQuote is one request's result in QuoteInventoryBatch: its stored quote, or
+// Priced false when no rate card prices its product.
+type BatchQuote struct {
+	Quote  Quote
+	Priced bool
+}
+
+// QuoteInventoryBatch prices each input as QuoteInventory does, at the same instant, and
+// stores all the quotes in one round trip. An invalid input fails the whole batch with a
+// *FieldError naming "requests[i].<field>"; an input no rate card prices comes back with
+// Priced false and does not fail the others.
+func (s *Service) QuoteInventoryBatch(ctx context.Context, ins []InventoryQuoteInput) ([]BatchQuote, error) {
+	if len(ins) == 0 || len(ins) > MaxBatchQuotes {
+		return nil, Invalid("requests", "must hold 1 to %d requests, got %d", MaxBatchQuotes, len(ins))
+	}
+	now := s.clock()
+	type priced struct{ nights, loadBps int32 }
+	checked := make([]priced, len(ins))
+	for i, in := range ins {
+		nights, loadBps, err := in.Validate(now)
+		if err != nil {
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				return nil, Invalid(fmt.Sprintf("requests[%d].%s", i, fe.Field), "%s", fe.Description)
+			}
+			return nil, err
+		}
+		checked[i] = priced{nights, loadBps}
+	}
+	keyLists := make([][]ProductKey, len(ins))
+	for i, in := range ins {
+		keyLists[i] = in.cardKeys()
+	}
+	cards, err := s.store.RateCardsInEffect(ctx, keyLists, now)
+	if err != nil {
+		return nil, fmt.Errorf("quote inventory batch: %w", err)
+	}
+	out := make([]BatchQuote, len(ins))
+	var quotes []Quote
+	var at []int // out's index of each of quotes
+	for i, in := range ins {
+		if cards[i] == nil {
+			continue
+		}
+		quotes = append(quotes, BuildInventoryQuote(*cards[i], in, checked[i].nights, checked[i].loadBps, now))
+		at = append(at, i)
+	}
+	if len(quotes) > 0 {
+		stored, err := s.store.InsertQuotes(ctx, quotes)
+		if err != nil {
+			return nil, fmt.Errorf("quote inventory batch: %w", err)
+		}
+		for k, q := range stored {
+			out[at[k]] = BatchQuote{Quote: q, Priced: true}
+		}
+	}
+	return out, nil
+}
+
+// cardKeys are the product keys whose rate card may price in, in order of preference:
+// the product, then (for a seat narrowed to a departure) its route.
+func (in InventoryQuoteInput) cardKeys() []ProductKey {
+	keys := []ProductKey{in.Key}
+	if route, ok := in.Key.RouteKey(); ok {
+		keys = append(keys, route)
+	}
+	return keys
 }
 
 // QuoteRide prices a ride from the ride card in effect now and the surge at the pickup

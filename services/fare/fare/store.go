@@ -29,8 +29,13 @@ type Store interface {
 	// RateCardInEffect returns the version in effect at now of the card of the first key
 	// among keys that has one; ErrNotFound when none has.
 	RateCardInEffect(ctx context.Context, keys []ProductKey, now time.Time) (RateCard, error)
+	// RateCardsInEffect is RateCardInEffect for several key lists at once; a list no card
+	// prices gets nil.
+	RateCardsInEffect(ctx context.Context, keyLists [][]ProductKey, now time.Time) ([]*RateCard, error)
 	// InsertQuote stores a quote and returns it with its ID.
 	InsertQuote(ctx context.Context, q Quote) (Quote, error)
+	// InsertQuotes stores quotes, all or none, and returns them with their IDs, in order.
+	InsertQuotes(ctx context.Context, qs []Quote) ([]Quote, error)
 	// RideQuoteInputs returns, in one round trip, the version of the ride card of key in
 	// effect at now (ErrNotFound when none is) and every surge zone of the key's city.
 	RideQuoteInputs(ctx context.Context, key ProductKey, now time.Time) (RateCard, []Surge, error)

@@ -164,6 +164,30 @@ func (s *Server) QuoteInventory(ctx context.Context, req *farev1.QuoteInventoryR
 	return &farev1.QuoteInventoryResponse{Quote: quoteToProto(q)}, nil
 }
 
+// BatchQuoteInventory implements farev1.FareServiceServer.
+func (s *Server) BatchQuoteInventory(ctx context.Context, req *farev1.BatchQuoteInventoryRequest) (*farev1.BatchQuoteInventoryResponse, error) {
+	if _, err := auth.Require(ctx); err != nil {
+		return nil, err
+	}
+	ins := make([]fare.InventoryQuoteInput, len(req.GetRequests()))
+	for i, r := range req.GetRequests() {
+		ins[i] = inventoryQuoteFromProto(r)
+	}
+	results, err := s.svc.QuoteInventoryBatch(ctx, ins)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &farev1.BatchQuoteInventoryResponse{Results: make([]*farev1.InventoryQuoteResult, len(results))}
+	for i, r := range results {
+		if !r.Priced {
+			resp.Results[i] = &farev1.InventoryQuoteResult{Status: farev1.InventoryQuoteResult_STATUS_NOT_PRICED}
+			continue
+		}
+		resp.Results[i] = &farev1.InventoryQuoteResult{Status: farev1.InventoryQuoteResult_STATUS_QUOTED, Quote: quoteToProto(r.Quote)}
+	}
+	return resp, nil
+}
+
 // Page tokens are opaque to clients: base64url of "<kind>:<position>", so a token of one
 // list is not accepted by another.
 

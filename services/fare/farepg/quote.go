@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/waybill/waybill/services/fare/fare"
 )
@@ -31,9 +34,37 @@ RETURNING id::text`
 // InsertQuote implements fare.Store: one INSERT, outside any explicit transaction, committed
 // asynchronously (see insertQuoteSQL).
 func (s *Store) InsertQuote(ctx context.Context, q fare.Quote) (fare.Quote, error) {
+	qs, err := s.InsertQuotes(ctx, []fare.Quote{q})
+	if err != nil {
+		return fare.Quote{}, err
+	}
+	return qs[0], nil
+}
+
+// InsertQuotes implements fare.Store: the quotes' INSERTs go out as one pipelined batch,
+// which PostgreSQL runs as one implicit transaction, committed asynchronously (see
+// insertQuoteSQL): all of them are stored, or none.
+func (s *Store) InsertQuotes(ctx context.Context, qs []fare.Quote) ([]fare.Quote, error) {
+	out := slices.Clone(qs)
+	b := &pgx.Batch{}
+	for i := range out {
+		args, err := quoteArgs(out[i])
+		if err != nil {
+			return nil, err
+		}
+		b.Queue(insertQuoteSQL, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&out[i].ID) })
+	}
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, mapError(fmt.Errorf("insert quotes: %w", err))
+	}
+	return out, nil
+}
+
+// quoteArgs are insertQuoteSQL's arguments for q.
+func quoteArgs(q fare.Quote) ([]any, error) {
 	lines, err := json.Marshal(q.Lines)
 	if err != nil {
-		return fare.Quote{}, fmt.Errorf("encode quote lines: %w", err)
+		return nil, fmt.Errorf("encode quote lines: %w", err)
 	}
 	var checkIn, checkOut, unit any
 	if q.CheckIn != (fare.Date{}) {
@@ -42,11 +73,7 @@ func (s *Store) InsertQuote(ctx context.Context, q fare.Quote) (fare.Quote, erro
 	if q.HasUnitPrice {
 		unit = q.UnitPrice
 	}
-	err = s.pool.QueryRow(ctx, insertQuoteSQL, q.Key.Canonical(), q.RateCardID, q.RateVersion, q.Currency,
+	return []any{q.Key.Canonical(), q.RateCardID, q.RateVersion, q.Currency,
 		q.Quantity, q.Nights, checkIn, checkOut, unit, q.Price, q.MultiplierBps,
-		q.LoadFactorBps, q.SurgeZone, q.DistanceMeters, q.DurationSeconds, lines, q.CreateTime, q.ValidUntil).Scan(&q.ID)
-	if err != nil {
-		return fare.Quote{}, mapError(fmt.Errorf("insert quote: %w", err))
-	}
-	return q, nil
+		q.LoadFactorBps, q.SurgeZone, q.DistanceMeters, q.DurationSeconds, lines, q.CreateTime, q.ValidUntil}, nil
 }

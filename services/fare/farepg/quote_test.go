@@ -77,3 +77,39 @@ func TestInsertQuoteRoundTripsAndKeepsCommitsDurable(t *testing.T) {
 		}
 	}
 }
+
+// TestInsertQuotesAllOrNone stores a batch whose last quote the database rejects (a NUL
+// byte in its currency, which PostgreSQL refuses after running the batch's first
+// statements): the batch fails and none of its quotes is stored, because
+// the pipelined INSERTs run as one implicit transaction.
+func TestInsertQuotesAllOrNone(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, err := pgxpool.New(ctx, pgtest.NewURL(t, pgtest.Schemas{"fare": farepg.Migrations})+"&search_path=fare")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s := farepg.New(pool, farepg.Options{RateCardEvent: func(fare.RateCard) proto.Message { return &emptypb.Empty{} }})
+	good := fare.Quote{
+		Key:        fare.ProductKey{Kind: fare.KindSeat, Seat: fare.SeatProduct{Carrier: "LH", Origin: "FRA", Destination: "JFK", FareClass: "economy"}},
+		RateCardID: "0b8f5e0e-1c1e-4d8e-9d51-6f0c7f7b9a01", RateVersion: 1, Currency: "EUR", Quantity: 1, Nights: 1,
+		UnitPrice: 100, HasUnitPrice: true, Price: 100, MultiplierBps: 10000, CreateTime: t0, ValidUntil: t0.Add(time.Minute),
+	}
+	bad := good
+	bad.Currency = "EU\x00R"
+	stored, err := s.InsertQuotes(ctx, []fare.Quote{good, good})
+	if err != nil || len(stored) != 2 || stored[0].ID == "" || stored[0].ID == stored[1].ID {
+		t.Fatalf("InsertQuotes of two good quotes: %v, %+v", err, stored)
+	}
+	if _, err := s.InsertQuotes(ctx, []fare.Quote{good, good, bad}); err == nil {
+		t.Fatal("a batch with a bad quote was stored")
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM quote`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("%d quotes stored, want the first batch's 2 only", n)
+	}
+}

@@ -318,23 +318,53 @@ func (s *Store) RateCardVersions(ctx context.Context, id string, beforeVersion i
 // The answer is reused for CardCacheTTL of now (see CardCacheTTL for what that bounds);
 // callers must not modify the card.
 func (s *Store) RateCardInEffect(ctx context.Context, keys []fare.ProductKey, now time.Time) (fare.RateCard, error) {
-	if len(keys) == 0 || len(keys) > 2 {
-		return fare.RateCard{}, fmt.Errorf("rate card in effect: want 1 or 2 keys, got %d", len(keys))
-	}
-	first, second := keys[0].Canonical(), ""
-	if len(keys) == 2 {
-		second = keys[1].Canonical()
-	}
-	cacheKey := first + "\n" + second
-	c, ok, gen := s.cards.get(cacheKey, now)
-	if ok {
-		return c, nil
-	}
-	var preference int
-	c, err := scanRateCard(s.pool.QueryRow(ctx, inEffectByKeysSQL, first, second, now), &preference)
+	cards, err := s.RateCardsInEffect(ctx, [][]fare.ProductKey{keys}, now)
 	if err != nil {
-		return fare.RateCard{}, mapError(fmt.Errorf("no rate card in effect for %s: %w", first, err))
+		return fare.RateCard{}, err
 	}
-	s.cards.put(cacheKey, c, now, gen)
-	return c, nil
+	if cards[0] == nil {
+		return fare.RateCard{}, fmt.Errorf("%w: no rate card in effect for %s", fare.ErrNotFound, keys[0].Canonical())
+	}
+	return *cards[0], nil
+}
+
+// RateCardsInEffect implements fare.Store: RateCardInEffect's query for each key list the
+// cache cannot answer, all sent as one pipelined batch.
+func (s *Store) RateCardsInEffect(ctx context.Context, keyLists [][]fare.ProductKey, now time.Time) ([]*fare.RateCard, error) {
+	out := make([]*fare.RateCard, len(keyLists))
+	b := &pgx.Batch{}
+	for i, keys := range keyLists {
+		if len(keys) == 0 || len(keys) > 2 {
+			return nil, fmt.Errorf("rate card in effect: want 1 or 2 keys, got %d", len(keys))
+		}
+		first, second := keys[0].Canonical(), ""
+		if len(keys) == 2 {
+			second = keys[1].Canonical()
+		}
+		cacheKey := first + "\n" + second
+		c, ok, gen := s.cards.get(cacheKey, now)
+		if ok {
+			out[i] = &c
+			continue
+		}
+		b.Queue(inEffectByKeysSQL, first, second, now).QueryRow(func(row pgx.Row) error {
+			var preference int
+			c, err := scanRateCard(row, &preference)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("rate card in effect for %s: %w", first, err)
+			}
+			s.cards.put(cacheKey, c, now, gen)
+			out[i] = &c
+			return nil
+		})
+	}
+	if b.Len() > 0 {
+		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+			return nil, mapError(err)
+		}
+	}
+	return out, nil
 }

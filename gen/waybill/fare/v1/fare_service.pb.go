@@ -25,6 +25,60 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Status says whether the request was priced.
+type InventoryQuoteResult_Status int32
+
+const (
+	// Not used.
+	InventoryQuoteResult_STATUS_UNSPECIFIED InventoryQuoteResult_Status = 0
+	// The request was priced: `quote` is set.
+	InventoryQuoteResult_STATUS_QUOTED InventoryQuoteResult_Status = 1
+	// No rate card prices the product (for seats, neither the departure's nor the
+	// route's); QuoteInventory would fail with NOT_FOUND.
+	InventoryQuoteResult_STATUS_NOT_PRICED InventoryQuoteResult_Status = 2
+)
+
+// Enum value maps for InventoryQuoteResult_Status.
+var (
+	InventoryQuoteResult_Status_name = map[int32]string{
+		0: "STATUS_UNSPECIFIED",
+		1: "STATUS_QUOTED",
+		2: "STATUS_NOT_PRICED",
+	}
+	InventoryQuoteResult_Status_value = map[string]int32{
+		"STATUS_UNSPECIFIED": 0,
+		"STATUS_QUOTED":      1,
+		"STATUS_NOT_PRICED":  2,
+	}
+)
+
+func (x InventoryQuoteResult_Status) Enum() *InventoryQuoteResult_Status {
+	p := new(InventoryQuoteResult_Status)
+	*p = x
+	return p
+}
+
+func (x InventoryQuoteResult_Status) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (InventoryQuoteResult_Status) Descriptor() protoreflect.EnumDescriptor {
+	return file_waybill_fare_v1_fare_service_proto_enumTypes[0].Descriptor()
+}
+
+func (InventoryQuoteResult_Status) Type() protoreflect.EnumType {
+	return &file_waybill_fare_v1_fare_service_proto_enumTypes[0]
+}
+
+func (x InventoryQuoteResult_Status) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use InventoryQuoteResult_Status.Descriptor instead.
+func (InventoryQuoteResult_Status) EnumDescriptor() ([]byte, []int) {
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{15, 0}
+}
+
 // CreateRateCardRequest creates a rate card.
 type CreateRateCardRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -830,6 +884,153 @@ func (x *QuoteInventoryResponse) GetQuote() *Quote {
 	return nil
 }
 
+// BatchQuoteInventoryRequest asks for the prices of several seats or stays.
+type BatchQuoteInventoryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The requests, 1 to 100, each as for QuoteInventory.
+	Requests      []*QuoteInventoryRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchQuoteInventoryRequest) Reset() {
+	*x = BatchQuoteInventoryRequest{}
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchQuoteInventoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchQuoteInventoryRequest) ProtoMessage() {}
+
+func (x *BatchQuoteInventoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchQuoteInventoryRequest.ProtoReflect.Descriptor instead.
+func (*BatchQuoteInventoryRequest) Descriptor() ([]byte, []int) {
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *BatchQuoteInventoryRequest) GetRequests() []*QuoteInventoryRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+// BatchQuoteInventoryResponse returns one result per request.
+type BatchQuoteInventoryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The results, in the order of the requests.
+	Results       []*InventoryQuoteResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchQuoteInventoryResponse) Reset() {
+	*x = BatchQuoteInventoryResponse{}
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchQuoteInventoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchQuoteInventoryResponse) ProtoMessage() {}
+
+func (x *BatchQuoteInventoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchQuoteInventoryResponse.ProtoReflect.Descriptor instead.
+func (*BatchQuoteInventoryResponse) Descriptor() ([]byte, []int) {
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *BatchQuoteInventoryResponse) GetResults() []*InventoryQuoteResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// InventoryQuoteResult is one request's quote, or why it has none.
+type InventoryQuoteResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the request was priced.
+	Status InventoryQuoteResult_Status `protobuf:"varint,1,opt,name=status,proto3,enum=waybill.fare.v1.InventoryQuoteResult_Status" json:"status,omitempty"`
+	// The stored quote, when `status` is STATUS_QUOTED.
+	Quote         *Quote `protobuf:"bytes,2,opt,name=quote,proto3" json:"quote,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InventoryQuoteResult) Reset() {
+	*x = InventoryQuoteResult{}
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InventoryQuoteResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InventoryQuoteResult) ProtoMessage() {}
+
+func (x *InventoryQuoteResult) ProtoReflect() protoreflect.Message {
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InventoryQuoteResult.ProtoReflect.Descriptor instead.
+func (*InventoryQuoteResult) Descriptor() ([]byte, []int) {
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *InventoryQuoteResult) GetStatus() InventoryQuoteResult_Status {
+	if x != nil {
+		return x.Status
+	}
+	return InventoryQuoteResult_STATUS_UNSPECIFIED
+}
+
+func (x *InventoryQuoteResult) GetQuote() *Quote {
+	if x != nil {
+		return x.Quote
+	}
+	return nil
+}
+
 // QuoteRideRequest asks for the estimated price of a ride.
 type QuoteRideRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -851,7 +1052,7 @@ type QuoteRideRequest struct {
 
 func (x *QuoteRideRequest) Reset() {
 	*x = QuoteRideRequest{}
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[13]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -863,7 +1064,7 @@ func (x *QuoteRideRequest) String() string {
 func (*QuoteRideRequest) ProtoMessage() {}
 
 func (x *QuoteRideRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[13]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -876,7 +1077,7 @@ func (x *QuoteRideRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuoteRideRequest.ProtoReflect.Descriptor instead.
 func (*QuoteRideRequest) Descriptor() ([]byte, []int) {
-	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{13}
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *QuoteRideRequest) GetCity() string {
@@ -932,7 +1133,7 @@ type QuoteRideResponse struct {
 
 func (x *QuoteRideResponse) Reset() {
 	*x = QuoteRideResponse{}
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[14]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -944,7 +1145,7 @@ func (x *QuoteRideResponse) String() string {
 func (*QuoteRideResponse) ProtoMessage() {}
 
 func (x *QuoteRideResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[14]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -957,7 +1158,7 @@ func (x *QuoteRideResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuoteRideResponse.ProtoReflect.Descriptor instead.
 func (*QuoteRideResponse) Descriptor() ([]byte, []int) {
-	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{14}
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *QuoteRideResponse) GetQuote() *Quote {
@@ -980,7 +1181,7 @@ type GetSurgeRequest struct {
 
 func (x *GetSurgeRequest) Reset() {
 	*x = GetSurgeRequest{}
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[15]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1193,7 @@ func (x *GetSurgeRequest) String() string {
 func (*GetSurgeRequest) ProtoMessage() {}
 
 func (x *GetSurgeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[15]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1206,7 @@ func (x *GetSurgeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSurgeRequest.ProtoReflect.Descriptor instead.
 func (*GetSurgeRequest) Descriptor() ([]byte, []int) {
-	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{15}
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetSurgeRequest) GetCity() string {
@@ -1033,7 +1234,7 @@ type GetSurgeResponse struct {
 
 func (x *GetSurgeResponse) Reset() {
 	*x = GetSurgeResponse{}
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[16]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1045,7 +1246,7 @@ func (x *GetSurgeResponse) String() string {
 func (*GetSurgeResponse) ProtoMessage() {}
 
 func (x *GetSurgeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[16]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1058,7 +1259,7 @@ func (x *GetSurgeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSurgeResponse.ProtoReflect.Descriptor instead.
 func (*GetSurgeResponse) Descriptor() ([]byte, []int) {
-	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{16}
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetSurgeResponse) GetSurge() *Surge {
@@ -1084,7 +1285,7 @@ type ListSurgesRequest struct {
 
 func (x *ListSurgesRequest) Reset() {
 	*x = ListSurgesRequest{}
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[17]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1096,7 +1297,7 @@ func (x *ListSurgesRequest) String() string {
 func (*ListSurgesRequest) ProtoMessage() {}
 
 func (x *ListSurgesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[17]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1109,7 +1310,7 @@ func (x *ListSurgesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSurgesRequest.ProtoReflect.Descriptor instead.
 func (*ListSurgesRequest) Descriptor() ([]byte, []int) {
-	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{17}
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListSurgesRequest) GetCity() string {
@@ -1146,7 +1347,7 @@ type ListSurgesResponse struct {
 
 func (x *ListSurgesResponse) Reset() {
 	*x = ListSurgesResponse{}
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[18]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1158,7 +1359,7 @@ func (x *ListSurgesResponse) String() string {
 func (*ListSurgesResponse) ProtoMessage() {}
 
 func (x *ListSurgesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[18]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1171,7 +1372,7 @@ func (x *ListSurgesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSurgesResponse.ProtoReflect.Descriptor instead.
 func (*ListSurgesResponse) Descriptor() ([]byte, []int) {
-	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{18}
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListSurgesResponse) GetSurges() []*Surge {
@@ -1202,7 +1403,7 @@ type SetSurgeRequest struct {
 
 func (x *SetSurgeRequest) Reset() {
 	*x = SetSurgeRequest{}
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[19]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1214,7 +1415,7 @@ func (x *SetSurgeRequest) String() string {
 func (*SetSurgeRequest) ProtoMessage() {}
 
 func (x *SetSurgeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[19]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1227,7 +1428,7 @@ func (x *SetSurgeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetSurgeRequest.ProtoReflect.Descriptor instead.
 func (*SetSurgeRequest) Descriptor() ([]byte, []int) {
-	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{19}
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SetSurgeRequest) GetSurge() *Surge {
@@ -1255,7 +1456,7 @@ type SetSurgeResponse struct {
 
 func (x *SetSurgeResponse) Reset() {
 	*x = SetSurgeResponse{}
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[20]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1267,7 +1468,7 @@ func (x *SetSurgeResponse) String() string {
 func (*SetSurgeResponse) ProtoMessage() {}
 
 func (x *SetSurgeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[20]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1280,7 +1481,7 @@ func (x *SetSurgeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetSurgeResponse.ProtoReflect.Descriptor instead.
 func (*SetSurgeResponse) Descriptor() ([]byte, []int) {
-	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{20}
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SetSurgeResponse) GetSurge() *Surge {
@@ -1319,7 +1520,7 @@ type CalculateRideFareRequest struct {
 
 func (x *CalculateRideFareRequest) Reset() {
 	*x = CalculateRideFareRequest{}
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[21]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +1532,7 @@ func (x *CalculateRideFareRequest) String() string {
 func (*CalculateRideFareRequest) ProtoMessage() {}
 
 func (x *CalculateRideFareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[21]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +1545,7 @@ func (x *CalculateRideFareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CalculateRideFareRequest.ProtoReflect.Descriptor instead.
 func (*CalculateRideFareRequest) Descriptor() ([]byte, []int) {
-	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{21}
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CalculateRideFareRequest) GetTripId() string {
@@ -1421,7 +1622,7 @@ type CalculateRideFareResponse struct {
 
 func (x *CalculateRideFareResponse) Reset() {
 	*x = CalculateRideFareResponse{}
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[22]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1433,7 +1634,7 @@ func (x *CalculateRideFareResponse) String() string {
 func (*CalculateRideFareResponse) ProtoMessage() {}
 
 func (x *CalculateRideFareResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[22]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1446,7 +1647,7 @@ func (x *CalculateRideFareResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CalculateRideFareResponse.ProtoReflect.Descriptor instead.
 func (*CalculateRideFareResponse) Descriptor() ([]byte, []int) {
-	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{22}
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CalculateRideFareResponse) GetFare() *Fare {
@@ -1467,7 +1668,7 @@ type GetFareRequest struct {
 
 func (x *GetFareRequest) Reset() {
 	*x = GetFareRequest{}
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[23]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1479,7 +1680,7 @@ func (x *GetFareRequest) String() string {
 func (*GetFareRequest) ProtoMessage() {}
 
 func (x *GetFareRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[23]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1492,7 +1693,7 @@ func (x *GetFareRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFareRequest.ProtoReflect.Descriptor instead.
 func (*GetFareRequest) Descriptor() ([]byte, []int) {
-	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{23}
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetFareRequest) GetTripId() string {
@@ -1513,7 +1714,7 @@ type GetFareResponse struct {
 
 func (x *GetFareResponse) Reset() {
 	*x = GetFareResponse{}
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[24]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1525,7 +1726,7 @@ func (x *GetFareResponse) String() string {
 func (*GetFareResponse) ProtoMessage() {}
 
 func (x *GetFareResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[24]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1538,7 +1739,7 @@ func (x *GetFareResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFareResponse.ProtoReflect.Descriptor instead.
 func (*GetFareResponse) Descriptor() ([]byte, []int) {
-	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{24}
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetFareResponse) GetFare() *Fare {
@@ -1570,7 +1771,7 @@ type ListFaresRequest struct {
 
 func (x *ListFaresRequest) Reset() {
 	*x = ListFaresRequest{}
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[25]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1582,7 +1783,7 @@ func (x *ListFaresRequest) String() string {
 func (*ListFaresRequest) ProtoMessage() {}
 
 func (x *ListFaresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[25]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1595,7 +1796,7 @@ func (x *ListFaresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFaresRequest.ProtoReflect.Descriptor instead.
 func (*ListFaresRequest) Descriptor() ([]byte, []int) {
-	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{25}
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListFaresRequest) GetPageSize() int32 {
@@ -1646,7 +1847,7 @@ type ListFaresResponse struct {
 
 func (x *ListFaresResponse) Reset() {
 	*x = ListFaresResponse{}
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[26]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1658,7 +1859,7 @@ func (x *ListFaresResponse) String() string {
 func (*ListFaresResponse) ProtoMessage() {}
 
 func (x *ListFaresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[26]
+	mi := &file_waybill_fare_v1_fare_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1671,7 +1872,7 @@ func (x *ListFaresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFaresResponse.ProtoReflect.Descriptor instead.
 func (*ListFaresResponse) Descriptor() ([]byte, []int) {
-	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{26}
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListFaresResponse) GetFares() []*Fare {
@@ -1748,7 +1949,18 @@ const file_waybill_fare_v1_fare_service_proto_rawDesc = "" +
 	"\x04used\x18\x01 \x01(\x05R\x04used\x12\x1a\n" +
 	"\bcapacity\x18\x02 \x01(\x05R\bcapacity\"F\n" +
 	"\x16QuoteInventoryResponse\x12,\n" +
-	"\x05quote\x18\x01 \x01(\v2\x16.waybill.fare.v1.QuoteR\x05quote\"\xa2\x02\n" +
+	"\x05quote\x18\x01 \x01(\v2\x16.waybill.fare.v1.QuoteR\x05quote\"`\n" +
+	"\x1aBatchQuoteInventoryRequest\x12B\n" +
+	"\brequests\x18\x01 \x03(\v2&.waybill.fare.v1.QuoteInventoryRequestR\brequests\"^\n" +
+	"\x1bBatchQuoteInventoryResponse\x12?\n" +
+	"\aresults\x18\x01 \x03(\v2%.waybill.fare.v1.InventoryQuoteResultR\aresults\"\xd6\x01\n" +
+	"\x14InventoryQuoteResult\x12D\n" +
+	"\x06status\x18\x01 \x01(\x0e2,.waybill.fare.v1.InventoryQuoteResult.StatusR\x06status\x12,\n" +
+	"\x05quote\x18\x02 \x01(\v2\x16.waybill.fare.v1.QuoteR\x05quote\"J\n" +
+	"\x06Status\x12\x16\n" +
+	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rSTATUS_QUOTED\x10\x01\x12\x15\n" +
+	"\x11STATUS_NOT_PRICED\x10\x02\"\xa2\x02\n" +
 	"\x10QuoteRideRequest\x12\x12\n" +
 	"\x04city\x18\x01 \x01(\tR\x04city\x12\x18\n" +
 	"\aproduct\x18\x02 \x01(\tR\aproduct\x121\n" +
@@ -1805,14 +2017,15 @@ const file_waybill_fare_v1_fare_service_proto_rawDesc = "" +
 	"\x11create_time_range\x18\x05 \x01(\v2\x1a.waybill.type.v1.TimeRangeR\x0fcreateTimeRange\"h\n" +
 	"\x11ListFaresResponse\x12+\n" +
 	"\x05fares\x18\x01 \x03(\v2\x15.waybill.fare.v1.FareR\x05fares\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x84\r\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x9d\x0e\n" +
 	"\vFareService\x12{\n" +
 	"\x0eCreateRateCard\x12&.waybill.fare.v1.CreateRateCardRequest\x1a'.waybill.fare.v1.CreateRateCardResponse\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/v1/rateCards\x12~\n" +
 	"\vGetRateCard\x12#.waybill.fare.v1.GetRateCardRequest\x1a$.waybill.fare.v1.GetRateCardResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/rateCards/{rate_card_id}\x12u\n" +
 	"\rListRateCards\x12%.waybill.fare.v1.ListRateCardsRequest\x1a&.waybill.fare.v1.ListRateCardsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/rateCards\x12\x8a\x01\n" +
 	"\x0eUpdateRateCard\x12&.waybill.fare.v1.UpdateRateCardRequest\x1a'.waybill.fare.v1.UpdateRateCardResponse\"'\x82\xd3\xe4\x93\x02!:\x01*2\x1c/v1/rateCards/{rate_card.id}\x12\xa2\x01\n" +
 	"\x14ListRateCardVersions\x12,.waybill.fare.v1.ListRateCardVersionsRequest\x1a-.waybill.fare.v1.ListRateCardVersionsResponse\"-\x82\xd3\xe4\x93\x02'\x12%/v1/rateCards/{rate_card_id}/versions\x12\x82\x01\n" +
-	"\x0eQuoteInventory\x12&.waybill.fare.v1.QuoteInventoryRequest\x1a'.waybill.fare.v1.QuoteInventoryResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/quotes:inventory\x12n\n" +
+	"\x0eQuoteInventory\x12&.waybill.fare.v1.QuoteInventoryRequest\x1a'.waybill.fare.v1.QuoteInventoryResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/quotes:inventory\x12\x96\x01\n" +
+	"\x13BatchQuoteInventory\x12+.waybill.fare.v1.BatchQuoteInventoryRequest\x1a,.waybill.fare.v1.BatchQuoteInventoryResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/quotes:batchInventory\x12n\n" +
 	"\tQuoteRide\x12!.waybill.fare.v1.QuoteRideRequest\x1a\".waybill.fare.v1.QuoteRideResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/v1/quotes:ride\x12x\n" +
 	"\bGetSurge\x12 .waybill.fare.v1.GetSurgeRequest\x1a!.waybill.fare.v1.GetSurgeResponse\"'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/quotes/surges/{city}/{zone}\x12w\n" +
 	"\n" +
@@ -1834,106 +2047,117 @@ func file_waybill_fare_v1_fare_service_proto_rawDescGZIP() []byte {
 	return file_waybill_fare_v1_fare_service_proto_rawDescData
 }
 
-var file_waybill_fare_v1_fare_service_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_waybill_fare_v1_fare_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_waybill_fare_v1_fare_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_waybill_fare_v1_fare_service_proto_goTypes = []any{
-	(*CreateRateCardRequest)(nil),        // 0: waybill.fare.v1.CreateRateCardRequest
-	(*CreateRateCardResponse)(nil),       // 1: waybill.fare.v1.CreateRateCardResponse
-	(*GetRateCardRequest)(nil),           // 2: waybill.fare.v1.GetRateCardRequest
-	(*GetRateCardResponse)(nil),          // 3: waybill.fare.v1.GetRateCardResponse
-	(*ListRateCardsRequest)(nil),         // 4: waybill.fare.v1.ListRateCardsRequest
-	(*ListRateCardsResponse)(nil),        // 5: waybill.fare.v1.ListRateCardsResponse
-	(*UpdateRateCardRequest)(nil),        // 6: waybill.fare.v1.UpdateRateCardRequest
-	(*UpdateRateCardResponse)(nil),       // 7: waybill.fare.v1.UpdateRateCardResponse
-	(*ListRateCardVersionsRequest)(nil),  // 8: waybill.fare.v1.ListRateCardVersionsRequest
-	(*ListRateCardVersionsResponse)(nil), // 9: waybill.fare.v1.ListRateCardVersionsResponse
-	(*QuoteInventoryRequest)(nil),        // 10: waybill.fare.v1.QuoteInventoryRequest
-	(*Occupancy)(nil),                    // 11: waybill.fare.v1.Occupancy
-	(*QuoteInventoryResponse)(nil),       // 12: waybill.fare.v1.QuoteInventoryResponse
-	(*QuoteRideRequest)(nil),             // 13: waybill.fare.v1.QuoteRideRequest
-	(*QuoteRideResponse)(nil),            // 14: waybill.fare.v1.QuoteRideResponse
-	(*GetSurgeRequest)(nil),              // 15: waybill.fare.v1.GetSurgeRequest
-	(*GetSurgeResponse)(nil),             // 16: waybill.fare.v1.GetSurgeResponse
-	(*ListSurgesRequest)(nil),            // 17: waybill.fare.v1.ListSurgesRequest
-	(*ListSurgesResponse)(nil),           // 18: waybill.fare.v1.ListSurgesResponse
-	(*SetSurgeRequest)(nil),              // 19: waybill.fare.v1.SetSurgeRequest
-	(*SetSurgeResponse)(nil),             // 20: waybill.fare.v1.SetSurgeResponse
-	(*CalculateRideFareRequest)(nil),     // 21: waybill.fare.v1.CalculateRideFareRequest
-	(*CalculateRideFareResponse)(nil),    // 22: waybill.fare.v1.CalculateRideFareResponse
-	(*GetFareRequest)(nil),               // 23: waybill.fare.v1.GetFareRequest
-	(*GetFareResponse)(nil),              // 24: waybill.fare.v1.GetFareResponse
-	(*ListFaresRequest)(nil),             // 25: waybill.fare.v1.ListFaresRequest
-	(*ListFaresResponse)(nil),            // 26: waybill.fare.v1.ListFaresResponse
-	(*RateCard)(nil),                     // 27: waybill.fare.v1.RateCard
-	(ProductKind)(0),                     // 28: waybill.fare.v1.ProductKind
-	(*ProductKey)(nil),                   // 29: waybill.fare.v1.ProductKey
-	(*fieldmaskpb.FieldMask)(nil),        // 30: google.protobuf.FieldMask
-	(*v1.Date)(nil),                      // 31: waybill.type.v1.Date
-	(*Quote)(nil),                        // 32: waybill.fare.v1.Quote
-	(*v1.GeoPoint)(nil),                  // 33: waybill.type.v1.GeoPoint
-	(*Surge)(nil),                        // 34: waybill.fare.v1.Surge
-	(*timestamppb.Timestamp)(nil),        // 35: google.protobuf.Timestamp
-	(*Fare)(nil),                         // 36: waybill.fare.v1.Fare
-	(*v1.TimeRange)(nil),                 // 37: waybill.type.v1.TimeRange
+	(InventoryQuoteResult_Status)(0),     // 0: waybill.fare.v1.InventoryQuoteResult.Status
+	(*CreateRateCardRequest)(nil),        // 1: waybill.fare.v1.CreateRateCardRequest
+	(*CreateRateCardResponse)(nil),       // 2: waybill.fare.v1.CreateRateCardResponse
+	(*GetRateCardRequest)(nil),           // 3: waybill.fare.v1.GetRateCardRequest
+	(*GetRateCardResponse)(nil),          // 4: waybill.fare.v1.GetRateCardResponse
+	(*ListRateCardsRequest)(nil),         // 5: waybill.fare.v1.ListRateCardsRequest
+	(*ListRateCardsResponse)(nil),        // 6: waybill.fare.v1.ListRateCardsResponse
+	(*UpdateRateCardRequest)(nil),        // 7: waybill.fare.v1.UpdateRateCardRequest
+	(*UpdateRateCardResponse)(nil),       // 8: waybill.fare.v1.UpdateRateCardResponse
+	(*ListRateCardVersionsRequest)(nil),  // 9: waybill.fare.v1.ListRateCardVersionsRequest
+	(*ListRateCardVersionsResponse)(nil), // 10: waybill.fare.v1.ListRateCardVersionsResponse
+	(*QuoteInventoryRequest)(nil),        // 11: waybill.fare.v1.QuoteInventoryRequest
+	(*Occupancy)(nil),                    // 12: waybill.fare.v1.Occupancy
+	(*QuoteInventoryResponse)(nil),       // 13: waybill.fare.v1.QuoteInventoryResponse
+	(*BatchQuoteInventoryRequest)(nil),   // 14: waybill.fare.v1.BatchQuoteInventoryRequest
+	(*BatchQuoteInventoryResponse)(nil),  // 15: waybill.fare.v1.BatchQuoteInventoryResponse
+	(*InventoryQuoteResult)(nil),         // 16: waybill.fare.v1.InventoryQuoteResult
+	(*QuoteRideRequest)(nil),             // 17: waybill.fare.v1.QuoteRideRequest
+	(*QuoteRideResponse)(nil),            // 18: waybill.fare.v1.QuoteRideResponse
+	(*GetSurgeRequest)(nil),              // 19: waybill.fare.v1.GetSurgeRequest
+	(*GetSurgeResponse)(nil),             // 20: waybill.fare.v1.GetSurgeResponse
+	(*ListSurgesRequest)(nil),            // 21: waybill.fare.v1.ListSurgesRequest
+	(*ListSurgesResponse)(nil),           // 22: waybill.fare.v1.ListSurgesResponse
+	(*SetSurgeRequest)(nil),              // 23: waybill.fare.v1.SetSurgeRequest
+	(*SetSurgeResponse)(nil),             // 24: waybill.fare.v1.SetSurgeResponse
+	(*CalculateRideFareRequest)(nil),     // 25: waybill.fare.v1.CalculateRideFareRequest
+	(*CalculateRideFareResponse)(nil),    // 26: waybill.fare.v1.CalculateRideFareResponse
+	(*GetFareRequest)(nil),               // 27: waybill.fare.v1.GetFareRequest
+	(*GetFareResponse)(nil),              // 28: waybill.fare.v1.GetFareResponse
+	(*ListFaresRequest)(nil),             // 29: waybill.fare.v1.ListFaresRequest
+	(*ListFaresResponse)(nil),            // 30: waybill.fare.v1.ListFaresResponse
+	(*RateCard)(nil),                     // 31: waybill.fare.v1.RateCard
+	(ProductKind)(0),                     // 32: waybill.fare.v1.ProductKind
+	(*ProductKey)(nil),                   // 33: waybill.fare.v1.ProductKey
+	(*fieldmaskpb.FieldMask)(nil),        // 34: google.protobuf.FieldMask
+	(*v1.Date)(nil),                      // 35: waybill.type.v1.Date
+	(*Quote)(nil),                        // 36: waybill.fare.v1.Quote
+	(*v1.GeoPoint)(nil),                  // 37: waybill.type.v1.GeoPoint
+	(*Surge)(nil),                        // 38: waybill.fare.v1.Surge
+	(*timestamppb.Timestamp)(nil),        // 39: google.protobuf.Timestamp
+	(*Fare)(nil),                         // 40: waybill.fare.v1.Fare
+	(*v1.TimeRange)(nil),                 // 41: waybill.type.v1.TimeRange
 }
 var file_waybill_fare_v1_fare_service_proto_depIdxs = []int32{
-	27, // 0: waybill.fare.v1.CreateRateCardRequest.rate_card:type_name -> waybill.fare.v1.RateCard
-	27, // 1: waybill.fare.v1.CreateRateCardResponse.rate_card:type_name -> waybill.fare.v1.RateCard
-	27, // 2: waybill.fare.v1.GetRateCardResponse.rate_card:type_name -> waybill.fare.v1.RateCard
-	28, // 3: waybill.fare.v1.ListRateCardsRequest.kind:type_name -> waybill.fare.v1.ProductKind
-	29, // 4: waybill.fare.v1.ListRateCardsRequest.product_key:type_name -> waybill.fare.v1.ProductKey
-	27, // 5: waybill.fare.v1.ListRateCardsResponse.rate_cards:type_name -> waybill.fare.v1.RateCard
-	27, // 6: waybill.fare.v1.UpdateRateCardRequest.rate_card:type_name -> waybill.fare.v1.RateCard
-	30, // 7: waybill.fare.v1.UpdateRateCardRequest.update_mask:type_name -> google.protobuf.FieldMask
-	27, // 8: waybill.fare.v1.UpdateRateCardResponse.rate_card:type_name -> waybill.fare.v1.RateCard
-	27, // 9: waybill.fare.v1.ListRateCardVersionsResponse.rate_cards:type_name -> waybill.fare.v1.RateCard
-	29, // 10: waybill.fare.v1.QuoteInventoryRequest.product_key:type_name -> waybill.fare.v1.ProductKey
-	31, // 11: waybill.fare.v1.QuoteInventoryRequest.check_in_date:type_name -> waybill.type.v1.Date
-	31, // 12: waybill.fare.v1.QuoteInventoryRequest.check_out_date:type_name -> waybill.type.v1.Date
-	11, // 13: waybill.fare.v1.QuoteInventoryRequest.occupancy:type_name -> waybill.fare.v1.Occupancy
-	32, // 14: waybill.fare.v1.QuoteInventoryResponse.quote:type_name -> waybill.fare.v1.Quote
-	33, // 15: waybill.fare.v1.QuoteRideRequest.pickup:type_name -> waybill.type.v1.GeoPoint
-	33, // 16: waybill.fare.v1.QuoteRideRequest.dropoff:type_name -> waybill.type.v1.GeoPoint
-	32, // 17: waybill.fare.v1.QuoteRideResponse.quote:type_name -> waybill.fare.v1.Quote
-	34, // 18: waybill.fare.v1.GetSurgeResponse.surge:type_name -> waybill.fare.v1.Surge
-	34, // 19: waybill.fare.v1.ListSurgesResponse.surges:type_name -> waybill.fare.v1.Surge
-	34, // 20: waybill.fare.v1.SetSurgeRequest.surge:type_name -> waybill.fare.v1.Surge
-	34, // 21: waybill.fare.v1.SetSurgeResponse.surge:type_name -> waybill.fare.v1.Surge
-	35, // 22: waybill.fare.v1.CalculateRideFareRequest.request_time:type_name -> google.protobuf.Timestamp
-	36, // 23: waybill.fare.v1.CalculateRideFareResponse.fare:type_name -> waybill.fare.v1.Fare
-	36, // 24: waybill.fare.v1.GetFareResponse.fare:type_name -> waybill.fare.v1.Fare
-	37, // 25: waybill.fare.v1.ListFaresRequest.create_time_range:type_name -> waybill.type.v1.TimeRange
-	36, // 26: waybill.fare.v1.ListFaresResponse.fares:type_name -> waybill.fare.v1.Fare
-	0,  // 27: waybill.fare.v1.FareService.CreateRateCard:input_type -> waybill.fare.v1.CreateRateCardRequest
-	2,  // 28: waybill.fare.v1.FareService.GetRateCard:input_type -> waybill.fare.v1.GetRateCardRequest
-	4,  // 29: waybill.fare.v1.FareService.ListRateCards:input_type -> waybill.fare.v1.ListRateCardsRequest
-	6,  // 30: waybill.fare.v1.FareService.UpdateRateCard:input_type -> waybill.fare.v1.UpdateRateCardRequest
-	8,  // 31: waybill.fare.v1.FareService.ListRateCardVersions:input_type -> waybill.fare.v1.ListRateCardVersionsRequest
-	10, // 32: waybill.fare.v1.FareService.QuoteInventory:input_type -> waybill.fare.v1.QuoteInventoryRequest
-	13, // 33: waybill.fare.v1.FareService.QuoteRide:input_type -> waybill.fare.v1.QuoteRideRequest
-	15, // 34: waybill.fare.v1.FareService.GetSurge:input_type -> waybill.fare.v1.GetSurgeRequest
-	17, // 35: waybill.fare.v1.FareService.ListSurges:input_type -> waybill.fare.v1.ListSurgesRequest
-	19, // 36: waybill.fare.v1.FareService.SetSurge:input_type -> waybill.fare.v1.SetSurgeRequest
-	21, // 37: waybill.fare.v1.FareService.CalculateRideFare:input_type -> waybill.fare.v1.CalculateRideFareRequest
-	23, // 38: waybill.fare.v1.FareService.GetFare:input_type -> waybill.fare.v1.GetFareRequest
-	25, // 39: waybill.fare.v1.FareService.ListFares:input_type -> waybill.fare.v1.ListFaresRequest
-	1,  // 40: waybill.fare.v1.FareService.CreateRateCard:output_type -> waybill.fare.v1.CreateRateCardResponse
-	3,  // 41: waybill.fare.v1.FareService.GetRateCard:output_type -> waybill.fare.v1.GetRateCardResponse
-	5,  // 42: waybill.fare.v1.FareService.ListRateCards:output_type -> waybill.fare.v1.ListRateCardsResponse
-	7,  // 43: waybill.fare.v1.FareService.UpdateRateCard:output_type -> waybill.fare.v1.UpdateRateCardResponse
-	9,  // 44: waybill.fare.v1.FareService.ListRateCardVersions:output_type -> waybill.fare.v1.ListRateCardVersionsResponse
-	12, // 45: waybill.fare.v1.FareService.QuoteInventory:output_type -> waybill.fare.v1.QuoteInventoryResponse
-	14, // 46: waybill.fare.v1.FareService.QuoteRide:output_type -> waybill.fare.v1.QuoteRideResponse
-	16, // 47: waybill.fare.v1.FareService.GetSurge:output_type -> waybill.fare.v1.GetSurgeResponse
-	18, // 48: waybill.fare.v1.FareService.ListSurges:output_type -> waybill.fare.v1.ListSurgesResponse
-	20, // 49: waybill.fare.v1.FareService.SetSurge:output_type -> waybill.fare.v1.SetSurgeResponse
-	22, // 50: waybill.fare.v1.FareService.CalculateRideFare:output_type -> waybill.fare.v1.CalculateRideFareResponse
-	24, // 51: waybill.fare.v1.FareService.GetFare:output_type -> waybill.fare.v1.GetFareResponse
-	26, // 52: waybill.fare.v1.FareService.ListFares:output_type -> waybill.fare.v1.ListFaresResponse
-	40, // [40:53] is the sub-list for method output_type
-	27, // [27:40] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	31, // 0: waybill.fare.v1.CreateRateCardRequest.rate_card:type_name -> waybill.fare.v1.RateCard
+	31, // 1: waybill.fare.v1.CreateRateCardResponse.rate_card:type_name -> waybill.fare.v1.RateCard
+	31, // 2: waybill.fare.v1.GetRateCardResponse.rate_card:type_name -> waybill.fare.v1.RateCard
+	32, // 3: waybill.fare.v1.ListRateCardsRequest.kind:type_name -> waybill.fare.v1.ProductKind
+	33, // 4: waybill.fare.v1.ListRateCardsRequest.product_key:type_name -> waybill.fare.v1.ProductKey
+	31, // 5: waybill.fare.v1.ListRateCardsResponse.rate_cards:type_name -> waybill.fare.v1.RateCard
+	31, // 6: waybill.fare.v1.UpdateRateCardRequest.rate_card:type_name -> waybill.fare.v1.RateCard
+	34, // 7: waybill.fare.v1.UpdateRateCardRequest.update_mask:type_name -> google.protobuf.FieldMask
+	31, // 8: waybill.fare.v1.UpdateRateCardResponse.rate_card:type_name -> waybill.fare.v1.RateCard
+	31, // 9: waybill.fare.v1.ListRateCardVersionsResponse.rate_cards:type_name -> waybill.fare.v1.RateCard
+	33, // 10: waybill.fare.v1.QuoteInventoryRequest.product_key:type_name -> waybill.fare.v1.ProductKey
+	35, // 11: waybill.fare.v1.QuoteInventoryRequest.check_in_date:type_name -> waybill.type.v1.Date
+	35, // 12: waybill.fare.v1.QuoteInventoryRequest.check_out_date:type_name -> waybill.type.v1.Date
+	12, // 13: waybill.fare.v1.QuoteInventoryRequest.occupancy:type_name -> waybill.fare.v1.Occupancy
+	36, // 14: waybill.fare.v1.QuoteInventoryResponse.quote:type_name -> waybill.fare.v1.Quote
+	11, // 15: waybill.fare.v1.BatchQuoteInventoryRequest.requests:type_name -> waybill.fare.v1.QuoteInventoryRequest
+	16, // 16: waybill.fare.v1.BatchQuoteInventoryResponse.results:type_name -> waybill.fare.v1.InventoryQuoteResult
+	0,  // 17: waybill.fare.v1.InventoryQuoteResult.status:type_name -> waybill.fare.v1.InventoryQuoteResult.Status
+	36, // 18: waybill.fare.v1.InventoryQuoteResult.quote:type_name -> waybill.fare.v1.Quote
+	37, // 19: waybill.fare.v1.QuoteRideRequest.pickup:type_name -> waybill.type.v1.GeoPoint
+	37, // 20: waybill.fare.v1.QuoteRideRequest.dropoff:type_name -> waybill.type.v1.GeoPoint
+	36, // 21: waybill.fare.v1.QuoteRideResponse.quote:type_name -> waybill.fare.v1.Quote
+	38, // 22: waybill.fare.v1.GetSurgeResponse.surge:type_name -> waybill.fare.v1.Surge
+	38, // 23: waybill.fare.v1.ListSurgesResponse.surges:type_name -> waybill.fare.v1.Surge
+	38, // 24: waybill.fare.v1.SetSurgeRequest.surge:type_name -> waybill.fare.v1.Surge
+	38, // 25: waybill.fare.v1.SetSurgeResponse.surge:type_name -> waybill.fare.v1.Surge
+	39, // 26: waybill.fare.v1.CalculateRideFareRequest.request_time:type_name -> google.protobuf.Timestamp
+	40, // 27: waybill.fare.v1.CalculateRideFareResponse.fare:type_name -> waybill.fare.v1.Fare
+	40, // 28: waybill.fare.v1.GetFareResponse.fare:type_name -> waybill.fare.v1.Fare
+	41, // 29: waybill.fare.v1.ListFaresRequest.create_time_range:type_name -> waybill.type.v1.TimeRange
+	40, // 30: waybill.fare.v1.ListFaresResponse.fares:type_name -> waybill.fare.v1.Fare
+	1,  // 31: waybill.fare.v1.FareService.CreateRateCard:input_type -> waybill.fare.v1.CreateRateCardRequest
+	3,  // 32: waybill.fare.v1.FareService.GetRateCard:input_type -> waybill.fare.v1.GetRateCardRequest
+	5,  // 33: waybill.fare.v1.FareService.ListRateCards:input_type -> waybill.fare.v1.ListRateCardsRequest
+	7,  // 34: waybill.fare.v1.FareService.UpdateRateCard:input_type -> waybill.fare.v1.UpdateRateCardRequest
+	9,  // 35: waybill.fare.v1.FareService.ListRateCardVersions:input_type -> waybill.fare.v1.ListRateCardVersionsRequest
+	11, // 36: waybill.fare.v1.FareService.QuoteInventory:input_type -> waybill.fare.v1.QuoteInventoryRequest
+	14, // 37: waybill.fare.v1.FareService.BatchQuoteInventory:input_type -> waybill.fare.v1.BatchQuoteInventoryRequest
+	17, // 38: waybill.fare.v1.FareService.QuoteRide:input_type -> waybill.fare.v1.QuoteRideRequest
+	19, // 39: waybill.fare.v1.FareService.GetSurge:input_type -> waybill.fare.v1.GetSurgeRequest
+	21, // 40: waybill.fare.v1.FareService.ListSurges:input_type -> waybill.fare.v1.ListSurgesRequest
+	23, // 41: waybill.fare.v1.FareService.SetSurge:input_type -> waybill.fare.v1.SetSurgeRequest
+	25, // 42: waybill.fare.v1.FareService.CalculateRideFare:input_type -> waybill.fare.v1.CalculateRideFareRequest
+	27, // 43: waybill.fare.v1.FareService.GetFare:input_type -> waybill.fare.v1.GetFareRequest
+	29, // 44: waybill.fare.v1.FareService.ListFares:input_type -> waybill.fare.v1.ListFaresRequest
+	2,  // 45: waybill.fare.v1.FareService.CreateRateCard:output_type -> waybill.fare.v1.CreateRateCardResponse
+	4,  // 46: waybill.fare.v1.FareService.GetRateCard:output_type -> waybill.fare.v1.GetRateCardResponse
+	6,  // 47: waybill.fare.v1.FareService.ListRateCards:output_type -> waybill.fare.v1.ListRateCardsResponse
+	8,  // 48: waybill.fare.v1.FareService.UpdateRateCard:output_type -> waybill.fare.v1.UpdateRateCardResponse
+	10, // 49: waybill.fare.v1.FareService.ListRateCardVersions:output_type -> waybill.fare.v1.ListRateCardVersionsResponse
+	13, // 50: waybill.fare.v1.FareService.QuoteInventory:output_type -> waybill.fare.v1.QuoteInventoryResponse
+	15, // 51: waybill.fare.v1.FareService.BatchQuoteInventory:output_type -> waybill.fare.v1.BatchQuoteInventoryResponse
+	18, // 52: waybill.fare.v1.FareService.QuoteRide:output_type -> waybill.fare.v1.QuoteRideResponse
+	20, // 53: waybill.fare.v1.FareService.GetSurge:output_type -> waybill.fare.v1.GetSurgeResponse
+	22, // 54: waybill.fare.v1.FareService.ListSurges:output_type -> waybill.fare.v1.ListSurgesResponse
+	24, // 55: waybill.fare.v1.FareService.SetSurge:output_type -> waybill.fare.v1.SetSurgeResponse
+	26, // 56: waybill.fare.v1.FareService.CalculateRideFare:output_type -> waybill.fare.v1.CalculateRideFareResponse
+	28, // 57: waybill.fare.v1.FareService.GetFare:output_type -> waybill.fare.v1.GetFareResponse
+	30, // 58: waybill.fare.v1.FareService.ListFares:output_type -> waybill.fare.v1.ListFaresResponse
+	45, // [45:59] is the sub-list for method output_type
+	31, // [31:45] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_waybill_fare_v1_fare_service_proto_init() }
@@ -1952,13 +2176,14 @@ func file_waybill_fare_v1_fare_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_waybill_fare_v1_fare_service_proto_rawDesc), len(file_waybill_fare_v1_fare_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   27,
+			NumEnums:      1,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_waybill_fare_v1_fare_service_proto_goTypes,
 		DependencyIndexes: file_waybill_fare_v1_fare_service_proto_depIdxs,
+		EnumInfos:         file_waybill_fare_v1_fare_service_proto_enumTypes,
 		MessageInfos:      file_waybill_fare_v1_fare_service_proto_msgTypes,
 	}.Build()
 	File_waybill_fare_v1_fare_service_proto = out.File

@@ -275,6 +275,33 @@ func local_request_FareService_QuoteInventory_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
+func request_FareService_BatchQuoteInventory_0(ctx context.Context, marshaler runtime.Marshaler, client FareServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq BatchQuoteInventoryRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.BatchQuoteInventory(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_FareService_BatchQuoteInventory_0(ctx context.Context, marshaler runtime.Marshaler, server FareServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq BatchQuoteInventoryRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.BatchQuoteInventory(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_FareService_QuoteRide_0(ctx context.Context, marshaler runtime.Marshaler, client FareServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq QuoteRideRequest
@@ -698,6 +725,26 @@ func RegisterFareServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux
 		}
 		forward_FareService_QuoteInventory_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_FareService_BatchQuoteInventory_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/waybill.fare.v1.FareService/BatchQuoteInventory", runtime.WithHTTPPathPattern("/v1/quotes:batchInventory"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_FareService_BatchQuoteInventory_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_FareService_BatchQuoteInventory_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_FareService_QuoteRide_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -980,6 +1027,23 @@ func RegisterFareServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux
 		}
 		forward_FareService_QuoteInventory_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_FareService_BatchQuoteInventory_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/waybill.fare.v1.FareService/BatchQuoteInventory", runtime.WithHTTPPathPattern("/v1/quotes:batchInventory"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_FareService_BatchQuoteInventory_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_FareService_BatchQuoteInventory_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_FareService_QuoteRide_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1109,6 +1173,7 @@ var (
 	pattern_FareService_UpdateRateCard_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "rateCards", "rate_card.id"}, ""))
 	pattern_FareService_ListRateCardVersions_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "rateCards", "rate_card_id", "versions"}, ""))
 	pattern_FareService_QuoteInventory_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "quotes"}, "inventory"))
+	pattern_FareService_BatchQuoteInventory_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "quotes"}, "batchInventory"))
 	pattern_FareService_QuoteRide_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "quotes"}, "ride"))
 	pattern_FareService_GetSurge_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "quotes", "surges", "city", "zone"}, ""))
 	pattern_FareService_ListSurges_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"v1", "quotes", "surges", "city"}, ""))
@@ -1125,6 +1190,7 @@ var (
 	forward_FareService_UpdateRateCard_0       = runtime.ForwardResponseMessage
 	forward_FareService_ListRateCardVersions_0 = runtime.ForwardResponseMessage
 	forward_FareService_QuoteInventory_0       = runtime.ForwardResponseMessage
+	forward_FareService_BatchQuoteInventory_0  = runtime.ForwardResponseMessage
 	forward_FareService_QuoteRide_0            = runtime.ForwardResponseMessage
 	forward_FareService_GetSurge_0             = runtime.ForwardResponseMessage
 	forward_FareService_ListSurges_0           = runtime.ForwardResponseMessage

@@ -25,6 +25,7 @@ const (
 	FareService_UpdateRateCard_FullMethodName       = "/waybill.fare.v1.FareService/UpdateRateCard"
 	FareService_ListRateCardVersions_FullMethodName = "/waybill.fare.v1.FareService/ListRateCardVersions"
 	FareService_QuoteInventory_FullMethodName       = "/waybill.fare.v1.FareService/QuoteInventory"
+	FareService_BatchQuoteInventory_FullMethodName  = "/waybill.fare.v1.FareService/BatchQuoteInventory"
 	FareService_QuoteRide_FullMethodName            = "/waybill.fare.v1.FareService/QuoteRide"
 	FareService_GetSurge_FullMethodName             = "/waybill.fare.v1.FareService/GetSurge"
 	FareService_ListSurges_FullMethodName           = "/waybill.fare.v1.FareService/ListSurges"
@@ -73,6 +74,13 @@ type FareServiceClient interface {
 	// when no rate card prices the product (for seats, neither the departure's nor the
 	// route's).
 	QuoteInventory(ctx context.Context, in *QuoteInventoryRequest, opts ...grpc.CallOption) (*QuoteInventoryResponse, error)
+	// BatchQuoteInventory prices up to 100 requests in one call, each as QuoteInventory
+	// would, and stores their quotes together, so that a page of search results costs
+	// booking one call instead of one per offer. Results come in request order. A request
+	// that no rate card prices gets STATUS_NOT_PRICED and does not fail the others; invalid
+	// input in any request fails the whole call with INVALID_ARGUMENT naming the field as
+	// `requests[i].<field>`, and stores nothing.
+	BatchQuoteInventory(ctx context.Context, in *BatchQuoteInventoryRequest, opts ...grpc.CallOption) (*BatchQuoteInventoryResponse, error)
 	// QuoteRide estimates the price of a ride from the rate card in effect, the estimated
 	// distance and duration, and the surge at the pickup point, and stores the quote. Trip
 	// calls it before requesting a ride. Fails with INVALID_ARGUMENT naming the field for
@@ -170,6 +178,16 @@ func (c *fareServiceClient) QuoteInventory(ctx context.Context, in *QuoteInvento
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(QuoteInventoryResponse)
 	err := c.cc.Invoke(ctx, FareService_QuoteInventory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *fareServiceClient) BatchQuoteInventory(ctx context.Context, in *BatchQuoteInventoryRequest, opts ...grpc.CallOption) (*BatchQuoteInventoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchQuoteInventoryResponse)
+	err := c.cc.Invoke(ctx, FareService_BatchQuoteInventory_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -285,6 +303,13 @@ type FareServiceServer interface {
 	// when no rate card prices the product (for seats, neither the departure's nor the
 	// route's).
 	QuoteInventory(context.Context, *QuoteInventoryRequest) (*QuoteInventoryResponse, error)
+	// BatchQuoteInventory prices up to 100 requests in one call, each as QuoteInventory
+	// would, and stores their quotes together, so that a page of search results costs
+	// booking one call instead of one per offer. Results come in request order. A request
+	// that no rate card prices gets STATUS_NOT_PRICED and does not fail the others; invalid
+	// input in any request fails the whole call with INVALID_ARGUMENT naming the field as
+	// `requests[i].<field>`, and stores nothing.
+	BatchQuoteInventory(context.Context, *BatchQuoteInventoryRequest) (*BatchQuoteInventoryResponse, error)
 	// QuoteRide estimates the price of a ride from the rate card in effect, the estimated
 	// distance and duration, and the surge at the pickup point, and stores the quote. Trip
 	// calls it before requesting a ride. Fails with INVALID_ARGUMENT naming the field for
@@ -345,6 +370,9 @@ func (UnimplementedFareServiceServer) ListRateCardVersions(context.Context, *Lis
 }
 func (UnimplementedFareServiceServer) QuoteInventory(context.Context, *QuoteInventoryRequest) (*QuoteInventoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method QuoteInventory not implemented")
+}
+func (UnimplementedFareServiceServer) BatchQuoteInventory(context.Context, *BatchQuoteInventoryRequest) (*BatchQuoteInventoryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchQuoteInventory not implemented")
 }
 func (UnimplementedFareServiceServer) QuoteRide(context.Context, *QuoteRideRequest) (*QuoteRideResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method QuoteRide not implemented")
@@ -492,6 +520,24 @@ func _FareService_QuoteInventory_Handler(srv interface{}, ctx context.Context, d
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(FareServiceServer).QuoteInventory(ctx, req.(*QuoteInventoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FareService_BatchQuoteInventory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchQuoteInventoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FareServiceServer).BatchQuoteInventory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FareService_BatchQuoteInventory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FareServiceServer).BatchQuoteInventory(ctx, req.(*BatchQuoteInventoryRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -652,6 +698,10 @@ var FareService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "QuoteInventory",
 			Handler:    _FareService_QuoteInventory_Handler,
+		},
+		{
+			MethodName: "BatchQuoteInventory",
+			Handler:    _FareService_BatchQuoteInventory_Handler,
 		},
 		{
 			MethodName: "QuoteRide",
