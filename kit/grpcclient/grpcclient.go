@@ -13,9 +13,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
-
-	"github.com/waybill/waybill/kit/grpcserver"
 )
 
 // Options configures a connection.
@@ -62,21 +59,15 @@ func Dial(target string, o Options, extra ...grpc.DialOption) (*grpc.ClientConn,
 	return conn, nil
 }
 
-// deadline gives every unary call without a deadline the default one, and forwards the
-// request id of the call being served, so logs of both hops share it.
+// deadline gives every unary call without a deadline the default one. (The request id
+// of the call being served travels on its own: kit/grpcserver puts it in the handler's
+// outgoing metadata.)
 func deadline(d time.Duration) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		if _, ok := ctx.Deadline(); !ok {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, d)
 			defer cancel()
-		}
-		if md, ok := metadata.FromIncomingContext(ctx); ok {
-			if v := md.Get(grpcserver.RequestIDHeader); len(v) > 0 {
-				if out, _ := metadata.FromOutgoingContext(ctx); len(out.Get(grpcserver.RequestIDHeader)) == 0 {
-					ctx = metadata.AppendToOutgoingContext(ctx, grpcserver.RequestIDHeader, v[0])
-				}
-			}
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
