@@ -120,26 +120,33 @@ func (s *Service) ListDepartures(ctx context.Context, c Caller, f DepartureFilte
 	return page(ds, limit, func(d *Departure) any { return TimeCursor{Time: d.DepartureTime, ID: d.ID} }), nil
 }
 
+// checkUpdate is what an update checks before anything else: the caller is an
+// operator, the resource's id (idField) is set, the field mask names at least one field
+// and only fields of allowed, and the request id is well formed.
+func checkUpdate(c Caller, id, idField string, paths, allowed []string, requestID string) error {
+	if err := requireOperator(c); err != nil {
+		return err
+	}
+	if id == "" {
+		return Invalid(idField, "is required")
+	}
+	if len(paths) == 0 {
+		return Invalid("update_mask", "must name at least one field")
+	}
+	for _, p := range paths {
+		if !slices.Contains(allowed, p) {
+			return Invalid("update_mask", "cannot change %q; allowed: %v", p, allowed)
+		}
+	}
+	return validRequestID(requestID)
+}
+
 // Paths UpdateDeparture accepts.
 var departurePaths = []string{"carrier", "number", "departure_time", "arrival_time", "fare_classes", "sub_status"}
 
 // UpdateDeparture changes the fields named in paths; operators only.
 func (s *Service) UpdateDeparture(ctx context.Context, c Caller, in *Departure, paths []string, requestID string) (*Departure, error) {
-	if err := requireOperator(c); err != nil {
-		return nil, err
-	}
-	if in.ID == "" {
-		return nil, Invalid("departure.id", "is required")
-	}
-	if len(paths) == 0 {
-		return nil, Invalid("update_mask", "must name at least one field")
-	}
-	for _, p := range paths {
-		if !slices.Contains(departurePaths, p) {
-			return nil, Invalid("update_mask", "cannot change %q; allowed: %v", p, departurePaths)
-		}
-	}
-	if err := validRequestID(requestID); err != nil {
+	if err := checkUpdate(c, in.ID, "departure.id", paths, departurePaths, requestID); err != nil {
 		return nil, err
 	}
 	if !ValidID(in.ID) {
@@ -414,21 +421,7 @@ var propertyPaths = []string{"name", "address", "location", "check_in_hour", "ch
 
 // UpdateProperty changes the fields named in paths; operators only.
 func (s *Service) UpdateProperty(ctx context.Context, c Caller, in *Property, paths []string, requestID string) (*Property, error) {
-	if err := requireOperator(c); err != nil {
-		return nil, err
-	}
-	if in.ID == "" {
-		return nil, Invalid("property.id", "is required")
-	}
-	if len(paths) == 0 {
-		return nil, Invalid("update_mask", "must name at least one field")
-	}
-	for _, p := range paths {
-		if !slices.Contains(propertyPaths, p) {
-			return nil, Invalid("update_mask", "cannot change %q; allowed: %v", p, propertyPaths)
-		}
-	}
-	if err := validRequestID(requestID); err != nil {
+	if err := checkUpdate(c, in.ID, "property.id", paths, propertyPaths, requestID); err != nil {
 		return nil, err
 	}
 	var v validator
