@@ -45,11 +45,18 @@ func (flatPricer) QuoteOffers(context.Context, []booking.OfferQuoteRequest) ([]*
 	return nil, booking.ErrUnavailable
 }
 
-// TestReadModelFollowsRealBooking runs billing against the real booking service: a
-// confirmation, a cancellation and an expiry of a hold each show on the bill item.
-func TestReadModelFollowsRealBooking(t *testing.T) {
-	t.Parallel()
-	signer := newSigner(t)
+// realBooking is the real booking service, started for a test on its own database and
+// pricing every seat with flatPricer, with a customer's and an operator's clients.
+type realBooking struct {
+	addr string
+	svc  *bookinggrpc.Booking
+	inv  bookingv1.InventoryServiceClient   // as an operator
+	res  bookingv1.ReservationServiceClient // as customer cust-1
+}
+
+// startRealBooking starts booking with the clock now (nil: time.Now) until the test ends.
+func startRealBooking(t *testing.T, signer *auth.Signer, now func() time.Time) *realBooking {
+	t.Helper()
 	tel, err := telemetry.Setup(context.Background(), "booking-test", func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -58,8 +65,6 @@ func TestReadModelFollowsRealBooking(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	var offset atomic.Int64
-	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	srv := grpcserver.New(grpcserver.Config{Name: "booking", DefaultTimeout: 10 * time.Second, ShutdownTimeout: time.Second}, logger, tel,
 		grpc.ChainUnaryInterceptor(signer.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(signer.StreamServerInterceptor()))
 	b, err := bookinggrpc.Start(ctx, serve.Deps{Server: srv, Pool: pgtest.NewDB(t, "booking", bookingpg.Migrations), Logger: logger, Telemetry: tel, Auth: signer},
@@ -73,40 +78,62 @@ func TestReadModelFollowsRealBooking(t *testing.T) {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = srv.Serve(ctx, lis, nil) }()
-	addr := lis.Addr().String()
+	rb := &realBooking{addr: lis.Addr().String(), svc: b}
 	dial := func(id auth.Identity) *grpc.ClientConn {
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), signer.DialOption(id))
+		conn, err := grpc.NewClient(rb.addr, grpc.WithTransportCredentials(insecure.NewCredentials()), signer.DialOption(id))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { conn.Close() })
 		return conn
 	}
-	inv := bookingv1.NewInventoryServiceClient(dial(auth.Identity{Subject: "ops", Role: auth.RoleOperator}))
-	res := bookingv1.NewReservationServiceClient(dial(auth.Identity{Subject: "cust-1", Role: auth.RoleCustomer}))
+	rb.inv = bookingv1.NewInventoryServiceClient(dial(auth.Identity{Subject: "ops", Role: auth.RoleOperator}))
+	rb.res = bookingv1.NewReservationServiceClient(dial(auth.Identity{Subject: "cust-1", Role: auth.RoleCustomer}))
+	return rb
+}
 
-	e := startBilling(t, signer, newBillingDB(t), nil, "flight=booking@"+addr+",stay=booking@"+addr)
-	c := ctxT(t)
+// departure creates a flight LH <number> FRA → JFK in 30 days, 10 economy seats, and
+// returns its id.
+func (rb *realBooking) departure(t *testing.T, number string) string {
+	t.Helper()
 	dep := time.Now().Add(30 * 24 * time.Hour).Truncate(time.Second)
-	d, err := inv.CreateDeparture(c, &bookingv1.CreateDepartureRequest{Departure: &bookingv1.Departure{
-		Mode: bookingv1.TransportMode_TRANSPORT_MODE_FLIGHT, Carrier: "LH", Number: "400", Origin: "FRA", Destination: "JFK",
+	d, err := rb.inv.CreateDeparture(ctxT(t), &bookingv1.CreateDepartureRequest{Departure: &bookingv1.Departure{
+		Mode: bookingv1.TransportMode_TRANSPORT_MODE_FLIGHT, Carrier: "LH", Number: number, Origin: "FRA", Destination: "JFK",
 		DepartureTime: timestamppb.New(dep), ArrivalTime: timestamppb.New(dep.Add(8 * time.Hour)), OriginTimeZone: "Europe/Berlin",
 		FareClasses: []*bookingv1.FareClass{{Name: "economy", Capacity: 10}},
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hold := func() string {
-		t.Helper()
-		r, err := res.CreateReservation(c, &bookingv1.CreateReservationRequest{Reservation: &bookingv1.Reservation{
-			Item:     &bookingv1.Reservation_Seat{Seat: &bookingv1.SeatItem{DepartureId: d.GetDeparture().GetId(), FareClass: "economy"}},
-			Quantity: 1, Travelers: []*bookingv1.Traveler{{FullName: "Ada Lovelace"}},
-		}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r.GetReservation().GetId()
+	return d.GetDeparture().GetId()
+}
+
+// hold holds one economy seat of departure for cust-1 and returns the reservation's id.
+func (rb *realBooking) hold(t *testing.T, departure string) string {
+	t.Helper()
+	r, err := rb.res.CreateReservation(ctxT(t), &bookingv1.CreateReservationRequest{Reservation: &bookingv1.Reservation{
+		Item:     &bookingv1.Reservation_Seat{Seat: &bookingv1.SeatItem{DepartureId: departure, FareClass: "economy"}},
+		Quantity: 1, Travelers: []*bookingv1.Traveler{{FullName: "Ada Lovelace"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return r.GetReservation().GetId()
+}
+
+// TestReadModelFollowsRealBooking runs billing against the real booking service: a
+// confirmation, a cancellation and an expiry of a hold each show on the bill item.
+func TestReadModelFollowsRealBooking(t *testing.T) {
+	t.Parallel()
+	signer := newSigner(t)
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	rb := startRealBooking(t, signer, now)
+	res := rb.res
+	e := startBilling(t, signer, newBillingDB(t), nil, "flight=booking@"+rb.addr+",stay=booking@"+rb.addr)
+	c := ctxT(t)
+	dep := rb.departure(t, "400")
+	hold := func() string { return rb.hold(t, dep) }
 	bill := e.openBill(t)
 	confirmed, cancelled, expired := hold(), hold(), hold()
 	for _, id := range []string{confirmed, cancelled, expired} {
@@ -138,7 +165,7 @@ func TestReadModelFollowsRealBooking(t *testing.T) {
 		t.Fatal(err)
 	}
 	offset.Store(int64(time.Hour)) // past the holds' expiry
-	if _, err := b.Service.ExpireHolds(c, now()); err != nil {
+	if _, err := rb.svc.Service.ExpireHolds(c, now()); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "confirm, cancel and expiry on the bill", func() bool {
