@@ -247,21 +247,31 @@ func findFareClass(fcs []FareClass, name string) (FareClass, bool) {
 	return FareClass{}, false
 }
 
-// CancelDeparture cancels a SCHEDULED departure and all its HELD and CONFIRMED
-// reservations with a full refund; operators only.
-func (s *Service) CancelDeparture(ctx context.Context, c Caller, id, reason, requestID string) (*Departure, int, error) {
+// checkWithdrawal is what cancelling a departure or closing a property checks first:
+// the caller is an operator, the id (idField) is set, the reason and request id are
+// well formed; an id that cannot exist is ErrNotFound.
+func checkWithdrawal(c Caller, id, idField, reason, requestID string) error {
 	if err := requireOperator(c); err != nil {
-		return nil, 0, err
+		return err
 	}
 	var v validator
-	v.check(id != "", "departure_id", "is required")
+	v.check(id != "", idField, "is required")
 	v.check(runeLen(reason, 1, MaxReason), "reason", "must be 1 to %d characters", MaxReason)
 	v.check(runeLen(requestID, 0, MaxRequestID), "request_id", "must be at most %d characters", MaxRequestID)
 	if err := v.err(); err != nil {
-		return nil, 0, err
+		return err
 	}
 	if !ValidID(id) {
-		return nil, 0, ErrNotFound
+		return ErrNotFound
+	}
+	return nil
+}
+
+// CancelDeparture cancels a SCHEDULED departure and all its HELD and CONFIRMED
+// reservations with a full refund; operators only.
+func (s *Service) CancelDeparture(ctx context.Context, c Caller, id, reason, requestID string) (*Departure, int, error) {
+	if err := checkWithdrawal(c, id, "departure_id", reason, requestID); err != nil {
+		return nil, 0, err
 	}
 	now := s.now()
 	key := IdempotencyKey{Actor: c.Subject, Operation: opCancelDeparture, RequestID: requestID}
@@ -487,18 +497,8 @@ func (s *Service) UpdateProperty(ctx context.Context, c Caller, in *Property, pa
 // CloseProperty closes an ACTIVE property and cancels its HELD and CONFIRMED reservations
 // with a full refund; operators only.
 func (s *Service) CloseProperty(ctx context.Context, c Caller, id, reason, requestID string) (*Property, int, error) {
-	if err := requireOperator(c); err != nil {
+	if err := checkWithdrawal(c, id, "property_id", reason, requestID); err != nil {
 		return nil, 0, err
-	}
-	var v validator
-	v.check(id != "", "property_id", "is required")
-	v.check(runeLen(reason, 1, MaxReason), "reason", "must be 1 to %d characters", MaxReason)
-	v.check(runeLen(requestID, 0, MaxRequestID), "request_id", "must be at most %d characters", MaxRequestID)
-	if err := v.err(); err != nil {
-		return nil, 0, err
-	}
-	if !ValidID(id) {
-		return nil, 0, ErrNotFound
 	}
 	now := s.now()
 	key := IdempotencyKey{Actor: c.Subject, Operation: opCloseProperty, RequestID: requestID}
