@@ -183,13 +183,12 @@ func (r *Runner) hook(ctx context.Context, s *Saga, point string) error {
 	return nil
 }
 
-// save stores the saga's progress and applies it to its bill.
+// save stores the saga's progress and applies it to its bill. The retry count is reset
+// only when the saga moves to another step or state (moveTo, fail): a step that saves
+// partial progress and then fails again keeps backing off.
 func (r *Runner) save(ctx context.Context, s *Saga, release bool, retryAfter time.Duration) error {
 	now := r.svc.now()
 	s.UpdateTime = now
-	if !release {
-		s.Progress.Retries, s.Progress.LastError = 0, ""
-	}
 	return r.store.SaveSaga(ctx, *s, r.owner, r.opts.Lease, release, retryAfter, now, func(b *Bill) Change {
 		return b.ApplySaga(*s, now)
 	})
@@ -221,6 +220,7 @@ func (r *Runner) step(ctx context.Context, s *Saga) error {
 // moveTo starts step and stores it (with its registered compensations) before it runs.
 func (r *Runner) moveTo(ctx context.Context, s *Saga, step SagaStep) error {
 	s.Step, s.StepTime = step, r.svc.now()
+	s.Progress.Retries, s.Progress.LastError = 0, ""
 	if step == StepCapture {
 		// From here on money may be captured: register the refund first.
 		s.Progress.RefundRegistered = true
@@ -232,6 +232,7 @@ func (r *Runner) moveTo(ctx context.Context, s *Saga, step SagaStep) error {
 // otherwise it compensates.
 func (r *Runner) fail(ctx context.Context, s *Saga, compensate bool, code, msg string, items []string) error {
 	s.FailureCode, s.FailureMessage, s.FailedItemIDs = code, msg, items
+	s.Progress.Retries, s.Progress.LastError = 0, ""
 	if compensate {
 		s.State = SagaCompensating
 	} else {

@@ -724,3 +724,26 @@ func TestPayBillZeroTotal(t *testing.T) {
 		t.Fatalf("free bill made payments %v", pays)
 	}
 }
+
+// TestPayBillBacksOffWhileAProviderIsDown: while booking refuses confirmations with
+// UNAVAILABLE, the saga retries with a growing backoff (its retry count keeps rising
+// although each attempt saves its progress), and once booking is back the bill is paid.
+func TestPayBillBacksOffWhileAProviderIsDown(t *testing.T) {
+	t.Parallel()
+	w := newSagaWorld(t)
+	e := w.billing(nil)
+	b, res := w.finalizedBill(e)
+	w.ps["booking"].SetActionsDown(true)
+	pm := w.pay.method(t, w.pay.cust, "cust-1", "tok_sim_visa")
+	e.pay(t, b.GetId(), pm, "pay-1")
+	eventually(t, "the confirm step retried 4 times in a row", func() bool {
+		var retries int
+		err := w.pool.QueryRow(context.Background(),
+			`SELECT coalesce((progress->>'retries')::int, 0) FROM pay_sagas WHERE bill_id = $1`, b.GetId()).Scan(&retries)
+		return err == nil && retries >= 4
+	})
+	w.ps["booking"].SetActionsDown(false)
+	if end := e.sagaEnded(t, b.GetId()); !w.consistent(end, res) || end.GetStatus() != billingv1.BillStatus_BILL_STATUS_PAID {
+		t.Fatalf("after booking came back: bill %v", end)
+	}
+}
