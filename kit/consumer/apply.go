@@ -216,6 +216,7 @@ func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 	seen := make(map[string]bool)
 	var endSeq int64
 	var endCursor string
+	var newest *eventsv1.Event // the batch's last event, for the lag gauges
 	for _, m := range batch {
 		if k := m.GetEvent().GetKey(); k != "" && !seen[k] {
 			seen[k] = true
@@ -224,6 +225,9 @@ func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 		endSeq = max(endSeq, m.GetEvent().GetSequence())
 		if m.GetCursor() != "" {
 			endCursor = m.GetCursor()
+		}
+		if m.GetEvent() != nil {
+			newest = m.GetEvent()
 		}
 	}
 
@@ -256,7 +260,6 @@ func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 		return fmt.Errorf("lock and advance cursor: %w", err)
 	}
 
-	var last *eventsv1.Event
 	handled, parked := 0, 0
 	for i, m := range batch {
 		ev := m.GetEvent()
@@ -282,7 +285,6 @@ func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 			}
 			handled++
 		}
-		last = ev
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)
@@ -292,9 +294,8 @@ func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 	if endCursor != "" && (endSeq > committedSeq || endSeq == 0) {
 		c.cursor = endCursor
 	}
-	if last != nil {
-		c.lag.applied(c.seq, last)
-	}
+	// Even a batch another replica had applied already (all skipped) moves the gauges.
+	c.lag.applied(c.seq, newest)
 	c.metrics.applied(ctx, handled, parked)
 	return nil
 }
