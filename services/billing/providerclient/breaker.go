@@ -73,6 +73,17 @@ func (b *breaker) done(probe, failed bool) {
 	}
 }
 
+// release ends a call that says nothing about the provider's health (the caller gave
+// up): a probe may be sent again, and the failure count stays as it was.
+func (b *breaker) release(probe bool) {
+	if !probe {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.probing = false
+}
+
 // open reports whether the circuit currently fails fast.
 func (b *breaker) open() bool {
 	b.mu.Lock()

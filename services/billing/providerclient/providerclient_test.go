@@ -82,6 +82,21 @@ func TestBreaker(t *testing.T) {
 	if b.open() {
 		t.Fatal("one failure after closing opened the circuit")
 	}
+	// A call the caller abandoned neither closes an open circuit nor uses up its probe.
+	call(true)
+	call(true)
+	now = now.Add(time.Second)
+	ok, probe = b.allow()
+	if !ok || !probe {
+		t.Fatal("no probe after the cooldown")
+	}
+	b.release(probe)
+	if !b.open() {
+		t.Fatal("an abandoned probe closed the circuit")
+	}
+	if ok, probe := b.allow(); !ok || !probe {
+		t.Fatal("no new probe after an abandoned one")
+	}
 }
 
 func event(t *testing.T, key string, m proto.Message) *eventsv1.Event {

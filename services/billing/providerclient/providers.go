@@ -148,7 +148,11 @@ func (ps *Providers) Details(ctx context.Context, name string, ids []string, vie
 		var reply emptypb.Empty
 		err := p.conn.Invoke(ctx, detailsMethod, &reservationv1.GetReservationDetailsRequest{Provider: name, Ids: chunk, View: pv}, &reply)
 		if err != nil {
-			p.breaker.done(probe, isOutage(err))
+			if status.Code(err) == codes.Canceled {
+				p.breaker.release(probe) // an abandoned page says nothing about the provider
+			} else {
+				p.breaker.done(probe, isOutage(err))
+			}
 			return nil, describe(err)
 		}
 		results, err := splitResults(reply.ProtoReflect().GetUnknown())
