@@ -154,15 +154,14 @@ func (s *Service) QuoteInventory(ctx context.Context, in InventoryQuoteInput) (Q
 	if err != nil {
 		return Quote{}, err
 	}
-	card, err := s.store.RateCardInEffect(ctx, in.cardKeys(), now)
+	out, err := s.priceInventory(ctx, []validInventoryInput{{in, nights, loadBps}}, now)
 	if err != nil {
-		return Quote{}, fmt.Errorf("quote inventory: %w", err)
+		return Quote{}, err
 	}
-	q, err := s.store.InsertQuote(ctx, BuildInventoryQuote(card, in, nights, loadBps, now))
-	if err != nil {
-		return Quote{}, fmt.Errorf("quote inventory: %w", err)
+	if !out[0].Priced {
+		return Quote{}, fmt.Errorf("%w: no rate card in effect for %s", ErrNotFound, in.Key.Canonical())
 	}
-	return q, nil
+	return out[0].Quote, nil
 }
 
 // MaxBatchQuotes is the most requests QuoteInventoryBatch takes.
@@ -184,45 +183,55 @@ func (s *Service) QuoteInventoryBatch(ctx context.Context, ins []InventoryQuoteI
 		return nil, Invalid("requests", "must hold 1 to %d requests, got %d", MaxBatchQuotes, len(ins))
 	}
 	now := s.clock()
-	type priced struct{ nights, loadBps int32 }
-	checked := make([]priced, len(ins))
+	valid := make([]validInventoryInput, len(ins))
 	for i, in := range ins {
 		nights, loadBps, err := in.Validate(now)
 		if err != nil {
-			var fe *FieldError
-			if errors.As(err, &fe) {
-				return nil, Invalid(fmt.Sprintf("requests[%d].%s", i, fe.Field), "%s", fe.Description)
+			if fe := (*FieldError)(nil); errors.As(err, &fe) {
+				err = Invalid(fmt.Sprintf("requests[%d].%s", i, fe.Field), "%s", fe.Description)
 			}
 			return nil, err
 		}
-		checked[i] = priced{nights, loadBps}
+		valid[i] = validInventoryInput{in, nights, loadBps}
 	}
+	return s.priceInventory(ctx, valid, now)
+}
+
+// validInventoryInput is an input that passed Validate, with what Validate derived.
+type validInventoryInput struct {
+	in              InventoryQuoteInput
+	nights, loadBps int32
+}
+
+// priceInventory reads the rate cards of ins in effect at now (one round trip for the
+// cards the store has not cached) and stores the quotes of those priced (one more).
+func (s *Service) priceInventory(ctx context.Context, ins []validInventoryInput, now time.Time) ([]BatchQuote, error) {
 	keyLists := make([][]ProductKey, len(ins))
-	for i, in := range ins {
-		keyLists[i] = in.cardKeys()
+	for i, v := range ins {
+		keyLists[i] = v.in.cardKeys()
 	}
 	cards, err := s.store.RateCardsInEffect(ctx, keyLists, now)
 	if err != nil {
-		return nil, fmt.Errorf("quote inventory batch: %w", err)
+		return nil, fmt.Errorf("quote inventory: %w", err)
 	}
 	out := make([]BatchQuote, len(ins))
 	var quotes []Quote
 	var at []int // out's index of each of quotes
-	for i, in := range ins {
-		if cards[i] == nil {
-			continue
+	for i, v := range ins {
+		if cards[i] != nil {
+			quotes = append(quotes, BuildInventoryQuote(*cards[i], v.in, v.nights, v.loadBps, now))
+			at = append(at, i)
 		}
-		quotes = append(quotes, BuildInventoryQuote(*cards[i], in, checked[i].nights, checked[i].loadBps, now))
-		at = append(at, i)
 	}
-	if len(quotes) > 0 {
-		stored, err := s.store.InsertQuotes(ctx, quotes)
-		if err != nil {
-			return nil, fmt.Errorf("quote inventory batch: %w", err)
-		}
-		for k, q := range stored {
-			out[at[k]] = BatchQuote{Quote: q, Priced: true}
-		}
+	if len(quotes) == 0 {
+		return out, nil
+	}
+	stored, err := s.store.InsertQuotes(ctx, quotes)
+	if err != nil {
+		return nil, fmt.Errorf("quote inventory: %w", err)
+	}
+	for k, q := range stored {
+		out[at[k]] = BatchQuote{Quote: q, Priced: true}
 	}
 	return out, nil
 }
@@ -248,11 +257,11 @@ func (s *Service) QuoteRide(ctx context.Context, in RideQuoteInput) (Quote, erro
 	if err != nil {
 		return Quote{}, fmt.Errorf("quote ride: %w", err)
 	}
-	q, err := s.store.InsertQuote(ctx, BuildRideQuote(card, zones, in, now))
+	qs, err := s.store.InsertQuotes(ctx, []Quote{BuildRideQuote(card, zones, in, now)})
 	if err != nil {
 		return Quote{}, fmt.Errorf("quote ride: %w", err)
 	}
-	return q, nil
+	return qs[0], nil
 }
 
 // GetSurge returns one zone's surge.

@@ -26,14 +26,9 @@ type Store interface {
 	// RateCardVersions returns up to limit versions of card id below beforeVersion (0 for
 	// no bound), newest first; ErrNotFound when the card does not exist.
 	RateCardVersions(ctx context.Context, id string, beforeVersion int64, limit int) ([]RateCard, error)
-	// RateCardInEffect returns the version in effect at now of the card of the first key
-	// among keys that has one; ErrNotFound when none has.
-	RateCardInEffect(ctx context.Context, keys []ProductKey, now time.Time) (RateCard, error)
-	// RateCardsInEffect is RateCardInEffect for several key lists at once; a list no card
-	// prices gets nil.
+	// RateCardsInEffect returns, for each list of keys, the version in effect at now of
+	// the card of the first key in the list that has one, or nil when none has.
 	RateCardsInEffect(ctx context.Context, keyLists [][]ProductKey, now time.Time) ([]*RateCard, error)
-	// InsertQuote stores a quote and returns it with its ID.
-	InsertQuote(ctx context.Context, q Quote) (Quote, error)
 	// InsertQuotes stores quotes, all or none, and returns them with their IDs, in order.
 	InsertQuotes(ctx context.Context, qs []Quote) ([]Quote, error)
 	// RideQuoteInputs returns, in one round trip, the version of the ride card of key in

@@ -5,8 +5,6 @@ package faregrpc
 
 import (
 	"context"
-	"io"
-	"log/slog"
 
 	"google.golang.org/protobuf/proto"
 
@@ -32,10 +30,6 @@ var EventTypes = []string{farepg.EventTypeRateCardUpdated, "fare.fare.calculated
 // here when Register runs without the runner, as in tests). Ride fares
 // (CalculateRideFare, GetFare, ListFares) and ConsumerAdminService answer UNIMPLEMENTED.
 func Register(ctx context.Context, d serve.Deps) error {
-	logger := d.Logger
-	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	s := d.Server.GRPC
 	log, _ := d.EventLog(ctx, Schema, EventTypes)
 	store := farepg.New(d.Pool, farepg.Options{

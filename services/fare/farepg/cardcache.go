@@ -7,7 +7,7 @@ import (
 	"github.com/waybill/waybill/services/fare/fare"
 )
 
-// CardCacheTTL is how long RateCardInEffect reuses a rate card version it read, by the
+// CardCacheTTL is how long RateCardsInEffect reuses a rate card version it read, by the
 // caller's clock. It bounds how long a quote can be priced from a superseded version:
 // one written through another fare process (writes through this store clear the cache
 // at once), or one replaced by a version whose effective time has come.
@@ -17,7 +17,7 @@ const CardCacheTTL = time.Second
 // (and, if all are live, everything).
 const cardCacheMax = 10_000
 
-// cardCache holds recent answers of RateCardInEffect per list of product keys. A read
+// cardCache holds recent answers of RateCardsInEffect per list of product keys. A read
 // that was running while a write cleared the cache does not store its answer (gen).
 type cardCache struct {
 	mu      sync.Mutex

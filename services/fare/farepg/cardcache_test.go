@@ -12,7 +12,7 @@ import (
 	"github.com/waybill/waybill/services/fare/farepg"
 )
 
-// TestRateCardCacheBound: RateCardInEffect reuses a version it read for less than
+// TestRateCardCacheBound: RateCardsInEffect reuses a version it read for less than
 // CardCacheTTL of the caller's clock, never longer, whether the version was superseded
 // by another process's write or by a later version coming into effect; a write through
 // the same store is seen at once.
@@ -29,7 +29,7 @@ func TestRateCardCacheBound(t *testing.T) {
 	keys := []fare.ProductKey{seat("d1"), seat("")}
 	price := func(at time.Time) int64 {
 		t.Helper()
-		got, err := a.RateCardInEffect(ctx, keys, at)
+		got, err := inEffect(ctx, a, keys, at)
 		if err != nil {
 			t.Fatal(err)
 		}

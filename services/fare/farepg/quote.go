@@ -31,16 +31,6 @@ SELECT $1::text, $2::uuid, $3::bigint, $4::text, $5::integer, $6::integer, $7::d
 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
 RETURNING id::text`
 
-// InsertQuote implements fare.Store: one INSERT, outside any explicit transaction, committed
-// asynchronously (see insertQuoteSQL).
-func (s *Store) InsertQuote(ctx context.Context, q fare.Quote) (fare.Quote, error) {
-	qs, err := s.InsertQuotes(ctx, []fare.Quote{q})
-	if err != nil {
-		return fare.Quote{}, err
-	}
-	return qs[0], nil
-}
-
 // InsertQuotes implements fare.Store: the quotes' INSERTs go out as one pipelined batch,
 // which PostgreSQL runs as one implicit transaction, committed asynchronously (see
 // insertQuoteSQL): all of them are stored, or none.

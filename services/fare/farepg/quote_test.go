@@ -49,10 +49,11 @@ func TestInsertQuoteRoundTripsAndKeepsCommitsDurable(t *testing.T) {
 		DistanceMeters: 5000, DurationSeconds: 900, CreateTime: t0, ValidUntil: t0.Add(5 * time.Minute),
 	}
 	for _, q := range []fare.Quote{stay, ride} {
-		got, err := s.InsertQuote(ctx, q)
+		stored, err := s.InsertQuotes(ctx, []fare.Quote{q})
 		if err != nil {
 			t.Fatal(err)
 		}
+		got := stored[0]
 		if got.ID == "" {
 			t.Fatal("no quote id")
 		}

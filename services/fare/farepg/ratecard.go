@@ -313,25 +313,14 @@ func (s *Store) RateCardVersions(ctx context.Context, id string, beforeVersion i
 	return cards, nil
 }
 
-// RateCardInEffect implements fare.Store with one query: a backward index scan of
-// rate_card_version_key per key (at most two), stopping at the first version in effect.
-// The answer is reused for CardCacheTTL of now (see CardCacheTTL for what that bounds);
-// callers must not modify the card.
-func (s *Store) RateCardInEffect(ctx context.Context, keys []fare.ProductKey, now time.Time) (fare.RateCard, error) {
-	cards, err := s.RateCardsInEffect(ctx, [][]fare.ProductKey{keys}, now)
-	if err != nil {
-		return fare.RateCard{}, err
-	}
-	if cards[0] == nil {
-		return fare.RateCard{}, fmt.Errorf("%w: no rate card in effect for %s", fare.ErrNotFound, keys[0].Canonical())
-	}
-	return *cards[0], nil
-}
-
-// RateCardsInEffect implements fare.Store: RateCardInEffect's query for each key list the
-// cache cannot answer, all sent as one pipelined batch.
+// RateCardsInEffect implements fare.Store. Each distinct key list the cache cannot
+// answer costs one query, a backward index scan of rate_card_version_key per key (at
+// most two) that stops at the first version in effect; the queries go out as one
+// pipelined batch. Answers are reused for CardCacheTTL of now (see CardCacheTTL for what
+// that bounds); callers must not modify the cards.
 func (s *Store) RateCardsInEffect(ctx context.Context, keyLists [][]fare.ProductKey, now time.Time) ([]*fare.RateCard, error) {
 	out := make([]*fare.RateCard, len(keyLists))
+	queued := map[string][]int{} // cache key → the lists waiting for its query
 	b := &pgx.Batch{}
 	for i, keys := range keyLists {
 		if len(keys) == 0 || len(keys) > 2 {
@@ -342,11 +331,16 @@ func (s *Store) RateCardsInEffect(ctx context.Context, keyLists [][]fare.Product
 			second = keys[1].Canonical()
 		}
 		cacheKey := first + "\n" + second
-		c, ok, gen := s.cards.get(cacheKey, now)
+		cached, ok, gen := s.cards.get(cacheKey, now)
 		if ok {
-			out[i] = &c
+			out[i] = &cached
 			continue
 		}
+		if waiting, ok := queued[cacheKey]; ok {
+			queued[cacheKey] = append(waiting, i)
+			continue
+		}
+		queued[cacheKey] = []int{i}
 		b.Queue(inEffectByKeysSQL, first, second, now).QueryRow(func(row pgx.Row) error {
 			var preference int
 			c, err := scanRateCard(row, &preference)
@@ -357,7 +351,9 @@ func (s *Store) RateCardsInEffect(ctx context.Context, keyLists [][]fare.Product
 				return fmt.Errorf("rate card in effect for %s: %w", first, err)
 			}
 			s.cards.put(cacheKey, c, now, gen)
-			out[i] = &c
+			for _, j := range queued[cacheKey] {
+				out[j] = &c
+			}
 			return nil
 		})
 	}

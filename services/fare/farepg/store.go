@@ -31,7 +31,7 @@ type Options struct {
 type Store struct {
 	pool  *pgxpool.Pool
 	opts  Options
-	cards cardCache // RateCardInEffect's
+	cards cardCache // RateCardsInEffect's
 }
 
 var _ fare.Store = (*Store)(nil)

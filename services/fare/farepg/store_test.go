@@ -1,6 +1,7 @@
 package farepg_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -75,7 +76,7 @@ func TestVersionInEffect(t *testing.T) {
 		{3 * time.Hour, 5}, // v4's time came, v5 is higher
 	} {
 		now := t0.Add(tc.at)
-		got, err := s.RateCardInEffect(ctx, []fare.ProductKey{seat("d1"), seat("")}, now)
+		got, err := inEffect(ctx, s, []fare.ProductKey{seat("d1"), seat("")}, now)
 		if tc.want == 0 {
 			if !errors.Is(err, fare.ErrNotFound) {
 				t.Fatalf("at %v: %v, %v; want not found", tc.at, got.Version, err)
@@ -109,10 +110,50 @@ func TestVersionInEffect(t *testing.T) {
 		at   time.Duration
 		want string
 	}{{30 * time.Minute, c.ID}, {time.Hour, d.ID}} {
-		got, err := s.RateCardInEffect(ctx, []fare.ProductKey{seat("d1"), seat("")}, t0.Add(tc.at))
+		got, err := inEffect(ctx, s, []fare.ProductKey{seat("d1"), seat("")}, t0.Add(tc.at))
 		if err != nil || got.ID != tc.want {
 			t.Fatalf("at %v: card %s, %v; want %s", tc.at, got.ID, err, tc.want)
 		}
+	}
+}
+
+// inEffect is the card RateCardsInEffect finds for one list of keys; ErrNotFound when
+// none is in effect.
+func inEffect(ctx context.Context, s *farepg.Store, keys []fare.ProductKey, now time.Time) (fare.RateCard, error) {
+	cards, err := s.RateCardsInEffect(ctx, [][]fare.ProductKey{keys}, now)
+	if err != nil {
+		return fare.RateCard{}, err
+	}
+	if cards[0] == nil {
+		return fare.RateCard{}, fare.ErrNotFound
+	}
+	return *cards[0], nil
+}
+
+// TestRateCardsInEffectBatch: lists in one call get their own cards, a list repeated in
+// the call gets the same card, and a list no card prices gets nil.
+func TestRateCardsInEffectBatch(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := t.Context()
+	route, err := s.CreateRateCard(ctx, card(seat(""), 100, t0), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep, err := s.CreateRateCard(ctx, card(seat("d2"), 300, t0), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRoute := []fare.ProductKey{seat("d1"), seat("")}
+	byDeparture := []fare.ProductKey{seat("d2"), seat("")}
+	unpriced := []fare.ProductKey{{Kind: fare.KindStay, Stay: fare.StayProduct{PropertyID: "p", RoomType: "double"}}}
+	cards, err := s.RateCardsInEffect(ctx, [][]fare.ProductKey{byRoute, byDeparture, unpriced, byRoute}, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cards) != 4 || cards[0] == nil || cards[0].ID != route.ID || cards[1] == nil || cards[1].ID != dep.ID ||
+		cards[2] != nil || cards[3] == nil || cards[3].ID != route.ID {
+		t.Fatalf("cards = %v, want route, departure, none, route", cards)
 	}
 }
 
