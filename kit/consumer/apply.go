@@ -289,6 +289,9 @@ func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	if c.cfg.AfterCommit != nil {
+		c.cfg.AfterCommit()
+	}
 	c.seq = max(committedSeq, endSeq)
 	c.cursor = committedCursor
 	if endCursor != "" && (endSeq > committedSeq || endSeq == 0) {

@@ -514,3 +514,35 @@ func TestSourceWithoutStream(t *testing.T) {
 		t.Fatalf("%d subscriptions to a source without a stream in a second, want 1", n)
 	}
 }
+
+// TestAfterCommitSeesTheBatchCommitted: AfterCommit runs after each batch, when the
+// handlers' writes are visible to other connections, and after the last batch every
+// event's effect is.
+func TestAfterCommitSeesTheBatchCommitted(t *testing.T) {
+	t.Parallel()
+	pool := newDB(t)
+	src := newFakeSource("trip")
+	srv := serveSource(t, src)
+	const n = 300
+	src.addN(n, 7)
+	name := "after-commit"
+	var handled, calls, behind atomic.Int64
+	runConsumer(t, consumer.Config{
+		Name: name, Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t), MaxBatch: 50,
+		AfterCommit: func() {
+			calls.Add(1)
+			var visible int64
+			if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM effects WHERE consumer = $1`, name).Scan(&visible); err != nil || visible < handled.Load() {
+				behind.Add(1)
+			}
+		},
+	}, func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+		handled.Add(1)
+		return recordEffect(ctx, tx, name, ev)
+	})
+	waitFor(t, 30*time.Second, "all events applied", func() bool { return cursorSeq(t, pool, name, "trip") == n })
+	waitFor(t, 5*time.Second, "AfterCommit after the last batch", func() bool { return calls.Load() >= n/50 })
+	if b := behind.Load(); b > 0 {
+		t.Fatalf("AfterCommit ran %d times before the batch's writes were visible", b)
+	}
+}

@@ -199,8 +199,9 @@ func RegisterConfig(ctx context.Context, d serve.Deps, cfg Config) error {
 			Name: settlementsConsumer, Source: "payment", Client: eventsv1.NewEventStreamServiceClient(payments.Conn()),
 			Pool: d.Pool, Types: []string{paymentSettled}, PayloadMode: eventsv1.PayloadMode_PAYLOAD_MODE_FULL,
 			Logger: logger, Meter: feed.Meter, TracerProvider: feed.TracerProvider, Reconnect: cfg.FeedReconnect,
+			AfterCommit: log.Notify, // settlements are rare: wake the sequencer after each batch
 		}
-		handlers[settlementsConsumer] = settleHandler(store, log.Notify)
+		handlers[settlementsConsumer] = settleHandler(store)
 	}
 	eventsv1.RegisterConsumerAdminServiceServer(s, adminGuard{consumer.NewAdminServer(schema, d.Pool, handlers)})
 

@@ -23,8 +23,9 @@ const paymentSettled = "payment.payment.settled"
 
 // settleHandler applies "payment.payment.settled": once every capture of the payment is
 // settled (`payment.settle_time` set), the PAID bill of that payment becomes SETTLED, in
-// the consumer's transaction.
-func settleHandler(store *billingpg.Store, notify func()) consumer.Handler {
+// the consumer's transaction. (The consumer's AfterCommit wakes the sequencer for the
+// bill's event.)
+func settleHandler(store *billingpg.Store) consumer.Handler {
 	return func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
 		if ev.GetType() != paymentSettled || ev.GetPayload() == nil {
 			return nil
@@ -37,11 +38,7 @@ func settleHandler(store *billingpg.Store, notify func()) consumer.Handler {
 		if p.GetSettleTime() == nil || p.GetId() == "" {
 			return nil
 		}
-		changed, err := store.SettlePayment(ctx, tx, p.GetId(), time.Now().UTC().Truncate(time.Microsecond))
-		if changed && notify != nil {
-			// The sequencer's poll catches the event if this runs before the commit.
-			time.AfterFunc(20*time.Millisecond, notify)
-		}
+		_, err := store.SettlePayment(ctx, tx, p.GetId(), time.Now().UTC().Truncate(time.Microsecond))
 		return err
 	}
 }

@@ -62,7 +62,7 @@ type feed struct {
 	p       *provider
 	opts    FeedOptions
 	wake    chan struct{}
-	pending atomic.Bool
+	changed atomic.Bool // the batch being applied changed bills
 }
 
 // Handlers returns the consumer handler of every provider by consumer name, for the
@@ -102,6 +102,7 @@ func (ps *Providers) RunFeeds(ctx context.Context, opts FeedOptions) {
 					PayloadMode: eventsv1.PayloadMode_PAYLOAD_MODE_FULL,
 					Logger:      log, Meter: opts.Meter, TracerProvider: opts.TracerProvider,
 					Reconnect: opts.Reconnect, StallTimeout: opts.StallTimeout,
+					AfterCommit: f.afterCommit,
 				}, f.handle)
 				if err != nil && ctx.Err() == nil {
 					// The provider pruned events billing had not applied: the read model
@@ -131,7 +132,7 @@ func (f *feed) handle(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error 
 			return err
 		}
 		if changed {
-			f.notifySoon()
+			f.changed.Store(true)
 		}
 	case refresh:
 		if err := f.opts.Sink.RequestRefresh(ctx, tx, f.p.name, d.summary.ReservationID, now); err != nil {
@@ -146,17 +147,12 @@ func (f *feed) handle(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error 
 	return nil
 }
 
-// notifySoon wakes billing's sequencer shortly after the consumer's transaction is
-// likely committed (the handler runs before the commit); the sequencer's poll catches
-// anything later.
-func (f *feed) notifySoon() {
-	if f.opts.Notify == nil || !f.pending.CompareAndSwap(false, true) {
-		return
-	}
-	time.AfterFunc(20*time.Millisecond, func() {
-		f.pending.Store(false)
+// afterCommit wakes billing's sequencer once a batch that changed bills has committed
+// (the bills' events are in that transaction).
+func (f *feed) afterCommit() {
+	if f.changed.Swap(false) && f.opts.Notify != nil {
 		f.opts.Notify()
-	})
+	}
 }
 
 // refreshLoop fetches, one batched GetReservationDetails call at a time, the details of
