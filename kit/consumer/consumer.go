@@ -131,8 +131,8 @@ const (
 	// DefaultMaxBatch is the most events Run applies in one transaction.
 	DefaultMaxBatch = 256
 	// DefaultLinger is how long a batch waits for more events after its first one. A
-	// steady trickle of events then shares transactions (at 500 events/s about three per
-	// transaction instead of one), for at most this much more lag; a backlog fills its
+	// steady trickle of events then shares transactions (at 500 events/s, by arithmetic,
+	// about three per transaction instead of one), for at most this much more lag; a backlog fills its
 	// batches without waiting.
 	DefaultLinger = 5 * time.Millisecond
 	// NoStreamRetry is how long Run waits before subscribing again to a source that

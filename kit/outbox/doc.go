@@ -32,8 +32,10 @@
 // Code with its own transaction helper calls Emit(ctx, tx, events...) inside it and
 // Log.Notify after a successful commit. Code that pipelines its statements as pgx
 // batches calls Queue(ctx, batch, events...) instead, to send the outbox insert in a
-// batch it sends anyway (for example with its COMMIT). Business transactions never call pg_notify: it
-// takes a global lock at commit and halves write throughput.
+// batch it sends anyway (for example with its COMMIT). Business transactions never call
+// pg_notify: it takes a global lock at commit (../shared/PERFORMANCE.md measured
+// "update + insert outbox" at 16 clients: about 7,400 tx/s, 3,500 with pg_notify in the
+// transaction).
 //
 // # Why the log never skips an event
 //

@@ -332,8 +332,8 @@ func (l *Log) sequence(ctx context.Context) (total int, busy bool, err error) {
 // lock before.
 func (l *Log) batch(ctx context.Context, withRows bool) ([]Logged, int, error) {
 	b := &pgx.Batch{}
-	// JIT compilation costs this short statement hundreds of milliseconds whenever the
-	// planner misjudges a small table's size; it never pays off here.
+	// JIT compilation can cost this short statement far more than the statement itself
+	// when the planner misjudges a small table's size; it never pays off here.
 	b.Queue("SELECT pg_advisory_xact_lock(hashtext($1)), set_config('jit', 'off', true)", l.schema+".event_log")
 	if withRows {
 		b.Queue(l.moveRowsSQL, l.opts.BatchSize, Channel(l.schema))

@@ -13,7 +13,8 @@ import (
 
 // Billing passes each reservation's details through to its own callers as the bytes the
 // provider sent: a panel page of 360 items would otherwise decode and re-encode every
-// provider's details (about a third of billing's CPU per page). So billing reads
+// provider's details (a large share of billing's CPU per page in the profiles that
+// led to this; the figure was not recorded). So billing reads
 // GetReservationDetails replies as an empty message, which keeps every field undecoded
 // in its unknown fields, and splits the results out of those bytes with protowire: each
 // result's id and status, and its details still encoded.
