@@ -345,7 +345,7 @@ func (r *Reader) listenOnce(ctx context.Context) (connected bool, err error) {
 			return true, err
 		}
 		// The payload is the batch's last seq: a batch this reader has already read
-		// (this process's own, handed over by Appended) needs no read.
+		// (this process's own, handed over by OnAppend) needs no read.
 		if last, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
 			r.mu.Lock()
 			seen := last <= r.tail

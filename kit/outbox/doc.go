@@ -50,7 +50,7 @@
 // seq > cursor never skips one. The batch ends with one pg_notify(Channel(schema),
 // last_seq), the coalesced wake-up for readers in other processes. Readers in this
 // process get the batch's events handed over (Log.OnAppend) and so need not read them
-// back; Log.Appended signals each batch too.
+// back.
 //
 // # Retention
 //
@@ -68,10 +68,8 @@
 //	func Channel(schema string) string
 //	type Options struct{ PollInterval time.Duration; BatchSize int; Retention, PruneInterval time.Duration; Logger *slog.Logger }
 //	func New(pool *pgxpool.Pool, schema string, opts Options) *Log
-//	func (l *Log) Schema() string
 //	func (l *Log) InTx(ctx context.Context, fn func(tx pgx.Tx, emit func(...Event) error) error) error
 //	func (l *Log) Notify()
-//	func (l *Log) Appended() <-chan struct{}
 //	type Logged struct{ Seq int64; EventID, Type, Key, PayloadType string; Payload []byte; TraceContext map[string]string; OccurredAt time.Time }
 //	func (l *Log) OnAppend(fn func([]Logged))
 //	func (l *Log) Run(ctx context.Context) error

@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -57,16 +56,14 @@ type Log struct {
 	opts   Options
 	log    *slog.Logger
 
-	emitSQL     string
-	moveSQL     string
-	moveRowsSQL string
-	pruneSQL    string
+	emitSQL  string
+	moveSQL  string
+	pruneSQL string
 
 	wake chan struct{} // Notify's signal to Run; holds at most one
 
-	mu       sync.Mutex
-	appended chan struct{}    // closed, and replaced, after each batch that appended events
-	hooks    []func([]Logged) // OnAppend's
+	mu    sync.Mutex
+	hooks []func([]Logged) // OnAppend's
 	seqMu    sync.Mutex       // one batch at a time within the process
 }
 
@@ -113,16 +110,11 @@ func New(pool *pgxpool.Pool, schema string, opts Options) *Log {
 		opts:        opts,
 		log:         logger.With(slog.String("schema", schema)),
 		emitSQL:     fmt.Sprintf(emitSQL, t("outbox")),
-		moveSQL:     fmt.Sprintf(moveSQL, t("event_log_head"), t("outbox"), t("event_log")),
-		moveRowsSQL: fmt.Sprintf(moveRowsSQL, t("event_log_head"), t("outbox"), t("event_log")),
-		pruneSQL:    fmt.Sprintf(pruneSQL, t("event_log"), t("event_log_head")),
-		wake:        make(chan struct{}, 1),
-		appended:    make(chan struct{}),
+		moveSQL:  fmt.Sprintf(moveSQL, t("event_log_head"), t("outbox"), t("event_log")),
+		pruneSQL: fmt.Sprintf(pruneSQL, t("event_log"), t("event_log_head")),
+		wake:     make(chan struct{}, 1),
 	}
 }
-
-// Schema returns the schema the log's tables are in.
-func (l *Log) Schema() string { return l.schema }
 
 // InTx runs fn in a transaction (pgxutil.InTx) and passes it emit, which writes events
 // to the outbox in that transaction (see Emit for the per-key ordering precondition).
@@ -154,18 +146,8 @@ func (l *Log) Notify() {
 	}
 }
 
-// Appended returns a channel that is closed when this process's sequencer next commits
-// a batch that appended events to the log. Readers take it before reading the log, then
-// wait on it, so they miss no wake-up.
-func (l *Log) Appended() <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.appended
-}
-
 // OnAppend registers fn to receive, in seq order, the events of every batch this
-// process's sequencer appends to the log, right after the batch commits and before
-// Appended's channel closes. fn runs on the sequencer's goroutine and must not block;
+// process's sequencer appends to the log, right after the batch commits. fn runs on the sequencer's goroutine and must not block;
 // it must not modify the events. A reader uses it to fan out new events without reading
 // them back from the database. Register before Run starts.
 func (l *Log) OnAppend(fn func([]Logged)) {
@@ -178,13 +160,6 @@ func (l *Log) appendedHooks() []func([]Logged) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.hooks
-}
-
-func (l *Log) signalAppended() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	close(l.appended)
-	l.appended = make(chan struct{})
 }
 
 // Run is the sequencer: until ctx is done it moves committed outbox rows to the log,
@@ -259,9 +234,14 @@ func (l *Log) pruneLoop(ctx context.Context) {
 	}
 }
 
-// moveCTE moves up to $1 committed outbox rows to the log and advances the head; moveSQL
-// and moveRowsSQL differ only in what they return.
-const moveCTE = `WITH moved AS (
+// moveSQL moves up to $1 committed outbox rows, in id order, to the log with the next
+// sequence numbers, advances the head, notifies $2 and returns the appended events, in
+// one statement. It runs after the advisory lock was taken, in the same transaction, so
+// its snapshot sees every batch committed before. The head is read by scalar
+// subqueries, not joined, which keeps the planner's estimates (and so its cost, and
+// whether it JIT-compiles) small. The notification is an uncorrelated scalar subquery,
+// evaluated once, and not at all when nothing moved.
+const moveSQL = `WITH moved AS (
     DELETE FROM %[2]s WHERE id = ANY (ARRAY(SELECT id FROM %[2]s ORDER BY id LIMIT $1))
     RETURNING id, event_id, type, key, payload_type, payload, trace_context, occurred_at
 ), logged AS (
@@ -275,19 +255,7 @@ const moveCTE = `WITH moved AS (
     WHERE EXISTS (SELECT 1 FROM logged)
     RETURNING last_seq
 )
-`
-
-// moveSQL moves up to $1 committed outbox rows, in id order, to the log with the next
-// sequence numbers, advances the head and notifies $2, in one statement. It runs after
-// the advisory lock was taken, in the same transaction, so its snapshot sees every
-// batch committed before. The head is read by scalar subqueries, not joined, which
-// keeps the planner's estimates (and so its cost, and whether it JIT-compiles) small.
-const moveSQL = moveCTE + `SELECT (SELECT count(*) FROM logged), last_seq, pg_notify($2, last_seq::text) FROM advanced`
-
-// moveRowsSQL is moveSQL returning the appended events, for OnAppend. The notification
-// is an uncorrelated scalar subquery, evaluated once, and not at all when nothing
-// moved.
-const moveRowsSQL = moveCTE + `SELECT seq, event_id::text, type, key, coalesce(payload_type, ''), payload, trace_context, occurred_at,
+SELECT seq, event_id::text, type, key, coalesce(payload_type, ''), payload, trace_context, occurred_at,
        (SELECT pg_notify($2, last_seq::text) FROM advanced)
 FROM logged
 ORDER BY seq`
@@ -307,68 +275,50 @@ func (l *Log) sequence(ctx context.Context) (total int, busy bool, err error) {
 	defer l.seqMu.Unlock()
 	hooks := l.appendedHooks()
 	for {
-		events, n, err := l.batch(ctx, len(hooks) > 0)
+		events, err := l.batch(ctx)
 		if err != nil {
 			return total, busy, fmt.Errorf("sequence outbox: %w", err)
 		}
-		total += n
+		total += len(events)
 		busy = busy || len(l.wake) > 0
-		if n > 0 {
+		if len(events) > 0 {
 			for _, fn := range hooks {
 				fn(events)
 			}
-			l.signalAppended()
 		}
-		if n < l.opts.BatchSize {
+		if len(events) < l.opts.BatchSize {
 			return total, busy, nil
 		}
 	}
 }
 
-// batch runs one sequencer transaction and returns how many events it moved, and
-// those events when withRows. The two statements go in one round trip and run in one
+// batch runs one sequencer transaction and returns the events it moved. The two statements go in one round trip and run in one
 // implicit transaction (a pgx batch ends with a single Sync); each takes its own
 // snapshot (READ COMMITTED), so the move sees the commits of every batch that held the
 // lock before.
-func (l *Log) batch(ctx context.Context, withRows bool) ([]Logged, int, error) {
+func (l *Log) batch(ctx context.Context) ([]Logged, error) {
 	b := &pgx.Batch{}
 	// JIT compilation can cost this short statement far more than the statement itself
 	// when the planner misjudges a small table's size; it never pays off here.
 	b.Queue("SELECT pg_advisory_xact_lock(hashtext($1)), set_config('jit', 'off', true)", l.schema+".event_log")
-	if withRows {
-		b.Queue(l.moveRowsSQL, l.opts.BatchSize, Channel(l.schema))
-	} else {
-		b.Queue(l.moveSQL, l.opts.BatchSize, Channel(l.schema))
-	}
+	b.Queue(l.moveSQL, l.opts.BatchSize, Channel(l.schema))
 	br := l.pool.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil {
 		_ = br.Close()
-		return nil, 0, fmt.Errorf("lock: %w", err)
+		return nil, fmt.Errorf("lock: %w", err)
 	}
-	var (
-		events []Logged
-		moved  int
-		err    error
-	)
-	if withRows {
-		var rows pgx.Rows
-		if rows, err = br.Query(); err == nil {
-			events, err = pgx.CollectRows(rows, scanLogged)
-			moved = len(events)
-		}
-	} else {
-		err = br.QueryRow().Scan(&moved, nil, nil)
-		if errors.Is(err, pgx.ErrNoRows) {
-			err = nil
-		}
+	var events []Logged
+	rows, err := br.Query()
+	if err == nil {
+		events, err = pgx.CollectRows(rows, scanLogged)
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr // the commit
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("move: %w", err)
+		return nil, fmt.Errorf("move: %w", err)
 	}
-	return events, moved, nil
+	return events, nil
 }
 
 func scanLogged(row pgx.CollectableRow) (Logged, error) {

@@ -331,8 +331,9 @@ func TestConcurrentSequencersShareOneOrder(t *testing.T) {
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Go(func() {
-			key := string(rune('a' + w))
-			for range perWriter {
+			for i := range perWriter {
+				// The key carries the writer and its event's number, to check their order.
+				key := fmt.Sprintf("%c%03d", 'a'+w, i)
 				err := logs[w%replicas].InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
 					return emit(outbox.Event{Type: "shop.item.added", Key: key})
 				})
@@ -354,10 +355,15 @@ func TestConcurrentSequencersShareOneOrder(t *testing.T) {
 	if len(got) != writers*perWriter {
 		t.Fatalf("%d events in the log, want %d", len(got), writers*perWriter)
 	}
+	next := map[byte]int{} // each writer's next event number
 	for i, r := range got {
 		if r.seq != int64(i+1) {
 			t.Fatalf("event %d has seq %d: the log has a gap or a duplicate", i, r.seq)
 		}
+		if want := fmt.Sprintf("%c%03d", r.key[0], next[r.key[0]]); r.key != want {
+			t.Fatalf("seq %d is %s, want %s: a writer's events are out of order", r.seq, r.key, want)
+		}
+		next[r.key[0]]++
 	}
 	if last, _ := head(t, pool); last != writers*perWriter {
 		t.Errorf("head %d, want %d", last, writers*perWriter)
@@ -395,51 +401,71 @@ func (lb *logBuffer) String() string {
 	return lb.b.String()
 }
 
+// appendedSignal registers an OnAppend hook (before Run) and returns a function that
+// waits up to 10 s for the next batch appended after its previous call.
+func appendedSignal(log *outbox.Log) func() bool {
+	ch := make(chan struct{}, 1000)
+	log.OnAppend(func([]outbox.Logged) { ch <- struct{}{} })
+	return func() bool {
+		select {
+		case <-ch:
+			return true
+		case <-time.After(10 * time.Second):
+			return false
+		}
+	}
+}
+
+// TestRunWakesOnNotify: with an hour's poll interval, only InTx's Notify can make the
+// sequencer move the second event (the first is waited for, so that Run's pass at start
+// is over).
 func TestRunWakesOnNotify(t *testing.T) {
 	t.Parallel()
 	var logs logBuffer
 	pool, log := newLog(t, outbox.Options{PollInterval: time.Hour, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	appended := appendedSignal(log)
 	defer run(t, log)()
-	appended := log.Appended()
-	err := log.InTx(t.Context(), func(tx pgx.Tx, emit func(...outbox.Event) error) error {
-		return emit(outbox.Event{Type: "shop.item.added", Key: "a"})
-	})
-	if err != nil {
-		t.Fatal(err)
+	for i, key := range []string{"a", "b"} {
+		err := log.InTx(t.Context(), func(tx pgx.Tx, emit func(...outbox.Event) error) error {
+			return emit(outbox.Event{Type: "shop.item.added", Key: key})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !appended() {
+			t.Fatalf("event %d: Notify did not wake the sequencer (the poll interval is an hour); log:\n%s", i+1, logs.String())
+		}
 	}
-	select {
-	case <-appended:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("Notify did not wake the sequencer (the poll interval is an hour); log:\n%s", logs.String())
-	}
-	if last, _ := head(t, pool); last != 1 {
-		t.Fatalf("head %d after the wake-up, want 1", last)
+	if last, _ := head(t, pool); last != 2 {
+		t.Fatalf("head %d after the wake-ups, want 2", last)
 	}
 }
 
+// TestRunPollsForOtherWriters: an event committed without Notify (another replica's) is
+// moved by the poll. As above, the first event is waited for so that Run's pass at start
+// cannot be what finds the second.
 func TestRunPollsForOtherWriters(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	var logs logBuffer
 	pool, log := newLog(t, outbox.Options{PollInterval: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	appended := appendedSignal(log)
 	defer run(t, log)()
-	// Another replica's write: no Notify here, only the poll finds it.
-	appended := log.Appended()
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := outbox.Emit(ctx, tx, outbox.Event{Type: "shop.item.added", Key: "b"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-appended:
-	case <-time.After(10 * time.Second):
-		last, _ := head(t, pool)
-		t.Fatalf("the poll did not find an event written without Notify (head %d); log:\n%s", last, logs.String())
+	for i, key := range []string{"a", "b"} {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := outbox.Emit(ctx, tx, outbox.Event{Type: "shop.item.added", Key: key}); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !appended() {
+			last, _ := head(t, pool)
+			t.Fatalf("event %d: the poll did not find an event written without Notify (head %d); log:\n%s", i+1, last, logs.String())
+		}
 	}
 }
 
