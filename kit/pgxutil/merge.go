@@ -41,9 +41,13 @@ func MustMergeMigrations(sets ...fs.FS) fs.FS {
 
 // Dir returns the migration set in folder dir of an embedded file system, for a
 // package-level variable: `//go:embed migrations/*.sql` then `pgxutil.Dir(files,
-// "migrations")`. A folder that is not there is a programming mistake, so it panics.
+// "migrations")`. A folder that is not there, or holds no *.sql file, is a programming
+// mistake, so it panics (fs.Sub alone accepts any name).
 func Dir(files fs.FS, dir string) fs.FS {
 	sub, err := fs.Sub(files, dir)
+	if err == nil {
+		_, err = Migrations(sub)
+	}
 	if err != nil {
 		panic(fmt.Sprintf("pgxutil: migrations folder %q: %v", dir, err))
 	}

@@ -35,3 +35,18 @@ func TestMergeMigrations(t *testing.T) {
 	}
 	var _ fs.FS = m
 }
+
+// TestDirPanicsOnAMissingFolder: a misspelt folder fails when the package loads, not
+// when a service migrates at run time.
+func TestDirPanicsOnAMissingFolder(t *testing.T) {
+	files := fstest.MapFS{"migrations/0001_a.sql": {Data: []byte("SELECT 1")}}
+	if got := Dir(files, "migrations"); got == nil {
+		t.Fatal("no migrations from the right folder")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Dir accepted a folder that does not exist")
+		}
+	}()
+	Dir(files, "migratoins")
+}

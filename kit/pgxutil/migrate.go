@@ -35,7 +35,7 @@ func Migrations(fsys fs.FS) ([]Migration, error) {
 		return nil, fmt.Errorf("list migrations: %w", err)
 	}
 	if len(names) == 0 {
-		return nil, errors.New("no *.sql files at the root of the migrations (for an embedded folder, pass fs.Sub(files, folder))")
+		return nil, errors.New("no *.sql files at the root of the migrations (for an embedded folder, pass pgxutil.Dir(files, folder))")
 	}
 	slices.Sort(names)
 	ms := make([]Migration, 0, len(names))

@@ -46,9 +46,6 @@ type Spec struct {
 	// migrations (which must include kit/outbox's) are applied, and registers the
 	// EventStreamService that serves the log.
 	EventTypes []string
-	// Start, when set, runs once the migrations are applied, for background work that
-	// needs the tables (expiry sweeps, consumers). It should return when ctx ends.
-	Start func(ctx context.Context, d Deps) error
 }
 
 // Deps is what a service's Register gets.
@@ -70,8 +67,8 @@ type Deps struct {
 	// in-process readers such as billing's WatchBills.
 	EventStream eventsv1.EventStreamServiceServer
 	// Migrated is closed once the service's migrations are applied: background work
-	// started by Register waits for it (AwaitMigrations) before touching the tables;
-	// Spec.Start runs after it anyway. nil means the tables are there already.
+	// started by Register waits for it (AwaitMigrations) before touching the tables.
+	// nil means the tables are there already.
 	Migrated <-chan struct{}
 }
 
@@ -213,9 +210,6 @@ func Run(ctx context.Context, spec Spec, args []string, getenv func(string) stri
 	}
 	if err := spec.Register(ctx, deps); err != nil {
 		return fmt.Errorf("register %s: %w", spec.Name, err)
-	}
-	if spec.Start != nil {
-		background = append(background, func(ctx context.Context) error { return spec.Start(ctx, deps) })
 	}
 	go func() {
 		if !migrateUntilDone(ctx, logger, pool, spec, &migrated) {
