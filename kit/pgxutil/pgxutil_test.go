@@ -133,8 +133,8 @@ func TestMigrateRejectsFolderWithoutSQL(t *testing.T) {
 	t.Parallel()
 	pool := emptyDB(t, pgxutil.PoolConfig{})
 	files := fstest.MapFS{"migrations/0001_init.sql": sql("CREATE TABLE a (id int);")}
-	if err := pgxutil.Migrate(t.Context(), pool, "shop", files); err == nil || !strings.Contains(err.Error(), "fs.Sub") {
-		t.Errorf("Migrate = %v, want an error pointing at fs.Sub", err)
+	if err := pgxutil.Migrate(t.Context(), pool, "shop", files); err == nil || !strings.Contains(err.Error(), "pgxutil.Dir") {
+		t.Errorf("Migrate = %v, want an error pointing at pgxutil.Dir", err)
 	}
 }
 
