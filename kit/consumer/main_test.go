@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -31,6 +30,7 @@ import (
 	"github.com/waybill/waybill/kit/consumer"
 	"github.com/waybill/waybill/kit/grpcclient"
 	"github.com/waybill/waybill/kit/pgtest"
+	"github.com/waybill/waybill/kit/pgxutil"
 )
 
 func TestMain(m *testing.M) {
@@ -46,20 +46,7 @@ const testSchema = "shop"
 
 // testMigrations are consumer.Migrations plus the table the tests' handlers write: one
 // row per handler run that committed.
-var testMigrations = func() fs.FS {
-	m := fstest.MapFS{}
-	err := fs.WalkDir(consumer.Migrations, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(consumer.Migrations, path)
-		m[path] = &fstest.MapFile{Data: b}
-		return err
-	})
-	if err != nil {
-		panic(err)
-	}
-	m["0900_effects.sql"] = &fstest.MapFile{Data: []byte(`
+var testMigrations = pgxutil.MustMergeMigrations(consumer.Migrations, fstest.MapFS{"0900_effects.sql": {Data: []byte(`
 CREATE TABLE effects (
     id       bigserial PRIMARY KEY,
     consumer text   NOT NULL,
@@ -67,9 +54,7 @@ CREATE TABLE effects (
     key      text   NOT NULL,
     seq      bigint NOT NULL,
     value    bigint NOT NULL
-);`)}
-	return m
-}()
+);`)}})
 
 func newDB(t testing.TB) *pgxpool.Pool {
 	t.Helper()

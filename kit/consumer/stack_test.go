@@ -2,7 +2,6 @@ package consumer_test
 
 import (
 	"context"
-	"io/fs"
 	"net"
 	"sync"
 	"testing"
@@ -28,22 +27,8 @@ const (
 
 // producerMigrations are outbox.Migrations plus the producer's aggregates: one row per
 // key whose version each event carries.
-var producerMigrations = func() fs.FS {
-	m := fstest.MapFS{"0001_item.sql": &fstest.MapFile{Data: []byte(
-		`CREATE TABLE item (key text PRIMARY KEY, version bigint NOT NULL DEFAULT 0);`)}}
-	err := fs.WalkDir(outbox.Migrations, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(outbox.Migrations, path)
-		m[path] = &fstest.MapFile{Data: b}
-		return err
-	})
-	if err != nil {
-		panic(err)
-	}
-	return m
-}()
+var producerMigrations = pgxutil.MustMergeMigrations(outbox.Migrations, fstest.MapFS{"0001_item.sql": {Data: []byte(
+	`CREATE TABLE item (key text PRIMARY KEY, version bigint NOT NULL DEFAULT 0);`)}})
 
 // stack is the real event backbone in one database: the producer's schema with its
 // outbox, sequencer, reader and EventStreamService on loopback gRPC, and the consumer's

@@ -23,6 +23,7 @@ import (
 	"github.com/waybill/waybill/kit/eventstream"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgtest"
+	"github.com/waybill/waybill/kit/pgxutil"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -40,21 +41,9 @@ var knownTypes = []string{typeBumped, typeAdded, typeRemoved}
 
 // migrations is the outbox's migrations plus a table of aggregates, as a service
 // combines them.
-func migrations(tb testing.TB) fs.FS {
-	tb.Helper()
-	files := fstest.MapFS{"0001_item.sql": {Data: []byte("CREATE TABLE item (id text PRIMARY KEY, n bigint NOT NULL DEFAULT 0);")}}
-	err := fs.WalkDir(outbox.Migrations, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(outbox.Migrations, path)
-		files[path] = &fstest.MapFile{Data: b}
-		return err
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return files
+func migrations(testing.TB) fs.FS {
+	return pgxutil.MustMergeMigrations(outbox.Migrations,
+		fstest.MapFS{"0001_item.sql": {Data: []byte("CREATE TABLE item (id text PRIMARY KEY, n bigint NOT NULL DEFAULT 0);")}})
 }
 
 // env is one emitting service: a database, its sequencer, a reader and the

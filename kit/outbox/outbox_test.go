@@ -21,6 +21,7 @@ import (
 
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgtest"
+	"github.com/waybill/waybill/kit/pgxutil"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -29,21 +30,9 @@ const schema = "shop"
 
 // migrations is the outbox's migrations plus a table of aggregates, as a service would
 // combine them.
-func migrations(t testing.TB) fs.FS {
-	t.Helper()
-	files := fstest.MapFS{"0001_item.sql": {Data: []byte("CREATE TABLE item (id text PRIMARY KEY, n int NOT NULL DEFAULT 0);")}}
-	err := fs.WalkDir(outbox.Migrations, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(outbox.Migrations, path)
-		files[path] = &fstest.MapFile{Data: b}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
+func migrations(testing.TB) fs.FS {
+	return pgxutil.MustMergeMigrations(outbox.Migrations,
+		fstest.MapFS{"0001_item.sql": {Data: []byte("CREATE TABLE item (id text PRIMARY KEY, n int NOT NULL DEFAULT 0);")}})
 }
 
 func newLog(t *testing.T, opts outbox.Options) (*pgxpool.Pool, *outbox.Log) {
