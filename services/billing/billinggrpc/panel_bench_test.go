@@ -38,7 +38,8 @@ const (
 //
 // Each reports p50 and p99 latency (ms) and the provider calls per page (rpcs/op).
 // page_codec reports what encoding and decoding the FULL page alone cost, and
-// stalled_provider checks P4.
+// stalled_provider reports P4's figures (its p99 against deadline-ms) and checks that only
+// the stalled provider's items are degraded.
 func BenchmarkPanel(b *testing.B) {
 	url := pgtest.NewURL(b, pgtest.Schemas{
 		"billing": billingpg.Migrations,
@@ -120,9 +121,10 @@ func BenchmarkPanel(b *testing.B) {
 		b.ReportMetric(enc, "encode-p50-ms")
 		b.ReportMetric(dec, "decode-p50-ms")
 	})
-	// P4: one provider stalls far past its deadline. Each page must still answer, within
-	// the provider deadline (plus a margin), with the other providers' details present and
-	// only the stalled provider's items degraded. The first pages wait out the deadline;
+	// P4: one provider stalls far past its deadline. Each page must still answer with the
+	// other providers' details present and only the stalled provider's items degraded
+	// (checked); how long the slowest pages take against the deadline is reported (p99,
+	// deadline-ms), not asserted. The first pages wait out the deadline;
 	// once the provider's circuit breaker opens, pages fail fast until it probes again.
 	b.Run("stalled_provider", func(b *testing.B) {
 		ps["trip"].SetDelay(time.Minute)

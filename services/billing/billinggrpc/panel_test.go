@@ -237,9 +237,12 @@ func TestPanelDegradesPerProvider(t *testing.T) {
 	})
 }
 
+// TestBreakerProbesAndRecovers: after trip fails enough pages, its circuit opens: pages
+// no longer call it, even once it is back, until the cooldown ends and a probe finds it
+// answering.
 func TestBreakerProbesAndRecovers(t *testing.T) {
 	t.Parallel()
-	e := start(t, func(c *billinggrpc.Config) { c.BreakerCooldown = 100 * time.Millisecond })
+	e := start(t, func(c *billinggrpc.Config) { c.BreakerCooldown = 3 * time.Second })
 	e.seed(t, 5, 3)
 	ctx := ctxT(t)
 	e.providers["trip"].Stop()
@@ -248,6 +251,13 @@ func TestBreakerProbesAndRecovers(t *testing.T) {
 	}
 	if err := e.providers["trip"].Restart(); err != nil {
 		t.Fatal(err)
+	}
+	before := e.providers["trip"].Calls.Load()
+	for range 3 {
+		e.listFull(t, ctx, 5)
+	}
+	if n := e.providers["trip"].Calls.Load() - before; n != 0 {
+		t.Fatalf("trip was called %d times while its circuit was open", n)
 	}
 	eventually(t, "trip's details back after the circuit's probe", func() bool {
 		for _, b := range e.listFull(t, ctx, 5).GetBills() {

@@ -400,8 +400,8 @@ func TestPayBillConfirmFails(t *testing.T) {
 	}
 }
 
-// TestPayBillCaptureTimeout: the capture's outcome is unknown; the saga stays RUNNING
-// while the payment service reconciles it and never captures twice. A capture that did
+// TestPayBillCaptureTimeout: the capture's outcome is unknown; the saga waits while the
+// payment service reconciles it and never captures twice. A capture that did
 // happen pays the bill; one that did not is compensated.
 func TestPayBillCaptureTimeout(t *testing.T) {
 	t.Parallel()
@@ -641,7 +641,7 @@ func TestPaidBillSettles(t *testing.T) {
 }
 
 // TestPayBillZeroTotal: a bill of free reservations moves no money, but paying it still
-// confirms its items; a free item that expired is left alone.
+// confirms its items; a free item that was cancelled is left alone.
 func TestPayBillZeroTotal(t *testing.T) {
 	t.Parallel()
 	w := newSagaWorld(t)

@@ -35,7 +35,7 @@ func TestReadModelFollowsProviderEvents(t *testing.T) {
 		{"booking", reservationv1.Kind_KIND_FLIGHT}, // booking's payload
 		{"trip", reservationv1.Kind_KIND_RIDE},      // trip's payload
 		{"ferry", kindFerry},                        // the common ReservationDetails payload
-		{"hover", kindHover},                        // unreadable payload: refreshed by one batched call
+		{"hover", kindHover},                        // unreadable payload: billing fetches the details
 	}
 	for _, c := range cases {
 		t.Run(c.provider, func(t *testing.T) {
