@@ -179,6 +179,24 @@ func TestPropertyInventory(t *testing.T) {
 	if n := e.count(t, "SELECT count(*) FROM room_night WHERE capacity = 3"); n != 3 {
 		t.Fatalf("%d nights follow the new capacity, want 3", n)
 	}
+	// A new check-in hour moves the held stay: a new service period, a new version and a
+	// modified event, like a departure's new schedule.
+	later := proto.Clone(u.GetProperty()).(*bookingv1.Property)
+	later.CheckInHour = booking.DefaultCheckInHour + 2
+	if _, err := e.opsInv.UpdateProperty(ctxT(t), &bookingv1.UpdatePropertyRequest{Property: later, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"check_in_hour"}}}); err != nil {
+		t.Fatal(err)
+	}
+	moved, err := e.cust.GetReservation(ctxT(t), &bookingv1.GetReservationRequest{ReservationId: r.GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(x *bookingv1.Reservation) time.Time { return x.GetServicePeriod().GetStartTime().AsTime() }
+	if m := moved.GetReservation(); start(m).Sub(start(r)) != 2*time.Hour || m.GetVersion() != r.GetVersion()+1 {
+		t.Fatalf("after the check-in hour moved 2 h later: start %v (was %v), version %d (was %d)", start(m), start(r), m.GetVersion(), r.GetVersion())
+	}
+	if n := e.events(t, booking.EventModified); n != 1 {
+		t.Fatalf("%d modified events, want 1", n)
+	}
 
 	c, err := e.opsInv.CloseProperty(ctxT(t), &bookingv1.ClosePropertyRequest{PropertyId: p.GetId(), Reason: "renovation"})
 	if err != nil || c.GetCancelledReservationCount() != 1 || c.GetProperty().GetStatus() != bookingv1.PropertyStatus_PROPERTY_STATUS_CLOSED {

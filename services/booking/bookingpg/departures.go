@@ -333,19 +333,27 @@ func (s *Store) UpdateDeparture(ctx context.Context, id string, key booking.Idem
 	return out, err
 }
 
-// copySchedule updates the service period of d's live reservations to its new times and
-// emits booking.reservation.modified for each.
+// copySchedule updates the service period of d's live reservations to its new times.
 func copySchedule(ctx context.Context, tx *txn, d *booking.Departure, emit func(...booking.Event)) error {
-	rs, err := queryReservations(ctx, tx, reservationSelect+` WHERE r.departure_id = $1 AND r.status IN (1, 2, 3) ORDER BY r.id FOR UPDATE OF r`, d.ID)
-	if err != nil {
-		return err
-	}
-	for _, r := range rs {
+	return moveServicePeriods(ctx, tx, `r.departure_id = $1`, d.ID, d.UpdateTime, emit, func(r *booking.Reservation) {
 		r.ServiceStart, r.ServiceEnd = d.DepartureTime, d.ArrivalTime
 		if r.Status == booking.StatusHeld && r.HoldExpireTime.After(d.DepartureTime) {
 			r.HoldExpireTime = d.DepartureTime
 		}
-		r.UpdateTime = d.UpdateTime
+	})
+}
+
+// moveServicePeriods locks the live reservations that where ($1 = id) selects, lets
+// move change their service period, writes them (each one's version rises) and emits
+// booking.reservation.modified for each.
+func moveServicePeriods(ctx context.Context, tx *txn, where, id string, at time.Time, emit func(...booking.Event), move func(r *booking.Reservation)) error {
+	rs, err := queryReservations(ctx, tx, reservationSelect+` WHERE `+where+` AND r.status IN (1, 2, 3) ORDER BY r.id FOR UPDATE OF r`, id)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		move(r)
+		r.UpdateTime = at
 		if err := writeReservation(ctx, tx, r); err != nil {
 			return err
 		}

@@ -233,12 +233,11 @@ func (s *Store) UpdateProperty(ctx context.Context, id string, key booking.Idemp
 			return fmt.Errorf("delete room types: %w", err)
 		}
 		if p.CheckInHour != oldIn || p.CheckOutHour != oldOut {
-			_, err := tx.Exec(ctx, `
-				UPDATE reservation SET
-					service_start = (check_in_date + make_interval(hours => $2)) AT TIME ZONE $4,
-					service_end = (check_out_date + make_interval(hours => $3)) AT TIME ZONE $4
-				WHERE property_id = $1 AND status IN (1, 2, 3)`,
-				p.ID, p.CheckInHour, p.CheckOutHour, p.TimeZone)
+			loc := p.Location()
+			err := moveServicePeriods(ctx, tx, `r.property_id = $1`, p.ID, p.UpdateTime, emit, func(r *booking.Reservation) {
+				r.ServiceStart = r.Stay.CheckIn.In(loc, p.CheckInHour)
+				r.ServiceEnd = r.Stay.CheckOut.In(loc, p.CheckOutHour)
+			})
 			if err != nil {
 				return fmt.Errorf("move stay periods: %w", err)
 			}
