@@ -64,7 +64,8 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 	addr := func(port int) string { return fmt.Sprintf("127.0.0.1:%d", port+*offset) }
 	// Secrets travel in the environment, not on command lines that ps shows. So do the
 	// services' addresses, which every process reads through its --<service>-addr flags.
-	env := append(os.Environ(), config.EnvName("auth-secret")+"="+*secret)
+	// The database URL may hold a password too.
+	env := append(os.Environ(), config.EnvName("auth-secret")+"="+*secret, config.EnvName("database-url")+"="+*dbURL)
 	for _, s := range specs {
 		env = append(env, config.EnvName(s.Name+"-addr")+"="+addr(s.GRPCPort))
 	}
@@ -72,7 +73,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 	var children []*child
 	defer func() { stopAll(logger, children) }()
 	for _, s := range specs {
-		args := append([]string{"--database-url", *dbURL, "--grpc-addr", addr(s.GRPCPort), "--http-addr", addr(s.HTTPPort)}, common...)
+		args := append([]string{"--grpc-addr", addr(s.GRPCPort), "--http-addr", addr(s.HTTPPort)}, common...)
 		c, err := startChild(logger, self, s.Name, args, env, stdout)
 		if err != nil {
 			return err
