@@ -64,7 +64,7 @@ type Log struct {
 
 	mu    sync.Mutex
 	hooks []func([]Logged) // OnAppend's
-	seqMu    sync.Mutex       // one batch at a time within the process
+	seqMu sync.Mutex       // one batch at a time within the process
 }
 
 // Logged is an event as the sequencer appended it to the log.
@@ -105,11 +105,11 @@ func New(pool *pgxpool.Pool, schema string, opts Options) *Log {
 	}
 	t := func(name string) string { return pgx.Identifier{schema, name}.Sanitize() }
 	return &Log{
-		pool:        pool,
-		schema:      schema,
-		opts:        opts,
-		log:         logger.With(slog.String("schema", schema)),
-		emitSQL:     fmt.Sprintf(emitSQL, t("outbox")),
+		pool:     pool,
+		schema:   schema,
+		opts:     opts,
+		log:      logger.With(slog.String("schema", schema)),
+		emitSQL:  fmt.Sprintf(emitSQL, t("outbox")),
 		moveSQL:  fmt.Sprintf(moveSQL, t("event_log_head"), t("outbox"), t("event_log")),
 		pruneSQL: fmt.Sprintf(pruneSQL, t("event_log"), t("event_log_head")),
 		wake:     make(chan struct{}, 1),
