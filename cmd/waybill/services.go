@@ -23,23 +23,19 @@ import (
 	"github.com/waybill/waybill/services/trip/trippg"
 )
 
-// specs lists every service with its default local ports: gRPC on 70xx, metrics and
-// health on 90xx.
+// specs lists every service; their default local ports are serve.DefaultPorts'.
 var specs = []serve.Spec{
-	{Name: "booking", GRPCPort: 7001, HTTPPort: 9001, Migrations: bookingpg.Migrations, Flags: bookinggrpc.Flags,
+	{Name: "booking", Migrations: bookingpg.Migrations, Flags: bookinggrpc.Flags,
 		EventTypes: booking.EventTypes, Register: bookinggrpc.Register},
-	{Name: "matching", GRPCPort: 7002, HTTPPort: 9002, Migrations: matchingpg.Migrations, Register: matchinggrpc.Register},
-	{Name: "trip", GRPCPort: 7003, HTTPPort: 9003, Migrations: trippg.Migrations, Register: tripgrpc.Register},
-	{Name: "fare", GRPCPort: 7004, HTTPPort: 9004, Migrations: farepg.Migrations,
+	{Name: "matching", Migrations: matchingpg.Migrations, Register: matchinggrpc.Register},
+	{Name: "trip", Migrations: trippg.Migrations, Register: tripgrpc.Register},
+	{Name: "fare", Migrations: farepg.Migrations,
 		EventTypes: faregrpc.EventTypes, Register: faregrpc.Register},
-	{Name: "billing", GRPCPort: 7005, HTTPPort: 9005, Migrations: billingpg.Migrations, Flags: billinggrpc.Flags,
+	{Name: "billing", Migrations: billingpg.Migrations, Flags: billinggrpc.Flags,
 		EventTypes: billinggrpc.EventTypes, Register: billinggrpc.Register},
-	{Name: "payment", GRPCPort: 7006, HTTPPort: 9006, Migrations: paymentpg.Migrations, Flags: paymentgrpc.Flags,
+	{Name: "payment", Migrations: paymentpg.Migrations, Flags: paymentgrpc.Flags,
 		EventTypes: payment.EventTypes, Register: paymentgrpc.Register},
 }
-
-// gatewayPort is the gateway's default HTTP port.
-const gatewayPort = 8080
 
 func serviceNames() string { return serve.Names(specs) }
 
@@ -47,7 +43,7 @@ func serviceNames() string { return serve.Names(specs) }
 func serviceAddrs() map[string]string {
 	m := map[string]string{}
 	for _, s := range specs {
-		m[s.Name] = fmt.Sprintf("127.0.0.1:%d", s.GRPCPort)
+		m[s.Name] = serve.DefaultAddr(s.Name)
 	}
 	return m
 }
@@ -55,7 +51,7 @@ func serviceAddrs() map[string]string {
 // serveOne runs one service, or the gateway, until ctx is done.
 func serveOne(ctx context.Context, name string, args []string, getenv func(string) string, stdout io.Writer) error {
 	if name == "gateway" {
-		return gateway.Run(ctx, gateway.Defaults{HTTPPort: gatewayPort, Services: serviceAddrs()}, args, getenv, stdout)
+		return gateway.Run(ctx, gateway.Defaults{HTTPPort: portsOf("gateway").HTTP, Services: serviceAddrs()}, args, getenv, stdout)
 	}
 	for _, s := range specs {
 		if s.Name == name {
@@ -63,4 +59,10 @@ func serveOne(ctx context.Context, name string, args []string, getenv func(strin
 		}
 	}
 	return fmt.Errorf("unknown service %q: want one of %s, gateway", name, serviceNames())
+}
+
+// portsOf returns the default local ports of the named process of the mesh.
+func portsOf(name string) serve.Ports {
+	p, _ := serve.DefaultPorts(name)
+	return p
 }

@@ -67,31 +67,31 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 	// The database URL may hold a password too.
 	env := append(os.Environ(), config.EnvName("auth-secret")+"="+*secret, config.EnvName("database-url")+"="+*dbURL)
 	for _, s := range specs {
-		env = append(env, config.EnvName(s.Name+"-addr")+"="+addr(s.GRPCPort))
+		env = append(env, config.EnvName(s.Name+"-addr")+"="+addr(portsOf(s.Name).GRPC))
 	}
 	env = append(env, config.EnvName("providers")+"="+providers(addr))
 	var children []*child
 	defer func() { stopAll(logger, children) }()
 	for _, s := range specs {
-		args := append([]string{"--grpc-addr", addr(s.GRPCPort), "--http-addr", addr(s.HTTPPort)}, common...)
+		args := append([]string{"--grpc-addr", addr(portsOf(s.Name).GRPC), "--http-addr", addr(portsOf(s.Name).HTTP)}, common...)
 		c, err := startChild(logger, self, s.Name, args, env, stdout)
 		if err != nil {
 			return err
 		}
 		children = append(children, c)
 	}
-	gw, err := startChild(logger, self, "gateway", append([]string{"--http-addr", addr(gatewayPort)}, common...), env, stdout)
+	gw, err := startChild(logger, self, "gateway", append([]string{"--http-addr", addr(portsOf("gateway").HTTP)}, common...), env, stdout)
 	if err != nil {
 		return err
 	}
 	children = append(children, gw)
 
-	if err := waitHealthy(ctx, "http://"+addr(gatewayPort)+"/healthz", 90*time.Second); err != nil {
+	if err := waitHealthy(ctx, "http://"+addr(portsOf("gateway").HTTP)+"/healthz", 90*time.Second); err != nil {
 		return fmt.Errorf("mesh did not become healthy: %w", err)
 	}
-	fmt.Fprintf(stdout, "\nWaybill is up. REST gateway: http://%s (OpenAPI at /openapi.json)\n", addr(gatewayPort))
+	fmt.Fprintf(stdout, "\nWaybill is up. REST gateway: http://%s (OpenAPI at /openapi.json)\n", addr(portsOf("gateway").HTTP))
 	for _, s := range specs {
-		fmt.Fprintf(stdout, "  %-9s gRPC %s  metrics http://%s/metrics\n", s.Name, addr(s.GRPCPort), addr(s.HTTPPort))
+		fmt.Fprintf(stdout, "  %-9s gRPC %s  metrics http://%s/metrics\n", s.Name, addr(portsOf(s.Name).GRPC), addr(portsOf(s.Name).HTTP))
 	}
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 	<-ctx.Done()
@@ -103,7 +103,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 func providers(addr func(int) string) string {
 	owner := map[string]string{}
 	for _, s := range specs {
-		owner[s.Name] = addr(s.GRPCPort)
+		owner[s.Name] = addr(portsOf(s.Name).GRPC)
 	}
 	var parts []string
 	for _, k := range []struct{ kind, svc string }{{"flight", "booking"}, {"train", "booking"}, {"bus", "booking"}, {"stay", "booking"}, {"ride", "trip"}} {

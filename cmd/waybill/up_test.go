@@ -61,7 +61,7 @@ func TestUpRunsTheMesh(t *testing.T) {
 
 	addr := func(port int) string { return fmt.Sprintf("127.0.0.1:%d", port+offset) }
 	for _, s := range specs {
-		conn, err := grpc.NewClient(addr(s.GRPCPort), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := grpc.NewClient(addr(portsOf(s.Name).GRPC), grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,46 +18,24 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/waybill/waybill/kit/caller"
 )
 
-// Role is what kind of caller an identity is.
-type Role string
+// Role is what kind of caller an identity is (caller.Role).
+type Role = caller.Role
 
 // The roles.
 const (
-	RoleCustomer Role = "customer"
-	RoleDriver   Role = "driver"
-	RoleOperator Role = "operator"
-	RoleService  Role = "service"
+	RoleCustomer = caller.Customer
+	RoleDriver   = caller.Driver
+	RoleOperator = caller.Operator
+	RoleService  = caller.Service
 )
 
-// Valid reports whether r is one of the known roles.
-func (r Role) Valid() bool {
-	switch r {
-	case RoleCustomer, RoleDriver, RoleOperator, RoleService:
-		return true
-	}
-	return false
-}
-
-// Identity is an authenticated caller.
-type Identity struct {
-	// Subject identifies the caller: a customer id, driver id, operator name or service name.
-	Subject string `json:"sub"`
-	// Role is the caller's role.
-	Role Role `json:"role"`
-}
-
-// Privileged reports whether the identity may see and change every customer's resources.
-func (id Identity) Privileged() bool {
-	return id.Role == RoleOperator || id.Role == RoleService
-}
-
-// MayAccessCustomer reports whether the identity may see or change resources owned by
-// customerID.
-func (id Identity) MayAccessCustomer(customerID string) bool {
-	return id.Privileged() || (id.Role == RoleCustomer && id.Subject == customerID)
-}
+// Identity is an authenticated caller (caller.Caller): services pass it to their domain
+// as it is.
+type Identity = caller.Caller
 
 type claims struct {
 	Identity

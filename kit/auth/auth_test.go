@@ -52,15 +52,15 @@ func TestAccess(t *testing.T) {
 		cust string
 		want bool
 	}{
-		{Identity{"c1", RoleCustomer}, "c1", true},
-		{Identity{"c1", RoleCustomer}, "c2", false},
-		{Identity{"d1", RoleDriver}, "d1", false},
-		{Identity{"ops", RoleOperator}, "c2", true},
-		{Identity{"billing", RoleService}, "c2", true},
+		{Identity{Subject: "c1", Role: RoleCustomer}, "c1", true},
+		{Identity{Subject: "c1", Role: RoleCustomer}, "c2", false},
+		{Identity{Subject: "d1", Role: RoleDriver}, "d1", false},
+		{Identity{Subject: "ops", Role: RoleOperator}, "c2", true},
+		{Identity{Subject: "billing", Role: RoleService}, "c2", true},
 	}
 	for _, c := range cases {
-		if got := c.id.MayAccessCustomer(c.cust); got != c.want {
-			t.Errorf("%+v.MayAccessCustomer(%s) = %v", c.id, c.cust, got)
+		if got := c.id.MayAccess(c.cust); got != c.want {
+			t.Errorf("%+v.MayAccess(%s) = %v", c.id, c.cust, got)
 		}
 	}
 }

@@ -351,7 +351,10 @@ func TestSlowSubscriberIsDisconnected(t *testing.T) {
 		reader: eventstream.ReaderOptions{PageSize: 32},
 		server: eventstream.ServerOptions{Buffer: 64, Heartbeat: time.Hour},
 	})
-	fast := subscribe(t, e.client, &eventsv1.SubscribeRequest{})
+	// The fast client's windows hold every event of the test, so flow control never
+	// holds its sends back however late its goroutine is scheduled on a loaded machine.
+	fastConn := dial(t, e.addr, grpc.WithInitialWindowSize(16<<20), grpc.WithInitialConnWindowSize(16<<20))
+	fast := subscribe(t, eventsv1.NewEventStreamServiceClient(fastConn), &eventsv1.SubscribeRequest{})
 	if !fast.next(t, 10*time.Second).GetHeartbeat() {
 		t.Fatal("want the live heartbeat first")
 	}

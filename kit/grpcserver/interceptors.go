@@ -16,6 +16,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/waybill/waybill/kit/grpcerr"
 )
 
 // RequestIDHeader is the metadata key carrying a caller's request id across hops. The
@@ -27,6 +29,8 @@ const RequestIDHeader = "x-request-id"
 type interceptors struct {
 	logger         *slog.Logger
 	defaultTimeout time.Duration
+	// domain is the ErrorInfo domain of the service's errors (grpcerr.Domain).
+	domain string
 }
 
 func (ic *interceptors) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -83,17 +87,25 @@ func (ic *interceptors) protect(call func() (any, error)) (resp any, err error) 
 }
 
 // finish maps the handler's error to what the caller may see and writes the call's one
-// log line. Errors that are already gRPC statuses (other than Unknown and Internal) pass
-// through: each service translated its domain errors once, at its boundary. Anything
-// else is logged with a fresh error id and masked as Internal carrying only that id.
+// log line. Domain errors (kit/errs) become statuses here, the one translation of every
+// service (grpcerr.ToStatus); statuses other than Unknown and Internal pass through.
+// Anything else is logged with a fresh error id and masked as Internal carrying only
+// that id.
 func (ic *interceptors) finish(ctx context.Context, log *slog.Logger, start time.Time, err error) error {
 	elapsed := slog.Duration("elapsed", time.Since(start))
 	if err == nil {
 		log.Debug("call", elapsed, slog.String("code", codes.OK.String()))
 		return nil
 	}
+	cause := err
+	err = grpcerr.ToStatus(err, ic.domain)
 	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown && st.Code() != codes.Internal {
-		log.Info("call", elapsed, slog.String("code", st.Code().String()), slog.String("error", st.Message()))
+		if cause != err {
+			// Keep the domain error's cause (a database error, say) in the log.
+			log.Info("call", elapsed, slog.String("code", st.Code().String()), slog.Any("error", cause))
+		} else {
+			log.Info("call", elapsed, slog.String("code", st.Code().String()), slog.String("error", st.Message()))
+		}
 		return err
 	}
 	switch {

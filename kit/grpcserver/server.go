@@ -24,12 +24,14 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/waybill/waybill/kit/grpcerr"
 	"github.com/waybill/waybill/kit/telemetry"
 )
 
 // Config configures a Server.
 type Config struct {
-	// Name is the service's name, used in logs.
+	// Name is the service's name, used in logs and in the ErrorInfo domain of its
+	// errors ("<name>.waybill.dev", grpcerr.Domain).
 	Name string
 	// GRPCAddr is the gRPC listen address, for example "127.0.0.1:7001".
 	GRPCAddr string
@@ -80,7 +82,11 @@ func New(cfg Config, logger *slog.Logger, tel *telemetry.Telemetry, opts ...grpc
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
-	ic := &interceptors{logger: logger, defaultTimeout: cfg.DefaultTimeout}
+	domain := "waybill.dev"
+	if cfg.Name != "" {
+		domain = grpcerr.Domain(cfg.Name)
+	}
+	ic := &interceptors{logger: logger, defaultTimeout: cfg.DefaultTimeout, domain: domain}
 	base := []grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithTracerProvider(tel.TracerProvider),

@@ -3,72 +3,113 @@ package pgxutil
 import (
 	"context"
 	"errors"
-	"fmt"
+	"net"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/waybill/waybill/kit/errs"
 )
 
-// The sentinel errors MapError wraps PostgreSQL errors in. A storage package maps them
-// once more, to its domain's errors.
-var (
-	// ErrNotFound means a query that must return a row returned none.
-	ErrNotFound = errors.New("not found")
-	// ErrAlreadyExists means a unique (23505) or exclusion (23P01) constraint rejected a
-	// row because a conflicting one exists.
-	ErrAlreadyExists = errors.New("already exists")
-	// ErrConflict means the transaction lost a race with a concurrent one: a
-	// serialization failure (40001) or a deadlock (40P01). Running the whole transaction
-	// again may succeed; InTxOpts does so.
-	ErrConflict = errors.New("conflict with a concurrent transaction")
-	// ErrForeignKey means a foreign key constraint (23503) rejected the change: the row
-	// refers to a row that does not exist, or a deleted row is still referred to.
-	ErrForeignKey = errors.New("foreign key violation")
-	// ErrInvalid means the database rejected a value: a not-null (23502) or check
-	// (23514) constraint, or a data exception (class 22: too long, out of range,
-	// malformed).
-	ErrInvalid = errors.New("invalid value")
+// ReasonConflict and ReasonDatabaseUnavailable are the reasons of the errors MapError
+// returns for a lost race and for a database that cannot answer.
+const (
+	ReasonConflict            = "CONFLICT"
+	ReasonDatabaseUnavailable = "DATABASE_UNAVAILABLE"
+	ReasonReference           = "REFERENCE_VIOLATION"
 )
 
-// MapError wraps err in the sentinel error that describes it, keeping err itself in the
-// chain: errors.Is(MapError(err), ErrAlreadyExists) and errors.As(MapError(err),
-// &pgErr) both hold for a unique violation. nil, context errors, errors already mapped
-// and errors it does not know are returned unchanged.
+// MapError translates a database error into the domain's vocabulary (kit/errs), once,
+// keeping err as the cause so errors.As(MapError(err), &pgErr) still finds it:
+//
+//   - no rows → NotFound;
+//   - unique (23505) or exclusion (23P01) violation → AlreadyExists;
+//   - foreign key violation (23503) → FailedPrecondition, reason REFERENCE_VIOLATION;
+//   - not-null (23502), check (23514) and data exceptions (class 22) → InvalidArgument,
+//     naming the column when PostgreSQL does;
+//   - serialization failure (40001), deadlock (40P01) → Aborted, reason CONFLICT: running
+//     the whole transaction again may succeed (Retry does);
+//   - connection failures, connection exceptions (08), operator intervention (57P01–03),
+//     insufficient resources (53) → Unavailable, reason DATABASE_UNAVAILABLE.
+//
+// nil, context errors, errors that already carry a kind and errors it does not know are
+// returned unchanged (unknown ones become INTERNAL at the transport, logged with an id).
 func MapError(err error) error {
-	if err == nil || isMapped(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || errs.KindOf(err) != errs.Unknown || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%w: %w", ErrNotFound, err)
+		return errs.Missing("", "not found").WithCause(err)
 	}
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
+		if unreachable(err) {
+			return errs.Unreachable(ReasonDatabaseUnavailable, "the database is unavailable; retry later").WithCause(err)
+		}
 		return err
 	}
 	switch code := pgErr.Code; {
 	case code == "23505" || code == "23P01":
-		return fmt.Errorf("%w: %w", ErrAlreadyExists, err)
+		return errs.Exists("", "already exists").WithCause(err)
 	case code == "40001" || code == "40P01":
-		return fmt.Errorf("%w: %w", ErrConflict, err)
+		return errs.Abort(ReasonConflict, "the change lost a race with a concurrent one; retry").WithCause(err)
 	case code == "23503":
-		return fmt.Errorf("%w: %w", ErrForeignKey, err)
+		return errs.Precondition(ReasonReference, "the change refers to something that does not exist, or something still refers to it").WithCause(err)
 	case code == "23502" || code == "23514" || strings.HasPrefix(code, "22"):
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+		field := pgErr.ColumnName
+		if field == "" {
+			field = pgErr.ConstraintName
+		}
+		if field == "" {
+			return (&errs.Error{Kind: errs.InvalidArgument, Message: "invalid value"}).WithCause(err)
+		}
+		return errs.Invalid(field, "is not a valid value").WithCause(err)
+	case strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") || code == "57P01" || code == "57P02" || code == "57P03":
+		return errs.Unreachable(ReasonDatabaseUnavailable, "the database is unavailable; retry later").WithCause(err)
 	}
 	return err
 }
 
-func isMapped(err error) bool {
-	for _, s := range []error{ErrNotFound, ErrAlreadyExists, ErrConflict, ErrForeignKey, ErrInvalid} {
-		if errors.Is(err, s) {
-			return true
+// unreachable reports whether err means the database could not be reached or the
+// connection broke: nothing a retry later cannot fix.
+func unreachable(err error) bool {
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) || errors.Is(err, net.ErrClosed)
+}
+
+// Constraints maps constraint names to the errors a service reports when they reject a
+// change: its own reasons for what the schema enforces (a seat that would overbook, a
+// reservation already billed). The *errs.Error is returned with the database error as
+// its cause.
+type Constraints map[string]*errs.Error
+
+// Map returns the error of the constraint that rejected err, or MapError(err) when no
+// listed constraint did.
+func (c Constraints) Map(err error) error {
+	var pgErr *pgconn.PgError
+	if errs.KindOf(err) == errs.Unknown && errors.As(err, &pgErr) && pgErr.ConstraintName != "" {
+		if e, ok := c[pgErr.ConstraintName]; ok {
+			return e.WithCause(err)
 		}
 	}
-	return false
+	return MapError(err)
 }
 
 // retryable reports whether running the transaction again may succeed.
 func retryable(err error) bool {
-	return errors.Is(MapError(err), ErrConflict)
+	e, ok := errs.As(MapError(err))
+	return ok && e.Kind == errs.Aborted && e.Reason == ReasonConflict
 }
+
+// The kinds MapError's errors have, under their former names, while services move to
+// matching kit/errs kinds directly. errors.Is(MapError(err), ErrNotFound) holds for no
+// rows.
+var (
+	ErrNotFound      error = errs.NotFound
+	ErrAlreadyExists error = errs.AlreadyExists
+	ErrConflict      error = errs.Aborted
+	ErrForeignKey    error = errs.FailedPrecondition
+	ErrInvalid       error = errs.InvalidArgument
+)

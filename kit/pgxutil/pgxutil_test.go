@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/pgxutil"
 )
@@ -278,7 +280,7 @@ func TestInTxOptsRetriesSerializationFailure(t *testing.T) {
 
 	var once atomic.Int32
 	err := pgxutil.InTxOpts(ctx, pool, pgxutil.TxOptions{TxOptions: serializable}, deposit(&once))
-	if !errors.Is(pgxutil.MapError(err), pgxutil.ErrConflict) {
+	if !errors.Is(pgxutil.MapError(err), errs.Aborted) {
 		t.Fatalf("without retries: %v, want a conflict", err)
 	}
 
@@ -305,39 +307,59 @@ func TestMapError(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		run      func() error
-		want     error
+		want     errs.Kind
+		field    string
 		sqlstate string
 	}{
 		{"unique violation", func() error {
 			_, err := pool.Exec(ctx, "INSERT INTO account VALUES (1, 0)")
 			return err
-		}, pgxutil.ErrAlreadyExists, "23505"},
+		}, errs.AlreadyExists, "", "23505"},
 		{"no rows", func() error {
 			var id int
 			return pool.QueryRow(ctx, "SELECT id FROM account WHERE id = 999").Scan(&id)
-		}, pgxutil.ErrNotFound, ""},
+		}, errs.NotFound, "", ""},
 		{"foreign key", func() error {
 			_, err := pool.Exec(ctx, "INSERT INTO entry (account_id) VALUES (999)")
 			return err
-		}, pgxutil.ErrForeignKey, "23503"},
+		}, errs.FailedPrecondition, "", "23503"},
 		{"check", func() error {
 			_, err := pool.Exec(ctx, "UPDATE account SET balance = -1 WHERE id = 1")
 			return err
-		}, pgxutil.ErrInvalid, "23514"},
+		}, errs.InvalidArgument, "account_balance_check", "23514"},
 		{"not null", func() error {
 			_, err := pool.Exec(ctx, "INSERT INTO account VALUES (5, NULL)")
 			return err
-		}, pgxutil.ErrInvalid, "23502"},
+		}, errs.InvalidArgument, "balance", "23502"},
 		{"bad text representation", func() error {
 			_, err := pool.Exec(ctx, "SELECT 'x'::int")
 			return err
-		}, pgxutil.ErrInvalid, "22P02"},
+		}, errs.InvalidArgument, "", "22P02"},
+		{"numeric out of range", func() error {
+			_, err := pool.Exec(ctx, "SELECT 9223372036854775807::bigint + 1")
+			return err
+		}, errs.InvalidArgument, "", "22003"},
+		{"admin shutdown", func() error {
+			conn, err := pool.Acquire(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Release()
+			_, err = conn.Exec(ctx, "SELECT pg_terminate_backend(pg_backend_pid())")
+			return err
+		}, errs.Unavailable, "", "57P01"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.run()
 			mapped := pgxutil.MapError(fmt.Errorf("op: %w", err))
+			if got := errs.KindOf(mapped); got != tc.want {
+				t.Errorf("MapError(%v) has kind %v, want %v", err, got, tc.want)
+			}
 			if !errors.Is(mapped, tc.want) {
-				t.Errorf("MapError(%v) = %v, want %v", err, mapped, tc.want)
+				t.Errorf("errors.Is(MapError(%v), %v) is false", err, tc.want)
+			}
+			if e, _ := errs.As(mapped); tc.field != "" && (e == nil || len(e.Fields) != 1 || e.Fields[0].Field != tc.field) {
+				t.Errorf("MapError(%v) = %#v, want field %q named", err, e, tc.field)
 			}
 			if tc.sqlstate != "" {
 				var pgErr *pgconn.PgError
@@ -353,6 +375,24 @@ func TestMapError(t *testing.T) {
 		})
 	}
 
+	t.Run("server unreachable", func(t *testing.T) {
+		// A port nothing listens on: the dial fails.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		_ = ln.Close()
+		conn, err := pgx.Connect(ctx, "postgres://nobody@"+addr+"/db?connect_timeout=2")
+		if err == nil {
+			_ = conn.Close(ctx)
+			t.Fatal("connected to a closed port")
+		}
+		if got := errs.KindOf(pgxutil.MapError(err)); got != errs.Unavailable {
+			t.Errorf("MapError(%v) has kind %v, want UNAVAILABLE", err, got)
+		}
+	})
+
 	other := errors.New("other")
 	for _, err := range []error{nil, other, context.Canceled, fmt.Errorf("op: %w", context.DeadlineExceeded)} {
 		if got := pgxutil.MapError(err); got != err {
@@ -362,5 +402,26 @@ func TestMapError(t *testing.T) {
 	_, err := pool.Exec(ctx, "SELECT * FROM missing_table")
 	if got := pgxutil.MapError(err); got != err {
 		t.Errorf("MapError(%v) = %v, want an unknown SQLSTATE unchanged", err, got)
+	}
+}
+
+func TestConstraintsMap(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := txDB(t)
+	overdrawn := errs.Precondition("OVERDRAWN", "the balance would go below zero")
+	c := pgxutil.Constraints{"account_balance_check": overdrawn}
+	_, err := pool.Exec(ctx, "UPDATE account SET balance = -1 WHERE id = 1")
+	mapped := c.Map(err)
+	if !errors.Is(mapped, overdrawn) {
+		t.Errorf("Map(%v) = %v, want the constraint's error", err, mapped)
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(mapped, &pgErr) {
+		t.Errorf("cause lost: %v", mapped)
+	}
+	_, err = pool.Exec(ctx, "INSERT INTO account VALUES (1, 0)")
+	if got := errs.KindOf(c.Map(err)); got != errs.AlreadyExists {
+		t.Errorf("an unlisted constraint maps to %v, want MapError's ALREADY_EXISTS", got)
 	}
 }

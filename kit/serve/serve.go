@@ -29,11 +29,9 @@ import (
 
 // Spec describes one service to the runner.
 type Spec struct {
-	// Name is the service's name ("booking"); it is also its database schema.
+	// Name is the service's name ("booking"); it is also its database schema, and its
+	// default ports are DefaultPorts(Name).
 	Name string
-	// GRPCPort and HTTPPort are the default loopback ports of the gRPC server and of the
-	// metrics/health HTTP endpoint.
-	GRPCPort, HTTPPort int
 	// Migrations holds the service's *.sql migrations.
 	Migrations fs.FS
 	// Flags, when set, adds service-specific flags (for example provider addresses).
@@ -125,10 +123,11 @@ func Logger(w io.Writer, format, level string) (*slog.Logger, error) {
 // service name; getenv reads the environment; logs go to stdout.
 func Run(ctx context.Context, spec Spec, args []string, getenv func(string) string, stdout io.Writer) error {
 	var cfg Config
+	ports, _ := DefaultPorts(spec.Name)
 	fs := flag.NewFlagSet("waybill serve "+spec.Name, flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", fmt.Sprintf("127.0.0.1:%d", spec.GRPCPort), "gRPC listen address")
-	fs.StringVar(&cfg.HTTPAddr, "http-addr", fmt.Sprintf("127.0.0.1:%d", spec.HTTPPort), "metrics and health HTTP listen address (empty disables)")
+	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", fmt.Sprintf("127.0.0.1:%d", ports.GRPC), "gRPC listen address")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", fmt.Sprintf("127.0.0.1:%d", ports.HTTP), "metrics and health HTTP listen address (empty disables)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL URL (required); the service uses its own schema in it")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&cfg.LogFormat, "log-format", "json", "log format: json or text")

@@ -63,7 +63,7 @@ func (s *Server) visibleMethod(ctx context.Context, methodID string) (payment.Pa
 	if err != nil {
 		return m, id, toStatus(err)
 	}
-	if !id.MayAccessCustomer(m.CustomerID) {
+	if !id.MayAccess(m.CustomerID) {
 		return m, id, toStatus(payment.ErrNotFound)
 	}
 	return m, id, nil

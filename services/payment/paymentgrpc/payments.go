@@ -112,7 +112,7 @@ func (s *Server) GetPayment(ctx context.Context, req *paymentv1.GetPaymentReques
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	if !id.MayAccessCustomer(p.CustomerID) {
+	if !id.MayAccess(p.CustomerID) {
 		return nil, toStatus(payment.ErrNotFound)
 	}
 	return &paymentv1.GetPaymentResponse{Payment: paymentToProto(p, timeline)}, nil
