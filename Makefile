@@ -22,22 +22,24 @@ run: postgres build ## Run the whole local mesh (six services and the gateway) w
 
 .PHONY: test
 test: postgres lint ## Run every check and test (PostgreSQL is started by the tests themselves).
-	$(GO_TEST) ./...
+	$(GO_TEST) ./... ./tools/openapi
 	@echo "make test: all checks and tests passed"
 
 .PHONY: lint
-lint: generate-check ## gofmt, go vet, buf lint and buf breaking, and build every module on its own.
+lint: generate-check ## gofmt, go vet, buf lint and buf breaking, the OpenAPI linters, and build every module on its own.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'); echo "gofmt needed"; exit 1; }
-	go vet ./...
+	go vet ./... ./tools/openapi
 	go tool buf lint
 	scripts/buf-breaking.sh
+	scripts/openapi-lint.sh
 	GOWORK=off go build ./...
 	cd gen && GOWORK=off go build ./...
 
 .PHONY: generate
-generate: ## Regenerate gen/ (Go, gRPC, gateway, OpenAPI) from proto/.
-	rm -rf gen/waybill gen/openapi/*.json
+generate: ## Regenerate gen/ (Go, gRPC, gateway, OpenAPI 3 and its /docs page) from proto/.
+	rm -rf gen/waybill gen/openapi/*.json gen/openapi/*.html
 	go tool buf generate
+	scripts/openapi-generate.sh gen
 	cd gen && GOWORK=off go mod tidy
 
 .PHONY: generate-check

@@ -80,8 +80,8 @@ func TestEdgeRefusesBadTokensBeforeTheService(t *testing.T) {
 	if resp, _ := do(t, "GET", hts.URL+"/v1/bills/b-1", "", bearer(t, signer, "c1")); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("a valid token: %d, want the service's 404", resp.StatusCode)
 	}
-	if resp, _ := do(t, "GET", hts.URL+"/v1/bills/b-2", "", nil); resp.StatusCode != http.StatusNotFound {
-		t.Errorf("no token: %d, want the service to decide (404 here)", resp.StatusCode)
+	if resp, _ := do(t, "GET", hts.URL+"/v1/bills/b-2", "", nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("no token: %d, want 401 at the edge", resp.StatusCode)
 	}
 }
 
@@ -131,13 +131,13 @@ func TestLimiterRefills(t *testing.T) {
 	}
 }
 
-func TestRateLimitNeedsTheSigner(t *testing.T) {
+func TestTheEdgeNeedsTheSigner(t *testing.T) {
 	services := map[string]string{}
 	for name := range handlers {
 		services[name] = "127.0.0.1:9" // dialed lazily, never called
 	}
-	_, err := New(context.Background(), Config{Services: services, RateLimit: 1}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	_, err := New(context.Background(), Config{Services: services}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err == nil {
-		t.Error("a rate limit without an auth signer was accepted")
+		t.Error("a gateway without an auth signer was accepted")
 	}
 }

@@ -1,7 +1,7 @@
 // Package gateway is Waybill's REST front: it serves every public gRPC API as JSON over
 // HTTP through the generated grpc-gateway handlers (server streams as newline-delimited
-// JSON), the OpenAPI document at /openapi.json, an aggregate health check at /healthz and
-// Prometheus metrics at /metrics.
+// JSON), the OpenAPI 3 document at /openapi.json and its reference page at /docs, an
+// aggregate health check at /healthz and Prometheus metrics at /metrics.
 package gateway
 
 import (
@@ -23,7 +23,6 @@ import (
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/waybill/waybill/gen/openapi"
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/config"
 	"github.com/waybill/waybill/kit/grpcclient"
@@ -48,14 +47,21 @@ type Config struct {
 	Services map[string]string
 	// Timeout is the deadline of a unary call made for a request without one.
 	Timeout time.Duration
-	// Auth verifies bearer tokens at the edge; nil skips the check (services verify
-	// tokens themselves either way).
+	// Auth verifies bearer tokens at the edge (required): every route but the public
+	// ones (publicRoutes) needs a valid token. Services verify tokens themselves too.
 	Auth *auth.Signer
-	// RateLimit is each caller's sustained requests per second on /v1/ routes; 0 disables
-	// the limit. RateBurst is how many requests a caller may send at once.
+	// RateLimit is each caller's sustained requests per second on the routes that need a
+	// token; 0 disables the limit. RateBurst is how many requests a caller may send at
+	// once.
 	RateLimit float64
 	RateBurst int
+	// MaxBodyBytes caps request bodies (DefaultMaxBodyBytes when 0): a larger one is
+	// refused with 413 without being read past the cap.
+	MaxBodyBytes int64
 }
+
+// DefaultMaxBodyBytes is the default cap of request bodies: 1 MiB.
+const DefaultMaxBodyBytes = 1 << 20
 
 // Gateway is the REST front for the services.
 type Gateway struct {
@@ -68,8 +74,14 @@ type Gateway struct {
 // New dials every service (lazily: a service that is down answers 503 until it is up)
 // and builds the HTTP handler.
 func New(ctx context.Context, cfg Config, logger *slog.Logger, tel *telemetry.Telemetry) (*Gateway, error) {
-	if cfg.RateLimit > 0 && cfg.Auth == nil {
-		return nil, fmt.Errorf("gateway: rate limits need the auth signer to tell callers apart")
+	if cfg.Auth == nil {
+		return nil, fmt.Errorf("gateway: an auth signer is required to authenticate callers at the edge")
+	}
+	if cfg.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("gateway: the body cap must not be negative, got %d", cfg.MaxBodyBytes)
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	g := &Gateway{logger: logger, tel: tel, conns: map[string]*grpc.ClientConn{}}
 	for name, addr := range cfg.Services {
@@ -83,24 +95,24 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, tel *telemetry.Te
 	mux := runtime.NewServeMux(
 		runtime.WithIncomingHeaderMatcher(headerMatcher),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{}}),
+		runtime.WithErrorHandler(g.errorHandler),
+		runtime.WithStreamErrorHandler(g.streamErrorHandler),
+		runtime.WithMiddlewares(recordRoute),
 	)
 	if err := register(ctx, mux, g.conns); err != nil {
 		g.Close()
 		return nil, err
 	}
+	// Only the routes in publicRoutes are served without a token; the edge checks every
+	// other request before the root mux sees it.
 	root := http.NewServeMux()
-	var api http.Handler = mux
-	if cfg.Auth != nil {
-		api = (&edge{signer: cfg.Auth, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst)}).wrap(mux)
-	}
-	root.Handle("/v1/", api)
-	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(openapi.JSON)
-	})
+	root.Handle("/v1/", mux)
+	root.HandleFunc("GET /openapi.json", serveOpenAPI)
+	root.HandleFunc("GET /docs", serveDocs)
 	root.HandleFunc("GET /healthz", g.healthz)
 	root.Handle("GET /metrics", tel.MetricsHandler())
-	g.handler = withRequestID(root)
+	g.handler = withRequestID(&edge{root: root, signer: cfg.Auth, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst),
+		maxBody: cfg.MaxBodyBytes, logger: logger})
 	return g, nil
 }
 
@@ -178,9 +190,12 @@ func Run(ctx context.Context, d Defaults, args []string, getenv func(string) str
 	timeout := fs.Duration("timeout", 10*time.Second, "deadline of backend calls for requests without one")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "json", "log format: json or text")
-	secret := fs.String("auth-secret", serve.DevAuthSecret, "secret that verifies bearer tokens, shared by every process")
+	authOpts := auth.DefaultOptions()
+	authOpts.Secret = serve.DevAuthSecret
+	authOpts.Flags(fs) // --auth-secret, --auth-issuer, --auth-audience, --auth-jwks, ...
 	rateLimit := fs.Float64("rate-limit", 200, "requests per second each caller (token subject, or client address) may sustain; 0 disables")
 	rateBurst := fs.Int("rate-burst", 400, "requests a caller may send at once above the rate")
+	maxBody := fs.Int64("max-body-bytes", DefaultMaxBodyBytes, "largest request body accepted, in bytes; a larger one is refused with 413 without being read")
 	pprofAddr := fs.String("pprof-addr", "", "listen address serving the Go runtime's profiles under /debug/pprof/, apart from the public HTTP address; empty disables")
 	names := make([]string, 0, len(d.Services))
 	for n := range d.Services {
@@ -207,12 +222,13 @@ func Run(ctx context.Context, d Defaults, args []string, getenv func(string) str
 	}
 	defer func() { _ = tel.Shutdown(context.Background()) }()
 
-	signer, err := auth.NewSigner(*secret)
+	authOpts.Logger = logger
+	signer, err := auth.New(authOpts)
 	if err != nil {
 		return err
 	}
 	cfg := Config{HTTPAddr: *httpAddr, Services: map[string]string{}, Timeout: *timeout,
-		Auth: signer, RateLimit: *rateLimit, RateBurst: *rateBurst}
+		Auth: signer, RateLimit: *rateLimit, RateBurst: *rateBurst, MaxBodyBytes: *maxBody}
 	for n, a := range addrs {
 		cfg.Services[n] = *a
 	}

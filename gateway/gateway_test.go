@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
+	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/telemetry"
 )
 
@@ -68,7 +69,7 @@ func start(t *testing.T) (*httptest.Server, *billing) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := New(context.Background(), Config{Services: services, Timeout: 2 * time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)), tel)
+	g, err := New(context.Background(), Config{Services: services, Timeout: 2 * time.Second, Auth: testSigner}, slog.New(slog.NewTextHandler(io.Discard, nil)), tel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +77,29 @@ func start(t *testing.T) (*httptest.Server, *billing) {
 	hts := httptest.NewServer(g.Handler())
 	t.Cleanup(hts.Close)
 	return hts, b
+}
+
+// testSigner verifies the tokens of the gateways start runs.
+var testSigner = func() *auth.Signer {
+	s, err := auth.NewSigner("gateway-start-secret-16+")
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
+
+// asOperator returns the header of a request an operator makes (with extra headers).
+func asOperator(t *testing.T, extra http.Header) http.Header {
+	t.Helper()
+	tok, err := testSigner.Sign(auth.Identity{Subject: "ops-1", Role: auth.RoleOperator}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{"Authorization": {"Bearer " + tok}}
+	for k, v := range extra {
+		h[k] = v
+	}
+	return h
 }
 
 func do(t *testing.T, method, url, body string, header http.Header) (*http.Response, map[string]any) {
@@ -114,7 +138,7 @@ func TestRESTMapsStatusCodes(t *testing.T) {
 		{"no such route", "GET", "/v1/nothing", "", http.StatusNotFound},
 	}
 	for _, c := range cases {
-		resp, _ := do(t, c.method, hts.URL+c.path, c.body, nil)
+		resp, _ := do(t, c.method, hts.URL+c.path, c.body, asOperator(t, nil))
 		if resp.StatusCode != c.want {
 			t.Errorf("%s: %s %s = %d, want %d", c.name, c.method, c.path, resp.StatusCode, c.want)
 		}
@@ -125,7 +149,7 @@ func TestRESTMapsStatusCodes(t *testing.T) {
 func TestUnknownProviderNamesTheField(t *testing.T) {
 	t.Parallel()
 	hts, _ := start(t)
-	_, body := do(t, "POST", hts.URL+"/v1/providers/nope/reservations:batchGetDetails", `{"ids":["a"]}`, nil)
+	_, body := do(t, "POST", hts.URL+"/v1/providers/nope/reservations:batchGetDetails", `{"ids":["a"]}`, asOperator(t, nil))
 	details, _ := body["details"].([]any)
 	if len(details) == 0 || !strings.Contains(toJSON(details), `"field":"provider"`) {
 		t.Errorf("want a BadRequest naming field provider, got %v", body)
@@ -135,14 +159,14 @@ func TestUnknownProviderNamesTheField(t *testing.T) {
 func TestRequestIDTravels(t *testing.T) {
 	t.Parallel()
 	hts, b := start(t)
-	resp, _ := do(t, "GET", hts.URL+"/v1/bills/b-1", "", http.Header{"X-Request-Id": {"req-123"}})
+	resp, _ := do(t, "GET", hts.URL+"/v1/bills/b-1", "", asOperator(t, http.Header{"X-Request-Id": {"req-123"}}))
 	if got := resp.Header.Get("X-Request-Id"); got != "req-123" {
 		t.Errorf("response X-Request-Id = %q, want req-123", got)
 	}
 	if got := <-b.requestIDs; got != "req-123" {
 		t.Errorf("service saw request id %q, want req-123", got)
 	}
-	resp, _ = do(t, "GET", hts.URL+"/v1/bills/b-2", "", nil)
+	resp, _ = do(t, "GET", hts.URL+"/v1/bills/b-2", "", asOperator(t, nil))
 	generated := resp.Header.Get("X-Request-Id")
 	if generated == "" {
 		t.Error("no X-Request-Id generated")

@@ -6,6 +6,10 @@ import (
 	"io"
 	"net/http"
 	"testing"
+	"time"
+
+	"github.com/waybill/waybill/kit/auth"
+	"github.com/waybill/waybill/kit/serve"
 )
 
 // TestRunServesProfilesOnlyOnTheirOwnAddress: with --pprof-addr the gateway serves the Go
@@ -48,11 +52,22 @@ func TestRunServesProfilesOnlyOnTheirOwnAddress(t *testing.T) {
 	if public == "" || profiles == "" {
 		t.Fatal("the gateway stopped before it served (see its error in the cleanup)")
 	}
+	// Even an operator's token finds no profiles on the public address.
+	signer, err := auth.NewSigner(serve.DevAuthSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := signer.Sign(auth.Identity{Subject: "ops-1", Role: auth.RoleOperator}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		addr string
 		want int
 	}{{profiles, http.StatusOK}, {public, http.StatusNotFound}} {
-		resp, err := http.Get("http://" + c.addr + "/debug/pprof/cmdline")
+		req, _ := http.NewRequest("GET", "http://"+c.addr+"/debug/pprof/cmdline", nil)
+		req.Header.Set("Authorization", "Bearer "+ops)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
+
 	"github.com/waybill/waybill/kit/config"
 	"github.com/waybill/waybill/kit/pglocal"
 	"github.com/waybill/waybill/kit/serve"
@@ -22,8 +24,10 @@ import (
 
 // up runs the whole local mesh: a throwaway PostgreSQL (unless a database URL is given),
 // then every service and the gateway, each as its own `waybill serve` process on
-// loopback, so that one can be killed without the others. A child that dies is logged and
-// left dead; the mesh stops on SIGINT/SIGTERM.
+// loopback, so that one can be killed without the others. A child that dies is logged
+// and restarted after a backoff (supervisor). The mesh stops on SIGINT/SIGTERM, and
+// exits with an error as soon as the throwaway PostgreSQL dies: every service depends on
+// it, and restarting it in place would hide whatever killed it.
 func up(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("waybill up", flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -42,6 +46,10 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 	}
 	logger = logger.With(slog.String("service", "up"))
 
+	// pgExited is closed when the throwaway cluster dies; nil (never) for a database the
+	// mesh does not own.
+	var pgExited <-chan struct{}
+	var pgErr func() error
 	if *dbURL == "" {
 		pg, err := pglocal.Start(ctx, pglocal.Options{Dir: *dataDir, Logger: logger})
 		if err != nil {
@@ -53,7 +61,12 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 			}
 		}()
 		*dbURL = pg.URL()
+		pgExited, pgErr = pg.Exited(), pg.ExitErr
 		logger.Info("throwaway PostgreSQL started", slog.String("url", pg.URL()))
+	}
+	pgDied := func() error {
+		logger.Error("PostgreSQL died; stopping the mesh", slog.Any("status", pgErr()))
+		return fmt.Errorf("the throwaway PostgreSQL died (%v); the mesh stopped", pgErr())
 	}
 
 	self, err := os.Executable()
@@ -70,32 +83,41 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 		env = append(env, config.EnvName(s.Name+"-addr")+"="+addr(portsOf(s.Name).GRPC))
 	}
 	env = append(env, config.EnvName("providers")+"="+providers(addr))
-	var children []*child
-	defer func() { stopAll(logger, children) }()
+	sup := newSupervisor(logger, self, env, stdout)
+	defer sup.stopAll()
 	for _, s := range specs {
 		args := append([]string{"--grpc-addr", addr(portsOf(s.Name).GRPC), "--http-addr", addr(portsOf(s.Name).HTTP)}, common...)
-		c, err := startChild(logger, self, s.Name, args, env, stdout)
-		if err != nil {
+		if err := sup.start(s.Name, args); err != nil {
 			return err
 		}
-		children = append(children, c)
 	}
-	gw, err := startChild(logger, self, "gateway", append([]string{"--http-addr", addr(portsOf("gateway").HTTP)}, common...), env, stdout)
-	if err != nil {
+	if err := sup.start("gateway", append([]string{"--http-addr", addr(portsOf("gateway").HTTP)}, common...)); err != nil {
 		return err
 	}
-	children = append(children, gw)
 
-	if err := waitHealthy(ctx, "http://"+addr(portsOf("gateway").HTTP)+"/healthz", 90*time.Second); err != nil {
-		return fmt.Errorf("mesh did not become healthy: %w", err)
+	healthy := make(chan error, 1)
+	go func() {
+		healthy <- waitHealthy(ctx, "http://"+addr(portsOf("gateway").HTTP)+"/healthz", 90*time.Second)
+	}()
+	select {
+	case err := <-healthy:
+		if err != nil {
+			return fmt.Errorf("mesh did not become healthy: %w", err)
+		}
+	case <-pgExited:
+		return pgDied()
 	}
 	fmt.Fprintf(stdout, "\nWaybill is up. REST gateway: http://%s (OpenAPI at /openapi.json)\n", addr(portsOf("gateway").HTTP))
 	for _, s := range specs {
 		fmt.Fprintf(stdout, "  %-9s gRPC %s  metrics http://%s/metrics\n", s.Name, addr(portsOf(s.Name).GRPC), addr(portsOf(s.Name).HTTP))
 	}
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
-	<-ctx.Done()
-	return nil
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-pgExited:
+		return pgDied()
+	}
 }
 
 // providers is billing's --providers value for the local mesh: which service owns each
@@ -112,50 +134,148 @@ func providers(addr func(int) string) string {
 	return strings.Join(parts, ",")
 }
 
-// child is one `waybill serve` process.
-type child struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
+// Restart backoff of the supervisor: the first restart comes after restartInitial, each
+// quick crash after that waits longer (×1.5, jittered) up to restartMax, and a process
+// that ran for stableRun before it died starts over from restartInitial.
+const (
+	restartInitial = 500 * time.Millisecond
+	restartMax     = 30 * time.Second
+	stableRun      = time.Minute
+	stopTimeout    = 15 * time.Second
+)
+
+// supervisor runs the mesh's `waybill serve` processes and restarts one that exits while
+// the mesh runs, after a backoff (cenkalti/backoff), logging each exit and restart.
+type supervisor struct {
+	logger *slog.Logger
+	self   string
+	env    []string
+	out    io.Writer
+	wg     sync.WaitGroup
+
+	stop chan struct{} // closed when stopAll begins
+
+	mu       sync.Mutex
+	stopping bool
+	running  map[string]*proc // the current process of each name
 }
 
-func startChild(logger *slog.Logger, self, name string, args, env []string, out io.Writer) (*child, error) {
-	cmd := exec.Command(self, append([]string{"serve", name}, args...)...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = out, out
+// proc is one run of a process.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed once cmd has exited
+}
+
+func newSupervisor(logger *slog.Logger, self string, env []string, out io.Writer) *supervisor {
+	return &supervisor{logger: logger, self: self, env: env, out: out, stop: make(chan struct{}), running: map[string]*proc{}}
+}
+
+// errStopping is spawn's answer once stopAll has begun.
+var errStopping = errors.New("the mesh is stopping")
+
+// start starts `waybill serve name args...` and supervises it until stopAll.
+func (s *supervisor) start(name string, args []string) error {
+	p, err := s.spawn(name, args)
+	if err != nil {
+		return err
+	}
+	s.wg.Add(1)
+	go s.watch(name, args, p)
+	return nil
+}
+
+// spawn starts one run of the process, unless the mesh is stopping.
+func (s *supervisor) spawn(name string, args []string) (*proc, error) {
+	cmd := exec.Command(s.self, append([]string{"serve", name}, args...)...)
+	cmd.Env = s.env
+	cmd.Stdout, cmd.Stderr = s.out, s.out
 	// The child dies with us even if we are killed without a chance to clean up.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return nil, errStopping
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	c := &child{name: name, cmd: cmd, done: make(chan struct{})}
-	logger.Info("process started", slog.String("process", name), slog.Int("pid", cmd.Process.Pid))
-	go func() {
-		err := cmd.Wait()
-		close(c.done)
-		logger.Info("process exited", slog.String("process", name), slog.Int("pid", cmd.Process.Pid), slog.Any("status", err))
-	}()
-	return c, nil
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	s.running[name] = p
+	s.logger.Info("process started", slog.String("process", name), slog.Int("pid", cmd.Process.Pid))
+	return p, nil
 }
 
-// stopAll asks every child to stop, waits for them, and kills those that do not.
-func stopAll(logger *slog.Logger, children []*child) {
-	var wg sync.WaitGroup
-	for _, c := range children {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = c.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-c.done:
-			case <-time.After(15 * time.Second):
-				logger.Warn("killing", slog.String("process", c.name))
-				_ = c.cmd.Process.Kill()
-				<-c.done
+// watch waits for each run of the process to end and starts the next one after the
+// backoff, until the mesh stops.
+func (s *supervisor) watch(name string, args []string, p *proc) {
+	defer s.wg.Done()
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval = restartInitial, restartMax
+	for {
+		started := time.Now()
+		err := p.cmd.Wait()
+		close(p.done)
+		s.logger.Info("process exited", slog.String("process", name), slog.Int("pid", p.cmd.Process.Pid), slog.Any("status", err))
+		for {
+			if s.isStopping() {
+				return
 			}
-		}()
+			if time.Since(started) >= stableRun {
+				b.Reset()
+			}
+			delay := b.NextBackOff()
+			s.logger.Warn("restarting process", slog.String("process", name), slog.Duration("after", delay))
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(delay):
+			}
+			next, err := s.spawn(name, args)
+			if err == nil {
+				p = next
+				break
+			}
+			if errors.Is(err, errStopping) {
+				return
+			}
+			s.logger.Error("restart failed", slog.String("process", name), slog.Any("error", err))
+			started = time.Now()
+		}
+	}
+}
+
+func (s *supervisor) isStopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopping
+}
+
+// stopAll stops restarting, asks every process to stop (SIGTERM), waits for them, and
+// kills those that do not stop within stopTimeout.
+func (s *supervisor) stopAll() {
+	s.mu.Lock()
+	s.stopping = true
+	close(s.stop)
+	procs := make(map[string]*proc, len(s.running))
+	for name, p := range s.running {
+		procs[name] = p
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for name, p := range procs {
+		wg.Go(func() {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(stopTimeout):
+				s.logger.Warn("killing", slog.String("process", name))
+				_ = p.cmd.Process.Kill()
+				<-p.done
+			}
+		})
 	}
 	wg.Wait()
+	s.wg.Wait()
 }
 
 // waitHealthy polls url until it answers 200.

@@ -55,19 +55,30 @@ func (s *Signer) authenticate(ctx context.Context, method string) (context.Conte
 	if len(vals) == 0 {
 		return ctx, nil
 	}
-	token, ok := strings.CutPrefix(vals[0], "Bearer ")
+	token, ok := BearerToken(vals[0])
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "authorization must be \"Bearer <token>\"")
 	}
 	id, err := s.Verify(token)
 	if err != nil {
-		msg := "invalid token"
-		if !errors.Is(err, ErrInvalidToken) || strings.Contains(err.Error(), "expired") {
-			msg = err.Error()
+		msg := ErrInvalidToken.Error()
+		if errors.Is(err, ErrInvalidToken) {
+			msg = err.Error() // the reason, in words written for the caller
 		}
 		return nil, status.Error(codes.Unauthenticated, msg)
 	}
 	return WithIdentity(ctx, id), nil
+}
+
+// BearerToken returns the token of an Authorization header "Bearer <token>"; the scheme
+// name is case-insensitive (RFC 7235).
+func BearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
 }
 
 // Require returns the caller's identity, or UNAUTHENTICATED when the call carried none.

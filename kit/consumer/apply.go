@@ -7,10 +7,13 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
+	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/txn"
 )
 
 const (
@@ -150,9 +153,10 @@ func (c *consumer) process(ctx context.Context, batch []*eventsv1.SubscribeRespo
 }
 
 // retryOrPark tries an event whose handler has failed once (with err) again, up to
-// Attempts tries in all, and parks it when the last one fails.
+// Attempts tries in all, paced by Retry, and parks it when the last one fails.
 func (c *consumer) retryOrPark(ctx context.Context, msg *eventsv1.SubscribeResponse, err error) error {
 	ev := msg.GetEvent()
+	pace := c.cfg.Retry.exponential(0)
 	for attempt := 1; ; attempt++ {
 		log := c.log.With(slog.Int64("seq", ev.GetSequence()), slog.String("type", ev.GetType()),
 			slog.String("key", ev.GetKey()), slog.Int("attempt", attempt), slog.Any("error", err))
@@ -160,7 +164,7 @@ func (c *consumer) retryOrPark(ctx context.Context, msg *eventsv1.SubscribeRespo
 			log.Error("handler failed; parking the event")
 			return c.applyRetryingDB(ctx, []*eventsv1.SubscribeResponse{msg}, &failure{err: err, attempts: attempt})
 		}
-		delay := c.cfg.Retry.Delay(attempt - 1)
+		delay := pace.NextBackOff()
 		log.Warn("handler failed; retrying", slog.Duration("retry_in", delay))
 		if !sleep(ctx, delay) {
 			return ctx.Err()
@@ -180,36 +184,31 @@ func (c *consumer) applyRetryingDB(ctx context.Context, batch []*eventsv1.Subscr
 	return c.retryDB(ctx, "apply events", func() error { return c.applyTx(ctx, batch, park) })
 }
 
-// retryDB runs op until it succeeds, fails with a handler error, or ctx ends.
+// retryDB runs op until it succeeds, fails with a handler error, or ctx ends, paced by
+// Reconnect.
 func (c *consumer) retryDB(ctx context.Context, what string, op func() error) error {
-	for failures := 0; ; failures++ {
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		err := op()
 		var he *handlerError
-		if err == nil || errors.As(err, &he) || errors.Is(err, errCursorMissing) {
-			return err
+		if errors.As(err, &he) || errors.Is(err, errCursorMissing) {
+			return struct{}{}, backoff.Permanent(err)
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		delay := jitter(c.cfg.Reconnect.Delay(failures))
-		c.log.Warn(what+" failed; retrying", slog.Any("error", err), slog.Duration("retry_in", delay))
-		if !sleep(ctx, delay) {
-			return ctx.Err()
-		}
-	}
+		return struct{}{}, err
+	},
+		backoff.WithBackOff(c.cfg.Reconnect.exponential(spread)),
+		backoff.WithMaxElapsedTime(0), // until ctx ends
+		backoff.WithNotify(func(err error, delay time.Duration) {
+			c.log.Warn(what+" failed; retrying", slog.Any("error", err), slog.Duration("retry_in", delay))
+		}))
+	return err
 }
 
-// applyTx applies batch in one transaction and advances the cursor past it. Events at or
-// below the committed sequence are skipped (a replica or an earlier try whose commit was
-// not acknowledged applied them); events whose key has parked events are parked behind
-// them. With park set, batch holds one event, parked with that failure instead of run.
+// applyTx applies batch in one transaction (kit/txn: the events the handlers emit commit
+// with it) and advances the cursor past it. Events at or below the committed sequence are
+// skipped (a replica or an earlier try whose commit was not acknowledged applied them);
+// events whose key has parked events are parked behind them. With park set, batch holds
+// one event, parked with that failure instead of run.
 func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeResponse, park *failure) error {
-	tx, err := c.cfg.Pool.BeginTx(ctx, pgx.TxOptions{})
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-
 	// The batch's keys, and its end: its highest sequence and the cursor after its last
 	// message.
 	var keys []string
@@ -231,63 +230,68 @@ func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 		}
 	}
 
-	// One round trip makes the commit asynchronous, locks the cursor, reads what is
-	// applied and parked, and advances the cursor past the batch.
-	var q pgx.Batch
-	q.Queue(asyncCommitSQL)
 	var committedSeq int64
 	var committedCursor string
-	q.Queue(lockCursorSQL, c.cfg.Name, c.cfg.Source).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&committedSeq, &committedCursor)
-	})
-	blocked := make(map[string]bool)
-	if len(keys) > 0 {
-		q.Queue(blockedKeysSQL, c.cfg.Name, c.cfg.Source, keys).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var k string
-				if err := rows.Scan(&k); err != nil {
+	var handled, parked int
+	err := c.tx.Run(ctx, func(tx *txn.Tx) error {
+		handled, parked = 0, 0
+		// One round trip (with the transaction's BEGIN) makes the commit asynchronous,
+		// locks the cursor, reads what is applied and parked, and advances the cursor
+		// past the batch.
+		var q pgx.Batch
+		q.Queue(asyncCommitSQL)
+		q.Queue(lockCursorSQL, c.cfg.Name, c.cfg.Source).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&committedSeq, &committedCursor)
+		})
+		blocked := make(map[string]bool)
+		if len(keys) > 0 {
+			q.Queue(blockedKeysSQL, c.cfg.Name, c.cfg.Source, keys).Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					var k string
+					if err := rows.Scan(&k); err != nil {
+						return err
+					}
+					blocked[k] = true
+				}
+				return rows.Err()
+			})
+		}
+		q.Queue(advanceCursorSQL, c.cfg.Name, c.cfg.Source, endSeq, endCursor)
+		if err := tx.SendBatch(ctx, &q).Close(); errors.Is(err, pgx.ErrNoRows) {
+			return errCursorMissing
+		} else if err != nil {
+			return fmt.Errorf("lock and advance cursor: %w", err)
+		}
+
+		for i, m := range batch {
+			ev := m.GetEvent()
+			if ev.GetSequence() > 0 && ev.GetSequence() <= committedSeq {
+				continue
+			}
+			switch {
+			case park != nil:
+				if err := c.insertParked(ctx, tx, ev, park.err.Error(), park.attempts); err != nil {
 					return err
 				}
-				blocked[k] = true
+				parked++
+			case ev.GetKey() != "" && blocked[ev.GetKey()]:
+				c.log.Warn("event parked: "+waitingBehind, slog.Int64("seq", ev.GetSequence()),
+					slog.String("type", ev.GetType()), slog.String("key", ev.GetKey()))
+				if err := c.insertParked(ctx, tx, ev, "", 0); err != nil {
+					return err
+				}
+				parked++
+			default:
+				if err := c.call(ctx, tx, ev); err != nil {
+					return classify(ctx, i, err)
+				}
+				handled++
 			}
-			return rows.Err()
-		})
-	}
-	q.Queue(advanceCursorSQL, c.cfg.Name, c.cfg.Source, endSeq, endCursor)
-	if err := tx.SendBatch(ctx, &q).Close(); errors.Is(err, pgx.ErrNoRows) {
-		return errCursorMissing
-	} else if err != nil {
-		return fmt.Errorf("lock and advance cursor: %w", err)
-	}
-
-	handled, parked := 0, 0
-	for i, m := range batch {
-		ev := m.GetEvent()
-		if ev.GetSequence() > 0 && ev.GetSequence() <= committedSeq {
-			continue
 		}
-		switch {
-		case park != nil:
-			if err := c.insertParked(ctx, tx, ev, park.err.Error(), park.attempts); err != nil {
-				return err
-			}
-			parked++
-		case ev.GetKey() != "" && blocked[ev.GetKey()]:
-			c.log.Warn("event parked: "+waitingBehind, slog.Int64("seq", ev.GetSequence()),
-				slog.String("type", ev.GetType()), slog.String("key", ev.GetKey()))
-			if err := c.insertParked(ctx, tx, ev, "", 0); err != nil {
-				return err
-			}
-			parked++
-		default:
-			if err := c.call(ctx, tx, ev); err != nil {
-				return c.classify(ctx, tx, i, err)
-			}
-			handled++
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if c.cfg.AfterCommit != nil {
 		c.cfg.AfterCommit()
@@ -306,7 +310,7 @@ func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 // call runs the handler for ev in tx with a span linked to the producer's, turning a
 // panic into an error so that a poisonous event is parked rather than crashing the
 // service.
-func (c *consumer) call(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+func (c *consumer) call(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
 	ctx, span := c.tracer.start(ctx, c.cfg.Source, ev, true)
 	start := time.Now()
 	err := safeCall(ctx, c.h, tx, ev)
@@ -316,7 +320,7 @@ func (c *consumer) call(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) erro
 }
 
 // safeCall runs h, turning a panic into an error.
-func safeCall(ctx context.Context, h Handler, tx pgx.Tx, ev *eventsv1.Event) (err error) {
+func safeCall(ctx context.Context, h Handler, tx *txn.Tx, ev *eventsv1.Event) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("handler panicked: %v", r)
@@ -325,22 +329,29 @@ func safeCall(ctx context.Context, h Handler, tx pgx.Tx, ev *eventsv1.Event) (er
 	return h(ctx, tx, ev)
 }
 
+// Errors of the database rather than of a handler: a lost race (the transaction runs
+// again) and a database that cannot answer (the batch is tried again later).
+var (
+	errConflict    = &errs.Error{Kind: errs.Aborted, Reason: pgxutil.ReasonConflict}
+	errUnavailable = &errs.Error{Kind: errs.Unavailable, Reason: pgxutil.ReasonDatabaseUnavailable}
+)
+
 // classify decides whether the handler's err for batch[index] counts against the event
 // or is the database's or the context's fault, to be retried without counting.
-func (c *consumer) classify(ctx context.Context, tx pgx.Tx, index int, err error) error {
-	switch {
+func classify(ctx context.Context, index int, err error) error {
+	switch mapped := pgxutil.MapError(err); {
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case tx.Conn().IsClosed():
-		return fmt.Errorf("handler: database connection lost: %w", err)
-	case errors.Is(pgxutil.MapError(err), pgxutil.ErrConflict):
+	case errors.Is(mapped, errUnavailable):
+		return fmt.Errorf("handler: database unavailable: %w", err)
+	case errors.Is(mapped, errConflict):
 		return fmt.Errorf("handler: %w", err)
 	}
 	return &handlerError{index: index, err: err}
 }
 
 // insertParked parks ev in tx.
-func (c *consumer) insertParked(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event, errText string, attempts int) error {
+func (c *consumer) insertParked(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event, errText string, attempts int) error {
 	r := rowFromEvent(ev)
 	_, err := tx.Exec(ctx, parkSQL, c.cfg.Name, c.cfg.Source, r.seq, r.eventID, r.typ, r.key,
 		r.payloadType, r.payload, r.traceContext, r.occurredAt, errText, attempts)

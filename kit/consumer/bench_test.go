@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/consumer"
+	"github.com/waybill/waybill/kit/txn"
 )
 
 // Run with, for example:
@@ -117,7 +117,7 @@ func BenchmarkConsumerLag(b *testing.B) {
 		measuring := func(ev *eventsv1.Event) bool { return ev.GetSequence() > measureFrom.Load() }
 		// The time from the producer to the consumer's process (its gRPC client), to
 		// tell the consumer's share of the lag from the source's.
-		cl := client(b, s.addr, grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		cl := client(b, s.addr, stackAuth, grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 			cs, err := streamer(ctx, desc, cc, method, opts...)
 			return recvHook{cs, func(m any) {
 				if ev := m.(*eventsv1.SubscribeResponse).GetEvent(); ev != nil && measuring(ev) {
@@ -133,7 +133,7 @@ func BenchmarkConsumerLag(b *testing.B) {
 		done := make(chan error, 1)
 		go func() {
 			done <- consumer.Run(ctx, consumer.Config{Name: name, Source: producerSchema, Client: cl, Pool: s.consumer},
-				func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+				func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
 					if measuring(ev) {
 						age := time.Since(ev.GetOccurredTime().AsTime())
 						behind := p.committed.Load() - ev.GetSequence()
@@ -195,7 +195,7 @@ func benchmarkBacklogDrain(b *testing.B, write bool) {
 		name := "drain"
 		var target atomic.Int64
 		reached := make(chan time.Time, 1)
-		h := func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+		h := func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
 			if t := target.Load(); t > 0 && ev.GetSequence() >= t {
 				select {
 				case reached <- time.Now():

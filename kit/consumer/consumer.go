@@ -3,8 +3,9 @@
 // once.
 //
 // Run keeps, per (consumer, source), a cursor in the consuming service's own schema
-// (table consumer_cursors, see Migrations) and advances it in the same transaction as the
-// handler's writes, so a crash or a dropped stream at any point neither loses an event's
+// (table consumer_cursors, see Migrations; read it with Cursor) and advances it in the
+// same transaction as the handler's writes and the events the handler emits (a kit/txn
+// transaction), so a crash or a dropped stream at any point neither loses an event's
 // effect nor applies it twice: after a restart the stream resumes after the committed
 // cursor, and an event that arrives again (at or below the committed sequence) is skipped.
 // For the same reason the transactions commit asynchronously (synchronous_commit off): a
@@ -14,9 +15,9 @@
 // An event whose handler keeps failing is retried with backoff and then parked in a
 // dead-letter table (parked_events) with its error, and the stream moves on. Later events
 // with the same key are parked behind it without running the handler, so each key's
-// events are applied in order; other keys keep flowing. NewAdminServer serves the
-// ConsumerAdminService that lists, replays and discards parked events, and AdminCommand is
-// its command-line client (`waybill parked ...`).
+// events are applied in order; other keys keep flowing. Parking lists, replays and
+// discards parked events; kit/consumeradmin serves it as the ConsumerAdminService, and
+// `waybill parked` is that service's command-line client.
 //
 // Run reports lag (in events and seconds), the parked count and handler latency as
 // OpenTelemetry metrics per (consumer, source), and gives each handler call a span linked
@@ -25,19 +26,21 @@
 // A consuming service applies Migrations to its schema with its own migrations, runs one
 // Run per (consumer, source) next to its server, and registers the admin service:
 //
-//	onTrip := func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
-//		// Write to the service's own tables through tx only.
+//	onTrip := func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
+//		// Write to the service's own tables through tx only; tx.Emit emits events.
 //	}
 //	go consumer.Run(ctx, consumer.Config{
 //		Name:   "billing-from-trips",
 //		Source: "trip",
 //		Client: eventsv1.NewEventStreamServiceClient(tripConn),
 //		Pool:   pool,
+//		Notify: log.Notify,
 //		Types:  []string{"trip.trip.completed"},
 //		Logger: logger,
 //	}, onTrip)
-//	eventsv1.RegisterConsumerAdminServiceServer(srv.GRPC,
-//		consumer.NewAdminServer("billing", pool, map[string]consumer.Handler{"billing-from-trips": onTrip}))
+//	parking := consumer.NewParking(pool, map[string]consumer.Handler{"billing-from-trips": onTrip},
+//		consumer.ParkingOptions{Notify: log.Notify})
+//	consumeradmin.Register(srv.GRPC, "billing", parking)
 package consumer
 
 import (
@@ -45,12 +48,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
@@ -59,18 +61,19 @@ import (
 	"google.golang.org/grpc/status"
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
+	"github.com/waybill/waybill/kit/txn"
 )
 
 // instrumentation is the name of the package's tracer and meter.
 const instrumentation = "github.com/waybill/waybill/kit/consumer"
 
 // Handler applies one event to the consuming service's tables using tx, the transaction
-// in which the consumer's cursor is advanced past the event: the handler's writes and the
-// cursor commit together or not at all. It must do all its work through tx (no calls with
-// effects outside the database), because a transaction may be rolled back and the handler
-// run again. A returned error means "not applied": the event is retried and finally
-// parked. ctx carries a span linked to the producer's.
-type Handler func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error
+// in which the consumer's cursor is advanced past the event: the handler's writes, the
+// events it emits (tx.Emit) and the cursor commit together or not at all. It must do all
+// its work through tx (no calls with effects outside the database), because a transaction
+// may be rolled back and the handler run again. A returned error means "not applied": the
+// event is retried and finally parked. ctx carries a span linked to the producer's.
+type Handler func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error
 
 // ErrCursorOutOfRange is returned by Run when the source no longer holds the events after
 // the consumer's cursor (it answered OUT_OF_RANGE: the cursor is older than its
@@ -78,7 +81,8 @@ type Handler func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error
 // repair that on its own.
 var ErrCursorOutOfRange = errors.New("cursor older than the source's retention; resynchronize")
 
-// Backoff is a delay that starts at Initial and doubles on each further try up to Max.
+// Backoff is a delay that starts at Initial and doubles on each further try up to Max
+// (an exponential backoff of github.com/cenkalti/backoff).
 type Backoff struct {
 	// Initial is the first delay.
 	Initial time.Duration
@@ -86,16 +90,21 @@ type Backoff struct {
 	Max time.Duration
 }
 
-// Delay returns the delay before retry number n (0 for the first retry).
-func (b Backoff) Delay(n int) time.Duration {
-	d := b.Initial
-	for range n {
-		if d >= b.Max/2 {
-			return b.Max
-		}
-		d *= 2
+// spread is how far Run spreads its reconnection delays (±20%), so that consumers cut
+// off together do not come back in step. Handler retries are not spread.
+const spread = 0.2
+
+// exponential returns the backoff policy of b, each delay spread by ±randomization (0
+// for none).
+func (b Backoff) exponential(randomization float64) *backoff.ExponentialBackOff {
+	e := &backoff.ExponentialBackOff{
+		InitialInterval:     b.Initial,
+		RandomizationFactor: randomization,
+		Multiplier:          2,
+		MaxInterval:         b.Max,
 	}
-	return min(d, b.Max)
+	e.Reset()
+	return e
 }
 
 // orDefault returns def for the zero Backoff, and b completed otherwise: a missing
@@ -151,8 +160,13 @@ type Config struct {
 	// Client subscribes to the source's event stream.
 	Client eventsv1.EventStreamServiceClient
 	// Pool is the consuming service's database pool; its search_path must reach the
-	// tables of Migrations.
+	// tables of Migrations (and the outbox, when handlers emit events). Run's
+	// transactions go through a kit/txn Runner on it.
 	Pool *pgxpool.Pool
+	// Notify runs after the commit of a batch whose handlers emitted events
+	// (txn.Options.Notify): pass the service's outbox.Log.Notify to wake its sequencer at
+	// once.
+	Notify func()
 	// Types filters the stream to these event types; empty delivers all.
 	Types []string
 	// PayloadMode chooses fat or skinny events.
@@ -182,8 +196,7 @@ type Config struct {
 	// arrived.
 	Linger time.Duration
 	// AfterCommit, when set, runs after each batch's transaction commits, on the
-	// consumer's goroutine: for work that must see the handlers' writes committed (for
-	// example waking an outbox sequencer for the events they wrote).
+	// consumer's goroutine: for work that must see the handlers' writes committed.
 	AfterCommit func()
 }
 
@@ -258,7 +271,8 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 	if err != nil {
 		return err
 	}
-	c := &consumer{cfg: cfg, h: h, log: cfg.Logger, tracer: newTracer(cfg.TracerProvider)}
+	c := &consumer{cfg: cfg, h: h, log: cfg.Logger, tracer: newTracer(cfg.TracerProvider),
+		tx: txn.New(cfg.Pool, txn.Options{Notify: cfg.Notify})}
 	c.metrics, err = newMetrics(cfg, &c.lag)
 	if err != nil {
 		return err
@@ -275,6 +289,7 @@ type consumer struct {
 	tracer  *tracer
 	metrics *metrics
 	lag     lagState
+	tx      *txn.Runner
 
 	// The committed position, as last read or written by this consumer.
 	seq    int64
@@ -283,7 +298,8 @@ type consumer struct {
 
 // run subscribes, consumes until the stream ends, and subscribes again, until ctx ends.
 func (c *consumer) run(ctx context.Context) error {
-	failures := 0
+	reconnect := c.cfg.Reconnect.exponential(spread)
+	noStream := Backoff{Initial: NoStreamRetry, Max: NoStreamRetry}.exponential(spread)
 	missing := false // the last subscription found no event stream at the source
 	for {
 		received, err := c.session(ctx)
@@ -291,7 +307,7 @@ func (c *consumer) run(ctx context.Context) error {
 			return nil
 		}
 		if received > 0 {
-			failures = 0 // the stream worked: the next try is quick
+			reconnect.Reset() // the stream worked: the next try is quick
 		}
 		code := status.Code(err)
 		c.metrics.streamError(ctx, code)
@@ -299,8 +315,7 @@ func (c *consumer) run(ctx context.Context) error {
 			c.log.Error("cursor older than the source's retention; resynchronize", slog.String("cursor", c.cursor), slog.Any("error", err))
 			return fmt.Errorf("consumer %s, source %s: %w: %w", c.cfg.Name, c.cfg.Source, ErrCursorOutOfRange, err)
 		}
-		delay := jitter(c.cfg.Reconnect.Delay(failures))
-		failures++
+		delay := reconnect.NextBackOff()
 		level := slog.LevelWarn
 		switch {
 		case transient(code):
@@ -308,7 +323,7 @@ func (c *consumer) run(ctx context.Context) error {
 		case code == codes.Unimplemented:
 			// The source serves no event stream (not yet deployed with one, say): ask
 			// again now and then, warning once rather than every few seconds.
-			delay = jitter(NoStreamRetry)
+			delay = noStream.NextBackOff()
 			if missing {
 				level = slog.LevelDebug
 			}
@@ -465,14 +480,6 @@ func (c *consumer) apply(ctx context.Context, msgs <-chan *eventsv1.SubscribeRes
 			return err
 		}
 	}
-}
-
-// jitter spreads d by ±20%, so consumers cut off together do not come back in step.
-func jitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return d
-	}
-	return d - d/5 + rand.N(2*d/5+1)
 }
 
 // sleep waits d or until ctx ends, reporting whether it waited the whole time.

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
@@ -27,29 +27,34 @@ import (
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/consumer"
 	"github.com/waybill/waybill/kit/pgtest"
+	"github.com/waybill/waybill/kit/txn"
 )
 
+// The backoff doubles from Initial up to Max; reconnections spread each delay by ±20%.
 func TestBackoffDelay(t *testing.T) {
 	t.Parallel()
+	ms := time.Millisecond
 	for _, tc := range []struct {
 		b    consumer.Backoff
 		want []time.Duration
 	}{
-		{consumer.DefaultRetry, []time.Duration{100, 200, 400, 800, 1600, 1600}},
-		{consumer.DefaultReconnect, []time.Duration{100, 200, 400, 800, 1600, 3200, 5000, 5000}},
+		{consumer.DefaultRetry, []time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms, 1600 * ms, 1600 * ms}},
+		{consumer.DefaultReconnect, []time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms, 1600 * ms, 3200 * ms, 5000 * ms, 5000 * ms}},
 		{consumer.Backoff{Initial: 300, Max: 1000}, []time.Duration{300, 600, 1000, 1000}},
 	} {
-		for n, want := range tc.want {
-			if tc.b.Initial >= time.Millisecond {
-				want *= time.Millisecond
-			}
-			if got := tc.b.Delay(n); got != want {
-				t.Errorf("%+v.Delay(%d) = %v, want %v", tc.b, n, got, want)
+		if got := consumer.Delays(tc.b, len(tc.want)); !slices.Equal(got, tc.want) {
+			t.Errorf("%+v: delays %v, want %v", tc.b, got, tc.want)
+		}
+		for range 20 {
+			for i, d := range consumer.SpreadDelays(tc.b, len(tc.want)) {
+				if w := tc.want[i]; d < w-w/5 || d > w+w/5+1 {
+					t.Fatalf("%+v: spread delay %d is %v, want within 20%% of %v", tc.b, i, d, w)
+				}
 			}
 		}
 	}
-	if got := (consumer.Backoff{Initial: time.Second, Max: time.Hour}).Delay(1000); got != time.Hour {
-		t.Errorf("Delay(1000) = %v, want the cap (no overflow)", got)
+	if got := consumer.Delays(consumer.Backoff{Initial: time.Second, Max: time.Hour}, 1000)[999]; got != time.Hour {
+		t.Errorf("delay 1000 = %v, want the cap (no overflow)", got)
 	}
 }
 
@@ -57,7 +62,7 @@ func TestRunRejectsIncompleteConfig(t *testing.T) {
 	t.Parallel()
 	pool := newDB(t)
 	cl := client(t, "127.0.0.1:1")
-	h := func(context.Context, pgx.Tx, *eventsv1.Event) error { return nil }
+	h := func(context.Context, *txn.Tx, *eventsv1.Event) error { return nil }
 	for name, cfg := range map[string]consumer.Config{
 		"no name":   {Source: "s", Client: cl, Pool: pool},
 		"no source": {Name: "c", Client: cl, Pool: pool},
@@ -90,7 +95,7 @@ func TestExactlyOnceAcrossReconnects(t *testing.T) {
 	runConsumer(t, consumer.Config{
 		Name: name, Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t),
 		Reconnect: consumer.Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond},
-	}, func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+	}, func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
 		return recordEffect(ctx, tx, name, ev)
 	})
 	// Half the events arrive while the consumer runs.
@@ -114,7 +119,9 @@ func TestReplicasApplyEachEventOnce(t *testing.T) {
 	srv := serveSource(t, src)
 	const n = 1000
 	name := "replicated"
-	h := func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error { return recordEffect(ctx, tx, name, ev) }
+	h := func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
+		return recordEffect(ctx, tx, name, ev)
+	}
 	for range 2 {
 		runConsumer(t, consumer.Config{Name: name, Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t)}, h)
 	}
@@ -141,7 +148,9 @@ func TestSourceDown(t *testing.T) {
 	name := "patient"
 	stop := runConsumer(t, consumer.Config{
 		Name: name, Source: "trip", Client: client(t, srv.addr, countSubscribes), Pool: pool, Logger: testLogger(t),
-	}, func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error { return recordEffect(ctx, tx, name, ev) })
+	}, func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
+		return recordEffect(ctx, tx, name, ev)
+	})
 
 	src.addN(100, 3)
 	waitFor(t, 10*time.Second, "first events applied", func() bool { return cursorSeq(t, pool, name, "trip") == 100 })
@@ -182,7 +191,7 @@ func TestSilentStreamIsAbandoned(t *testing.T) {
 		Name: "c", Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t),
 		StallTimeout: 200 * time.Millisecond,
 		Reconnect:    consumer.Backoff{Initial: time.Millisecond, Max: time.Millisecond},
-	}, func(context.Context, pgx.Tx, *eventsv1.Event) error { return nil })
+	}, func(context.Context, *txn.Tx, *eventsv1.Event) error { return nil })
 	waitFor(t, 5*time.Second, "three subscriptions", func() bool { return src.subscribes.Load() >= 3 })
 
 	// Heartbeats keep a stream alive past the stall timeout.
@@ -205,7 +214,7 @@ func TestCursorOutOfRange(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	err := consumer.Run(ctx, consumer.Config{Name: "c", Source: "trip", Client: client(t, srv.addr), Pool: pool},
-		func(context.Context, pgx.Tx, *eventsv1.Event) error { return nil })
+		func(context.Context, *txn.Tx, *eventsv1.Event) error { return nil })
 	if !errors.Is(err, consumer.ErrCursorOutOfRange) {
 		t.Fatalf("Run returned %v, want ErrCursorOutOfRange", err)
 	}
@@ -228,7 +237,7 @@ func TestTypeFilterAndHeartbeatCursor(t *testing.T) {
 	runConsumer(t, consumer.Config{
 		Name: "c", Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t),
 		Types: []string{"shop.item.changed"}, PayloadMode: eventsv1.PayloadMode_PAYLOAD_MODE_KEYS_ONLY,
-	}, func(_ context.Context, _ pgx.Tx, ev *eventsv1.Event) error {
+	}, func(_ context.Context, _ *txn.Tx, ev *eventsv1.Event) error {
 		if ev.GetPayload() != nil {
 			t.Errorf("event %d has a payload in KEYS_ONLY mode", ev.GetSequence())
 		}
@@ -274,7 +283,7 @@ func TestMetricsAndTrace(t *testing.T) {
 	runConsumer(t, consumer.Config{
 		Name: "c", Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t),
 		Meter: mp.Meter("test"), TracerProvider: tp, Retry: quick,
-	}, func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+	}, func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
 		mu.Lock()
 		handlerSpans = append(handlerSpans, trace.SpanContextFromContext(ctx))
 		mu.Unlock()
@@ -303,6 +312,39 @@ func TestMetricsAndTrace(t *testing.T) {
 		}
 	}
 
+	want := map[string]float64{
+		consumer.MetricLagEvents:           0,
+		consumer.MetricLag:                 0,
+		consumer.MetricParked:              2, // the failing event and the one behind it
+		consumer.MetricHandlerDuration:     float64(len(handlerSpans)),
+		consumer.MetricEvents + "/applied": 2,
+		consumer.MetricEvents + "/parked":  2,
+	}
+	// The metrics move right after the commit that the cursor shows.
+	matches := func(got map[string]float64) bool {
+		for name, w := range want {
+			if g, ok := got[name]; !ok || g != w {
+				return false
+			}
+		}
+		return true
+	}
+	got := collectMetrics(t, reader)
+	for deadline := time.Now().Add(5 * time.Second); !matches(got) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		got = collectMetrics(t, reader)
+	}
+	for name, w := range want {
+		if g, ok := got[name]; !ok || g != w {
+			t.Errorf("metric %s = %v (reported: %v), want %v", name, g, ok, w)
+		}
+	}
+}
+
+// collectMetrics reads the consumer's metrics: gauges and histogram counts by name, and
+// counters by name and outcome ("name/outcome").
+func collectMetrics(t *testing.T, reader *sdkmetric.ManualReader) map[string]float64 {
+	t.Helper()
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(t.Context(), &rm); err != nil {
 		t.Fatal(err)
@@ -334,19 +376,7 @@ func TestMetricsAndTrace(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]float64{
-		consumer.MetricLagEvents:           0,
-		consumer.MetricLag:                 0,
-		consumer.MetricParked:              2, // the failing event and the one behind it
-		consumer.MetricHandlerDuration:     float64(len(handlerSpans)),
-		consumer.MetricEvents + "/applied": 2,
-		consumer.MetricEvents + "/parked":  2,
-	}
-	for name, w := range want {
-		if g, ok := got[name]; !ok || g != w {
-			t.Errorf("metric %s = %v (reported: %v), want %v", name, g, ok, w)
-		}
-	}
+	return got
 }
 
 func checkAttrs(t *testing.T, metric string, kvs []attribute.KeyValue) {
@@ -376,7 +406,9 @@ func TestDeletedCursorStartsOver(t *testing.T) {
 	runConsumer(t, consumer.Config{
 		Name: name, Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t),
 		Reconnect: consumer.Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond},
-	}, func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error { return recordEffect(ctx, tx, name, ev) })
+	}, func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
+		return recordEffect(ctx, tx, name, ev)
+	})
 	src.addN(10, 2)
 	waitFor(t, 10*time.Second, "events applied", func() bool { return cursorSeq(t, pool, name, "trip") == 10 })
 	if _, err := pool.Exec(t.Context(), `DELETE FROM consumer_cursors`); err != nil {
@@ -413,7 +445,7 @@ func TestCommitsAreAsynchronous(t *testing.T) {
 	settings := map[string]int{}
 	name := "async"
 	runConsumer(t, consumer.Config{Name: name, Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t)},
-		func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+		func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
 			var s string
 			if err := tx.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&s); err != nil {
 				return err
@@ -464,7 +496,7 @@ func TestLingerGathersATrickle(t *testing.T) {
 			name := "linger"
 			runConsumer(t, consumer.Config{Name: name, Source: "trip", Client: client(t, srv.addr), Pool: pool,
 				Logger: testLogger(t), Linger: tc.linger},
-				func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+				func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
 					var id int64
 					if err := tx.QueryRow(ctx, `SELECT txid_current()`).Scan(&id); err != nil {
 						return err
@@ -507,7 +539,7 @@ func TestSourceWithoutStream(t *testing.T) {
 	t.Cleanup(srv.Stop)
 	runConsumer(t, consumer.Config{Name: "nostream", Source: "trip", Client: client(t, lis.Addr().String()), Pool: newDB(t),
 		Logger: testLogger(t), Reconnect: consumer.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond}},
-		func(context.Context, pgx.Tx, *eventsv1.Event) error { return nil })
+		func(context.Context, *txn.Tx, *eventsv1.Event) error { return nil })
 	waitFor(t, 10*time.Second, "the first subscription", func() bool { return attempts.Load() >= 1 })
 	time.Sleep(time.Second) // 50 and more tries at the reconnect backoff's pace
 	if n := attempts.Load(); n != 1 {
@@ -536,7 +568,7 @@ func TestAfterCommitSeesTheBatchCommitted(t *testing.T) {
 				behind.Add(1)
 			}
 		},
-	}, func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+	}, func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
 		handled.Add(1)
 		return recordEffect(ctx, tx, name, ev)
 	})

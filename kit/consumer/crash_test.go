@@ -9,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/consumer"
 	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/txn"
 )
 
 // The environment of a re-executed test binary running as a consumer process.
@@ -59,7 +58,7 @@ func runHelper() int {
 		Name: name, Source: "trip", Client: eventsv1.NewEventStreamServiceClient(conn), Pool: pool,
 		// Small batches: more commits for the kills to land on.
 		MaxBatch: 4,
-	}, func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+	}, func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
 		// Slow enough that the test kills it mid-stream, often inside a transaction.
 		time.Sleep(time.Millisecond)
 		return recordEffect(ctx, tx, name, ev)

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/consumer"
+	"github.com/waybill/waybill/kit/txn"
 )
 
 // The whole backbone: concurrent writers commit (and roll back) events through the
@@ -34,7 +34,7 @@ func TestEndToEnd(t *testing.T) {
 		TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)),
 	}
 	var bad atomic.Value
-	h := func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+	h := func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
 		if ev.GetSource() != producerSchema || ev.GetType() != itemChanged || ev.GetOccurredTime() == nil {
 			bad.Store(ev)
 		}

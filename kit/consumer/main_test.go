@@ -16,7 +16,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -29,8 +28,10 @@ import (
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/consumer"
 	"github.com/waybill/waybill/kit/grpcclient"
+	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/txn"
 )
 
 func TestMain(m *testing.M) {
@@ -44,9 +45,9 @@ func TestMain(m *testing.M) {
 // testSchema is the consuming service's schema in the tests.
 const testSchema = "shop"
 
-// testMigrations are consumer.Migrations plus the table the tests' handlers write: one
-// row per handler run that committed.
-var testMigrations = pgxutil.MustMergeMigrations(consumer.Migrations, fstest.MapFS{"0900_effects.sql": {Data: []byte(`
+// testMigrations are consumer.Migrations, the outbox of the events handlers emit, and the
+// table the tests' handlers write: one row per handler run that committed.
+var testMigrations = pgxutil.MustMergeMigrations(consumer.Migrations, outbox.Migrations, fstest.MapFS{"0900_effects.sql": {Data: []byte(`
 CREATE TABLE effects (
     id       bigserial PRIMARY KEY,
     consumer text   NOT NULL,
@@ -62,7 +63,7 @@ func newDB(t testing.TB) *pgxpool.Pool {
 }
 
 // recordEffect is the tests' handler body: it writes one effects row for ev.
-func recordEffect(ctx context.Context, tx pgx.Tx, name string, ev *eventsv1.Event) error {
+func recordEffect(ctx context.Context, tx *txn.Tx, name string, ev *eventsv1.Event) error {
 	var v wrapperspb.Int64Value
 	if ev.GetPayload() != nil {
 		if err := ev.GetPayload().UnmarshalTo(&v); err != nil {
@@ -368,15 +369,11 @@ func newID() string {
 // cursorSeq reads consumer name's committed sequence.
 func cursorSeq(t testing.TB, pool *pgxpool.Pool, name, source string) int64 {
 	t.Helper()
-	var seq int64
-	err := pool.QueryRow(context.Background(), `SELECT seq FROM consumer_cursors WHERE consumer = $1 AND source = $2`, name, source).Scan(&seq)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0
-	}
+	pos, err := consumer.Cursor(context.Background(), pool, name, source)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return seq
+	return pos.Seq
 }
 
 // grpcDial dials addr as a consuming service would.

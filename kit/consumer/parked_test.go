@@ -3,9 +3,7 @@ package consumer_test
 import (
 	"context"
 	"errors"
-	"net"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,10 +11,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/grpc"
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/consumer"
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/txn"
 )
 
 // brokenKeys is a handler's failure switch: events of a broken key fail.
@@ -40,52 +39,41 @@ func (b *brokenKeys) broken(key string) bool {
 	return b.keys[key]
 }
 
-// serveAdmin serves the admin service over loopback and returns a client.
-func serveAdmin(t testing.TB, pool *pgxpool.Pool, handlers map[string]consumer.Handler) (eventsv1.ConsumerAdminServiceClient, string) {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	eventsv1.RegisterConsumerAdminServiceServer(srv, consumer.NewAdminServer("shop", pool, handlers))
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpcDial(lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return eventsv1.NewConsumerAdminServiceClient(conn), lis.Addr().String()
-}
-
 // listAll pages through the parked events with the given page size.
-func listAll(t testing.TB, admin eventsv1.ConsumerAdminServiceClient, consumerName string, pageSize int32) (all []*eventsv1.ParkedEvent, pages int) {
+func listAll(t testing.TB, parking *consumer.Parking, consumerName string, pageSize int) (all []consumer.Parked, pages int) {
 	t.Helper()
-	req := &eventsv1.ListParkedEventsRequest{Service: "shop", Consumer: consumerName, PageSize: pageSize}
+	var after int64
 	for {
-		resp, err := admin.ListParkedEvents(t.Context(), req)
+		page, err := parking.List(t.Context(), consumerName, after, pageSize)
 		if err != nil {
 			t.Fatal(err)
 		}
 		pages++
-		if int32(len(resp.GetParkedEvents())) > pageSize {
-			t.Fatalf("page of %d events, page size %d", len(resp.GetParkedEvents()), pageSize)
+		if len(page) > pageSize {
+			t.Fatalf("page of %d events, page size %d", len(page), pageSize)
 		}
-		all = append(all, resp.GetParkedEvents()...)
-		if resp.GetNextPageToken() == "" {
+		all = append(all, page...)
+		if len(page) < pageSize {
 			return all, pages
 		}
-		req.PageToken = resp.GetNextPageToken()
+		after = page[len(page)-1].ID
 	}
 }
 
-func parkedSeqs(ps []*eventsv1.ParkedEvent) []int64 {
+func parkedSeqs(ps []consumer.Parked) []int64 {
 	var seqs []int64
 	for _, p := range ps {
-		seqs = append(seqs, p.GetEvent().GetSequence())
+		seqs = append(seqs, p.Event.GetSequence())
 	}
 	return seqs
+}
+
+func parkedIDs(ps []consumer.Parked) []int64 {
+	var ids []int64
+	for _, p := range ps {
+		ids = append(ids, p.ID)
+	}
+	return ids
 }
 
 // appliedSeqs lists the sequences consumer name applied for key, in the order applied.
@@ -112,19 +100,19 @@ func TestDeadLetters(t *testing.T) {
 	srv := serveSource(t, src)
 	const name = "ledger"
 	var broken brokenKeys
-	handler := func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+	handler := func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
 		if broken.broken(ev.GetKey()) {
 			return errors.New("cannot apply " + ev.GetKey())
 		}
 		return recordEffect(ctx, tx, name, ev)
 	}
-	admin, _ := serveAdmin(t, pool, map[string]consumer.Handler{name: handler})
+	parking := consumer.NewParking(pool, map[string]consumer.Handler{name: handler}, consumer.ParkingOptions{})
 
 	broken.set("b", true)
 	var handlerCalls sync.Map // seq → calls, to count tries
 	runConsumer(t, consumer.Config{
 		Name: name, Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t), Retry: quick,
-	}, func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+	}, func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
 		v, _ := handlerCalls.LoadOrStore(ev.GetSequence(), new(atomic.Int64))
 		v.(*atomic.Int64).Add(1)
 		return handler(ctx, tx, ev)
@@ -145,7 +133,7 @@ func TestDeadLetters(t *testing.T) {
 	if got := appliedSeqs(t, pool, name, "b"); len(got) != 0 {
 		t.Fatalf("key b: events %v applied while its handler fails", got)
 	}
-	parked, pages := listAll(t, admin, name, 3)
+	parked, pages := listAll(t, parking, name, 3)
 	if pages != 4 {
 		t.Errorf("10 parked events in %d pages of 3, want 4", pages)
 	}
@@ -153,61 +141,61 @@ func TestDeadLetters(t *testing.T) {
 		t.Fatalf("parked %v, want %v", parkedSeqs(parked), want)
 	}
 	first := parked[0]
-	if first.GetError() != "cannot apply b" || first.GetAttempts() != consumer.DefaultAttempts ||
-		first.GetConsumer() != name || first.GetSource() != "trip" || first.GetParkTime() == nil {
+	if first.Error != "cannot apply b" || first.Attempts != consumer.DefaultAttempts ||
+		first.Consumer != name || first.Source != "trip" || first.ParkedAt.IsZero() {
 		t.Errorf("first parked event: %v", first)
 	}
 	if v, _ := handlerCalls.Load(int64(2)); v.(*atomic.Int64).Load() != consumer.DefaultAttempts {
 		t.Errorf("the failing event was tried %d times, want %d", v.(*atomic.Int64).Load(), consumer.DefaultAttempts)
 	}
 	for _, p := range parked[1:] {
-		if p.GetError() != "" || p.GetAttempts() != 0 {
-			t.Errorf("event %d parked behind the first: error %q, attempts %d; want none", p.GetEvent().GetSequence(), p.GetError(), p.GetAttempts())
+		if p.Error != "" || p.Attempts != 0 {
+			t.Errorf("event %d parked behind the first: error %q, attempts %d; want none", p.Event.GetSequence(), p.Error, p.Attempts)
 		}
-		if _, called := handlerCalls.Load(p.GetEvent().GetSequence()); called {
-			t.Errorf("the handler ran for event %d, parked behind a failing one", p.GetEvent().GetSequence())
+		if _, called := handlerCalls.Load(p.Event.GetSequence()); called {
+			t.Errorf("the handler ran for event %d, parked behind a failing one", p.Event.GetSequence())
 		}
 	}
-	if ev := first.GetEvent(); ev.GetId() != src.events[1].GetId() || ev.GetPayload() == nil || ev.GetOccurredTime() == nil || ev.GetType() != "shop.item.changed" {
+	if ev := first.Event; ev.GetId() != src.events[1].GetId() || ev.GetPayload() == nil || ev.GetOccurredTime() == nil || ev.GetType() != "shop.item.changed" {
 		t.Errorf("parked event lost fields: %v", ev)
 	}
 
 	// A replay while the handler still fails records the new error and stops the key.
-	resp, err := admin.ReplayParkedEvents(t.Context(), &eventsv1.ReplayParkedEventsRequest{Service: "shop"})
+	resp, err := parking.Replay(t.Context(), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.GetReplayedCount() != 0 || resp.GetFailedCount() != 1 {
+	if resp.Replayed != 0 || resp.Failed != 1 {
 		t.Errorf("replay while broken: %v, want 0 replayed, 1 failed", resp)
 	}
-	again, _ := listAll(t, admin, name, 100)
-	if len(again) != 10 || again[0].GetAttempts() != consumer.DefaultAttempts+1 || again[1].GetAttempts() != 0 {
-		t.Errorf("after a failed replay: %d parked, attempts %d and %d", len(again), again[0].GetAttempts(), again[1].GetAttempts())
+	again, _ := listAll(t, parking, name, 100)
+	if len(again) != 10 || again[0].Attempts != consumer.DefaultAttempts+1 || again[1].Attempts != 0 {
+		t.Errorf("after a failed replay: %d parked, attempts %d and %d", len(again), again[0].Attempts, again[1].Attempts)
 	}
 
 	// Replaying a later event alone would break the key's order: it stays parked.
 	broken.set("b", false)
-	resp, err = admin.ReplayParkedEvents(t.Context(), &eventsv1.ReplayParkedEventsRequest{Ids: []string{parked[1].GetId()}})
+	resp, err = parking.Replay(t.Context(), "", []int64{parked[1].ID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.GetReplayedCount() != 0 || len(appliedSeqs(t, pool, name, "b")) != 0 {
-		t.Fatalf("replayed event %d ahead of event %d of its key", parked[1].GetEvent().GetSequence(), parked[0].GetEvent().GetSequence())
+	if resp.Replayed != 0 || len(appliedSeqs(t, pool, name, "b")) != 0 {
+		t.Fatalf("replayed event %d ahead of event %d of its key", parked[1].Event.GetSequence(), parked[0].Event.GetSequence())
 	}
 
 	// After the fix, a replay applies them in order and empties the queue; new events of
 	// the key flow again.
-	resp, err = admin.ReplayParkedEvents(t.Context(), &eventsv1.ReplayParkedEventsRequest{Consumer: name})
+	resp, err = parking.Replay(t.Context(), name, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.GetReplayedCount() != 10 || resp.GetFailedCount() != 0 {
+	if resp.Replayed != 10 || resp.Failed != 0 {
 		t.Errorf("replay after the fix: %v, want 10 replayed", resp)
 	}
 	if got, want := appliedSeqs(t, pool, name, "b"), parkedSeqs(parked); !slices.Equal(got, want) {
 		t.Errorf("key b applied %v, want %v in that order", got, want)
 	}
-	if rest, _ := listAll(t, admin, "", 100); len(rest) != 0 {
+	if rest, _ := listAll(t, parking, "", 100); len(rest) != 0 {
 		t.Errorf("%d events still parked after the replay", len(rest))
 	}
 	src.add("b", "a")
@@ -221,18 +209,18 @@ func TestDeadLetters(t *testing.T) {
 	broken.set("c", true)
 	src.add("c", "c", "a")
 	waitFor(t, 10*time.Second, "new events processed", func() bool { return cursorSeq(t, pool, name, "trip") == 35 })
-	parked, _ = listAll(t, admin, name, 10)
+	parked, _ = listAll(t, parking, name, 10)
 	if !slices.Equal(parkedSeqs(parked), []int64{33, 34}) {
 		t.Fatalf("parked %v, want [33 34]", parkedSeqs(parked))
 	}
-	dresp, err := admin.DiscardParkedEvents(t.Context(), &eventsv1.DiscardParkedEventsRequest{Ids: []string{parked[0].GetId(), parked[1].GetId(), "999999"}})
+	discarded, err := parking.Discard(t.Context(), []int64{parked[0].ID, parked[1].ID, 999999})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dresp.GetDiscardedCount() != 2 {
-		t.Errorf("discarded %d, want 2", dresp.GetDiscardedCount())
+	if discarded != 2 {
+		t.Errorf("discarded %d, want 2", discarded)
 	}
-	if rest, _ := listAll(t, admin, "", 100); len(rest) != 0 {
+	if rest, _ := listAll(t, parking, "", 100); len(rest) != 0 {
 		t.Errorf("%d events still parked after the discard", len(rest))
 	}
 	if got := appliedSeqs(t, pool, name, "c"); slices.Contains(got, 33) || slices.Contains(got, 34) {
@@ -256,120 +244,46 @@ func TestReplayAcrossConsumers(t *testing.T) {
 		}
 	}
 	handler := func(name string) consumer.Handler {
-		return func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error { return recordEffect(ctx, tx, name, ev) }
+		return func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
+			return recordEffect(ctx, tx, name, ev)
+		}
 	}
-	admin, _ := serveAdmin(t, pool, map[string]consumer.Handler{"one": handler("one"), "two": handler("two")})
+	parking := consumer.NewParking(pool, map[string]consumer.Handler{"one": handler("one"), "two": handler("two")}, consumer.ParkingOptions{})
 
-	if got, _ := listAll(t, admin, "two", 100); len(got) != 3 {
+	if got, _ := listAll(t, parking, "two", 100); len(got) != 3 {
 		t.Errorf("consumer two: %d parked, want 3", len(got))
 	}
-	orphans, _ := listAll(t, admin, "orphan", 100)
-	_, err := admin.ReplayParkedEvents(t.Context(), &eventsv1.ReplayParkedEventsRequest{Ids: []string{orphans[0].GetId()}})
-	if code := statusCode(err); code != "FailedPrecondition" {
-		t.Errorf("replay of a consumer without handler: %v, want FAILED_PRECONDITION", err)
+	orphans, _ := listAll(t, parking, "orphan", 100)
+	_, err := parking.Replay(t.Context(), "", []int64{orphans[0].ID, orphans[1].ID})
+	if !errors.Is(err, &errs.Error{Kind: errs.FailedPrecondition, Reason: consumer.ReasonNoHandler}) {
+		t.Errorf("replay of a consumer without handler: %v, want FAILED_PRECONDITION %s", err, consumer.ReasonNoHandler)
 	}
-	resp, err := admin.ReplayParkedEvents(t.Context(), &eventsv1.ReplayParkedEventsRequest{Consumer: "one"})
-	if err != nil || resp.GetReplayedCount() != 3 {
+	for _, tc := range []struct {
+		consumer string
+		ids      []int64
+	}{{"nobody", nil}, {"orphan", nil}, {"one", parkedIDs(orphans)}} {
+		_, err := parking.Replay(t.Context(), tc.consumer, tc.ids)
+		if e, ok := errs.As(err); !ok || e.Kind != errs.InvalidArgument || len(e.Fields) != 1 || e.Fields[0].Field != "consumer" {
+			t.Errorf("replay of consumer %q, ids %v: %v, want INVALID_ARGUMENT naming consumer", tc.consumer, tc.ids, err)
+		}
+	}
+	if n := count(t, pool, `SELECT count(*) FROM parked_events`); n != 9 {
+		t.Fatalf("rejected replays changed the queue: %d parked, want 9", n)
+	}
+	resp, err := parking.Replay(t.Context(), "one", nil)
+	if err != nil || resp.Replayed != 3 {
 		t.Fatalf("replay of consumer one: %v, %v", resp, err)
 	}
-	resp, err = admin.ReplayParkedEvents(t.Context(), &eventsv1.ReplayParkedEventsRequest{})
-	if err != nil || resp.GetReplayedCount() != 3 {
+	resp, err = parking.Replay(t.Context(), "", nil)
+	if err != nil || resp.Replayed != 3 {
 		t.Fatalf("replay of all: %v, %v; want 3 (consumer two's)", resp, err)
 	}
-	if got, _ := listAll(t, admin, "", 100); len(got) != 3 || got[0].GetConsumer() != "orphan" {
+	if got, _ := listAll(t, parking, "", 100); len(got) != 3 || got[0].Consumer != "orphan" {
 		t.Errorf("left parked: %d, want orphan's 3", len(got))
 	}
 	if n := count(t, pool, `SELECT count(*) FROM effects`); n != 6 {
 		t.Errorf("%d effects, want 6", n)
 	}
-}
-
-// The waybill parked command lists, replays and discards through the admin service.
-func TestAdminCommand(t *testing.T) {
-	t.Parallel()
-	pool := newDB(t)
-	for seq := 1; seq <= 4; seq++ {
-		_, err := pool.Exec(t.Context(), `INSERT INTO parked_events (consumer, source, seq, event_id, type, key, error, attempts)
-			VALUES ('ledger', 'trip', $1, $2, 'shop.item.changed', 'k', $3, 5)`, seq, newID(), map[bool]string{true: "boom\nline two"}[seq == 1])
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	name := "ledger"
-	_, addr := serveAdmin(t, pool, map[string]consumer.Handler{name: func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
-		return recordEffect(ctx, tx, name, ev)
-	}})
-	run := func(args ...string) (string, error) {
-		var out strings.Builder
-		err := consumer.AdminCommand(t.Context(), args, &out)
-		return out.String(), err
-	}
-
-	out, err := run("list", "--addr", addr, "--page-size", "3")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 6 || !strings.Contains(out, "boom line two") ||
-		!strings.Contains(out, "--page-token") || !strings.Contains(lines[2], "waiting behind") {
-		t.Errorf("list output:\n%s", out)
-	}
-	out, err = run("list", "--addr", addr, "--page-size", "3", "--all", "--json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 4 || !strings.HasPrefix(lines[0], "{") {
-		t.Errorf("list --all --json output:\n%s", out)
-	}
-	ids := listIDs(t, pool)
-
-	out, err = run("discard", "--addr", addr, ids[3])
-	if err != nil || out != "discarded 1\n" {
-		t.Errorf("discard: %q, %v", out, err)
-	}
-	out, err = run("replay", "--addr", addr, "--service", "shop", ids[0], ids[1])
-	if err != nil || out != "replayed 2, failed 0\n" {
-		t.Errorf("replay: %q, %v", out, err)
-	}
-	out, err = run("replay", "--addr", addr, "--all")
-	if err != nil || out != "replayed 1, failed 0\n" {
-		t.Errorf("replay --all: %q, %v", out, err)
-	}
-	if n := count(t, pool, `SELECT count(*) FROM effects`); n != 3 {
-		t.Errorf("%d effects, want 3", n)
-	}
-
-	for _, args := range [][]string{
-		nil,
-		{"frobnicate", "--addr", addr},
-		{"list"},
-		{"list", "--addr", addr, "12"},
-		{"replay", "--addr", addr},
-		{"replay", "--addr", addr, "--all", "1"},
-		{"discard", "--addr", addr},
-		{"list", "--addr", addr, "--page-size", "-1"},
-		{"discard", "--addr", addr, "x"},
-		{"list", "--addr", addr, "--service", "billing"},
-	} {
-		if out, err := run(args...); err == nil {
-			t.Errorf("%q succeeded: %s", args, out)
-		}
-	}
-	if out, err := run("list", "-h"); err != nil || !strings.Contains(out, "usage: waybill parked") {
-		t.Errorf("list -h: %q, %v", out, err)
-	}
-}
-
-func listIDs(t testing.TB, pool *pgxpool.Pool) []string {
-	t.Helper()
-	rows, err := pool.Query(t.Context(), `SELECT id::text FROM parked_events ORDER BY seq`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ids
 }
 
 // Events without a key wait for nothing: a replay goes on past a failing one, and the
@@ -382,17 +296,17 @@ func TestKeylessEventsDoNotWait(t *testing.T) {
 	const name = "keyless"
 	var failing atomic.Int64 // the sequence that fails
 	failing.Store(2)
-	handler := func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+	handler := func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
 		if ev.GetSequence() == failing.Load() {
 			return errors.New("poison")
 		}
 		return recordEffect(ctx, tx, name, ev)
 	}
-	admin, _ := serveAdmin(t, pool, map[string]consumer.Handler{name: handler})
+	parking := consumer.NewParking(pool, map[string]consumer.Handler{name: handler}, consumer.ParkingOptions{})
 	runConsumer(t, consumer.Config{Name: name, Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t), Retry: quick}, handler)
 	src.add("", "", "", "")
 	waitFor(t, 10*time.Second, "events processed", func() bool { return cursorSeq(t, pool, name, "trip") == 4 })
-	parked, _ := listAll(t, admin, name, 10)
+	parked, _ := listAll(t, parking, name, 10)
 	if !slices.Equal(parkedSeqs(parked), []int64{2}) {
 		t.Fatalf("parked %v, want only the failing event 2", parkedSeqs(parked))
 	}
@@ -406,14 +320,14 @@ func TestKeylessEventsDoNotWait(t *testing.T) {
 		}
 	}
 	failing.Store(5)
-	resp, err := admin.ReplayParkedEvents(t.Context(), &eventsv1.ReplayParkedEventsRequest{})
+	resp, err := parking.Replay(t.Context(), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.GetReplayedCount() != 2 || resp.GetFailedCount() != 1 {
+	if resp.Replayed != 2 || resp.Failed != 1 {
 		t.Errorf("replay: %v, want 2 replayed (2 and 6) and 1 failed (5)", resp)
 	}
-	if parked, _ := listAll(t, admin, name, 10); !slices.Equal(parkedSeqs(parked), []int64{5}) {
+	if parked, _ := listAll(t, parking, name, 10); !slices.Equal(parkedSeqs(parked), []int64{5}) {
 		t.Errorf("left parked %v, want [5]", parkedSeqs(parked))
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
+	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/eventstream"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgtest"
@@ -60,7 +61,9 @@ func newStack(tb testing.TB) *stack {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = s.log.Run(ctx) })
 	wg.Go(func() { _ = reader.Run(ctx) })
-	srv := grpc.NewServer()
+	// The producer verifies tokens as a service does; the consumer subscribes as a service
+	// (stackAuth), as Subscribe requires.
+	srv := grpc.NewServer(grpc.ChainStreamInterceptor(stackSigner.StreamServerInterceptor()))
 	eventsv1.RegisterEventStreamServiceServer(srv, eventstream.NewServer(producerSchema, []string{itemChanged}, reader, eventstream.ServerOptions{}))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -73,7 +76,7 @@ func newStack(tb testing.TB) *stack {
 		wg.Wait()
 	})
 	s.addr = lis.Addr().String()
-	s.client = client(tb, s.addr)
+	s.client = client(tb, s.addr, stackAuth)
 	return s
 }
 
@@ -118,3 +121,16 @@ func checkKeyOrder(tb testing.TB, pool *pgxpool.Pool, name string) {
 		tb.Fatalf("consumer %s: %d events applied out of their key's commit order", name, bad)
 	}
 }
+
+// stackSigner verifies the stack's tokens; stackAuth makes a connection call as the
+// consuming service.
+var (
+	stackSigner = func() *auth.Signer {
+		s, err := auth.NewSigner("consumer-stack-secret-0123456789")
+		if err != nil {
+			panic(err)
+		}
+		return s
+	}()
+	stackAuth = stackSigner.DialOption(auth.Identity{Subject: "consumer-test", Role: auth.RoleService})
+)

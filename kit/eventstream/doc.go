@@ -14,6 +14,15 @@
 // skipping what it already sent. A subscriber whose buffer overflows (its client reads
 // too slowly) is disconnected with RESOURCE_EXHAUSTED; the others are not affected.
 //
+// # Who may subscribe
+//
+// An event log replays every customer's data, so the Server that NewServer returns
+// serves services and operators only: no token is UNAUTHENTICATED, a customer's or a
+// driver's PERMISSION_DENIED, checked before the request is read. Concurrent streams are
+// bounded per caller and in total (RESOURCE_EXHAUSTED, reason TOO_MANY_STREAMS).
+// Server.Local is the same service without these checks, for in-process readers that
+// authorize their own callers (billing's WatchBills); it is never registered.
+//
 // # The stream
 //
 //   - Cursors are opaque strings (EncodeCursor, DecodeCursor); a malformed one fails with
@@ -37,8 +46,9 @@
 //	type ReaderOptions struct{ PollInterval time.Duration; PageSize int; Logger *slog.Logger }
 //	func NewReader(pool *pgxpool.Pool, schema string, log *outbox.Log, opts ReaderOptions) *Reader
 //	func (r *Reader) Run(ctx context.Context) error
-//	type ServerOptions struct{ Heartbeat time.Duration; Buffer, PageSize int; Draining <-chan struct{}; Logger *slog.Logger }
-//	func NewServer(service string, knownTypes []string, reader *Reader, opts ServerOptions) eventsv1.EventStreamServiceServer
+//	type ServerOptions struct{ Heartbeat time.Duration; Buffer, PageSize int; Draining <-chan struct{}; Logger *slog.Logger; MaxStreams, MaxStreamsPerCaller int }
+//	func NewServer(service string, knownTypes []string, reader *Reader, opts ServerOptions) *Server
+//	func (s *Server) Local() eventsv1.EventStreamServiceServer
 //
 // Wiring in a service:
 //

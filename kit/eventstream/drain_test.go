@@ -36,7 +36,7 @@ func TestDrainingEndsStreams(t *testing.T) {
 	}
 	const shutdownTimeout = 20 * time.Second
 	srv := grpcserver.New(grpcserver.Config{Name: service, ShutdownTimeout: shutdownTimeout},
-		slog.New(slog.NewTextHandler(io.Discard, nil)), tel)
+		slog.New(slog.NewTextHandler(io.Discard, nil)), tel, withAuth())
 	eventsv1.RegisterEventStreamServiceServer(srv.GRPC, eventstream.NewServer(service, knownTypes, reader,
 		eventstream.ServerOptions{Draining: srv.Draining()}))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
+	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/eventstream"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgtest"
@@ -38,6 +39,25 @@ const (
 )
 
 var knownTypes = []string{typeBumped, typeAdded, typeRemoved}
+
+// signer verifies the tokens of the test servers and signs the clients'.
+var signer = func() *auth.Signer {
+	s, err := auth.NewSigner("eventstream-test-secret-0123456789")
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
+
+// subscriber is who the tests' clients are, unless a test says otherwise: a service, one
+// of the callers Subscribe admits.
+var subscriber = auth.Identity{Subject: "consumer", Role: auth.RoleService}
+
+// withAuth is what a service's server does with tokens (kit/serve): it verifies them and
+// puts the caller in the context.
+func withAuth() grpc.ServerOption {
+	return grpc.ChainStreamInterceptor(signer.StreamServerInterceptor())
+}
 
 // migrations is the outbox's migrations plus a table of aggregates, as a service
 // combines them.
@@ -89,7 +109,7 @@ func newEnv(tb testing.TB, o envOptions) *env {
 	}
 	wg.Go(func() { _ = e.reader.Run(ctx) })
 
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(withAuth())
 	eventsv1.RegisterEventStreamServiceServer(srv, eventstream.NewServer(service, knownTypes, e.reader, o.server))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -107,9 +127,20 @@ func newEnv(tb testing.TB, o envOptions) *env {
 	return e
 }
 
+// dial connects to addr as subscriber.
 func dial(tb testing.TB, addr string, opts ...grpc.DialOption) *grpc.ClientConn {
 	tb.Helper()
-	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
+	return dialAs(tb, addr, subscriber, opts...)
+}
+
+// dialAs connects to addr as id; the zero Identity sends no token.
+func dialAs(tb testing.TB, addr string, id auth.Identity, opts ...grpc.DialOption) *grpc.ClientConn {
+	tb.Helper()
+	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
+	if id != (auth.Identity{}) {
+		opts = append(opts, signer.DialOption(id))
+	}
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}

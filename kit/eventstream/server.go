@@ -26,6 +26,12 @@ const (
 	DefaultBuffer = 8192
 	// DefaultPageSize is how many events a catch-up read takes from the pool.
 	DefaultPageSize = 500
+	// DefaultMaxStreams is how many Subscribe streams a server serves at once. Each holds
+	// a buffer of up to Buffer events and two goroutines.
+	DefaultMaxStreams = 256
+	// DefaultMaxStreamsPerCaller is how many Subscribe streams one caller (a token's
+	// subject) may hold at once: a consuming service opens one per consumer and replica.
+	DefaultMaxStreamsPerCaller = 32
 )
 
 // ServerOptions configures the server NewServer returns. The zero value uses the
@@ -47,6 +53,12 @@ type ServerOptions struct {
 	Draining <-chan struct{}
 	// Logger receives notable stream ends (slow subscribers); nil discards them.
 	Logger *slog.Logger
+	// MaxStreams is how many Subscribe streams the server serves at once
+	// (DefaultMaxStreams); one more is refused with RESOURCE_EXHAUSTED.
+	MaxStreams int
+	// MaxStreamsPerCaller is how many Subscribe streams one caller may hold at once
+	// (DefaultMaxStreamsPerCaller); one more is refused with RESOURCE_EXHAUSTED.
+	MaxStreamsPerCaller int
 }
 
 // server implements eventsv1.EventStreamServiceServer.
@@ -61,10 +73,10 @@ type server struct {
 }
 
 // NewServer returns the EventStreamService of service, serving the log that reader
-// tails. knownTypes lists the event types the service emits: a subscription filtering
-// on any other fails with INVALID_ARGUMENT. Register the result with
-// eventsv1.RegisterEventStreamServiceServer.
-func NewServer(service string, knownTypes []string, reader *Reader, opts ServerOptions) eventsv1.EventStreamServiceServer {
+// tails, to services and operators only (see Server). knownTypes lists the event types
+// the service emits: a subscription filtering on any other fails with INVALID_ARGUMENT.
+// Register the result with eventsv1.RegisterEventStreamServiceServer.
+func NewServer(service string, knownTypes []string, reader *Reader, opts ServerOptions) *Server {
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = DefaultHeartbeat
 	}
@@ -78,11 +90,18 @@ func NewServer(service string, knownTypes []string, reader *Reader, opts ServerO
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.MaxStreams <= 0 {
+		opts.MaxStreams = DefaultMaxStreams
+	}
+	if opts.MaxStreamsPerCaller <= 0 {
+		opts.MaxStreamsPerCaller = DefaultMaxStreamsPerCaller
+	}
 	known := make(map[string]bool, len(knownTypes))
 	for _, t := range knownTypes {
 		known[t] = true
 	}
-	return &server{service: service, known: known, reader: reader, opts: opts, log: logger}
+	local := &server{service: service, known: known, reader: reader, opts: opts, log: logger}
+	return &Server{local: local, streams: newStreamLimits(opts.MaxStreams, opts.MaxStreamsPerCaller)}
 }
 
 // request is a validated SubscribeRequest.

@@ -19,23 +19,27 @@
 //
 // # Writing events
 //
+// Services write events through kit/txn, the one transaction helper: Tx.Emit queues
+// them, and the outbox insert goes out with the transaction's COMMIT (Queue); after the
+// commit it calls Log.Notify, which wakes the sequencer at once.
+//
 //	log := outbox.New(pool, "booking", outbox.Options{Logger: logger})
 //	go log.Run(ctx) // the sequencer and periodic retention
-//	err := log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
+//	runner := txn.New(pool, txn.Options{Notify: log.Notify})
+//	err := runner.Run(ctx, func(tx *txn.Tx) error {
 //		// Lock or update the aggregate's row first: see Emit.
 //		if _, err := tx.Exec(ctx, "UPDATE reservation SET state = 'confirmed' WHERE id = $1", id); err != nil {
 //			return err
 //		}
-//		return emit(outbox.Event{Type: "booking.reservation.confirmed", Key: id, Payload: msg})
+//		tx.Emit(outbox.Event{Type: "booking.reservation.confirmed", Key: id, Payload: msg})
+//		return nil
 //	})
 //
-// Code with its own transaction helper calls Emit(ctx, tx, events...) inside it and
-// Log.Notify after a successful commit. Code that pipelines its statements as pgx
-// batches calls Queue(ctx, batch, events...) instead, to send the outbox insert in a
-// batch it sends anyway (for example with its COMMIT). Business transactions never call
-// pg_notify: it takes a global lock at commit (../shared/PERFORMANCE.md measured
-// "update + insert outbox" at 16 clients: about 7,400 tx/s, 3,500 with pg_notify in the
-// transaction).
+// Emit(ctx, tx, events...) writes events in a pgx.Tx, and Queue(ctx, batch, events...)
+// queues their insert onto a pgx batch, for kit code below kit/txn. Business
+// transactions never call pg_notify: it takes a global lock at commit
+// (../shared/PERFORMANCE.md measured "update + insert outbox" at 16 clients: about
+// 7,400 tx/s, 3,500 with pg_notify in the transaction).
 //
 // # Why the log never skips an event
 //
@@ -68,7 +72,6 @@
 //	func Channel(schema string) string
 //	type Options struct{ PollInterval time.Duration; BatchSize int; Retention, PruneInterval time.Duration; Logger *slog.Logger }
 //	func New(pool *pgxpool.Pool, schema string, opts Options) *Log
-//	func (l *Log) InTx(ctx context.Context, fn func(tx pgx.Tx, emit func(...Event) error) error) error
 //	func (l *Log) Notify()
 //	type Logged struct{ Seq int64; EventID, Type, Key, PayloadType string; Payload []byte; TraceContext map[string]string; OccurredAt time.Time }
 //	func (l *Log) OnAppend(fn func([]Logged))

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -120,6 +121,10 @@ func New(pool *pgxpool.Pool, schema string, opts Options) *Log {
 // to the outbox in that transaction (see Emit for the per-key ordering precondition).
 // After a successful commit of a transaction that emitted events it calls Notify. fn's
 // error is returned as it is.
+//
+// Deprecated: use kit/txn, which also retries conflicts, maps errors and pipelines BEGIN
+// and COMMIT. InTx goes once its last callers (kit tests and billing's providertest)
+// move to kit/txn.
 func (l *Log) InTx(ctx context.Context, fn func(tx pgx.Tx, emit func(...Event) error) error) error {
 	emitted := false
 	err := pgxutil.InTx(ctx, l.pool, func(tx pgx.Tx) error {
@@ -177,7 +182,14 @@ func (l *Log) Run(ctx context.Context) error {
 	}
 	poll := time.NewTicker(l.opts.PollInterval)
 	defer poll.Stop()
-	delay := time.Duration(0)
+	// After an error, wait 50 ms, doubling to 5 s, with jitter so that replicas that lost
+	// the database together do not come back in step.
+	retry := &backoff.ExponentialBackOff{
+		InitialInterval:     50 * time.Millisecond,
+		RandomizationFactor: backoff.DefaultRandomizationFactor,
+		Multiplier:          2,
+		MaxInterval:         5 * time.Second,
+	}
 	for {
 		started := time.Now()
 		n, busy, err := l.sequence(ctx)
@@ -185,7 +197,7 @@ func (l *Log) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			delay = min(max(2*delay, 50*time.Millisecond), 5*time.Second)
+			delay := retry.NextBackOff()
 			l.log.Error("sequence outbox", slog.Any("error", err), slog.Duration("retry_in", delay))
 			select {
 			case <-ctx.Done():
@@ -194,7 +206,7 @@ func (l *Log) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		delay = 0
+		retry.Reset()
 		// Commits arrived while the batch was in the database: the log is busy.
 		// Spacing batches a little then lets each move many events, so the sequencer,
 		// its notifications and the readers cost the database little per event. A

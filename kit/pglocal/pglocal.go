@@ -140,6 +140,25 @@ func (s *Server) Port() int { return s.port }
 // Dir returns the data folder of the cluster.
 func (s *Server) Dir() string { return s.dataDir }
 
+// Exited returns a channel closed when postgres exits, whether Stop ended it or it died
+// (killed, crashed, or shut down by someone else); ExitErr then says how. A supervisor
+// selects on it to notice the death at once.
+func (s *Server) Exited() <-chan struct{} { return s.exited }
+
+// ExitErr returns how postgres exited (never nil once Exited is closed), or nil while it
+// runs.
+func (s *Server) ExitErr() error {
+	select {
+	case <-s.exited:
+		if s.waitErr == nil {
+			return errors.New("postgres exited with status 0")
+		}
+		return s.waitErr
+	default:
+		return nil
+	}
+}
+
 // Stop shuts postgres down (fast shutdown: open sessions are ended, committed data is
 // kept), waits for it to exit and then removes the data folder if Start created it as a
 // temporary one. Calling Stop again returns the first call's result.

@@ -49,6 +49,12 @@ func InTxOpts(ctx context.Context, db TxBeginner, opts TxOptions, fn func(pgx.Tx
 // last error as it is. InTxOpts uses it; a store that runs its transactions its own way
 // calls it to retry them with the same policy.
 func Retry(ctx context.Context, maxRetries int, fn func() error) error {
+	// Hand-written rather than backoff.Retry (cenkalti/backoff/v5): its ExponentialBackOff
+	// jitters a factor either side of the interval and caps the interval, not the delay,
+	// so full jitter would be a BackOff of our own with these same lines; non-conflict
+	// errors would need wrapping in backoff.Permanent; and when ctx ends it returns the
+	// context's cause, not fn's last error, which callers pass to MapError. It would also
+	// cost 4 allocations (about 150 ns, measured) on every transaction, retried or not.
 	for attempt := 0; ; attempt++ {
 		err := fn()
 		if err == nil || attempt >= maxRetries || !retryable(err) {

@@ -15,14 +15,19 @@ import (
 )
 
 // newEventLog makes a service's event log: the outbox log, the one reader of this
-// process that tails it, and the EventStreamService serving it, registered on srv. It
-// returns the sequencer and the reader to run once the schema is migrated.
-func newEventLog(pool *pgxpool.Pool, srv *grpcserver.Server, schema string, types []string, logger *slog.Logger, retention time.Duration) (*outbox.Log, eventsv1.EventStreamServiceServer, []func(context.Context) error) {
+// process that tails it, and the EventStreamService serving it, registered on srv (for
+// services and operators, within limits' stream limits). It returns the log, the
+// in-process EventStreamService (eventstream.Server.Local: no caller check, for readers
+// that authorize their own callers) and the sequencer and the reader to run once the
+// schema is migrated.
+func newEventLog(pool *pgxpool.Pool, srv *grpcserver.Server, schema string, types []string, logger *slog.Logger, retention time.Duration, limits eventstream.ServerOptions) (*outbox.Log, eventsv1.EventStreamServiceServer, []func(context.Context) error) {
 	log := outbox.New(pool, schema, outbox.Options{Logger: logger, Retention: retention})
 	reader := eventstream.NewReader(pool, schema, log, eventstream.ReaderOptions{Logger: logger})
-	stream := eventstream.NewServer(schema, types, reader, eventstream.ServerOptions{Draining: srv.Draining(), Logger: logger})
+	opts := limits
+	opts.Draining, opts.Logger = srv.Draining(), logger
+	stream := eventstream.NewServer(schema, types, reader, opts)
 	eventsv1.RegisterEventStreamServiceServer(srv.GRPC, stream)
-	return log, stream, []func(context.Context) error{log.Run, reader.Run}
+	return log, stream.Local(), []func(context.Context) error{log.Run, reader.Run}
 }
 
 // EventLog returns the service's event log and the EventStreamService serving it: the
@@ -37,7 +42,7 @@ func (d Deps) EventLog(ctx context.Context, schema string, types []string) (*out
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	log, stream, runs := newEventLog(d.Pool, d.Server, schema, types, logger, 0)
+	log, stream, runs := newEventLog(d.Pool, d.Server, schema, types, logger, 0, eventstream.ServerOptions{})
 	for _, run := range runs {
 		go func() { _ = run(ctx) }()
 	}

@@ -21,6 +21,7 @@ import (
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/config"
+	"github.com/waybill/waybill/kit/eventstream"
 	"github.com/waybill/waybill/kit/grpcserver"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgxutil"
@@ -94,9 +95,13 @@ type Config struct {
 	DefaultTimeout  time.Duration
 	ShutdownTimeout time.Duration
 	MaxConns        int
-	AuthSecret      string
+	Auth            auth.Options
 	EventRetention  time.Duration
 	Pprof           bool
+
+	// EventStreams bounds the concurrent Subscribe streams of the service's event log
+	// (MaxStreams, MaxStreamsPerCaller).
+	EventStreams eventstream.ServerOptions
 }
 
 // DevAuthSecret is the token secret used when none is configured: fine on a laptop,
@@ -135,8 +140,12 @@ func Run(ctx context.Context, spec Spec, args []string, getenv func(string) stri
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown bound")
 	fs.IntVar(&cfg.MaxConns, "db-max-conns", 20, "maximum database connections")
 	fs.DurationVar(&cfg.EventRetention, "event-retention", 7*24*time.Hour, "how long the service's event log keeps events")
+	fs.IntVar(&cfg.EventStreams.MaxStreams, "max-event-streams", eventstream.DefaultMaxStreams, "event streams (Subscribe) the service serves at once")
+	fs.IntVar(&cfg.EventStreams.MaxStreamsPerCaller, "max-event-streams-per-caller", eventstream.DefaultMaxStreamsPerCaller, "event streams (Subscribe) one caller (token subject) may hold at once")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve the Go runtime's profiles under /debug/pprof/ on the metrics and health HTTP address")
-	fs.StringVar(&cfg.AuthSecret, "auth-secret", DevAuthSecret, "secret that signs and verifies bearer tokens, shared by every process")
+	cfg.Auth = auth.DefaultOptions()
+	cfg.Auth.Secret = DevAuthSecret
+	cfg.Auth.Flags(fs) // --auth-secret, --auth-issuer, --auth-audience, --auth-jwks, ...
 	if spec.Flags != nil {
 		spec.Flags(fs)
 	}
@@ -152,11 +161,12 @@ func Run(ctx context.Context, spec Spec, args []string, getenv func(string) stri
 	}
 	logger = logger.With(slog.String("service", spec.Name))
 	logger.Info("config", config.Attrs(fs)...)
-	signer, err := auth.NewSigner(cfg.AuthSecret)
+	cfg.Auth.Logger = logger
+	signer, err := auth.New(cfg.Auth)
 	if err != nil {
 		return err
 	}
-	if cfg.AuthSecret == DevAuthSecret {
+	if cfg.Auth.Secret == DevAuthSecret {
 		logger.Warn("using the development auth secret; set --auth-secret (WAYBILL_AUTH_SECRET) in production")
 	}
 
@@ -204,7 +214,7 @@ func Run(ctx context.Context, spec Spec, args []string, getenv func(string) stri
 	var background []func(context.Context) error
 	if len(spec.EventTypes) > 0 {
 		var runs []func(context.Context) error
-		deps.Events, deps.EventStream, runs = newEventLog(pool, srv, spec.Name, spec.EventTypes, logger, cfg.EventRetention)
+		deps.Events, deps.EventStream, runs = newEventLog(pool, srv, spec.Name, spec.EventTypes, logger, cfg.EventRetention, cfg.EventStreams)
 		background = append(background, runs...)
 	}
 	if err := spec.Register(ctx, deps); err != nil {

@@ -152,6 +152,11 @@ func (r *Runner) drive(ctx context.Context, s Saga) {
 	}
 }
 
+// backoff is the wait before the nth retry of a saga step: RetryMin, doubling up to
+// RetryMax. The count is stored with the saga and the wait becomes its stored due time,
+// so that any runner, in any process, resumes it; the delay is therefore a function of
+// the count. cenkalti/backoff's ExponentialBackOff keeps its interval in memory and
+// would have to be replayed n times to give the same answer, so this stays hand-written.
 func (r *Runner) backoff(n int) time.Duration {
 	d := r.opts.RetryMin
 	for i := 1; i < n && d < r.opts.RetryMax; i++ {

@@ -9,13 +9,14 @@ import (
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/services/billing/internal/providertest"
 )
 
 func TestBillLifecycle(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 
 	created, err := e.customer.CreateBill(ctx, &billingv1.CreateBillRequest{CustomerId: "cust-1", CurrencyCode: "EUR", RequestId: "open-1"})
 	if err != nil {
@@ -35,7 +36,7 @@ func TestBillLifecycle(t *testing.T) {
 	}
 	// Reusing it for another call fails.
 	_, err = e.customer.CreateBill(ctx, &billingv1.CreateBillRequest{CustomerId: "cust-1", CurrencyCode: "USD", RequestId: "open-1"})
-	wantField(t, err, "request_id")
+	grpctest.WantField(t, err, "request_id")
 
 	flight := e.reserve(t, "booking", providertest.Reservation{Kind: reservationv1.Kind_KIND_FLIGHT, CustomerID: "cust-1", Amount: 12000, Title: "LH 1234 FRA → JFK"})
 	ride := e.reserve(t, "trip", providertest.Reservation{Kind: reservationv1.Kind_KIND_RIDE, CustomerID: "cust-1", Amount: 2500})
@@ -73,7 +74,7 @@ func TestBillLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = e.customer.FinalizeBill(ctx, &billingv1.FinalizeBillRequest{BillId: b.GetId(), ExpectedVersion: b.GetVersion()})
-	wantReason(t, err, codes.Aborted, "VERSION_MISMATCH")
+	grpctest.WantReason(t, err, codes.Aborted, "VERSION_MISMATCH")
 	fin, err := e.customer.FinalizeBill(ctx, &billingv1.FinalizeBillRequest{BillId: b.GetId(), ExpectedVersion: removed.GetBill().GetVersion()})
 	if err != nil {
 		t.Fatal(err)
@@ -88,9 +89,9 @@ func TestBillLifecycle(t *testing.T) {
 		}
 	}
 	_, err = e.customer.AddBillItem(ctx, &billingv1.AddBillItemRequest{BillId: b.GetId(), Kind: reservationv1.Kind_KIND_RIDE, ReservationId: ride})
-	wantReason(t, err, codes.FailedPrecondition, "BILL_NOT_OPEN")
+	grpctest.WantReason(t, err, codes.FailedPrecondition, "BILL_NOT_OPEN")
 	_, err = e.customer.FinalizeBill(ctx, &billingv1.FinalizeBillRequest{BillId: b.GetId()})
-	wantReason(t, err, codes.FailedPrecondition, "BILL_NOT_OPEN")
+	grpctest.WantReason(t, err, codes.FailedPrecondition, "BILL_NOT_OPEN")
 
 	// Outstanding is the finalized bill; standing is good within the grace period.
 	bal, err := e.customer.GetCustomerBalance(ctx, &billingv1.GetCustomerBalanceRequest{CustomerId: "cust-1"})
@@ -110,7 +111,7 @@ func TestBillLifecycle(t *testing.T) {
 
 	// Sub-status: operators only; the same value again changes nothing.
 	_, err = e.customer.SetBillSubStatus(ctx, &billingv1.SetBillSubStatusRequest{BillId: b.GetId(), SubStatus: "x"})
-	wantCode(t, err, codes.PermissionDenied)
+	grpctest.WantCode(t, err, codes.PermissionDenied)
 	s1, err := e.operator.SetBillSubStatus(ctx, &billingv1.SetBillSubStatusRequest{BillId: b.GetId(), SubStatus: "awaiting_po_number"})
 	if err != nil {
 		t.Fatal(err)
@@ -132,19 +133,19 @@ func TestBillLifecycle(t *testing.T) {
 		t.Fatalf("cancelled bill = %v", c.GetBill())
 	}
 	_, err = e.customer.CancelBill(ctx, &billingv1.CancelBillRequest{BillId: b.GetId()})
-	wantReason(t, err, codes.FailedPrecondition, "BILL_NOT_CANCELLABLE")
+	grpctest.WantReason(t, err, codes.FailedPrecondition, "BILL_NOT_CANCELLABLE")
 	other := e.openBill(t)
 	e.add(t, other.GetId(), reservationv1.Kind_KIND_FLIGHT, flight)
 
 	// A cancelled bill is not paid (pay_test.go tests the pay saga itself).
 	_, err = e.customer.PayBill(ctx, &billingv1.PayBillRequest{BillId: b.GetId(), PaymentMethodId: "pm", RequestId: "p"})
-	wantReason(t, err, codes.FailedPrecondition, "BILL_NOT_PAYABLE")
+	grpctest.WantReason(t, err, codes.FailedPrecondition, "BILL_NOT_PAYABLE")
 }
 
 func TestAddItemChecksWithTheProvider(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	bill := e.openBill(t)
 	mine := e.reserve(t, "booking", providertest.Reservation{Kind: reservationv1.Kind_KIND_TRAIN, CustomerID: "cust-1", Amount: 3000})
 	theirs := e.reserve(t, "booking", providertest.Reservation{Kind: reservationv1.Kind_KIND_TRAIN, CustomerID: "cust-2", Amount: 3000})
@@ -157,11 +158,11 @@ func TestAddItemChecksWithTheProvider(t *testing.T) {
 		_, err := e.customer.AddBillItem(ctx, &billingv1.AddBillItemRequest{BillId: bill.GetId(), Kind: kind, ReservationId: id})
 		return err
 	}
-	wantReason(t, add(reservationv1.Kind_KIND_TRAIN, "no-such-reservation"), codes.NotFound, "RESERVATION_NOT_FOUND")
-	wantReason(t, add(reservationv1.Kind_KIND_TRAIN, theirs), codes.FailedPrecondition, "RESERVATION_CUSTOMER_MISMATCH")
-	wantReason(t, add(reservationv1.Kind_KIND_TRAIN, cancelled), codes.FailedPrecondition, "RESERVATION_NOT_BILLABLE")
-	wantReason(t, add(reservationv1.Kind_KIND_TRAIN, dollars), codes.FailedPrecondition, "CURRENCY_MISMATCH")
-	wantField(t, add(reservationv1.Kind_KIND_BUS, mine), "kind") // a train is not a bus
+	grpctest.WantReason(t, add(reservationv1.Kind_KIND_TRAIN, "no-such-reservation"), codes.NotFound, "RESERVATION_NOT_FOUND")
+	grpctest.WantReason(t, add(reservationv1.Kind_KIND_TRAIN, theirs), codes.FailedPrecondition, "RESERVATION_CUSTOMER_MISMATCH")
+	grpctest.WantReason(t, add(reservationv1.Kind_KIND_TRAIN, cancelled), codes.FailedPrecondition, "RESERVATION_NOT_BILLABLE")
+	grpctest.WantReason(t, add(reservationv1.Kind_KIND_TRAIN, dollars), codes.FailedPrecondition, "CURRENCY_MISMATCH")
+	grpctest.WantField(t, add(reservationv1.Kind_KIND_BUS, mine), "kind") // a train is not a bus
 	if n := e.providers["booking"].Calls.Load(); n != 5 {
 		t.Errorf("provider calls = %d, want one per AddBillItem (5)", n)
 	}
@@ -171,10 +172,10 @@ func TestAddItemChecksWithTheProvider(t *testing.T) {
 	if err := add(reservationv1.Kind_KIND_TRAIN, mine); err != nil {
 		t.Fatal(err)
 	}
-	wantReason(t, add(reservationv1.Kind_KIND_TRAIN, mine), codes.AlreadyExists, "RESERVATION_ALREADY_BILLED")
+	grpctest.WantReason(t, add(reservationv1.Kind_KIND_TRAIN, mine), codes.AlreadyExists, "RESERVATION_ALREADY_BILLED")
 	second := e.openBill(t)
 	_, err := e.customer.AddBillItem(ctx, &billingv1.AddBillItemRequest{BillId: second.GetId(), Kind: reservationv1.Kind_KIND_TRAIN, ReservationId: mine})
-	wantCode(t, err, codes.AlreadyExists)
+	grpctest.WantCode(t, err, codes.AlreadyExists)
 	if n := e.count(t, "bill_items"); n != 1 {
 		t.Fatalf("%d items, want 1", n)
 	}
@@ -182,7 +183,7 @@ func TestAddItemChecksWithTheProvider(t *testing.T) {
 	// A provider that is down: UNAVAILABLE, nothing added.
 	e.providers["trip"].Stop()
 	_, err = e.customer.AddBillItem(ctx, &billingv1.AddBillItemRequest{BillId: bill.GetId(), Kind: reservationv1.Kind_KIND_RIDE, ReservationId: "r-1"})
-	wantReason(t, err, codes.Unavailable, "PROVIDER_UNAVAILABLE")
+	grpctest.WantReason(t, err, codes.Unavailable, "PROVIDER_UNAVAILABLE")
 	if n := e.count(t, "bill_items"); n != 1 {
 		t.Fatalf("%d items, want 1", n)
 	}
@@ -191,7 +192,7 @@ func TestAddItemChecksWithTheProvider(t *testing.T) {
 func TestAuthorization(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	bill := e.openBill(t)
 	res := e.reserve(t, "booking", providertest.Reservation{Kind: reservationv1.Kind_KIND_STAY, CustomerID: "cust-1", Amount: 9000})
 	e.add(t, bill.GetId(), reservationv1.Kind_KIND_STAY, res)
@@ -199,23 +200,23 @@ func TestAuthorization(t *testing.T) {
 	id := bill.GetId()
 
 	_, err := e.customer2.GetBill(ctx, &billingv1.GetBillRequest{BillId: id})
-	wantCode(t, err, codes.NotFound)
+	grpctest.WantCode(t, err, codes.NotFound)
 	_, err = e.customer2.AddBillItem(ctx, &billingv1.AddBillItemRequest{BillId: id, Kind: reservationv1.Kind_KIND_STAY, ReservationId: res2})
-	wantCode(t, err, codes.NotFound)
+	grpctest.WantCode(t, err, codes.NotFound)
 	_, err = e.customer2.RemoveBillItem(ctx, &billingv1.RemoveBillItemRequest{BillId: id, ItemId: bill.GetId()})
-	wantCode(t, err, codes.NotFound)
+	grpctest.WantCode(t, err, codes.NotFound)
 	_, err = e.customer2.FinalizeBill(ctx, &billingv1.FinalizeBillRequest{BillId: id})
-	wantCode(t, err, codes.NotFound)
+	grpctest.WantCode(t, err, codes.NotFound)
 	_, err = e.customer2.CancelBill(ctx, &billingv1.CancelBillRequest{BillId: id})
-	wantCode(t, err, codes.NotFound)
+	grpctest.WantCode(t, err, codes.NotFound)
 	_, err = e.customer2.CreateBill(ctx, &billingv1.CreateBillRequest{CustomerId: "cust-1", CurrencyCode: "EUR"})
-	wantCode(t, err, codes.PermissionDenied)
+	grpctest.WantCode(t, err, codes.PermissionDenied)
 	_, err = e.customer2.ListBills(ctx, &billingv1.ListBillsRequest{CustomerId: "cust-1"})
-	wantCode(t, err, codes.PermissionDenied)
+	grpctest.WantCode(t, err, codes.PermissionDenied)
 	_, err = e.customer2.GetCustomerBalance(ctx, &billingv1.GetCustomerBalanceRequest{CustomerId: "cust-1"})
-	wantCode(t, err, codes.PermissionDenied)
+	grpctest.WantCode(t, err, codes.PermissionDenied)
 	_, err = e.customer2.GetAccountStanding(ctx, &billingv1.GetAccountStandingRequest{CustomerId: "cust-1"})
-	wantCode(t, err, codes.PermissionDenied)
+	grpctest.WantCode(t, err, codes.PermissionDenied)
 	_, err = e.customer2.PayBill(ctx, &billingv1.PayBillRequest{BillId: id, PaymentMethodId: "pm", RequestId: "r"})
 	if code := grpcstatus.Code(err); code != codes.NotFound {
 		t.Fatalf("PayBill of another customer's bill: %v", err)
@@ -229,9 +230,9 @@ func TestAuthorization(t *testing.T) {
 		t.Fatalf("cust-2 sees %d bills", len(list.GetBills()))
 	}
 	_, err = e.anon.GetBill(ctx, &billingv1.GetBillRequest{BillId: id})
-	wantCode(t, err, codes.Unauthenticated)
+	grpctest.WantCode(t, err, codes.Unauthenticated)
 	_, err = e.anon.ListBills(ctx, &billingv1.ListBillsRequest{})
-	wantCode(t, err, codes.Unauthenticated)
+	grpctest.WantCode(t, err, codes.Unauthenticated)
 	// Nothing changed.
 	got, err := e.customer.GetBill(ctx, &billingv1.GetBillRequest{BillId: id})
 	if err != nil {
@@ -242,7 +243,7 @@ func TestAuthorization(t *testing.T) {
 	}
 	// Parked events are for operators.
 	_, err = e.adminCust.ListParkedEvents(ctx, &eventsv1.ListParkedEventsRequest{})
-	wantCode(t, err, codes.PermissionDenied)
+	grpctest.WantCode(t, err, codes.PermissionDenied)
 	if _, err := e.admin.ListParkedEvents(ctx, &eventsv1.ListParkedEventsRequest{}); err != nil {
 		t.Fatalf("operator ListParkedEvents: %v", err)
 	}
@@ -251,7 +252,7 @@ func TestAuthorization(t *testing.T) {
 func TestBadInputChangesNothing(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	bill := e.openBill(t)
 	id := bill.GetId()
 	long := string(make([]byte, 600))
@@ -334,15 +335,15 @@ func TestBadInputChangesNothing(t *testing.T) {
 		}, "sub_status"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { wantField(t, tt.call(), tt.field) })
+		t.Run(tt.name, func(t *testing.T) { grpctest.WantField(t, tt.call(), tt.field) })
 	}
 	// Wrong state and missing things.
 	_, err := e.customer.FinalizeBill(ctx, &billingv1.FinalizeBillRequest{BillId: id})
-	wantReason(t, err, codes.FailedPrecondition, "BILL_EMPTY")
+	grpctest.WantReason(t, err, codes.FailedPrecondition, "BILL_EMPTY")
 	_, err = e.customer.GetBill(ctx, &billingv1.GetBillRequest{BillId: "00000000-0000-4000-8000-000000000000"})
-	wantReason(t, err, codes.NotFound, "BILL_NOT_FOUND")
+	grpctest.WantReason(t, err, codes.NotFound, "BILL_NOT_FOUND")
 	_, err = e.customer.RemoveBillItem(ctx, &billingv1.RemoveBillItemRequest{BillId: id, ItemId: "00000000-0000-4000-8000-000000000000"})
-	wantReason(t, err, codes.NotFound, "ITEM_NOT_FOUND")
+	grpctest.WantReason(t, err, codes.NotFound, "ITEM_NOT_FOUND")
 	if n := e.count(t, "bills"); n != 1 {
 		t.Fatalf("%d bills, want 1", n)
 	}

@@ -2,16 +2,10 @@ package billinggrpc_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
@@ -19,10 +13,8 @@ import (
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/auth"
-	"github.com/waybill/waybill/kit/grpcserver"
-	"github.com/waybill/waybill/kit/pgtest"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/serve"
-	"github.com/waybill/waybill/kit/telemetry"
 	"github.com/waybill/waybill/services/booking/booking"
 	"github.com/waybill/waybill/services/booking/bookinggrpc"
 	"github.com/waybill/waybill/services/booking/bookingpg"
@@ -55,40 +47,18 @@ type realBooking struct {
 }
 
 // startRealBooking starts booking with the clock now (nil: time.Now) until the test ends.
-func startRealBooking(t *testing.T, signer *auth.Signer, now func() time.Time) *realBooking {
+func startRealBooking(t *testing.T, now func() time.Time) *realBooking {
 	t.Helper()
-	tel, err := telemetry.Setup(context.Background(), "booking-test", func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	srv := grpcserver.New(grpcserver.Config{Name: "booking", DefaultTimeout: 10 * time.Second, ShutdownTimeout: time.Second}, logger, tel,
-		grpc.ChainUnaryInterceptor(signer.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(signer.StreamServerInterceptor()))
-	b, err := bookinggrpc.Start(ctx, serve.Deps{Server: srv, Pool: pgtest.NewDB(t, "booking", bookingpg.Migrations), Logger: logger, Telemetry: tel, Auth: signer},
-		bookinggrpc.Options{Pricer: flatPricer{}, Now: now, SweepInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = srv.Serve(ctx, lis, nil) }()
-	rb := &realBooking{addr: lis.Addr().String(), svc: b}
-	dial := func(id auth.Identity) *grpc.ClientConn {
-		conn, err := grpc.NewClient(rb.addr, grpc.WithTransportCredentials(insecure.NewCredentials()), signer.DialOption(id))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		return conn
-	}
-	rb.inv = bookingv1.NewInventoryServiceClient(dial(auth.Identity{Subject: "ops", Role: auth.RoleOperator}))
-	rb.res = bookingv1.NewReservationServiceClient(dial(auth.Identity{Subject: "cust-1", Role: auth.RoleCustomer}))
+	rb := &realBooking{}
+	s := grpctest.Start(t, serve.Spec{Name: "booking", Migrations: bookingpg.Migrations, EventTypes: booking.EventTypes,
+		Register: func(ctx context.Context, d serve.Deps) error {
+			var err error
+			rb.svc, err = bookinggrpc.Start(ctx, d, bookinggrpc.Options{Pricer: flatPricer{}, Now: now, SweepInterval: -1})
+			return err
+		}})
+	rb.addr = s.Addr
+	rb.inv = bookingv1.NewInventoryServiceClient(s.Conn(auth.Identity{Subject: "ops", Role: auth.RoleOperator}))
+	rb.res = bookingv1.NewReservationServiceClient(s.Conn(auth.Identity{Subject: "cust-1", Role: auth.RoleCustomer}))
 	return rb
 }
 
@@ -97,7 +67,7 @@ func startRealBooking(t *testing.T, signer *auth.Signer, now func() time.Time) *
 func (rb *realBooking) departure(t *testing.T, number string) string {
 	t.Helper()
 	dep := time.Now().Add(30 * 24 * time.Hour).Truncate(time.Second)
-	d, err := rb.inv.CreateDeparture(ctxT(t), &bookingv1.CreateDepartureRequest{Departure: &bookingv1.Departure{
+	d, err := rb.inv.CreateDeparture(grpctest.Context(t), &bookingv1.CreateDepartureRequest{Departure: &bookingv1.Departure{
 		Mode: bookingv1.TransportMode_TRANSPORT_MODE_FLIGHT, Carrier: "LH", Number: number, Origin: "FRA", Destination: "JFK",
 		DepartureTime: timestamppb.New(dep), ArrivalTime: timestamppb.New(dep.Add(8 * time.Hour)), OriginTimeZone: "Europe/Berlin",
 		FareClasses: []*bookingv1.FareClass{{Name: "economy", Capacity: 10}},
@@ -111,7 +81,7 @@ func (rb *realBooking) departure(t *testing.T, number string) string {
 // hold holds one economy seat of departure for cust-1 and returns the reservation's id.
 func (rb *realBooking) hold(t *testing.T, departure string) string {
 	t.Helper()
-	r, err := rb.res.CreateReservation(ctxT(t), &bookingv1.CreateReservationRequest{Reservation: &bookingv1.Reservation{
+	r, err := rb.res.CreateReservation(grpctest.Context(t), &bookingv1.CreateReservationRequest{Reservation: &bookingv1.Reservation{
 		Item:     &bookingv1.Reservation_Seat{Seat: &bookingv1.SeatItem{DepartureId: departure, FareClass: "economy"}},
 		Quantity: 1, Travelers: []*bookingv1.Traveler{{FullName: "Ada Lovelace"}},
 	}})
@@ -125,13 +95,12 @@ func (rb *realBooking) hold(t *testing.T, departure string) string {
 // confirmation, a cancellation and an expiry of a hold each show on the bill item.
 func TestReadModelFollowsRealBooking(t *testing.T) {
 	t.Parallel()
-	signer := newSigner(t)
 	var offset atomic.Int64
 	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
-	rb := startRealBooking(t, signer, now)
+	rb := startRealBooking(t, now)
 	res := rb.res
-	e := startBilling(t, signer, newBillingDB(t), nil, "flight=booking@"+rb.addr+",stay=booking@"+rb.addr)
-	c := ctxT(t)
+	e := startBilling(t, newBillingDB(t), nil, "flight=booking@"+rb.addr+",stay=booking@"+rb.addr)
+	c := grpctest.Context(t)
 	dep := rb.departure(t, "400")
 	hold := func() string { return rb.hold(t, dep) }
 	bill := e.openBill(t)
@@ -168,7 +137,7 @@ func TestReadModelFollowsRealBooking(t *testing.T) {
 	if _, err := rb.svc.Service.ExpireHolds(c, now()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "confirm, cancel and expiry on the bill", func() bool {
+	grpctest.Eventually(t, 10*time.Second, "confirm, cancel and expiry on the bill", func() bool {
 		return status(confirmed) == reservationv1.MainStatus_MAIN_STATUS_CONFIRMED &&
 			status(cancelled) == reservationv1.MainStatus_MAIN_STATUS_CANCELLED &&
 			status(expired) == reservationv1.MainStatus_MAIN_STATUS_EXPIRED
@@ -176,7 +145,7 @@ func TestReadModelFollowsRealBooking(t *testing.T) {
 	t.Logf("booking's changes showed on the bill after %v", time.Since(t0).Round(time.Millisecond))
 
 	// The panel's details come from booking, in one call.
-	e.calls.reset()
+	e.calls.Reset()
 	page, err := e.operator.ListBills(c, &billingv1.ListBillsRequest{View: typev1.View_VIEW_FULL})
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +155,7 @@ func TestReadModelFollowsRealBooking(t *testing.T) {
 			t.Fatalf("booking item = %v", it)
 		}
 	}
-	if n := e.calls.total(); n != 1 {
+	if n := e.calls.Count(detailsMethod); n != 1 {
 		t.Fatalf("%d GetReservationDetails calls, want 1", n)
 	}
 	// Only the confirmed seat is billed.

@@ -2,68 +2,34 @@ package billinggrpc_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net"
 	"testing"
-	"time"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/auth"
-	"github.com/waybill/waybill/kit/eventstream"
-	"github.com/waybill/waybill/kit/grpcserver"
-	"github.com/waybill/waybill/kit/outbox"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/serve"
-	"github.com/waybill/waybill/kit/telemetry"
 	"github.com/waybill/waybill/services/billing/billinggrpc"
+	"github.com/waybill/waybill/services/billing/billingpg"
 )
 
 // TestEventsWithTheRunnersLog registers billing the way kit/serve does when the spec
 // declares billinggrpc.EventTypes (the runner owns the outbox log and serves the event
-// stream), and reads billing's events through its EventStreamService.
+// stream, so a second EventStreamService would fail the registration), and reads
+// billing's events through its EventStreamService.
 func TestEventsWithTheRunnersLog(t *testing.T) {
 	t.Parallel()
-	signer := newSigner(t)
-	pool := newBillingDB(t)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	tel, err := telemetry.Setup(context.Background(), "billing-test", func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpcserver.New(grpcserver.Config{Name: "billing", DefaultTimeout: 10 * time.Second, ShutdownTimeout: time.Second}, logger, tel,
-		grpc.ChainUnaryInterceptor(signer.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(signer.StreamServerInterceptor()))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	// What serve.Run does for a spec with EventTypes.
-	log := outbox.New(pool, "billing", outbox.Options{Logger: logger})
-	reader := eventstream.NewReader(pool, "billing", log, eventstream.ReaderOptions{Logger: logger})
-	logStream := eventstream.NewServer("billing", billinggrpc.EventTypes, reader,
-		eventstream.ServerOptions{Draining: srv.Draining(), Logger: logger})
-	eventsv1.RegisterEventStreamServiceServer(srv.GRPC, logStream)
-	go func() { _ = log.Run(ctx) }()
-	go func() { _ = reader.Run(ctx) }()
 	cfg := billinggrpc.DefaultConfig()
 	cfg.Providers = ""
-	if err := billinggrpc.RegisterConfig(ctx, serve.Deps{Server: srv, Pool: pool, Logger: logger, Auth: signer, Events: log, EventStream: logStream}, cfg); err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { defer close(done); _ = srv.Serve(ctx, lis, nil) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		signer.DialOption(auth.Identity{Subject: "ops", Role: auth.RoleOperator}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	c := ctxT(t)
+	s := grpctest.Start(t, serve.Spec{Name: "billing", Migrations: billingpg.Migrations, EventTypes: billinggrpc.EventTypes,
+		Register: func(ctx context.Context, d serve.Deps) error {
+			if d.Events == nil || d.EventStream == nil {
+				t.Error("the harness gave billing no event log of the runner's")
+			}
+			return billinggrpc.RegisterConfig(ctx, d, cfg)
+		}})
+	conn := s.Conn(auth.Identity{Subject: "ops", Role: auth.RoleOperator})
+	c := grpctest.Context(t)
 	bills := billingv1.NewBillingServiceClient(conn)
 	created, err := bills.CreateBill(c, &billingv1.CreateBillRequest{CustomerId: "cust-1", CurrencyCode: "EUR"})
 	if err != nil {

@@ -9,13 +9,14 @@ import (
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/services/billing/internal/providertest"
 )
 
 func TestListBillsBasic(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	var ids []string
 	for range 7 {
 		b := e.openBill(t)
@@ -34,7 +35,7 @@ func TestListBillsBasic(t *testing.T) {
 		}
 	}
 	e.providers["booking"].Calls.Store(0)
-	e.calls.reset()
+	e.calls.Reset()
 
 	// Pages of 3 over all 8 bills, most recently changed first, without repeats.
 	seen := map[string]bool{}
@@ -70,7 +71,7 @@ func TestListBillsBasic(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = e.operator.ListBills(ctx, &billingv1.ListBillsRequest{PageSize: 3, PageToken: first.GetNextPageToken(), CustomerId: "cust-1"})
-	wantField(t, err, "page_token")
+	grpctest.WantField(t, err, "page_token")
 
 	// Filters.
 	byStatus, err := e.operator.ListBills(ctx, &billingv1.ListBillsRequest{Statuses: []billingv1.BillStatus{billingv1.BillStatus_BILL_STATUS_FINALIZED}})
@@ -117,7 +118,7 @@ func TestListBillsBasic(t *testing.T) {
 		t.Fatalf("bills changed in the future = %d", len(future.GetBills()))
 	}
 	// BASIC never calls a provider.
-	if n := e.calls.total(); n != 0 {
+	if n := e.calls.Count(detailsMethod); n != 0 {
 		t.Fatalf("BASIC lists made %d GetReservationDetails calls", n)
 	}
 	// Listing works with every provider down.

@@ -12,6 +12,7 @@ import (
 
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/pgxutil"
 	"github.com/waybill/waybill/services/billing/billing"
@@ -55,10 +56,9 @@ func BenchmarkPanel(b *testing.B) {
 		b.Cleanup(p.Close)
 		return p
 	}
-	signer := newSigner(b)
 	ps := map[string]*providertest.Provider{}
 	for _, s := range threeProviders {
-		p, err := providertest.Start(providertest.Options{Name: s.name, Pool: pool(s.name), Payload: s.payload, Signer: signer})
+		p, err := providertest.Start(providertest.Options{Name: s.name, Pool: pool(s.name), Payload: s.payload, Signer: grpctest.Signer()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -67,8 +67,8 @@ func BenchmarkPanel(b *testing.B) {
 	}
 	billingPool := pool("billing")
 	flag := providersFlag(threeProviders, ps)
-	batched := startBilling(b, signer, billingPool, ps, flag)
-	perItem := startBilling(b, signer, billingPool, ps, flag, func(c *billinggrpc.Config) {
+	batched := startBilling(b, billingPool, ps, flag)
+	perItem := startBilling(b, billingPool, ps, flag, func(c *billinggrpc.Config) {
 		c.DetailsBatchSize = 1
 		c.DetailsTimeout = time.Minute
 	})
@@ -150,7 +150,7 @@ func BenchmarkPanel(b *testing.B) {
 
 // runPanel runs op b.N times after a warm-up and reports latency percentiles and the
 // provider calls per op.
-func runPanel(b *testing.B, calls *callCounter, op func(context.Context) error) {
+func runPanel(b *testing.B, calls *grpctest.CallCounter, op func(context.Context) error) {
 	ctx := context.Background()
 	for range 5 {
 		if err := op(ctx); err != nil {
@@ -158,7 +158,7 @@ func runPanel(b *testing.B, calls *callCounter, op func(context.Context) error) 
 		}
 	}
 	if calls != nil {
-		calls.reset()
+		calls.Reset()
 	}
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
@@ -178,7 +178,7 @@ func runPanel(b *testing.B, calls *callCounter, op func(context.Context) error) 
 	b.ReportMetric(pct(0.99), "p99-ms")
 	rpcs := 0.0
 	if calls != nil {
-		rpcs = float64(calls.total()) / float64(b.N)
+		rpcs = float64(calls.Count(detailsMethod)) / float64(b.N)
 	}
 	b.ReportMetric(rpcs, "rpcs/op")
 }

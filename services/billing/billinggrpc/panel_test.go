@@ -9,14 +9,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/auth"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/services/billing/billinggrpc"
 	"github.com/waybill/waybill/services/billing/internal/providertest"
 )
@@ -101,9 +100,9 @@ func TestCallBudget(t *testing.T) {
 	t.Parallel()
 	e := start(t)
 	e.seed(t, 200, 4)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	for _, size := range []int{50, 200} {
-		e.calls.reset()
+		e.calls.Reset()
 		page := e.listFull(t, ctx, size)
 		items := 0
 		for _, b := range page.GetBills() {
@@ -118,19 +117,19 @@ func TestCallBudget(t *testing.T) {
 		if len(page.GetBills()) != size || items != 4*size {
 			t.Fatalf("page of %d: %d bills, %d items", size, len(page.GetBills()), items)
 		}
-		per := e.calls.perTarget()
-		if total := e.calls.total(); total != 3 || len(per) != 3 {
+		per := e.calls.Targets(detailsMethod)
+		if total := e.calls.Count(detailsMethod); total != 3 || len(per) != 3 {
 			t.Fatalf("page of %d bills (%d items) made %d GetReservationDetails calls %v, want exactly 3 (one per provider)", size, items, total, per)
 		}
 	}
 	// GetBill in a view with details: one call per provider of the bill.
 	id := e.listFull(t, ctx, 1).GetBills()[0].GetId()
-	e.calls.reset()
+	e.calls.Reset()
 	one, err := e.operator.GetBill(ctx, &billingv1.GetBillRequest{BillId: id, View: typev1.View_VIEW_STANDARD})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := e.calls.total(); n != 3 {
+	if n := e.calls.Count(detailsMethod); n != 3 {
 		t.Fatalf("GetBill of a bill with items of 3 providers made %d calls, want 3", n)
 	}
 	for _, it := range one.GetBill().GetItems() {
@@ -150,7 +149,7 @@ func TestPanelDegradesPerProvider(t *testing.T) {
 		c.StaleAfter = time.Hour      // freshness here follows the stream's connection only
 	})
 	e.seed(t, 40, 3)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	check := func(page *billingv1.ListBillsResponse, down string, wantErr string) {
 		t.Helper()
 		if len(page.GetBills()) != 40 {
@@ -210,17 +209,17 @@ func TestPanelDegradesPerProvider(t *testing.T) {
 		cancel()
 	}
 	tripAddr := e.providers["trip"].Addr()
-	before := e.calls.perTarget()[tripAddr]
+	before := e.calls.Targets(detailsMethod)[tripAddr]
 	for range 10 {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		check(e.listFull(t, pctx, 40), "trip", "provider circuit open: it failed recently; retrying later")
 		cancel()
 	}
-	if after := e.calls.perTarget()[tripAddr]; after != before {
+	if after := e.calls.Targets(detailsMethod)[tripAddr]; after != before {
 		t.Fatalf("open circuit still called the provider %d times", after-before)
 	}
 	// Its items' summaries become stale, the others stay fresh.
-	eventually(t, "trip's items stale", func() bool {
+	grpctest.Eventually(t, 10*time.Second, "trip's items stale", func() bool {
 		page := e.listFull(t, ctx, 40)
 		for _, b := range page.GetBills() {
 			for _, it := range b.GetItems() {
@@ -244,7 +243,7 @@ func TestBreakerProbesAndRecovers(t *testing.T) {
 	t.Parallel()
 	e := start(t, func(c *billinggrpc.Config) { c.BreakerCooldown = 3 * time.Second })
 	e.seed(t, 5, 3)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	e.providers["trip"].Stop()
 	for range 4 {
 		e.listFull(t, ctx, 5)
@@ -259,7 +258,7 @@ func TestBreakerProbesAndRecovers(t *testing.T) {
 	if n := e.providers["trip"].Calls.Load() - before; n != 0 {
 		t.Fatalf("trip was called %d times while its circuit was open", n)
 	}
-	eventually(t, "trip's details back after the circuit's probe", func() bool {
+	grpctest.Eventually(t, 10*time.Second, "trip's details back after the circuit's probe", func() bool {
 		for _, b := range e.listFull(t, ctx, 5).GetBills() {
 			for _, it := range b.GetItems() {
 				if it.GetDetailsStatus() != billingv1.DetailsStatus_DETAILS_STATUS_OK {
@@ -269,7 +268,7 @@ func TestBreakerProbesAndRecovers(t *testing.T) {
 		}
 		return true
 	})
-	eventually(t, "trip's items fresh again", func() bool {
+	grpctest.Eventually(t, 10*time.Second, "trip's items fresh again", func() bool {
 		for _, b := range e.listFull(t, ctx, 5).GetBills() {
 			for _, it := range b.GetItems() {
 				if it.GetFreshness() != billingv1.FreshnessState_FRESHNESS_STATE_FRESH {
@@ -289,7 +288,7 @@ func TestPanelPassesDetailsThrough(t *testing.T) {
 	t.Parallel()
 	e := start(t)
 	ids := e.seed(t, 9, 5)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	// Six bills share one update time, so that only the id orders them.
 	if _, err := e.pool.Exec(ctx, `UPDATE bills SET update_time = now() + interval '1 hour' WHERE id = ANY($1::uuid[])`, ids[:6]); err != nil {
 		t.Fatal(err)
@@ -305,13 +304,7 @@ func TestPanelPassesDetailsThrough(t *testing.T) {
 
 	direct := map[string]reservationv1.ReservationProviderServiceClient{}
 	for name, p := range e.providers {
-		conn, err := grpc.NewClient(p.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-			e.signer.DialOption(auth.Identity{Subject: "billing", Role: auth.RoleService}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		direct[name] = reservationv1.NewReservationProviderServiceClient(conn)
+		direct[name] = reservationv1.NewReservationProviderServiceClient(grpctest.Dial(t, p.Addr(), auth.Identity{Subject: "billing", Role: auth.RoleService}))
 	}
 
 	for _, view := range []typev1.View{typev1.View_VIEW_BASIC, typev1.View_VIEW_FULL} {

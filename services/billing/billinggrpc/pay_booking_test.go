@@ -7,6 +7,7 @@ import (
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	bookingv1 "github.com/waybill/waybill/gen/waybill/booking/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/services/billing/billing"
 	"github.com/waybill/waybill/services/billing/billinggrpc"
 )
@@ -17,16 +18,15 @@ import (
 // seat (confirmed by the saga) is cancelled again with fees waived and the payment voided.
 func TestPayBillWithRealBooking(t *testing.T) {
 	t.Parallel()
-	signer := newSigner(t)
-	rb := startRealBooking(t, signer, nil)
+	rb := startRealBooking(t, nil)
 	res, addr := rb.res, rb.addr
-	pay := startPayment(t, signer)
-	e := startBilling(t, signer, newBillingDB(t), nil, "flight=booking@"+addr, func(c *billinggrpc.Config) {
+	pay := startPayment(t)
+	e := startBilling(t, newBillingDB(t), nil, "flight=booking@"+addr, func(c *billinggrpc.Config) {
 		c.PaymentAddr = pay.addr
 		c.Saga = billing.RunnerOptions{Poll: 100 * time.Millisecond, RetryMin: 20 * time.Millisecond, RetryMax: 300 * time.Millisecond}
 	})
 	pm := pay.method(t, pay.cust, "cust-1", "tok_sim_visa")
-	c := ctxT(t)
+	c := grpctest.Context(t)
 	dep := rb.departure(t, "401")
 	hold := func() string { return rb.hold(t, dep) }
 	bookingStatus := func(id string) bookingv1.ReservationStatus {

@@ -3,28 +3,21 @@ package billinggrpc_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	paymentv1 "github.com/waybill/waybill/gen/waybill/payment/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/auth"
-	"github.com/waybill/waybill/kit/grpcserver"
-	"github.com/waybill/waybill/kit/pgtest"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/serve"
-	"github.com/waybill/waybill/kit/telemetry"
 	"github.com/waybill/waybill/services/billing/billing"
 	"github.com/waybill/waybill/services/billing/billinggrpc"
 	"github.com/waybill/waybill/services/billing/internal/providertest"
@@ -46,41 +39,17 @@ type payEnv struct {
 }
 
 // startPayment starts the payment service on its own database.
-func startPayment(t testing.TB, signer *auth.Signer) *payEnv {
+func startPayment(t testing.TB) *payEnv {
 	t.Helper()
-	tel, err := telemetry.Setup(context.Background(), "payment-test", func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	p := &payEnv{sim: simulator.New()}
-	srv := grpcserver.New(grpcserver.Config{Name: "payment", DefaultTimeout: 10 * time.Second, ShutdownTimeout: time.Second}, logger, tel,
-		grpc.ChainUnaryInterceptor(signer.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(signer.StreamServerInterceptor()))
-	ctx, cancel := context.WithCancel(context.Background())
-	err = paymentgrpc.RegisterWithOptions(ctx, serve.Deps{Server: srv, Pool: pgtest.NewDB(t, "payment", paymentpg.Migrations), Logger: logger, Telemetry: tel, Auth: signer},
-		paymentgrpc.Options{Processor: p.sim, BackgroundInterval: -1, Service: payment.Options{
-			Now: func() time.Time { return time.Now().Add(time.Duration(p.offset.Load())) },
-		}})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ctx, lis, nil) }()
-	t.Cleanup(func() { cancel(); <-done })
-	p.addr = lis.Addr().String()
+	opts := paymentgrpc.Options{Processor: p.sim, BackgroundInterval: -1, Service: payment.Options{
+		Now: func() time.Time { return time.Now().Add(time.Duration(p.offset.Load())) },
+	}}
+	s := grpctest.Start(t, serve.Spec{Name: "payment", Migrations: paymentpg.Migrations, EventTypes: payment.EventTypes,
+		Register: func(ctx context.Context, d serve.Deps) error { return paymentgrpc.RegisterWithOptions(ctx, d, opts) }})
+	p.addr = s.Addr
 	client := func(id auth.Identity) paymentv1.PaymentServiceClient {
-		conn, err := grpc.NewClient(p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()), signer.DialOption(id))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		return paymentv1.NewPaymentServiceClient(conn)
+		return paymentv1.NewPaymentServiceClient(s.Conn(id))
 	}
 	p.ops = client(auth.Identity{Subject: "ops", Role: auth.RoleOperator})
 	p.cust = client(auth.Identity{Subject: "cust-1", Role: auth.RoleCustomer})
@@ -91,7 +60,7 @@ func startPayment(t testing.TB, signer *auth.Signer) *payEnv {
 // method adds a payment method with a simulator test token for the customer's client.
 func (p *payEnv) method(t testing.TB, c paymentv1.PaymentServiceClient, customer, token string) string {
 	t.Helper()
-	resp, err := c.CreatePaymentMethod(ctxT(t), &paymentv1.CreatePaymentMethodRequest{CustomerId: customer,
+	resp, err := c.CreatePaymentMethod(grpctest.Context(t), &paymentv1.CreatePaymentMethodRequest{CustomerId: customer,
 		Source: &paymentv1.CreatePaymentMethodRequest_ProcessorToken{ProcessorToken: token}})
 	if err != nil {
 		t.Fatalf("CreatePaymentMethod(%s): %v", token, err)
@@ -102,7 +71,7 @@ func (p *payEnv) method(t testing.TB, c paymentv1.PaymentServiceClient, customer
 // payments lists the payments made for a bill (billing's reference "bill:<id>").
 func (p *payEnv) payments(t testing.TB, billID string) []*paymentv1.Payment {
 	t.Helper()
-	resp, err := p.ops.ListPayments(ctxT(t), &paymentv1.ListPaymentsRequest{Reference: "bill:" + billID, PageSize: 100})
+	resp, err := p.ops.ListPayments(grpctest.Context(t), &paymentv1.ListPaymentsRequest{Reference: "bill:" + billID, PageSize: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,13 +81,12 @@ func (p *payEnv) payments(t testing.TB, billID string) []*paymentv1.Payment {
 // sagaWorld is billing with two test providers and a real payment service, all on their
 // own databases, and billing restartable on its database.
 type sagaWorld struct {
-	t      *testing.T
-	signer *auth.Signer
-	ps     map[string]*providertest.Provider
-	pay    *payEnv
-	pool   *pgxpool.Pool
-	flag   string
-	specs  []providerSpec
+	t     *testing.T
+	ps    map[string]*providertest.Provider
+	pay   *payEnv
+	pool  *pgxpool.Pool
+	flag  string
+	specs []providerSpec
 }
 
 var sagaProviders = []providerSpec{
@@ -128,9 +96,8 @@ var sagaProviders = []providerSpec{
 
 func newSagaWorld(t *testing.T) *sagaWorld {
 	t.Helper()
-	signer := newSigner(t)
-	ps := startProviders(t, signer, sagaProviders)
-	return &sagaWorld{t: t, signer: signer, ps: ps, pay: startPayment(t, signer), pool: newBillingDB(t),
+	ps := startProviders(t, sagaProviders)
+	return &sagaWorld{t: t, ps: ps, pay: startPayment(t), pool: newBillingDB(t),
 		flag: providersFlag(sagaProviders, ps), specs: sagaProviders}
 }
 
@@ -138,7 +105,7 @@ func newSagaWorld(t *testing.T) *sagaWorld {
 // runner's test hook.
 func (w *sagaWorld) billing(hook func(ctx context.Context, sagaID, point string) error) *env {
 	w.t.Helper()
-	return startBilling(w.t, w.signer, w.pool, w.ps, w.flag, func(c *billinggrpc.Config) {
+	return startBilling(w.t, w.pool, w.ps, w.flag, func(c *billinggrpc.Config) {
 		c.PaymentAddr = w.pay.addr
 		c.Saga = billing.RunnerOptions{Lease: 2 * time.Second, Poll: 100 * time.Millisecond, RetryMin: 20 * time.Millisecond,
 			RetryMax: 300 * time.Millisecond, CallTimeout: 1500 * time.Millisecond, Hook: hook}
@@ -161,7 +128,7 @@ func (w *sagaWorld) finalizedBill(e *env) (*billingv1.Bill, map[string][]string)
 		e.add(t, b.GetId(), x.kind, id)
 		res[x.provider] = append(res[x.provider], id)
 	}
-	resp, err := e.customer.FinalizeBill(ctxT(t), &billingv1.FinalizeBillRequest{BillId: b.GetId()})
+	resp, err := e.customer.FinalizeBill(grpctest.Context(t), &billingv1.FinalizeBillRequest{BillId: b.GetId()})
 	if err != nil {
 		t.Fatalf("FinalizeBill: %v", err)
 	}
@@ -171,7 +138,7 @@ func (w *sagaWorld) finalizedBill(e *env) (*billingv1.Bill, map[string][]string)
 // pay starts the saga as cust-1.
 func (e *env) pay(t testing.TB, billID, methodID, requestID string) *billingv1.Bill {
 	t.Helper()
-	resp, err := e.customer.PayBill(ctxT(t), &billingv1.PayBillRequest{BillId: billID, PaymentMethodId: methodID, RequestId: requestID})
+	resp, err := e.customer.PayBill(grpctest.Context(t), &billingv1.PayBillRequest{BillId: billID, PaymentMethodId: methodID, RequestId: requestID})
 	if err != nil {
 		t.Fatalf("PayBill: %v", err)
 	}
@@ -182,8 +149,8 @@ func (e *env) pay(t testing.TB, billID, methodID, requestID string) *billingv1.B
 func (e *env) sagaEnded(t testing.TB, billID string) *billingv1.Bill {
 	t.Helper()
 	var b *billingv1.Bill
-	eventually(t, "the pay saga to end", func() bool {
-		resp, err := e.operator.GetBill(ctxT(t), &billingv1.GetBillRequest{BillId: billID})
+	grpctest.Eventually(t, 10*time.Second, "the pay saga to end", func() bool {
+		resp, err := e.operator.GetBill(grpctest.Context(t), &billingv1.GetBillRequest{BillId: billID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -309,10 +276,10 @@ func TestPayBillHappyPath(t *testing.T) {
 		}
 	}
 	// PAID bills are not paid again, nor cancelled.
-	_, err := e.customer.PayBill(ctxT(t), &billingv1.PayBillRequest{BillId: b.GetId(), PaymentMethodId: pm, RequestId: "pay-2"})
-	wantReason(t, err, codes.FailedPrecondition, billing.ReasonBillNotPayable)
-	_, err = e.customer.CancelBill(ctxT(t), &billingv1.CancelBillRequest{BillId: b.GetId()})
-	wantCode(t, err, codes.FailedPrecondition)
+	_, err := e.customer.PayBill(grpctest.Context(t), &billingv1.PayBillRequest{BillId: b.GetId(), PaymentMethodId: pm, RequestId: "pay-2"})
+	grpctest.WantReason(t, err, codes.FailedPrecondition, billing.ReasonBillNotPayable)
+	_, err = e.customer.CancelBill(grpctest.Context(t), &billingv1.CancelBillRequest{BillId: b.GetId()})
+	grpctest.WantCode(t, err, codes.FailedPrecondition)
 }
 
 // TestPayBillAuthorizeDeclined: a declined card confirms nothing and charges nothing; the
@@ -512,7 +479,7 @@ func TestPayBillIdempotent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := e.customer.PayBill(ctxT(t), &billingv1.PayBillRequest{BillId: b.GetId(), PaymentMethodId: pm, RequestId: "pay-once"})
+			resp, err := e.customer.PayBill(grpctest.Context(t), &billingv1.PayBillRequest{BillId: b.GetId(), PaymentMethodId: pm, RequestId: "pay-once"})
 			errs[i] = err
 			sagas[i] = resp.GetBill().GetPaymentSaga().GetId()
 		}()
@@ -522,7 +489,7 @@ func TestPayBillIdempotent(t *testing.T) {
 	for i, err := range errs {
 		if err != nil {
 			// A concurrent duplicate may only be told to retry.
-			wantCode(t, err, codes.Aborted)
+			grpctest.WantCode(t, err, codes.Aborted)
 			continue
 		}
 		if first == "" {
@@ -542,8 +509,8 @@ func TestPayBillIdempotent(t *testing.T) {
 		t.Fatalf("%d authorizations, want 1", n)
 	}
 	// The same key for another call is refused.
-	_, err := e.customer.PayBill(ctxT(t), &billingv1.PayBillRequest{BillId: b.GetId(), PaymentMethodId: pm, RequestId: "pay-once", ExpectedVersion: 1})
-	wantField(t, err, "request_id")
+	_, err := e.customer.PayBill(grpctest.Context(t), &billingv1.PayBillRequest{BillId: b.GetId(), PaymentMethodId: pm, RequestId: "pay-once", ExpectedVersion: 1})
+	grpctest.WantField(t, err, "request_id")
 }
 
 // TestPayBillRejects: bad input, bills that cannot be paid, other customers' bills and
@@ -570,28 +537,28 @@ func TestPayBillRejects(t *testing.T) {
 	b, _ := w.finalizedBill(e)
 
 	pay := func(c billingv1.BillingServiceClient, billID, methodID, requestID string) error {
-		_, err := c.PayBill(ctxT(t), &billingv1.PayBillRequest{BillId: billID, PaymentMethodId: methodID, RequestId: requestID})
+		_, err := c.PayBill(grpctest.Context(t), &billingv1.PayBillRequest{BillId: billID, PaymentMethodId: methodID, RequestId: requestID})
 		return err
 	}
-	wantField(t, pay(e.customer, "", pm, "r"), "bill_id")
-	wantField(t, pay(e.customer, "not-a-uuid", pm, "r"), "bill_id")
-	wantField(t, pay(e.customer, b.GetId(), "", "r"), "payment_method_id")
-	wantField(t, pay(e.customer, b.GetId(), pm, ""), "request_id")
-	wantCode(t, pay(e.anon, b.GetId(), pm, "r"), codes.Unauthenticated)
-	wantReason(t, pay(e.customer, empty.GetId(), pm, "r-empty"), codes.FailedPrecondition, billing.ReasonBillNotPayable)
-	wantReason(t, pay(e.customer, open.GetId(), pm, "r-open"), codes.FailedPrecondition, billing.ReasonBillNotPayable)
-	wantReason(t, pay(e.customer2, b.GetId(), otherPM, "r-other"), codes.NotFound, billing.ReasonBillNotFound)
-	wantReason(t, pay(e.customer, b.GetId(), otherPM, "r-their-method"), codes.NotFound, billing.ReasonPaymentMethodNotFound)
-	wantReason(t, pay(e.customer, b.GetId(), "pm-unknown", "r-unknown"), codes.NotFound, billing.ReasonPaymentMethodNotFound)
+	grpctest.WantField(t, pay(e.customer, "", pm, "r"), "bill_id")
+	grpctest.WantField(t, pay(e.customer, "not-a-uuid", pm, "r"), "bill_id")
+	grpctest.WantField(t, pay(e.customer, b.GetId(), "", "r"), "payment_method_id")
+	grpctest.WantField(t, pay(e.customer, b.GetId(), pm, ""), "request_id")
+	grpctest.WantCode(t, pay(e.anon, b.GetId(), pm, "r"), codes.Unauthenticated)
+	grpctest.WantReason(t, pay(e.customer, empty.GetId(), pm, "r-empty"), codes.FailedPrecondition, billing.ReasonBillNotPayable)
+	grpctest.WantReason(t, pay(e.customer, open.GetId(), pm, "r-open"), codes.FailedPrecondition, billing.ReasonBillNotPayable)
+	grpctest.WantReason(t, pay(e.customer2, b.GetId(), otherPM, "r-other"), codes.NotFound, billing.ReasonBillNotFound)
+	grpctest.WantReason(t, pay(e.customer, b.GetId(), otherPM, "r-their-method"), codes.NotFound, billing.ReasonPaymentMethodNotFound)
+	grpctest.WantReason(t, pay(e.customer, b.GetId(), "pm-unknown", "r-unknown"), codes.NotFound, billing.ReasonPaymentMethodNotFound)
 	disabled := w.pay.method(t, w.pay.cust, "cust-1", "tok_sim_amex")
-	if _, err := w.pay.cust.DisablePaymentMethod(ctxT(t), &paymentv1.DisablePaymentMethodRequest{PaymentMethodId: disabled}); err != nil {
+	if _, err := w.pay.cust.DisablePaymentMethod(grpctest.Context(t), &paymentv1.DisablePaymentMethodRequest{PaymentMethodId: disabled}); err != nil {
 		t.Fatal(err)
 	}
-	wantReason(t, pay(e.customer, b.GetId(), disabled, "r-disabled"), codes.FailedPrecondition, billing.ReasonPaymentMethodNotUsable)
+	grpctest.WantReason(t, pay(e.customer, b.GetId(), disabled, "r-disabled"), codes.FailedPrecondition, billing.ReasonPaymentMethodNotUsable)
 	if n := len(w.pay.payments(t, b.GetId())); n != 0 {
 		t.Fatalf("%d payments after refused calls, want 0", n)
 	}
-	got, err := e.customer.GetBill(ctxT(t), &billingv1.GetBillRequest{BillId: b.GetId()})
+	got, err := e.customer.GetBill(grpctest.Context(t), &billingv1.GetBillRequest{BillId: b.GetId()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -601,9 +568,9 @@ func TestPayBillRejects(t *testing.T) {
 
 	// While a saga runs, a second PayBill and CancelBill are refused.
 	e.pay(t, b.GetId(), pm, "r-ok")
-	wantReason(t, pay(e.customer, b.GetId(), pm, "r-second"), codes.FailedPrecondition, billing.ReasonPaymentInProgress)
-	_, err = e.customer.CancelBill(ctxT(t), &billingv1.CancelBillRequest{BillId: b.GetId()})
-	wantReason(t, err, codes.FailedPrecondition, billing.ReasonPaymentInProgress)
+	grpctest.WantReason(t, pay(e.customer, b.GetId(), pm, "r-second"), codes.FailedPrecondition, billing.ReasonPaymentInProgress)
+	_, err = e.customer.CancelBill(grpctest.Context(t), &billingv1.CancelBillRequest{BillId: b.GetId()})
+	grpctest.WantReason(t, err, codes.FailedPrecondition, billing.ReasonPaymentInProgress)
 	close(release)
 	if end := e.sagaEnded(t, b.GetId()); end.GetStatus() != billingv1.BillStatus_BILL_STATUS_PAID {
 		t.Fatalf("bill = %v, want PAID", end.GetStatus())
@@ -625,14 +592,14 @@ func TestPaidBillSettles(t *testing.T) {
 	}
 	y := time.Now().Add(-24 * time.Hour).UTC()
 	w.pay.offset.Store(0)
-	if _, err := w.pay.ops.RunSettlement(ctxT(t), &paymentv1.RunSettlementRequest{
+	if _, err := w.pay.ops.RunSettlement(grpctest.Context(t), &paymentv1.RunSettlementRequest{
 		SettlementDate: &typev1.Date{Year: int32(y.Year()), Month: int32(y.Month()), Day: int32(y.Day())},
 		RequestId:      fmt.Sprintf("settle-%s", y.Format(time.DateOnly)),
 	}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the bill to settle", func() bool {
-		resp, err := e.operator.GetBill(ctxT(t), &billingv1.GetBillRequest{BillId: b.GetId()})
+	grpctest.Eventually(t, 10*time.Second, "the bill to settle", func() bool {
+		resp, err := e.operator.GetBill(grpctest.Context(t), &billingv1.GetBillRequest{BillId: b.GetId()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -658,7 +625,7 @@ func TestPayBillZeroTotal(t *testing.T) {
 			e.add(t, b.GetId(), x.kind, id)
 			ids = append(ids, id)
 		}
-		resp, err := e.customer.FinalizeBill(ctxT(t), &billingv1.FinalizeBillRequest{BillId: b.GetId()})
+		resp, err := e.customer.FinalizeBill(grpctest.Context(t), &billingv1.FinalizeBillRequest{BillId: b.GetId()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -697,8 +664,8 @@ func TestPayBillZeroTotal(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "billing to see the ride cancelled", func() bool {
-		resp, err := e.operator.GetBill(ctxT(t), &billingv1.GetBillRequest{BillId: b.GetId()})
+	grpctest.Eventually(t, 10*time.Second, "billing to see the ride cancelled", func() bool {
+		resp, err := e.operator.GetBill(grpctest.Context(t), &billingv1.GetBillRequest{BillId: b.GetId()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -736,7 +703,7 @@ func TestPayBillBacksOffWhileAProviderIsDown(t *testing.T) {
 	w.ps["booking"].SetActionsDown(true)
 	pm := w.pay.method(t, w.pay.cust, "cust-1", "tok_sim_visa")
 	e.pay(t, b.GetId(), pm, "pay-1")
-	eventually(t, "the confirm step retried 4 times in a row", func() bool {
+	grpctest.Eventually(t, 10*time.Second, "the confirm step retried 4 times in a row", func() bool {
 		var retries int
 		err := w.pool.QueryRow(context.Background(),
 			`SELECT coalesce((progress->>'retries')::int, 0) FROM pay_sagas WHERE bill_id = $1`, b.GetId()).Scan(&retries)

@@ -12,6 +12,7 @@ import (
 
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/services/billing/billinggrpc"
 	"github.com/waybill/waybill/services/billing/internal/providertest"
 )
@@ -27,7 +28,7 @@ var fourProviders = append(append([]providerSpec(nil), threeProviders...),
 func TestReadModelFollowsProviderEvents(t *testing.T) {
 	t.Parallel()
 	e := startWith(t, fourProviders)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	cases := []struct {
 		provider string
 		kind     reservationv1.Kind
@@ -61,7 +62,7 @@ func TestReadModelFollowsProviderEvents(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, "confirmation in the read model", func() bool {
+			grpctest.Eventually(t, 10*time.Second, "confirmation in the read model", func() bool {
 				it := item()
 				return it.GetMainStatus() == reservationv1.MainStatus_MAIN_STATUS_CONFIRMED && it.GetAmount().GetAmountMinor() == 6500 &&
 					it.GetSubStatus() == "seat_selected" && it.GetProviderVersion() == 2
@@ -83,12 +84,12 @@ func TestReadModelFollowsProviderEvents(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, "cancellation in the read model", func() bool {
+			grpctest.Eventually(t, 10*time.Second, "cancellation in the read model", func() bool {
 				return item().GetMainStatus() == reservationv1.MainStatus_MAIN_STATUS_CANCELLED
 			})
 			// A cancelled item counts as zero; a bill of only cancelled items is empty.
 			_, err = e.customer.FinalizeBill(ctx, &billingv1.FinalizeBillRequest{BillId: bill.GetId()})
-			wantReason(t, err, codes.FailedPrecondition, "BILL_EMPTY")
+			grpctest.WantReason(t, err, codes.FailedPrecondition, "BILL_EMPTY")
 		})
 	}
 }
@@ -97,20 +98,19 @@ func TestReadModelFollowsProviderEvents(t *testing.T) {
 // of, and a billing process configured with one more line for it: nothing else changes.
 func TestNewProviderByConfigurationOnly(t *testing.T) {
 	t.Parallel()
-	signer := newSigner(t)
-	ps := startProviders(t, signer, threeProviders[:2])
-	e := startBilling(t, signer, newBillingDB(t), ps, providersFlag(threeProviders[:2], ps))
-	ctx := ctxT(t)
+	ps := startProviders(t, threeProviders[:2])
+	e := startBilling(t, newBillingDB(t), ps, providersFlag(threeProviders[:2], ps))
+	ctx := grpctest.Context(t)
 	bill := e.openBill(t)
 	_, err := e.customer.AddBillItem(ctx, &billingv1.AddBillItemRequest{BillId: bill.GetId(), Kind: kindFerry, ReservationId: "f-1"})
-	wantField(t, err, "kind")
+	grpctest.WantField(t, err, "kind")
 
 	// The third provider, started just for this test.
-	third := startProviders(t, signer, threeProviders[2:])
+	third := startProviders(t, threeProviders[2:])
 	for k, v := range third {
 		ps[k] = v
 	}
-	e2 := startBilling(t, signer, e.pool, ps, providersFlag(threeProviders, ps))
+	e2 := startBilling(t, e.pool, ps, providersFlag(threeProviders, ps))
 	id := e2.reserve(t, "ferry", providertest.Reservation{Kind: kindFerry, CustomerID: "cust-1", Amount: 4200, Title: "Ferry Dover → Calais"})
 	e2.add(t, bill.GetId(), kindFerry, id)
 	page := e2.listFull(t, ctx, 10)
@@ -121,7 +121,7 @@ func TestNewProviderByConfigurationOnly(t *testing.T) {
 	if _, err := ps["ferry"].Update(ctx, id, func(r *providertest.Reservation) { r.Status = reservationv1.MainStatus_MAIN_STATUS_CONFIRMED }); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the ferry's confirmation", func() bool {
+	grpctest.Eventually(t, 10*time.Second, "the ferry's confirmation", func() bool {
 		got, err := e2.customer.GetBill(ctx, &billingv1.GetBillRequest{BillId: bill.GetId()})
 		return err == nil && got.GetBill().GetItems()[0].GetMainStatus() == reservationv1.MainStatus_MAIN_STATUS_CONFIRMED
 	})
@@ -129,11 +129,10 @@ func TestNewProviderByConfigurationOnly(t *testing.T) {
 
 func TestRestartDuringBurstMatchesRebuild(t *testing.T) {
 	t.Parallel()
-	signer := newSigner(t)
-	ps := startProviders(t, signer, threeProviders)
+	ps := startProviders(t, threeProviders)
 	pool := newBillingDB(t)
 	flag := providersFlag(threeProviders, ps)
-	first := startBilling(t, signer, pool, ps, flag)
+	first := startBilling(t, pool, ps, flag)
 	first.seed(t, 10, 3)
 
 	// A burst of provider changes, during which billing is stopped and started again.
@@ -162,7 +161,7 @@ func TestRestartDuringBurstMatchesRebuild(t *testing.T) {
 	burst(1)
 	first.stop()
 	burst(2)
-	second := startBilling(t, signer, pool, ps, flag)
+	second := startBilling(t, pool, ps, flag)
 	burst(3)
 
 	want := func(e *env) map[string]string {
@@ -189,7 +188,7 @@ func TestRestartDuringBurstMatchesRebuild(t *testing.T) {
 		return len(m) == len(reservations)
 	}
 	var restarted map[string]string
-	eventually(t, "the restarted read model caught up", func() bool {
+	grpctest.Eventually(t, 10*time.Second, "the restarted read model caught up", func() bool {
 		restarted = want(second)
 		return caughtUp(restarted)
 	})
@@ -200,8 +199,8 @@ func TestRestartDuringBurstMatchesRebuild(t *testing.T) {
 	if _, err := pool.Exec(context.Background(), `TRUNCATE reservation_summaries; DELETE FROM consumer_cursors`); err != nil {
 		t.Fatal(err)
 	}
-	rebuilt := startBilling(t, signer, pool, ps, flag)
-	eventually(t, "the rebuilt read model caught up", func() bool { return caughtUp(want(rebuilt)) })
+	rebuilt := startBilling(t, pool, ps, flag)
+	grpctest.Eventually(t, 10*time.Second, "the rebuilt read model caught up", func() bool { return caughtUp(want(rebuilt)) })
 	if got := want(rebuilt); !maps.Equal(got, restarted) {
 		t.Fatalf("rebuilt read model differs from the restarted one:\nrebuilt   %v\nrestarted %v", got, restarted)
 	}
@@ -213,7 +212,7 @@ func TestRestartDuringBurstMatchesRebuild(t *testing.T) {
 func TestReadModelTracksOnlyBilledReservations(t *testing.T) {
 	t.Parallel()
 	e := start(t, func(c *billinggrpc.Config) { c.DetailsTimeout = 20 * time.Second })
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	unbilled := e.reserve(t, "booking", providertest.Reservation{Kind: reservationv1.Kind_KIND_FLIGHT, CustomerID: "cust-1", Amount: 700})
 	if _, err := e.providers["booking"].Update(ctx, unbilled, func(r *providertest.Reservation) { r.SubStatus = "seat 12A" }); err != nil {
 		t.Fatal(err)
@@ -229,7 +228,7 @@ func TestReadModelTracksOnlyBilledReservations(t *testing.T) {
 		_, err := e.customer.AddBillItem(ctx, &billingv1.AddBillItemRequest{BillId: bill.GetId(), Kind: reservationv1.Kind_KIND_FLIGHT, ReservationId: billed})
 		added <- err
 	}()
-	eventually(t, "billing to track the reservation being added", func() bool {
+	grpctest.Eventually(t, 10*time.Second, "billing to track the reservation being added", func() bool {
 		var n int
 		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM reservation_summaries WHERE reservation_id = $1`, billed).Scan(&n); err != nil {
 			t.Fatal(err)
@@ -239,7 +238,7 @@ func TestReadModelTracksOnlyBilledReservations(t *testing.T) {
 	if _, err := e.providers["booking"].Update(ctx, billed, func(r *providertest.Reservation) { r.SubStatus = "seat 3C" }); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the event applied before the item exists", func() bool {
+	grpctest.Eventually(t, 10*time.Second, "the event applied before the item exists", func() bool {
 		var sub string
 		if err := e.pool.QueryRow(ctx, `SELECT sub_status FROM reservation_summaries WHERE reservation_id = $1`, billed).Scan(&sub); err != nil {
 			t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/consumer"
+	"github.com/waybill/waybill/kit/consumeradmin"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/services/billing/billing"
 	"github.com/waybill/waybill/services/billing/billingpg"
@@ -179,9 +180,7 @@ func RegisterConfig(ctx context.Context, d serve.Deps, cfg Config) error {
 			if _, err := log.Sequence(ctx); err != nil {
 				return 0, err
 			}
-			var seq int64
-			err := d.Pool.QueryRow(ctx, `SELECT last_seq FROM event_log_head`).Scan(&seq)
-			return seq, err
+			return log.Head(ctx)
 		},
 	}
 	feed := providerclient.FeedOptions{Pool: d.Pool, Sink: store, Notify: log.Notify, Reconnect: cfg.FeedReconnect}
@@ -199,11 +198,11 @@ func RegisterConfig(ctx context.Context, d serve.Deps, cfg Config) error {
 			Name: settlementsConsumer, Source: "payment", Client: eventsv1.NewEventStreamServiceClient(payments.Conn()),
 			Pool: d.Pool, Types: []string{paymentSettled}, PayloadMode: eventsv1.PayloadMode_PAYLOAD_MODE_FULL,
 			Logger: logger, Meter: feed.Meter, TracerProvider: feed.TracerProvider, Reconnect: cfg.FeedReconnect,
-			AfterCommit: log.Notify, // settlements are rare: wake the sequencer after each batch
+			Notify: log.Notify,
 		}
 		handlers[settlementsConsumer] = settleHandler(store)
 	}
-	eventsv1.RegisterConsumerAdminServiceServer(s, adminGuard{consumer.NewAdminServer(schema, d.Pool, handlers)})
+	consumeradmin.Register(s, schema, consumer.NewParking(d.Pool, handlers, consumer.ParkingOptions{Notify: log.Notify, TracerProvider: feed.TracerProvider}))
 
 	go func() {
 		if !d.AwaitMigrations(ctx) { // the feeds and the runner need billing's tables

@@ -6,11 +6,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	paymentv1 "github.com/waybill/waybill/gen/waybill/payment/v1"
 	"github.com/waybill/waybill/kit/consumer"
+	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/billing/billingpg"
 )
 
@@ -23,10 +22,9 @@ const paymentSettled = "payment.payment.settled"
 
 // settleHandler applies "payment.payment.settled": once every capture of the payment is
 // settled (`payment.settle_time` set), the PAID bill of that payment becomes SETTLED, in
-// the consumer's transaction. (The consumer's AfterCommit wakes the sequencer for the
-// bill's event.)
+// the consumer's transaction, which also emits the bill's event.
 func settleHandler(store *billingpg.Store) consumer.Handler {
-	return func(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+	return func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
 		if ev.GetType() != paymentSettled || ev.GetPayload() == nil {
 			return nil
 		}

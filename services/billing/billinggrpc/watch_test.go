@@ -9,6 +9,7 @@ import (
 
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/services/billing/billinggrpc"
 	"github.com/waybill/waybill/services/billing/internal/providertest"
 )
@@ -66,7 +67,7 @@ func ofType(ct billingv1.BillChangeType) func(*billingv1.WatchBillsResponse) boo
 func TestWatchBills(t *testing.T) {
 	t.Parallel()
 	e := start(t, func(c *billinggrpc.Config) { c.StaleAfter = time.Hour })
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	// Wait until billing follows trip's stream (a trip item reads FRESH), so that trip
 	// going down below is a change the watch must announce; under load the feed may
 	// connect after the watch starts. The probe bill is cancelled: the snapshot of OPEN
@@ -180,16 +181,16 @@ func TestWatchBillsRejects(t *testing.T) {
 		_, err = s.Recv()
 		return err
 	}
-	wantCode(t, recvErr(e.customer2, &billingv1.WatchBillsRequest{CustomerId: "cust-1"}), codes.PermissionDenied)
-	wantCode(t, recvErr(e.anon, &billingv1.WatchBillsRequest{}), codes.Unauthenticated)
-	wantField(t, recvErr(e.operator, &billingv1.WatchBillsRequest{IncludeSnapshot: true, AfterCursor: "x"}), "after_cursor")
-	wantField(t, recvErr(e.operator, &billingv1.WatchBillsRequest{AfterCursor: "not-a-cursor"}), "after_cursor")
-	wantField(t, recvErr(e.operator, &billingv1.WatchBillsRequest{BillIds: []string{"b"}}), "bill_ids")
+	grpctest.WantCode(t, recvErr(e.customer2, &billingv1.WatchBillsRequest{CustomerId: "cust-1"}), codes.PermissionDenied)
+	grpctest.WantCode(t, recvErr(e.anon, &billingv1.WatchBillsRequest{}), codes.Unauthenticated)
+	grpctest.WantField(t, recvErr(e.operator, &billingv1.WatchBillsRequest{IncludeSnapshot: true, AfterCursor: "x"}), "after_cursor")
+	grpctest.WantField(t, recvErr(e.operator, &billingv1.WatchBillsRequest{AfterCursor: "not-a-cursor"}), "after_cursor")
+	grpctest.WantField(t, recvErr(e.operator, &billingv1.WatchBillsRequest{BillIds: []string{"b"}}), "bill_ids")
 	// A customer only ever hears of their own bills.
 	w := watchBills(t, e.customer2, &billingv1.WatchBillsRequest{IncludeSnapshot: true})
 	w.next(t, "the empty snapshot", ofType(billingv1.BillChangeType_BILL_CHANGE_TYPE_SNAPSHOT_COMPLETE))
 	e.openBill(t) // cust-1's
-	if _, err := e.customer2.CreateBill(ctxT(t), &billingv1.CreateBillRequest{CustomerId: "cust-2", CurrencyCode: "EUR"}); err != nil {
+	if _, err := e.customer2.CreateBill(grpctest.Context(t), &billingv1.CreateBillRequest{CustomerId: "cust-2", CurrencyCode: "EUR"}); err != nil {
 		t.Fatal(err)
 	}
 	m := w.next(t, "cust-2's bill", func(m *billingv1.WatchBillsResponse) bool { return m.GetBill() != nil })

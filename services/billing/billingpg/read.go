@@ -10,14 +10,18 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/billing/billing"
 )
 
-// querier runs queries: a pool or a transaction.
+// querier runs queries: a pool or a transaction (a pgx.Tx, or the *txn.Tx of a
+// consumer's transaction).
 type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
@@ -69,6 +73,9 @@ LEFT JOIN reservation_summaries s ON s.provider = i.provider AND s.reservation_i
 // transaction, and the pool closes such a connection instead of reusing it.)
 func loadBills(ctx context.Context, q querier, page string, args ...any) ([]billing.Bill, error) {
 	_, inTx := q.(pgx.Tx)
+	if _, ok := q.(*txn.Tx); ok {
+		inTx = true
+	}
 	var (
 		items []rankedItem
 		bills []billing.Bill

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/billing/billing"
 )
 
@@ -85,7 +86,15 @@ const touchBillSQL = `UPDATE bills SET update_time = $2, version = version + 1 W
 // the version is newer, and each bill holding the reservation then gets a new version
 // and update time and emits billing.bill.item_updated. It reports whether a bill
 // changed.
-func (s *Store) ApplySummary(ctx context.Context, tx pgx.Tx, sum billing.Summary, now time.Time) (bool, error) {
+func (s *Store) ApplySummary(ctx context.Context, tx *txn.Tx, sum billing.Summary, now time.Time) (bool, error) {
+	return s.applySummary(ctx, tx, func(t billing.EventType, b billing.Bill, it *billing.Item) error {
+		tx.Emit(s.event(t, b, it))
+		return nil
+	}, sum, now)
+}
+
+// applySummary is ApplySummary in any transaction, emitting with emit.
+func (s *Store) applySummary(ctx context.Context, tx querier, emit func(billing.EventType, billing.Bill, *billing.Item) error, sum billing.Summary, now time.Time) (bool, error) {
 	rows, err := tx.Query(ctx, applySummarySQL, summaryArgs(sum, now)...)
 	if err != nil {
 		return false, fmt.Errorf("apply summary: %w", err)
@@ -110,7 +119,7 @@ func (s *Store) ApplySummary(ctx context.Context, tx pgx.Tx, sum billing.Summary
 		if err != nil {
 			return false, err
 		}
-		if err := s.emit(ctx, tx, billing.EventItemUpdated, b, findItem(b, *r.item)); err != nil {
+		if err := emit(billing.EventItemUpdated, b, findItem(b, *r.item)); err != nil {
 			return false, err
 		}
 		touched = true
@@ -133,7 +142,7 @@ ON CONFLICT (provider, reservation_id) DO UPDATE SET refresh_requested_at = EXCL
 
 // RequestRefresh records in tx that a reservation changed in a way billing could not
 // read from the event, so that the refresher fetches its details.
-func (s *Store) RequestRefresh(ctx context.Context, tx pgx.Tx, provider, reservationID string, now time.Time) error {
+func (s *Store) RequestRefresh(ctx context.Context, tx *txn.Tx, provider, reservationID string, now time.Time) error {
 	if _, err := tx.Exec(ctx, requestRefreshSQL, provider, reservationID, now); err != nil {
 		return fmt.Errorf("request refresh: %w", err)
 	}
@@ -169,11 +178,11 @@ WHERE provider = $1 AND reservation_id = $2 AND refresh_requested_at = $3`
 // longer knows) and clears the requests they answer, in one transaction.
 func (s *Store) CompleteRefresh(ctx context.Context, provider string, done []billing.RefreshRequest, sums []*billing.Summary, now time.Time) error {
 	changed := false
-	err := s.inTx(ctx, func(tx pgx.Tx, _ func(billing.EventType, billing.Bill, *billing.Item) error) error {
+	err := s.inTx(ctx, func(tx pgx.Tx, emit func(billing.EventType, billing.Bill, *billing.Item) error) error {
 		changed = false
 		for i, r := range done {
 			if sum := sums[i]; sum != nil {
-				c, err := s.ApplySummary(ctx, tx, *sum, now)
+				c, err := s.applySummary(ctx, tx, emit, *sum, now)
 				if err != nil {
 					return err
 				}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/billing/billing"
 )
 
@@ -82,7 +83,7 @@ func (s *Store) StartPayment(ctx context.Context, billID string, req billing.Req
 // applyChange persists the bill's change with a new version and emits its event; a
 // change that is neither an event nor Touched writes nothing. It returns the bill as
 // stored.
-func (s *Store) applyChange(ctx context.Context, tx pgx.Tx, emit func(billing.EventType, billing.Bill, *billing.Item) error, b billing.Bill, ch billing.Change, now time.Time) (billing.Bill, error) {
+func (s *Store) applyChange(ctx context.Context, tx querier, emit func(billing.EventType, billing.Bill, *billing.Item) error, b billing.Bill, ch billing.Change, now time.Time) (billing.Bill, error) {
 	if ch.Event == "" && !ch.Touched {
 		return b, nil
 	}
@@ -166,7 +167,7 @@ const paidBillOfPaymentSQL = `SELECT id::text FROM bills WHERE payment_id = $1 A
 // transaction of the consumer of the payment service's events, and emits
 // billing.bill.settled. It reports whether a bill changed; a payment of no PAID bill
 // changes nothing.
-func (s *Store) SettlePayment(ctx context.Context, tx pgx.Tx, paymentID string, now time.Time) (bool, error) {
+func (s *Store) SettlePayment(ctx context.Context, tx *txn.Tx, paymentID string, now time.Time) (bool, error) {
 	var billID string
 	err := tx.QueryRow(ctx, paidBillOfPaymentSQL, paymentID).Scan(&billID)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -183,7 +184,10 @@ func (s *Store) SettlePayment(ctx context.Context, tx pgx.Tx, paymentID string, 
 	if ch.Event == "" {
 		return false, nil
 	}
-	emit := func(t billing.EventType, b billing.Bill, it *billing.Item) error { return s.emit(ctx, tx, t, b, it) }
+	emit := func(t billing.EventType, b billing.Bill, it *billing.Item) error {
+		tx.Emit(s.event(t, b, it))
+		return nil
+	}
 	if _, err := s.applyChange(ctx, tx, emit, b, ch, now); err != nil {
 		return false, err
 	}

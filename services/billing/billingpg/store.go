@@ -65,11 +65,16 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx, emit func(billing.E
 // emit writes one event about b to the outbox in tx. The bill's row is locked (or
 // inserted) in tx before, so events of one bill are logged in commit order.
 func (s *Store) emit(ctx context.Context, tx pgx.Tx, t billing.EventType, b billing.Bill, it *billing.Item) error {
-	err := outbox.Emit(ctx, tx, outbox.Event{Type: string(t), Key: b.ID, Payload: s.opts.BillEvent(b, it)})
+	err := outbox.Emit(ctx, tx, s.event(t, b, it))
 	if err != nil {
 		return fmt.Errorf("emit %s: %w", t, err)
 	}
 	return nil
+}
+
+// event returns the event of type t about b (and its item it, if any).
+func (s *Store) event(t billing.EventType, b billing.Bill, it *billing.Item) outbox.Event {
+	return outbox.Event{Type: string(t), Key: b.ID, Payload: s.opts.BillEvent(b, it)}
 }
 
 // claimRequestSQL claims an idempotency key. A concurrent claim of the same key waits
@@ -269,7 +274,7 @@ const freezeItemSQL = `UPDATE bill_items SET billed_minor = $2, billed_currency 
 const releaseItemsSQL = `UPDATE bill_items SET released = true WHERE bill_id = $1`
 
 // persist writes the bill's row and the item changes ch describes.
-func persist(ctx context.Context, tx pgx.Tx, b *billing.Bill, ch billing.Change, now time.Time) error {
+func persist(ctx context.Context, tx querier, b *billing.Bill, ch billing.Change, now time.Time) error {
 	if _, err := tx.Exec(ctx, updateBillSQL, b.ID, b.Status.String(), b.SubStatus, b.UpdateTime,
 		nullTime(b.FinalizeTime), nullTime(b.PaidTime), nullTime(b.SettleTime), nullTime(b.CancelTime),
 		b.CancelReason, b.Version, b.PaymentID, sagaIDOf(b)); err != nil {

@@ -2,8 +2,11 @@ package providerclient
 
 import (
 	"errors"
-	"sync"
 	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // ErrCircuitOpen is returned without calling a provider whose circuit breaker is open.
@@ -21,72 +24,34 @@ type BreakerOptions struct {
 // breaker is one provider's circuit breaker. Closed: calls go through and consecutive
 // failures are counted. Open: calls fail fast until the cooldown has passed. Half-open:
 // one probe goes through; its success closes the circuit, its failure opens it again.
-type breaker struct {
-	opts BreakerOptions
-	now  func() time.Time
+// Allow admits a call and returns the function that reports its error.
+type breaker = gobreaker.TwoStepCircuitBreaker[struct{}]
 
-	mu       sync.Mutex
-	failures int
-	openTill time.Time
-	probing  bool
-}
-
-func newBreaker(opts BreakerOptions, now func() time.Time) *breaker {
+// newBreaker returns a breaker with opts' thresholds. The breaker runs on the wall clock
+// (gobreaker takes no clock), unlike Options.Now.
+func newBreaker(name string, opts BreakerOptions) *breaker {
 	if opts.Failures <= 0 {
 		opts.Failures = 3
 	}
 	if opts.Cooldown <= 0 {
 		opts.Cooldown = 2 * time.Second
 	}
-	return &breaker{opts: opts, now: now}
+	return gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        name,
+		MaxRequests: 1, // one probe while half-open
+		Timeout:     opts.Cooldown,
+		// Interval 0: the closed circuit counts consecutive failures until a success,
+		// however far apart they are.
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= uint32(opts.Failures) },
+		// A call that succeeded, or was refused for its own sake (not found, denied,
+		// invalid), shows the provider answering.
+		IsSuccessful: func(err error) bool { return err == nil || !isOutage(err) },
+		// A call the caller abandoned says nothing about the provider: it neither counts
+		// as a failure nor as a success (so it neither opens nor closes the circuit);
+		// an abandoned probe only frees the probe's place.
+		IsExcluded: func(err error) bool { return status.Code(err) == codes.Canceled },
+	})
 }
 
-// allow reports whether a call may go out; probe says it is the half-open probe, which
-// must be reported with done.
-func (b *breaker) allow() (ok, probe bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.failures < b.opts.Failures {
-		return true, false
-	}
-	if b.probing || b.now().Before(b.openTill) {
-		return false, false
-	}
-	b.probing = true
-	return true, true
-}
-
-// done records a call's outcome.
-func (b *breaker) done(probe, failed bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if probe {
-		b.probing = false
-	}
-	if !failed {
-		b.failures = 0
-		return
-	}
-	b.failures++
-	if b.failures >= b.opts.Failures {
-		b.openTill = b.now().Add(b.opts.Cooldown)
-	}
-}
-
-// release ends a call that says nothing about the provider's health (the caller gave
-// up): a probe may be sent again, and the failure count stays as it was.
-func (b *breaker) release(probe bool) {
-	if !probe {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.probing = false
-}
-
-// open reports whether the circuit currently fails fast.
-func (b *breaker) open() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.failures >= b.opts.Failures
-}
+// circuitOpen reports whether b currently fails fast or is waiting for its probe.
+func circuitOpen(b *breaker) bool { return b.State() != gobreaker.StateClosed }

@@ -4,16 +4,15 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/consumer"
+	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/billing/billing"
 )
 
@@ -21,9 +20,9 @@ import (
 type Sink interface {
 	// ApplySummary applies a summary in tx (the consumer's transaction) and reports
 	// whether it changed anything.
-	ApplySummary(ctx context.Context, tx pgx.Tx, s billing.Summary, now time.Time) (bool, error)
+	ApplySummary(ctx context.Context, tx *txn.Tx, s billing.Summary, now time.Time) (bool, error)
 	// RequestRefresh marks a reservation in tx for the refresher.
-	RequestRefresh(ctx context.Context, tx pgx.Tx, provider, reservationID string, now time.Time) error
+	RequestRefresh(ctx context.Context, tx *txn.Tx, provider, reservationID string, now time.Time) error
 	// PendingRefresh returns reservations of provider on bills waiting for a refresh.
 	PendingRefresh(ctx context.Context, provider string, limit int) ([]billing.RefreshRequest, error)
 	// CompleteRefresh applies fetched summaries (nil: the provider no longer knows the
@@ -37,7 +36,8 @@ type FeedOptions struct {
 	Pool *pgxpool.Pool
 	// Sink is the read model.
 	Sink Sink
-	// Notify wakes billing's outbox sequencer after the feeds changed bills.
+	// Notify wakes billing's outbox sequencer after the feeds changed bills (emitted
+	// events).
 	Notify func()
 	// Meter and TracerProvider instrument the consumers; nil uses the globals.
 	Meter          metric.Meter
@@ -58,11 +58,10 @@ func ConsumerName(provider string) string { return "items-from-" + provider }
 
 // feed is the running state of one provider's feed.
 type feed struct {
-	ps      *Providers
-	p       *provider
-	opts    FeedOptions
-	wake    chan struct{}
-	changed atomic.Bool // the batch being applied changed bills
+	ps   *Providers
+	p    *provider
+	opts FeedOptions
+	wake chan struct{}
 }
 
 // Handlers returns the consumer handler of every provider by consumer name, for the
@@ -102,7 +101,7 @@ func (ps *Providers) RunFeeds(ctx context.Context, opts FeedOptions) {
 					PayloadMode: eventsv1.PayloadMode_PAYLOAD_MODE_FULL,
 					Logger:      log, Meter: opts.Meter, TracerProvider: opts.TracerProvider,
 					Reconnect: opts.Reconnect, StallTimeout: opts.StallTimeout,
-					AfterCommit: f.afterCommit,
+					Notify: opts.Notify,
 				}, f.handle)
 				if err != nil && ctx.Err() == nil {
 					// The provider pruned events billing had not applied: the read model
@@ -122,17 +121,13 @@ func (ps *Providers) RunFeeds(ctx context.Context, opts FeedOptions) {
 
 // handle is the consumer handler: it applies one provider event to the read model in
 // tx.
-func (f *feed) handle(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+func (f *feed) handle(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
 	now := f.ps.opts.Now().UTC().Truncate(time.Microsecond)
 	d := decode(f.p.name, ev)
 	switch d.action {
 	case apply:
-		changed, err := f.opts.Sink.ApplySummary(ctx, tx, d.summary, now)
-		if err != nil {
+		if _, err := f.opts.Sink.ApplySummary(ctx, tx, d.summary, now); err != nil {
 			return err
-		}
-		if changed {
-			f.changed.Store(true)
 		}
 	case refresh:
 		if err := f.opts.Sink.RequestRefresh(ctx, tx, f.p.name, d.summary.ReservationID, now); err != nil {
@@ -145,14 +140,6 @@ func (f *feed) handle(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error 
 	}
 	f.p.track.applied(ev.GetSequence())
 	return nil
-}
-
-// afterCommit wakes billing's sequencer once a batch that changed bills has committed
-// (the bills' events are in that transaction).
-func (f *feed) afterCommit() {
-	if f.changed.Swap(false) && f.opts.Notify != nil {
-		f.opts.Notify()
-	}
 }
 
 // refreshLoop fetches, one batched GetReservationDetails call at a time, the details of
@@ -222,11 +209,8 @@ func (f *feed) pollCursor(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		var seq int64
-		err := f.opts.Pool.QueryRow(ctx, `SELECT seq FROM consumer_cursors WHERE consumer = $1 AND source = $2`,
-			ConsumerName(f.p.name), f.p.name).Scan(&seq)
-		if err == nil {
-			f.p.track.applied(seq)
+		if pos, err := consumer.Cursor(ctx, f.opts.Pool, ConsumerName(f.p.name), f.p.name); err == nil {
+			f.p.track.applied(pos.Seq)
 		}
 	}
 }

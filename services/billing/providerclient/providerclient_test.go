@@ -1,9 +1,12 @@
 package providerclient
 
 import (
+	"errors"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -47,55 +50,84 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
+// TestBreaker drives one provider's breaker through its states with the errors Details
+// reports to it. gobreaker runs on the wall clock, so the test sleeps out a cooldown
+// long enough that no check races it.
 func TestBreaker(t *testing.T) {
-	now := time.Unix(0, 0)
-	b := newBreaker(BreakerOptions{Failures: 2, Cooldown: time.Second}, func() time.Time { return now })
-	call := func(fail bool) bool {
-		ok, probe := b.allow()
-		if ok {
-			b.done(probe, fail)
+	t.Parallel()
+	const cooldown = 300 * time.Millisecond
+	b := newBreaker("p", BreakerOptions{Failures: 2, Cooldown: cooldown})
+	var (
+		outage    = status.Error(codes.Unavailable, "provider down")
+		refused   = status.Error(codes.NotFound, "no such reservation")
+		abandoned = status.Error(codes.Canceled, "the caller gave up")
+		malformed = errors.New("provider answered 1 results for 2 ids")
+	)
+	// call makes one call that ends with err and reports whether the breaker let it out.
+	call := func(err error) bool {
+		done, open := b.Allow()
+		if open != nil {
+			return false
 		}
-		return ok
+		done(err)
+		return true
 	}
-	if !call(true) || !call(false) || !call(true) || !call(true) {
+	coolDown := func() { time.Sleep(cooldown + 50*time.Millisecond) }
+	// Only consecutive outages count: a success or a refusal (the provider answered)
+	// resets the count, an abandoned call neither resets nor adds to it.
+	for _, err := range []error{outage, nil, outage, refused, outage, abandoned} {
+		if !call(err) {
+			t.Fatalf("closed circuit refused a call (before a call ending with %v)", err)
+		}
+	}
+	if circuitOpen(b) {
+		t.Fatal("the circuit opened before two consecutive failures")
+	}
+	if !call(outage) {
 		t.Fatal("closed circuit refused a call")
 	}
-	if call(false) {
-		t.Fatal("open circuit let a call through")
+	if call(nil) || !circuitOpen(b) {
+		t.Fatal("open circuit let a call through (an abandoned call reset the count?)")
 	}
-	now = now.Add(time.Second)
-	ok, probe := b.allow()
-	if !ok || !probe {
-		t.Fatal("no probe after the cooldown")
+	coolDown()
+	done, err := b.Allow()
+	if err != nil {
+		t.Fatalf("no probe after the cooldown: %v", err)
 	}
-	if again, _ := b.allow(); again {
+	if _, err := b.Allow(); err == nil {
 		t.Fatal("a second call went through while probing")
 	}
-	b.done(true, true) // the probe failed: open again
-	if call(false) {
+	done(outage) // the probe failed: open again
+	if call(nil) {
 		t.Fatal("circuit closed after a failed probe")
 	}
-	now = now.Add(time.Second)
-	if !call(false) || !call(true) {
+	coolDown()
+	if !call(nil) || !call(malformed) {
 		t.Fatal("a successful probe did not close the circuit")
 	}
-	if b.open() {
+	if circuitOpen(b) {
 		t.Fatal("one failure after closing opened the circuit")
 	}
-	// A call the caller abandoned neither closes an open circuit nor uses up its probe.
-	call(true)
-	call(true)
-	now = now.Add(time.Second)
-	ok, probe = b.allow()
-	if !ok || !probe {
-		t.Fatal("no probe after the cooldown")
+	if !call(outage) || !circuitOpen(b) {
+		t.Fatal("a malformed reply and an outage did not open the circuit")
 	}
-	b.release(probe)
-	if !b.open() {
+	// A call the caller abandoned neither closes an open circuit nor uses up its probe.
+	coolDown()
+	done, err = b.Allow()
+	if err != nil {
+		t.Fatalf("no probe after the cooldown: %v", err)
+	}
+	done(abandoned)
+	if !circuitOpen(b) {
 		t.Fatal("an abandoned probe closed the circuit")
 	}
-	if ok, probe := b.allow(); !ok || !probe {
+	done, err = b.Allow()
+	if err != nil {
 		t.Fatal("no new probe after an abandoned one")
+	}
+	done(nil)
+	if circuitOpen(b) {
+		t.Fatal("a successful probe after an abandoned one did not close the circuit")
 	}
 }
 

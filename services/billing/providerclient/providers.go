@@ -49,7 +49,8 @@ type Options struct {
 	DialOptions []grpc.DialOption
 	// Logger receives the feeds' and refreshers' logs; nil discards them.
 	Logger *slog.Logger
-	// Now is the clock (default time.Now).
+	// Now is the clock of freshness (default time.Now); the circuit breakers run on the
+	// wall clock.
 	Now func() time.Time
 }
 
@@ -100,7 +101,7 @@ func New(cfg Config, opts Options) (*Providers, error) {
 			conn:    conn,
 			details: reservationv1.NewReservationProviderServiceClient(conn),
 			events:  eventsv1.NewEventStreamServiceClient(conn),
-			breaker: newBreaker(opts.Breaker, opts.Now),
+			breaker: newBreaker(name, opts.Breaker),
 			track:   &tracker{},
 		}
 	}
@@ -133,8 +134,8 @@ func (ps *Providers) Details(ctx context.Context, name string, ids []string, vie
 	if !ok {
 		return nil, fmt.Errorf("no provider %q is configured", name)
 	}
-	allowed, probe := p.breaker.allow()
-	if !allowed {
+	done, err := p.breaker.Allow()
+	if err != nil {
 		return nil, ErrCircuitOpen
 	}
 	pv := typev1.View_VIEW_BASIC
@@ -148,11 +149,7 @@ func (ps *Providers) Details(ctx context.Context, name string, ids []string, vie
 		var reply emptypb.Empty
 		err := p.conn.Invoke(ctx, detailsMethod, &reservationv1.GetReservationDetailsRequest{Provider: name, Ids: chunk, View: pv}, &reply)
 		if err != nil {
-			if status.Code(err) == codes.Canceled {
-				p.breaker.release(probe) // an abandoned page says nothing about the provider
-			} else {
-				p.breaker.done(probe, isOutage(err))
-			}
+			done(err) // the breaker ignores Canceled: an abandoned page says nothing about the provider
 			return nil, describe(err)
 		}
 		results, err := splitResults(reply.ProtoReflect().GetUnknown())
@@ -160,19 +157,20 @@ func (ps *Providers) Details(ctx context.Context, name string, ids []string, vie
 			err = fmt.Errorf("provider answered %d results for %d ids", len(results), len(chunk))
 		}
 		if err != nil {
-			p.breaker.done(probe, true)
+			done(err) // a malformed reply counts as a failure (isOutage)
 			return nil, err
 		}
 		for i, r := range results {
 			out = append(out, lookup(name, chunk[i], r, view))
 		}
 	}
-	p.breaker.done(probe, false)
+	done(nil)
 	return out, nil
 }
 
 // isOutage reports whether err says the provider is down or too slow, which counts
-// towards opening its circuit; a refused request does not.
+// towards opening its circuit; a refused request does not. An error that is not a
+// status (a malformed reply) reads as Unknown: an outage.
 func isOutage(err error) bool {
 	switch status.Code(err) {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Internal, codes.Unknown, codes.Unimplemented:
@@ -248,7 +246,7 @@ func (ps *Providers) Freshness(name string) billing.Freshness {
 // CircuitOpen reports whether provider name's circuit breaker currently fails fast.
 func (ps *Providers) CircuitOpen(name string) bool {
 	p, ok := ps.byName[name]
-	return ok && p.breaker.open()
+	return ok && circuitOpen(p.breaker)
 }
 
 // Names returns the providers' names, sorted.

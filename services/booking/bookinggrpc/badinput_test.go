@@ -13,6 +13,7 @@ import (
 
 	bookingv1 "github.com/waybill/waybill/gen/waybill/booking/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 )
 
 // TestBadInput: every RPC answers bad input with INVALID_ARGUMENT naming the field, and
@@ -281,7 +282,7 @@ func TestBadInput(t *testing.T) {
 	before := e.snapshot(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			wantField(t, tc.call(ctxT(t)), tc.field)
+			grpctest.WantField(t, tc.call(grpctest.Context(t)), tc.field)
 		})
 	}
 	if after := e.snapshot(t); after != before {

@@ -20,6 +20,7 @@ import (
 	"github.com/waybill/waybill/gateway"
 	bookingv1 "github.com/waybill/waybill/gen/waybill/booking/v1"
 	"github.com/waybill/waybill/kit/auth"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/telemetry"
 )
 
@@ -159,7 +160,7 @@ func BenchmarkReserve(b *testing.B) {
 		defer gw.Close()
 		srv := httptest.NewServer(gw.Handler())
 		defer srv.Close()
-		token, err := e.signer.Sign(auth.Identity{Subject: "billing", Role: auth.RoleService}, time.Hour)
+		token, err := grpctest.Signer().Sign(auth.Identity{Subject: "billing", Role: auth.RoleService}, time.Hour)
 		if err != nil {
 			b.Fatal(err)
 		}

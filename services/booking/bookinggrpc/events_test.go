@@ -8,6 +8,7 @@ import (
 
 	bookingv1 "github.com/waybill/waybill/gen/waybill/booking/v1"
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/services/booking/booking"
 )
 
@@ -19,13 +20,13 @@ func TestEventsThroughSubscribe(t *testing.T) {
 	e.routeCard(t)
 	d := e.createDeparture(t, departure(72*time.Hour, 10))
 	r := e.hold(t, seatHold(d.GetId(), 1))
-	if _, err := e.cust.ConfirmReservation(ctxT(t), &bookingv1.ConfirmReservationRequest{ReservationId: r.GetId()}); err != nil {
+	if _, err := e.cust.ConfirmReservation(grpctest.Context(t), &bookingv1.ConfirmReservationRequest{ReservationId: r.GetId()}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.cust.CancelReservation(ctxT(t), &bookingv1.CancelReservationRequest{ReservationId: r.GetId()}); err != nil {
+	if _, err := e.cust.CancelReservation(grpctest.Context(t), &bookingv1.CancelReservationRequest{ReservationId: r.GetId()}); err != nil {
 		t.Fatal(err)
 	}
-	stream, err := e.stream.Subscribe(ctxT(t), &eventsv1.SubscribeRequest{
+	stream, err := e.stream.Subscribe(grpctest.Context(t), &eventsv1.SubscribeRequest{
 		Types: []string{booking.EventHeld, booking.EventConfirmed, booking.EventCancelled},
 	})
 	if err != nil {
@@ -60,9 +61,9 @@ func TestEventsThroughSubscribe(t *testing.T) {
 		}
 		i++
 	}
-	bad, err := e.stream.Subscribe(ctxT(t), &eventsv1.SubscribeRequest{Types: []string{"booking.nope"}})
+	bad, err := e.stream.Subscribe(grpctest.Context(t), &eventsv1.SubscribeRequest{Types: []string{"booking.nope"}})
 	if err == nil {
 		_, err = bad.Recv()
 	}
-	wantCode(t, err, codes.InvalidArgument)
+	grpctest.WantCode(t, err, codes.InvalidArgument)
 }

@@ -2,11 +2,7 @@ package bookinggrpc_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,11 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -29,10 +21,10 @@ import (
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/auth"
-	"github.com/waybill/waybill/kit/grpcserver"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/serve"
-	"github.com/waybill/waybill/kit/telemetry"
+	"github.com/waybill/waybill/services/booking/booking"
 	"github.com/waybill/waybill/services/booking/bookinggrpc"
 	"github.com/waybill/waybill/services/booking/bookingpg"
 	"github.com/waybill/waybill/services/fare/faregrpc"
@@ -40,8 +32,6 @@ import (
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-const testSecret = "booking-test-secret-0123456789"
 
 // clock is the booking server's clock in tests: real time plus an offset tests move.
 type clock struct{ offset atomic.Int64 }
@@ -93,13 +83,12 @@ func (q *queryCounter) take(method string) int {
 type env struct {
 	pool    *pgxpool.Pool
 	addr    string
-	signer  *auth.Signer
 	b       *bookinggrpc.Booking
 	clock   *clock
 	queries *queryCounter
 
 	fareOps   farev1.FareServiceClient
-	fareCalls *callCounter // calls booking made to fare, by method
+	fareCalls *grpctest.CallCounter // calls booking made to fare, by method
 
 	opsInv, custInv  bookingv1.InventoryServiceClient
 	anonInv          bookingv1.InventoryServiceClient
@@ -119,46 +108,11 @@ const (
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	signer, err := auth.NewSigner(testSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tel, err := telemetry.Setup(context.Background(), "booking-test", func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
-
-	fareCalls := &callCounter{calls: map[string]int{}}
-	serveOn := func(name string, register func(srv *grpcserver.Server) error) string {
-		srv := grpcserver.New(grpcserver.Config{Name: name, DefaultTimeout: 20 * time.Second}, logger, tel,
-			grpc.ChainUnaryInterceptor(signer.UnaryServerInterceptor(), fareCalls.count(name == "fare")),
-			grpc.ChainStreamInterceptor(signer.StreamServerInterceptor()))
-		if err := register(srv); err != nil {
-			t.Fatal(err)
-		}
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := srv.Serve(ctx, lis, nil); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-				t.Errorf("serve %s: %v", name, err)
-			}
-		}()
-		return lis.Addr().String()
-	}
+	e := &env{clock: &clock{}, fareCalls: &grpctest.CallCounter{}}
 
 	// The fare service, for real.
-	farePool := pgtest.NewDB(t, "fare", farepg.Migrations)
-	fareAddr := serveOn("fare", func(srv *grpcserver.Server) error {
-		return faregrpc.Register(ctx, serve.Deps{Server: srv, Pool: farePool, Logger: logger, Telemetry: tel, Auth: signer})
-	})
+	fare := grpctest.Start(t, serve.Spec{Name: "fare", Migrations: farepg.Migrations, EventTypes: faregrpc.EventTypes,
+		Register: faregrpc.Register}, grpctest.WithServerOptions(e.fareCalls.ServerOption()))
 
 	// Booking's own pool, with a tracer counting round trips per gRPC method.
 	url := pgtest.NewURL(t, pgtest.Schemas{"booking": bookingpg.Migrations})
@@ -168,42 +122,27 @@ func newEnv(t testing.TB) *env {
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = "booking"
 	cfg.MaxConns = 12
-	qc := &queryCounter{counts: map[string]int{}}
-	cfg.ConnConfig.Tracer = qc
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
+	e.queries = &queryCounter{counts: map[string]int{}}
+	cfg.ConnConfig.Tracer = e.queries
+	if e.pool, err = pgxpool.NewWithConfig(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pool.Close)
+	t.Cleanup(e.pool.Close)
 
-	e := &env{pool: pool, clock: &clock{}, queries: qc, signer: signer, fareCalls: fareCalls}
-	addr := serveOn("booking", func(srv *grpcserver.Server) error {
-		b, err := bookinggrpc.Start(ctx, serve.Deps{Server: srv, Pool: pool, Logger: logger, Telemetry: tel, Auth: signer},
-			bookinggrpc.Options{FareAddr: fareAddr, Now: e.clock.Now, SweepInterval: -1})
-		e.b = b
+	s := grpctest.Start(t, serve.Spec{Name: "booking", EventTypes: booking.EventTypes, Register: func(ctx context.Context, d serve.Deps) error {
+		var err error
+		e.b, err = bookinggrpc.Start(ctx, d, bookinggrpc.Options{FareAddr: fare.Addr, Now: e.clock.Now, SweepInterval: -1})
 		return err
-	})
+	}}, grpctest.WithPool(e.pool))
+	e.addr = s.Addr
 
-	e.addr = addr
-	dial := func(target string, id *auth.Identity) *grpc.ClientConn {
-		opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-		if id != nil {
-			opts = append(opts, signer.DialOption(*id))
-		}
-		conn, err := grpc.NewClient(target, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		return conn
-	}
-	opsID := &auth.Identity{Subject: "ops-anna", Role: auth.RoleOperator}
-	c1 := dial(addr, &auth.Identity{Subject: customer1, Role: auth.RoleCustomer})
-	c2 := dial(addr, &auth.Identity{Subject: customer2, Role: auth.RoleCustomer})
-	ops := dial(addr, opsID)
-	svc := dial(addr, &auth.Identity{Subject: "billing", Role: auth.RoleService})
-	anon := dial(addr, nil)
-	e.fareOps = farev1.NewFareServiceClient(dial(fareAddr, opsID))
+	opsID := auth.Identity{Subject: "ops-anna", Role: auth.RoleOperator}
+	c1 := s.Conn(auth.Identity{Subject: customer1, Role: auth.RoleCustomer})
+	c2 := s.Conn(auth.Identity{Subject: customer2, Role: auth.RoleCustomer})
+	ops := s.Conn(opsID)
+	svc := s.Conn(auth.Identity{Subject: "billing", Role: auth.RoleService})
+	anon := s.Conn(auth.Identity{})
+	e.fareOps = farev1.NewFareServiceClient(fare.Conn(opsID))
 	e.opsInv, e.custInv, e.anonInv = bookingv1.NewInventoryServiceClient(ops), bookingv1.NewInventoryServiceClient(c1), bookingv1.NewInventoryServiceClient(anon)
 	e.ops, e.cust, e.cust2 = bookingv1.NewReservationServiceClient(ops), bookingv1.NewReservationServiceClient(c1), bookingv1.NewReservationServiceClient(c2)
 	e.svc, e.anon = bookingv1.NewReservationServiceClient(svc), bookingv1.NewReservationServiceClient(anon)
@@ -211,39 +150,6 @@ func newEnv(t testing.TB) *env {
 	e.provSvc = reservationv1.NewReservationProviderServiceClient(svc)
 	e.provOps, e.provCust, e.provAnon = reservationv1.NewReservationProviderServiceClient(ops), reservationv1.NewReservationProviderServiceClient(c1), reservationv1.NewReservationProviderServiceClient(anon)
 	return e
-}
-
-// callCounter counts the unary calls a server answered, by method.
-type callCounter struct {
-	mu    sync.Mutex
-	calls map[string]int
-}
-
-// count is an interceptor counting calls when on.
-func (c *callCounter) count(on bool) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if on {
-			c.mu.Lock()
-			c.calls[info.FullMethod]++
-			c.mu.Unlock()
-		}
-		return handler(ctx, req)
-	}
-}
-
-// take returns the counts so far and starts again from zero.
-func (c *callCounter) take() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.calls
-	c.calls = map[string]int{}
-	return out
-}
-
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 func eur(n int64) *typev1.Money { return &typev1.Money{AmountMinor: n, CurrencyCode: "EUR"} }
@@ -274,7 +180,7 @@ func departure(in time.Duration, capacity int32) *bookingv1.Departure {
 // rateCard creates a fare rate card without dynamic pricing.
 func (e *env) rateCard(t testing.TB, key *farev1.ProductKey, unit int64) *farev1.RateCard {
 	t.Helper()
-	resp, err := e.fareOps.CreateRateCard(ctxT(t), &farev1.CreateRateCardRequest{RateCard: &farev1.RateCard{
+	resp, err := e.fareOps.CreateRateCard(grpctest.Context(t), &farev1.CreateRateCardRequest{RateCard: &farev1.RateCard{
 		ProductKey: key, CurrencyCode: "EUR",
 		Pricing: &farev1.RateCard_Inventory{Inventory: &farev1.InventoryPricing{UnitPrice: eur(unit)}},
 	}})
@@ -300,7 +206,7 @@ func seatKey(fareClass string) *farev1.ProductKey {
 // createDeparture creates a departure through the API.
 func (e *env) createDeparture(t testing.TB, d *bookingv1.Departure) *bookingv1.Departure {
 	t.Helper()
-	resp, err := e.opsInv.CreateDeparture(ctxT(t), &bookingv1.CreateDepartureRequest{Departure: d})
+	resp, err := e.opsInv.CreateDeparture(grpctest.Context(t), &bookingv1.CreateDepartureRequest{Departure: d})
 	if err != nil {
 		t.Fatalf("create departure: %v", err)
 	}
@@ -322,7 +228,7 @@ func property(capacity int32) *bookingv1.Property {
 // createProperty creates a property and a rate card for its double rooms (90.00 EUR a night).
 func (e *env) createProperty(t testing.TB, p *bookingv1.Property) *bookingv1.Property {
 	t.Helper()
-	resp, err := e.opsInv.CreateProperty(ctxT(t), &bookingv1.CreatePropertyRequest{Property: p})
+	resp, err := e.opsInv.CreateProperty(grpctest.Context(t), &bookingv1.CreatePropertyRequest{Property: p})
 	if err != nil {
 		t.Fatalf("create property: %v", err)
 	}
@@ -366,7 +272,7 @@ func stayHold(propertyID string, rooms int32, in, out int) *bookingv1.CreateRese
 // hold creates a reservation as customer 1.
 func (e *env) hold(t testing.TB, req *bookingv1.CreateReservationRequest) *bookingv1.Reservation {
 	t.Helper()
-	resp, err := e.cust.CreateReservation(ctxT(t), req)
+	resp, err := e.cust.CreateReservation(grpctest.Context(t), req)
 	if err != nil {
 		t.Fatalf("hold: %v", err)
 	}
@@ -376,7 +282,7 @@ func (e *env) hold(t testing.TB, req *bookingv1.CreateReservationRequest) *booki
 // fareClass returns a fare class of a departure as the API shows it now.
 func (e *env) fareClass(t testing.TB, departureID, name string) *bookingv1.FareClass {
 	t.Helper()
-	resp, err := e.opsInv.GetDeparture(ctxT(t), &bookingv1.GetDepartureRequest{DepartureId: departureID})
+	resp, err := e.opsInv.GetDeparture(grpctest.Context(t), &bookingv1.GetDepartureRequest{DepartureId: departureID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,52 +322,3 @@ func (e *env) snapshot(t testing.TB) string {
 	fmt.Fprintf(&b, "counters=%d", e.count(t, "SELECT coalesce(sum(held + sold), 0) FROM (SELECT held, sold FROM fare_class UNION ALL SELECT held, sold FROM room_night) c"))
 	return b.String()
 }
-
-func wantCode(t testing.TB, err error, codes ...codes.Code) {
-	t.Helper()
-	got := status.Code(err)
-	for _, c := range codes {
-		if got == c {
-			return
-		}
-	}
-	t.Fatalf("code = %v (%v), want %v", got, err, codes)
-}
-
-// wantField fails unless err is INVALID_ARGUMENT with a BadRequest naming field.
-func wantField(t testing.TB, err error, field string) {
-	t.Helper()
-	st := status.Convert(err)
-	if st.Code() != codes.InvalidArgument {
-		t.Fatalf("code = %v (%v), want InvalidArgument naming %s", st.Code(), err, field)
-	}
-	var fields []string
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				if v.GetField() == field {
-					return
-				}
-				fields = append(fields, v.GetField())
-			}
-		}
-	}
-	t.Fatalf("fields = %v (%v), want %q", fields, err, field)
-}
-
-// wantReason fails unless err is FAILED_PRECONDITION with an ErrorInfo reason.
-func wantReason(t testing.TB, err error, reason string) {
-	t.Helper()
-	st := status.Convert(err)
-	if st.Code() != codes.FailedPrecondition {
-		t.Fatalf("code = %v (%v), want FailedPrecondition %s", st.Code(), err, reason)
-	}
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == reason {
-			return
-		}
-	}
-	t.Fatalf("%v has no reason %s", err, reason)
-}
-
-func statusCode(err error) codes.Code { return status.Code(err) }

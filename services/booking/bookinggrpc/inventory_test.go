@@ -13,6 +13,7 @@ import (
 	bookingv1 "github.com/waybill/waybill/gen/waybill/booking/v1"
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/services/booking/booking"
 )
 
@@ -22,7 +23,7 @@ func TestDepartureInventory(t *testing.T) {
 	e.routeCard(t)
 	in := departure(72*time.Hour, 10)
 	req := &bookingv1.CreateDepartureRequest{Departure: in, RequestId: "dep-1"}
-	d, err := e.opsInv.CreateDeparture(ctxT(t), req)
+	d, err := e.opsInv.CreateDeparture(grpctest.Context(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +32,7 @@ func TestDepartureInventory(t *testing.T) {
 		got.GetFareClasses()[0].GetSeatsAvailable() != 10 || len(got.GetFareClasses()[0].GetCancellationPolicy().GetRules()) != 2 {
 		t.Fatalf("created %v", got)
 	}
-	again, err := e.opsInv.CreateDeparture(ctxT(t), req)
+	again, err := e.opsInv.CreateDeparture(grpctest.Context(t), req)
 	if err != nil || again.GetDeparture().GetId() != got.GetId() {
 		t.Fatalf("retry = %v, %v", again, err)
 	}
@@ -39,18 +40,18 @@ func TestDepartureInventory(t *testing.T) {
 		t.Fatalf("%d departures after a retry", n)
 	}
 	// Operators only.
-	_, err = e.custInv.CreateDeparture(ctxT(t), &bookingv1.CreateDepartureRequest{Departure: in})
-	wantCode(t, err, codes.PermissionDenied)
-	_, err = e.anonInv.GetDeparture(ctxT(t), &bookingv1.GetDepartureRequest{DepartureId: got.GetId()})
-	wantCode(t, err, codes.Unauthenticated)
-	_, err = e.custInv.GetDeparture(ctxT(t), &bookingv1.GetDepartureRequest{DepartureId: booking.NewID()})
-	wantCode(t, err, codes.NotFound)
+	_, err = e.custInv.CreateDeparture(grpctest.Context(t), &bookingv1.CreateDepartureRequest{Departure: in})
+	grpctest.WantCode(t, err, codes.PermissionDenied)
+	_, err = e.anonInv.GetDeparture(grpctest.Context(t), &bookingv1.GetDepartureRequest{DepartureId: got.GetId()})
+	grpctest.WantCode(t, err, codes.Unauthenticated)
+	_, err = e.custInv.GetDeparture(grpctest.Context(t), &bookingv1.GetDepartureRequest{DepartureId: booking.NewID()})
+	grpctest.WantCode(t, err, codes.NotFound)
 
 	// A second departure the next day and the search by local date with quotes.
 	e.createDeparture(t, departure(96*time.Hour, 10))
 	local, _ := time.LoadLocation("Europe/Berlin")
 	day := got.GetDepartureTime().AsTime().In(local)
-	s, err := e.custInv.SearchDepartures(ctxT(t), &bookingv1.SearchDeparturesRequest{Origin: "FRA", Destination: "JFK",
+	s, err := e.custInv.SearchDepartures(grpctest.Context(t), &bookingv1.SearchDeparturesRequest{Origin: "FRA", Destination: "JFK",
 		Date: dateOf(day), Passengers: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -64,11 +65,11 @@ func TestDepartureInventory(t *testing.T) {
 		t.Fatalf("options = %v", opts)
 	}
 	// Listing pages.
-	l, err := e.opsInv.ListDepartures(ctxT(t), &bookingv1.ListDeparturesRequest{PageSize: 1})
+	l, err := e.opsInv.ListDepartures(grpctest.Context(t), &bookingv1.ListDeparturesRequest{PageSize: 1})
 	if err != nil || len(l.GetDepartures()) != 1 || l.GetNextPageToken() == "" {
 		t.Fatalf("list page 1 = %v, %v", l, err)
 	}
-	l2, err := e.opsInv.ListDepartures(ctxT(t), &bookingv1.ListDeparturesRequest{PageSize: 1, PageToken: l.GetNextPageToken()})
+	l2, err := e.opsInv.ListDepartures(grpctest.Context(t), &bookingv1.ListDeparturesRequest{PageSize: 1, PageToken: l.GetNextPageToken()})
 	if err != nil || len(l2.GetDepartures()) != 1 || l2.GetNextPageToken() != "" || l2.GetDepartures()[0].GetId() == l.GetDepartures()[0].GetId() {
 		t.Fatalf("list page 2 = %v, %v", l2, err)
 	}
@@ -76,24 +77,24 @@ func TestDepartureInventory(t *testing.T) {
 	// Hold and confirm seats, then the schedule moves: reservations follow with modified events.
 	r1 := e.hold(t, seatHold(got.GetId(), 3))
 	r2 := e.hold(t, seatHold(got.GetId(), 2))
-	if _, err := e.cust.ConfirmReservation(ctxT(t), &bookingv1.ConfirmReservationRequest{ReservationId: r2.GetId()}); err != nil {
+	if _, err := e.cust.ConfirmReservation(grpctest.Context(t), &bookingv1.ConfirmReservationRequest{ReservationId: r2.GetId()}); err != nil {
 		t.Fatal(err)
 	}
 	// Capacity cannot drop below held plus sold; a fare class in use cannot go.
 	lower := proto.Clone(got).(*bookingv1.Departure)
 	lower.FareClasses[0].Capacity = 4
-	_, err = e.opsInv.UpdateDeparture(ctxT(t), &bookingv1.UpdateDepartureRequest{Departure: lower, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"fare_classes"}}})
-	wantReason(t, err, booking.ReasonInUse)
+	_, err = e.opsInv.UpdateDeparture(grpctest.Context(t), &bookingv1.UpdateDepartureRequest{Departure: lower, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"fare_classes"}}})
+	grpctest.WantReason(t, err, codes.FailedPrecondition, booking.ReasonInUse)
 	drop := proto.Clone(got).(*bookingv1.Departure)
 	drop.FareClasses = drop.FareClasses[1:]
-	_, err = e.opsInv.UpdateDeparture(ctxT(t), &bookingv1.UpdateDepartureRequest{Departure: drop, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"fare_classes"}}})
-	wantReason(t, err, booking.ReasonInUse)
+	_, err = e.opsInv.UpdateDeparture(grpctest.Context(t), &bookingv1.UpdateDepartureRequest{Departure: drop, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"fare_classes"}}})
+	grpctest.WantReason(t, err, codes.FailedPrecondition, booking.ReasonInUse)
 
 	moved := proto.Clone(got).(*bookingv1.Departure)
 	moved.DepartureTime = timestamppb.New(got.GetDepartureTime().AsTime().Add(time.Hour))
 	moved.ArrivalTime = timestamppb.New(got.GetArrivalTime().AsTime().Add(time.Hour))
 	moved.FareClasses[0].Capacity = 20
-	u, err := e.opsInv.UpdateDeparture(ctxT(t), &bookingv1.UpdateDepartureRequest{Departure: moved,
+	u, err := e.opsInv.UpdateDeparture(grpctest.Context(t), &bookingv1.UpdateDepartureRequest{Departure: moved,
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"departure_time", "arrival_time", "fare_classes"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -101,37 +102,37 @@ func TestDepartureInventory(t *testing.T) {
 	if fc := u.GetDeparture().GetFareClasses()[0]; fc.GetCapacity() != 20 || fc.GetSeatsHeld() != 3 || fc.GetSeatsSold() != 2 || u.GetDeparture().GetVersion() != 2 {
 		t.Fatalf("updated = %v", u.GetDeparture())
 	}
-	_, err = e.opsInv.UpdateDeparture(ctxT(t), &bookingv1.UpdateDepartureRequest{Departure: &bookingv1.Departure{Id: got.GetId(), Version: 1, SubStatus: "x"},
+	_, err = e.opsInv.UpdateDeparture(grpctest.Context(t), &bookingv1.UpdateDepartureRequest{Departure: &bookingv1.Departure{Id: got.GetId(), Version: 1, SubStatus: "x"},
 		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"sub_status"}}})
-	wantCode(t, err, codes.Aborted)
+	grpctest.WantCode(t, err, codes.Aborted)
 	if n := e.events(t, booking.EventModified); n != 2 {
 		t.Fatalf("%d modified events after a schedule change, want 2", n)
 	}
-	r, _ := e.cust.GetReservation(ctxT(t), &bookingv1.GetReservationRequest{ReservationId: r1.GetId()})
+	r, _ := e.cust.GetReservation(grpctest.Context(t), &bookingv1.GetReservationRequest{ReservationId: r1.GetId()})
 	if !r.GetReservation().GetServicePeriod().GetStartTime().AsTime().Equal(moved.GetDepartureTime().AsTime()) ||
 		!r.GetReservation().GetSeat().GetDepartureTime().AsTime().Equal(moved.GetDepartureTime().AsTime()) {
 		t.Fatalf("reservation did not follow the schedule: %v", r.GetReservation())
 	}
 
 	// Cancelling the departure cancels both reservations with a full refund.
-	c, err := e.opsInv.CancelDeparture(ctxT(t), &bookingv1.CancelDepartureRequest{DepartureId: got.GetId(), Reason: "strike", RequestId: "cx"})
+	c, err := e.opsInv.CancelDeparture(grpctest.Context(t), &bookingv1.CancelDepartureRequest{DepartureId: got.GetId(), Reason: "strike", RequestId: "cx"})
 	if err != nil || c.GetCancelledReservationCount() != 2 || c.GetDeparture().GetStatus() != bookingv1.DepartureStatus_DEPARTURE_STATUS_CANCELLED {
 		t.Fatalf("cancel = %v, %v", c, err)
 	}
 	if fc := c.GetDeparture().GetFareClasses()[0]; fc.GetSeatsHeld() != 0 || fc.GetSeatsSold() != 0 {
 		t.Fatalf("counters after cancel: %v", fc)
 	}
-	r, _ = e.cust.GetReservation(ctxT(t), &bookingv1.GetReservationRequest{ReservationId: r2.GetId()})
+	r, _ = e.cust.GetReservation(grpctest.Context(t), &bookingv1.GetReservationRequest{ReservationId: r2.GetId()})
 	if rr := r.GetReservation(); rr.GetStatus() != bookingv1.ReservationStatus_RESERVATION_STATUS_CANCELLED ||
 		rr.GetSubStatus() != booking.SubStatusDepartureCancelled || !proto.Equal(rr.GetCancellation().GetRefundableAmount(), eur(20000)) {
 		t.Fatalf("reservation after departure cancel: %v", rr)
 	}
-	again2, err := e.opsInv.CancelDeparture(ctxT(t), &bookingv1.CancelDepartureRequest{DepartureId: got.GetId(), Reason: "strike", RequestId: "cx"})
+	again2, err := e.opsInv.CancelDeparture(grpctest.Context(t), &bookingv1.CancelDepartureRequest{DepartureId: got.GetId(), Reason: "strike", RequestId: "cx"})
 	if err != nil || again2.GetCancelledReservationCount() != 2 {
 		t.Fatalf("cancel retry = %v, %v", again2, err)
 	}
-	_, err = e.cust.CreateReservation(ctxT(t), seatHold(got.GetId(), 1))
-	wantReason(t, err, booking.ReasonNotOnSale)
+	_, err = e.cust.CreateReservation(grpctest.Context(t), seatHold(got.GetId(), 1))
+	grpctest.WantReason(t, err, codes.FailedPrecondition, booking.ReasonNotOnSale)
 	if n := e.events(t, booking.EventDepartureCancelled); n != 1 {
 		t.Fatalf("%d departure cancelled events", n)
 	}
@@ -144,11 +145,11 @@ func TestPropertyInventory(t *testing.T) {
 	if p.GetCheckInHour() != booking.DefaultCheckInHour || p.GetCheckOutHour() != booking.DefaultCheckOutHour || p.GetStatus() != bookingv1.PropertyStatus_PROPERTY_STATUS_ACTIVE {
 		t.Fatalf("created %v", p)
 	}
-	_, err := e.custInv.CreateProperty(ctxT(t), &bookingv1.CreatePropertyRequest{Property: property(1)})
-	wantCode(t, err, codes.PermissionDenied)
+	_, err := e.custInv.CreateProperty(grpctest.Context(t), &bookingv1.CreatePropertyRequest{Property: property(1)})
+	grpctest.WantCode(t, err, codes.PermissionDenied)
 
 	r := e.hold(t, stayHold(p.GetId(), 2, 5, 8))
-	s, err := e.custInv.SearchStays(ctxT(t), &bookingv1.SearchStaysRequest{City: "berlin", CheckInDate: date(4), CheckOutDate: date(6), Guests: 2})
+	s, err := e.custInv.SearchStays(grpctest.Context(t), &bookingv1.SearchStaysRequest{City: "berlin", CheckInDate: date(4), CheckOutDate: date(6), Guests: 2})
 	if err != nil || len(s.GetStays()) != 1 {
 		t.Fatalf("search = %v, %v", s, err)
 	}
@@ -157,7 +158,7 @@ func TestPropertyInventory(t *testing.T) {
 	if len(opts) != 1 || opts[0].GetRoomType() != "double" || opts[0].GetRoomsAvailable() != 0 || opts[0].GetAvailable() || opts[0].GetQuote() != nil {
 		t.Fatalf("options = %v", opts)
 	}
-	s, err = e.custInv.SearchStays(ctxT(t), &bookingv1.SearchStaysRequest{City: "berlin", CheckInDate: date(8), CheckOutDate: date(10), Guests: 2})
+	s, err = e.custInv.SearchStays(grpctest.Context(t), &bookingv1.SearchStaysRequest{City: "berlin", CheckInDate: date(8), CheckOutDate: date(10), Guests: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,11 +169,11 @@ func TestPropertyInventory(t *testing.T) {
 	// Capacity cannot drop below a future night's reservations.
 	lower := proto.Clone(p).(*bookingv1.Property)
 	lower.RoomTypes[0].NightlyCapacity = 1
-	_, err = e.opsInv.UpdateProperty(ctxT(t), &bookingv1.UpdatePropertyRequest{Property: lower, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"room_types"}}})
-	wantReason(t, err, booking.ReasonInUse)
+	_, err = e.opsInv.UpdateProperty(grpctest.Context(t), &bookingv1.UpdatePropertyRequest{Property: lower, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"room_types"}}})
+	grpctest.WantReason(t, err, codes.FailedPrecondition, booking.ReasonInUse)
 	lower.RoomTypes[0].NightlyCapacity = 3
 	lower.Name = "Hotel Adlon Kempinski"
-	u, err := e.opsInv.UpdateProperty(ctxT(t), &bookingv1.UpdatePropertyRequest{Property: lower, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"room_types", "name"}}})
+	u, err := e.opsInv.UpdateProperty(grpctest.Context(t), &bookingv1.UpdatePropertyRequest{Property: lower, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"room_types", "name"}}})
 	if err != nil || u.GetProperty().GetName() != lower.GetName() || u.GetProperty().GetVersion() != 2 {
 		t.Fatalf("update = %v, %v", u, err)
 	}
@@ -183,10 +184,10 @@ func TestPropertyInventory(t *testing.T) {
 	// modified event, like a departure's new schedule.
 	later := proto.Clone(u.GetProperty()).(*bookingv1.Property)
 	later.CheckInHour = booking.DefaultCheckInHour + 2
-	if _, err := e.opsInv.UpdateProperty(ctxT(t), &bookingv1.UpdatePropertyRequest{Property: later, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"check_in_hour"}}}); err != nil {
+	if _, err := e.opsInv.UpdateProperty(grpctest.Context(t), &bookingv1.UpdatePropertyRequest{Property: later, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"check_in_hour"}}}); err != nil {
 		t.Fatal(err)
 	}
-	moved, err := e.cust.GetReservation(ctxT(t), &bookingv1.GetReservationRequest{ReservationId: r.GetId()})
+	moved, err := e.cust.GetReservation(grpctest.Context(t), &bookingv1.GetReservationRequest{ReservationId: r.GetId()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,24 +199,24 @@ func TestPropertyInventory(t *testing.T) {
 		t.Fatalf("%d modified events, want 1", n)
 	}
 
-	c, err := e.opsInv.CloseProperty(ctxT(t), &bookingv1.ClosePropertyRequest{PropertyId: p.GetId(), Reason: "renovation"})
+	c, err := e.opsInv.CloseProperty(grpctest.Context(t), &bookingv1.ClosePropertyRequest{PropertyId: p.GetId(), Reason: "renovation"})
 	if err != nil || c.GetCancelledReservationCount() != 1 || c.GetProperty().GetStatus() != bookingv1.PropertyStatus_PROPERTY_STATUS_CLOSED {
 		t.Fatalf("close = %v, %v", c, err)
 	}
 	if n := e.count(t, "SELECT coalesce(sum(held + sold), 0) FROM room_night"); n != 0 {
 		t.Fatalf("%d rooms still taken after closing", n)
 	}
-	got, _ := e.cust.GetReservation(ctxT(t), &bookingv1.GetReservationRequest{ReservationId: r.GetId()})
+	got, _ := e.cust.GetReservation(grpctest.Context(t), &bookingv1.GetReservationRequest{ReservationId: r.GetId()})
 	if got.GetReservation().GetSubStatus() != booking.SubStatusPropertyClosed {
 		t.Fatalf("reservation after close: %v", got.GetReservation())
 	}
-	_, err = e.cust.CreateReservation(ctxT(t), stayHold(p.GetId(), 1, 5, 6))
-	wantReason(t, err, booking.ReasonNotOnSale)
-	s, err = e.custInv.SearchStays(ctxT(t), &bookingv1.SearchStaysRequest{City: "berlin", CheckInDate: date(8), CheckOutDate: date(10)})
+	_, err = e.cust.CreateReservation(grpctest.Context(t), stayHold(p.GetId(), 1, 5, 6))
+	grpctest.WantReason(t, err, codes.FailedPrecondition, booking.ReasonNotOnSale)
+	s, err = e.custInv.SearchStays(grpctest.Context(t), &bookingv1.SearchStaysRequest{City: "berlin", CheckInDate: date(8), CheckOutDate: date(10)})
 	if err != nil || len(s.GetStays()) != 0 {
 		t.Fatalf("closed property found: %v, %v", s, err)
 	}
-	l, err := e.opsInv.ListProperties(ctxT(t), &bookingv1.ListPropertiesRequest{City: "berlin"})
+	l, err := e.opsInv.ListProperties(grpctest.Context(t), &bookingv1.ListPropertiesRequest{City: "berlin"})
 	if err != nil || len(l.GetProperties()) != 1 {
 		t.Fatalf("list = %v, %v", l, err)
 	}
@@ -227,18 +228,18 @@ func TestFarePricing(t *testing.T) {
 	e := newEnv(t)
 	d := e.createDeparture(t, departure(72*time.Hour, 10))
 	before := e.snapshot(t)
-	_, err := e.cust.CreateReservation(ctxT(t), seatHold(d.GetId(), 1))
-	wantReason(t, err, booking.ReasonNotPriced)
+	_, err := e.cust.CreateReservation(grpctest.Context(t), seatHold(d.GetId(), 1))
+	grpctest.WantReason(t, err, codes.FailedPrecondition, booking.ReasonNotPriced)
 	if after := e.snapshot(t); after != before {
 		t.Fatalf("an unpriced hold wrote:\n%s\n%s", before, after)
 	}
 	e.routeCard(t)
 	req := seatHold(d.GetId(), 1)
 	req.ExpectedPrice = eur(9999)
-	_, err = e.cust.CreateReservation(ctxT(t), req)
-	wantReason(t, err, booking.ReasonPriceChanged)
+	_, err = e.cust.CreateReservation(grpctest.Context(t), req)
+	grpctest.WantReason(t, err, codes.FailedPrecondition, booking.ReasonPriceChanged)
 	req.ExpectedPrice = eur(10000)
-	if _, err := e.cust.CreateReservation(ctxT(t), req); err != nil {
+	if _, err := e.cust.CreateReservation(grpctest.Context(t), req); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -260,13 +261,13 @@ func TestSearchPricesAPageInOneFareCall(t *testing.T) {
 	}
 	local, _ := time.LoadLocation("Europe/Berlin")
 	day := first.GetDepartureTime().AsTime().In(local)
-	e.fareCalls.take()
-	s, err := e.custInv.SearchDepartures(ctxT(t), &bookingv1.SearchDeparturesRequest{Origin: "FRA", Destination: "JFK",
+	e.fareCalls.Take()
+	s, err := e.custInv.SearchDepartures(grpctest.Context(t), &bookingv1.SearchDeparturesRequest{Origin: "FRA", Destination: "JFK",
 		Date: dateOf(day), Passengers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls := e.fareCalls.take()
+	calls := e.fareCalls.Take()
 	if len(s.GetDepartures()) == 0 {
 		t.Fatal("no departures found")
 	}
@@ -300,7 +301,7 @@ func BenchmarkSearchDepartures(b *testing.B) {
 	req := &bookingv1.SearchDeparturesRequest{Origin: "FRA", Destination: "JFK",
 		Date: dateOf(first.GetDepartureTime().AsTime().In(local)), Passengers: 1, PageSize: 20}
 	for b.Loop() {
-		s, err := e.custInv.SearchDepartures(ctxT(b), req)
+		s, err := e.custInv.SearchDepartures(grpctest.Context(b), req)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	bookingv1 "github.com/waybill/waybill/gen/waybill/booking/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/services/booking/booking"
 )
 
@@ -23,10 +25,10 @@ func TestCancelRefundsPolicyAmount(t *testing.T) {
 	e.routeCard(t)
 	d := e.createDeparture(t, departure(72*time.Hour, 10))
 	r := e.hold(t, seatHold(d.GetId(), 3)) // 300.00 EUR
-	if _, err := e.cust.ConfirmReservation(ctxT(t), &bookingv1.ConfirmReservationRequest{ReservationId: r.GetId()}); err != nil {
+	if _, err := e.cust.ConfirmReservation(grpctest.Context(t), &bookingv1.ConfirmReservationRequest{ReservationId: r.GetId()}); err != nil {
 		t.Fatal(err)
 	}
-	q, err := e.cust.GetCancellationQuote(ctxT(t), &bookingv1.GetCancellationQuoteRequest{ReservationId: r.GetId()})
+	q, err := e.cust.GetCancellationQuote(grpctest.Context(t), &bookingv1.GetCancellationQuoteRequest{ReservationId: r.GetId()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +40,7 @@ func TestCancelRefundsPolicyAmount(t *testing.T) {
 		t.Errorf("quote valid until %v, want %v", q.GetValidUntil().AsTime(), want)
 	}
 	req := &bookingv1.CancelReservationRequest{ReservationId: r.GetId(), Reason: "plans changed", RequestId: "cancel-1"}
-	c, err := e.cust.CancelReservation(ctxT(t), req)
+	c, err := e.cust.CancelReservation(grpctest.Context(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,18 +54,18 @@ func TestCancelRefundsPolicyAmount(t *testing.T) {
 		t.Fatalf("seats not released: %v", fc)
 	}
 	// The same request id returns the first result; another one is a wrong state.
-	again, err := e.cust.CancelReservation(ctxT(t), req)
+	again, err := e.cust.CancelReservation(grpctest.Context(t), req)
 	if err != nil || !proto.Equal(again.GetRefundableAmount(), eur(15000)) || again.GetReservation().GetVersion() != got.GetVersion() {
 		t.Fatalf("retry = %v, %v", again, err)
 	}
-	_, err = e.cust.CancelReservation(ctxT(t), &bookingv1.CancelReservationRequest{ReservationId: r.GetId(), RequestId: "cancel-2"})
-	wantReason(t, err, booking.ReasonInvalidTransition)
+	_, err = e.cust.CancelReservation(grpctest.Context(t), &bookingv1.CancelReservationRequest{ReservationId: r.GetId(), RequestId: "cancel-2"})
+	grpctest.WantReason(t, err, codes.FailedPrecondition, booking.ReasonInvalidTransition)
 	if n := e.events(t, booking.EventCancelled); n != 1 {
 		t.Fatalf("%d cancelled events", n)
 	}
 	// A held reservation is cancelled free of charge.
 	h := e.hold(t, seatHold(d.GetId(), 1))
-	c, err = e.cust.CancelReservation(ctxT(t), &bookingv1.CancelReservationRequest{ReservationId: h.GetId()})
+	c, err = e.cust.CancelReservation(grpctest.Context(t), &bookingv1.CancelReservationRequest{ReservationId: h.GetId()})
 	if err != nil || !proto.Equal(c.GetRefundableAmount(), eur(10000)) {
 		t.Fatalf("cancel held = %v, %v", c, err)
 	}
@@ -86,7 +88,7 @@ func TestIdempotentCreate(t *testing.T) {
 	ids := make([]string, 10)
 	for i := range ids {
 		wg.Go(func() {
-			resp, err := e.cust.CreateReservation(ctxT(t), proto.Clone(req).(*bookingv1.CreateReservationRequest))
+			resp, err := e.cust.CreateReservation(grpctest.Context(t), proto.Clone(req).(*bookingv1.CreateReservationRequest))
 			if err != nil {
 				t.Error(err)
 				return
@@ -112,7 +114,7 @@ func TestIdempotentCreate(t *testing.T) {
 	seen := map[string]bool{}
 	for range 8 {
 		wg.Go(func() {
-			resp, err := e.cust.CreateReservation(ctxT(t), proto.Clone(req).(*bookingv1.CreateReservationRequest))
+			resp, err := e.cust.CreateReservation(grpctest.Context(t), proto.Clone(req).(*bookingv1.CreateReservationRequest))
 			if err != nil {
 				t.Error(err)
 				return
@@ -130,7 +132,7 @@ func TestIdempotentCreate(t *testing.T) {
 		t.Fatalf("held %d seats, want 4", fc.GetSeatsHeld())
 	}
 	// Another customer's same request id is their own.
-	other, err := e.cust2.CreateReservation(ctxT(t), req)
+	other, err := e.cust2.CreateReservation(grpctest.Context(t), req)
 	if err != nil || seen[other.GetReservation().GetId()] {
 		t.Fatalf("another customer's key = %v, %v", other, err)
 	}
@@ -147,10 +149,10 @@ func TestStayLifecycle(t *testing.T) {
 	if !proto.Equal(r.GetPrice(), eur(9000*2*2)) || r.GetStay().GetNights() != 2 || r.GetKind() != 4 {
 		t.Fatalf("stay hold = %v", r)
 	}
-	if _, err := e.cust.CheckInReservation(ctxT(t), &bookingv1.CheckInReservationRequest{ReservationId: r.GetId()}); codes.FailedPrecondition != statusCode(err) {
+	if _, err := e.cust.CheckInReservation(grpctest.Context(t), &bookingv1.CheckInReservationRequest{ReservationId: r.GetId()}); codes.FailedPrecondition != status.Code(err) {
 		t.Fatalf("check in a held stay = %v", err)
 	}
-	if _, err := e.cust.ConfirmReservation(ctxT(t), &bookingv1.ConfirmReservationRequest{ReservationId: r.GetId()}); err != nil {
+	if _, err := e.cust.ConfirmReservation(grpctest.Context(t), &bookingv1.ConfirmReservationRequest{ReservationId: r.GetId()}); err != nil {
 		t.Fatal(err)
 	}
 	// Check-in opens at 15:00 local on the check-in date: move the clock there.
@@ -158,14 +160,14 @@ func TestStayLifecycle(t *testing.T) {
 	if now := e.clock.Now(); now.Before(start) {
 		e.clock.Advance(start.Sub(now) + time.Minute)
 	}
-	ci, err := e.cust.CheckInReservation(ctxT(t), &bookingv1.CheckInReservationRequest{ReservationId: r.GetId()})
+	ci, err := e.cust.CheckInReservation(grpctest.Context(t), &bookingv1.CheckInReservationRequest{ReservationId: r.GetId()})
 	if err != nil || ci.GetReservation().GetStatus() != bookingv1.ReservationStatus_RESERVATION_STATUS_CHECKED_IN {
 		t.Fatalf("check in = %v, %v", ci, err)
 	}
-	if _, err := e.cust.CancelReservation(ctxT(t), &bookingv1.CancelReservationRequest{ReservationId: r.GetId()}); statusCode(err) != codes.FailedPrecondition {
+	if _, err := e.cust.CancelReservation(grpctest.Context(t), &bookingv1.CancelReservationRequest{ReservationId: r.GetId()}); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("cancel checked in = %v", err)
 	}
-	co, err := e.cust.CheckOutReservation(ctxT(t), &bookingv1.CheckOutReservationRequest{ReservationId: r.GetId()})
+	co, err := e.cust.CheckOutReservation(grpctest.Context(t), &bookingv1.CheckOutReservationRequest{ReservationId: r.GetId()})
 	if err != nil || co.GetReservation().GetStatus() != bookingv1.ReservationStatus_RESERVATION_STATUS_COMPLETED {
 		t.Fatalf("check out = %v, %v", co, err)
 	}
@@ -190,15 +192,15 @@ func TestCompletionSweep(t *testing.T) {
 	p := e.createProperty(t, property(3))
 	stay := e.hold(t, stayHold(p.GetId(), 1, 1, 2))
 	for _, id := range []string{seat.GetId(), stay.GetId()} {
-		if _, err := e.cust.ConfirmReservation(ctxT(t), &bookingv1.ConfirmReservationRequest{ReservationId: id}); err != nil {
+		if _, err := e.cust.ConfirmReservation(grpctest.Context(t), &bookingv1.ConfirmReservationRequest{ReservationId: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	n, err := e.b.Service.CompleteEnded(ctxT(t), e.clock.Now().Add(72*time.Hour))
+	n, err := e.b.Service.CompleteEnded(grpctest.Context(t), e.clock.Now().Add(72*time.Hour))
 	if err != nil || n != 2 {
 		t.Fatalf("completed %d, %v", n, err)
 	}
-	got, _ := e.cust.GetReservation(ctxT(t), &bookingv1.GetReservationRequest{ReservationId: stay.GetId()})
+	got, _ := e.cust.GetReservation(grpctest.Context(t), &bookingv1.GetReservationRequest{ReservationId: stay.GetId()})
 	if got.GetReservation().GetStatus() != bookingv1.ReservationStatus_RESERVATION_STATUS_COMPLETED || got.GetReservation().GetSubStatus() != booking.SubStatusNoShow {
 		t.Fatalf("stay = %v", got.GetReservation())
 	}
@@ -216,58 +218,58 @@ func TestSubStatusUpdateAndAccess(t *testing.T) {
 	d := e.createDeparture(t, departure(72*time.Hour, 10))
 	r := e.hold(t, seatHold(d.GetId(), 2))
 
-	s, err := e.cust.SetReservationSubStatus(ctxT(t), &bookingv1.SetReservationSubStatusRequest{ReservationId: r.GetId(), SubStatus: "seat_selected"})
+	s, err := e.cust.SetReservationSubStatus(grpctest.Context(t), &bookingv1.SetReservationSubStatusRequest{ReservationId: r.GetId(), SubStatus: "seat_selected"})
 	if err != nil || s.GetReservation().GetSubStatus() != "seat_selected" || s.GetReservation().GetStatus() != r.GetStatus() {
 		t.Fatalf("set sub-status = %v, %v", s, err)
 	}
-	u, err := e.cust.UpdateReservation(ctxT(t), &bookingv1.UpdateReservationRequest{
+	u, err := e.cust.UpdateReservation(grpctest.Context(t), &bookingv1.UpdateReservationRequest{
 		Reservation: &bookingv1.Reservation{Id: r.GetId(), Travelers: []*bookingv1.Traveler{{FullName: "Ada"}, {FullName: "Bob"}}},
 		UpdateMask:  &fieldmaskpb.FieldMask{Paths: []string{"travelers"}},
 	})
 	if err != nil || u.GetReservation().GetTravelers()[0].GetFullName() != "Ada" {
 		t.Fatalf("update = %v, %v", u, err)
 	}
-	_, err = e.cust.UpdateReservation(ctxT(t), &bookingv1.UpdateReservationRequest{
+	_, err = e.cust.UpdateReservation(grpctest.Context(t), &bookingv1.UpdateReservationRequest{
 		Reservation: &bookingv1.Reservation{Id: r.GetId(), Version: 1, Travelers: travelers(2)},
 		UpdateMask:  &fieldmaskpb.FieldMask{Paths: []string{"travelers"}},
 	})
-	wantCode(t, err, codes.Aborted)
+	grpctest.WantCode(t, err, codes.Aborted)
 	if n := e.events(t, booking.EventModified); n != 2 {
 		t.Fatalf("%d modified events", n)
 	}
 
 	// Another customer: reads are NOT_FOUND, changes PERMISSION_DENIED, lists their own.
-	_, err = e.cust2.GetReservation(ctxT(t), &bookingv1.GetReservationRequest{ReservationId: r.GetId()})
-	wantCode(t, err, codes.NotFound)
-	_, err = e.cust2.CancelReservation(ctxT(t), &bookingv1.CancelReservationRequest{ReservationId: r.GetId()})
-	wantCode(t, err, codes.PermissionDenied)
-	_, err = e.cust2.GetCancellationQuote(ctxT(t), &bookingv1.GetCancellationQuoteRequest{ReservationId: r.GetId()})
-	wantCode(t, err, codes.NotFound)
-	_, err = e.cust2.ListReservations(ctxT(t), &bookingv1.ListReservationsRequest{CustomerId: customer1})
-	wantCode(t, err, codes.PermissionDenied)
-	l, err := e.cust2.ListReservations(ctxT(t), &bookingv1.ListReservationsRequest{})
+	_, err = e.cust2.GetReservation(grpctest.Context(t), &bookingv1.GetReservationRequest{ReservationId: r.GetId()})
+	grpctest.WantCode(t, err, codes.NotFound)
+	_, err = e.cust2.CancelReservation(grpctest.Context(t), &bookingv1.CancelReservationRequest{ReservationId: r.GetId()})
+	grpctest.WantCode(t, err, codes.PermissionDenied)
+	_, err = e.cust2.GetCancellationQuote(grpctest.Context(t), &bookingv1.GetCancellationQuoteRequest{ReservationId: r.GetId()})
+	grpctest.WantCode(t, err, codes.NotFound)
+	_, err = e.cust2.ListReservations(grpctest.Context(t), &bookingv1.ListReservationsRequest{CustomerId: customer1})
+	grpctest.WantCode(t, err, codes.PermissionDenied)
+	l, err := e.cust2.ListReservations(grpctest.Context(t), &bookingv1.ListReservationsRequest{})
 	if err != nil || len(l.GetReservations()) != 0 {
 		t.Fatalf("customer 2 list = %v, %v", l, err)
 	}
-	_, err = e.anon.GetReservation(ctxT(t), &bookingv1.GetReservationRequest{ReservationId: r.GetId()})
-	wantCode(t, err, codes.Unauthenticated)
+	_, err = e.anon.GetReservation(grpctest.Context(t), &bookingv1.GetReservationRequest{ReservationId: r.GetId()})
+	grpctest.WantCode(t, err, codes.Unauthenticated)
 	req := seatHold(d.GetId(), 1)
 	req.Reservation.CustomerId = customer1
-	_, err = e.cust2.CreateReservation(ctxT(t), req)
-	wantCode(t, err, codes.PermissionDenied)
+	_, err = e.cust2.CreateReservation(grpctest.Context(t), req)
+	grpctest.WantCode(t, err, codes.PermissionDenied)
 
 	// Lists page newest first; operators see everyone.
 	for i := range 4 {
 		q := seatHold(d.GetId(), 1)
 		q.Reservation.CustomerId = fmt.Sprintf("c%d", i)
-		if _, err := e.ops.CreateReservation(ctxT(t), q); err != nil {
+		if _, err := e.ops.CreateReservation(grpctest.Context(t), q); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var all []string
 	token := ""
 	for {
-		page, err := e.ops.ListReservations(ctxT(t), &bookingv1.ListReservationsRequest{PageSize: 2, PageToken: token, View: typev1.View_VIEW_FULL})
+		page, err := e.ops.ListReservations(grpctest.Context(t), &bookingv1.ListReservationsRequest{PageSize: 2, PageToken: token, View: typev1.View_VIEW_FULL})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,7 +283,7 @@ func TestSubStatusUpdateAndAccess(t *testing.T) {
 	if len(all) != 5 || all[4] != r.GetId() {
 		t.Fatalf("operator pages = %v, want 5 ending with the oldest %s", all, r.GetId())
 	}
-	mine, err := e.cust.ListReservations(ctxT(t), &bookingv1.ListReservationsRequest{})
+	mine, err := e.cust.ListReservations(grpctest.Context(t), &bookingv1.ListReservationsRequest{})
 	if err != nil || len(mine.GetReservations()) != 1 {
 		t.Fatalf("customer 1 list = %v, %v", mine, err)
 	}
@@ -299,24 +301,24 @@ func TestRetriesAnswerTheFirstResult(t *testing.T) {
 	req.RequestId = "hold-before-sellout"
 	first := e.hold(t, req)
 	other := e.hold(t, seatHold(d.GetId(), 1)) // sold out now
-	again, err := e.cust.CreateReservation(ctxT(t), req)
+	again, err := e.cust.CreateReservation(grpctest.Context(t), req)
 	if err != nil || again.GetReservation().GetId() != first.GetId() {
 		t.Fatalf("retry after the sellout = %v, %v; want reservation %s", again, err, first.GetId())
 	}
-	_, err = e.cust.CreateReservation(ctxT(t), seatHold(d.GetId(), 1))
-	wantCode(t, err, codes.ResourceExhausted, codes.FailedPrecondition)
+	_, err = e.cust.CreateReservation(grpctest.Context(t), seatHold(d.GetId(), 1))
+	grpctest.WantCode(t, err, codes.ResourceExhausted, codes.FailedPrecondition)
 
 	confirm := &bookingv1.ConfirmReservationRequest{ReservationId: first.GetId(), RequestId: "confirm-1"}
-	c1, err := e.cust.ConfirmReservation(ctxT(t), confirm)
+	c1, err := e.cust.ConfirmReservation(grpctest.Context(t), confirm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c2, err := e.cust.ConfirmReservation(ctxT(t), confirm)
+	c2, err := e.cust.ConfirmReservation(grpctest.Context(t), confirm)
 	if err != nil || c2.GetReservation().GetVersion() != c1.GetReservation().GetVersion() {
 		t.Fatalf("confirm retry = %v, %v; want version %d", c2, err, c1.GetReservation().GetVersion())
 	}
-	_, err = e.cust.ConfirmReservation(ctxT(t), &bookingv1.ConfirmReservationRequest{ReservationId: other.GetId(), RequestId: "confirm-1"})
-	wantCode(t, err, codes.InvalidArgument)
+	_, err = e.cust.ConfirmReservation(grpctest.Context(t), &bookingv1.ConfirmReservationRequest{ReservationId: other.GetId(), RequestId: "confirm-1"})
+	grpctest.WantCode(t, err, codes.InvalidArgument)
 	if fc := e.fareClass(t, d.GetId(), "economy"); fc.GetSeatsSold() != 2 || fc.GetSeatsHeld() != 1 {
 		t.Fatalf("counters after retries: sold %d held %d, want 2 and 1", fc.GetSeatsSold(), fc.GetSeatsHeld())
 	}
@@ -324,7 +326,7 @@ func TestRetriesAnswerTheFirstResult(t *testing.T) {
 		t.Fatalf("%d confirmed events, want 1", n)
 	}
 	// The other reservation was not locked by the refused call: it confirms at once.
-	if _, err := e.cust.ConfirmReservation(ctxT(t), &bookingv1.ConfirmReservationRequest{ReservationId: other.GetId(), RequestId: "confirm-2"}); err != nil {
+	if _, err := e.cust.ConfirmReservation(grpctest.Context(t), &bookingv1.ConfirmReservationRequest{ReservationId: other.GetId(), RequestId: "confirm-2"}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	bookingv1 "github.com/waybill/waybill/gen/waybill/booking/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/services/booking/booking"
 )
 
@@ -53,7 +54,7 @@ func checkResults(t *testing.T, ids []string, got []*reservationv1.ReservationAc
 // version reads a reservation's version as an operator.
 func (e *env) version(t *testing.T, id string) (int64, *bookingv1.Reservation) {
 	t.Helper()
-	resp, err := e.ops.GetReservation(ctxT(t), &bookingv1.GetReservationRequest{ReservationId: id, View: typev1.View_VIEW_FULL})
+	resp, err := e.ops.GetReservation(grpctest.Context(t), &bookingv1.GetReservationRequest{ReservationId: id, View: typev1.View_VIEW_FULL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,22 +74,22 @@ func TestBatchConfirm(t *testing.T) {
 	held := e.hold(t, seatHold(d.GetId(), 2))
 	stay := e.hold(t, stayHold(p.GetId(), 2, 3, 5))
 	confirmed := e.hold(t, seatHold(d.GetId(), 1))
-	if _, err := e.cust.ConfirmReservation(ctxT(t), &bookingv1.ConfirmReservationRequest{ReservationId: confirmed.GetId()}); err != nil {
+	if _, err := e.cust.ConfirmReservation(grpctest.Context(t), &bookingv1.ConfirmReservationRequest{ReservationId: confirmed.GetId()}); err != nil {
 		t.Fatal(err)
 	}
 	cancelled := e.hold(t, seatHold(d.GetId(), 1))
-	if _, err := e.cust.CancelReservation(ctxT(t), &bookingv1.CancelReservationRequest{ReservationId: cancelled.GetId()}); err != nil {
+	if _, err := e.cust.CancelReservation(grpctest.Context(t), &bookingv1.CancelReservationRequest{ReservationId: cancelled.GetId()}); err != nil {
 		t.Fatal(err)
 	}
 	short := seatHold(d.GetId(), 1)
 	short.HoldDuration = durationpb.New(time.Minute)
 	expired := e.hold(t, short)
-	theirs, err := e.cust2.CreateReservation(ctxT(t), seatHold(d.GetId(), 1))
+	theirs, err := e.cust2.CreateReservation(grpctest.Context(t), seatHold(d.GetId(), 1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(2 * time.Minute)
-	if n, err := e.b.Service.ExpireHolds(ctxT(t), e.clock.Now()); err != nil || n != 1 {
+	if n, err := e.b.Service.ExpireHolds(grpctest.Context(t), e.clock.Now()); err != nil || n != 1 {
 		t.Fatalf("sweep = %d, %v", n, err)
 	}
 	// lapsed's hold lapses with the clock, but no sweep runs: it is HELD in the database.
@@ -106,18 +107,18 @@ func TestBatchConfirm(t *testing.T) {
 
 	// Customers may not call it, not even for their own reservations; nothing is written.
 	snap := e.snapshot(t)
-	_, err = e.provCust.ConfirmReservations(ctxT(t), req)
-	wantCode(t, err, codes.PermissionDenied)
-	_, err = e.provCust.ConfirmReservations(ctxT(t), &reservationv1.ConfirmReservationsRequest{Ids: []string{held.GetId()}, RequestId: "mine"})
-	wantCode(t, err, codes.PermissionDenied)
-	_, err = e.provAnon.ConfirmReservations(ctxT(t), req)
-	wantCode(t, err, codes.Unauthenticated)
+	_, err = e.provCust.ConfirmReservations(grpctest.Context(t), req)
+	grpctest.WantCode(t, err, codes.PermissionDenied)
+	_, err = e.provCust.ConfirmReservations(grpctest.Context(t), &reservationv1.ConfirmReservationsRequest{Ids: []string{held.GetId()}, RequestId: "mine"})
+	grpctest.WantCode(t, err, codes.PermissionDenied)
+	_, err = e.provAnon.ConfirmReservations(grpctest.Context(t), req)
+	grpctest.WantCode(t, err, codes.Unauthenticated)
 	if got := e.snapshot(t); got != snap {
 		t.Fatalf("a refused call wrote: %s → %s", snap, got)
 	}
 
 	confirmedEvents := e.events(t, booking.EventConfirmed)
-	resp, err := e.provSvc.ConfirmReservations(ctxT(t), req)
+	resp, err := e.provSvc.ConfirmReservations(grpctest.Context(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,11 +151,11 @@ func TestBatchConfirm(t *testing.T) {
 
 	// The retry, after one of the reservations changed since: the first call's response
 	// byte for byte, no second event, nothing written.
-	if _, err := e.cust.CancelReservation(ctxT(t), &bookingv1.CancelReservationRequest{ReservationId: held.GetId()}); err != nil {
+	if _, err := e.cust.CancelReservation(grpctest.Context(t), &bookingv1.CancelReservationRequest{ReservationId: held.GetId()}); err != nil {
 		t.Fatal(err)
 	}
 	snap = e.snapshot(t)
-	again, err := e.provSvc.ConfirmReservations(ctxT(t), req)
+	again, err := e.provSvc.ConfirmReservations(grpctest.Context(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func TestBatchConfirm(t *testing.T) {
 		t.Fatalf("the retry wrote: %s → %s", snap, got)
 	}
 	// An operator's batch is its own key; confirming confirmed ones again changes nothing.
-	ops, err := e.provOps.ConfirmReservations(ctxT(t), &reservationv1.ConfirmReservationsRequest{Ids: ids[1:2], RequestId: "pay-1"})
+	ops, err := e.provOps.ConfirmReservations(grpctest.Context(t), &reservationv1.ConfirmReservationsRequest{Ids: ids[1:2], RequestId: "pay-1"})
 	if err != nil || ops.GetResults()[0].GetOutcome() != outcomeOK || ops.GetResults()[0].GetVersion() != confirmedVersion {
 		t.Fatalf("operator confirm = %v, %v", ops, err)
 	}
@@ -175,8 +176,8 @@ func TestBatchConfirm(t *testing.T) {
 		t.Fatalf("confirming a confirmed reservation emitted: %d confirmed events, want 3", n)
 	}
 	// The same request id for another batch is refused.
-	_, err = e.provSvc.ConfirmReservations(ctxT(t), &reservationv1.ConfirmReservationsRequest{Ids: ids[:2], RequestId: "pay-1", Reference: "bill:42"})
-	wantField(t, err, "request_id")
+	_, err = e.provSvc.ConfirmReservations(grpctest.Context(t), &reservationv1.ConfirmReservationsRequest{Ids: ids[:2], RequestId: "pay-1", Reference: "bill:42"})
+	grpctest.WantField(t, err, "request_id")
 }
 
 // TestBatchConfirmQueries: the round trips a batch makes do not grow with its size (the
@@ -191,12 +192,12 @@ func TestBatchConfirmQueries(t *testing.T) {
 		ids = append(ids, e.hold(t, seatHold(d.GetId(), 1)).GetId())
 	}
 	e.queries.take(batchConfirmMethod)
-	small, err := e.provSvc.ConfirmReservations(ctxT(t), &reservationv1.ConfirmReservationsRequest{Ids: ids[:2], RequestId: "a"})
+	small, err := e.provSvc.ConfirmReservations(grpctest.Context(t), &reservationv1.ConfirmReservationsRequest{Ids: ids[:2], RequestId: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n2 := e.queries.take(batchConfirmMethod)
-	large, err := e.provSvc.ConfirmReservations(ctxT(t), &reservationv1.ConfirmReservationsRequest{Ids: ids[2:], RequestId: "b"})
+	large, err := e.provSvc.ConfirmReservations(grpctest.Context(t), &reservationv1.ConfirmReservationsRequest{Ids: ids[2:], RequestId: "b"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +224,7 @@ func TestBatchCancel(t *testing.T) {
 	d := e.createDeparture(t, departure(72*time.Hour, 20)) // 50 % back three days ahead
 	confirm := func(r *bookingv1.Reservation) {
 		t.Helper()
-		if _, err := e.cust.ConfirmReservation(ctxT(t), &bookingv1.ConfirmReservationRequest{ReservationId: r.GetId()}); err != nil {
+		if _, err := e.cust.ConfirmReservation(grpctest.Context(t), &bookingv1.ConfirmReservationRequest{ReservationId: r.GetId()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -233,14 +234,14 @@ func TestBatchCancel(t *testing.T) {
 	confirm(charged)
 	held := e.hold(t, seatHold(d.GetId(), 1))
 	cancelled := e.hold(t, seatHold(d.GetId(), 1))
-	if _, err := e.cust.CancelReservation(ctxT(t), &bookingv1.CancelReservationRequest{ReservationId: cancelled.GetId()}); err != nil {
+	if _, err := e.cust.CancelReservation(grpctest.Context(t), &bookingv1.CancelReservationRequest{ReservationId: cancelled.GetId()}); err != nil {
 		t.Fatal(err)
 	}
 	short := seatHold(d.GetId(), 1)
 	short.HoldDuration = durationpb.New(time.Minute)
 	expired := e.hold(t, short)
 	e.clock.Advance(2 * time.Minute)
-	if _, err := e.b.Service.ExpireHolds(ctxT(t), e.clock.Now()); err != nil {
+	if _, err := e.b.Service.ExpireHolds(grpctest.Context(t), e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	cancelledVersion, _ := e.version(t, cancelled.GetId())
@@ -249,7 +250,7 @@ func TestBatchCancel(t *testing.T) {
 	ids := []string{waived.GetId(), held.GetId(), cancelled.GetId(), expired.GetId(), booking.NewID()}
 	req := &reservationv1.CancelReservationsRequest{Ids: ids, RequestId: "comp-1", Reason: "payment failed", WaiveFees: true}
 	cancelledEvents := e.events(t, booking.EventCancelled)
-	resp, err := e.provSvc.CancelReservations(ctxT(t), req)
+	resp, err := e.provSvc.CancelReservations(grpctest.Context(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +272,7 @@ func TestBatchCancel(t *testing.T) {
 
 	// The retry returns the same results and writes nothing.
 	snap := e.snapshot(t)
-	again, err := e.provSvc.CancelReservations(ctxT(t), req)
+	again, err := e.provSvc.CancelReservations(grpctest.Context(t), req)
 	if err != nil || !proto.Equal(again, resp) {
 		t.Fatalf("retry = %v, %v; want %v", again, err, resp)
 	}
@@ -280,7 +281,7 @@ func TestBatchCancel(t *testing.T) {
 	}
 
 	// Without waive_fees a service's cancellation follows the policy.
-	res, err := e.provSvc.CancelReservations(ctxT(t), &reservationv1.CancelReservationsRequest{Ids: []string{charged.GetId()}, RequestId: "cancel-bill"})
+	res, err := e.provSvc.CancelReservations(grpctest.Context(t), &reservationv1.CancelReservationsRequest{Ids: []string{charged.GetId()}, RequestId: "cancel-bill"})
 	if err != nil || res.GetResults()[0].GetOutcome() != outcomeOK {
 		t.Fatalf("cancel = %v, %v", res, err)
 	}
@@ -320,18 +321,18 @@ func TestBatchBadInput(t *testing.T) {
 	snap := e.snapshot(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := e.provSvc.ConfirmReservations(ctxT(t), &reservationv1.ConfirmReservationsRequest{Provider: tc.provider, Ids: tc.ids, RequestId: tc.requestID})
-			wantField(t, err, tc.field)
-			_, err = e.provOps.CancelReservations(ctxT(t), &reservationv1.CancelReservationsRequest{Provider: tc.provider, Ids: tc.ids, RequestId: tc.requestID})
-			wantField(t, err, tc.field)
+			_, err := e.provSvc.ConfirmReservations(grpctest.Context(t), &reservationv1.ConfirmReservationsRequest{Provider: tc.provider, Ids: tc.ids, RequestId: tc.requestID})
+			grpctest.WantField(t, err, tc.field)
+			_, err = e.provOps.CancelReservations(grpctest.Context(t), &reservationv1.CancelReservationsRequest{Provider: tc.provider, Ids: tc.ids, RequestId: tc.requestID})
+			grpctest.WantField(t, err, tc.field)
 		})
 	}
-	_, err := e.provSvc.CancelReservations(ctxT(t), &reservationv1.CancelReservationsRequest{Ids: []string{id}, RequestId: "r", Reason: strings.Repeat("x", booking.MaxReason+1)})
-	wantField(t, err, "reason")
-	_, err = e.provSvc.ConfirmReservations(ctxT(t), &reservationv1.ConfirmReservationsRequest{Ids: []string{id}, RequestId: "r", Reference: strings.Repeat("x", booking.MaxReference+1)})
-	wantField(t, err, "reference")
-	_, err = e.provCust.CancelReservations(ctxT(t), &reservationv1.CancelReservationsRequest{Ids: []string{id}, RequestId: "r"})
-	wantCode(t, err, codes.PermissionDenied)
+	_, err := e.provSvc.CancelReservations(grpctest.Context(t), &reservationv1.CancelReservationsRequest{Ids: []string{id}, RequestId: "r", Reason: strings.Repeat("x", booking.MaxReason+1)})
+	grpctest.WantField(t, err, "reason")
+	_, err = e.provSvc.ConfirmReservations(grpctest.Context(t), &reservationv1.ConfirmReservationsRequest{Ids: []string{id}, RequestId: "r", Reference: strings.Repeat("x", booking.MaxReference+1)})
+	grpctest.WantField(t, err, "reference")
+	_, err = e.provCust.CancelReservations(grpctest.Context(t), &reservationv1.CancelReservationsRequest{Ids: []string{id}, RequestId: "r"})
+	grpctest.WantCode(t, err, codes.PermissionDenied)
 	if got := e.snapshot(t); got != snap {
 		t.Fatalf("bad input wrote: %s → %s", snap, got)
 	}
@@ -354,7 +355,7 @@ func TestBatchConcurrentRetries(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resps[i], errs[i] = e.provSvc.ConfirmReservations(ctxT(t), req)
+			resps[i], errs[i] = e.provSvc.ConfirmReservations(grpctest.Context(t), req)
 		}()
 	}
 	wg.Wait()

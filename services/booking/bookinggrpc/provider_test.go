@@ -9,6 +9,7 @@ import (
 
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/services/booking/booking"
 )
 
@@ -23,7 +24,7 @@ func TestBatchDetails(t *testing.T) {
 	d := e.createDeparture(t, departure(72*time.Hour, 100))
 	p := e.createProperty(t, property(10))
 	mine := []string{e.hold(t, seatHold(d.GetId(), 2)).GetId(), e.hold(t, stayHold(p.GetId(), 1, 3, 5)).GetId()}
-	theirs, err := e.cust2.CreateReservation(ctxT(t), seatHold(d.GetId(), 1))
+	theirs, err := e.cust2.CreateReservation(grpctest.Context(t), seatHold(d.GetId(), 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,7 @@ func TestBatchDetails(t *testing.T) {
 		ids = append(ids, booking.NewID())
 	}
 	e.queries.take(detailsMethod)
-	resp, err := e.provCust.GetReservationDetails(ctxT(t), &reservationv1.GetReservationDetailsRequest{Provider: "booking", Ids: ids, View: typev1.View_VIEW_FULL})
+	resp, err := e.provCust.GetReservationDetails(grpctest.Context(t), &reservationv1.GetReservationDetailsRequest{Provider: "booking", Ids: ids, View: typev1.View_VIEW_FULL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func TestBatchDetails(t *testing.T) {
 	}
 
 	// BASIC: the envelope only. Operators see every customer's reservations.
-	basic, err := e.provOps.GetReservationDetails(ctxT(t), &reservationv1.GetReservationDetailsRequest{Ids: ids[:3], View: typev1.View_VIEW_BASIC})
+	basic, err := e.provOps.GetReservationDetails(grpctest.Context(t), &reservationv1.GetReservationDetailsRequest{Ids: ids[:3], View: typev1.View_VIEW_BASIC})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,16 +83,16 @@ func TestBatchDetails(t *testing.T) {
 
 	// Limits and bad input.
 	over := append(append([]string{}, ids...), booking.NewID())
-	_, err = e.provOps.GetReservationDetails(ctxT(t), &reservationv1.GetReservationDetailsRequest{Ids: over})
-	wantField(t, err, "ids")
-	_, err = e.provOps.GetReservationDetails(ctxT(t), &reservationv1.GetReservationDetailsRequest{})
-	wantField(t, err, "ids")
-	_, err = e.provOps.GetReservationDetails(ctxT(t), &reservationv1.GetReservationDetailsRequest{Ids: []string{mine[0], ""}})
-	wantField(t, err, "ids[1]")
-	_, err = e.provOps.GetReservationDetails(ctxT(t), &reservationv1.GetReservationDetailsRequest{Provider: "trip", Ids: ids[:1]})
-	wantField(t, err, "provider")
-	_, err = e.provAnon.GetReservationDetails(ctxT(t), &reservationv1.GetReservationDetailsRequest{Ids: ids[:1]})
-	wantCode(t, err, codes.Unauthenticated)
+	_, err = e.provOps.GetReservationDetails(grpctest.Context(t), &reservationv1.GetReservationDetailsRequest{Ids: over})
+	grpctest.WantField(t, err, "ids")
+	_, err = e.provOps.GetReservationDetails(grpctest.Context(t), &reservationv1.GetReservationDetailsRequest{})
+	grpctest.WantField(t, err, "ids")
+	_, err = e.provOps.GetReservationDetails(grpctest.Context(t), &reservationv1.GetReservationDetailsRequest{Ids: []string{mine[0], ""}})
+	grpctest.WantField(t, err, "ids[1]")
+	_, err = e.provOps.GetReservationDetails(grpctest.Context(t), &reservationv1.GetReservationDetailsRequest{Provider: "trip", Ids: ids[:1]})
+	grpctest.WantField(t, err, "provider")
+	_, err = e.provAnon.GetReservationDetails(grpctest.Context(t), &reservationv1.GetReservationDetailsRequest{Ids: ids[:1]})
+	grpctest.WantCode(t, err, codes.Unauthenticated)
 	if n := e.queries.take(detailsMethod); n != 1 {
 		t.Fatalf("the operator's batch and the rejected ones ran %d queries, want 1", n)
 	}
@@ -106,7 +107,7 @@ func BenchmarkReservationDetails(b *testing.B) {
 	for len(ids) < 500 {
 		req := seatHold(d.GetId(), 1)
 		req.Reservation.CustomerId = "bench"
-		resp, err := e.svc.CreateReservation(ctxT(b), req)
+		resp, err := e.svc.CreateReservation(grpctest.Context(b), req)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -116,7 +117,7 @@ func BenchmarkReservationDetails(b *testing.B) {
 		b.Run(fmt.Sprintf("ids=%d", n), func(b *testing.B) {
 			req := &reservationv1.GetReservationDetailsRequest{Ids: ids[:n], View: typev1.View_VIEW_FULL}
 			for b.Loop() {
-				if _, err := e.provOps.GetReservationDetails(ctxT(b), req); err != nil {
+				if _, err := e.provOps.GetReservationDetails(grpctest.Context(b), req); err != nil {
 					b.Fatal(err)
 				}
 			}

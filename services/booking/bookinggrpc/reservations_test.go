@@ -17,6 +17,7 @@ import (
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/services/booking/booking"
 )
 
@@ -44,10 +45,10 @@ func TestHoldConfirmLocksPriceAndRateVersion(t *testing.T) {
 	}
 
 	// A new rate card version does not change the locked price.
-	if _, err := e.fareOps.UpdateRateCard(ctxT(t), updatePrice(card.GetId(), 99999)); err != nil {
+	if _, err := e.fareOps.UpdateRateCard(grpctest.Context(t), updatePrice(card.GetId(), 99999)); err != nil {
 		t.Fatal(err)
 	}
-	c, err := e.svc.ConfirmReservation(ctxT(t), &bookingv1.ConfirmReservationRequest{ReservationId: r.GetId()})
+	c, err := e.svc.ConfirmReservation(grpctest.Context(t), &bookingv1.ConfirmReservationRequest{ReservationId: r.GetId()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestHoldConfirmLocksPriceAndRateVersion(t *testing.T) {
 		t.Fatalf("after confirm: %v", fc)
 	}
 	// Confirming again returns it unchanged.
-	again, err := e.cust.ConfirmReservation(ctxT(t), &bookingv1.ConfirmReservationRequest{ReservationId: r.GetId()})
+	again, err := e.cust.ConfirmReservation(grpctest.Context(t), &bookingv1.ConfirmReservationRequest{ReservationId: r.GetId()})
 	if err != nil || again.GetReservation().GetVersion() != c.GetReservation().GetVersion() {
 		t.Fatalf("confirm again = %v, %v", again, err)
 	}
@@ -72,11 +73,11 @@ func TestHoldConfirmLocksPriceAndRateVersion(t *testing.T) {
 	if n := e.events(t, booking.EventConfirmed); n != 1 {
 		t.Errorf("confirmed events = %d", n)
 	}
-	full, err := e.cust.GetReservation(ctxT(t), &bookingv1.GetReservationRequest{ReservationId: r.GetId(), View: typev1.View_VIEW_FULL})
+	full, err := e.cust.GetReservation(grpctest.Context(t), &bookingv1.GetReservationRequest{ReservationId: r.GetId(), View: typev1.View_VIEW_FULL})
 	if err != nil || len(full.GetReservation().GetHistory()) != 2 {
 		t.Fatalf("history = %v, %v", full.GetReservation().GetHistory(), err)
 	}
-	basic, err := e.cust.GetReservation(ctxT(t), &bookingv1.GetReservationRequest{ReservationId: r.GetId()})
+	basic, err := e.cust.GetReservation(grpctest.Context(t), &bookingv1.GetReservationRequest{ReservationId: r.GetId()})
 	if err != nil || basic.GetReservation().GetTravelers() != nil || basic.GetReservation().GetHistory() != nil {
 		t.Fatalf("basic view = %v, %v", basic.GetReservation(), err)
 	}
@@ -97,7 +98,7 @@ func TestOverbookingSeats(t *testing.T) {
 		wg.Go(func() {
 			req := seatHold(d.GetId(), 1)
 			req.Reservation.CustomerId = fmt.Sprintf("cust-%d", i)
-			_, errs[i] = e.svc.CreateReservation(ctxT(t), req)
+			_, errs[i] = e.svc.CreateReservation(grpctest.Context(t), req)
 		})
 	}
 	wg.Wait()
@@ -145,7 +146,7 @@ func TestOverbookingStay(t *testing.T) {
 			in := 10 + i%2
 			req := stayHold(p.GetId(), 1, in, in+3)
 			req.Reservation.CustomerId = fmt.Sprintf("cust-%d", i)
-			_, errs[i] = e.svc.CreateReservation(ctxT(t), req)
+			_, errs[i] = e.svc.CreateReservation(grpctest.Context(t), req)
 		})
 	}
 	wg.Wait()
@@ -177,13 +178,13 @@ func TestOverbookingStay(t *testing.T) {
 	}
 	// All nights or none: a stay over a full night and a free one takes nothing.
 	before := e.snapshot(t)
-	_, err := e.cust.CreateReservation(ctxT(t), stayHold(p.GetId(), 1, 12, 16))
-	wantReason(t, err, booking.ReasonInsufficientAvailability)
+	_, err := e.cust.CreateReservation(grpctest.Context(t), stayHold(p.GetId(), 1, 12, 16))
+	grpctest.WantReason(t, err, codes.FailedPrecondition, booking.ReasonInsufficientAvailability)
 	if after := e.snapshot(t); after != before {
 		t.Fatalf("a failed hold wrote something:\n%s\n%s", before, after)
 	}
 	// The search shows what is left.
-	resp, err := e.custInv.SearchStays(ctxT(t), &bookingv1.SearchStaysRequest{City: "berlin", CheckInDate: date(13), CheckOutDate: date(15)})
+	resp, err := e.custInv.SearchStays(grpctest.Context(t), &bookingv1.SearchStaysRequest{City: "berlin", CheckInDate: date(13), CheckOutDate: date(15)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,24 +209,24 @@ func TestExpiryReleasesSeats(t *testing.T) {
 		q.HoldDuration = durationpb.New(30 * time.Minute)
 		return q
 	}())
-	if _, err := e.cust.CreateReservation(ctxT(t), seatHold(d.GetId(), 1)); status.Code(err) != codes.FailedPrecondition {
+	if _, err := e.cust.CreateReservation(grpctest.Context(t), seatHold(d.GetId(), 1)); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("hold on a full class = %v", err)
 	}
 
 	// Nothing is due yet.
-	if n, err := e.b.Service.ExpireHolds(ctxT(t), e.clock.Now()); err != nil || n != 0 {
+	if n, err := e.b.Service.ExpireHolds(grpctest.Context(t), e.clock.Now()); err != nil || n != 0 {
 		t.Fatalf("early sweep = %d, %v", n, err)
 	}
 	// Past the expiry but before the sweep: confirming fails cleanly.
 	e.clock.Advance(2 * time.Minute)
-	_, err := e.cust.ConfirmReservation(ctxT(t), &bookingv1.ConfirmReservationRequest{ReservationId: r.GetId()})
-	wantReason(t, err, booking.ReasonHoldExpired)
+	_, err := e.cust.ConfirmReservation(grpctest.Context(t), &bookingv1.ConfirmReservationRequest{ReservationId: r.GetId()})
+	grpctest.WantReason(t, err, codes.FailedPrecondition, booking.ReasonHoldExpired)
 
-	n, err := e.b.Service.ExpireHolds(ctxT(t), e.clock.Now())
+	n, err := e.b.Service.ExpireHolds(grpctest.Context(t), e.clock.Now())
 	if err != nil || n != 1 {
 		t.Fatalf("sweep = %d, %v; want 1", n, err)
 	}
-	got, err := e.cust.GetReservation(ctxT(t), &bookingv1.GetReservationRequest{ReservationId: r.GetId()})
+	got, err := e.cust.GetReservation(grpctest.Context(t), &bookingv1.GetReservationRequest{ReservationId: r.GetId()})
 	if err != nil || got.GetReservation().GetStatus() != bookingv1.ReservationStatus_RESERVATION_STATUS_EXPIRED {
 		t.Fatalf("after sweep = %v, %v", got, err)
 	}
@@ -240,14 +241,14 @@ func TestExpiryReleasesSeats(t *testing.T) {
 	}
 	// Confirm after expiry fails cleanly and changes nothing.
 	before := e.snapshot(t)
-	_, err = e.cust.ConfirmReservation(ctxT(t), &bookingv1.ConfirmReservationRequest{ReservationId: r.GetId()})
-	wantReason(t, err, booking.ReasonInvalidTransition)
+	_, err = e.cust.ConfirmReservation(grpctest.Context(t), &bookingv1.ConfirmReservationRequest{ReservationId: r.GetId()})
+	grpctest.WantReason(t, err, codes.FailedPrecondition, booking.ReasonInvalidTransition)
 	if after := e.snapshot(t); after != before {
 		t.Fatalf("confirm after expiry wrote:\n%s\n%s", before, after)
 	}
 	// The released seats can be held again; a second sweep finds nothing more.
 	e.hold(t, seatHold(d.GetId(), 3))
-	if n, err := e.b.Service.ExpireHolds(ctxT(t), e.clock.Now()); err != nil || n != 0 {
+	if n, err := e.b.Service.ExpireHolds(grpctest.Context(t), e.clock.Now()); err != nil || n != 0 {
 		t.Fatalf("second sweep = %d, %v", n, err)
 	}
 	_ = other
@@ -264,7 +265,7 @@ func TestConcurrentSweepers(t *testing.T) {
 		req := seatHold(d.GetId(), 1)
 		req.Reservation.CustomerId = fmt.Sprintf("c%d", i)
 		req.HoldDuration = durationpb.New(time.Minute)
-		if _, err := e.ops.CreateReservation(ctxT(t), req); err != nil {
+		if _, err := e.ops.CreateReservation(grpctest.Context(t), req); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -273,7 +274,7 @@ func TestConcurrentSweepers(t *testing.T) {
 	counts := make([]int, 4)
 	for i := range counts {
 		wg.Go(func() {
-			n, err := e.b.Service.ExpireHolds(ctxT(t), now)
+			n, err := e.b.Service.ExpireHolds(grpctest.Context(t), now)
 			if err != nil {
 				t.Error(err)
 			}

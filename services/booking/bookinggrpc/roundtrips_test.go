@@ -5,6 +5,7 @@ import (
 	"time"
 
 	bookingv1 "github.com/waybill/waybill/gen/waybill/booking/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 )
 
 // TestReservationRoundTrips: a seat hold makes three round trips to booking's database
@@ -29,7 +30,7 @@ func TestReservationRoundTrips(t *testing.T) {
 			t.Errorf("hold (request id %q) made %d round trips, want 3", requestID, n)
 		}
 		e.queries.take(confirmMethod)
-		_, err := e.cust.ConfirmReservation(ctxT(t), &bookingv1.ConfirmReservationRequest{ReservationId: r.GetId(), RequestId: requestID})
+		_, err := e.cust.ConfirmReservation(grpctest.Context(t), &bookingv1.ConfirmReservationRequest{ReservationId: r.GetId(), RequestId: requestID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,7 +39,7 @@ func TestReservationRoundTrips(t *testing.T) {
 		}
 	}
 	var held, confirmed int
-	err := e.pool.QueryRow(ctxT(t), `
+	err := e.pool.QueryRow(grpctest.Context(t), `
 		SELECT count(*) FILTER (WHERE type = 'booking.reservation.held'),
 			count(*) FILTER (WHERE type = 'booking.reservation.confirmed')
 		FROM (SELECT type FROM outbox UNION ALL SELECT type FROM event_log) e`).Scan(&held, &confirmed)

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 )
 
 // TestBatchQuoteInventory prices seats (by the departure's card, by the route's card,
@@ -27,7 +28,7 @@ func TestBatchQuoteInventory(t *testing.T) {
 	}
 	reqs := []*farev1.QuoteInventoryRequest{seatQuote("dep-7", 1, 6000), seatQuote("dep-8", 2, 8500), unpriced, stay, seatQuote("dep-7", 3, 9600)}
 
-	resp, err := h.service.BatchQuoteInventory(ctxT(t), &farev1.BatchQuoteInventoryRequest{Requests: reqs})
+	resp, err := h.service.BatchQuoteInventory(grpctest.Context(t), &farev1.BatchQuoteInventoryRequest{Requests: reqs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestBatchQuoteInventory(t *testing.T) {
 			t.Fatalf("result %d: status %v quote %v, want a stored quote", i, r.GetStatus(), r.GetQuote())
 		}
 		ids[r.GetQuote().GetId()] = true
-		single, err := h.service.QuoteInventory(ctxT(t), reqs[i])
+		single, err := h.service.QuoteInventory(grpctest.Context(t), reqs[i])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,8 +92,8 @@ func TestBatchQuoteInventoryBadInput(t *testing.T) {
 		{"ride product", []*farev1.QuoteInventoryRequest{{ProductKey: rideKey(), Quantity: 1, Load: &farev1.QuoteInventoryRequest_LoadFactorBps{}}}, "requests[0].product_key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := h.service.BatchQuoteInventory(ctxT(t), &farev1.BatchQuoteInventoryRequest{Requests: tc.reqs})
-			wantField(t, err, tc.field)
+			_, err := h.service.BatchQuoteInventory(grpctest.Context(t), &farev1.BatchQuoteInventoryRequest{Requests: tc.reqs})
+			grpctest.WantField(t, err, tc.field)
 		})
 	}
 	if n := h.count(t, "quote"); n != 0 {

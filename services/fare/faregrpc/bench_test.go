@@ -3,6 +3,8 @@ package faregrpc_test
 import (
 	"testing"
 	"time"
+
+	"github.com/waybill/waybill/kit/grpctest"
 )
 
 // BenchmarkQuoteInventory measures one seat quote through gRPC on loopback: the card
@@ -12,7 +14,7 @@ func BenchmarkQuoteInventory(b *testing.B) {
 	h.create(b, inventoryCard(seatKey(""), 10000))
 	h.create(b, inventoryCard(seatKey("dep-1"), 12000))
 	req := seatQuote("dep-2", 2, 8500) // falls back to the route's card
-	ctx := ctxT(b)
+	ctx := grpctest.Context(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()

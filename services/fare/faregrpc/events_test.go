@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 )
 
 // TestEventsReachTheLog checks that the sequencer Register starts moves fare's events
@@ -16,7 +17,7 @@ func TestEventsReachTheLog(t *testing.T) {
 	t.Parallel()
 	h := start(t)
 	v1 := h.create(t, inventoryCard(stayKey(), 100))
-	if _, err := h.operator.UpdateRateCard(ctxT(t), &farev1.UpdateRateCardRequest{
+	if _, err := h.operator.UpdateRateCard(grpctest.Context(t), &farev1.UpdateRateCardRequest{
 		RateCard: &farev1.RateCard{Id: v1.GetId(), Description: "v2"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description"}},
 	}); err != nil {
 		t.Fatal(err)

@@ -1,36 +1,23 @@
 package faregrpc_test
 
 import (
-	"context"
-	"errors"
-	"io"
-	"log/slog"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/auth"
-	"github.com/waybill/waybill/kit/grpcserver"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/serve"
-	"github.com/waybill/waybill/kit/telemetry"
 	"github.com/waybill/waybill/services/fare/faregrpc"
 	"github.com/waybill/waybill/services/fare/farepg"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-const testSecret = "fare-test-secret-0123456789"
 
 // harness is a fare server on loopback, started through faregrpc.Register on a fresh
 // database, with clients for each role.
@@ -44,57 +31,16 @@ type harness struct {
 
 func start(t testing.TB) *harness {
 	t.Helper()
-	pool := pgtest.NewDB(t, "fare", farepg.Migrations)
-	signer, err := auth.NewSigner(testSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tel, err := telemetry.Setup(context.Background(), "fare-test", func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := grpcserver.New(grpcserver.Config{Name: "fare", DefaultTimeout: 10 * time.Second}, logger, tel,
-		grpc.ChainUnaryInterceptor(signer.UnaryServerInterceptor()),
-		grpc.ChainStreamInterceptor(signer.StreamServerInterceptor()))
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := faregrpc.Register(ctx, serve.Deps{Server: srv, Pool: pool, Logger: logger, Telemetry: tel, Auth: signer}); err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, lis, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	dial := func(opts ...grpc.DialOption) farev1.FareServiceClient {
-		conn, err := grpc.NewClient(lis.Addr().String(), append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		return farev1.NewFareServiceClient(conn)
-	}
-	operator := dial(signer.DialOption(auth.Identity{Subject: "ops-anna", Role: auth.RoleOperator}))
+	s := grpctest.Start(t, serve.Spec{Name: "fare", Migrations: farepg.Migrations, EventTypes: faregrpc.EventTypes,
+		Register: faregrpc.Register})
+	client := func(id auth.Identity) farev1.FareServiceClient { return farev1.NewFareServiceClient(s.Conn(id)) }
 	return &harness{
-		pool:     pool,
-		operator: operator,
-		service:  dial(signer.DialOption(auth.Identity{Subject: "booking", Role: auth.RoleService})),
-		customer: dial(signer.DialOption(auth.Identity{Subject: "cust-1", Role: auth.RoleCustomer})),
-		anon:     dial(),
+		pool:     s.Pool,
+		operator: client(auth.Identity{Subject: "ops-anna", Role: auth.RoleOperator}),
+		service:  client(auth.Identity{Subject: "booking", Role: auth.RoleService}),
+		customer: client(auth.Identity{Subject: "cust-1", Role: auth.RoleCustomer}),
+		anon:     client(auth.Identity{}),
 	}
-}
-
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // count returns the number of rows of a table.
@@ -105,34 +51,6 @@ func (h *harness) count(t *testing.T, table string) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// wantCode fails unless err has code.
-func wantCode(t *testing.T, err error, code codes.Code) {
-	t.Helper()
-	if got := status.Code(err); got != code {
-		t.Fatalf("code = %v (%v), want %v", got, err, code)
-	}
-}
-
-// wantField fails unless err is INVALID_ARGUMENT with a BadRequest naming field.
-func wantField(t *testing.T, err error, field string) {
-	t.Helper()
-	st := status.Convert(err)
-	if st.Code() != codes.InvalidArgument {
-		t.Fatalf("code = %v (%v), want InvalidArgument naming %s", st.Code(), err, field)
-	}
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				if v.GetField() == field {
-					return
-				}
-				t.Fatalf("field = %q (%s), want %q", v.GetField(), v.GetDescription(), field)
-			}
-		}
-	}
-	t.Fatalf("no BadRequest field violation in %v", err)
 }
 
 func eur(amount int64) *typev1.Money { return &typev1.Money{AmountMinor: amount, CurrencyCode: "EUR"} }
@@ -185,7 +103,7 @@ func rideCard() *farev1.RateCard {
 
 func (h *harness) create(t testing.TB, c *farev1.RateCard) *farev1.RateCard {
 	t.Helper()
-	resp, err := h.operator.CreateRateCard(ctxT(t), &farev1.CreateRateCardRequest{RateCard: c})
+	resp, err := h.operator.CreateRateCard(grpctest.Context(t), &farev1.CreateRateCardRequest{RateCard: c})
 	if err != nil {
 		t.Fatalf("CreateRateCard: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 )
 
 func seatQuote(departure string, qty, load int32) *farev1.QuoteInventoryRequest {
@@ -23,7 +24,7 @@ func TestQuoteInventorySeat(t *testing.T) {
 
 	before := time.Now()
 	// 85 % full: the 80 % tier, 1.25x.
-	resp, err := h.customer.QuoteInventory(ctxT(t), seatQuote("dep-1", 2, 8500))
+	resp, err := h.customer.QuoteInventory(grpctest.Context(t), seatQuote("dep-1", 2, 8500))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func TestQuoteInventoryDepartureCardWins(t *testing.T) {
 		{"dep-8", route.GetId(), 10000},
 		{"", route.GetId(), 10000},
 	} {
-		resp, err := h.customer.QuoteInventory(ctxT(t), seatQuote(tc.departure, 1, 6000))
+		resp, err := h.customer.QuoteInventory(grpctest.Context(t), seatQuote(tc.departure, 1, 6000))
 		if err != nil {
 			t.Fatalf("departure %q: %v", tc.departure, err)
 		}
@@ -87,7 +88,7 @@ func TestQuoteInventoryStay(t *testing.T) {
 	h := start(t)
 	h.create(t, inventoryCard(stayKey(), 8999))
 	// 3 of 10 rooms used: 30 %, the 0 % tier, 0.9x: 8999 × 0.9 = 8099.1 → 8099 per night.
-	resp, err := h.service.QuoteInventory(ctxT(t), &farev1.QuoteInventoryRequest{
+	resp, err := h.service.QuoteInventory(grpctest.Context(t), &farev1.QuoteInventoryRequest{
 		ProductKey: stayKey(), Quantity: 2, CheckInDate: future(10), CheckOutDate: future(13),
 		Load: &farev1.QuoteInventoryRequest_Occupancy{Occupancy: &farev1.Occupancy{Used: 3, Capacity: 10}},
 	})
@@ -113,7 +114,7 @@ func TestQuoteIsDeterministic(t *testing.T) {
 	h := start(t)
 	h.create(t, inventoryCard(seatKey(""), 12345))
 	req := seatQuote("dep-1", 3, 9100)
-	first, err := h.customer.QuoteInventory(ctxT(t), req)
+	first, err := h.customer.QuoteInventory(grpctest.Context(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestQuoteIsDeterministic(t *testing.T) {
 	got := make(chan *farev1.Quote, 20)
 	for range 20 {
 		wg.Go(func() {
-			resp, err := h.customer.QuoteInventory(ctxT(t), req)
+			resp, err := h.customer.QuoteInventory(grpctest.Context(t), req)
 			if err != nil {
 				errs <- err
 				return
@@ -158,22 +159,22 @@ func TestQuoteInventoryNotFound(t *testing.T) {
 	t.Parallel()
 	h := start(t)
 	h.create(t, inventoryCard(stayKey(), 100))
-	_, err := h.customer.QuoteInventory(ctxT(t), seatQuote("dep-1", 1, 0))
-	wantCode(t, err, codes.NotFound)
+	_, err := h.customer.QuoteInventory(grpctest.Context(t), seatQuote("dep-1", 1, 0))
+	grpctest.WantCode(t, err, codes.NotFound)
 	// A card scheduled for later does not price anything yet.
 	c := inventoryCard(seatKey(""), 100)
 	c.EffectiveTime = timestamp(time.Now().Add(time.Hour))
 	h.create(t, c)
-	_, err = h.customer.QuoteInventory(ctxT(t), seatQuote("dep-1", 1, 0))
-	wantCode(t, err, codes.NotFound)
+	_, err = h.customer.QuoteInventory(grpctest.Context(t), seatQuote("dep-1", 1, 0))
+	grpctest.WantCode(t, err, codes.NotFound)
 }
 
 func TestQuoteInventoryAuth(t *testing.T) {
 	t.Parallel()
 	h := start(t)
 	h.create(t, inventoryCard(seatKey(""), 100))
-	_, err := h.anon.QuoteInventory(ctxT(t), seatQuote("", 1, 0))
-	wantCode(t, err, codes.Unauthenticated)
+	_, err := h.anon.QuoteInventory(grpctest.Context(t), seatQuote("", 1, 0))
+	grpctest.WantCode(t, err, codes.Unauthenticated)
 }
 
 func TestQuoteInventoryBadInput(t *testing.T) {
@@ -219,8 +220,8 @@ func TestQuoteInventoryBadInput(t *testing.T) {
 		{"31 nights", stay(future(5), future(36)), "check_out_date"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := h.customer.QuoteInventory(ctxT(t), tc.req)
-			wantField(t, err, tc.field)
+			_, err := h.customer.QuoteInventory(grpctest.Context(t), tc.req)
+			grpctest.WantField(t, err, tc.field)
 		})
 	}
 	if n := h.count(t, "quote"); n != 0 {

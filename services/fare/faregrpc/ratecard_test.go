@@ -13,6 +13,7 @@ import (
 
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 )
 
 // events returns the payloads of the fare.rate_card.updated events written so far, in
@@ -67,7 +68,7 @@ func TestCreateAndGetRateCard(t *testing.T) {
 		t.Fatalf("created %v, want the fields of %v", c, in)
 	}
 	for _, v := range []int64{0, 1} {
-		got, err := h.customer.GetRateCard(ctxT(t), &farev1.GetRateCardRequest{RateCardId: c.GetId(), Version: v})
+		got, err := h.customer.GetRateCard(grpctest.Context(t), &farev1.GetRateCardRequest{RateCardId: c.GetId(), Version: v})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +97,7 @@ func TestCreateRateCardIdempotent(t *testing.T) {
 	errs := make(chan error, 10)
 	for range 10 {
 		wg.Go(func() {
-			resp, err := h.operator.CreateRateCard(ctxT(t), req)
+			resp, err := h.operator.CreateRateCard(grpctest.Context(t), req)
 			if err != nil {
 				errs <- err
 				return
@@ -122,7 +123,7 @@ func TestCreateRateCardIdempotent(t *testing.T) {
 	// Later, with other content, the same id still returns the first result.
 	later := proto.Clone(req).(*farev1.CreateRateCardRequest)
 	later.GetRateCard().GetInventory().UnitPrice = eur(1)
-	resp, err := h.operator.CreateRateCard(ctxT(t), later)
+	resp, err := h.operator.CreateRateCard(grpctest.Context(t), later)
 	if err != nil || !proto.Equal(resp.GetRateCard(), first) {
 		t.Fatalf("late retry = %v, %v; want %v", resp.GetRateCard(), err, first)
 	}
@@ -133,31 +134,31 @@ func TestCreateRateCardIdempotent(t *testing.T) {
 		t.Fatalf("%d events, want 1", n)
 	}
 	// Without the request id it is a second card for the same key.
-	_, err = h.operator.CreateRateCard(ctxT(t), &farev1.CreateRateCardRequest{RateCard: inventoryCard(stayKey(), 5000)})
-	wantCode(t, err, codes.AlreadyExists)
-	_, err = h.operator.CreateRateCard(ctxT(t), &farev1.CreateRateCardRequest{RateCard: inventoryCard(stayKey(), 5000), RequestId: "req-2"})
-	wantCode(t, err, codes.AlreadyExists)
+	_, err = h.operator.CreateRateCard(grpctest.Context(t), &farev1.CreateRateCardRequest{RateCard: inventoryCard(stayKey(), 5000)})
+	grpctest.WantCode(t, err, codes.AlreadyExists)
+	_, err = h.operator.CreateRateCard(grpctest.Context(t), &farev1.CreateRateCardRequest{RateCard: inventoryCard(stayKey(), 5000), RequestId: "req-2"})
+	grpctest.WantCode(t, err, codes.AlreadyExists)
 }
 
 func TestRateCardWritesNeedOperatorOrService(t *testing.T) {
 	t.Parallel()
 	h := start(t)
-	_, err := h.anon.CreateRateCard(ctxT(t), &farev1.CreateRateCardRequest{RateCard: inventoryCard(stayKey(), 1)})
-	wantCode(t, err, codes.Unauthenticated)
-	_, err = h.customer.CreateRateCard(ctxT(t), &farev1.CreateRateCardRequest{RateCard: inventoryCard(stayKey(), 1)})
-	wantCode(t, err, codes.PermissionDenied)
-	resp, err := h.service.CreateRateCard(ctxT(t), &farev1.CreateRateCardRequest{RateCard: inventoryCard(stayKey(), 1)})
+	_, err := h.anon.CreateRateCard(grpctest.Context(t), &farev1.CreateRateCardRequest{RateCard: inventoryCard(stayKey(), 1)})
+	grpctest.WantCode(t, err, codes.Unauthenticated)
+	_, err = h.customer.CreateRateCard(grpctest.Context(t), &farev1.CreateRateCardRequest{RateCard: inventoryCard(stayKey(), 1)})
+	grpctest.WantCode(t, err, codes.PermissionDenied)
+	resp, err := h.service.CreateRateCard(grpctest.Context(t), &farev1.CreateRateCardRequest{RateCard: inventoryCard(stayKey(), 1)})
 	if err != nil {
 		t.Fatalf("service: %v", err)
 	}
 	id := resp.GetRateCard().GetId()
 	upd := &farev1.UpdateRateCardRequest{RateCard: &farev1.RateCard{Id: id, Description: "x"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description"}}}
-	_, err = h.customer.UpdateRateCard(ctxT(t), upd)
-	wantCode(t, err, codes.PermissionDenied)
-	_, err = h.anon.GetRateCard(ctxT(t), &farev1.GetRateCardRequest{RateCardId: id})
-	wantCode(t, err, codes.Unauthenticated)
-	_, err = h.anon.ListRateCards(ctxT(t), &farev1.ListRateCardsRequest{})
-	wantCode(t, err, codes.Unauthenticated)
+	_, err = h.customer.UpdateRateCard(grpctest.Context(t), upd)
+	grpctest.WantCode(t, err, codes.PermissionDenied)
+	_, err = h.anon.GetRateCard(grpctest.Context(t), &farev1.GetRateCardRequest{RateCardId: id})
+	grpctest.WantCode(t, err, codes.Unauthenticated)
+	_, err = h.anon.ListRateCards(grpctest.Context(t), &farev1.ListRateCardsRequest{})
+	grpctest.WantCode(t, err, codes.Unauthenticated)
 	if n := h.count(t, "rate_card_version"); n != 1 {
 		t.Fatalf("%d versions, want 1", n)
 	}
@@ -171,7 +172,7 @@ func TestUpdateRateCardVersions(t *testing.T) {
 	v1 := h.create(t, inventoryCard(seatKey(""), 10000))
 
 	// Version 2: a new price. Version 3: no dynamic pricing and a new description.
-	resp, err := h.operator.UpdateRateCard(ctxT(t), &farev1.UpdateRateCardRequest{
+	resp, err := h.operator.UpdateRateCard(grpctest.Context(t), &farev1.UpdateRateCardRequest{
 		RateCard:   &farev1.RateCard{Id: v1.GetId(), Version: 1, Pricing: &farev1.RateCard_Inventory{Inventory: &farev1.InventoryPricing{UnitPrice: eur(11000)}}},
 		UpdateMask: update("inventory"), RequestId: "upd-2",
 	})
@@ -185,7 +186,7 @@ func TestUpdateRateCardVersions(t *testing.T) {
 		t.Fatalf("version 2 = %v", v2)
 	}
 	// A retry of the same update returns version 2 again.
-	again, err := h.operator.UpdateRateCard(ctxT(t), &farev1.UpdateRateCardRequest{
+	again, err := h.operator.UpdateRateCard(grpctest.Context(t), &farev1.UpdateRateCardRequest{
 		RateCard:   &farev1.RateCard{Id: v1.GetId(), Version: 1, Pricing: &farev1.RateCard_Inventory{Inventory: &farev1.InventoryPricing{UnitPrice: eur(11000)}}},
 		UpdateMask: update("inventory"), RequestId: "upd-2",
 	})
@@ -193,11 +194,11 @@ func TestUpdateRateCardVersions(t *testing.T) {
 		t.Fatalf("retry = %v, %v; want version 2", again.GetRateCard(), err)
 	}
 	// A stale version is refused.
-	_, err = h.operator.UpdateRateCard(ctxT(t), &farev1.UpdateRateCardRequest{
+	_, err = h.operator.UpdateRateCard(grpctest.Context(t), &farev1.UpdateRateCardRequest{
 		RateCard: &farev1.RateCard{Id: v1.GetId(), Version: 1, Description: "stale"}, UpdateMask: update("description"),
 	})
-	wantCode(t, err, codes.Aborted)
-	resp, err = h.operator.UpdateRateCard(ctxT(t), &farev1.UpdateRateCardRequest{
+	grpctest.WantCode(t, err, codes.Aborted)
+	resp, err = h.operator.UpdateRateCard(grpctest.Context(t), &farev1.UpdateRateCardRequest{
 		RateCard: &farev1.RateCard{Id: v1.GetId(), Description: "flat"}, UpdateMask: update("dynamic_pricing", "description"),
 	})
 	if err != nil {
@@ -210,7 +211,7 @@ func TestUpdateRateCardVersions(t *testing.T) {
 
 	// Every version stays readable as written.
 	for _, want := range []*farev1.RateCard{v1, v2, v3} {
-		got, err := h.customer.GetRateCard(ctxT(t), &farev1.GetRateCardRequest{RateCardId: v1.GetId(), Version: want.GetVersion()})
+		got, err := h.customer.GetRateCard(grpctest.Context(t), &farev1.GetRateCardRequest{RateCardId: v1.GetId(), Version: want.GetVersion()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,18 +219,18 @@ func TestUpdateRateCardVersions(t *testing.T) {
 			t.Fatalf("version %d = %v (latest %d), want %v", want.GetVersion(), got.GetRateCard(), got.GetLatestVersion(), want)
 		}
 	}
-	cur, err := h.customer.GetRateCard(ctxT(t), &farev1.GetRateCardRequest{RateCardId: v1.GetId()})
+	cur, err := h.customer.GetRateCard(grpctest.Context(t), &farev1.GetRateCardRequest{RateCardId: v1.GetId()})
 	if err != nil || !proto.Equal(cur.GetRateCard(), v3) {
 		t.Fatalf("current = %v, %v; want version 3", cur.GetRateCard(), err)
 	}
-	_, err = h.customer.GetRateCard(ctxT(t), &farev1.GetRateCardRequest{RateCardId: v1.GetId(), Version: 4})
-	wantCode(t, err, codes.NotFound)
+	_, err = h.customer.GetRateCard(grpctest.Context(t), &farev1.GetRateCardRequest{RateCardId: v1.GetId(), Version: 4})
+	grpctest.WantCode(t, err, codes.NotFound)
 
 	// History, newest first, one page at a time.
 	var history []*farev1.RateCard
 	token := ""
 	for page := 0; ; page++ {
-		resp, err := h.customer.ListRateCardVersions(ctxT(t), &farev1.ListRateCardVersionsRequest{RateCardId: v1.GetId(), PageSize: 2, PageToken: token})
+		resp, err := h.customer.ListRateCardVersions(grpctest.Context(t), &farev1.ListRateCardVersionsRequest{RateCardId: v1.GetId(), PageSize: 2, PageToken: token})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +248,7 @@ func TestUpdateRateCardVersions(t *testing.T) {
 	}
 
 	// Quotes use the version in effect: 3, at 1.0x.
-	q, err := h.customer.QuoteInventory(ctxT(t), seatQuote("", 1, 9900))
+	q, err := h.customer.QuoteInventory(grpctest.Context(t), seatQuote("", 1, 9900))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +273,7 @@ func TestScheduledVersion(t *testing.T) {
 	h := start(t)
 	v1 := h.create(t, inventoryCard(seatKey(""), 10000))
 	at := time.Now().Add(time.Hour).Add(123 * time.Nanosecond)
-	resp, err := h.operator.UpdateRateCard(ctxT(t), &farev1.UpdateRateCardRequest{
+	resp, err := h.operator.UpdateRateCard(grpctest.Context(t), &farev1.UpdateRateCardRequest{
 		RateCard: &farev1.RateCard{
 			Id: v1.GetId(), EffectiveTime: timestamp(at),
 			Pricing: &farev1.RateCard_Inventory{Inventory: &farev1.InventoryPricing{UnitPrice: eur(50000)}},
@@ -288,25 +289,25 @@ func TestScheduledVersion(t *testing.T) {
 	if v2.GetVersion() != 2 || !v2.GetEffectiveTime().AsTime().Equal(at) {
 		t.Fatalf("version 2 = %v", v2)
 	}
-	if got, err := h.customer.GetRateCard(ctxT(t), &farev1.GetRateCardRequest{RateCardId: v1.GetId(), Version: 2}); err != nil || !proto.Equal(got.GetRateCard(), v2) {
+	if got, err := h.customer.GetRateCard(grpctest.Context(t), &farev1.GetRateCardRequest{RateCardId: v1.GetId(), Version: 2}); err != nil || !proto.Equal(got.GetRateCard(), v2) {
 		t.Fatalf("read back = %v, %v; want %v", got.GetRateCard(), err, v2)
 	}
-	cur, err := h.customer.GetRateCard(ctxT(t), &farev1.GetRateCardRequest{RateCardId: v1.GetId()})
+	cur, err := h.customer.GetRateCard(grpctest.Context(t), &farev1.GetRateCardRequest{RateCardId: v1.GetId()})
 	if err != nil || cur.GetRateCard().GetVersion() != 1 || cur.GetLatestVersion() != 2 {
 		t.Fatalf("current = version %d latest %d (%v), want 1 and 2", cur.GetRateCard().GetVersion(), cur.GetLatestVersion(), err)
 	}
-	q, err := h.customer.QuoteInventory(ctxT(t), seatQuote("", 1, 5000))
+	q, err := h.customer.QuoteInventory(grpctest.Context(t), seatQuote("", 1, 5000))
 	if err != nil || q.GetQuote().GetRateVersion() != 1 || q.GetQuote().GetPrice().GetAmountMinor() != 10000 {
 		t.Fatalf("quote = %v, %v; want version 1 at 10000", q.GetQuote(), err)
 	}
 	// Editing the scheduled version's description keeps it scheduled.
-	resp, err = h.operator.UpdateRateCard(ctxT(t), &farev1.UpdateRateCardRequest{
+	resp, err = h.operator.UpdateRateCard(grpctest.Context(t), &farev1.UpdateRateCardRequest{
 		RateCard: &farev1.RateCard{Id: v1.GetId(), Description: "summer"}, UpdateMask: update("description"),
 	})
 	if err != nil || resp.GetRateCard().GetVersion() != 3 || !resp.GetRateCard().GetEffectiveTime().AsTime().Equal(at) {
 		t.Fatalf("version 3 = %v, %v; want effective at %v", resp.GetRateCard(), err, at)
 	}
-	list, err := h.customer.ListRateCards(ctxT(t), &farev1.ListRateCardsRequest{})
+	list, err := h.customer.ListRateCards(grpctest.Context(t), &farev1.ListRateCardsRequest{})
 	if err != nil || len(list.GetRateCards()) != 1 || list.GetRateCards()[0].GetVersion() != 1 {
 		t.Fatalf("list = %v, %v; want version 1 in effect", list.GetRateCards(), err)
 	}
@@ -326,7 +327,7 @@ func TestListRateCards(t *testing.T) {
 		t.Helper()
 		var out []*farev1.RateCard
 		for range 10 {
-			resp, err := h.customer.ListRateCards(ctxT(t), req)
+			resp, err := h.customer.ListRateCards(grpctest.Context(t), req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -440,8 +441,8 @@ func TestRateCardBadInput(t *testing.T) {
 	}
 	for _, tc := range create {
 		t.Run("create/"+tc.name, func(t *testing.T) {
-			_, err := h.operator.CreateRateCard(ctxT(t), &farev1.CreateRateCardRequest{RateCard: tc.card, RequestId: tc.reqID})
-			wantField(t, err, tc.field)
+			_, err := h.operator.CreateRateCard(grpctest.Context(t), &farev1.CreateRateCardRequest{RateCard: tc.card, RequestId: tc.reqID})
+			grpctest.WantField(t, err, tc.field)
 		})
 	}
 
@@ -473,14 +474,14 @@ func TestRateCardBadInput(t *testing.T) {
 	}
 	for _, tc := range updates {
 		t.Run("update/"+tc.name, func(t *testing.T) {
-			_, err := h.operator.UpdateRateCard(ctxT(t), tc.req)
-			wantField(t, err, tc.field)
+			_, err := h.operator.UpdateRateCard(grpctest.Context(t), tc.req)
+			grpctest.WantField(t, err, tc.field)
 		})
 	}
 	t.Run("update/unknown card", func(t *testing.T) {
 		for _, unknown := range []string{"00000000-0000-0000-0000-000000000000", "not-a-uuid"} {
-			_, err := h.operator.UpdateRateCard(ctxT(t), &farev1.UpdateRateCardRequest{RateCard: &farev1.RateCard{Id: unknown}, UpdateMask: update("description")})
-			wantCode(t, err, codes.NotFound)
+			_, err := h.operator.UpdateRateCard(grpctest.Context(t), &farev1.UpdateRateCardRequest{RateCard: &farev1.RateCard{Id: unknown}, UpdateMask: update("description")})
+			grpctest.WantCode(t, err, codes.NotFound)
 		}
 	})
 
@@ -490,60 +491,60 @@ func TestRateCardBadInput(t *testing.T) {
 		field string
 	}{
 		{"get without id", func() error {
-			_, err := h.customer.GetRateCard(ctxT(t), &farev1.GetRateCardRequest{})
+			_, err := h.customer.GetRateCard(grpctest.Context(t), &farev1.GetRateCardRequest{})
 			return err
 		}, "rate_card_id"},
 		{"get negative version", func() error {
-			_, err := h.customer.GetRateCard(ctxT(t), &farev1.GetRateCardRequest{RateCardId: id, Version: -1})
+			_, err := h.customer.GetRateCard(grpctest.Context(t), &farev1.GetRateCardRequest{RateCardId: id, Version: -1})
 			return err
 		}, "version"},
 		{"list negative page size", func() error {
-			_, err := h.customer.ListRateCards(ctxT(t), &farev1.ListRateCardsRequest{PageSize: -1})
+			_, err := h.customer.ListRateCards(grpctest.Context(t), &farev1.ListRateCardsRequest{PageSize: -1})
 			return err
 		}, "page_size"},
 		{"list bad token", func() error {
-			_, err := h.customer.ListRateCards(ctxT(t), &farev1.ListRateCardsRequest{PageToken: "!!"})
+			_, err := h.customer.ListRateCards(grpctest.Context(t), &farev1.ListRateCardsRequest{PageToken: "!!"})
 			return err
 		}, "page_token"},
 		{"list token of another list", func() error {
-			_, err := h.customer.ListRateCards(ctxT(t), &farev1.ListRateCardsRequest{PageToken: "dmVyc2lvbjoy"}) // "version:2"
+			_, err := h.customer.ListRateCards(grpctest.Context(t), &farev1.ListRateCardsRequest{PageToken: "dmVyc2lvbjoy"}) // "version:2"
 			return err
 		}, "page_token"},
 		{"list unknown kind", func() error {
-			_, err := h.customer.ListRateCards(ctxT(t), &farev1.ListRateCardsRequest{Kind: 9})
+			_, err := h.customer.ListRateCards(grpctest.Context(t), &farev1.ListRateCardsRequest{Kind: 9})
 			return err
 		}, "kind"},
 		{"list empty product key", func() error {
-			_, err := h.customer.ListRateCards(ctxT(t), &farev1.ListRateCardsRequest{ProductKey: &farev1.ProductKey{}})
+			_, err := h.customer.ListRateCards(grpctest.Context(t), &farev1.ListRateCardsRequest{ProductKey: &farev1.ProductKey{}})
 			return err
 		}, "product_key"},
 		{"list invalid product key", func() error {
-			_, err := h.customer.ListRateCards(ctxT(t), &farev1.ListRateCardsRequest{ProductKey: &farev1.ProductKey{Product: &farev1.ProductKey_Stay{Stay: &farev1.StayProduct{}}}})
+			_, err := h.customer.ListRateCards(grpctest.Context(t), &farev1.ListRateCardsRequest{ProductKey: &farev1.ProductKey{Product: &farev1.ProductKey_Stay{Stay: &farev1.StayProduct{}}}})
 			return err
 		}, "product_key.stay.property_id"},
 		{"versions without id", func() error {
-			_, err := h.customer.ListRateCardVersions(ctxT(t), &farev1.ListRateCardVersionsRequest{})
+			_, err := h.customer.ListRateCardVersions(grpctest.Context(t), &farev1.ListRateCardVersionsRequest{})
 			return err
 		}, "rate_card_id"},
 		{"versions negative page size", func() error {
-			_, err := h.customer.ListRateCardVersions(ctxT(t), &farev1.ListRateCardVersionsRequest{RateCardId: id, PageSize: -5})
+			_, err := h.customer.ListRateCardVersions(grpctest.Context(t), &farev1.ListRateCardVersionsRequest{RateCardId: id, PageSize: -5})
 			return err
 		}, "page_size"},
 		{"versions bad token", func() error {
-			_, err := h.customer.ListRateCardVersions(ctxT(t), &farev1.ListRateCardVersionsRequest{RateCardId: id, PageToken: "dmVyc2lvbjp4"}) // "version:x"
+			_, err := h.customer.ListRateCardVersions(grpctest.Context(t), &farev1.ListRateCardVersionsRequest{RateCardId: id, PageToken: "dmVyc2lvbjp4"}) // "version:x"
 			return err
 		}, "page_token"},
 	}
 	for _, tc := range reads {
-		t.Run(tc.name, func(t *testing.T) { wantField(t, tc.call(), tc.field) })
+		t.Run(tc.name, func(t *testing.T) { grpctest.WantField(t, tc.call(), tc.field) })
 	}
 	t.Run("unknown ids", func(t *testing.T) {
-		_, err := h.customer.GetRateCard(ctxT(t), &farev1.GetRateCardRequest{RateCardId: "00000000-0000-0000-0000-000000000000"})
-		wantCode(t, err, codes.NotFound)
-		_, err = h.customer.GetRateCard(ctxT(t), &farev1.GetRateCardRequest{RateCardId: "nope"})
-		wantCode(t, err, codes.NotFound)
-		_, err = h.customer.ListRateCardVersions(ctxT(t), &farev1.ListRateCardVersionsRequest{RateCardId: "00000000-0000-0000-0000-000000000000"})
-		wantCode(t, err, codes.NotFound)
+		_, err := h.customer.GetRateCard(grpctest.Context(t), &farev1.GetRateCardRequest{RateCardId: "00000000-0000-0000-0000-000000000000"})
+		grpctest.WantCode(t, err, codes.NotFound)
+		_, err = h.customer.GetRateCard(grpctest.Context(t), &farev1.GetRateCardRequest{RateCardId: "nope"})
+		grpctest.WantCode(t, err, codes.NotFound)
+		_, err = h.customer.ListRateCardVersions(grpctest.Context(t), &farev1.ListRateCardVersionsRequest{RateCardId: "00000000-0000-0000-0000-000000000000"})
+		grpctest.WantCode(t, err, codes.NotFound)
 	})
 
 	if n := h.count(t, "rate_card_version"); n != versionsBefore {
@@ -567,7 +568,7 @@ func TestConcurrentUpdates(t *testing.T) {
 	versions := make(chan int64, 10)
 	for i := range 10 {
 		wg.Go(func() {
-			resp, err := h.operator.UpdateRateCard(ctxT(t), &farev1.UpdateRateCardRequest{
+			resp, err := h.operator.UpdateRateCard(grpctest.Context(t), &farev1.UpdateRateCardRequest{
 				RateCard:   &farev1.RateCard{Id: v1.GetId(), Pricing: &farev1.RateCard_Inventory{Inventory: &farev1.InventoryPricing{UnitPrice: eur(int64(1000 + i))}}},
 				UpdateMask: update("inventory"),
 			})

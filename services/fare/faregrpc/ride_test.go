@@ -10,6 +10,7 @@ import (
 
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 )
 
 var (
@@ -29,7 +30,7 @@ func rideQuote(pickup *typev1.GeoPoint) *farev1.QuoteRideRequest {
 
 func (h *harness) setSurge(t *testing.T, s *farev1.Surge) *farev1.Surge {
 	t.Helper()
-	resp, err := h.operator.SetSurge(ctxT(t), &farev1.SetSurgeRequest{Surge: s})
+	resp, err := h.operator.SetSurge(grpctest.Context(t), &farev1.SetSurgeRequest{Surge: s})
 	if err != nil {
 		t.Fatalf("SetSurge: %v", err)
 	}
@@ -43,7 +44,7 @@ func TestQuoteRide(t *testing.T) {
 
 	quote := func(pickup *typev1.GeoPoint) *farev1.Quote {
 		t.Helper()
-		resp, err := h.customer.QuoteRide(ctxT(t), rideQuote(pickup))
+		resp, err := h.customer.QuoteRide(grpctest.Context(t), rideQuote(pickup))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +106,7 @@ func TestQuoteRide(t *testing.T) {
 	// A short ride is topped up to the minimum fare.
 	short := rideQuote(spandau)
 	short.EstimatedDistanceMeters, short.EstimatedDurationSeconds = 500, 60
-	resp, err := h.customer.QuoteRide(ctxT(t), short)
+	resp, err := h.customer.QuoteRide(grpctest.Context(t), short)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,10 +117,10 @@ func TestQuoteRide(t *testing.T) {
 	// No card for the product.
 	xl := rideQuote(spandau)
 	xl.Product = "xl"
-	_, err = h.customer.QuoteRide(ctxT(t), xl)
-	wantCode(t, err, codes.NotFound)
-	_, err = h.anon.QuoteRide(ctxT(t), rideQuote(spandau))
-	wantCode(t, err, codes.Unauthenticated)
+	_, err = h.customer.QuoteRide(grpctest.Context(t), xl)
+	grpctest.WantCode(t, err, codes.NotFound)
+	_, err = h.anon.QuoteRide(grpctest.Context(t), rideQuote(spandau))
+	grpctest.WantCode(t, err, codes.Unauthenticated)
 }
 
 func TestQuoteRideBadInput(t *testing.T) {
@@ -150,8 +151,8 @@ func TestQuoteRideBadInput(t *testing.T) {
 		{"over a day", mod(func(r *farev1.QuoteRideRequest) { r.EstimatedDurationSeconds = 86401 }), "estimated_duration_seconds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := h.customer.QuoteRide(ctxT(t), tc.req)
-			wantField(t, err, tc.field)
+			_, err := h.customer.QuoteRide(grpctest.Context(t), tc.req)
+			grpctest.WantField(t, err, tc.field)
 		})
 	}
 	if n := h.count(t, "quote"); n != 0 {
@@ -169,13 +170,13 @@ func TestSurges(t *testing.T) {
 		!proto.Equal(v1.GetCreateTime(), v1.GetUpdateTime()) || v1.GetReason() != "concert ends" {
 		t.Fatalf("first set = %v", v1)
 	}
-	got, err := h.customer.GetSurge(ctxT(t), &farev1.GetSurgeRequest{City: "berlin", Zone: "mitte"})
+	got, err := h.customer.GetSurge(grpctest.Context(t), &farev1.GetSurgeRequest{City: "berlin", Zone: "mitte"})
 	if err != nil || !proto.Equal(got.GetSurge(), v1) {
 		t.Fatalf("GetSurge = %v, %v; want %v", got.GetSurge(), err, v1)
 	}
 
 	// A service (a demand controller) may set surges; versions must match.
-	resp, err := h.service.SetSurge(ctxT(t), &farev1.SetSurgeRequest{RequestId: "s-2", Surge: &farev1.Surge{
+	resp, err := h.service.SetSurge(grpctest.Context(t), &farev1.SetSurgeRequest{RequestId: "s-2", Surge: &farev1.Surge{
 		City: "berlin", Zone: "mitte", MultiplierBps: 17500, Center: alexanderplatz, RadiusMeters: 2000, Version: 1}})
 	if err != nil {
 		t.Fatal(err)
@@ -184,19 +185,19 @@ func TestSurges(t *testing.T) {
 	if v2.GetVersion() != 2 || v2.GetActor() != "booking" || !proto.Equal(v2.GetCreateTime(), v1.GetCreateTime()) || v2.GetExpireTime() != nil {
 		t.Fatalf("second set = %v", v2)
 	}
-	_, err = h.operator.SetSurge(ctxT(t), &farev1.SetSurgeRequest{Surge: &farev1.Surge{
+	_, err = h.operator.SetSurge(grpctest.Context(t), &farev1.SetSurgeRequest{Surge: &farev1.Surge{
 		City: "berlin", Zone: "mitte", MultiplierBps: 19000, Center: alexanderplatz, RadiusMeters: 2000, Version: 1}})
-	wantCode(t, err, codes.Aborted)
-	_, err = h.operator.SetSurge(ctxT(t), &farev1.SetSurgeRequest{Surge: &farev1.Surge{City: "berlin", Zone: "new", MultiplierBps: 19000, Center: alexanderplatz, RadiusMeters: 200, Version: 3}})
-	wantCode(t, err, codes.Aborted)
+	grpctest.WantCode(t, err, codes.Aborted)
+	_, err = h.operator.SetSurge(grpctest.Context(t), &farev1.SetSurgeRequest{Surge: &farev1.Surge{City: "berlin", Zone: "new", MultiplierBps: 19000, Center: alexanderplatz, RadiusMeters: 200, Version: 3}})
+	grpctest.WantCode(t, err, codes.Aborted)
 	h.setSurge(t, &farev1.Surge{City: "berlin", Zone: "mitte", MultiplierBps: 10000, Center: alexanderplatz, RadiusMeters: 2000})
 	// A retry of the second call returns what it set, even after a later change.
-	again, err := h.service.SetSurge(ctxT(t), &farev1.SetSurgeRequest{RequestId: "s-2", Surge: &farev1.Surge{
+	again, err := h.service.SetSurge(grpctest.Context(t), &farev1.SetSurgeRequest{RequestId: "s-2", Surge: &farev1.Surge{
 		City: "berlin", Zone: "mitte", MultiplierBps: 17500, Center: alexanderplatz, RadiusMeters: 2000, Version: 1}})
 	if err != nil || !proto.Equal(again.GetSurge(), v2) {
 		t.Fatalf("retry = %v, %v; want %v", again.GetSurge(), err, v2)
 	}
-	cur, err := h.customer.GetSurge(ctxT(t), &farev1.GetSurgeRequest{City: "berlin", Zone: "mitte"})
+	cur, err := h.customer.GetSurge(grpctest.Context(t), &farev1.GetSurgeRequest{City: "berlin", Zone: "mitte"})
 	if err != nil || cur.GetSurge().GetVersion() != 3 || cur.GetSurge().GetMultiplierBps() != 10000 {
 		t.Fatalf("current = %v, %v; want version 3 at 10000", cur.GetSurge(), err)
 	}
@@ -213,7 +214,7 @@ func TestSurges(t *testing.T) {
 	var zones []string
 	token := ""
 	for range 10 {
-		resp, err := h.customer.ListSurges(ctxT(t), &farev1.ListSurgesRequest{City: "berlin", PageSize: 3, PageToken: token})
+		resp, err := h.customer.ListSurges(grpctest.Context(t), &farev1.ListSurgesRequest{City: "berlin", PageSize: 3, PageToken: token})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,12 +229,12 @@ func TestSurges(t *testing.T) {
 		t.Fatalf("zones %v, want %v", zones, want)
 	}
 
-	_, err = h.customer.GetSurge(ctxT(t), &farev1.GetSurgeRequest{City: "berlin", Zone: "never"})
-	wantCode(t, err, codes.NotFound)
-	_, err = h.customer.SetSurge(ctxT(t), &farev1.SetSurgeRequest{Surge: &farev1.Surge{City: "berlin", Zone: "default", MultiplierBps: 20000}})
-	wantCode(t, err, codes.PermissionDenied)
-	_, err = h.anon.GetSurge(ctxT(t), &farev1.GetSurgeRequest{City: "berlin", Zone: "default"})
-	wantCode(t, err, codes.Unauthenticated)
+	_, err = h.customer.GetSurge(grpctest.Context(t), &farev1.GetSurgeRequest{City: "berlin", Zone: "never"})
+	grpctest.WantCode(t, err, codes.NotFound)
+	_, err = h.customer.SetSurge(grpctest.Context(t), &farev1.SetSurgeRequest{Surge: &farev1.Surge{City: "berlin", Zone: "default", MultiplierBps: 20000}})
+	grpctest.WantCode(t, err, codes.PermissionDenied)
+	_, err = h.anon.GetSurge(grpctest.Context(t), &farev1.GetSurgeRequest{City: "berlin", Zone: "default"})
+	grpctest.WantCode(t, err, codes.Unauthenticated)
 }
 
 func TestSurgeBadInput(t *testing.T) {
@@ -272,8 +273,8 @@ func TestSurgeBadInput(t *testing.T) {
 		{"long request id", zone(func(s *farev1.Surge) {}), string(long[:129]), "request_id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := h.operator.SetSurge(ctxT(t), &farev1.SetSurgeRequest{Surge: tc.surge, RequestId: tc.reqID})
-			wantField(t, err, tc.field)
+			_, err := h.operator.SetSurge(grpctest.Context(t), &farev1.SetSurgeRequest{Surge: tc.surge, RequestId: tc.reqID})
+			grpctest.WantField(t, err, tc.field)
 		})
 	}
 	for _, tc := range []struct {
@@ -282,27 +283,27 @@ func TestSurgeBadInput(t *testing.T) {
 		field string
 	}{
 		{"get without city", func() error {
-			_, err := h.customer.GetSurge(ctxT(t), &farev1.GetSurgeRequest{Zone: "default"})
+			_, err := h.customer.GetSurge(grpctest.Context(t), &farev1.GetSurgeRequest{Zone: "default"})
 			return err
 		}, "city"},
 		{"get without zone", func() error {
-			_, err := h.customer.GetSurge(ctxT(t), &farev1.GetSurgeRequest{City: "berlin"})
+			_, err := h.customer.GetSurge(grpctest.Context(t), &farev1.GetSurgeRequest{City: "berlin"})
 			return err
 		}, "zone"},
 		{"list without city", func() error {
-			_, err := h.customer.ListSurges(ctxT(t), &farev1.ListSurgesRequest{})
+			_, err := h.customer.ListSurges(grpctest.Context(t), &farev1.ListSurgesRequest{})
 			return err
 		}, "city"},
 		{"list negative page size", func() error {
-			_, err := h.customer.ListSurges(ctxT(t), &farev1.ListSurgesRequest{City: "berlin", PageSize: -1})
+			_, err := h.customer.ListSurges(grpctest.Context(t), &farev1.ListSurgesRequest{City: "berlin", PageSize: -1})
 			return err
 		}, "page_size"},
 		{"list bad token", func() error {
-			_, err := h.customer.ListSurges(ctxT(t), &farev1.ListSurgesRequest{City: "berlin", PageToken: "Y2FyZDp4"}) // "card:x"
+			_, err := h.customer.ListSurges(grpctest.Context(t), &farev1.ListSurgesRequest{City: "berlin", PageToken: "Y2FyZDp4"}) // "card:x"
 			return err
 		}, "page_token"},
 	} {
-		t.Run(tc.name, func(t *testing.T) { wantField(t, tc.call(), tc.field) })
+		t.Run(tc.name, func(t *testing.T) { grpctest.WantField(t, tc.call(), tc.field) })
 	}
 	if n := h.count(t, "surge_history"); n != 0 {
 		t.Fatalf("bad requests wrote %d surges", n)

@@ -6,11 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	paymentv1 "github.com/waybill/waybill/gen/waybill/payment/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 )
 
 // Bad input on every RPC gets INVALID_ARGUMENT naming the field and changes nothing: not the
@@ -18,7 +16,7 @@ import (
 func TestBadInputOnEveryRPC(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	m := e.method("tok_sim_visa")
 	p := e.authorize(m.GetId(), eur(1000))
 	captured := e.authorize(m.GetId(), eur(500))
@@ -261,10 +259,7 @@ func TestBadInputOnEveryRPC(t *testing.T) {
 	calls := e.processorCalls()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st, _ := status.FromError(tt.call())
-			if st.Code() != codes.InvalidArgument || fieldOf(st) != tt.field {
-				t.Fatalf("got %v (field %q), want INVALID_ARGUMENT naming %s", st, fieldOf(st), tt.field)
-			}
+			grpctest.WantField(t, tt.call(), tt.field)
 		})
 	}
 	if after := e.stateText(); after != before {

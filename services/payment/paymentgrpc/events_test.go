@@ -5,6 +5,7 @@ import (
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	paymentv1 "github.com/waybill/waybill/gen/waybill/payment/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/services/payment/payment"
 )
 
@@ -12,14 +13,11 @@ import (
 func TestEventsAreServedThroughSubscribe(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	p := e.authorize(e.method("tok_sim_visa").GetId(), eur(1000))
 	e.capture(p.GetId(), eur(400))
 
-	e.connMu.Lock()
-	conn := e.conns[billing]
-	e.connMu.Unlock()
-	stream, err := eventsv1.NewEventStreamServiceClient(conn).Subscribe(ctx, &eventsv1.SubscribeRequest{
+	stream, err := eventsv1.NewEventStreamServiceClient(e.srv.Conn(billing)).Subscribe(ctx, &eventsv1.SubscribeRequest{
 		Types: []string{payment.EventAuthorized, payment.EventCaptured}, PayloadMode: eventsv1.PayloadMode_PAYLOAD_MODE_FULL})
 	if err != nil {
 		t.Fatal(err)

@@ -5,27 +5,20 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	paymentv1 "github.com/waybill/waybill/gen/waybill/payment/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/auth"
-	"github.com/waybill/waybill/kit/grpcserver"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/serve"
-	"github.com/waybill/waybill/kit/telemetry"
 	"github.com/waybill/waybill/services/payment/payment"
 	"github.com/waybill/waybill/services/payment/paymentgrpc"
 	"github.com/waybill/waybill/services/payment/paymentpg"
@@ -79,85 +72,43 @@ func (b *logBuffer) String() string {
 // env is a payment server on loopback, registered through RegisterWithOptions, with the
 // simulator, a test clock and a crash hook.
 type env struct {
-	t      *testing.T
-	pool   *pgxpool.Pool
-	sim    *simulator.Simulator
-	clock  *clock
-	logs   *logBuffer
-	signer *auth.Signer
-	addr   string
+	t     *testing.T
+	srv   *grpctest.Server
+	pool  *pgxpool.Pool
+	sim   *simulator.Simulator
+	clock *clock
+	logs  *logBuffer
 
 	hookMu sync.Mutex
 	hook   func(method string) error
-
-	connMu sync.Mutex
-	conns  map[auth.Identity]*grpc.ClientConn
 }
-
-var (
-	telOnce sync.Once
-	tel     *telemetry.Telemetry
-)
 
 const lease = 30 * time.Second
 
 func start(t *testing.T) *env {
 	t.Helper()
-	telOnce.Do(func() {
-		var err error
-		if tel, err = telemetry.Setup(context.Background(), "payment-test", func(string) string { return "" }); err != nil {
-			panic(err)
-		}
-	})
-	signer, err := auth.NewSigner("payment-test-secret-0123456789")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, pool: pgtest.NewDB(t, "payment", paymentpg.Migrations), sim: simulator.New(),
-		clock: &clock{now: time.Now().UTC().Truncate(time.Second)}, logs: &logBuffer{}, signer: signer,
-		conns: map[auth.Identity]*grpc.ClientConn{}}
-	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := grpcserver.New(grpcserver.Config{Name: "payment", DefaultTimeout: 20 * time.Second}, logger, tel,
-		grpc.ChainUnaryInterceptor(signer.UnaryServerInterceptor()),
-		grpc.ChainStreamInterceptor(signer.StreamServerInterceptor()))
-	ctx, cancel := context.WithCancel(context.Background())
-	err = paymentgrpc.RegisterWithOptions(ctx, serve.Deps{Server: srv, Pool: e.pool, Logger: logger, Telemetry: tel, Auth: signer},
-		paymentgrpc.Options{
-			Processor:          e.sim,
-			BackgroundInterval: -1,
-			Service: payment.Options{
-				Now:   e.clock.Now,
-				Lease: lease,
-				AfterProcessorCall: func(_ context.Context, method string) error {
-					e.hookMu.Lock()
-					h := e.hook
-					e.hookMu.Unlock()
-					if h == nil {
-						return nil
-					}
-					return h(method)
-				},
+	e := &env{t: t, sim: simulator.New(), clock: &clock{now: time.Now().UTC().Truncate(time.Second)}, logs: &logBuffer{}}
+	opts := paymentgrpc.Options{
+		Processor:          e.sim,
+		BackgroundInterval: -1,
+		Service: payment.Options{
+			Now:   e.clock.Now,
+			Lease: lease,
+			AfterProcessorCall: func(_ context.Context, method string) error {
+				e.hookMu.Lock()
+				h := e.hook
+				e.hookMu.Unlock()
+				if h == nil {
+					return nil
+				}
+				return h(method)
 			},
-		})
-	if err != nil {
-		t.Fatal(err)
+		},
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.addr = lis.Addr().String()
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, lis, nil) }()
-	t.Cleanup(func() {
-		e.connMu.Lock()
-		for _, c := range e.conns {
-			c.Close()
-		}
-		e.connMu.Unlock()
-		cancel()
-		<-done
-	})
+	e.srv = grpctest.Start(t, serve.Spec{Name: "payment", Migrations: paymentpg.Migrations, EventTypes: payment.EventTypes,
+		Register: func(ctx context.Context, d serve.Deps) error { return paymentgrpc.RegisterWithOptions(ctx, d, opts) }},
+		grpctest.WithLogger(slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	e.pool = e.srv.Pool
 	return e
 }
 
@@ -170,21 +121,7 @@ func (e *env) setHook(h func(method string) error) {
 
 // as returns a client calling with id's token; the zero identity calls anonymously.
 func (e *env) as(id auth.Identity) paymentv1.PaymentServiceClient {
-	e.connMu.Lock()
-	defer e.connMu.Unlock()
-	conn, ok := e.conns[id]
-	if !ok {
-		opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-		if id.Subject != "" {
-			opts = append(opts, e.signer.DialOption(id))
-		}
-		var err error
-		if conn, err = grpc.NewClient(e.addr, opts...); err != nil {
-			e.t.Fatal(err)
-		}
-		e.conns[id] = conn
-	}
-	return paymentv1.NewPaymentServiceClient(conn)
+	return paymentv1.NewPaymentServiceClient(e.srv.Conn(id))
 }
 
 var (
@@ -196,18 +133,12 @@ var (
 
 func (e *env) svc() paymentv1.PaymentServiceClient { return e.as(billing) }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func eur(n int64) *typev1.Money { return &typev1.Money{AmountMinor: n, CurrencyCode: "EUR"} }
 
 // method adds a payment method for alice from a simulator test token.
 func (e *env) method(token string) *paymentv1.PaymentMethod {
 	e.t.Helper()
-	resp, err := e.svc().CreatePaymentMethod(ctxT(e.t), &paymentv1.CreatePaymentMethodRequest{
+	resp, err := e.svc().CreatePaymentMethod(grpctest.Context(e.t), &paymentv1.CreatePaymentMethodRequest{
 		CustomerId: alice.Subject, Source: &paymentv1.CreatePaymentMethodRequest_ProcessorToken{ProcessorToken: token}})
 	if err != nil {
 		e.t.Fatalf("create method %s: %v", token, err)
@@ -218,7 +149,7 @@ func (e *env) method(token string) *paymentv1.PaymentMethod {
 // authorize authorizes amount on a method and requires success.
 func (e *env) authorize(methodID string, amount *typev1.Money) *paymentv1.Payment {
 	e.t.Helper()
-	resp, err := e.svc().AuthorizePayment(ctxT(e.t), &paymentv1.AuthorizePaymentRequest{
+	resp, err := e.svc().AuthorizePayment(grpctest.Context(e.t), &paymentv1.AuthorizePaymentRequest{
 		PaymentMethodId: methodID, Amount: amount, RequestId: payment.NewID()})
 	if err != nil {
 		e.t.Fatalf("authorize: %v", err)
@@ -229,7 +160,7 @@ func (e *env) authorize(methodID string, amount *typev1.Money) *paymentv1.Paymen
 // capture captures amount (nil: all) and requires success.
 func (e *env) capture(paymentID string, amount *typev1.Money) *paymentv1.CapturePaymentResponse {
 	e.t.Helper()
-	resp, err := e.svc().CapturePayment(ctxT(e.t), &paymentv1.CapturePaymentRequest{PaymentId: paymentID, Amount: amount, RequestId: payment.NewID()})
+	resp, err := e.svc().CapturePayment(grpctest.Context(e.t), &paymentv1.CapturePaymentRequest{PaymentId: paymentID, Amount: amount, RequestId: payment.NewID()})
 	if err != nil {
 		e.t.Fatalf("capture: %v", err)
 	}
@@ -299,36 +230,6 @@ func (e *env) eventsOf(typ string) []event {
 		}
 	}
 	return out
-}
-
-// wantCode fails unless err has code c.
-func wantCode(t *testing.T, err error, c codes.Code) *status.Status {
-	t.Helper()
-	st, _ := status.FromError(err)
-	if st.Code() != c {
-		t.Fatalf("got %v, want %s", err, c)
-	}
-	return st
-}
-
-// reasonOf returns the ErrorInfo reason of a status.
-func reasonOf(st *status.Status) string {
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			return info.GetReason()
-		}
-	}
-	return ""
-}
-
-// fieldOf returns the field the status's BadRequest names.
-func fieldOf(st *status.Status) string {
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
-			return br.GetFieldViolations()[0].GetField()
-		}
-	}
-	return ""
 }
 
 // errCrash is what the crash hook returns: the process "dies" between the processor call and

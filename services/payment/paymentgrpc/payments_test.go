@@ -14,6 +14,7 @@ import (
 
 	paymentv1 "github.com/waybill/waybill/gen/waybill/payment/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/services/payment/payment"
 )
 
@@ -52,14 +53,14 @@ func TestConcurrentAuthorizeWithOneKey(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			resp, err := e.svc().AuthorizePayment(ctxT(t), req)
+			resp, err := e.svc().AuthorizePayment(grpctest.Context(t), req)
 			mu.Lock()
 			defer mu.Unlock()
 			switch status.Code(err) {
 			case codes.OK:
 				oks = append(oks, marshal(t, resp))
 			case codes.Aborted:
-				if reasonOf(status.Convert(err)) != "REQUEST_IN_PROGRESS" {
+				if grpctest.Reason(err) != "REQUEST_IN_PROGRESS" {
 					t.Errorf("aborted with %v", err)
 				}
 				aborted++
@@ -80,7 +81,7 @@ func TestConcurrentAuthorizeWithOneKey(t *testing.T) {
 	}
 	// Once the first completed, a retry replays it too.
 	e.setHook(nil)
-	resp, err := e.svc().AuthorizePayment(ctxT(t), req)
+	resp, err := e.svc().AuthorizePayment(grpctest.Context(t), req)
 	if err != nil || !bytes.Equal(marshal(t, resp), oks[0]) {
 		t.Fatalf("late retry: %v", err)
 	}
@@ -100,7 +101,7 @@ func TestConcurrentAuthorizeWithOneKey(t *testing.T) {
 func TestSameKeyDifferentParameters(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	m := e.method("tok_sim_visa")
 	first, err := e.svc().AuthorizePayment(ctx, &paymentv1.AuthorizePaymentRequest{PaymentMethodId: m.GetId(), Amount: eur(100), RequestId: "k"})
 	if err != nil {
@@ -111,19 +112,18 @@ func TestSameKeyDifferentParameters(t *testing.T) {
 		"currency":  {PaymentMethodId: m.GetId(), Amount: &typev1.Money{AmountMinor: 100, CurrencyCode: "USD"}, RequestId: "k"},
 		"reference": {PaymentMethodId: m.GetId(), Amount: eur(100), Reference: "other", RequestId: "k"},
 	} {
-		_, err := e.svc().AuthorizePayment(ctx, req)
-		if st := wantCode(t, err, codes.InvalidArgument); fieldOf(st) != "request_id" || reasonOf(st) != "REQUEST_ID_REUSED" {
-			t.Fatalf("%s: %v", name, st)
-		}
+		t.Run(name, func(t *testing.T) {
+			_, err := e.svc().AuthorizePayment(ctx, req)
+			grpctest.WantField(t, err, "request_id")
+			grpctest.WantReason(t, err, codes.InvalidArgument, "REQUEST_ID_REUSED")
+		})
 	}
 	pid := first.GetPayment().GetId()
 	if _, err := e.svc().CapturePayment(ctx, &paymentv1.CapturePaymentRequest{PaymentId: pid, Amount: eur(40), RequestId: "c"}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.svc().CapturePayment(ctx, &paymentv1.CapturePaymentRequest{PaymentId: pid, Amount: eur(50), RequestId: "c"})
-	if st := wantCode(t, err, codes.InvalidArgument); fieldOf(st) != "request_id" {
-		t.Fatalf("capture: %v", st)
-	}
+	grpctest.WantField(t, err, "request_id")
 	// Keys are scoped to the method: the capture's key is new for a refund.
 	if _, err := e.svc().RefundPayment(ctx, &paymentv1.RefundPaymentRequest{PaymentId: pid, Amount: eur(10), RequestId: "c"}); err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestSameKeyDifferentParameters(t *testing.T) {
 func TestCrashBetweenCaptureAndCommit(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	p := e.authorize(e.method("tok_sim_visa").GetId(), eur(1000))
 	crashes := 1
 	e.setHook(func(method string) error {
@@ -150,20 +150,16 @@ func TestCrashBetweenCaptureAndCommit(t *testing.T) {
 	})
 	req := &paymentv1.CapturePaymentRequest{PaymentId: p.GetId(), Amount: eur(600), RequestId: "cap-1"}
 	_, err := e.svc().CapturePayment(ctx, req)
-	wantCode(t, err, codes.Internal)
+	grpctest.WantCode(t, err, codes.Internal)
 	authRef := p.GetProcessorReference()
 	if st, _ := e.sim.Authorization(authRef); st.CaptureCount != 1 {
 		t.Fatalf("the processor captured %d times", st.CaptureCount)
 	}
 	// Within the lease the key and the payment belong to the dead attempt.
 	_, err = e.svc().CapturePayment(ctx, req)
-	if st := wantCode(t, err, codes.Aborted); reasonOf(st) != "REQUEST_IN_PROGRESS" {
-		t.Fatal(st)
-	}
+	grpctest.WantReason(t, err, codes.Aborted, "REQUEST_IN_PROGRESS")
 	_, err = e.svc().CapturePayment(ctx, &paymentv1.CapturePaymentRequest{PaymentId: p.GetId(), Amount: eur(100), RequestId: "cap-other"})
-	if st := wantCode(t, err, codes.Aborted); reasonOf(st) != "PAYMENT_BUSY" {
-		t.Fatal(st)
-	}
+	grpctest.WantReason(t, err, codes.Aborted, "PAYMENT_BUSY")
 	e.clock.Advance(lease + time.Second)
 	resp, err := e.svc().CapturePayment(ctx, req)
 	if err != nil {
@@ -193,7 +189,7 @@ func TestCrashBetweenCaptureAndCommit(t *testing.T) {
 func TestCrashThenOtherRequestReconcilesFirst(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	p := e.authorize(e.method("tok_sim_visa").GetId(), eur(1000))
 	e.setHook(func(method string) error {
 		if method == "CapturePayment" {
@@ -203,14 +199,12 @@ func TestCrashThenOtherRequestReconcilesFirst(t *testing.T) {
 	})
 	req := &paymentv1.CapturePaymentRequest{PaymentId: p.GetId(), RequestId: "cap-all"}
 	_, err := e.svc().CapturePayment(ctx, req)
-	wantCode(t, err, codes.Internal)
+	grpctest.WantCode(t, err, codes.Internal)
 	e.setHook(nil)
 	e.clock.Advance(lease + time.Second)
 	// Everything is captured now, so a second full capture is refused, not performed.
 	_, err = e.svc().CapturePayment(ctx, &paymentv1.CapturePaymentRequest{PaymentId: p.GetId(), RequestId: "cap-again"})
-	if st := wantCode(t, err, codes.FailedPrecondition); reasonOf(st) != "PAYMENT_NOT_CAPTURABLE" {
-		t.Fatal(st)
-	}
+	grpctest.WantReason(t, err, codes.FailedPrecondition, "PAYMENT_NOT_CAPTURABLE")
 	resp, err := e.svc().CapturePayment(ctx, req)
 	if err != nil || resp.GetOperation().GetStatus() != opSucceeded || resp.GetPayment().GetStatus() != stCaptured {
 		t.Fatalf("original retry: %v %v", resp, err)
@@ -225,7 +219,7 @@ func TestCrashThenOtherRequestReconcilesFirst(t *testing.T) {
 func TestCrashBetweenAuthorizeAndCommit(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	m := e.method("tok_sim_visa")
 	e.setHook(func(method string) error {
 		if method == "AuthorizePayment" {
@@ -235,10 +229,10 @@ func TestCrashBetweenAuthorizeAndCommit(t *testing.T) {
 	})
 	req := &paymentv1.AuthorizePaymentRequest{PaymentMethodId: m.GetId(), Amount: eur(700), RequestId: "auth-crash"}
 	_, err := e.svc().AuthorizePayment(ctx, req)
-	wantCode(t, err, codes.Internal)
+	grpctest.WantCode(t, err, codes.Internal)
 	e.setHook(nil)
 	_, err = e.svc().AuthorizePayment(ctx, req)
-	wantCode(t, err, codes.Aborted)
+	grpctest.WantCode(t, err, codes.Aborted)
 	e.clock.Advance(lease + time.Second)
 	resp, err := e.svc().AuthorizePayment(ctx, req)
 	if err != nil || resp.GetPayment().GetStatus() != stAuthorized {
@@ -254,7 +248,7 @@ func TestCrashBetweenAuthorizeAndCommit(t *testing.T) {
 func TestDeclinesAreStoredAndReplayed(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	for _, tc := range []struct{ token, code string }{
 		{"tok_sim_card_declined", "card_declined"},
 		{"tok_sim_insufficient_funds", "insufficient_funds"},
@@ -280,7 +274,7 @@ func TestDeclinesAreStoredAndReplayed(t *testing.T) {
 		}
 		// A failed payment cannot be captured.
 		_, err = e.svc().CapturePayment(ctx, &paymentv1.CapturePaymentRequest{PaymentId: first.GetPayment().GetId(), RequestId: "cap-" + tc.code})
-		wantCode(t, err, codes.FailedPrecondition)
+		grpctest.WantCode(t, err, codes.FailedPrecondition)
 	}
 	if n := len(e.eventsOf(payment.EventFailed)); n != 3 {
 		t.Fatalf("%d failed events", n)
@@ -293,8 +287,9 @@ func TestDeclinesAreStoredAndReplayed(t *testing.T) {
 	req := &paymentv1.AuthorizePaymentRequest{PaymentMethodId: m.GetId(), Amount: eur(1), RequestId: "on-disabled"}
 	_, err1 := e.svc().AuthorizePayment(ctx, req)
 	_, err2 := e.svc().AuthorizePayment(ctx, req)
-	st1, st2 := wantCode(t, err1, codes.FailedPrecondition), wantCode(t, err2, codes.FailedPrecondition)
-	if !proto.Equal(st1.Proto(), st2.Proto()) || reasonOf(st1) != "PAYMENT_METHOD_DISABLED" {
+	grpctest.WantReason(t, err1, codes.FailedPrecondition, "PAYMENT_METHOD_DISABLED")
+	st1, st2 := status.Convert(err1), grpctest.WantCode(t, err2, codes.FailedPrecondition)
+	if !proto.Equal(st1.Proto(), st2.Proto()) {
 		t.Fatalf("replayed error differs: %v / %v", st1, st2)
 	}
 }
@@ -304,7 +299,7 @@ func TestDeclinesAreStoredAndReplayed(t *testing.T) {
 func TestUnknownOutcomesAreReconciled(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	p := e.authorize(e.method("tok_sim_capture_timeout").GetId(), eur(500))
 	req := &paymentv1.CapturePaymentRequest{PaymentId: p.GetId(), RequestId: "cap-timeout"}
 	first, err := e.svc().CapturePayment(ctx, req)
@@ -313,9 +308,7 @@ func TestUnknownOutcomesAreReconciled(t *testing.T) {
 	}
 	// Nothing else may start while the outcome is unknown... unless the processor can tell.
 	_, err = e.svc().VoidPayment(ctx, &paymentv1.VoidPaymentRequest{PaymentId: p.GetId(), RequestId: "void"})
-	if st := wantCode(t, err, codes.FailedPrecondition); reasonOf(st) != "PAYMENT_NOT_VOIDABLE" {
-		t.Fatalf("void after reconciliation found the capture: %v", st)
-	}
+	grpctest.WantReason(t, err, codes.FailedPrecondition, "PAYMENT_NOT_VOIDABLE")
 	again, err := e.svc().CapturePayment(ctx, req)
 	if err != nil || again.GetPayment().GetStatus() != stCaptured || again.GetOperation().GetStatus() != opSucceeded {
 		t.Fatalf("retry: %v %v", again, err)
@@ -387,7 +380,7 @@ func TestConcurrentRefundsNeverExceedCaptures(t *testing.T) {
 			defer wg.Done()
 			req := &paymentv1.RefundPaymentRequest{PaymentId: p.GetId(), Amount: eur(100), RequestId: fmt.Sprintf("ref-%d", i)}
 			for attempt := 0; attempt < 2000; attempt++ {
-				resp, err := e.svc().RefundPayment(ctxT(t), req)
+				resp, err := e.svc().RefundPayment(grpctest.Context(t), req)
 				code := status.Code(err)
 				if code == codes.Aborted {
 					time.Sleep(time.Millisecond)
@@ -397,7 +390,7 @@ func TestConcurrentRefundsNeverExceedCaptures(t *testing.T) {
 				if err == nil {
 					key = resp.GetOperation().GetStatus().String()
 				} else {
-					key += "/" + reasonOf(status.Convert(err))
+					key += "/" + grpctest.Reason(err)
 				}
 				mu.Lock()
 				results[key]++
@@ -415,7 +408,7 @@ func TestConcurrentRefundsNeverExceedCaptures(t *testing.T) {
 	if st.Refunded != 1000 || st.RefundCount != 10 {
 		t.Fatalf("the processor refunded %d in %d refunds", st.Refunded, st.RefundCount)
 	}
-	got, err := e.svc().GetPayment(ctxT(t), &paymentv1.GetPaymentRequest{PaymentId: p.GetId()})
+	got, err := e.svc().GetPayment(grpctest.Context(t), &paymentv1.GetPaymentRequest{PaymentId: p.GetId()})
 	if err != nil || got.GetPayment().GetRefundedAmount().GetAmountMinor() != 1000 || got.GetPayment().GetStatus() != stRefunded {
 		t.Fatalf("payment %v %v", got, err)
 	}
@@ -428,24 +421,20 @@ func TestConcurrentRefundsNeverExceedCaptures(t *testing.T) {
 func TestCaptureVoidRefundFlow(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	p := e.authorize(e.method("tok_sim_visa").GetId(), eur(1000))
 	if r := e.capture(p.GetId(), eur(300)); r.GetPayment().GetStatus() != stPartially {
 		t.Fatal(r)
 	}
 	_, err := e.svc().CapturePayment(ctx, &paymentv1.CapturePaymentRequest{PaymentId: p.GetId(), Amount: eur(701), RequestId: "too-much"})
-	if st := wantCode(t, err, codes.FailedPrecondition); reasonOf(st) != "AMOUNT_EXCEEDS_CAPTURABLE" {
-		t.Fatal(st)
-	}
+	grpctest.WantReason(t, err, codes.FailedPrecondition, "AMOUNT_EXCEEDS_CAPTURABLE")
 	v, err := e.svc().VoidPayment(ctx, &paymentv1.VoidPaymentRequest{PaymentId: p.GetId(), Reason: "trip shorter", RequestId: "void"})
 	if err != nil || v.GetPayment().GetStatus() != stCaptured || v.GetOperation().GetAmount().GetAmountMinor() != 700 ||
 		v.GetPayment().GetAuthorizationExpireTime() != nil {
 		t.Fatalf("void: %v %v", v, err)
 	}
 	_, err = e.svc().RefundPayment(ctx, &paymentv1.RefundPaymentRequest{PaymentId: p.GetId(), Amount: eur(301), RequestId: "r-too-much"})
-	if st := wantCode(t, err, codes.FailedPrecondition); reasonOf(st) != "AMOUNT_EXCEEDS_REFUNDABLE" {
-		t.Fatal(st)
-	}
+	grpctest.WantReason(t, err, codes.FailedPrecondition, "AMOUNT_EXCEEDS_REFUNDABLE")
 	r, err := e.svc().RefundPayment(ctx, &paymentv1.RefundPaymentRequest{PaymentId: p.GetId(), RequestId: "r-all"})
 	if err != nil || r.GetPayment().GetStatus() != stRefunded || r.GetOperation().GetAmount().GetAmountMinor() != 300 {
 		t.Fatalf("refund: %v %v", r, err)
@@ -472,12 +461,12 @@ func TestCaptureVoidRefundFlow(t *testing.T) {
 func TestUnavailableProcessorRecordsNothing(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	m := e.method("tok_sim_visa")
 	req := &paymentv1.AuthorizePaymentRequest{PaymentMethodId: m.GetId(), Amount: eur(10), RequestId: "down"}
 	e.sim.SetUnavailable(true)
 	_, err := e.svc().AuthorizePayment(ctx, req)
-	wantCode(t, err, codes.Unavailable)
+	grpctest.WantCode(t, err, codes.Unavailable)
 	if e.count("idempotency_key") != 0 || e.count("payment") != 0 {
 		t.Fatal("an unavailable processor left a record")
 	}
@@ -488,7 +477,7 @@ func TestUnavailableProcessorRecordsNothing(t *testing.T) {
 	}
 	e.sim.SetUnavailable(true)
 	_, err = e.svc().CapturePayment(ctx, &paymentv1.CapturePaymentRequest{PaymentId: resp.GetPayment().GetId(), RequestId: "cap-down"})
-	wantCode(t, err, codes.Unavailable)
+	grpctest.WantCode(t, err, codes.Unavailable)
 	e.sim.SetUnavailable(false)
 	if c, err := e.svc().CapturePayment(ctx, &paymentv1.CapturePaymentRequest{PaymentId: resp.GetPayment().GetId(), RequestId: "cap-down"}); err != nil || c.GetPayment().GetStatus() != stCaptured {
 		t.Fatalf("capture after the outage: %v %v", c, err)
@@ -502,7 +491,7 @@ func TestUnavailableProcessorRecordsNothing(t *testing.T) {
 func TestKeysExpireAfter24Hours(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	m := e.method("tok_sim_visa")
 	first, err := e.svc().AuthorizePayment(ctx, &paymentv1.AuthorizePaymentRequest{PaymentMethodId: m.GetId(), Amount: eur(10), RequestId: "daily"})
 	if err != nil {
@@ -519,28 +508,28 @@ func TestKeysExpireAfter24Hours(t *testing.T) {
 func TestPaymentPermissions(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	m := e.method("tok_sim_visa")
 	p := e.authorize(m.GetId(), eur(10))
 	_, err := e.as(alice).AuthorizePayment(ctx, &paymentv1.AuthorizePaymentRequest{PaymentMethodId: m.GetId(), Amount: eur(10), RequestId: "x"})
-	wantCode(t, err, codes.PermissionDenied)
+	grpctest.WantCode(t, err, codes.PermissionDenied)
 	_, err = e.as(alice).CapturePayment(ctx, &paymentv1.CapturePaymentRequest{PaymentId: p.GetId(), RequestId: "x"})
-	wantCode(t, err, codes.PermissionDenied)
+	grpctest.WantCode(t, err, codes.PermissionDenied)
 	_, err = e.as(alice).RunSettlement(ctx, &paymentv1.RunSettlementRequest{})
-	wantCode(t, err, codes.PermissionDenied)
+	grpctest.WantCode(t, err, codes.PermissionDenied)
 	if got, err := e.as(alice).GetPayment(ctx, &paymentv1.GetPaymentRequest{PaymentId: p.GetId()}); err != nil || got.GetPayment().GetId() != p.GetId() {
 		t.Fatalf("own payment: %v", err)
 	}
 	_, err = e.as(bob).GetPayment(ctx, &paymentv1.GetPaymentRequest{PaymentId: p.GetId()})
-	wantCode(t, err, codes.NotFound)
+	grpctest.WantCode(t, err, codes.NotFound)
 	list, err := e.as(alice).ListPayments(ctx, &paymentv1.ListPaymentsRequest{})
 	if err != nil || len(list.GetPayments()) != 1 {
 		t.Fatalf("list: %v %v", list, err)
 	}
 	_, err = e.as(bob).ListPayments(ctx, &paymentv1.ListPaymentsRequest{CustomerId: alice.Subject})
-	wantCode(t, err, codes.PermissionDenied)
+	grpctest.WantCode(t, err, codes.PermissionDenied)
 	_, err = e.as(anonymous).GetPayment(ctx, &paymentv1.GetPaymentRequest{PaymentId: p.GetId()})
-	wantCode(t, err, codes.Unauthenticated)
+	grpctest.WantCode(t, err, codes.Unauthenticated)
 	if e.count("idempotency_key") != 1 {
 		t.Fatalf("refused calls recorded keys: %d", e.count("idempotency_key"))
 	}
@@ -549,7 +538,7 @@ func TestPaymentPermissions(t *testing.T) {
 		t.Fatalf("sub-status: %v %v", sub, err)
 	}
 	_, err = e.as(operator).SetPaymentSubStatus(ctx, &paymentv1.SetPaymentSubStatusRequest{PaymentId: p.GetId(), SubStatus: "x", ExpectedVersion: p.GetVersion()})
-	wantCode(t, err, codes.Aborted)
+	grpctest.WantCode(t, err, codes.Aborted)
 	byRef, err := e.svc().ListPayments(ctx, &paymentv1.ListPaymentsRequest{Reference: "nothing"})
 	if err != nil || len(byRef.GetPayments()) != 0 {
 		t.Fatalf("by reference: %v %v", byRef, err)

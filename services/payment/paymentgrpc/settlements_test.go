@@ -9,6 +9,7 @@ import (
 
 	paymentv1 "github.com/waybill/waybill/gen/waybill/payment/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/services/payment/payment"
 )
 
@@ -70,7 +71,7 @@ func equalSums(a, b map[string][2]int64) bool {
 func TestSettlementTotalsMatchEvents(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	ctx := ctxT(t)
+	ctx := grpctest.Context(t)
 	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -5)
 	e.clock.Set(day.Add(10 * time.Hour))
 
@@ -98,9 +99,7 @@ func TestSettlementTotalsMatchEvents(t *testing.T) {
 	}
 
 	_, err := e.svc().RunSettlement(ctx, &paymentv1.RunSettlementRequest{SettlementDate: protoDate(day.AddDate(0, 0, 1)), RequestId: "today"})
-	if st := wantCode(t, err, codes.InvalidArgument); fieldOf(st) != "settlement_date" {
-		t.Fatalf("settling today: %v", st)
-	}
+	grpctest.WantField(t, err, "settlement_date")
 	run, err := e.svc().RunSettlement(ctx, &paymentv1.RunSettlementRequest{SettlementDate: protoDate(day), RequestId: "settle-day"})
 	if err != nil {
 		t.Fatal(err)
@@ -125,11 +124,9 @@ func TestSettlementTotalsMatchEvents(t *testing.T) {
 		t.Fatalf("rerun: %v %v", again, err)
 	}
 	_, err = e.svc().RunSettlement(ctx, &paymentv1.RunSettlementRequest{SettlementDate: protoDate(day), RequestId: "other"})
-	wantCode(t, err, codes.AlreadyExists)
+	grpctest.WantCode(t, err, codes.AlreadyExists)
 	_, err = e.svc().RunSettlement(ctx, &paymentv1.RunSettlementRequest{SettlementDate: protoDate(day.AddDate(0, 0, -1)), RequestId: "settle-day"})
-	if s := wantCode(t, err, codes.InvalidArgument); fieldOf(s) != "request_id" {
-		t.Fatal(s)
-	}
+	grpctest.WantField(t, err, "request_id")
 	if n := len(e.eventsOf(payment.EventSettlementCompleted)); n != 1 {
 		t.Fatalf("%d settlement events", n)
 	}

@@ -1,4 +1,4 @@
-package consumer
+package main
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,11 +16,14 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
+	"github.com/waybill/waybill/kit/auth"
+	"github.com/waybill/waybill/kit/config"
 	"github.com/waybill/waybill/kit/grpcclient"
+	"github.com/waybill/waybill/kit/serve"
 )
 
-// adminUsage is AdminCommand's help text.
-const adminUsage = `usage: waybill parked <command> --addr HOST:PORT [flags] [ID...]
+// parkedUsage is the help text of `waybill parked`.
+const parkedUsage = `usage: waybill parked <command> --addr HOST:PORT [flags] [ID...]
 
 Inspect and repair a consuming service's dead-letter queue: events whose handler kept
 failing, and the later events of their keys parked behind them.
@@ -43,18 +47,49 @@ flags common to every command:
 Flags come before the ids.
 `
 
-// AdminCommand runs the `waybill parked` command: args are the arguments after "parked"
+// parked runs `waybill parked`, calling as an operator (see withOperatorToken).
+func parked(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	args, err := withOperatorToken(args, getenv)
+	if err != nil {
+		return err
+	}
+	return parkedCommand(ctx, args, stdout)
+}
+
+// withOperatorToken adds --token with an operator token signed with the shared secret
+// (WAYBILL_AUTH_SECRET, or the development one) to a parked command's arguments, unless
+// they carry a token already.
+func withOperatorToken(args []string, getenv func(string) string) ([]string, error) {
+	if len(args) == 0 || slices.ContainsFunc(args, func(a string) bool { return a == "--token" || strings.HasPrefix(a, "--token=") }) {
+		return args, nil
+	}
+	secret := getenv(config.EnvName("auth-secret"))
+	if secret == "" {
+		secret = serve.DevAuthSecret
+	}
+	signer, err := auth.NewSigner(secret)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := signer.Sign(auth.Identity{Subject: "waybill-cli", Role: auth.RoleOperator}, 10*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{args[0], "--token", tok}, args[1:]...), nil
+}
+
+// parkedCommand runs the `waybill parked` command: args are the arguments after "parked"
 // (a command, list, replay or discard, then its flags and ids). It calls the
 // ConsumerAdminService at --addr and writes the result to stdout. It returns an error for
 // bad usage (with the usage text) and for a failed call (with the status code and
 // message); `-h` prints the usage and returns nil.
-func AdminCommand(ctx context.Context, args []string, stdout io.Writer) error {
+func parkedCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("missing command\n\n" + adminUsage)
+		return errors.New("missing command\n\n" + parkedUsage)
 	}
 	cmd, rest := args[0], args[1:]
 	if cmd == "help" || cmd == "-h" || cmd == "--help" {
-		_, err := io.WriteString(stdout, adminUsage)
+		_, err := io.WriteString(stdout, parkedUsage)
 		return err
 	}
 	fs := flag.NewFlagSet("waybill parked "+cmd, flag.ContinueOnError)
@@ -78,28 +113,28 @@ func AdminCommand(ctx context.Context, args []string, stdout io.Writer) error {
 		all = fs.Bool("all", false, "")
 	case "discard":
 	default:
-		return fmt.Errorf("unknown command %q\n\n%s", cmd, adminUsage)
+		return fmt.Errorf("unknown command %q\n\n%s", cmd, parkedUsage)
 	}
 	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			_, err := io.WriteString(stdout, adminUsage)
+			_, err := io.WriteString(stdout, parkedUsage)
 			return err
 		}
-		return fmt.Errorf("%v\n\n%s", err, adminUsage)
+		return fmt.Errorf("%v\n\n%s", err, parkedUsage)
 	}
 	if *addr == "" {
-		return errors.New("--addr is required\n\n" + adminUsage)
+		return errors.New("--addr is required\n\n" + parkedUsage)
 	}
 	ids := fs.Args()
 	switch {
 	case cmd == "list" && len(ids) > 0:
-		return fmt.Errorf("list takes no ids (got %q)\n\n%s", ids, adminUsage)
+		return fmt.Errorf("list takes no ids (got %q)\n\n%s", ids, parkedUsage)
 	case cmd == "replay" && len(ids) == 0 && !*all:
-		return errors.New("replay needs ids, or --all to replay every parked event\n\n" + adminUsage)
+		return errors.New("replay needs ids, or --all to replay every parked event\n\n" + parkedUsage)
 	case cmd == "replay" && len(ids) > 0 && *all:
-		return errors.New("replay takes ids or --all, not both\n\n" + adminUsage)
+		return errors.New("replay takes ids or --all, not both\n\n" + parkedUsage)
 	case cmd == "discard" && len(ids) == 0:
-		return errors.New("discard needs at least one id\n\n" + adminUsage)
+		return errors.New("discard needs at least one id\n\n" + parkedUsage)
 	}
 
 	conn, err := grpcclient.Dial(*addr, grpcclient.Options{Timeout: *timeout})
@@ -122,14 +157,14 @@ func AdminCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	case "replay":
 		resp, err := client.ReplayParkedEvents(ctx, &eventsv1.ReplayParkedEventsRequest{Service: *service, Ids: ids, Consumer: *consumer})
 		if err != nil {
-			return callError("replay", err)
+			return parkedCallError("replay", err)
 		}
 		_, err = fmt.Fprintf(stdout, "replayed %d, failed %d\n", resp.GetReplayedCount(), resp.GetFailedCount())
 		return err
 	default: // discard
 		resp, err := client.DiscardParkedEvents(ctx, &eventsv1.DiscardParkedEventsRequest{Service: *service, Ids: ids})
 		if err != nil {
-			return callError("discard", err)
+			return parkedCallError("discard", err)
 		}
 		_, err = fmt.Fprintf(stdout, "discarded %d\n", resp.GetDiscardedCount())
 		return err
@@ -146,7 +181,7 @@ func listParked(ctx context.Context, client eventsv1.ConsumerAdminServiceClient,
 	for {
 		resp, err := client.ListParkedEvents(ctx, req)
 		if err != nil {
-			return callError("list", err)
+			return parkedCallError("list", err)
 		}
 		for _, p := range resp.GetParkedEvents() {
 			if asJSON {
@@ -161,7 +196,7 @@ func listParked(ctx context.Context, client eventsv1.ConsumerAdminServiceClient,
 			}
 			errText := p.GetError()
 			if errText == "" {
-				errText = "(" + waitingBehind + ")"
+				errText = "(waiting behind parked event)" // parked to keep its key's order
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\n", p.GetId(), p.GetConsumer(), p.GetSource(),
 				p.GetEvent().GetSequence(), p.GetEvent().GetType(), p.GetEvent().GetKey(), p.GetAttempts(),
@@ -181,8 +216,8 @@ func listParked(ctx context.Context, client eventsv1.ConsumerAdminServiceClient,
 	return tw.Flush()
 }
 
-// callError describes a failed admin call by its status code and message.
-func callError(what string, err error) error {
+// parkedCallError describes a failed admin call by its status code and message.
+func parkedCallError(what string, err error) error {
 	st := status.Convert(err)
 	return fmt.Errorf("%s parked events: %s: %s", what, st.Code(), st.Message())
 }

@@ -1,0 +1,105 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+
+	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
+	"github.com/waybill/waybill/kit/auth"
+	"github.com/waybill/waybill/kit/eventstream"
+	"github.com/waybill/waybill/kit/outbox"
+	"github.com/waybill/waybill/kit/pgtest"
+	"github.com/waybill/waybill/kit/telemetry"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// TestSubscribeOverRESTIsForServicesAndOperators: GET /v1/events/{service}:subscribe
+// through the gateway to a real EventStreamService: no token is 401 (at the edge),
+// customers and drivers get 403 (from the service), operators and services get the
+// stream.
+func TestSubscribeOverRESTIsForServicesAndOperators(t *testing.T) {
+	t.Parallel()
+	signer, err := auth.NewSigner("gateway-events-secret-16+")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := pgtest.NewDB(t, "booking", outbox.Migrations)
+	log := outbox.New(pool, "booking", outbox.Options{})
+	reader := eventstream.NewReader(pool, "booking", log, eventstream.ReaderOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { _ = log.Run(ctx) }()
+	go func() { _ = reader.Run(ctx) }()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.ChainStreamInterceptor(signer.StreamServerInterceptor()))
+	eventsv1.RegisterEventStreamServiceServer(srv, eventstream.NewServer("booking", nil, reader, eventstream.ServerOptions{}))
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+
+	services := map[string]string{}
+	for name := range handlers {
+		services[name] = lis.Addr().String()
+	}
+	tel, err := telemetry.Setup(context.Background(), "gateway-test", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(context.Background(), Config{Services: services, Timeout: 2 * time.Second, Auth: signer}, slog.New(slog.NewTextHandler(io.Discard, nil)), tel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	hts := httptest.NewServer(g.Handler())
+	t.Cleanup(hts.Close)
+
+	for _, c := range []struct {
+		name string
+		id   auth.Identity
+		want int
+	}{
+		{"no token", auth.Identity{}, http.StatusUnauthorized},
+		{"customer", auth.Identity{Subject: "c-1", Role: auth.RoleCustomer}, http.StatusForbidden},
+		{"driver", auth.Identity{Subject: "d-1", Role: auth.RoleDriver}, http.StatusForbidden},
+		{"operator", auth.Identity{Subject: "ops-1", Role: auth.RoleOperator}, http.StatusOK},
+		{"service", auth.Identity{Subject: "billing", Role: auth.RoleService}, http.StatusOK},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", hts.URL+"/v1/events/booking:subscribe", nil)
+			if c.id != (auth.Identity{}) {
+				tok, err := signer.Sign(c.id, time.Minute)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Authorization", "Bearer "+tok)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			first, _ := bufio.NewReader(resp.Body).ReadString('\n')
+			if resp.StatusCode != c.want {
+				t.Fatalf("%d %s, want %d", resp.StatusCode, first, c.want)
+			}
+			if c.want == http.StatusOK && !strings.Contains(first, `"heartbeat":true`) {
+				t.Errorf("first line %q, want a heartbeat", first)
+			}
+		})
+	}
+}

@@ -1,0 +1,43 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/waybill/waybill/kit/pgxutil"
+)
+
+// Querier runs a query of one row: a *pgxpool.Pool, a pgx.Tx or a *txn.Tx.
+type Querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Position is how far a consumer has applied a source's events.
+type Position struct {
+	// Seq is the sequence of the last event applied or parked; 0 before the first.
+	Seq int64
+	// Cursor is the source's opaque cursor the consumer resumes after; empty starts at
+	// the beginning of the source's retained log.
+	Cursor string
+}
+
+const cursorSQL = `SELECT seq, cursor FROM consumer_cursors WHERE consumer = $1 AND source = $2`
+
+// Cursor returns the committed position of consumer name in source's events (the
+// consumer_cursors row that Run advances, whichever replica applied them): the zero
+// Position when the consumer has not started. q's search_path must reach the tables of
+// Migrations.
+func Cursor(ctx context.Context, q Querier, name, source string) (Position, error) {
+	var p Position
+	err := q.QueryRow(ctx, cursorSQL, name, source).Scan(&p.Seq, &p.Cursor)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Position{}, nil
+	}
+	if err != nil {
+		return Position{}, pgxutil.MapError(fmt.Errorf("read cursor of consumer %s, source %s: %w", name, source, err))
+	}
+	return p, nil
+}

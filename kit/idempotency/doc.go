@@ -1,0 +1,99 @@
+// Package idempotency is Waybill's one idempotency mechanism: every retriable mutation
+// of every service claims its key here, so that a retry with the same request id answers
+// with the first call's result instead of changing anything again.
+//
+// # Semantics
+//
+// A key (Key) is scoped: the method plus the caller's subject, so two callers' equal
+// request ids never meet. It carries a digest of the call's parameters (Fingerprint).
+// The first call with a key runs and stores its result, encoded by the domain that owns
+// it (the transport's bytes never reach this table unless the domain chose them). Then:
+//
+//   - a retry with the same parameters replays the stored result without running;
+//   - the same request id with other parameters is INVALID_ARGUMENT on field request_id,
+//     reason REQUEST_ID_REUSED;
+//   - a retry while the first call runs is ABORTED, reason REQUEST_IN_PROGRESS, at once
+//     (nothing waits for the first call);
+//   - after Options.TTL (24 hours) a key is expired: a call with it runs again, and
+//     Prune deletes it.
+//
+// # In the mutation's transaction (database-only mutations)
+//
+// A change that touches only the database claims its key in its own transaction and
+// stores the result in that transaction, so a rolled-back change leaves no key and a
+// committed one always has its result. The claim takes a transaction-scoped advisory lock
+// on the key with pg_try_advisory_xact_lock, which never waits: a transaction that finds
+// it taken answers REQUEST_IN_PROGRESS. A fresh key costs one statement to claim and one to
+// complete (BeginWith, for a result known beforehand, does both in one), and both can be
+// queued into the pipelined batches the transaction sends anyway (Queue, QueueWith,
+// QueueComplete), so they need no round trip of their own.
+//
+//	keys := idempotency.New(idempotency.Options{})
+//	err := runner.Run(ctx, func(tx *txn.Tx) error {
+//		k := idempotency.Key{Method: "CreateBill", Subject: c.Subject, RequestID: reqID,
+//			Hash: idempotency.Fingerprint(customerID, currency)}
+//		var replayed bool
+//		id, replayed, err = idempotency.Do(ctx, keys, tx, k, func() (string, error) {
+//			return insertBill(ctx, tx, b) // the change; its result is the bill id
+//		})
+//		return err
+//	})
+//
+// A key completed by another transaction between this one's look and its write (a
+// narrow race at the lock) fails with ABORTED and reason CONFLICT, the reason the
+// transaction helpers retry on: the retry replays.
+//
+// # With a lease (calls with effects outside the database)
+//
+// A call that must not run twice outside the database (a payment processor's capture)
+// cannot hold a transaction open around it. It acquires the key in a statement of its
+// own, with a lease and a lock id, before the call (Acquire), and stores the result in
+// the transaction that records the outcome (Complete, or CompletePending when the outcome
+// is not known yet and a retry must find it out). An attempt that finds the key in flight
+// past its lease takes it over (Claim.Recovered, with the first attempt's Memo) and must
+// ask the outside system what the first attempt did before acting. Abandon gives a key
+// up: a fresh one is deleted, a taken-over one keeps its memo and its lease ends at once.
+//
+//	c, err := keys.Acquire(ctx, pool, k, memo) // memo: the ids this attempt will use
+//	if err != nil || c.Replayed { … }          // answer with the error, or with c.Result
+//	res, err := processor.Capture(ctx, …)      // if c.Recovered: look the operation up first
+//	if err != nil { c.Abandon(ctx, pool); return err }
+//	err = runner.Run(ctx, func(tx *txn.Tx) error {
+//		… record res …
+//		return c.Complete(ctx, tx, encode(res))
+//	})
+//
+// # Table
+//
+// Migrations holds the idempotency_keys table (file 0300_idempotency.sql), to be merged
+// with the service's own migrations; keys live in each service's schema, and are read
+// and written only through this package. The statements name the table unqualified:
+// the connection's search_path must resolve it (pgxutil.PoolConfig.Schema does so).
+//
+// # API
+//
+//	var Migrations fs.FS
+//	const DefaultTTL, DefaultLease; const MaxRequestID = 128
+//	const ReasonRequestIDReused, ReasonRequestInProgress; var ErrRequestIDReused, ErrRequestInProgress error
+//	type Querier interface{ Exec(…); QueryRow(…) } // pgx.Tx, *txn.Tx, *pgxpool.Pool
+//	type Key struct{ Method, Subject, RequestID string; Hash []byte }
+//	func Fingerprint(parts ...string) []byte
+//	func CheckRequestID(id string, required bool) error
+//	type Options struct{ TTL, Lease time.Duration; Now func() time.Time }
+//	func New(opts Options) *Keys
+//	type Claim struct{ Replayed bool; Result []byte; Pending, Recovered bool; Memo []byte }
+//	func (ks *Keys) Begin(ctx, q Querier, k Key) (*Claim, error)
+//	func (ks *Keys) BeginWith(ctx, q Querier, k Key, result []byte) (*Claim, error)
+//	func (ks *Keys) Queue(b *pgx.Batch, k Key) Queued
+//	func (ks *Keys) QueueWith(b *pgx.Batch, k Key, result []byte) Queued
+//	func (qd Queued) Read(br pgx.BatchResults) (*Claim, error)
+//	func (c *Claim) Complete(ctx, q Querier, result []byte) error
+//	func (c *Claim) CompletePending(ctx, q Querier, result []byte) error
+//	func (c *Claim) QueueComplete(b *pgx.Batch, result []byte)
+//	func Do[T any](ctx, ks *Keys, q Querier, k Key, fn func() (T, error)) (T, bool, error)
+//	func (ks *Keys) Acquire(ctx, db Querier, k Key, memo []byte) (*Claim, error)
+//	func (c *Claim) Abandon(ctx, db Querier) error
+//	func (c *Claim) Resolve(ctx, db Querier, result []byte) error
+//	func (ks *Keys) Lookup(ctx, q Querier, k Key) (result []byte, found bool, err error)
+//	func (ks *Keys) Prune(ctx, db Querier) (int64, error)
+package idempotency

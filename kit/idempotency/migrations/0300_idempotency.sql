@@ -1,0 +1,44 @@
+-- Idempotency keys (package idempotency): the first result of each retriable mutation,
+-- per method, caller and request id, kept 24 hours. Written only through kit/idempotency.
+--
+-- A key claimed in the mutation's own transaction is inserted completed, with its result,
+-- in that transaction: a rolled-back change leaves no key. A key claimed with a lease
+-- (calls with effects outside the database) is inserted in_flight in a statement of its
+-- own, and completed in the transaction that records the outcome.
+CREATE TABLE idempotency_keys (
+    -- The key's scope: the RPC method and the caller's subject, so two callers' equal
+    -- request ids never meet.
+    method         text NOT NULL CHECK (method <> ''),
+    subject        text NOT NULL CHECK (subject <> ''),
+    request_id     text NOT NULL CHECK (length(request_id) BETWEEN 1 AND 128),
+    -- A digest of the request's parameters: the same key with other parameters is refused.
+    request_hash   bytea NOT NULL,
+    state          text NOT NULL CHECK (state IN ('in_flight', 'completed')),
+    -- Leases only: the attempt holding an in-flight key, and when its lease started.
+    lock_id        uuid,
+    locked_at      timestamptz,
+    -- Leases only: what the first attempt chose (ids), for an attempt that takes over.
+    memo           bytea,
+    -- The first result, encoded by the domain that owns it, replayed for retries.
+    result         bytea,
+    -- The result shows an outcome not known yet: a retry may resolve it.
+    result_pending boolean NOT NULL DEFAULT false,
+    create_time    timestamptz NOT NULL,
+    complete_time  timestamptz,
+    PRIMARY KEY (method, subject, request_id),
+    CHECK ((state = 'completed') = (result IS NOT NULL)),
+    CHECK (state = 'completed' OR (lock_id IS NOT NULL AND locked_at IS NOT NULL))
+);
+-- Prune's queue: keys by age.
+CREATE INDEX idempotency_keys_create_time_idx ON idempotency_keys (create_time);
+
+-- Raised by a completion that found the key completed by a concurrent call: a
+-- transaction that claimed a key before another call's commit became visible to it. The
+-- transaction is aborted, so its change cannot commit without its key, and the
+-- serialization_failure makes the transaction helpers run it again, which replays.
+CREATE FUNCTION idempotency_keys_raced() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'idempotency key completed by a concurrent call'
+        USING ERRCODE = 'serialization_failure',
+              HINT = 'Run the transaction again: it finds the key completed and replays its result.';
+END $$;
