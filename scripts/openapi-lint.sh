@@ -22,7 +22,7 @@ console.log(`redocly lint: ${r.totals.errors} errors, ${r.totals.warnings} warni
   Object.entries(byRule).map(([k, n]) => `\n  ${k}: ${n}`).join(""));
 ' "$scratch/lint.json" || { cat "$scratch/lint.log" >&2; exit 1; }
 if [[ $status -ne 0 ]]; then
-  "$bin/redocly" lint --format=stylish "$doc" 2>/dev/null || true
+  "$bin/redocly" lint --format=stylish --max-problems=50 "$doc" 2>/dev/null || true
   echo "redocly lint failed on $doc" >&2
   exit 1
 fi
