@@ -17,11 +17,11 @@ build: ## Build the waybill binary into bin/.
 	go build -o $(BIN) ./cmd/waybill
 
 .PHONY: run
-run: postgres build ## Run the whole local mesh (six services and the gateway) with a throwaway PostgreSQL.
+run: deps build ## Run the whole local mesh (six services and the gateway) with a throwaway PostgreSQL.
 	$(BIN) up
 
 .PHONY: test
-test: postgres lint ## Run every check and test (PostgreSQL is started by the tests themselves).
+test: deps lint ## Run every check and test (PostgreSQL is started by the tests themselves).
 	$(GO_TEST) ./... ./tools/openapi
 	@echo "make test: all checks and tests passed"
 
@@ -47,9 +47,9 @@ generate-check: ## Fail if gen/ differs from what `make generate` writes.
 	scripts/generate-check.sh
 
 .PHONY: bench
-bench: postgres ## Run the benchmarks (results go to docs/benchmarks.md by hand, with the command).
+bench: deps ## Run the benchmarks (results go to docs/benchmarks.md by hand, with the command).
 	go test $(BENCH_ARGS) ./...
 
-.PHONY: postgres
-postgres: ## Make sure PostgreSQL server binaries are installed (installs them with apt when root).
-	@scripts/ensure-postgres.sh
+.PHONY: deps
+deps: ## Make sure PostgreSQL server binaries, curl and jq are installed (with apt when root).
+	@scripts/ensure-deps.sh

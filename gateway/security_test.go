@@ -116,12 +116,12 @@ func send(t *testing.T, method, url string, body io.Reader, length int64, author
 	return resp.StatusCode, resp.Header, raw
 }
 
-// zeros is a body of n bytes made as it is read: the client holds none of it.
-func zeros(n int64) io.Reader { return io.LimitReader(zeroReader{}, n) }
+// spaces is a body of n blanks made as it is read: the client holds none of it.
+func spaces(n int64) io.Reader { return io.LimitReader(spaceReader{}, n) }
 
-type zeroReader struct{}
+type spaceReader struct{}
 
-func (zeroReader) Read(p []byte) (int, error) {
+func (spaceReader) Read(p []byte) (int, error) {
 	for i := range p {
 		p[i] = ' '
 	}
@@ -145,7 +145,7 @@ func TestBodiesAreCapped(t *testing.T) {
 		{"declared, with a token", over, ops},
 		{"chunked, with a token", -1, ops},
 	} {
-		code, _, body := send(t, "POST", s.url+"/v1/bills", zeros(over), c.length, c.authorization)
+		code, _, body := send(t, "POST", s.url+"/v1/bills", spaces(over), c.length, c.authorization)
 		if code != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), "1048576") {
 			t.Errorf("%s: %d %s, want 413 naming the limit", c.name, code, body)
 		}
@@ -169,11 +169,11 @@ func TestTheBodyCapIsConfigurable(t *testing.T) {
 	s := startSecured(t, Config{MaxBodyBytes: 1000})
 	ops := s.token(t, "ops-1", auth.RoleOperator)
 	for _, length := range []int64{1001, -1} {
-		if code, _, body := send(t, "POST", s.url+"/v1/bills", zeros(1001), length, ops); code != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), "1000 bytes") {
+		if code, _, body := send(t, "POST", s.url+"/v1/bills", spaces(1001), length, ops); code != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), "1000 bytes") {
 			t.Errorf("1001 bytes (length %d): %d %s, want 413", length, code, body)
 		}
 	}
-	if code, _, body := send(t, "POST", s.url+"/v1/bills", zeros(1000), -1, ops); code != http.StatusNotImplemented {
+	if code, _, body := send(t, "POST", s.url+"/v1/bills", spaces(1000), -1, ops); code != http.StatusNotImplemented {
 		t.Errorf("1000 bytes: %d %s, want the service's 501", code, body)
 	}
 }
@@ -214,7 +214,7 @@ func TestAnonymousHugeBodyCostsNoMemory(t *testing.T) {
 // close before the client has sent everything: that is a refusal, not an error.
 func sendHuge(t *testing.T, url string, n, length int64, authorization string) int {
 	t.Helper()
-	req, err := http.NewRequest("POST", url, zeros(n))
+	req, err := http.NewRequest("POST", url, spaces(n))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,12 +116,12 @@ func TestUpRunsTheMesh(t *testing.T) {
 		t.Errorf("an unimplemented REST route = %d, want 501", code)
 	}
 
-	customer := mintToken(t, bin, "c-42", "customer")
-	sellASeat(t, gw, operator, customer)
 	// A bill without items: the demo's panel step must cope with one (its .items is
-	// absent from the JSON).
-	post(t, gw+"/v1/bills", customer, `{"customerId":"c-42","currencyCode":"EUR","requestId":"e2e-empty-bill"}`)
+	// absent from the JSON). The demo runs on a mesh that has not seen its flight yet,
+	// as on a fresh `waybill up`; sellASeat then sells a seat on another flight.
+	post(t, gw+"/v1/bills", mintToken(t, bin, "c-9", "customer"), `{"customerId":"c-9","currencyCode":"EUR","requestId":"e2e-empty-bill"}`)
 	runDemo(t, bin, gw)
+	sellASeat(t, gw, operator, mintToken(t, bin, "c-43", "customer"))
 
 	// Kill booking: the supervisor restarts it (and logs it), the others keep serving.
 	pid := logs.pidOf("booking")
@@ -281,8 +281,8 @@ func getAs(t *testing.T, url, token string) (int, string) {
 func sellASeat(t *testing.T, gw, operator, customer string) {
 	t.Helper()
 	dep := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
-	post(t, gw+"/v1/rateCards", operator, `{"rateCard":{"productKey":{"seat":{"carrier":"LH","origin":"FRA","destination":"JFK","fareClass":"economy"}},"currencyCode":"EUR","inventory":{"unitPrice":{"amountMinor":"10000","currencyCode":"EUR"}}}}`)
-	d := post(t, gw+"/v1/departures", operator, `{"departure":{"mode":"TRANSPORT_MODE_FLIGHT","carrier":"LH","number":"400","origin":"FRA","destination":"JFK","departureTime":"`+dep.Format(time.RFC3339)+`","arrivalTime":"`+dep.Add(8*time.Hour).Format(time.RFC3339)+`","originTimeZone":"Europe/Berlin","fareClasses":[{"name":"economy","capacity":10}]}}`)
+	post(t, gw+"/v1/rateCards", operator, `{"rateCard":{"productKey":{"seat":{"carrier":"LH","origin":"FRA","destination":"SFO","fareClass":"economy"}},"currencyCode":"EUR","inventory":{"unitPrice":{"amountMinor":"10000","currencyCode":"EUR"}}}}`)
+	d := post(t, gw+"/v1/departures", operator, `{"departure":{"mode":"TRANSPORT_MODE_FLIGHT","carrier":"LH","number":"454","origin":"FRA","destination":"SFO","departureTime":"`+dep.Format(time.RFC3339)+`","arrivalTime":"`+dep.Add(8*time.Hour).Format(time.RFC3339)+`","originTimeZone":"Europe/Berlin","fareClasses":[{"name":"economy","capacity":10}]}}`)
 	depID := field(d, "departure", "id")
 	r := post(t, gw+"/v1/reservations", customer, `{"reservation":{"seat":{"departureId":"`+depID+`","fareClass":"economy"},"quantity":2,"travelers":[{"fullName":"Ada Lovelace"},{"fullName":"Charles Babbage"}]},"requestId":"e2e-hold"}`)
 	if got := field(r, "reservation", "price", "amountMinor"); got != "20000" {
@@ -290,7 +290,7 @@ func sellASeat(t *testing.T, gw, operator, customer string) {
 	}
 	resID := field(r, "reservation", "id")
 	post(t, gw+"/v1/reservations/"+resID+":confirm", customer, `{"requestId":"e2e-confirm"}`)
-	b := post(t, gw+"/v1/bills", customer, `{"customerId":"c-42","currencyCode":"EUR","requestId":"e2e-bill"}`)
+	b := post(t, gw+"/v1/bills", customer, `{"customerId":"c-43","currencyCode":"EUR","requestId":"e2e-bill"}`)
 	billID := field(b, "bill", "id")
 	post(t, gw+"/v1/bills/"+billID+"/items", customer, `{"kind":"KIND_FLIGHT","reservationId":"`+resID+`","requestId":"e2e-item"}`)
 	f := post(t, gw+"/v1/bills/"+billID+":finalize", customer, `{"requestId":"e2e-final"}`)
@@ -298,7 +298,7 @@ func sellASeat(t *testing.T, gw, operator, customer string) {
 		t.Errorf("bill status after finalize = %s", got)
 	}
 	// Pay: billing's saga authorizes with payment, confirms with booking, captures.
-	pm := post(t, gw+"/v1/paymentMethods", customer, `{"customerId":"c-42","card":{"number":"4242424242424242","expiryMonth":12,"expiryYear":2099,"cvc":"123"},"requestId":"e2e-pm"}`)
+	pm := post(t, gw+"/v1/paymentMethods", customer, `{"customerId":"c-43","card":{"number":"4242424242424242","expiryMonth":12,"expiryYear":2099,"cvc":"123"},"requestId":"e2e-pm"}`)
 	pmID := field(pm, "paymentMethod", "id")
 	post(t, gw+"/v1/bills/"+billID+":pay", customer, `{"paymentMethodId":"`+pmID+`","requestId":"e2e-pay"}`)
 	deadline := time.Now().Add(15 * time.Second)
@@ -315,7 +315,7 @@ func sellASeat(t *testing.T, gw, operator, customer string) {
 	code, body := getAs(t, gw+"/v1/bills?view=VIEW_FULL", operator)
 	// The booking's details (the seat's carrier is only there) come through billing,
 	// which forwards them undecoded, and the gateway's JSON.
-	if code != http.StatusOK || !strings.Contains(body, `"title":"LH 400 FRA → JFK"`) || !strings.Contains(body, "MAIN_STATUS_CONFIRMED") ||
+	if code != http.StatusOK || !strings.Contains(body, `"title":"LH 454 FRA → SFO"`) || !strings.Contains(body, "MAIN_STATUS_CONFIRMED") ||
 		!strings.Contains(body, `"detailsStatus":"DETAILS_STATUS_OK"`) || !strings.Contains(body, `"carrier":"LH"`) {
 		t.Errorf("operator panel = %d %s", code, body)
 	}
