@@ -57,7 +57,7 @@ type Claim struct {
 // beginSQL looks for key ($1 method, $2 subject, $3 request id) created after $4, and
 // tries to take the transaction's advisory lock on it without waiting: a transaction
 // that holds it is running a call with the key.
-const beginSQL = `SELECT ` + tryLockSQL + `, k.request_hash, k.state = 'completed', k.result, k.result_pending, k.memo
+const beginSQL = `SELECT ` + tryLockSQL + `, k.request_hash, k.completed, k.result, k.result_pending, k.memo
 FROM (VALUES (1)) AS one (x)
 LEFT JOIN idempotency_keys k ON k.method = $1 AND k.subject = $2 AND k.request_id = $3 AND k.create_time > $4`
 
@@ -132,10 +132,10 @@ func (ks *Keys) decide(k Key, locked, inserted bool, s stored, fresh *Claim) (*C
 // transaction however the caller reads the statement's result.
 const completeSQL = `WITH up AS (
     INSERT INTO idempotency_keys AS k
-        (method, subject, request_id, request_hash, state, result, result_pending, create_time, complete_time)
-    VALUES ($1, $2, $3, $5, 'completed', $6, $8, $7, $7)
+        (method, subject, request_id, request_hash, completed, result, result_pending, create_time, complete_time)
+    VALUES ($1, $2, $3, $5, true, $6, $8, $7, $7)
     ON CONFLICT (method, subject, request_id) DO UPDATE SET
-        request_hash = excluded.request_hash, state = 'completed', lock_id = NULL, locked_at = NULL,
+        request_hash = excluded.request_hash, completed = true, lock_id = NULL, locked_at = NULL,
         memo = NULL, result = excluded.result, result_pending = excluded.result_pending,
         create_time = excluded.create_time, complete_time = excluded.complete_time
     WHERE k.create_time <= $4
@@ -147,15 +147,15 @@ SELECT idempotency_keys_raced() WHERE NOT EXISTS (SELECT FROM up)`
 const beginWithSQL = `WITH lk AS (SELECT ` + tryLockSQL + ` AS locked),
 ins AS (
     INSERT INTO idempotency_keys AS k
-        (method, subject, request_id, request_hash, state, result, create_time, complete_time)
-    SELECT $1, $2, $3, $5::bytea, 'completed', $6::bytea, $7::timestamptz, $7::timestamptz FROM lk WHERE lk.locked
+        (method, subject, request_id, request_hash, completed, result, create_time, complete_time)
+    SELECT $1, $2, $3, $5::bytea, true, $6::bytea, $7::timestamptz, $7::timestamptz FROM lk WHERE lk.locked
     ON CONFLICT (method, subject, request_id) DO UPDATE SET
-        request_hash = excluded.request_hash, state = 'completed', lock_id = NULL, locked_at = NULL,
+        request_hash = excluded.request_hash, completed = true, lock_id = NULL, locked_at = NULL,
         memo = NULL, result = excluded.result, result_pending = false,
         create_time = excluded.create_time, complete_time = excluded.complete_time
     WHERE k.create_time <= $4
     RETURNING 1)
-SELECT lk.locked, EXISTS (SELECT FROM ins), k.request_hash, k.state = 'completed', k.result, k.result_pending, k.memo
+SELECT lk.locked, EXISTS (SELECT FROM ins), k.request_hash, k.completed, k.result, k.result_pending, k.memo
 FROM lk
 LEFT JOIN idempotency_keys k ON k.method = $1 AND k.subject = $2 AND k.request_id = $3 AND k.create_time > $4`
 
@@ -197,6 +197,7 @@ type Queued struct {
 	at      time.Time // the claim's time
 	with    bool
 	keyless bool
+	err     error // a malformed key: nothing was queued
 }
 
 // Queue queues Begin's statement onto b, for a transaction that sends its statements as
@@ -209,6 +210,9 @@ func (ks *Keys) Queue(b *pgx.Batch, k Key) Queued {
 	if k.keyless() {
 		return Queued{ks: ks, key: k, keyless: true}
 	}
+	if err := k.check(); err != nil {
+		return Queued{err: err}
+	}
 	now := ks.now()
 	b.Queue(beginSQL, k.Method, k.Subject, k.RequestID, now.Add(-ks.opts.TTL))
 	return Queued{ks: ks, key: k, at: now}
@@ -220,19 +224,23 @@ func (ks *Keys) QueueWith(b *pgx.Batch, k Key, result []byte) Queued {
 	if k.keyless() {
 		return Queued{ks: ks, key: k, with: true, keyless: true}
 	}
+	if err := k.check(); err != nil {
+		return Queued{err: err}
+	}
 	b.Queue(beginWithSQL, ks.withArgs(k, result)...)
 	return Queued{ks: ks, key: k, with: true}
 }
 
 // Read reads the claim's result from br, the results of the batch it was queued on; it
-// must be the next result to read. A key with an empty request id queued nothing and
-// reads nothing.
+// must be the next result to read. The outcomes are Begin's (BeginWith's for QueueWith).
+// A key with an empty request id, or a malformed one (Read returns its error), queued
+// nothing and reads nothing.
 func (qd Queued) Read(br pgx.BatchResults) (*Claim, error) {
+	if qd.err != nil {
+		return nil, qd.err
+	}
 	if qd.keyless {
 		return &Claim{ks: qd.ks, key: qd.key, done: qd.with}, nil
-	}
-	if err := qd.key.check(); err != nil {
-		return nil, err
 	}
 	if qd.with {
 		return qd.ks.readWith(qd.key, br.QueryRow())

@@ -28,16 +28,38 @@
 // queued into the pipelined batches the transaction sends anyway (Queue, QueueWith,
 // QueueComplete), so they need no round trip of their own.
 //
-//	keys := idempotency.New(idempotency.Options{})
+//	keys := idempotency.New(idempotency.Options{Now: clock.Now}) // one per store
+//
+//	k := idempotency.Key{Method: "CreateBill", Subject: c.Subject, RequestID: requestID,
+//		Hash: idempotency.Fingerprint(customerID, currency)}
+//	var b billing.Bill
 //	err := runner.Run(ctx, func(tx *txn.Tx) error {
-//		k := idempotency.Key{Method: "CreateBill", Subject: c.Subject, RequestID: reqID,
-//			Hash: idempotency.Fingerprint(customerID, currency)}
-//		var replayed bool
-//		id, replayed, err = idempotency.Do(ctx, keys, tx, k, func() (string, error) {
-//			return insertBill(ctx, tx, b) // the change; its result is the bill id
+//		id, replayed, err := idempotency.Do(ctx, keys, tx, k, func() (string, error) {
+//			return newBill.ID, insertBill(ctx, tx, newBill) // the change; its result is the id
 //		})
-//		return err
+//		if err != nil {
+//			return err
+//		}
+//		if replayed {
+//			b, err = loadBill(ctx, tx, id) // answer as the first call did
+//			return err
+//		}
+//		b = newBill
+//		return nil
 //	})
+//
+// A pipelined transaction (booking's seat hold) queues the claim in the batch it sends
+// anyway; a result known before the change (the new reservation's id) is stored by the
+// claim's own statement:
+//
+//	b := &pgx.Batch{}
+//	claim := keys.QueueWith(b, k, []byte(r.ID)) // first, so a replay is read before the rest
+//	b.Queue(insertReservationSQL, args...)
+//	b.Queue(holdSeatsSQL, …)
+//	br := tx.SendBatch(ctx, b)
+//	c, err := claim.Read(br)
+//	… // on an error or c.Replayed, return an error from the transaction so that the
+//	  // batch's other statements roll back, and answer with c.Result outside it
 //
 // A key completed by another transaction between this one's look and its write (a
 // narrow race at the lock) fails with ABORTED and reason CONFLICT, the reason the
@@ -89,7 +111,7 @@
 //	func (qd Queued) Read(br pgx.BatchResults) (*Claim, error)
 //	func (c *Claim) Complete(ctx, q Querier, result []byte) error
 //	func (c *Claim) CompletePending(ctx, q Querier, result []byte) error
-//	func (c *Claim) QueueComplete(b *pgx.Batch, result []byte)
+//	func (c *Claim) QueueComplete(b *pgx.Batch, result []byte) error
 //	func Do[T any](ctx, ks *Keys, q Querier, k Key, fn func() (T, error)) (T, bool, error)
 //	func (ks *Keys) Acquire(ctx, db Querier, k Key, memo []byte) (*Claim, error)
 //	func (c *Claim) Abandon(ctx, db Querier) error

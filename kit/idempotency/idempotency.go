@@ -100,10 +100,14 @@ type Key struct {
 // keyless reports whether k claims nothing.
 func (k Key) keyless() bool { return k.RequestID == "" }
 
-// check reports a key the program built wrong.
+// check reports a key the program built wrong, and a request id too long to store (the
+// table has no CHECK constraints; see the migration).
 func (k Key) check() error {
 	if k.Method == "" || k.Subject == "" {
 		return fmt.Errorf("idempotency key %q: method and subject are required", k.RequestID)
+	}
+	if len(k.RequestID) > MaxRequestID {
+		return errs.Invalid("request_id", "must be at most %d characters", MaxRequestID)
 	}
 	return nil
 }
@@ -179,7 +183,7 @@ func New(opts Options) *Keys {
 func (ks *Keys) now() time.Time { return ks.opts.Now().UTC().Truncate(time.Microsecond) }
 
 // lookSQL reads a key that has not expired ($4: created after).
-const lookSQL = `SELECT request_hash, state = 'completed', result, result_pending, memo
+const lookSQL = `SELECT request_hash, completed, result, result_pending, memo
 FROM idempotency_keys WHERE method = $1 AND subject = $2 AND request_id = $3 AND create_time > $4`
 
 // Lookup returns the stored result of k without claiming it, for a call that checks for

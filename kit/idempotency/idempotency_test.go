@@ -357,8 +357,8 @@ func TestCompleteAfterAConcurrentCommitAborts(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Another call's key, committed meanwhile (as only a race at the lock can).
-		if _, err := f.pool.Exec(ctx, `INSERT INTO idempotency_keys (method, subject, request_id, request_hash, state, result, create_time)
-			VALUES ($1, $2, $3, $4, 'completed', '"other"', $5)`, k.Method, k.Subject, k.RequestID, k.Hash, f.clock.Now()); err != nil {
+		if _, err := f.pool.Exec(ctx, `INSERT INTO idempotency_keys (method, subject, request_id, request_hash, completed, result, create_time)
+			VALUES ($1, $2, $3, $4, true, '"other"', $5)`, k.Method, k.Subject, k.RequestID, k.Hash, f.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if queued {
@@ -605,5 +605,29 @@ func TestFingerprint(t *testing.T) {
 			t.Errorf("Fingerprint(%q) = Fingerprint(%s)", parts, prev)
 		}
 		seen[h] = fmt.Sprintf("%q", parts)
+	}
+}
+
+// TestMalformedKeys: a request id too long for the table is the caller's mistake; a key
+// without its scope is the program's.
+func TestMalformedKeys(t *testing.T) {
+	ks := idempotency.New(idempotency.Options{})
+	ctx := t.Context()
+	long := key("alice", strings.Repeat("k", idempotency.MaxRequestID+1))
+	_, err := ks.Begin(ctx, nil, long)
+	wantErr(t, err, errs.InvalidArgument, "INVALID_ARGUMENT", "request_id")
+	_, err = ks.Acquire(ctx, nil, long, nil)
+	wantErr(t, err, errs.InvalidArgument, "INVALID_ARGUMENT", "request_id")
+	b := &pgx.Batch{}
+	q := ks.QueueWith(b, long, nil)
+	_, err = q.Read(nil)
+	wantErr(t, err, errs.InvalidArgument, "INVALID_ARGUMENT", "request_id")
+	if b.Len() != 0 {
+		t.Errorf("a malformed key queued %d statements", b.Len())
+	}
+	for _, k := range []idempotency.Key{{Method: "M", RequestID: "r"}, {Subject: "s", RequestID: "r"}} {
+		if _, err := ks.Begin(ctx, nil, k); err == nil || errs.KindOf(err) != errs.Unknown {
+			t.Errorf("Begin(%+v) = %v, want a programming error", k, err)
+		}
 	}
 }

@@ -16,37 +16,37 @@ import (
 // acquireSQL inserts a key in flight, or replaces an expired one ($8: created at or
 // before), and returns a row only when this call now holds the key.
 const acquireSQL = `INSERT INTO idempotency_keys AS k
-    (method, subject, request_id, request_hash, state, lock_id, locked_at, memo, create_time)
-VALUES ($1, $2, $3, $4, 'in_flight', $5, $6, $7, $6)
+    (method, subject, request_id, request_hash, completed, lock_id, locked_at, memo, create_time)
+VALUES ($1, $2, $3, $4, false, $5, $6, $7, $6)
 ON CONFLICT (method, subject, request_id) DO UPDATE SET
-    request_hash = excluded.request_hash, state = 'in_flight', lock_id = excluded.lock_id,
+    request_hash = excluded.request_hash, completed = false, lock_id = excluded.lock_id,
     locked_at = excluded.locked_at, memo = excluded.memo, result = NULL, result_pending = false,
     create_time = excluded.create_time, complete_time = NULL
 WHERE k.create_time <= $8
 RETURNING true`
 
-const readLeaseSQL = `SELECT request_hash, state = 'completed', result, result_pending, memo,
+const readLeaseSQL = `SELECT request_hash, completed, result, result_pending, memo,
     coalesce(lock_id::text, ''), coalesce(locked_at, 'epoch')
 FROM idempotency_keys WHERE method = $1 AND subject = $2 AND request_id = $3`
 
 // takeOverSQL moves an in-flight key from lock $4 to lock $5 at $6.
 const takeOverSQL = `UPDATE idempotency_keys SET lock_id = $5, locked_at = $6
-WHERE method = $1 AND subject = $2 AND request_id = $3 AND lock_id = $4 AND state = 'in_flight'`
+WHERE method = $1 AND subject = $2 AND request_id = $3 AND lock_id = $4 AND NOT completed`
 
 // completeLeaseSQL stores the result ($5, pending $6, at $7) of an in-flight key still
 // held by lock $4.
 const completeLeaseSQL = `UPDATE idempotency_keys
-SET state = 'completed', result = $5, result_pending = $6, complete_time = $7
-WHERE method = $1 AND subject = $2 AND request_id = $3 AND lock_id = $4 AND state = 'in_flight'`
+SET completed = true, result = $5, result_pending = $6, complete_time = $7
+WHERE method = $1 AND subject = $2 AND request_id = $3 AND lock_id = $4 AND NOT completed`
 
 const deleteLeaseSQL = `DELETE FROM idempotency_keys
-WHERE method = $1 AND subject = $2 AND request_id = $3 AND lock_id = $4 AND state = 'in_flight'`
+WHERE method = $1 AND subject = $2 AND request_id = $3 AND lock_id = $4 AND NOT completed`
 
 const expireLeaseSQL = `UPDATE idempotency_keys SET locked_at = 'epoch'
-WHERE method = $1 AND subject = $2 AND request_id = $3 AND lock_id = $4 AND state = 'in_flight'`
+WHERE method = $1 AND subject = $2 AND request_id = $3 AND lock_id = $4 AND NOT completed`
 
 const resolveSQL = `UPDATE idempotency_keys SET result = $4, result_pending = false
-WHERE method = $1 AND subject = $2 AND request_id = $3 AND state = 'completed' AND result_pending`
+WHERE method = $1 AND subject = $2 AND request_id = $3 AND completed AND result_pending`
 
 // abandonTimeout bounds Abandon, which runs even after the caller's context ended.
 const abandonTimeout = 15 * time.Second

@@ -144,6 +144,15 @@ type Tx struct {
 	conn   *pgxpool.Conn
 	begun  bool // BEGIN was sent
 	events []outbox.Event
+	atEnd  []func(*pgx.Batch) error // BeforeCommit's
+}
+
+// BeforeCommit adds queue to what runs when fn returns nil: queue appends statements to
+// the batch that carries the outbox insert and COMMIT, so they cost no round trip of
+// their own (an idempotency key's completion, say: idempotency.Claim.QueueComplete). An
+// error from queue, or from a statement it queued, fails the commit and Run returns it.
+func (t *Tx) BeforeCommit(queue func(b *pgx.Batch) error) {
+	t.atEnd = append(t.atEnd, queue)
 }
 
 // Emit queues events to be written to the outbox with the transaction's commit, in the
@@ -214,11 +223,16 @@ func (t *Tx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	return br
 }
 
-// commit writes the emitted events to the outbox and commits, in one round trip. A
-// transaction that sent nothing writes its events, if any, in a transaction of their
-// own.
+// commit sends BeforeCommit's statements, the emitted events' outbox insert and COMMIT
+// in one round trip. A transaction that sent nothing sends them, if any, as one implicit
+// transaction of their own.
 func (t *Tx) commit(ctx context.Context) error {
 	b := &pgx.Batch{}
+	for _, queue := range t.atEnd {
+		if err := queue(b); err != nil {
+			return err
+		}
+	}
 	if err := outbox.Queue(ctx, b, t.events...); err != nil {
 		return err
 	}
@@ -228,7 +242,7 @@ func (t *Tx) commit(ctx context.Context) error {
 		}
 		// One statement is a transaction of its own.
 		if err := t.conn.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("emit events: %w", err)
+			return fmt.Errorf("commit: %w", err)
 		}
 		return nil
 	}

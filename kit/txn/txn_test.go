@@ -532,3 +532,53 @@ func TestFirstBatchCallbacksRun(t *testing.T) {
 	}
 	f.want(1)
 }
+
+func TestBeforeCommitRidesWithCommit(t *testing.T) {
+	f := newFixture(t, txn.Options{})
+	err := f.run(func(tx *txn.Tx) error {
+		if _, err := tx.Exec(t.Context(), bump, "a"); err != nil {
+			return err
+		}
+		tx.BeforeCommit(func(b *pgx.Batch) error {
+			b.Queue(bump, "a")
+			return nil
+		})
+		tx.Emit(added("a"))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.want(2, "shop.item.added:a")
+
+	// A statement queued at commit that fails rolls the whole transaction back.
+	err = f.run(func(tx *txn.Tx) error {
+		if _, err := tx.Exec(t.Context(), bump, "a"); err != nil {
+			return err
+		}
+		tx.BeforeCommit(func(b *pgx.Batch) error {
+			b.Queue("SELECT 1/0")
+			return nil
+		})
+		tx.Emit(added("b"))
+		return nil
+	})
+	if err == nil {
+		t.Fatal("a failing statement at commit committed")
+	}
+	f.want(2, "shop.item.added:a")
+
+	// An error from the queue function itself fails the commit too.
+	boom := errors.New("boom")
+	err = f.run(func(tx *txn.Tx) error {
+		if _, err := tx.Exec(t.Context(), bump, "a"); err != nil {
+			return err
+		}
+		tx.BeforeCommit(func(*pgx.Batch) error { return boom })
+		return nil
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Run = %v, want the queue function's error", err)
+	}
+	f.want(2, "shop.item.added:a")
+}
