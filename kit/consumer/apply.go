@@ -293,9 +293,6 @@ func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 	if err != nil {
 		return err
 	}
-	if c.cfg.AfterCommit != nil {
-		c.cfg.AfterCommit()
-	}
 	c.seq = max(committedSeq, endSeq)
 	c.cursor = committedCursor
 	if endCursor != "" && (endSeq > committedSeq || endSeq == 0) {

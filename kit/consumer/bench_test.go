@@ -14,6 +14,7 @@ import (
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/consumer"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/txn"
 )
 
@@ -151,7 +152,7 @@ func BenchmarkConsumerLag(b *testing.B) {
 		measureFrom.Store(p.committed.Load())
 		p.run(context.Background(), b, benchRate, measure)
 		n := p.committed.Load()
-		waitFor(b, 30*time.Second, "the consumer caught up", func() bool { return cursorSeq(b, s.consumer, name, producerSchema) == n })
+		grpctest.Eventually(b, 30*time.Second, "the consumer caught up", func() bool { return cursorSeq(b, s.consumer, name, producerSchema) == n })
 		b.StopTimer()
 		cancel()
 		if err := <-done; err != nil {

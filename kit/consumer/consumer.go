@@ -195,9 +195,6 @@ type Config struct {
 	// DefaultLinger, and a negative value applies only the events that have already
 	// arrived.
 	Linger time.Duration
-	// AfterCommit, when set, runs after each batch's transaction commits, on the
-	// consumer's goroutine: for work that must see the handlers' writes committed.
-	AfterCommit func()
 }
 
 // withDefaults validates c and fills in its zero fields.

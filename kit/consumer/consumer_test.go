@@ -26,6 +26,7 @@ import (
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/consumer"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/txn"
 )
@@ -103,7 +104,7 @@ func TestExactlyOnceAcrossReconnects(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		src.addN(n/20, 7)
 	}
-	waitFor(t, 60*time.Second, "all events applied", func() bool { return cursorSeq(t, pool, name, "trip") == n })
+	grpctest.Eventually(t, 60*time.Second, "all events applied", func() bool { return cursorSeq(t, pool, name, "trip") == n })
 	if d := src.drops.Load(); d < 5 {
 		t.Fatalf("the source dropped the stream %d times, want at least 5", d)
 	}
@@ -129,7 +130,7 @@ func TestReplicasApplyEachEventOnce(t *testing.T) {
 		src.addN(n/10, 5)
 		time.Sleep(10 * time.Millisecond)
 	}
-	waitFor(t, 30*time.Second, "all events applied", func() bool { return cursorSeq(t, pool, name, "trip") == n })
+	grpctest.Eventually(t, 30*time.Second, "all events applied", func() bool { return cursorSeq(t, pool, name, "trip") == n })
 	checkExactlyOnce(t, pool, name, n)
 }
 
@@ -153,7 +154,7 @@ func TestSourceDown(t *testing.T) {
 	})
 
 	src.addN(100, 3)
-	waitFor(t, 10*time.Second, "first events applied", func() bool { return cursorSeq(t, pool, name, "trip") == 100 })
+	grpctest.Eventually(t, 10*time.Second, "first events applied", func() bool { return cursorSeq(t, pool, name, "trip") == 100 })
 
 	srv.stop()
 	before := subscribeCalls.Load()
@@ -170,7 +171,7 @@ func TestSourceDown(t *testing.T) {
 	}
 
 	srv.start(t)
-	waitFor(t, 15*time.Second, "events applied after the source came back", func() bool {
+	grpctest.Eventually(t, 15*time.Second, "events applied after the source came back", func() bool {
 		return cursorSeq(t, pool, name, "trip") == 200
 	})
 	checkExactlyOnce(t, pool, name, 200)
@@ -192,7 +193,7 @@ func TestSilentStreamIsAbandoned(t *testing.T) {
 		StallTimeout: 200 * time.Millisecond,
 		Reconnect:    consumer.Backoff{Initial: time.Millisecond, Max: time.Millisecond},
 	}, func(context.Context, *txn.Tx, *eventsv1.Event) error { return nil })
-	waitFor(t, 5*time.Second, "three subscriptions", func() bool { return src.subscribes.Load() >= 3 })
+	grpctest.Eventually(t, 5*time.Second, "three subscriptions", func() bool { return src.subscribes.Load() >= 3 })
 
 	// Heartbeats keep a stream alive past the stall timeout.
 	src.silent.Store(false)
@@ -244,7 +245,7 @@ func TestTypeFilterAndHeartbeatCursor(t *testing.T) {
 		got.Add(1)
 		return nil
 	})
-	waitFor(t, 5*time.Second, "the heartbeat's cursor stored", func() bool {
+	grpctest.Eventually(t, 5*time.Second, "the heartbeat's cursor stored", func() bool {
 		return count(t, pool, `SELECT count(*) FROM consumer_cursors WHERE cursor = '10'`) == 1
 	})
 	if got.Load() != 5 {
@@ -292,7 +293,7 @@ func TestMetricsAndTrace(t *testing.T) {
 		}
 		return nil
 	})
-	waitFor(t, 10*time.Second, "events applied or parked", func() bool { return cursorSeq(t, pool, "c", "trip") == 4 })
+	grpctest.Eventually(t, 10*time.Second, "events applied or parked", func() bool { return cursorSeq(t, pool, "c", "trip") == 4 })
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -410,12 +411,12 @@ func TestDeletedCursorStartsOver(t *testing.T) {
 		return recordEffect(ctx, tx, name, ev)
 	})
 	src.addN(10, 2)
-	waitFor(t, 10*time.Second, "events applied", func() bool { return cursorSeq(t, pool, name, "trip") == 10 })
+	grpctest.Eventually(t, 10*time.Second, "events applied", func() bool { return cursorSeq(t, pool, name, "trip") == 10 })
 	if _, err := pool.Exec(t.Context(), `DELETE FROM consumer_cursors`); err != nil {
 		t.Fatal(err)
 	}
 	src.addN(1, 2)
-	waitFor(t, 10*time.Second, "events applied again", func() bool {
+	grpctest.Eventually(t, 10*time.Second, "events applied again", func() bool {
 		return count(t, pool, `SELECT count(*) FROM effects`) == 10+11
 	})
 }
@@ -455,7 +456,7 @@ func TestCommitsAreAsynchronous(t *testing.T) {
 			mu.Unlock()
 			return recordEffect(ctx, tx, name, ev)
 		})
-	waitFor(t, 30*time.Second, "all events applied", func() bool { return cursorSeq(t, pool, name, "trip") == n })
+	grpctest.Eventually(t, 30*time.Second, "all events applied", func() bool { return cursorSeq(t, pool, name, "trip") == n })
 	checkExactlyOnce(t, pool, name, n)
 	mu.Lock()
 	defer mu.Unlock()
@@ -511,7 +512,7 @@ func TestLingerGathersATrickle(t *testing.T) {
 				src.add(fmt.Sprintf("k%d", i))
 				time.Sleep(20 * time.Millisecond)
 			}
-			waitFor(t, 30*time.Second, "all events applied", func() bool { return cursorSeq(t, pool, name, "trip") == n })
+			grpctest.Eventually(t, 30*time.Second, "all events applied", func() bool { return cursorSeq(t, pool, name, "trip") == n })
 			checkExactlyOnce(t, pool, name, n)
 			mu.Lock()
 			defer mu.Unlock()
@@ -540,41 +541,9 @@ func TestSourceWithoutStream(t *testing.T) {
 	runConsumer(t, consumer.Config{Name: "nostream", Source: "trip", Client: client(t, lis.Addr().String()), Pool: newDB(t),
 		Logger: testLogger(t), Reconnect: consumer.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond}},
 		func(context.Context, *txn.Tx, *eventsv1.Event) error { return nil })
-	waitFor(t, 10*time.Second, "the first subscription", func() bool { return attempts.Load() >= 1 })
+	grpctest.Eventually(t, 10*time.Second, "the first subscription", func() bool { return attempts.Load() >= 1 })
 	time.Sleep(time.Second) // 50 and more tries at the reconnect backoff's pace
 	if n := attempts.Load(); n != 1 {
 		t.Fatalf("%d subscriptions to a source without a stream in a second, want 1", n)
-	}
-}
-
-// TestAfterCommitSeesTheBatchCommitted: AfterCommit runs after each batch, when the
-// handlers' writes are visible to other connections, and after the last batch every
-// event's effect is.
-func TestAfterCommitSeesTheBatchCommitted(t *testing.T) {
-	t.Parallel()
-	pool := newDB(t)
-	src := newFakeSource("trip")
-	srv := serveSource(t, src)
-	const n = 300
-	src.addN(n, 7)
-	name := "after-commit"
-	var handled, calls, behind atomic.Int64
-	runConsumer(t, consumer.Config{
-		Name: name, Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t), MaxBatch: 50,
-		AfterCommit: func() {
-			calls.Add(1)
-			var visible int64
-			if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM effects WHERE consumer = $1`, name).Scan(&visible); err != nil || visible < handled.Load() {
-				behind.Add(1)
-			}
-		},
-	}, func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
-		handled.Add(1)
-		return recordEffect(ctx, tx, name, ev)
-	})
-	waitFor(t, 30*time.Second, "all events applied", func() bool { return cursorSeq(t, pool, name, "trip") == n })
-	waitFor(t, 5*time.Second, "AfterCommit after the last batch", func() bool { return calls.Load() >= n/50 })
-	if b := behind.Load(); b > 0 {
-		t.Fatalf("AfterCommit ran %d times before the batch's writes were visible", b)
 	}
 }

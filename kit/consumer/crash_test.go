@@ -11,6 +11,7 @@ import (
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/consumer"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/pgxutil"
 	"github.com/waybill/waybill/kit/txn"
 )
@@ -111,7 +112,7 @@ func TestCrashSafety(t *testing.T) {
 	for i := range kills {
 		cmd := start()
 		// Kill it at a random point once it has applied something since the last kill.
-		waitFor(t, 30*time.Second, "progress", func() bool { return cursorSeq(t, pool, name, "trip") > last || last == n })
+		grpctest.Eventually(t, 30*time.Second, "progress", func() bool { return cursorSeq(t, pool, name, "trip") > last || last == n })
 		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
 		kill(cmd)
 		seq := cursorSeq(t, pool, name, "trip")
@@ -125,7 +126,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Errorf("only %d of %d kills hit the consumer mid-stream", midStream, kills)
 	}
 	cmd := start()
-	waitFor(t, 60*time.Second, "all events applied after the restart", func() bool { return cursorSeq(t, pool, name, "trip") == n })
+	grpctest.Eventually(t, 60*time.Second, "all events applied after the restart", func() bool { return cursorSeq(t, pool, name, "trip") == n })
 	kill(cmd)
 	checkExactlyOnce(t, pool, name, n)
 	if got := count(t, pool, `SELECT count(*) FROM parked_events`); got != 0 {

@@ -8,12 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/txn"
 )
-
-// Querier runs a query of one row: a *pgxpool.Pool, a pgx.Tx or a *txn.Tx.
-type Querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
 
 // Position is how far a consumer has applied a source's events.
 type Position struct {
@@ -28,9 +24,9 @@ const cursorSQL = `SELECT seq, cursor FROM consumer_cursors WHERE consumer = $1 
 
 // Cursor returns the committed position of consumer name in source's events (the
 // consumer_cursors row that Run advances, whichever replica applied them): the zero
-// Position when the consumer has not started. q's search_path must reach the tables of
-// Migrations.
-func Cursor(ctx context.Context, q Querier, name, source string) (Position, error) {
+// Position when the consumer has not started. q (a pool, a pgx.Tx or a *txn.Tx) must
+// reach the tables of Migrations through its search_path.
+func Cursor(ctx context.Context, q txn.Querier, name, source string) (Position, error) {
 	var p Position
 	err := q.QueryRow(ctx, cursorSQL, name, source).Scan(&p.Seq, &p.Cursor)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -16,6 +16,7 @@ import (
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/consumer"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/txn"
 )
 
@@ -69,14 +70,14 @@ func TestEndToEnd(t *testing.T) {
 		})
 	}
 	// Restart the consumer midway: it resumes from its stored (opaque) cursor.
-	waitFor(t, 30*time.Second, "a third applied", func() bool { return cursorSeq(t, s.consumer, name, producerSchema) >= n/3 })
+	grpctest.Eventually(t, 30*time.Second, "a third applied", func() bool { return cursorSeq(t, s.consumer, name, producerSchema) >= n/3 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	runConsumer(t, cfg, h)
 	wg.Wait()
 
-	waitFor(t, 30*time.Second, "every event applied", func() bool { return cursorSeq(t, s.consumer, name, producerSchema) == n })
+	grpctest.Eventually(t, 30*time.Second, "every event applied", func() bool { return cursorSeq(t, s.consumer, name, producerSchema) == n })
 	checkExactlyOnce(t, s.consumer, name, n)
 	checkKeyOrder(t, s.consumer, name)
 	if ev := bad.Load(); ev != nil {

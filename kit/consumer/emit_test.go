@@ -12,6 +12,7 @@ import (
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/consumer"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/txn"
 )
@@ -57,7 +58,7 @@ func TestHandlersEmitWithTheCursor(t *testing.T) {
 		Notify: func() { notified.Add(1) },
 	}, handler)
 	src.add("a", "poison", "b", "c")
-	waitFor(t, 10*time.Second, "every event processed", func() bool { return cursorSeq(t, pool, name, "trip") == 4 })
+	grpctest.Eventually(t, 10*time.Second, "every event processed", func() bool { return cursorSeq(t, pool, name, "trip") == 4 })
 	keys := emittedKeys(t, pool)
 	slices.Sort(keys)
 	if want := []string{"a", "b", "c"}; !slices.Equal(keys, want) {
@@ -100,7 +101,7 @@ func TestCursor(t *testing.T) {
 	runConsumer(t, consumer.Config{Name: "reader", Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t)},
 		func(context.Context, *txn.Tx, *eventsv1.Event) error { return nil })
 	src.addN(7, 2)
-	waitFor(t, 10*time.Second, "every event applied", func() bool { return cursorSeq(t, pool, "reader", "trip") == 7 })
+	grpctest.Eventually(t, 10*time.Second, "every event applied", func() bool { return cursorSeq(t, pool, "reader", "trip") == 7 })
 	err := pgx.BeginFunc(t.Context(), pool, func(tx pgx.Tx) error {
 		pos, err := consumer.Cursor(t.Context(), tx, "reader", "trip")
 		if err == nil && pos != (consumer.Position{Seq: 7, Cursor: "7"}) {

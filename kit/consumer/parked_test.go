@@ -15,6 +15,7 @@ import (
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/consumer"
 	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/txn"
 )
 
@@ -123,7 +124,7 @@ func TestDeadLetters(t *testing.T) {
 		keys = append(keys, []string{"a", "b", "c"}[i%3])
 	}
 	src.add(keys...)
-	waitFor(t, 10*time.Second, "all events processed", func() bool { return cursorSeq(t, pool, name, "trip") == 30 })
+	grpctest.Eventually(t, 10*time.Second, "all events processed", func() bool { return cursorSeq(t, pool, name, "trip") == 30 })
 
 	for _, key := range []string{"a", "c"} {
 		if got := len(appliedSeqs(t, pool, name, key)); got != 10 {
@@ -199,7 +200,7 @@ func TestDeadLetters(t *testing.T) {
 		t.Errorf("%d events still parked after the replay", len(rest))
 	}
 	src.add("b", "a")
-	waitFor(t, 10*time.Second, "new events applied", func() bool { return cursorSeq(t, pool, name, "trip") == 32 })
+	grpctest.Eventually(t, 10*time.Second, "new events applied", func() bool { return cursorSeq(t, pool, name, "trip") == 32 })
 	if got := appliedSeqs(t, pool, name, "b"); got[len(got)-1] != 31 {
 		t.Errorf("key b: the new event was not applied live: %v", got)
 	}
@@ -208,7 +209,7 @@ func TestDeadLetters(t *testing.T) {
 	// Discard removes parked events without applying them.
 	broken.set("c", true)
 	src.add("c", "c", "a")
-	waitFor(t, 10*time.Second, "new events processed", func() bool { return cursorSeq(t, pool, name, "trip") == 35 })
+	grpctest.Eventually(t, 10*time.Second, "new events processed", func() bool { return cursorSeq(t, pool, name, "trip") == 35 })
 	parked, _ = listAll(t, parking, name, 10)
 	if !slices.Equal(parkedSeqs(parked), []int64{33, 34}) {
 		t.Fatalf("parked %v, want [33 34]", parkedSeqs(parked))
@@ -305,7 +306,7 @@ func TestKeylessEventsDoNotWait(t *testing.T) {
 	parking := consumer.NewParking(pool, map[string]consumer.Handler{name: handler}, consumer.ParkingOptions{})
 	runConsumer(t, consumer.Config{Name: name, Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t), Retry: quick}, handler)
 	src.add("", "", "", "")
-	waitFor(t, 10*time.Second, "events processed", func() bool { return cursorSeq(t, pool, name, "trip") == 4 })
+	grpctest.Eventually(t, 10*time.Second, "events processed", func() bool { return cursorSeq(t, pool, name, "trip") == 4 })
 	parked, _ := listAll(t, parking, name, 10)
 	if !slices.Equal(parkedSeqs(parked), []int64{2}) {
 		t.Fatalf("parked %v, want only the failing event 2", parkedSeqs(parked))

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -18,6 +17,7 @@ import (
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/txn"
 )
 
 // The producing service of the end-to-end tests and benchmarks.
@@ -38,6 +38,7 @@ type stack struct {
 	producer *pgxpool.Pool // search_path: the producer's schema
 	consumer *pgxpool.Pool // search_path: the consumer's schema
 	log      *outbox.Log
+	txn      *txn.Runner // the producer's transactions, which wake log's sequencer
 	client   eventsv1.EventStreamServiceClient
 	addr     string // the EventStreamService's address
 }
@@ -55,6 +56,7 @@ func newStack(tb testing.TB) *stack {
 	}
 	s := &stack{producer: pool(producerSchema), consumer: pool(testSchema)}
 	s.log = outbox.New(s.producer, producerSchema, outbox.Options{})
+	s.txn = txn.New(s.producer, txn.Options{Notify: s.log.Notify})
 	reader := eventstream.NewReader(s.producer, producerSchema, s.log, eventstream.ReaderOptions{})
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -86,15 +88,13 @@ func newStack(tb testing.TB) *stack {
 // back. It returns the version committed.
 func (s *stack) produce(ctx context.Context, key string, rollback bool) (int64, error) {
 	var version int64
-	err := s.log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
+	err := s.txn.Run(ctx, func(tx *txn.Tx) error {
 		err := tx.QueryRow(ctx, `INSERT INTO item (key, version) VALUES ($1, 1)
 			ON CONFLICT (key) DO UPDATE SET version = item.version + 1 RETURNING version`, key).Scan(&version)
 		if err != nil {
 			return err
 		}
-		if err := emit(outbox.Event{Type: itemChanged, Key: key, Payload: wrapperspb.Int64(version)}); err != nil {
-			return err
-		}
+		tx.Emit(outbox.Event{Type: itemChanged, Key: key, Payload: wrapperspb.Int64(version)})
 		if rollback {
 			return errRollback
 		}

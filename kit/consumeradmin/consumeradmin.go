@@ -12,10 +12,7 @@ package consumeradmin
 
 import (
 	"context"
-	"encoding/base64"
-	"errors"
 	"strconv"
-	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -24,13 +21,15 @@ import (
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/consumer"
 	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/page"
 )
 
 // Limits of the RPCs.
 const (
 	// DefaultPageSize is ListParkedEvents' page size when the request gives none.
 	DefaultPageSize = 100
-	// MaxPageSize is the largest page ListParkedEvents returns.
+	// MaxPageSize is the largest page ListParkedEvents returns; larger requests get
+	// pages of this size.
 	MaxPageSize = 1000
 	// MaxIDs is the most ids one Replay or Discard call may name.
 	MaxIDs = 1000
@@ -56,21 +55,20 @@ func Register(s grpc.ServiceRegistrar, service string, parking *consumer.Parking
 	eventsv1.RegisterConsumerAdminServiceServer(s, New(service, parking))
 }
 
-// ListParkedEvents lists parked events, oldest first, a page at a time.
+// ListParkedEvents lists parked events, oldest first, a page at a time (kit/page's size
+// rule and tokens, which hold the consumer filter they were issued for).
 func (s *Server) ListParkedEvents(ctx context.Context, req *eventsv1.ListParkedEventsRequest) (*eventsv1.ListParkedEventsResponse, error) {
 	if err := s.authorize(ctx, req.GetService()); err != nil {
 		return nil, err
 	}
-	size := int(req.GetPageSize())
-	switch {
-	case size == 0:
-		size = DefaultPageSize
-	case size < 0 || size > MaxPageSize:
-		return nil, errs.Invalid("page_size", "must be between 1 and %d, or 0 for %d", MaxPageSize, DefaultPageSize)
-	}
-	after, err := decodePageToken(req.GetPageToken())
+	size, err := page.Limit(int(req.GetPageSize()), DefaultPageSize, MaxPageSize)
 	if err != nil {
-		return nil, errs.Invalid("page_token", "not a page token returned by ListParkedEvents")
+		return nil, err
+	}
+	filter := page.Fingerprint(req.GetConsumer())
+	var after int64 // the id of the previous page's last event
+	if _, err := page.Decode(req.GetPageToken(), filter, &after); err != nil {
+		return nil, err
 	}
 	list, err := s.parking.List(ctx, req.GetConsumer(), after, size+1)
 	if err != nil {
@@ -79,7 +77,7 @@ func (s *Server) ListParkedEvents(ctx context.Context, req *eventsv1.ListParkedE
 	resp := &eventsv1.ListParkedEventsResponse{}
 	if len(list) > size {
 		list = list[:size]
-		resp.NextPageToken = encodePageToken(list[size-1].ID)
+		resp.NextPageToken = page.Encode(list[size-1].ID, filter)
 	}
 	for _, p := range list {
 		resp.ParkedEvents = append(resp.ParkedEvents, parkedToProto(p))
@@ -168,34 +166,6 @@ func parkedToProto(p consumer.Parked) *eventsv1.ParkedEvent {
 		Attempts: int32(p.Attempts),
 		ParkTime: timestamppb.New(p.ParkedAt),
 	}
-}
-
-// pageTokenPrefix versions ListParkedEvents' page tokens.
-const pageTokenPrefix = "parked:v1:"
-
-// encodePageToken returns the token of the page after the parked event lastID.
-func encodePageToken(lastID int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(pageTokenPrefix + strconv.FormatInt(lastID, 10)))
-}
-
-// decodePageToken returns the id after which a page starts; the empty token starts at 0.
-func decodePageToken(token string) (int64, error) {
-	if token == "" {
-		return 0, nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil {
-		return 0, err
-	}
-	rest, ok := strings.CutPrefix(string(b), pageTokenPrefix)
-	if !ok {
-		return 0, errors.New("bad page token prefix")
-	}
-	id, err := strconv.ParseInt(rest, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, errors.New("bad page token id")
-	}
-	return id, nil
 }
 
 // Compile-time check.

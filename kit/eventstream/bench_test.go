@@ -18,6 +18,7 @@ import (
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/txn"
 )
 
 // benchPayload is the size of every benchmark event's payload.
@@ -34,6 +35,21 @@ func (l latencies) report(b *testing.B) {
 	at := func(p float64) time.Duration { return l[min(len(l)-1, int(p*float64(len(l))))] }
 	b.ReportMetric(float64(at(0.50).Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(at(0.99).Nanoseconds()), "p99-ns")
+}
+
+// measure runs deliver 100 times to warm up, then b.N times, and reports the
+// percentiles of the latencies it returns.
+func measure(b *testing.B, deliver func() time.Duration) {
+	for range 100 {
+		deliver()
+	}
+	lat := make(latencies, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		lat = append(lat, deliver())
+	}
+	b.StopTimer()
+	lat.report(b)
 }
 
 // BenchmarkEventDelivery measures one event's trip, one event at a time, from the
@@ -53,16 +69,7 @@ func BenchmarkEventDelivery(b *testing.B) {
 			s.events(b, 1)
 			return time.Since(committed)
 		}
-		for range 100 {
-			deliver() // warm up
-		}
-		lat := make(latencies, 0, b.N)
-		b.ResetTimer()
-		for range b.N {
-			lat = append(lat, deliver())
-		}
-		b.StopTimer()
-		lat.report(b)
+		measure(b, deliver)
 	})
 
 	b.Run("raw_listen", func(b *testing.B) {
@@ -125,16 +132,7 @@ func BenchmarkEventDelivery(b *testing.B) {
 			}
 			return 0
 		}
-		for range 100 {
-			deliver()
-		}
-		lat := make(latencies, 0, b.N)
-		b.ResetTimer()
-		for range b.N {
-			lat = append(lat, deliver())
-		}
-		b.StopTimer()
-		lat.report(b)
+		measure(b, deliver)
 	})
 }
 
@@ -183,21 +181,24 @@ func BenchmarkWriteThroughput(b *testing.B) {
 		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "tx/s")
 	}
 	payload := wrapperspb.Bytes(make([]byte, benchPayload))
-	write := func(ctx context.Context, tx pgx.Tx, key string) error {
-		if _, err := tx.Exec(ctx, "UPDATE item SET n = n + 1 WHERE id = $1", key); err != nil {
-			return err
-		}
-		return outbox.Emit(ctx, tx, outbox.Event{Type: typeBumped, Key: key, Payload: payload})
+	// write is one business transaction (kit/txn, as services run them): it bumps key's
+	// row and emits an event.
+	write := func(ctx context.Context, runner *txn.Runner, key string) error {
+		return runner.Run(ctx, func(tx *txn.Tx) error {
+			if _, err := tx.Exec(ctx, "UPDATE item SET n = n + 1 WHERE id = $1", key); err != nil {
+				return err
+			}
+			tx.Emit(outbox.Event{Type: typeBumped, Key: key, Payload: payload})
+			return nil
+		})
 	}
 
 	b.Run("no_wake", func(b *testing.B) {
-		pool := setup(b)
-		run(b, func(ctx context.Context, key string) error {
-			return pgxutil.InTx(ctx, pool, func(tx pgx.Tx) error { return write(ctx, tx, key) })
-		})
+		runner := txn.New(setup(b), txn.Options{})
+		run(b, func(ctx context.Context, key string) error { return write(ctx, runner, key) })
 	})
 
-	// woken runs the writes through Log.InTx, which wakes the sequencer after each
+	// woken runs the writes with the env's Runner, which wakes the sequencer after each
 	// commit, with the reader and subscribers gRPC subscribers draining the stream.
 	woken := func(b *testing.B, subscribers int) {
 		pool := setup(b)
@@ -223,14 +224,7 @@ func BenchmarkWriteThroughput(b *testing.B) {
 				}
 			})
 		}
-		run(b, func(ctx context.Context, key string) error {
-			return e.log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
-				if _, err := tx.Exec(ctx, "UPDATE item SET n = n + 1 WHERE id = $1", key); err != nil {
-					return err
-				}
-				return emit(outbox.Event{Type: typeBumped, Key: key, Payload: payload})
-			})
-		})
+		run(b, func(ctx context.Context, key string) error { return write(ctx, e.txn, key) })
 		b.ReportMetric(float64(events.Load())/float64(max(batches.Load(), 1)), "events/batch")
 		if n := eventstream.Subscribers(e.reader); n != subscribers {
 			b.Errorf("%d of %d subscribers still connected", n, subscribers)

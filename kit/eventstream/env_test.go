@@ -12,7 +12,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -25,6 +24,7 @@ import (
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/txn"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -71,6 +71,7 @@ func migrations(testing.TB) fs.FS {
 type env struct {
 	pool   *pgxpool.Pool
 	log    *outbox.Log
+	txn    *txn.Runner // the service's transactions, which wake log's sequencer
 	reader *eventstream.Reader
 	client eventsv1.EventStreamServiceClient
 	addr   string
@@ -95,6 +96,7 @@ func newEnv(tb testing.TB, o envOptions) *env {
 		pool = pgtest.NewDB(tb, schema, migrations(tb))
 	}
 	e := &env{pool: pool, log: outbox.New(pool, schema, o.log)}
+	e.txn = txn.New(pool, txn.Options{Notify: e.log.Notify})
 	var local *outbox.Log
 	if !o.noLocalLog {
 		local = e.log
@@ -151,8 +153,9 @@ func dialAs(tb testing.TB, addr string, id auth.Identity, opts ...grpc.DialOptio
 // emit commits one transaction that emits events.
 func (e *env) emit(tb testing.TB, events ...outbox.Event) {
 	tb.Helper()
-	err := e.log.InTx(context.Background(), func(tx pgx.Tx, emit func(...outbox.Event) error) error {
-		return emit(events...)
+	err := e.txn.Run(context.Background(), func(tx *txn.Tx) error {
+		tx.Emit(events...)
+		return nil
 	})
 	if err != nil {
 		tb.Fatal(err)

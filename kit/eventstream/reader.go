@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc/codes"
@@ -159,7 +160,8 @@ func (r *Reader) Run(ctx context.Context) error {
 	defer r.stop()
 
 	// Start at the head: subscribers read older events themselves.
-	for delay := time.Duration(0); ; {
+	retry := newRetryBackOff()
+	for {
 		last, _, err := r.tables.head(ctx, r.pool)
 		if err == nil {
 			r.mu.Lock()
@@ -168,10 +170,11 @@ func (r *Reader) Run(ctx context.Context) error {
 			close(r.ready)
 			break
 		}
-		if delay = backoff(delay); !r.retry(ctx, "read event log head", err, delay) {
+		if !r.retry(ctx, "read event log head", err, retry) {
 			return nil
 		}
 	}
+	retry.Reset()
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -179,14 +182,14 @@ func (r *Reader) Run(ctx context.Context) error {
 
 	poll := time.NewTicker(r.opts.PollInterval)
 	defer poll.Stop()
-	for delay := time.Duration(0); ; {
+	for {
 		if err := r.readNew(ctx); err != nil {
-			if delay = backoff(delay); !r.retry(ctx, "tail event log", err, delay) {
+			if !r.retry(ctx, "tail event log", err, retry) {
 				return nil
 			}
 			continue
 		}
-		delay = 0
+		retry.Reset()
 		select {
 		case <-ctx.Done():
 			return nil
@@ -196,11 +199,24 @@ func (r *Reader) Run(ctx context.Context) error {
 	}
 }
 
-// retry logs err and waits delay; it reports false when ctx ended first.
-func (r *Reader) retry(ctx context.Context, what string, err error, delay time.Duration) bool {
+// newRetryBackOff returns the pace of retries after database errors: 100 ms, doubling
+// to 5 s, each delay jittered by half either way so that readers that lost the database
+// together do not come back in step.
+func newRetryBackOff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{
+		InitialInterval:     100 * time.Millisecond,
+		RandomizationFactor: backoff.DefaultRandomizationFactor,
+		Multiplier:          2,
+		MaxInterval:         5 * time.Second,
+	}
+}
+
+// retry logs err and waits b's next delay; it reports false when ctx ended first.
+func (r *Reader) retry(ctx context.Context, what string, err error, b *backoff.ExponentialBackOff) bool {
 	if ctx.Err() != nil {
 		return false
 	}
+	delay := b.NextBackOff()
 	r.log.Error(what, slog.Any("error", err), slog.Duration("retry_in", delay))
 	select {
 	case <-ctx.Done():
@@ -208,10 +224,6 @@ func (r *Reader) retry(ctx context.Context, what string, err error, delay time.D
 	case <-time.After(delay):
 		return true
 	}
-}
-
-func backoff(d time.Duration) time.Duration {
-	return min(max(2*d, 100*time.Millisecond), 5*time.Second)
 }
 
 // stop ends every subscription; later ones fail at once.
@@ -314,12 +326,13 @@ func (r *Reader) subscribers() int {
 // listen holds a connection listening on the schema's channel and signals wake for
 // every notification, reconnecting with backoff when it breaks.
 func (r *Reader) listen(ctx context.Context) {
-	for delay := time.Duration(0); ; {
+	retry := newRetryBackOff()
+	for {
 		connected, err := r.listenOnce(ctx)
 		if connected {
-			delay = 0
+			retry.Reset()
 		}
-		if delay = backoff(delay); !r.retry(ctx, "listen for event log notifications", err, delay) {
+		if !r.retry(ctx, "listen for event log notifications", err, retry) {
 			return
 		}
 	}

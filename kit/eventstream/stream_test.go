@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -19,7 +18,9 @@ import (
 
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/eventstream"
+	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/outbox"
+	"github.com/waybill/waybill/kit/txn"
 )
 
 func TestCursorRoundTrip(t *testing.T) {
@@ -94,14 +95,10 @@ func TestLateCommitOfLowerIDIsDelivered(t *testing.T) {
 	if err := txA.QueryRow(ctx, "SELECT max(id) FROM outbox").Scan(&idA); err != nil {
 		t.Fatal(err)
 	}
+	e.emit(t, outbox.Event{Type: typeAdded, Key: "B"})
+	// B's outbox row, inserted with its commit, took the id the sequence gave last.
 	var idB int64
-	err = e.log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
-		if err := emit(outbox.Event{Type: typeAdded, Key: "B"}); err != nil {
-			return err
-		}
-		return tx.QueryRow(ctx, "SELECT max(id) FROM outbox").Scan(&idB)
-	})
-	if err != nil {
+	if err := e.pool.QueryRow(ctx, "SELECT last_value FROM outbox_id_seq").Scan(&idB); err != nil {
 		t.Fatal(err)
 	}
 	if idA >= idB {
@@ -272,8 +269,9 @@ func TestPayloadModes(t *testing.T) {
 		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled,
 	}))
 	payload := wrapperspb.String("state of item 7")
-	err := e.log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
-		return emit(outbox.Event{Type: typeAdded, Key: "7", Payload: payload})
+	err := e.txn.Run(ctx, func(tx *txn.Tx) error {
+		tx.Emit(outbox.Event{Type: typeAdded, Key: "7", Payload: payload})
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -367,7 +365,7 @@ func TestSlowSubscriberIsDisconnected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "both subscribers in the fan-out", func() bool { return eventstream.Subscribers(e.reader) == 2 })
+	grpctest.Eventually(t, 10*time.Second, "both subscribers in the fan-out", func() bool { return eventstream.Subscribers(e.reader) == 2 })
 
 	const n = 200
 	big := wrapperspb.Bytes(make([]byte, 16<<10))
@@ -375,7 +373,7 @@ func TestSlowSubscriberIsDisconnected(t *testing.T) {
 		e.emit(t, outbox.Event{Type: typeAdded, Key: "k" + fmt.Sprint(i), Payload: big})
 	}
 	wantSeqs(t, fast.events(t, n), 1, n)
-	waitFor(t, "the slow subscriber dropped", func() bool { return eventstream.Subscribers(e.reader) == 1 })
+	grpctest.Eventually(t, 10*time.Second, "the slow subscriber dropped", func() bool { return eventstream.Subscribers(e.reader) == 1 })
 
 	// The slow client finds, after what was already in flight, RESOURCE_EXHAUSTED.
 	var got int64
@@ -421,28 +419,19 @@ func TestListenWakesOtherProcesses(t *testing.T) {
 	s.next(t, 10*time.Second)
 
 	writer := outbox.New(e.pool, schema, outbox.Options{PollInterval: time.Hour})
+	writes := txn.New(e.pool, txn.Options{Notify: writer.Notify})
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = writer.Run(ctx); close(done) }()
 	defer func() { stop(); <-done }()
 	for i := range 3 {
-		err := writer.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
-			return emit(outbox.Event{Type: typeAdded, Key: fmt.Sprint(i)})
+		err := writes.Run(ctx, func(tx *txn.Tx) error {
+			tx.Emit(outbox.Event{Type: typeAdded, Key: fmt.Sprint(i)})
+			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		wantSeqs(t, s.events(t, 1), int64(i+1), int64(i+1))
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

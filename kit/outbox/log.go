@@ -10,8 +10,6 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/waybill/waybill/kit/pgxutil"
 )
 
 // Defaults of Options.
@@ -57,7 +55,6 @@ type Log struct {
 	opts   Options
 	log    *slog.Logger
 
-	emitSQL  string
 	moveSQL  string
 	pruneSQL string
 
@@ -110,36 +107,10 @@ func New(pool *pgxpool.Pool, schema string, opts Options) *Log {
 		schema:   schema,
 		opts:     opts,
 		log:      logger.With(slog.String("schema", schema)),
-		emitSQL:  fmt.Sprintf(emitSQL, t("outbox")),
 		moveSQL:  fmt.Sprintf(moveSQL, t("event_log_head"), t("outbox"), t("event_log")),
 		pruneSQL: fmt.Sprintf(pruneSQL, t("event_log"), t("event_log_head")),
 		wake:     make(chan struct{}, 1),
 	}
-}
-
-// InTx runs fn in a transaction (pgxutil.InTx) and passes it emit, which writes events
-// to the outbox in that transaction (see Emit for the per-key ordering precondition).
-// After a successful commit of a transaction that emitted events it calls Notify. fn's
-// error is returned as it is.
-//
-// Deprecated: use kit/txn, which also retries conflicts, maps errors and pipelines BEGIN
-// and COMMIT. InTx goes once its last callers (kit tests and billing's providertest)
-// move to kit/txn.
-func (l *Log) InTx(ctx context.Context, fn func(tx pgx.Tx, emit func(...Event) error) error) error {
-	emitted := false
-	err := pgxutil.InTx(ctx, l.pool, func(tx pgx.Tx) error {
-		return fn(tx, func(events ...Event) error {
-			if err := emit(ctx, tx, l.emitSQL, events); err != nil {
-				return err
-			}
-			emitted = emitted || len(events) > 0
-			return nil
-		})
-	})
-	if err == nil && emitted {
-		l.Notify()
-	}
-	return err
 }
 
 // Notify wakes the sequencer: call it after committing a transaction that emitted

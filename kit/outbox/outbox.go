@@ -42,9 +42,8 @@ func Channel(schema string) string { return schema + ".event_log" }
 // Emit writes events to the outbox in tx, the caller's transaction, so that they are
 // committed, or rolled back, with the change that causes them. The events are sequenced
 // in the order given. tx's search_path must resolve "outbox" to the service's schema
-// (pgxutil.PoolConfig.Schema does so); Log.InTx qualifies the table itself. After the
-// commit, call Log.Notify to wake the sequencer at once; otherwise it finds the events at
-// its next poll.
+// (pgxutil.PoolConfig.Schema does so). After the commit, call Log.Notify to wake the
+// sequencer at once; otherwise it finds the events at its next poll.
 //
 // Events of one key are delivered in commit order only if transactions that emit events
 // for the same key are serialized before they call Emit: update, or SELECT … FOR UPDATE,
@@ -56,19 +55,22 @@ func Channel(schema string) string { return schema + ".event_log" }
 // The W3C trace context (traceparent, tracestate) of ctx's span is stored with the
 // events, so consumers' spans can link to the producer's.
 func Emit(ctx context.Context, tx pgx.Tx, events ...Event) error {
-	return emit(ctx, tx, emitOutboxSQL, events)
+	args, err := emitArgs(ctx, events)
+	if err != nil || args == nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, emitSQL, args...); err != nil {
+		return fmt.Errorf("emit events: %w", err)
+	}
+	return nil
 }
 
-// emitSQL inserts the rows of the arrays into the outbox table %s in their order, so
-// ids follow it.
-const emitSQL = `INSERT INTO %s (type, key, payload_type, payload, trace_context)
+// emitSQL inserts the rows of the arrays into the outbox that the search_path resolves,
+// in their order, so ids follow it.
+const emitSQL = `INSERT INTO outbox (type, key, payload_type, payload, trace_context)
 SELECT u.type, u.key, nullif(u.payload_type, ''), u.payload, $5::jsonb
 FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) WITH ORDINALITY AS u(type, key, payload_type, payload, n)
 ORDER BY u.n`
-
-// emitOutboxSQL is emitSQL on the "outbox" that the search_path resolves, for Emit and
-// Queue; Log.InTx uses its own, schema-qualified copy.
-var emitOutboxSQL = fmt.Sprintf(emitSQL, "outbox")
 
 // Queue queues the statement that writes events to the outbox onto b, for code that
 // sends its transaction's statements as pipelined batches: the events then cost no round
@@ -83,19 +85,7 @@ func Queue(ctx context.Context, b *pgx.Batch, events ...Event) error {
 	if err != nil || args == nil {
 		return err
 	}
-	b.Queue(emitOutboxSQL, args...)
-	return nil
-}
-
-// emit runs sql, emitSQL on one outbox table, with events in tx.
-func emit(ctx context.Context, tx pgx.Tx, sql string, events []Event) error {
-	args, err := emitArgs(ctx, events)
-	if err != nil || args == nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, sql, args...); err != nil {
-		return fmt.Errorf("emit events: %w", err)
-	}
+	b.Queue(emitSQL, args...)
 	return nil
 }
 

@@ -3,7 +3,6 @@ package outbox_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -22,6 +21,7 @@ import (
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/txn"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -39,6 +39,15 @@ func newLog(t *testing.T, opts outbox.Options) (*pgxpool.Pool, *outbox.Log) {
 	t.Helper()
 	pool := pgtest.NewDB(t, schema, migrations(t))
 	return pool, outbox.New(pool, schema, opts)
+}
+
+// emitTx commits events in one transaction of kit/txn, as services write them, and
+// wakes log's sequencer after the commit.
+func emitTx(ctx context.Context, pool *pgxpool.Pool, log *outbox.Log, events ...outbox.Event) error {
+	return txn.New(pool, txn.Options{Notify: log.Notify}).Run(ctx, func(tx *txn.Tx) error {
+		tx.Emit(events...)
+		return nil
+	})
 }
 
 type logRow struct {
@@ -84,54 +93,72 @@ func count(t *testing.T, pool *pgxpool.Pool, query string) int {
 	return n
 }
 
+// inSpan returns ctx in a sampled span whose trace context is spanTraceparent.
+func inSpan(ctx context.Context) context.Context {
+	traceID, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
+	spanID, _ := trace.SpanIDFromHex("b7ad6b7169203331")
+	return trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled,
+	}))
+}
+
+// spanTraceparent is the W3C traceparent of inSpan's span.
+const spanTraceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+// checkFirstTwo checks the first two events of the log as the emitting tests write them,
+// in inSpan's span: a StringValue "first", then an event without a payload.
+func checkFirstTwo(t *testing.T, got []logRow) {
+	t.Helper()
+	var first wrapperspb.StringValue
+	if err := proto.Unmarshal(got[0].payload, &first); err != nil || first.GetValue() != "first" ||
+		got[0].payloadType != "type.googleapis.com/google.protobuf.StringValue" {
+		t.Errorf("payload %s %q (%v), want a StringValue \"first\"", got[0].payloadType, first.GetValue(), err)
+	}
+	if got[1].payloadType != "" || got[1].payload != nil {
+		t.Errorf("event without payload stored %q %v", got[1].payloadType, got[1].payload)
+	}
+	if tp := got[0].trace["traceparent"]; tp != spanTraceparent {
+		t.Errorf("traceparent %q, want the span's", tp)
+	}
+}
+
 func TestEmitStoresEventsInTheTransaction(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	pool, log := newLog(t, outbox.Options{})
 
-	traceID, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
-	spanID, _ := trace.SpanIDFromHex("b7ad6b7169203331")
-	spanCtx := trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
-		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled,
-	}))
-	err := log.InTx(spanCtx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
-		return emit(
-			outbox.Event{Type: "shop.item.added", Key: "a", Payload: wrapperspb.String("first")},
-			outbox.Event{Type: "shop.item.noted", Key: "a"},
-			outbox.Event{Type: "shop.item.added", Key: "b", Payload: &wrapperspb.Int64Value{}},
-		)
-	})
+	spanCtx := inSpan(ctx)
+	err := emitTx(spanCtx, pool, log,
+		outbox.Event{Type: "shop.item.added", Key: "a", Payload: wrapperspb.String("first")},
+		outbox.Event{Type: "shop.item.noted", Key: "a"},
+		outbox.Event{Type: "shop.item.added", Key: "b", Payload: &wrapperspb.Int64Value{}},
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A rolled-back transaction leaves nothing; an event without a type fails.
-	errRollback := errors.New("rollback")
-	err = log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
-		if err := emit(outbox.Event{Type: "shop.item.added", Key: "c"}); err != nil {
-			return err
-		}
-		return errRollback
-	})
-	if !errors.Is(err, errRollback) {
-		t.Fatalf("InTx = %v, want the closure's error", err)
-	}
-	err = log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
-		return emit(outbox.Event{Key: "d"})
-	})
-	if err == nil {
+	// An event without a type fails, with the transaction that emits it.
+	if err := emitTx(ctx, pool, log, outbox.Event{Type: "shop.item.added", Key: "c"}, outbox.Event{Key: "d"}); err == nil {
 		t.Fatal("an event without a type was accepted")
 	}
-	// Emit, in the caller's own transaction, resolves the table through search_path.
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
+	// Emit, in the caller's own transaction, resolves the table through search_path; a
+	// rolled-back transaction leaves nothing.
+	emitOwnTx := func(ev outbox.Event, commit bool) {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		if err := outbox.Emit(ctx, tx, ev); err != nil {
+			t.Fatal(err)
+		}
+		if commit {
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	if err := outbox.Emit(ctx, tx, outbox.Event{Type: "shop.item.removed", Key: "a"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	emitOwnTx(outbox.Event{Type: "shop.item.added", Key: "c"}, false)
+	emitOwnTx(outbox.Event{Type: "shop.item.removed", Key: "a"}, true)
 
 	if n, err := log.Sequence(ctx); err != nil || n != 4 {
 		t.Fatalf("Sequence = %d, %v; want 4 events moved", n, err)
@@ -146,19 +173,9 @@ func TestEmitStoresEventsInTheTransaction(t *testing.T) {
 			t.Errorf("event %d = seq %d %s %s; want seq %d %s %s", i, got[i].seq, got[i].typ, got[i].key, i+1, w.typ, w.key)
 		}
 	}
-	var first wrapperspb.StringValue
-	if err := proto.Unmarshal(got[0].payload, &first); err != nil || first.GetValue() != "first" ||
-		got[0].payloadType != "type.googleapis.com/google.protobuf.StringValue" {
-		t.Errorf("payload %s %q (%v), want a StringValue \"first\"", got[0].payloadType, first.GetValue(), err)
-	}
-	if got[1].payloadType != "" || got[1].payload != nil {
-		t.Errorf("event without payload stored %q %v", got[1].payloadType, got[1].payload)
-	}
+	checkFirstTwo(t, got)
 	if got[2].payload == nil || len(got[2].payload) != 0 || got[2].payloadType == "" {
 		t.Errorf("empty message stored as %q %v, want its type and an empty value", got[2].payloadType, got[2].payload)
-	}
-	if tp := got[0].trace["traceparent"]; tp != "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" {
-		t.Errorf("traceparent %q, want the span's", tp)
 	}
 	if got[3].trace != nil {
 		t.Errorf("trace context %v stored without a span", got[3].trace)
@@ -178,11 +195,7 @@ func TestQueueWritesEventsInTheBatchTransaction(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	pool, log := newLog(t, outbox.Options{})
-	traceID, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
-	spanID, _ := trace.SpanIDFromHex("b7ad6b7169203331")
-	spanCtx := trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
-		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled,
-	}))
+	spanCtx := inSpan(ctx)
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -228,17 +241,7 @@ func TestQueueWritesEventsInTheBatchTransaction(t *testing.T) {
 	if len(got) != 2 || got[0].typ != "shop.item.added" || got[1].typ != "shop.item.noted" {
 		t.Fatalf("log %+v, want the two events of the committed batch in order", got)
 	}
-	var first wrapperspb.StringValue
-	if err := proto.Unmarshal(got[0].payload, &first); err != nil || first.GetValue() != "first" ||
-		got[0].payloadType != "type.googleapis.com/google.protobuf.StringValue" {
-		t.Errorf("payload %s %q (%v), want a StringValue \"first\"", got[0].payloadType, first.GetValue(), err)
-	}
-	if got[1].payloadType != "" || got[1].payload != nil {
-		t.Errorf("event without payload stored %q %v", got[1].payloadType, got[1].payload)
-	}
-	if tp := got[0].trace["traceparent"]; tp != "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" {
-		t.Errorf("traceparent %q, want the span's", tp)
-	}
+	checkFirstTwo(t, got)
 	if n := count(t, pool, "SELECT count(*) FROM item"); n != 1 {
 		t.Errorf("%d items, want 1", n)
 	}
@@ -251,10 +254,7 @@ func TestEmitAcceptsAny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = log.InTx(t.Context(), func(tx pgx.Tx, emit func(...outbox.Event) error) error {
-		return emit(outbox.Event{Type: "shop.item.added", Key: "a", Payload: a})
-	})
-	if err != nil {
+	if err := emitTx(t.Context(), pool, log, outbox.Event{Type: "shop.item.added", Key: "a", Payload: a}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := log.Sequence(t.Context()); err != nil {
@@ -281,10 +281,7 @@ func TestSequenceOrdersByCommitNotByID(t *testing.T) {
 	if err := outbox.Emit(ctx, txA, outbox.Event{Type: "shop.item.added", Key: "A"}); err != nil {
 		t.Fatal(err)
 	}
-	err = log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
-		return emit(outbox.Event{Type: "shop.item.added", Key: "B"})
-	})
-	if err != nil {
+	if err := emitTx(ctx, pool, log, outbox.Event{Type: "shop.item.added", Key: "B"}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := log.Sequence(ctx); err != nil || n != 1 {
@@ -323,10 +320,7 @@ func TestConcurrentSequencersShareOneOrder(t *testing.T) {
 			for i := range perWriter {
 				// The key carries the writer and its event's number, to check their order.
 				key := fmt.Sprintf("%c%03d", 'a'+w, i)
-				err := logs[w%replicas].InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
-					return emit(outbox.Event{Type: "shop.item.added", Key: key})
-				})
-				if err != nil {
+				if err := emitTx(ctx, pool, logs[w%replicas], outbox.Event{Type: "shop.item.added", Key: key}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -405,8 +399,8 @@ func appendedSignal(log *outbox.Log) func() bool {
 	}
 }
 
-// TestRunWakesOnNotify: with an hour's poll interval, only InTx's Notify can make the
-// sequencer move the second event (the first is waited for, so that Run's pass at start
+// TestRunWakesOnNotify: with an hour's poll interval, only the Notify that kit/txn calls
+// after the commit can make the sequencer move the second event (the first is waited for, so that Run's pass at start
 // is over).
 func TestRunWakesOnNotify(t *testing.T) {
 	t.Parallel()
@@ -415,10 +409,7 @@ func TestRunWakesOnNotify(t *testing.T) {
 	appended := appendedSignal(log)
 	defer run(t, log)()
 	for i, key := range []string{"a", "b"} {
-		err := log.InTx(t.Context(), func(tx pgx.Tx, emit func(...outbox.Event) error) error {
-			return emit(outbox.Event{Type: "shop.item.added", Key: key})
-		})
-		if err != nil {
+		if err := emitTx(t.Context(), pool, log, outbox.Event{Type: "shop.item.added", Key: key}); err != nil {
 			t.Fatal(err)
 		}
 		if !appended() {
@@ -466,22 +457,17 @@ func TestOnAppendHandsOverBatches(t *testing.T) {
 	pool, log := newLog(t, outbox.Options{BatchSize: 3})
 	var got []outbox.Logged
 	log.OnAppend(func(evs []outbox.Logged) { got = append(got, evs...) })
-	traceID, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
-	spanID, _ := trace.SpanIDFromHex("b7ad6b7169203331")
-	spanCtx := trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{TraceID: traceID, SpanID: spanID}))
+	spanCtx := inSpan(ctx)
 	for i := range 7 {
 		c := ctx
 		if i == 0 {
 			c = spanCtx
 		}
-		err := log.InTx(c, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
-			ev := outbox.Event{Type: "shop.item.added", Key: fmt.Sprint(i)}
-			if i%2 == 0 {
-				ev.Payload = wrapperspb.Int64(int64(i))
-			}
-			return emit(ev)
-		})
-		if err != nil {
+		ev := outbox.Event{Type: "shop.item.added", Key: fmt.Sprint(i)}
+		if i%2 == 0 {
+			ev.Payload = wrapperspb.Int64(int64(i))
+		}
+		if err := emitTx(c, pool, log, ev); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -507,8 +493,8 @@ func TestOnAppendHandsOverBatches(t *testing.T) {
 			t.Errorf("handed over %+v, stored %+v", ev, s)
 		}
 	}
-	if got[0].TraceContext["traceparent"] == "" {
-		t.Errorf("trace context not handed over")
+	if tp := got[0].TraceContext["traceparent"]; tp != spanTraceparent {
+		t.Errorf("handed over traceparent %q, want the span's", tp)
 	}
 }
 
@@ -555,10 +541,7 @@ func TestPruneDeletesOldPrefix(t *testing.T) {
 		t.Errorf("head %d pruned through %d, want both %d", last, pruned, total)
 	}
 	// Sequencing continues after the pruned range.
-	err = log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
-		return emit(outbox.Event{Type: "shop.item.added", Key: "late"})
-	})
-	if err != nil {
+	if err := emitTx(ctx, pool, log, outbox.Event{Type: "shop.item.added", Key: "late"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := log.Sequence(ctx); err != nil {
@@ -574,10 +557,7 @@ func TestRunPrunesPeriodically(t *testing.T) {
 	ctx := t.Context()
 	pool, log := newLog(t, outbox.Options{Retention: time.Hour, PruneInterval: 20 * time.Millisecond})
 	for range 3 {
-		err := log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
-			return emit(outbox.Event{Type: "shop.item.added", Key: "a"})
-		})
-		if err != nil {
+		if err := emitTx(ctx, pool, log, outbox.Event{Type: "shop.item.added", Key: "a"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -180,14 +180,7 @@ func (s *Server) stop() error {
 		select {
 		case <-s.exited:
 		case <-time.After(shutdownTimeout):
-			// SIGQUIT is an immediate shutdown: the next start runs crash recovery.
-			_ = s.proc.Signal(syscall.SIGQUIT)
-			select {
-			case <-s.exited:
-			case <-time.After(5 * time.Second):
-				_ = s.proc.Kill()
-				<-s.exited
-			}
+			s.quit()
 			errs = append(errs, fmt.Errorf("postgres did not finish a fast shutdown within %s", shutdownTimeout))
 		}
 		if s.waitErr != nil {
@@ -245,16 +238,23 @@ func (s *Server) launch(ctx context.Context, binDir string, port int, fast bool,
 	s.proc = cmd.Process
 
 	if err := s.waitReady(ctx); err != nil {
-		_ = s.proc.Signal(syscall.SIGQUIT)
-		select {
-		case <-s.exited:
-		case <-time.After(5 * time.Second):
-			_ = s.proc.Kill()
-			<-s.exited
-		}
+		s.quit()
 		return err
 	}
 	return nil
+}
+
+// quit stops postgres at once and waits until it has exited: SIGQUIT, its immediate
+// shutdown (the next start runs crash recovery), then SIGKILL if it is still running
+// 5 s later.
+func (s *Server) quit() {
+	_ = s.proc.Signal(syscall.SIGQUIT)
+	select {
+	case <-s.exited:
+	case <-time.After(5 * time.Second):
+		_ = s.proc.Kill()
+		<-s.exited
+	}
 }
 
 // waitReady polls until postgres accepts a connection, postgres exits, or ctx ends.

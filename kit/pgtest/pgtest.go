@@ -282,7 +282,13 @@ func templateName(schemas Schemas) (string, error) {
 
 // retryInUse runs op until it does not fail because another session is connected to a
 // database it needs alone (55006: a template being cloned, or a database being renamed,
-// just after its last session closed).
+// just after its last session closed), waiting 10 ms, doubling to 500 ms, between tries.
+//
+// Hand-written rather than backoff.Retry (cenkalti/backoff/v5, as kit/serve and
+// kit/consumer retry): only 55006 is retried, so every other error would need wrapping
+// in backoff.Permanent, and when ctx ends backoff.Retry returns the context's error
+// alone, where a setup that gave up should say what it kept failing with. With both,
+// the loop would be longer than this one.
 func retryInUse(ctx context.Context, op func() error) error {
 	delay := 10 * time.Millisecond
 	for {

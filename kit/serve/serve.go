@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 
@@ -60,7 +61,8 @@ type Deps struct {
 	// Auth verifies callers' tokens and signs this service's own calls to others.
 	Auth *auth.Signer
 	// Events is the service's outbox log when the spec declares event types: write events
-	// with Events.InTx (or outbox.Emit and Events.Notify) in the transaction of the change.
+	// with kit/txn (txn.New(Pool, txn.Options{Notify: Events.Notify}) and Tx.Emit) in the
+	// transaction of the change.
 	Events *outbox.Log
 	// EventStream is the EventStreamService serving Events' log (set with Events), for
 	// in-process readers such as billing's WatchBills.
@@ -240,25 +242,27 @@ func Run(ctx context.Context, spec Spec, args []string, getenv func(string) stri
 // so a service can start before its database and report NOT_SERVING meanwhile. It
 // reports whether the migrations were applied (false when ctx ended first).
 func migrateUntilDone(ctx context.Context, logger *slog.Logger, pool *pgxpool.Pool, spec Spec, done *atomic.Bool) bool {
-	backoff := 100 * time.Millisecond
-	for {
-		err := pgxutil.Migrate(ctx, pool, spec.Name, spec.Migrations)
-		if err == nil {
-			logger.Info("migrations applied")
-			done.Store(true)
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		logger.Warn("migrate", slog.Any("error", err), slog.Duration("retry_in", backoff))
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
+	// 100 ms, doubling to 5 s, jittered so that services that lost the database together
+	// do not come back in step; Retry gives up only when ctx ends.
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		return struct{}{}, pgxutil.Migrate(ctx, pool, spec.Name, spec.Migrations)
+	},
+		backoff.WithBackOff(&backoff.ExponentialBackOff{
+			InitialInterval:     100 * time.Millisecond,
+			RandomizationFactor: backoff.DefaultRandomizationFactor,
+			Multiplier:          2,
+			MaxInterval:         5 * time.Second,
+		}),
+		backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, delay time.Duration) {
+			logger.Warn("migrate", slog.Any("error", err), slog.Duration("retry_in", delay))
+		}))
+	if err != nil {
+		return false
 	}
+	logger.Info("migrations applied")
+	done.Store(true)
+	return true
 }
 
 // Names lists spec names, for usage messages.
