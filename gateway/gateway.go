@@ -97,7 +97,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, tel *telemetry.Te
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{}}),
 		runtime.WithErrorHandler(g.errorHandler),
 		runtime.WithStreamErrorHandler(g.streamErrorHandler),
-		runtime.WithMiddlewares(recordRoute),
+		runtime.WithMiddlewares(recordRoute, refuseInvalidUTF8),
 	)
 	if err := register(ctx, mux, g.conns); err != nil {
 		g.Close()
@@ -127,12 +127,18 @@ func (g *Gateway) Close() {
 }
 
 // headerMatcher forwards the request id and the standard permanent headers as gRPC
-// metadata.
+// metadata. A Grpc-Metadata- header naming a key the gateway sets itself (authorization,
+// the request id) is dropped: the services read the first value of those keys, so one
+// from the caller could stand in for the token the edge verified.
 func headerMatcher(key string) (string, bool) {
 	if strings.EqualFold(key, "X-Request-Id") {
 		return grpcserver.RequestIDHeader, true
 	}
-	return runtime.DefaultHeaderMatcher(key)
+	md, ok := runtime.DefaultHeaderMatcher(key)
+	if ok && (strings.EqualFold(md, "authorization") || strings.EqualFold(md, grpcserver.RequestIDHeader)) {
+		return "", false
+	}
+	return md, ok
 }
 
 // withRequestID gives every request an X-Request-Id (keeping the caller's) and echoes it

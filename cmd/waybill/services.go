@@ -7,34 +7,24 @@ import (
 
 	"github.com/waybill/waybill/gateway"
 	"github.com/waybill/waybill/kit/serve"
-	"github.com/waybill/waybill/services/billing/billinggrpc"
-	"github.com/waybill/waybill/services/billing/billingpg"
-	"github.com/waybill/waybill/services/booking/booking"
-	"github.com/waybill/waybill/services/booking/bookinggrpc"
-	"github.com/waybill/waybill/services/booking/bookingpg"
-	"github.com/waybill/waybill/services/fare/faregrpc"
-	"github.com/waybill/waybill/services/fare/farepg"
+	"github.com/waybill/waybill/services/billing/billingapp"
+	"github.com/waybill/waybill/services/booking/bookingapp"
+	"github.com/waybill/waybill/services/fare/fareapp"
 	"github.com/waybill/waybill/services/matching/matchinggrpc"
 	"github.com/waybill/waybill/services/matching/matchingpg"
-	"github.com/waybill/waybill/services/payment/payment"
-	"github.com/waybill/waybill/services/payment/paymentgrpc"
-	"github.com/waybill/waybill/services/payment/paymentpg"
+	"github.com/waybill/waybill/services/payment/paymentapp"
 	"github.com/waybill/waybill/services/trip/tripgrpc"
 	"github.com/waybill/waybill/services/trip/trippg"
 )
 
 // specs lists every service; their default local ports are serve.DefaultPorts'.
 var specs = []serve.Spec{
-	{Name: "booking", Migrations: bookingpg.Migrations, Flags: bookinggrpc.Flags,
-		EventTypes: booking.EventTypes, Register: bookinggrpc.Register},
+	bookingapp.Spec(),
 	{Name: "matching", Migrations: matchingpg.Migrations, Register: matchinggrpc.Register},
 	{Name: "trip", Migrations: trippg.Migrations, Register: tripgrpc.Register},
-	{Name: "fare", Migrations: farepg.Migrations,
-		EventTypes: faregrpc.EventTypes, Register: faregrpc.Register},
-	{Name: "billing", Migrations: billingpg.Migrations, Flags: billinggrpc.Flags,
-		EventTypes: billinggrpc.EventTypes, Register: billinggrpc.Register},
-	{Name: "payment", Migrations: paymentpg.Migrations, Flags: paymentgrpc.Flags,
-		EventTypes: payment.EventTypes, Register: paymentgrpc.Register},
+	fareapp.Spec(),
+	billingapp.Spec(),
+	paymentapp.Spec(),
 }
 
 func serviceNames() string { return serve.Names(specs) }

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/waybill/waybill/kit/config"
 	"github.com/waybill/waybill/kit/pglocal"
 	"github.com/waybill/waybill/kit/serve"
+	"github.com/waybill/waybill/services/billing/billingapp"
 )
 
 // up runs the whole local mesh: a throwaway PostgreSQL (unless a database URL is given),
@@ -82,7 +82,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 	for _, s := range specs {
 		env = append(env, config.EnvName(s.Name+"-addr")+"="+addr(portsOf(s.Name).GRPC))
 	}
-	env = append(env, config.EnvName("providers")+"="+providers(addr))
+	env = append(env, config.EnvName("providers")+"="+billingapp.MeshProviders(func(svc string) string { return addr(portsOf(svc).GRPC) }))
 	sup := newSupervisor(logger, self, env, stdout)
 	defer sup.stopAll()
 	for _, s := range specs {
@@ -118,20 +118,6 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 	case <-pgExited:
 		return pgDied()
 	}
-}
-
-// providers is billing's --providers value for the local mesh: which service owns each
-// kind of reservation, and where it listens.
-func providers(addr func(int) string) string {
-	owner := map[string]string{}
-	for _, s := range specs {
-		owner[s.Name] = addr(portsOf(s.Name).GRPC)
-	}
-	var parts []string
-	for _, k := range []struct{ kind, svc string }{{"flight", "booking"}, {"train", "booking"}, {"bus", "booking"}, {"stay", "booking"}, {"ride", "trip"}} {
-		parts = append(parts, k.kind+"="+k.svc+"@"+owner[k.svc])
-	}
-	return strings.Join(parts, ",")
 }
 
 // Restart backoff of the supervisor: the first restart comes after restartInitial, each

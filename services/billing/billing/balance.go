@@ -4,6 +4,9 @@ import (
 	"context"
 	"slices"
 	"time"
+
+	"github.com/waybill/waybill/kit/caller"
+	"github.com/waybill/waybill/kit/money"
 )
 
 // Balance is what a customer owes across all bills.
@@ -11,9 +14,9 @@ type Balance struct {
 	// CustomerID is the customer.
 	CustomerID string
 	// Outstanding is the totals per currency of FINALIZED or FAILED bills.
-	Outstanding []Money
+	Outstanding []money.Money
 	// Open is the totals per currency of OPEN bills.
-	Open []Money
+	Open []money.Money
 	// UnpaidCount is the number of FINALIZED or FAILED bills.
 	UnpaidCount int
 	// OldestUnpaid is the finalize time of the oldest of them; zero when none.
@@ -54,7 +57,7 @@ type Standing struct {
 	// Reason is a human-readable reason, empty for GOOD.
 	Reason string
 	// Outstanding is as in Balance.
-	Outstanding []Money
+	Outstanding []money.Money
 	// OverdueBillIDs are the bills causing a standing other than GOOD, oldest first.
 	OverdueBillIDs []string
 	// ComputeTime is when the standing was computed.
@@ -62,7 +65,7 @@ type Standing struct {
 }
 
 // checkCustomer validates customerID and the caller's right to see it.
-func checkCustomer(c Caller, customerID string) error {
+func checkCustomer(c caller.Caller, customerID string) error {
 	if err := validateID("customer_id", customerID); err != nil {
 		return err
 	}
@@ -70,7 +73,7 @@ func checkCustomer(c Caller, customerID string) error {
 		return err
 	}
 	if !c.MayAccess(customerID) {
-		return reasonf(ErrPermissionDenied, ReasonPermissionDenied, "a customer may see only their own account")
+		return denied("a customer may see only their own account")
 	}
 	return nil
 }
@@ -98,7 +101,7 @@ func (s *Service) unpaid(ctx context.Context, customerID string, withOpen bool) 
 }
 
 // sumTotals adds the bills' totals per currency, ordered by currency.
-func sumTotals(bills []Bill) []Money {
+func sumTotals(bills []Bill) []money.Money {
 	var all Bill
 	for _, b := range bills {
 		for _, m := range b.Totals() {
@@ -110,7 +113,7 @@ func sumTotals(bills []Bill) []Money {
 }
 
 // CustomerBalance computes what a customer owes.
-func (s *Service) CustomerBalance(ctx context.Context, c Caller, customerID string) (Balance, error) {
+func (s *Service) CustomerBalance(ctx context.Context, c caller.Caller, customerID string) (Balance, error) {
 	if err := checkCustomer(c, customerID); err != nil {
 		return Balance{}, err
 	}
@@ -129,7 +132,7 @@ func (s *Service) CustomerBalance(ctx context.Context, c Caller, customerID stri
 // AccountStanding derives a customer's standing from their unpaid bills: BLOCKED when one
 // has been unpaid longer than the blocking period, PAST_DUE when one failed or has been
 // unpaid longer than the grace period, GOOD otherwise.
-func (s *Service) AccountStanding(ctx context.Context, c Caller, customerID string) (Standing, error) {
+func (s *Service) AccountStanding(ctx context.Context, c caller.Caller, customerID string) (Standing, error) {
 	if err := checkCustomer(c, customerID); err != nil {
 		return Standing{}, err
 	}

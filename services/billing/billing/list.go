@@ -2,14 +2,14 @@ package billing
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/waybill/waybill/kit/caller"
+	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/ids"
+	"github.com/waybill/waybill/kit/page"
 )
 
 // ListQuery is a ListBills request.
@@ -35,44 +35,36 @@ type Page struct {
 
 // ListBills is the operator panel's query. VIEW_BASIC reads billing's tables only;
 // VIEW_STANDARD and VIEW_FULL add the items' details with one batched call per provider.
-func (s *Service) ListBills(ctx context.Context, c Caller, q ListQuery) (Page, error) {
+func (s *Service) ListBills(ctx context.Context, c caller.Caller, q ListQuery) (Page, error) {
 	if err := requireCaller(c); err != nil {
 		return Page{}, err
 	}
 	for _, st := range q.Filter.Statuses {
 		if !st.Valid() {
-			return Page{}, Invalid("statuses", "unknown status %d", st)
+			return Page{}, errs.Invalid("statuses", "unknown status %d", st)
 		}
 	}
-	if q.PageSize < 0 {
-		return Page{}, Invalid("page_size", "must not be negative")
+	size, err := page.Limit(q.PageSize, DefaultPageSize, MaxPageSize)
+	if err != nil {
+		return Page{}, err
 	}
-	size := q.PageSize
-	if size == 0 {
-		size = DefaultPageSize
-	}
-	size = min(size, MaxPageSize)
 	if q.Filter.CustomerID == "" && !c.Privileged() {
-		if c.Role != RoleCustomer {
-			return Page{}, reasonf(ErrPermissionDenied, ReasonPermissionDenied, "only operators and services may list every customer's bills")
+		if c.Role != caller.Customer {
+			return Page{}, denied("only operators and services may list every customer's bills")
 		}
 		q.Filter.CustomerID = c.Subject
 	}
 	if !c.MayAccess(q.Filter.CustomerID) {
-		return Page{}, reasonf(ErrPermissionDenied, ReasonPermissionDenied, "a customer may list only their own bills")
+		return Page{}, denied("a customer may list only their own bills")
 	}
 	view := q.View
 	if view == ViewUnspecified {
 		view = ViewBasic
 	}
-	filterKey := q.Filter.key(view)
-	var after *PageCursor
-	if q.PageToken != "" {
-		cur, err := decodePageToken(q.PageToken, filterKey)
-		if err != nil {
-			return Page{}, err
-		}
-		after = &cur
+	filter := q.Filter.fingerprint(view)
+	after, err := decodePageToken(q.PageToken, filter)
+	if err != nil {
+		return Page{}, err
 	}
 	// With details, the providers are called while billing reads the page: the store
 	// hands over the page's item references first (from the page's own snapshot).
@@ -88,11 +80,11 @@ func (s *Service) ListBills(ctx context.Context, c Caller, q ListQuery) (Page, e
 		}
 		return Page{}, err
 	}
-	var page Page
+	var out Page
 	if len(bills) > size {
 		bills = bills[:size]
 		last := bills[size-1]
-		page.NextPageToken = encodePageToken(PageCursor{UpdateTime: last.UpdateTime, ID: last.ID}, filterKey)
+		out.NextPageToken = page.Encode(pageToken{T: last.UpdateTime.UnixMicro(), I: last.ID}, filter)
 	}
 	for i := range bills {
 		bills[i] = s.decorate(bills[i])
@@ -100,46 +92,39 @@ func (s *Service) ListBills(ctx context.Context, c Caller, q ListQuery) (Page, e
 	if fetch != nil { // the store calls onItems whenever it is set
 		fetch.attach(bills)
 	}
-	page.Bills = bills
-	return page, nil
+	out.Bills = bills
+	return out, nil
 }
 
-// key digests the filter and view, so that a page token is only used with the filter
-// it was issued for.
-func (f ListFilter) key(v View) string {
+// fingerprint identifies the filter and view, so that a page token is only used with the
+// filter and view it was issued for.
+func (f ListFilter) fingerprint(v View) string {
 	st := slices.Clone(f.Statuses)
 	slices.Sort(st)
-	h := fnv64()
-	h.add(fmt.Sprint(st))
-	h.add(f.CustomerID)
+	changed := ""
 	if !f.ChangedSince.IsZero() {
-		h.add(f.ChangedSince.UTC().Format(time.RFC3339Nano))
+		changed = f.ChangedSince.UTC().Format(time.RFC3339Nano)
 	}
-	h.add(fmt.Sprint(v))
-	return fmt.Sprintf("%016x", h.sum)
+	return page.Fingerprint(st, f.CustomerID, changed, v)
 }
 
+// pageToken is the cursor inside ListBills' page tokens (kit/page): the last bill's
+// update time (in microseconds) and id.
 type pageToken struct {
 	T int64  `json:"t"`
 	I string `json:"i"`
-	F string `json:"f"`
 }
 
-func encodePageToken(c PageCursor, filterKey string) string {
-	b, _ := json.Marshal(pageToken{T: c.UpdateTime.UnixMicro(), I: c.ID, F: filterKey})
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodePageToken(tok, filterKey string) (PageCursor, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
+// decodePageToken returns the cursor of tok, issued for filter; nil for the first page.
+func decodePageToken(tok, filter string) (*PageCursor, error) {
 	var t pageToken
-	if err != nil || json.Unmarshal(raw, &t) != nil || !ids.ValidUUID(t.I) {
-		return PageCursor{}, Invalid("page_token", "malformed")
+	if ok, err := page.Decode(tok, filter, &t); !ok || err != nil {
+		return nil, err
 	}
-	if t.F != filterKey {
-		return PageCursor{}, Invalid("page_token", "issued for different filters or view")
+	if !ids.ValidUUID(t.I) {
+		return nil, errs.Invalid("page_token", "is malformed; pass the next_page_token of the previous page")
 	}
-	return PageCursor{UpdateTime: time.UnixMicro(t.T).UTC(), ID: t.I}, nil
+	return &PageCursor{UpdateTime: time.UnixMicro(t.T).UTC(), ID: t.I}, nil
 }
 
 // ItemRef names an item's reservation: what fetching its details needs.
@@ -273,17 +258,17 @@ const MaxWatchBillIDs = 500
 
 // CheckWatch validates a WatchBills filter and applies the caller's rights to it, as
 // ListBills does: customers watch only their own bills.
-func (s *Service) CheckWatch(c Caller, f *ListFilter, billIDs []string) error {
+func (s *Service) CheckWatch(c caller.Caller, f *ListFilter, billIDs []string) error {
 	if err := requireCaller(c); err != nil {
 		return err
 	}
 	for _, st := range f.Statuses {
 		if !st.Valid() {
-			return Invalid("statuses", "unknown status %d", st)
+			return errs.Invalid("statuses", "unknown status %d", st)
 		}
 	}
 	if len(billIDs) > MaxWatchBillIDs {
-		return Invalid("bill_ids", "at most %d ids", MaxWatchBillIDs)
+		return errs.Invalid("bill_ids", "at most %d ids", MaxWatchBillIDs)
 	}
 	for _, id := range billIDs {
 		if err := ValidateUUID("bill_ids", id); err != nil {
@@ -291,13 +276,13 @@ func (s *Service) CheckWatch(c Caller, f *ListFilter, billIDs []string) error {
 		}
 	}
 	if f.CustomerID == "" && !c.Privileged() {
-		if c.Role != RoleCustomer {
-			return reasonf(ErrPermissionDenied, ReasonPermissionDenied, "only operators and services may watch every customer's bills")
+		if c.Role != caller.Customer {
+			return denied("only operators and services may watch every customer's bills")
 		}
 		f.CustomerID = c.Subject
 	}
 	if !c.MayAccess(f.CustomerID) {
-		return reasonf(ErrPermissionDenied, ReasonPermissionDenied, "a customer may watch only their own bills")
+		return denied("a customer may watch only their own bills")
 	}
 	return nil
 }

@@ -3,8 +3,12 @@ package billing
 import (
 	"context"
 	"errors"
-	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/waybill/waybill/kit/caller"
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/money"
 )
 
 // PaymentStatus is a payment's main status in the payment service. Its values equal
@@ -33,7 +37,7 @@ type Payment struct {
 	// DeclineCode and FailureMessage say why an authorization failed.
 	DeclineCode, FailureMessage string
 	// Captured is the amount captured so far.
-	Captured Money
+	Captured money.Money
 	// SettleTime is when every capture of the payment was settled; zero before.
 	SettleTime time.Time
 }
@@ -60,17 +64,17 @@ func (m PaymentMethod) Usable(now time.Time) bool {
 	return m.ExpiryYear > y || (m.ExpiryYear == y && m.ExpiryMonth >= int(mo))
 }
 
-// Payments is what the saga needs from the payment service. Errors are the domain's:
-// ErrUnavailable for anything that may succeed when retried with the same request id,
-// ErrNotFound, ErrFailedPrecondition (a *ReasonError with the payment service's reason),
-// and any other error for a refusal that will not change.
+// Payments is what the saga needs from the payment service. Errors are kit/errs errors:
+// UNAVAILABLE for anything that may succeed when retried with the same request id,
+// NOT_FOUND and FAILED_PRECONDITION with the payment service's reason, and any other
+// error for a refusal that will not change.
 type Payments interface {
 	// PaymentMethod returns one payment method.
 	PaymentMethod(ctx context.Context, id string) (PaymentMethod, error)
 	// Authorize holds amount on the method; a decline is a FAILED payment, not an error.
-	Authorize(ctx context.Context, methodID string, amount Money, reference, requestID string) (Payment, error)
+	Authorize(ctx context.Context, methodID string, amount money.Money, reference, requestID string) (Payment, error)
 	// Capture captures amount of the payment.
-	Capture(ctx context.Context, paymentID string, amount Money, requestID string) (Payment, error)
+	Capture(ctx context.Context, paymentID string, amount money.Money, requestID string) (Payment, error)
 	// Void releases the uncaptured authorization.
 	Void(ctx context.Context, paymentID, reason, requestID string) (Payment, error)
 	// Refund refunds everything captured and not yet refunded.
@@ -108,6 +112,7 @@ type SagaStore interface {
 }
 
 // ErrLeaseLost means another runner took over the saga: this runner must stop driving it.
+// It is the saga runner's signal, never a caller's error.
 var ErrLeaseLost = errors.New("saga lease lost")
 
 // ReasonPaymentMethodNotFound and ReasonPaymentMethodNotUsable explain PayBill's refusals.
@@ -119,26 +124,23 @@ const (
 // PayBill starts the pay saga on a FINALIZED or FAILED bill and returns the bill with the
 // saga durably started; the saga runner then drives it. A retry with the same request id
 // returns the bill with the same saga and starts nothing.
-func (s *Service) PayBill(ctx context.Context, c Caller, billID, methodID string, expectedVersion int64, requestID string) (Bill, error) {
+func (s *Service) PayBill(ctx context.Context, c caller.Caller, billID, methodID string, expectedVersion int64, requestID string) (Bill, error) {
 	if err := ValidateUUID("bill_id", billID); err != nil {
 		return Bill{}, err
 	}
 	if err := validateID("payment_method_id", methodID); err != nil {
 		return Bill{}, err
 	}
-	if expectedVersion < 0 {
-		return Bill{}, Invalid("expected_version", "must not be negative")
+	if err := validateVersion(expectedVersion); err != nil {
+		return Bill{}, err
 	}
 	if requestID == "" {
-		return Bill{}, Invalid("request_id", "required")
-	}
-	if err := validateRequestID(requestID); err != nil {
-		return Bill{}, err
+		return Bill{}, errs.Invalid("request_id", "is required: paying moves money, so a retry must be recognized")
 	}
 	if err := requireCaller(c); err != nil {
 		return Bill{}, err
 	}
-	req := Request{Method: "PayBill", ID: requestID, Fingerprint: fingerprint(c, billID, methodID, fmt.Sprint(expectedVersion))}
+	req := request("PayBill", c, requestID, billID, methodID, strconv.FormatInt(expectedVersion, 10))
 	if rec, ok, err := s.store.Recorded(ctx, req); err != nil {
 		return Bill{}, err
 	} else if ok {
@@ -150,21 +152,21 @@ func (s *Service) PayBill(ctx context.Context, c Caller, billID, methodID string
 	}
 	// Refuse what cannot be paid before asking the payment service.
 	if b.Status != StatusFinalized && b.Status != StatusFailed {
-		return Bill{}, reasonf(ErrFailedPrecondition, ReasonBillNotPayable, "bill %s is %s; only finalized or failed bills can be paid", b.ID, b.Status)
+		return Bill{}, errs.Precondition(ReasonBillNotPayable, "bill %s is %s; only finalized or failed bills can be paid", b.ID, b.Status)
 	}
 	if s.opts.Payments == nil || s.opts.Sagas == nil {
-		return Bill{}, &ReasonError{Kind: ErrUnavailable, Reason: "PAYMENT_UNAVAILABLE", Message: "payments are not configured"}
+		return Bill{}, errs.Unreachable(ReasonPaymentUnavailable, "payments are not configured in this billing deployment")
 	}
 	m, err := s.opts.Payments.PaymentMethod(ctx, methodID)
 	switch {
-	case errors.Is(err, ErrNotFound):
-		return Bill{}, reasonf(ErrNotFound, ReasonPaymentMethodNotFound, "payment method %s not found", methodID)
+	case errors.Is(err, errs.NotFound):
+		return Bill{}, errs.Missing(ReasonPaymentMethodNotFound, "payment method %s not found", methodID)
 	case err != nil:
 		return Bill{}, err
 	case m.CustomerID != b.CustomerID:
-		return Bill{}, reasonf(ErrNotFound, ReasonPaymentMethodNotFound, "payment method %s not found", methodID)
+		return Bill{}, errs.Missing(ReasonPaymentMethodNotFound, "payment method %s not found", methodID)
 	case !m.Usable(s.opts.Now()):
-		return Bill{}, reasonf(ErrFailedPrecondition, ReasonPaymentMethodNotUsable, "payment method %s is disabled or expired", methodID)
+		return Bill{}, errs.Precondition(ReasonPaymentMethodNotUsable, "payment method %s is disabled or expired", methodID)
 	}
 	now := s.now()
 	sagaID := NewID()

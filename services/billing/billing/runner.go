@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/waybill/waybill/kit/errs"
 )
 
 // RunnerOptions tunes a Runner. Zero fields take the defaults.
@@ -171,9 +173,10 @@ type transientError struct{ err error }
 func (e *transientError) Error() string { return e.err.Error() }
 
 // retryable reports whether a call's error may go away on a retry with the same request
-// id.
+// id: a dependency that could not answer (UNAVAILABLE), a lost race (ABORTED), or a
+// deadline.
 func retryable(err error) bool {
-	return errors.Is(err, ErrUnavailable) || errors.Is(err, ErrConflict) ||
+	return errors.Is(err, errs.Unavailable) || errors.Is(err, errs.Aborted) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
@@ -320,7 +323,7 @@ func (r *Runner) reconcile(ctx context.Context, s *Saga) (Payment, error) {
 // saga started; a batch whose answer is unknown is sent again with the same request id.
 func (r *Runner) confirm(ctx context.Context, s *Saga) error {
 	var wg sync.WaitGroup
-	errs := make([]error, len(s.Progress.Batches))
+	callErrs := make([]error, len(s.Progress.Batches))
 	outs := make([][]ActionOutcome, len(s.Progress.Batches))
 	for i, b := range s.Progress.Batches {
 		if b.Done {
@@ -329,12 +332,12 @@ func (r *Runner) confirm(ctx context.Context, s *Saga) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = r.call(ctx, func(ctx context.Context) (err error) {
+			callErrs[i] = r.call(ctx, func(ctx context.Context) (err error) {
 				outs[i], err = r.res.Confirm(ctx, b.Provider, b.ReservationIDs, s.RequestID("confirm", b.Provider, b.Chunk), s.Reference())
 				return err
 			})
-			if errs[i] == nil && len(outs[i]) != len(b.ReservationIDs) {
-				errs[i] = &ReasonError{Kind: ErrUnavailable, Reason: ReasonProviderUnavailable, Message: "provider answered a wrong number of results"}
+			if callErrs[i] == nil && len(outs[i]) != len(b.ReservationIDs) {
+				callErrs[i] = errs.Unreachable(ReasonProviderUnavailable, "provider %s answered %d results for %d reservations", b.Provider, len(outs[i]), len(b.ReservationIDs))
 			}
 		}()
 	}
@@ -345,7 +348,7 @@ func (r *Runner) confirm(ctx context.Context, s *Saga) error {
 	var pendingErr error
 	for i := range s.Progress.Batches {
 		b := &s.Progress.Batches[i]
-		switch err := errs[i]; {
+		switch err := callErrs[i]; {
 		case b.Done:
 		case err == nil:
 			b.Done, b.Outcomes = true, outs[i]
@@ -380,7 +383,7 @@ func (r *Runner) confirm(ctx context.Context, s *Saga) error {
 	if len(failed) > 0 {
 		return r.fail(ctx, s, true, FailureItemNotConfirmable, "some items could not be confirmed", failed)
 	}
-	if s.PaymentID == "" && s.Amount.Minor == 0 {
+	if s.PaymentID == "" && s.Amount.Amount == 0 {
 		// A bill of zero total has no payment to capture: confirming was the whole saga.
 		s.State, s.EndTime = SagaSucceeded, r.svc.now()
 		if err := r.save(ctx, s, false, 0); err != nil {
@@ -408,7 +411,7 @@ func (r *Runner) capture(ctx context.Context, s *Saga) error {
 	switch {
 	case err != nil && retryable(err):
 		return &transientError{err}
-	case err != nil && !errors.Is(err, ErrFailedPrecondition) && !errors.Is(err, ErrNotFound):
+	case err != nil && !errors.Is(err, errs.FailedPrecondition) && !errors.Is(err, errs.NotFound):
 		return r.fail(ctx, s, true, FailureCaptureFailed, err.Error(), nil)
 	case err != nil:
 		// Not capturable now: the payment's state says why (pending, or already captured).
@@ -441,7 +444,7 @@ func (r *Runner) capture(ctx context.Context, s *Saga) error {
 // a resumed compensation repeats nothing.
 func (r *Runner) compensate(ctx context.Context, s *Saga) error {
 	var wg sync.WaitGroup
-	errs := make([]error, len(s.Progress.Batches))
+	callErrs := make([]error, len(s.Progress.Batches))
 	for i, b := range s.Progress.Batches {
 		ids := b.maybeConfirmed()
 		if b.Cancelled || len(ids) == 0 {
@@ -450,7 +453,7 @@ func (r *Runner) compensate(ctx context.Context, s *Saga) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = r.call(ctx, func(ctx context.Context) error {
+			callErrs[i] = r.call(ctx, func(ctx context.Context) error {
 				_, err := r.res.Cancel(ctx, b.Provider, ids, s.RequestID("cancel", b.Provider, b.Chunk), "payment failed", true)
 				return err
 			})
@@ -463,7 +466,7 @@ func (r *Runner) compensate(ctx context.Context, s *Saga) error {
 	var pendingErr error
 	for i := range s.Progress.Batches {
 		b := &s.Progress.Batches[i]
-		switch err := errs[i]; {
+		switch err := callErrs[i]; {
 		case b.Cancelled:
 		case err != nil && retryable(err):
 			pendingErr = err
@@ -547,7 +550,7 @@ func (r *Runner) settlePayment(ctx context.Context, s *Saga) error {
 		return r.save(ctx, s, false, 0)
 	case retryable(err):
 		return &transientError{err}
-	case errors.Is(err, ErrFailedPrecondition):
+	case errors.Is(err, errs.FailedPrecondition):
 		// The payment changed under us (for example it became pending); look again later.
 		return &transientError{err}
 	}

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/money"
 )
 
 // SagaState is the overall state of a pay saga. Its values equal
@@ -99,7 +102,7 @@ type Saga struct {
 	// PaymentMethodID is the method charged.
 	PaymentMethodID string
 	// Amount is the bill's total, authorized and captured.
-	Amount Money
+	Amount money.Money
 	// PaymentID is the payment service's payment, once authorization answered.
 	PaymentID string
 	// FailureCode, FailureMessage and FailedItemIDs say why the saga failed.
@@ -212,7 +215,7 @@ func planBatches(b *Bill) []ConfirmBatch {
 		switch st := it.Summary.MainStatus; {
 		case st == MainStatusConfirmed || st == MainStatusInProgress || st == MainStatusCompleted:
 			continue
-		case !st.Billable() && it.Billed.Minor == 0:
+		case !st.Billable() && it.Billed.Amount == 0:
 			continue
 		}
 		if _, ok := byProvider[it.Provider]; !ok {
@@ -246,17 +249,17 @@ func (b *Bill) StartPayment(prev *Saga, sagaID, methodID string, expectedVersion
 		return Saga{}, Change{}, err
 	}
 	if prev != nil && prev.State.Active() {
-		return Saga{}, Change{}, reasonf(ErrFailedPrecondition, ReasonPaymentInProgress, "bill %s already has a payment in progress", b.ID)
+		return Saga{}, Change{}, errs.Precondition(ReasonPaymentInProgress, "bill %s already has a payment in progress", b.ID)
 	}
 	if b.Status != StatusFinalized && b.Status != StatusFailed {
-		return Saga{}, Change{}, reasonf(ErrFailedPrecondition, ReasonBillNotPayable, "bill %s is %s; only finalized or failed bills can be paid", b.ID, b.Status)
+		return Saga{}, Change{}, errs.Precondition(ReasonBillNotPayable, "bill %s is %s; only finalized or failed bills can be paid", b.ID, b.Status)
 	}
-	total := Money{Currency: b.Currency}
+	total := money.Money{Currency: b.Currency}
 	for _, m := range b.Totals() {
 		if m.Currency != b.Currency {
-			return Saga{}, Change{}, reasonf(ErrFailedPrecondition, ReasonCurrencyMismatch, "bill %s has an amount in %s", b.ID, m.Currency)
+			return Saga{}, Change{}, errs.Precondition(ReasonCurrencyMismatch, "bill %s has an amount in %s", b.ID, m.Currency)
 		}
-		total.Minor += m.Minor
+		total.Amount += m.Amount
 	}
 	s := Saga{
 		ID: sagaID, BillID: b.ID, Attempt: 1, State: SagaRunning, Step: StepAuthorize, PaymentMethodID: methodID,
@@ -272,12 +275,12 @@ func (b *Bill) StartPayment(prev *Saga, sagaID, methodID string, expectedVersion
 		ch.Event = EventFinalized
 	}
 	switch {
-	case total.Minor == 0 && len(s.Progress.Batches) == 0:
+	case total.Amount == 0 && len(s.Progress.Batches) == 0:
 		s.State, s.Step, s.EndTime = SagaSucceeded, StepUnspecified, now
 		s.Progress = SagaProgress{}
 		b.Status, b.PaidTime = StatusPaid, now
 		ch.Event = EventPaid
-	case total.Minor == 0:
+	case total.Amount == 0:
 		// No payment: nothing to authorize, capture or give back.
 		s.Step = StepConfirmItems
 		s.Progress.VoidRegistered, s.Progress.PaymentSettled = false, true

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/money"
 )
 
 func pendingItem(id, provider string, st MainStatus, billed int64) Item {
 	return Item{ID: id, Provider: provider, ReservationID: "r-" + id,
-		Summary: &Summary{MainStatus: st, Amount: Money{Minor: billed, Currency: "EUR"}}, Billed: Money{Minor: billed, Currency: "EUR"}}
+		Summary: &Summary{MainStatus: st, Amount: money.Money{Amount: billed, Currency: "EUR"}}, Billed: money.Money{Amount: billed, Currency: "EUR"}}
 }
 
 func finalizedBill(items ...Item) Bill {
@@ -45,17 +48,17 @@ func TestStartPayment(t *testing.T) {
 			wantStatus: StatusFinalized, wantSaga: SagaRunning, wantBatch: 1},
 		{name: "zero total with nothing to confirm is paid at once", bill: finalizedBill(pendingItem("1", "booking", MainStatusConfirmed, 0)),
 			wantStatus: StatusPaid, wantEvent: EventPaid, wantSaga: SagaSucceeded},
-		{name: "open", bill: func() Bill { b := finalizedBill(); b.Status = StatusOpen; return b }(), wantErr: ErrFailedPrecondition, wantReason: ReasonBillNotPayable},
-		{name: "paid", bill: func() Bill { b := finalizedBill(); b.Status = StatusPaid; return b }(), wantErr: ErrFailedPrecondition, wantReason: ReasonBillNotPayable},
-		{name: "running", bill: finalizedBill(), prev: &Saga{State: SagaCompensating}, wantErr: ErrFailedPrecondition, wantReason: ReasonPaymentInProgress},
-		{name: "stale version", bill: finalizedBill(), expected: 2, wantErr: ErrStaleVersion},
+		{name: "open", bill: func() Bill { b := finalizedBill(); b.Status = StatusOpen; return b }(), wantErr: errs.FailedPrecondition, wantReason: ReasonBillNotPayable},
+		{name: "paid", bill: func() Bill { b := finalizedBill(); b.Status = StatusPaid; return b }(), wantErr: errs.FailedPrecondition, wantReason: ReasonBillNotPayable},
+		{name: "running", bill: finalizedBill(), prev: &Saga{State: SagaCompensating}, wantErr: errs.FailedPrecondition, wantReason: ReasonPaymentInProgress},
+		{name: "stale version", bill: finalizedBill(), expected: 2, wantErr: errs.Aborted, wantReason: ReasonVersionMismatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := tc.bill
 			s, ch, err := b.StartPayment(tc.prev, "s", "pm", tc.expected, now)
 			if tc.wantErr != nil {
-				var re *ReasonError
-				if !errors.Is(err, tc.wantErr) || (tc.wantReason != "" && (!errors.As(err, &re) || re.Reason != tc.wantReason)) {
+				e, ok := errs.As(err)
+				if !errors.Is(err, tc.wantErr) || (tc.wantReason != "" && (!ok || e.Reason != tc.wantReason)) {
 					t.Fatalf("err = %v, want %v %s", err, tc.wantErr, tc.wantReason)
 				}
 				return
@@ -111,7 +114,7 @@ func TestApplySaga(t *testing.T) {
 		t.Errorf("an invisible change touched the bill: %+v", ch)
 	}
 	b.Saga.State = SagaRunning
-	if _, err := b.Cancel("x", now); !errors.Is(err, ErrFailedPrecondition) {
+	if _, err := b.Cancel("x", now); !errors.Is(err, errs.FailedPrecondition) {
 		t.Errorf("Cancel during a saga = %v, want failed precondition", err)
 	}
 }

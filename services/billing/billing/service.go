@@ -2,28 +2,40 @@ package billing
 
 import (
 	"context"
-	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/waybill/waybill/kit/caller"
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/money"
 )
 
-// Request identifies a mutation for idempotency: a retry with the same Method and ID
-// returns the first call's result. Fingerprint summarizes the call's parameters (and
-// caller), so that reusing an ID for another call fails. An empty ID opts out.
+// Request identifies a mutation for idempotency (kit/idempotency, behind the Store): a
+// retry by the same caller (Subject) with the same Method and ID returns the first call's
+// result, and reusing an ID with other Params fails with INVALID_ARGUMENT on request_id.
+// An empty ID opts out.
 type Request struct {
-	// Method is the RPC, for example "CreateBill"; keys are scoped to it.
+	// Method is the RPC, for example "CreateBill"; keys are scoped to it and to Subject.
 	Method string
+	// Subject is the caller's subject.
+	Subject string
 	// ID is the caller's request id.
 	ID string
-	// Fingerprint is a digest of the call's parameters.
-	Fingerprint string
+	// Params are the call's parameters, in a fixed order, digested for the reuse check.
+	Params []string
+}
+
+// request returns the idempotency request of a call of method by c with id and params.
+func request(method string, c caller.Caller, id string, params ...string) Request {
+	return Request{Method: method, Subject: c.Subject, ID: id, Params: params}
 }
 
 // Recorded is the remembered result of an idempotent call.
 type Recorded struct {
 	// BillID is the bill the call acted on.
-	BillID string
+	BillID string `json:"bill_id"`
 	// ItemID is the item it added, for AddBillItem.
-	ItemID string
+	ItemID string `json:"item_id,omitempty"`
 }
 
 // ListFilter selects bills; the conditions combine with AND and empty ones match all.
@@ -44,13 +56,15 @@ type PageCursor struct {
 	ID         string
 }
 
-// Store is what the domain needs from storage. Every method returns the domain's errors.
+// Store is what the domain needs from storage. Every method returns kit/errs errors
+// (storage errors mapped once, by the store).
 type Store interface {
 	// CreateBill inserts b and emits EventOpened. With req.ID set, a retry returns the
-	// bill the first call created, and a reuse with another fingerprint fails with a
-	// *FieldError naming request_id.
+	// bill the first call created, and a reuse with other parameters fails with
+	// INVALID_ARGUMENT naming request_id.
 	CreateBill(ctx context.Context, b Bill, req Request) (Bill, error)
-	// GetBill returns the bill with its items and their summaries, or ErrNotFound.
+	// GetBill returns the bill with its items and their summaries, or NOT_FOUND
+	// (BILL_NOT_FOUND).
 	GetBill(ctx context.Context, id string) (Bill, error)
 	// ListBills returns at most limit bills matching f after the cursor (nil: from the
 	// start), with their items and summaries, from one snapshot. When onItems is not
@@ -58,8 +72,8 @@ type Store interface {
 	// the items the bills returned will have (so the caller can start fetching their
 	// details while the bills are read).
 	ListBills(ctx context.Context, f ListFilter, after *PageCursor, limit int, onItems func([]ItemRef)) ([]Bill, error)
-	// Recorded returns the result recorded for req, if any; a fingerprint mismatch fails
-	// with a *FieldError naming request_id.
+	// Recorded returns the result recorded for req, if any; a reuse with other
+	// parameters fails with INVALID_ARGUMENT naming request_id.
 	Recorded(ctx context.Context, req Request) (Recorded, bool, error)
 	// Mutate locks the bill, runs fn on it and persists what fn's Change says, emitting
 	// its event, all in one transaction. With req.ID set and a recorded result, fn does
@@ -142,9 +156,9 @@ func New(store Store, providers Providers, opts Options) *Service {
 func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Microsecond) }
 
 // requireCaller fails anonymous callers.
-func requireCaller(c Caller) error {
-	if c.Role == RoleAnonymous {
-		return reasonf(ErrPermissionDenied, ReasonPermissionDenied, "the call needs an authenticated caller")
+func requireCaller(c caller.Caller) error {
+	if c.Role == caller.Anonymous {
+		return denied("the call needs an authenticated caller")
 	}
 	return nil
 }
@@ -160,28 +174,25 @@ type NewBill struct {
 }
 
 // CreateBill opens a bill for in.CustomerID.
-func (s *Service) CreateBill(ctx context.Context, c Caller, in NewBill, requestID string) (Bill, error) {
+func (s *Service) CreateBill(ctx context.Context, c caller.Caller, in NewBill, requestID string) (Bill, error) {
 	if err := validateID("customer_id", in.CustomerID); err != nil {
 		return Bill{}, err
 	}
-	if err := validateCurrency("currency_code", in.Currency); err != nil {
+	if err := money.CheckCurrency("currency_code", in.Currency); err != nil {
 		return Bill{}, err
 	}
 	if err := validateText("sub_status", in.SubStatus, MaxSubStatus); err != nil {
 		return Bill{}, err
 	}
-	if err := validateRequestID(requestID); err != nil {
-		return Bill{}, err
-	}
 	if !c.MayAccess(in.CustomerID) {
-		return Bill{}, reasonf(ErrPermissionDenied, ReasonPermissionDenied, "a customer may open bills only for themself")
+		return Bill{}, denied("a customer may open bills only for themself")
 	}
 	now := s.now()
 	b := Bill{
 		ID: NewID(), CustomerID: in.CustomerID, Currency: in.Currency, Status: StatusOpen,
 		SubStatus: in.SubStatus, CreateTime: now, UpdateTime: now, Version: 1,
 	}
-	req := Request{Method: "CreateBill", ID: requestID, Fingerprint: fingerprint(c, in.CustomerID, in.Currency, in.SubStatus)}
+	req := request("CreateBill", c, requestID, in.CustomerID, in.Currency, in.SubStatus)
 	out, err := s.store.CreateBill(ctx, b, req)
 	if err != nil {
 		return Bill{}, err
@@ -190,7 +201,7 @@ func (s *Service) CreateBill(ctx context.Context, c Caller, in NewBill, requestI
 }
 
 // GetBill returns one bill; with a view above BASIC it also fetches its items' details.
-func (s *Service) GetBill(ctx context.Context, c Caller, id string, view View) (Bill, error) {
+func (s *Service) GetBill(ctx context.Context, c caller.Caller, id string, view View) (Bill, error) {
 	if err := ValidateUUID("bill_id", id); err != nil {
 		return Bill{}, err
 	}
@@ -209,7 +220,7 @@ func (s *Service) GetBill(ctx context.Context, c Caller, id string, view View) (
 }
 
 // visibleBill loads a bill the caller may see; others' bills are reported as not found.
-func (s *Service) visibleBill(ctx context.Context, c Caller, id string) (Bill, error) {
+func (s *Service) visibleBill(ctx context.Context, c caller.Caller, id string) (Bill, error) {
 	b, err := s.store.GetBill(ctx, id)
 	if err != nil {
 		return Bill{}, err
@@ -218,10 +229,6 @@ func (s *Service) visibleBill(ctx context.Context, c Caller, id string) (Bill, e
 		return Bill{}, billNotFound(id)
 	}
 	return s.decorate(b), nil
-}
-
-func billNotFound(id string) error {
-	return reasonf(ErrNotFound, ReasonBillNotFound, "bill %s not found", id)
 }
 
 // decorate sets every item's freshness from its provider's position in its event stream.
@@ -246,17 +253,14 @@ func (s *Service) freshness(it Item) Freshness {
 // with its provider, in one GetReservationDetails call, that it exists, belongs to the
 // bill's customer, is billable and is priced in the bill's currency. It returns the bill
 // and the new item's id.
-func (s *Service) AddItem(ctx context.Context, c Caller, billID string, kind Kind, reservationID, requestID string) (Bill, string, error) {
+func (s *Service) AddItem(ctx context.Context, c caller.Caller, billID string, kind Kind, reservationID, requestID string) (Bill, string, error) {
 	if err := ValidateUUID("bill_id", billID); err != nil {
 		return Bill{}, "", err
 	}
 	if kind <= 0 {
-		return Bill{}, "", Invalid("kind", "required")
+		return Bill{}, "", errs.Invalid("kind", "is required")
 	}
 	if err := validateID("reservation_id", reservationID); err != nil {
-		return Bill{}, "", err
-	}
-	if err := validateRequestID(requestID); err != nil {
 		return Bill{}, "", err
 	}
 	if err := requireCaller(c); err != nil {
@@ -267,9 +271,9 @@ func (s *Service) AddItem(ctx context.Context, c Caller, billID string, kind Kin
 		provider, ok = s.providers.Provider(kind)
 	}
 	if !ok {
-		return Bill{}, "", Invalid("kind", "no provider is configured for kind %d", kind)
+		return Bill{}, "", errs.Invalid("kind", "no provider is configured for kind %d", kind)
 	}
-	req := Request{Method: "AddBillItem", ID: requestID, Fingerprint: fingerprint(c, billID, fmt.Sprint(kind), reservationID)}
+	req := request("AddBillItem", c, requestID, billID, strconv.Itoa(int(kind)), reservationID)
 	if rec, ok, err := s.store.Recorded(ctx, req); err != nil {
 		return Bill{}, "", err
 	} else if ok {
@@ -317,64 +321,57 @@ func (s *Service) checkReservation(ctx context.Context, b Bill, kind Kind, provi
 		if ctx.Err() != nil {
 			return Summary{}, ctx.Err()
 		}
-		return Summary{}, &ReasonError{Kind: ErrUnavailable, Reason: ReasonProviderUnavailable,
-			Message: fmt.Sprintf("provider %s cannot be reached; retry with the same request_id: %v", provider, err)}
+		return Summary{}, errs.Unreachable(ReasonProviderUnavailable,
+			"provider %s cannot be reached; retry with the same request_id: %v", provider, err).WithCause(err)
 	}
 	if len(res) != 1 {
-		return Summary{}, &ReasonError{Kind: ErrUnavailable, Reason: ReasonProviderUnavailable,
-			Message: fmt.Sprintf("provider %s answered %d results for one id", provider, len(res))}
+		return Summary{}, errs.Unreachable(ReasonProviderUnavailable, "provider %s answered %d results for one id", provider, len(res))
 	}
 	r := res[0]
 	switch r.Status {
 	case LookupFound:
 	case LookupUnavailable:
-		return Summary{}, &ReasonError{Kind: ErrUnavailable, Reason: ReasonProviderUnavailable, Message: r.Error}
+		return Summary{}, errs.Unreachable(ReasonProviderUnavailable, "provider %s: %s", provider, r.Error)
 	default:
-		return Summary{}, reasonf(ErrNotFound, ReasonReservationNotFound, "%s has no reservation %s", provider, id)
+		return Summary{}, errs.Missing(ReasonReservationNotFound, "%s has no reservation %s", provider, id)
 	}
 	sum := r.Summary
 	sum.Provider, sum.ReservationID = provider, id
 	switch {
 	case sum.Kind != 0 && sum.Kind != kind:
-		return Summary{}, Invalid("kind", "reservation %s is of kind %d, not %d", id, sum.Kind, kind)
+		return Summary{}, errs.Invalid("kind", "reservation %s is of kind %d, not %d", id, sum.Kind, kind)
 	case sum.CustomerID != b.CustomerID:
-		return Summary{}, reasonf(ErrFailedPrecondition, ReasonCustomerMismatch, "reservation %s belongs to another customer than bill %s", id, b.ID)
+		return Summary{}, errs.Precondition(ReasonCustomerMismatch, "reservation %s belongs to another customer than bill %s", id, b.ID)
 	case !sum.MainStatus.Billable():
-		return Summary{}, reasonf(ErrFailedPrecondition, ReasonNotBillable, "reservation %s is cancelled or expired", id)
-	case sum.Amount.IsSet() && sum.Amount.Currency != b.Currency:
-		return Summary{}, reasonf(ErrFailedPrecondition, ReasonCurrencyMismatch, "reservation %s is priced in %s, the bill in %s", id, sum.Amount.Currency, b.Currency)
+		return Summary{}, errs.Precondition(ReasonNotBillable, "reservation %s is cancelled or expired", id)
+	case sum.Amount.Currency != "" && sum.Amount.Currency != b.Currency:
+		return Summary{}, errs.Precondition(ReasonCurrencyMismatch, "reservation %s is priced in %s, the bill in %s", id, sum.Amount.Currency, b.Currency)
 	}
 	sum.Kind = kind
 	return sum, nil
 }
 
 // RemoveItem removes an item from an OPEN bill.
-func (s *Service) RemoveItem(ctx context.Context, c Caller, billID, itemID, requestID string) (Bill, error) {
+func (s *Service) RemoveItem(ctx context.Context, c caller.Caller, billID, itemID, requestID string) (Bill, error) {
 	if err := ValidateUUID("bill_id", billID); err != nil {
 		return Bill{}, err
 	}
 	if err := ValidateUUID("item_id", itemID); err != nil {
 		return Bill{}, err
 	}
-	if err := validateRequestID(requestID); err != nil {
-		return Bill{}, err
-	}
-	req := Request{Method: "RemoveBillItem", ID: requestID, Fingerprint: fingerprint(c, billID, itemID)}
+	req := request("RemoveBillItem", c, requestID, billID, itemID)
 	return s.mutate(ctx, c, billID, req, func(b *Bill, _ time.Time) (Change, error) { return b.RemoveItem(itemID) })
 }
 
 // Finalize freezes an OPEN bill's items and amounts.
-func (s *Service) Finalize(ctx context.Context, c Caller, billID string, expectedVersion int64, requestID string) (Bill, error) {
+func (s *Service) Finalize(ctx context.Context, c caller.Caller, billID string, expectedVersion int64, requestID string) (Bill, error) {
 	if err := ValidateUUID("bill_id", billID); err != nil {
 		return Bill{}, err
 	}
-	if expectedVersion < 0 {
-		return Bill{}, Invalid("expected_version", "must not be negative")
-	}
-	if err := validateRequestID(requestID); err != nil {
+	if err := validateVersion(expectedVersion); err != nil {
 		return Bill{}, err
 	}
-	req := Request{Method: "FinalizeBill", ID: requestID, Fingerprint: fingerprint(c, billID, fmt.Sprint(expectedVersion))}
+	req := request("FinalizeBill", c, requestID, billID, strconv.FormatInt(expectedVersion, 10))
 	return s.mutate(ctx, c, billID, req, func(b *Bill, now time.Time) (Change, error) {
 		if err := b.checkVersion(expectedVersion); err != nil {
 			return Change{}, err
@@ -384,20 +381,17 @@ func (s *Service) Finalize(ctx context.Context, c Caller, billID string, expecte
 }
 
 // Cancel cancels an OPEN, FINALIZED or FAILED bill.
-func (s *Service) Cancel(ctx context.Context, c Caller, billID, reason string, expectedVersion int64, requestID string) (Bill, error) {
+func (s *Service) Cancel(ctx context.Context, c caller.Caller, billID, reason string, expectedVersion int64, requestID string) (Bill, error) {
 	if err := ValidateUUID("bill_id", billID); err != nil {
 		return Bill{}, err
 	}
 	if err := validateText("reason", reason, MaxCancelReason); err != nil {
 		return Bill{}, err
 	}
-	if expectedVersion < 0 {
-		return Bill{}, Invalid("expected_version", "must not be negative")
-	}
-	if err := validateRequestID(requestID); err != nil {
+	if err := validateVersion(expectedVersion); err != nil {
 		return Bill{}, err
 	}
-	req := Request{Method: "CancelBill", ID: requestID, Fingerprint: fingerprint(c, billID, reason, fmt.Sprint(expectedVersion))}
+	req := request("CancelBill", c, requestID, billID, reason, strconv.FormatInt(expectedVersion, 10))
 	return s.mutate(ctx, c, billID, req, func(b *Bill, now time.Time) (Change, error) {
 		if err := b.checkVersion(expectedVersion); err != nil {
 			return Change{}, err
@@ -407,21 +401,21 @@ func (s *Service) Cancel(ctx context.Context, c Caller, billID, reason string, e
 }
 
 // SetSubStatus sets a bill's sub-status; operators and services only.
-func (s *Service) SetSubStatus(ctx context.Context, c Caller, billID, sub string, expectedVersion int64) (Bill, error) {
+func (s *Service) SetSubStatus(ctx context.Context, c caller.Caller, billID, sub string, expectedVersion int64) (Bill, error) {
 	if err := ValidateUUID("bill_id", billID); err != nil {
 		return Bill{}, err
 	}
 	if err := validateText("sub_status", sub, MaxSubStatus); err != nil {
 		return Bill{}, err
 	}
-	if expectedVersion < 0 {
-		return Bill{}, Invalid("expected_version", "must not be negative")
+	if err := validateVersion(expectedVersion); err != nil {
+		return Bill{}, err
 	}
 	if err := requireCaller(c); err != nil {
 		return Bill{}, err
 	}
 	if !c.Privileged() {
-		return Bill{}, reasonf(ErrPermissionDenied, ReasonPermissionDenied, "only operators and services may set a bill's sub-status")
+		return Bill{}, denied("only operators and services may set a bill's sub-status")
 	}
 	return s.mutate(ctx, c, billID, Request{}, func(b *Bill, _ time.Time) (Change, error) {
 		if err := b.checkVersion(expectedVersion); err != nil {
@@ -433,7 +427,7 @@ func (s *Service) SetSubStatus(ctx context.Context, c Caller, billID, sub string
 
 // mutate runs fn on the bill in the store's transaction, hiding bills the caller may not
 // see.
-func (s *Service) mutate(ctx context.Context, c Caller, billID string, req Request, fn func(b *Bill, now time.Time) (Change, error)) (Bill, error) {
+func (s *Service) mutate(ctx context.Context, c caller.Caller, billID string, req Request, fn func(b *Bill, now time.Time) (Change, error)) (Bill, error) {
 	if err := requireCaller(c); err != nil {
 		return Bill{}, err
 	}
@@ -451,26 +445,4 @@ func (s *Service) mutate(ctx context.Context, c Caller, billID string, req Reque
 		return Bill{}, billNotFound(billID)
 	}
 	return s.decorate(b), nil
-}
-
-// fingerprint digests a call's parameters and caller for idempotency checks.
-func fingerprint(c Caller, parts ...string) string {
-	h := fnv64()
-	h.add(c.Subject)
-	for _, p := range parts {
-		h.add(p)
-	}
-	return fmt.Sprintf("%016x", h.sum)
-}
-
-// fnv is a small FNV-1a hash of length-prefixed strings.
-type fnv struct{ sum uint64 }
-
-func fnv64() *fnv { return &fnv{sum: 14695981039346656037} }
-
-func (f *fnv) add(s string) {
-	for _, b := range []byte(fmt.Sprintf("%d:%s|", len(s), s)) {
-		f.sum ^= uint64(b)
-		f.sum *= 1099511628211
-	}
 }

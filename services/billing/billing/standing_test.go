@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/waybill/waybill/kit/caller"
 )
 
 // billsStore is a Store holding fixed bills; only CustomerBills is used.
@@ -51,13 +53,13 @@ func TestAccountStanding(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc := New(billsStore{bills: tt.bills}, nil, Options{Now: func() time.Time { return now }})
-			st, err := svc.AccountStanding(context.Background(), Caller{Subject: "trip", Role: RoleService}, "c")
+			st, err := svc.AccountStanding(context.Background(), caller.Caller{Subject: "trip", Role: caller.Service}, "c")
 			if err != nil {
 				t.Fatal(err)
 			}
 			var out int64
 			for _, m := range st.Outstanding {
-				out += m.Minor
+				out += m.Amount
 			}
 			if st.Level != tt.level || st.ReasonCode != tt.reason || out != tt.outstanding {
 				t.Fatalf("standing = %v %q outstanding %d, want %v %q %d", st.Level, st.ReasonCode, out, tt.level, tt.reason, tt.outstanding)
@@ -68,7 +70,7 @@ func TestAccountStanding(t *testing.T) {
 		})
 	}
 	svc := New(billsStore{}, nil, Options{})
-	if _, err := svc.AccountStanding(context.Background(), Caller{Subject: "c2", Role: RoleCustomer}, "c"); err == nil {
+	if _, err := svc.AccountStanding(context.Background(), caller.Caller{Subject: "c2", Role: caller.Customer}, "c"); err == nil {
 		t.Fatal("a customer read another's standing")
 	}
 }

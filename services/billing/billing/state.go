@@ -4,6 +4,9 @@ import (
 	"cmp"
 	"slices"
 	"time"
+
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/money"
 )
 
 // EventType is the type of an event billing emits, "billing.bill.<verb>".
@@ -65,10 +68,11 @@ type Change struct {
 	Touched bool
 }
 
-// checkVersion fails with ErrStaleVersion unless expected is 0 or the bill's version.
+// checkVersion fails with ABORTED (VERSION_MISMATCH) unless expected is 0 or the bill's
+// version: the caller read an older bill, and may read it again and retry.
 func (b *Bill) checkVersion(expected int64) error {
 	if expected != 0 && expected != b.Version {
-		return reasonf(ErrStaleVersion, ReasonVersionMismatch, "bill %s is at version %d, not %d", b.ID, b.Version, expected)
+		return errs.Abort(ReasonVersionMismatch, "bill %s is at version %d, not %d", b.ID, b.Version, expected)
 	}
 	return nil
 }
@@ -76,13 +80,13 @@ func (b *Bill) checkVersion(expected int64) error {
 // requireOpen fails unless the bill is OPEN.
 func (b *Bill) requireOpen() error {
 	if b.Status != StatusOpen {
-		return reasonf(ErrFailedPrecondition, ReasonBillNotOpen, "bill %s is %s, not open", b.ID, b.Status)
+		return errs.Precondition(ReasonBillNotOpen, "bill %s is %s, not open", b.ID, b.Status)
 	}
 	return nil
 }
 
 // AddItem appends it to the OPEN bill. A reservation already on the bill fails with
-// ErrAlreadyExists.
+// ALREADY_EXISTS (RESERVATION_ALREADY_BILLED).
 func (b *Bill) AddItem(it Item) (Change, error) {
 	if err := b.requireOpen(); err != nil {
 		return Change{}, err
@@ -90,7 +94,7 @@ func (b *Bill) AddItem(it Item) (Change, error) {
 	pos := 0
 	for _, have := range b.Items {
 		if have.Provider == it.Provider && have.ReservationID == it.ReservationID {
-			return Change{}, reasonf(ErrAlreadyExists, ReasonAlreadyBilled, "reservation %s is already on bill %s", it.ReservationID, b.ID)
+			return Change{}, errs.Exists(ReasonAlreadyBilled, "reservation %s is already on bill %s", it.ReservationID, b.ID)
 		}
 		pos = max(pos, have.Position)
 	}
@@ -111,7 +115,7 @@ func (b *Bill) RemoveItem(itemID string) (Change, error) {
 			return Change{Event: EventItemRemoved, Removed: &it}, nil
 		}
 	}
-	return Change{}, reasonf(ErrNotFound, ReasonItemNotFound, "bill %s has no item %s", b.ID, itemID)
+	return Change{}, errs.Missing(ReasonItemNotFound, "bill %s has no item %s", b.ID, itemID)
 }
 
 // Finalize freezes the OPEN bill: each billable item's current amount becomes its billed
@@ -122,26 +126,26 @@ func (b *Bill) Finalize(now time.Time) (Change, error) {
 	}
 	billable := 0
 	for _, it := range b.Items {
-		if it.Summary == nil || !it.Summary.Amount.IsSet() {
-			return Change{}, reasonf(ErrFailedPrecondition, ReasonItemSummaryUnavailable, "item %s has no summary yet; retry later or remove it", it.ID)
+		if it.Summary == nil || it.Summary.Amount.Currency == "" {
+			return Change{}, errs.Precondition(ReasonItemSummaryUnavailable, "item %s has no summary yet; retry later or remove it", it.ID)
 		}
 		if it.Summary.MainStatus.Billable() {
 			billable++
 		}
 	}
 	if billable == 0 {
-		return Change{}, reasonf(ErrFailedPrecondition, ReasonBillEmpty, "bill %s has no billable item", b.ID)
+		return Change{}, errs.Precondition(ReasonBillEmpty, "bill %s has no billable item", b.ID)
 	}
 	totals := b.Totals()
 	if len(totals) != 1 || totals[0].Currency != b.Currency {
-		return Change{}, reasonf(ErrFailedPrecondition, ReasonCurrencyMismatch, "bill %s is in %s but its items total in %d currencies; remove the items in other currencies", b.ID, b.Currency, len(totals))
+		return Change{}, errs.Precondition(ReasonCurrencyMismatch, "bill %s is in %s but its items total in %d currencies; remove the items in other currencies", b.ID, b.Currency, len(totals))
 	}
 	for i := range b.Items {
 		s := b.Items[i].Summary
 		if s.MainStatus.Billable() {
 			b.Items[i].Billed = s.Amount
 		} else {
-			b.Items[i].Billed = Money{Currency: s.Amount.Currency}
+			b.Items[i].Billed = money.Money{Currency: s.Amount.Currency}
 		}
 	}
 	b.Status = StatusFinalized
@@ -152,10 +156,10 @@ func (b *Bill) Finalize(now time.Time) (Change, error) {
 // Cancel moves an OPEN, FINALIZED or FAILED bill to CANCELLED; its items are released.
 func (b *Bill) Cancel(reason string, now time.Time) (Change, error) {
 	if !CanTransition(b.Status, StatusCancelled) {
-		return Change{}, reasonf(ErrFailedPrecondition, ReasonBillNotCancellable, "bill %s is %s and cannot be cancelled", b.ID, b.Status)
+		return Change{}, errs.Precondition(ReasonBillNotCancellable, "bill %s is %s and cannot be cancelled", b.ID, b.Status)
 	}
 	if b.Saga != nil && b.Saga.State.Active() {
-		return Change{}, reasonf(ErrFailedPrecondition, ReasonPaymentInProgress, "bill %s has a payment in progress", b.ID)
+		return Change{}, errs.Precondition(ReasonPaymentInProgress, "bill %s has a payment in progress", b.ID)
 	}
 	b.Status = StatusCancelled
 	b.CancelTime = now
@@ -176,29 +180,29 @@ func (b *Bill) SetSubStatus(sub string) Change {
 // currency: the current amounts while the bill is OPEN (or CANCELLED before it was
 // finalized), the billed amounts from FINALIZED on. CANCELLED and EXPIRED items, and items
 // without a summary, count as zero.
-func (b *Bill) Totals() []Money {
+func (b *Bill) Totals() []money.Money {
 	sums := map[string]int64{}
 	frozen := !b.FinalizeTime.IsZero()
 	for _, it := range b.Items {
-		var m Money
+		var m money.Money
 		switch {
 		case frozen:
 			m = it.Billed
 		case it.Summary != nil && it.Summary.MainStatus.Billable():
 			m = it.Summary.Amount
 		}
-		if !m.IsSet() {
+		if m.Currency == "" {
 			continue
 		}
-		if frozen && m.Minor == 0 {
+		if frozen && m.Amount == 0 {
 			continue
 		}
-		sums[m.Currency] += m.Minor
+		sums[m.Currency] += m.Amount
 	}
-	out := make([]Money, 0, len(sums))
+	out := make([]money.Money, 0, len(sums))
 	for c, v := range sums {
-		out = append(out, Money{Minor: v, Currency: c})
+		out = append(out, money.Money{Amount: v, Currency: c})
 	}
-	slices.SortFunc(out, func(a, b Money) int { return cmp.Compare(a.Currency, b.Currency) })
+	slices.SortFunc(out, func(a, b money.Money) int { return cmp.Compare(a.Currency, b.Currency) })
 	return out
 }

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/money"
 )
 
 func TestCanTransition(t *testing.T) {
@@ -27,9 +30,9 @@ func TestCanTransition(t *testing.T) {
 	}
 }
 
-func eur(v int64) Money { return Money{Minor: v, Currency: "EUR"} }
+func eur(v int64) money.Money { return money.Money{Amount: v, Currency: "EUR"} }
 
-func item(id string, st MainStatus, amount Money) Item {
+func item(id string, st MainStatus, amount money.Money) Item {
 	return Item{ID: id, Provider: "booking", ReservationID: "r-" + id, Summary: &Summary{MainStatus: st, Amount: amount}}
 }
 
@@ -51,25 +54,25 @@ func TestBillOperations(t *testing.T) {
 		wantEvent  EventType
 	}{
 		{"add to open", StatusOpen, nil, add(item("a", MainStatusPending, eur(100))), nil, "", StatusOpen, EventItemAdded},
-		{"add twice", StatusOpen, []Item{item("a", MainStatusPending, eur(100))}, add(item("a", MainStatusPending, eur(100))), ErrAlreadyExists, ReasonAlreadyBilled, StatusOpen, ""},
-		{"add to finalized", StatusFinalized, nil, add(item("a", MainStatusPending, eur(100))), ErrFailedPrecondition, ReasonBillNotOpen, StatusFinalized, ""},
-		{"add to cancelled", StatusCancelled, nil, add(item("a", MainStatusPending, eur(100))), ErrFailedPrecondition, ReasonBillNotOpen, StatusCancelled, ""},
+		{"add twice", StatusOpen, []Item{item("a", MainStatusPending, eur(100))}, add(item("a", MainStatusPending, eur(100))), errs.AlreadyExists, ReasonAlreadyBilled, StatusOpen, ""},
+		{"add to finalized", StatusFinalized, nil, add(item("a", MainStatusPending, eur(100))), errs.FailedPrecondition, ReasonBillNotOpen, StatusFinalized, ""},
+		{"add to cancelled", StatusCancelled, nil, add(item("a", MainStatusPending, eur(100))), errs.FailedPrecondition, ReasonBillNotOpen, StatusCancelled, ""},
 		{"remove", StatusOpen, []Item{item("a", MainStatusPending, eur(100))}, remove("a"), nil, "", StatusOpen, EventItemRemoved},
-		{"remove unknown", StatusOpen, []Item{item("a", MainStatusPending, eur(100))}, remove("b"), ErrNotFound, ReasonItemNotFound, StatusOpen, ""},
-		{"remove from paid", StatusPaid, []Item{item("a", MainStatusPending, eur(100))}, remove("a"), ErrFailedPrecondition, ReasonBillNotOpen, StatusPaid, ""},
+		{"remove unknown", StatusOpen, []Item{item("a", MainStatusPending, eur(100))}, remove("b"), errs.NotFound, ReasonItemNotFound, StatusOpen, ""},
+		{"remove from paid", StatusPaid, []Item{item("a", MainStatusPending, eur(100))}, remove("a"), errs.FailedPrecondition, ReasonBillNotOpen, StatusPaid, ""},
 		{"finalize", StatusOpen, []Item{item("a", MainStatusConfirmed, eur(100))}, finalize, nil, "", StatusFinalized, EventFinalized},
-		{"finalize empty", StatusOpen, nil, finalize, ErrFailedPrecondition, ReasonBillEmpty, StatusOpen, ""},
-		{"finalize only cancelled items", StatusOpen, []Item{item("a", MainStatusCancelled, eur(100))}, finalize, ErrFailedPrecondition, ReasonBillEmpty, StatusOpen, ""},
-		{"finalize without summary", StatusOpen, []Item{{ID: "a"}}, finalize, ErrFailedPrecondition, ReasonItemSummaryUnavailable, StatusOpen, ""},
-		{"finalize two currencies", StatusOpen, []Item{item("a", MainStatusConfirmed, eur(100)), item("b", MainStatusConfirmed, Money{Minor: 5, Currency: "USD"})}, finalize, ErrFailedPrecondition, ReasonCurrencyMismatch, StatusOpen, ""},
-		{"finalize other currency", StatusOpen, []Item{item("a", MainStatusConfirmed, Money{Minor: 5, Currency: "USD"})}, finalize, ErrFailedPrecondition, ReasonCurrencyMismatch, StatusOpen, ""},
-		{"finalize twice", StatusFinalized, []Item{item("a", MainStatusConfirmed, eur(100))}, finalize, ErrFailedPrecondition, ReasonBillNotOpen, StatusFinalized, ""},
+		{"finalize empty", StatusOpen, nil, finalize, errs.FailedPrecondition, ReasonBillEmpty, StatusOpen, ""},
+		{"finalize only cancelled items", StatusOpen, []Item{item("a", MainStatusCancelled, eur(100))}, finalize, errs.FailedPrecondition, ReasonBillEmpty, StatusOpen, ""},
+		{"finalize without summary", StatusOpen, []Item{{ID: "a"}}, finalize, errs.FailedPrecondition, ReasonItemSummaryUnavailable, StatusOpen, ""},
+		{"finalize two currencies", StatusOpen, []Item{item("a", MainStatusConfirmed, eur(100)), item("b", MainStatusConfirmed, money.Money{Amount: 5, Currency: "USD"})}, finalize, errs.FailedPrecondition, ReasonCurrencyMismatch, StatusOpen, ""},
+		{"finalize other currency", StatusOpen, []Item{item("a", MainStatusConfirmed, money.Money{Amount: 5, Currency: "USD"})}, finalize, errs.FailedPrecondition, ReasonCurrencyMismatch, StatusOpen, ""},
+		{"finalize twice", StatusFinalized, []Item{item("a", MainStatusConfirmed, eur(100))}, finalize, errs.FailedPrecondition, ReasonBillNotOpen, StatusFinalized, ""},
 		{"cancel open", StatusOpen, nil, cancel, nil, "", StatusCancelled, EventCancelled},
 		{"cancel finalized", StatusFinalized, nil, cancel, nil, "", StatusCancelled, EventCancelled},
 		{"cancel failed", StatusFailed, nil, cancel, nil, "", StatusCancelled, EventCancelled},
-		{"cancel paid", StatusPaid, nil, cancel, ErrFailedPrecondition, ReasonBillNotCancellable, StatusPaid, ""},
-		{"cancel settled", StatusSettled, nil, cancel, ErrFailedPrecondition, ReasonBillNotCancellable, StatusSettled, ""},
-		{"cancel cancelled", StatusCancelled, nil, cancel, ErrFailedPrecondition, ReasonBillNotCancellable, StatusCancelled, ""},
+		{"cancel paid", StatusPaid, nil, cancel, errs.FailedPrecondition, ReasonBillNotCancellable, StatusPaid, ""},
+		{"cancel settled", StatusSettled, nil, cancel, errs.FailedPrecondition, ReasonBillNotCancellable, StatusSettled, ""},
+		{"cancel cancelled", StatusCancelled, nil, cancel, errs.FailedPrecondition, ReasonBillNotCancellable, StatusCancelled, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,8 +81,7 @@ func TestBillOperations(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
-			var re *ReasonError
-			if tt.wantReason != "" && (!errors.As(err, &re) || re.Reason != tt.wantReason) {
+			if e, ok := errs.As(err); tt.wantReason != "" && (!ok || e.Reason != tt.wantReason) {
 				t.Fatalf("err = %v, want reason %s", err, tt.wantReason)
 			}
 			if b.Status != tt.wantStatus {
@@ -132,16 +134,17 @@ func TestValidation(t *testing.T) {
 	}{
 		{"empty uuid", ValidateUUID("bill_id", ""), "bill_id"},
 		{"bad uuid", ValidateUUID("bill_id", "not-a-uuid"), "bill_id"},
-		{"lower currency", validateCurrency("currency_code", "eur"), "currency_code"},
-		{"long currency", validateCurrency("currency_code", "EURO"), "currency_code"},
+		{"lower currency", money.CheckCurrency("currency_code", "eur"), "currency_code"},
+		{"long currency", money.CheckCurrency("currency_code", "EURO"), "currency_code"},
+		{"unknown currency", money.CheckCurrency("currency_code", "ZZZ"), "currency_code"},
 		{"space in id", validateID("customer_id", "a b"), "customer_id"},
-		{"long request id", validateRequestID(string(make([]byte, 129))), "request_id"},
+		{"negative version", validateVersion(-1), "expected_version"},
 		{"long sub-status", validateText("sub_status", string(make([]rune, 65)), MaxSubStatus), "sub_status"},
 	}
 	for _, tt := range tests {
-		var fe *FieldError
-		if !errors.As(tt.err, &fe) || fe.Field != tt.field {
-			t.Errorf("%s: err = %v, want a FieldError naming %s", tt.name, tt.err, tt.field)
+		e, ok := errs.As(tt.err)
+		if !ok || e.Kind != errs.InvalidArgument || len(e.Fields) != 1 || e.Fields[0].Field != tt.field {
+			t.Errorf("%s: err = %v, want INVALID_ARGUMENT naming %s", tt.name, tt.err, tt.field)
 		}
 	}
 	if err := ValidateUUID("bill_id", NewID()); err != nil {

@@ -2,6 +2,8 @@ package billing
 
 import (
 	"time"
+
+	"github.com/waybill/waybill/kit/money"
 )
 
 // Status is a bill's main status. Its values equal waybill.billing.v1.BillStatus.
@@ -70,18 +72,6 @@ func (m MainStatus) Billable() bool {
 	return m != MainStatusCancelled && m != MainStatusExpired
 }
 
-// Money is an amount in integer minor units of one currency. The zero value (no
-// currency) means "no amount".
-type Money struct {
-	// Minor is the amount in the currency's minor units.
-	Minor int64
-	// Currency is the ISO 4217 code, for example "EUR".
-	Currency string
-}
-
-// IsSet reports whether m carries a currency.
-func (m Money) IsSet() bool { return m.Currency != "" }
-
 // Bill is what one customer owes for a set of reservations.
 type Bill struct {
 	// ID is the bill's UUID.
@@ -127,7 +117,7 @@ type Item struct {
 	// Summary is billing's copy of the reservation's summary; nil when billing holds none.
 	Summary *Summary
 	// Billed is the amount frozen when the bill was finalized; unset while OPEN.
-	Billed Money
+	Billed money.Money
 	// CreateTime is when the item was added.
 	CreateTime time.Time
 	// Freshness says how current Summary is; computed when the item is read.
@@ -159,7 +149,7 @@ type Summary struct {
 	// SubStatus is the reservation's sub-status.
 	SubStatus string
 	// Amount is the reservation's current price.
-	Amount Money
+	Amount money.Money
 	// Title is the one-line title; empty in an update keeps the title billing has.
 	Title string
 	// UpdateTime is when the provider last changed the reservation.
@@ -229,34 +219,6 @@ type Lookup struct {
 	// as the transport received them, for LookupFound: passed back to the transport
 	// untouched, never decoded for the panel's views.
 	Raw []byte
-}
-
-// Role is what kind of caller a Caller is.
-type Role int
-
-// The roles.
-const (
-	RoleAnonymous Role = iota
-	RoleCustomer
-	RoleDriver
-	RoleOperator
-	RoleService
-)
-
-// Caller is who makes a call.
-type Caller struct {
-	// Subject is a customer id, driver id, operator name or service name.
-	Subject string
-	// Role is the caller's role.
-	Role Role
-}
-
-// Privileged reports whether the caller may see and change every customer's bills.
-func (c Caller) Privileged() bool { return c.Role == RoleOperator || c.Role == RoleService }
-
-// MayAccess reports whether the caller may see and change customerID's bills.
-func (c Caller) MayAccess(customerID string) bool {
-	return c.Privileged() || (c.Role == RoleCustomer && c.Subject == customerID)
 }
 
 // RefreshRequest is a reservation whose summary billing must fetch again from its

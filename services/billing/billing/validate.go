@@ -3,6 +3,7 @@ package billing
 import (
 	"unicode/utf8"
 
+	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/ids"
 )
 
@@ -12,8 +13,6 @@ const (
 	MaxSubStatus = 64
 	// MaxCancelReason is the longest cancel reason, in characters.
 	MaxCancelReason = 500
-	// MaxRequestID is the longest request id.
-	MaxRequestID = 128
 	// MaxIDLength is the longest customer or reservation id billing accepts.
 	MaxIDLength = 128
 	// DefaultPageSize is ListBills' page size when the request gives none.
@@ -25,10 +24,10 @@ const (
 // ValidateUUID checks that v, the value of field, is a UUID in its canonical text form.
 func ValidateUUID(field, v string) error {
 	if v == "" {
-		return Invalid(field, "required")
+		return errs.Invalid(field, "is required")
 	}
 	if !ids.ValidUUID(v) {
-		return Invalid(field, "must be a UUID")
+		return errs.Invalid(field, "must be a UUID")
 	}
 	return nil
 }
@@ -37,34 +36,10 @@ func ValidateUUID(field, v string) error {
 // printable ASCII characters.
 func validateID(field, v string) error {
 	if v == "" {
-		return Invalid(field, "required")
+		return errs.Invalid(field, "is required")
 	}
 	if len(v) > MaxIDLength || !printableASCII(v) {
-		return Invalid(field, "must be 1 to %d printable ASCII characters", MaxIDLength)
-	}
-	return nil
-}
-
-// validateRequestID checks an optional idempotency key.
-func validateRequestID(v string) error {
-	if v == "" {
-		return nil
-	}
-	if len(v) > MaxRequestID || !printableASCII(v) {
-		return Invalid("request_id", "must be 1 to %d printable ASCII characters", MaxRequestID)
-	}
-	return nil
-}
-
-// validateCurrency checks an ISO 4217 code: three upper-case letters.
-func validateCurrency(field, v string) error {
-	if len(v) != 3 {
-		return Invalid(field, "must be three upper-case letters, for example EUR")
-	}
-	for i := 0; i < 3; i++ {
-		if v[i] < 'A' || v[i] > 'Z' {
-			return Invalid(field, "must be three upper-case letters, for example EUR")
-		}
+		return errs.Invalid(field, "must be 1 to %d printable ASCII characters", MaxIDLength)
 	}
 	return nil
 }
@@ -72,10 +47,18 @@ func validateCurrency(field, v string) error {
 // validateText checks a free-form text of at most n characters.
 func validateText(field, v string, n int) error {
 	if !utf8.ValidString(v) {
-		return Invalid(field, "must be valid UTF-8")
+		return errs.Invalid(field, "must be valid UTF-8")
 	}
 	if utf8.RuneCountInString(v) > n {
-		return Invalid(field, "must be at most %d characters", n)
+		return errs.Invalid(field, "must be at most %d characters", n)
+	}
+	return nil
+}
+
+// validateVersion checks an expected version: 0 (any) or a version.
+func validateVersion(v int64) error {
+	if v < 0 {
+		return errs.Invalid("expected_version", "must not be negative")
 	}
 	return nil
 }

@@ -37,6 +37,11 @@ func TestBillLifecycle(t *testing.T) {
 	// Reusing it for another call fails.
 	_, err = e.customer.CreateBill(ctx, &billingv1.CreateBillRequest{CustomerId: "cust-1", CurrencyCode: "USD", RequestId: "open-1"})
 	grpctest.WantField(t, err, "request_id")
+	// Request ids are the caller's own: another caller's "open-1" is another call.
+	theirs, err := e.customer2.CreateBill(ctx, &billingv1.CreateBillRequest{CustomerId: "cust-2", CurrencyCode: "USD", RequestId: "open-1"})
+	if err != nil || theirs.GetBill().GetId() == bill.GetId() || theirs.GetBill().GetCustomerId() != "cust-2" {
+		t.Fatalf("another caller's open-1 = %v, %v; want a bill of its own", theirs.GetBill(), err)
+	}
 
 	flight := e.reserve(t, "booking", providertest.Reservation{Kind: reservationv1.Kind_KIND_FLIGHT, CustomerID: "cust-1", Amount: 12000, Title: "LH 1234 FRA → JFK"})
 	ride := e.reserve(t, "trip", providertest.Reservation{Kind: reservationv1.Kind_KIND_RIDE, CustomerID: "cust-1", Amount: 2500})
@@ -269,12 +274,22 @@ func TestBadInputChangesNothing(t *testing.T) {
 			_, err := e.customer.CreateBill(ctx, &billingv1.CreateBillRequest{CustomerId: "cust-1", CurrencyCode: "euro"})
 			return err
 		}, "currency_code"},
+		// Three capitals that are no ISO 4217 currency: every service refuses them
+		// (kit/money), so no bill is opened that payment would refuse later.
+		{"create with unknown currency", func() error {
+			_, err := e.customer.CreateBill(ctx, &billingv1.CreateBillRequest{CustomerId: "cust-1", CurrencyCode: "ZZZ"})
+			return err
+		}, "currency_code"},
 		{"create with long sub-status", func() error {
 			_, err := e.customer.CreateBill(ctx, &billingv1.CreateBillRequest{CustomerId: "cust-1", CurrencyCode: "EUR", SubStatus: long})
 			return err
 		}, "sub_status"},
 		{"create with bad request id", func() error {
-			_, err := e.customer.CreateBill(ctx, &billingv1.CreateBillRequest{CustomerId: "cust-1", CurrencyCode: "EUR", RequestId: "has space"})
+			_, err := e.customer.CreateBill(ctx, &billingv1.CreateBillRequest{CustomerId: "cust-1", CurrencyCode: "EUR", RequestId: "has\ttab"})
+			return err
+		}, "request_id"},
+		{"create with long request id", func() error {
+			_, err := e.customer.CreateBill(ctx, &billingv1.CreateBillRequest{CustomerId: "cust-1", CurrencyCode: "EUR", RequestId: long})
 			return err
 		}, "request_id"},
 		{"get malformed id", func() error {

@@ -13,35 +13,36 @@ import (
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/auth"
+	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/grpctest"
+	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/services/booking/booking"
-	"github.com/waybill/waybill/services/booking/bookinggrpc"
-	"github.com/waybill/waybill/services/booking/bookingpg"
+	"github.com/waybill/waybill/services/booking/bookingapp"
 )
 
 // flatPricer prices every seat at 100.00 EUR, standing in for the fare service.
 type flatPricer struct{}
 
 func (flatPricer) QuoteSeats(_ context.Context, q booking.SeatQuoteRequest) (booking.Quote, error) {
-	unit := booking.Money{Amount: 10000, Currency: "EUR"}
+	unit := money.Money{Amount: 10000, Currency: "EUR"}
 	return booking.Quote{ID: "q", RateCardID: "rc", RateVersion: 1, Unit: unit,
-		Total: booking.Money{Amount: unit.Amount * int64(q.Quantity), Currency: "EUR"}, ValidUntil: time.Now().Add(time.Hour)}, nil
+		Total: money.Money{Amount: unit.Amount * int64(q.Quantity), Currency: "EUR"}, ValidUntil: time.Now().Add(time.Hour)}, nil
 }
 
 func (flatPricer) QuoteStay(context.Context, booking.StayQuoteRequest) (booking.Quote, error) {
-	return booking.Quote{}, booking.ErrUnavailable
+	return booking.Quote{}, errs.Unreachable("FARE_UNAVAILABLE", "flatPricer prices seats only")
 }
 
 func (flatPricer) QuoteOffers(context.Context, []booking.OfferQuoteRequest) ([]*booking.Quote, error) {
-	return nil, booking.ErrUnavailable
+	return nil, errs.Unreachable("FARE_UNAVAILABLE", "flatPricer prices seats only")
 }
 
 // realBooking is the real booking service, started for a test on its own database and
 // pricing every seat with flatPricer, with a customer's and an operator's clients.
 type realBooking struct {
 	addr string
-	svc  *bookinggrpc.Booking
+	app  *bookingapp.App
 	inv  bookingv1.InventoryServiceClient   // as an operator
 	res  bookingv1.ReservationServiceClient // as customer cust-1
 }
@@ -50,12 +51,15 @@ type realBooking struct {
 func startRealBooking(t *testing.T, now func() time.Time) *realBooking {
 	t.Helper()
 	rb := &realBooking{}
-	s := grpctest.Start(t, serve.Spec{Name: "booking", Migrations: bookingpg.Migrations, EventTypes: booking.EventTypes,
-		Register: func(ctx context.Context, d serve.Deps) error {
-			var err error
-			rb.svc, err = bookinggrpc.Start(ctx, d, bookinggrpc.Options{Pricer: flatPricer{}, Now: now, SweepInterval: -1})
-			return err
-		}})
+	cfg := bookingapp.DefaultConfig()
+	cfg.Pricer, cfg.Now, cfg.SweepInterval = flatPricer{}, now, 0
+	spec := bookingapp.Spec()
+	spec.Register = func(ctx context.Context, d serve.Deps) error {
+		var err error
+		rb.app, err = bookingapp.Start(ctx, d, cfg)
+		return err
+	}
+	s := grpctest.Start(t, spec)
 	rb.addr = s.Addr
 	rb.inv = bookingv1.NewInventoryServiceClient(s.Conn(auth.Identity{Subject: "ops", Role: auth.RoleOperator}))
 	rb.res = bookingv1.NewReservationServiceClient(s.Conn(auth.Identity{Subject: "cust-1", Role: auth.RoleCustomer}))
@@ -134,7 +138,7 @@ func TestReadModelFollowsRealBooking(t *testing.T) {
 		t.Fatal(err)
 	}
 	offset.Store(int64(time.Hour)) // past the holds' expiry
-	if _, err := rb.svc.Service.ExpireHolds(c, now()); err != nil {
+	if _, err := rb.app.Service.ExpireHolds(c, now()); err != nil {
 		t.Fatal(err)
 	}
 	grpctest.Eventually(t, 10*time.Second, "confirm, cancel and expiry on the bill", func() bool {

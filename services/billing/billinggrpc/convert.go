@@ -10,25 +10,9 @@ import (
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
-	"github.com/waybill/waybill/kit/auth"
+	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/services/billing/billing"
 )
-
-// callerOf converts an authenticated identity.
-func callerOf(id auth.Identity) billing.Caller {
-	c := billing.Caller{Subject: id.Subject}
-	switch id.Role {
-	case auth.RoleCustomer:
-		c.Role = billing.RoleCustomer
-	case auth.RoleDriver:
-		c.Role = billing.RoleDriver
-	case auth.RoleOperator:
-		c.Role = billing.RoleOperator
-	case auth.RoleService:
-		c.Role = billing.RoleService
-	}
-	return c
-}
 
 func timestamp(t time.Time) *timestamppb.Timestamp {
 	if t.IsZero() {
@@ -37,17 +21,17 @@ func timestamp(t time.Time) *timestamppb.Timestamp {
 	return timestamppb.New(t)
 }
 
-func money(m billing.Money) *typev1.Money {
-	if !m.IsSet() {
+func moneyToProto(m money.Money) *typev1.Money {
+	if m.Currency == "" {
 		return nil
 	}
-	return &typev1.Money{AmountMinor: m.Minor, CurrencyCode: m.Currency}
+	return &typev1.Money{AmountMinor: m.Amount, CurrencyCode: m.Currency}
 }
 
-func moneys(ms []billing.Money) []*typev1.Money {
+func moneys(ms []money.Money) []*typev1.Money {
 	out := make([]*typev1.Money, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, money(m))
+		out = append(out, moneyToProto(m))
 	}
 	return out
 }
@@ -106,16 +90,16 @@ func (a *itemBlocks) timestamp(t time.Time) *timestamppb.Timestamp {
 	return ts
 }
 
-func (a *itemBlocks) amount(m billing.Money) *typev1.Money {
-	if !m.IsSet() {
+func (a *itemBlocks) amount(m money.Money) *typev1.Money {
+	if m.Currency == "" {
 		return nil
 	}
 	if len(a.money) == cap(a.money) {
-		return money(m)
+		return moneyToProto(m)
 	}
 	a.money = a.money[:len(a.money)+1]
 	pm := &a.money[len(a.money)-1]
-	pm.AmountMinor, pm.CurrencyCode = m.Minor, m.Currency
+	pm.AmountMinor, pm.CurrencyCode = m.Amount, m.Currency
 	return pm
 }
 
@@ -163,9 +147,9 @@ func setDetails(item *billingv1.BillItem, raw []byte) {
 	item.ProtoReflect().SetUnknown(b)
 }
 
-// billEvent is the payload of every billing event: the bill after the change, without
-// freshness (computed when read) or details.
-func billEvent(b billing.Bill, it *billing.Item) proto.Message {
+// BillEvent is the payload of every billing event (billingpg.Options.BillEvent): the
+// bill after the change, without freshness (computed when read) or details.
+func BillEvent(b billing.Bill, it *billing.Item) proto.Message {
 	ev := &billingv1.BillEvent{Bill: billToProto(b)}
 	if it != nil {
 		ev.Item = itemToProto(newItemBlocks(1), *it)
@@ -205,7 +189,7 @@ func sagaToProto(s *billing.Saga) *billingv1.PaymentSaga {
 	}
 	return &billingv1.PaymentSaga{
 		Id: s.ID, State: billingv1.PaymentSagaState(s.State), Step: billingv1.PaymentSagaStep(s.Step),
-		PaymentMethodId: s.PaymentMethodID, Amount: money(s.Amount), PaymentId: s.PaymentID,
+		PaymentMethodId: s.PaymentMethodID, Amount: moneyToProto(s.Amount), PaymentId: s.PaymentID,
 		FailureCode: s.FailureCode, FailureMessage: s.FailureMessage, FailedItemIds: s.FailedItemIDs,
 		Attempt: int32(s.Attempt), StartTime: timestamp(s.StartTime), UpdateTime: timestamp(s.UpdateTime),
 		EndTime: timestamp(s.EndTime),

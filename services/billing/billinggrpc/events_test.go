@@ -9,25 +9,25 @@ import (
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/serve"
-	"github.com/waybill/waybill/services/billing/billinggrpc"
-	"github.com/waybill/waybill/services/billing/billingpg"
+	"github.com/waybill/waybill/services/billing/billingapp"
 )
 
 // TestEventsWithTheRunnersLog registers billing the way kit/serve does when the spec
-// declares billinggrpc.EventTypes (the runner owns the outbox log and serves the event
+// declares billing.EventTypes (the runner owns the outbox log and serves the event
 // stream, so a second EventStreamService would fail the registration), and reads
 // billing's events through its EventStreamService.
 func TestEventsWithTheRunnersLog(t *testing.T) {
 	t.Parallel()
-	cfg := billinggrpc.DefaultConfig()
+	cfg := billingapp.DefaultConfig()
 	cfg.Providers = ""
-	s := grpctest.Start(t, serve.Spec{Name: "billing", Migrations: billingpg.Migrations, EventTypes: billinggrpc.EventTypes,
-		Register: func(ctx context.Context, d serve.Deps) error {
-			if d.Events == nil || d.EventStream == nil {
-				t.Error("the harness gave billing no event log of the runner's")
-			}
-			return billinggrpc.RegisterConfig(ctx, d, cfg)
-		}})
+	spec := billingapp.Spec()
+	spec.Register = func(ctx context.Context, d serve.Deps) error {
+		if d.Events == nil || d.EventStream == nil {
+			t.Error("the harness gave billing no event log of the runner's")
+		}
+		return billingapp.Register(ctx, d, cfg)
+	}
+	s := grpctest.Start(t, spec)
 	conn := s.Conn(auth.Identity{Subject: "ops", Role: auth.RoleOperator})
 	c := grpctest.Context(t)
 	bills := billingv1.NewBillingServiceClient(conn)

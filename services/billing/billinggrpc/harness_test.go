@@ -19,7 +19,7 @@ import (
 	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/serve"
-	"github.com/waybill/waybill/services/billing/billinggrpc"
+	"github.com/waybill/waybill/services/billing/billingapp"
 	"github.com/waybill/waybill/services/billing/billingpg"
 	"github.com/waybill/waybill/services/billing/internal/providertest"
 )
@@ -48,8 +48,8 @@ var threeProviders = []providerSpec{
 // detailsMethod is the provider call whose count shows how billing batches its reads.
 const detailsMethod = reservationv1.ReservationProviderService_GetReservationDetails_FullMethodName
 
-// env is billing on loopback, started through billinggrpc.RegisterConfig on a fresh
-// database, with its providers and clients for each role.
+// env is billing on loopback, started through billingapp.Register on a fresh database,
+// with its providers and clients for each role.
 type env struct {
 	pool      *pgxpool.Pool
 	providers map[string]*providertest.Provider
@@ -95,13 +95,13 @@ func providersFlag(specs []providerSpec, ps map[string]*providertest.Provider) s
 }
 
 // start starts three providers and billing.
-func start(t testing.TB, tune ...func(*billinggrpc.Config)) *env {
+func start(t testing.TB, tune ...func(*billingapp.Config)) *env {
 	t.Helper()
 	return startWith(t, threeProviders, tune...)
 }
 
 // startWith starts the providers of specs and billing configured for them.
-func startWith(t testing.TB, specs []providerSpec, tune ...func(*billinggrpc.Config)) *env {
+func startWith(t testing.TB, specs []providerSpec, tune ...func(*billingapp.Config)) *env {
 	t.Helper()
 	ps := startProviders(t, specs)
 	return startBilling(t, newBillingDB(t), ps, providersFlag(specs, ps), tune...)
@@ -114,10 +114,10 @@ func newBillingDB(t testing.TB) *pgxpool.Pool {
 }
 
 // startBilling starts billing on pool with the providers flag.
-func startBilling(t testing.TB, pool *pgxpool.Pool, ps map[string]*providertest.Provider, flag string, tune ...func(*billinggrpc.Config)) *env {
+func startBilling(t testing.TB, pool *pgxpool.Pool, ps map[string]*providertest.Provider, flag string, tune ...func(*billingapp.Config)) *env {
 	t.Helper()
 	calls := &grpctest.CallCounter{}
-	cfg := billinggrpc.DefaultConfig()
+	cfg := billingapp.DefaultConfig()
 	cfg.Providers = flag
 	cfg.DialOptions = []grpc.DialOption{calls.DialOption()}
 	cfg.FeedReconnect = consumer.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond}
@@ -127,9 +127,9 @@ func startBilling(t testing.TB, pool *pgxpool.Pool, ps map[string]*providertest.
 	for _, f := range tune {
 		f(&cfg)
 	}
-	s := grpctest.Start(t, serve.Spec{Name: "billing", EventTypes: billinggrpc.EventTypes,
-		Register: func(ctx context.Context, d serve.Deps) error { return billinggrpc.RegisterConfig(ctx, d, cfg) }},
-		grpctest.WithPool(pool))
+	spec := billingapp.Spec()
+	spec.Register = func(ctx context.Context, d serve.Deps) error { return billingapp.Register(ctx, d, cfg) }
+	s := grpctest.Start(t, spec, grpctest.WithPool(pool))
 	opConn := s.Conn(auth.Identity{Subject: "ops-anna", Role: auth.RoleOperator})
 	custConn := s.Conn(auth.Identity{Subject: "cust-1", Role: auth.RoleCustomer})
 	return &env{

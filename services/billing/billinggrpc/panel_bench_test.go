@@ -16,7 +16,7 @@ import (
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/pgxutil"
 	"github.com/waybill/waybill/services/billing/billing"
-	"github.com/waybill/waybill/services/billing/billinggrpc"
+	"github.com/waybill/waybill/services/billing/billingapp"
 	"github.com/waybill/waybill/services/billing/billingpg"
 	"github.com/waybill/waybill/services/billing/internal/providertest"
 )
@@ -68,7 +68,7 @@ func BenchmarkPanel(b *testing.B) {
 	billingPool := pool("billing")
 	flag := providersFlag(threeProviders, ps)
 	batched := startBilling(b, billingPool, ps, flag)
-	perItem := startBilling(b, billingPool, ps, flag, func(c *billinggrpc.Config) {
+	perItem := startBilling(b, billingPool, ps, flag, func(c *billingapp.Config) {
 		c.DetailsBatchSize = 1
 		c.DetailsTimeout = time.Minute
 	})

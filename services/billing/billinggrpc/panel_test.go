@@ -16,7 +16,7 @@ import (
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/grpctest"
-	"github.com/waybill/waybill/services/billing/billinggrpc"
+	"github.com/waybill/waybill/services/billing/billingapp"
 	"github.com/waybill/waybill/services/billing/internal/providertest"
 )
 
@@ -141,7 +141,7 @@ func TestCallBudget(t *testing.T) {
 
 func TestPanelDegradesPerProvider(t *testing.T) {
 	t.Parallel()
-	e := start(t, func(c *billinggrpc.Config) {
+	e := start(t, func(c *billingapp.Config) {
 		// Far below the stall and the pages' 2 s deadline, far above a healthy provider's
 		// answer even on a loaded machine under the race detector.
 		c.DetailsTimeout = time.Second
@@ -241,7 +241,7 @@ func TestPanelDegradesPerProvider(t *testing.T) {
 // answering.
 func TestBreakerProbesAndRecovers(t *testing.T) {
 	t.Parallel()
-	e := start(t, func(c *billinggrpc.Config) { c.BreakerCooldown = 3 * time.Second })
+	e := start(t, func(c *billingapp.Config) { c.BreakerCooldown = 3 * time.Second })
 	e.seed(t, 5, 3)
 	ctx := grpctest.Context(t)
 	e.providers["trip"].Stop()

@@ -9,7 +9,7 @@ import (
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/services/billing/billing"
-	"github.com/waybill/waybill/services/billing/billinggrpc"
+	"github.com/waybill/waybill/services/billing/billingapp"
 )
 
 // TestPayBillWithRealBooking runs the pay saga against the real booking and payment
@@ -21,7 +21,7 @@ func TestPayBillWithRealBooking(t *testing.T) {
 	rb := startRealBooking(t, nil)
 	res, addr := rb.res, rb.addr
 	pay := startPayment(t)
-	e := startBilling(t, newBillingDB(t), nil, "flight=booking@"+addr, func(c *billinggrpc.Config) {
+	e := startBilling(t, newBillingDB(t), nil, "flight=booking@"+addr, func(c *billingapp.Config) {
 		c.PaymentAddr = pay.addr
 		c.Saga = billing.RunnerOptions{Poll: 100 * time.Millisecond, RetryMin: 20 * time.Millisecond, RetryMax: 300 * time.Millisecond}
 	})

@@ -19,10 +19,10 @@ import (
 	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/services/billing/billing"
-	"github.com/waybill/waybill/services/billing/billinggrpc"
+	"github.com/waybill/waybill/services/billing/billingapp"
 	"github.com/waybill/waybill/services/billing/internal/providertest"
 	"github.com/waybill/waybill/services/payment/payment"
-	"github.com/waybill/waybill/services/payment/paymentgrpc"
+	"github.com/waybill/waybill/services/payment/paymentapp"
 	"github.com/waybill/waybill/services/payment/paymentpg"
 	"github.com/waybill/waybill/services/payment/simulator"
 )
@@ -42,11 +42,11 @@ type payEnv struct {
 func startPayment(t testing.TB) *payEnv {
 	t.Helper()
 	p := &payEnv{sim: simulator.New()}
-	opts := paymentgrpc.Options{Processor: p.sim, BackgroundInterval: -1, Service: payment.Options{
-		Now: func() time.Time { return time.Now().Add(time.Duration(p.offset.Load())) },
-	}}
+	cfg := paymentapp.DefaultConfig()
+	cfg.Adapter, cfg.BackgroundInterval = p.sim, 0
+	cfg.Service.Now = func() time.Time { return time.Now().Add(time.Duration(p.offset.Load())) }
 	s := grpctest.Start(t, serve.Spec{Name: "payment", Migrations: paymentpg.Migrations, EventTypes: payment.EventTypes,
-		Register: func(ctx context.Context, d serve.Deps) error { return paymentgrpc.RegisterWithOptions(ctx, d, opts) }})
+		Register: func(ctx context.Context, d serve.Deps) error { return paymentapp.Register(ctx, d, cfg) }})
 	p.addr = s.Addr
 	client := func(id auth.Identity) paymentv1.PaymentServiceClient {
 		return paymentv1.NewPaymentServiceClient(s.Conn(id))
@@ -105,7 +105,7 @@ func newSagaWorld(t *testing.T) *sagaWorld {
 // runner's test hook.
 func (w *sagaWorld) billing(hook func(ctx context.Context, sagaID, point string) error) *env {
 	w.t.Helper()
-	return startBilling(w.t, w.pool, w.ps, w.flag, func(c *billinggrpc.Config) {
+	return startBilling(w.t, w.pool, w.ps, w.flag, func(c *billingapp.Config) {
 		c.PaymentAddr = w.pay.addr
 		c.Saga = billing.RunnerOptions{Lease: 2 * time.Second, Poll: 100 * time.Millisecond, RetryMin: 20 * time.Millisecond,
 			RetryMax: 300 * time.Millisecond, CallTimeout: 1500 * time.Millisecond, Hook: hook}

@@ -13,7 +13,7 @@ import (
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	"github.com/waybill/waybill/kit/grpctest"
-	"github.com/waybill/waybill/services/billing/billinggrpc"
+	"github.com/waybill/waybill/services/billing/billingapp"
 	"github.com/waybill/waybill/services/billing/internal/providertest"
 )
 
@@ -211,7 +211,7 @@ func TestRestartDuringBurstMatchesRebuild(t *testing.T) {
 // before its details are fetched, so no event falls between the details and the item.
 func TestReadModelTracksOnlyBilledReservations(t *testing.T) {
 	t.Parallel()
-	e := start(t, func(c *billinggrpc.Config) { c.DetailsTimeout = 20 * time.Second })
+	e := start(t, func(c *billingapp.Config) { c.DetailsTimeout = 20 * time.Second })
 	ctx := grpctest.Context(t)
 	unbilled := e.reserve(t, "booking", providertest.Reservation{Kind: reservationv1.Kind_KIND_FLIGHT, CustomerID: "cust-1", Amount: 700})
 	if _, err := e.providers["booking"].Update(ctx, unbilled, func(r *providertest.Reservation) { r.SubStatus = "seat 12A" }); err != nil {

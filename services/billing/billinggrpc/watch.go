@@ -13,6 +13,9 @@ import (
 
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
+	"github.com/waybill/waybill/kit/auth"
+	"github.com/waybill/waybill/kit/caller"
+	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/eventstream"
 	"github.com/waybill/waybill/services/billing/billing"
 )
@@ -59,21 +62,21 @@ type watch struct {
 // WatchBills implements billingv1.BillingServiceServer.
 func (s *Server) WatchBills(req *billingv1.WatchBillsRequest, stream grpc.ServerStreamingServer[billingv1.WatchBillsResponse]) error {
 	ctx := stream.Context()
-	c, err := caller(ctx)
+	c, err := auth.Require(ctx)
 	if err != nil {
 		return err
 	}
 	if req.GetIncludeSnapshot() && req.GetAfterCursor() != "" {
-		return toStatus(billing.Invalid("after_cursor", "cannot be combined with include_snapshot"))
+		return errs.Invalid("after_cursor", "cannot be combined with include_snapshot")
 	}
 	if cur := req.GetAfterCursor(); cur != "" {
 		if _, err := eventstream.DecodeCursor(cur); err != nil {
-			return toStatus(billing.Invalid("after_cursor", "malformed"))
+			return errs.Invalid("after_cursor", "is malformed; pass a cursor this stream sent")
 		}
 	}
 	f := billing.ListFilter{Statuses: statusesOf(req.GetStatuses()), CustomerID: req.GetCustomerId()}
 	if err := s.svc.CheckWatch(c, &f, req.GetBillIds()); err != nil {
-		return toStatus(err)
+		return err
 	}
 	w := &watch{s: s, stream: stream, statuses: req.GetStatuses(), customer: f.CustomerID,
 		matching: map[string]bool{}, freshness: map[string]billing.Freshness{}, cursor: req.GetAfterCursor()}
@@ -83,8 +86,8 @@ func (s *Server) WatchBills(req *billingv1.WatchBillsRequest, stream grpc.Server
 			w.billIDs[id] = true
 		}
 	}
-	for _, p := range s.providers.Names() {
-		w.freshness[p] = s.providers.Freshness(p)
+	for _, p := range s.opts.Providers.Names() {
+		w.freshness[p] = s.opts.Providers.Freshness(p)
 	}
 	if req.GetIncludeSnapshot() {
 		if err := w.snapshot(ctx, c, f); err != nil {
@@ -96,17 +99,17 @@ func (s *Server) WatchBills(req *billingv1.WatchBillsRequest, stream grpc.Server
 
 // snapshot sends every bill that matches now, then SNAPSHOT_COMPLETE. The log position is
 // taken first, so the live part that follows misses no change made meanwhile.
-func (w *watch) snapshot(ctx context.Context, c billing.Caller, f billing.ListFilter) error {
-	head, err := w.s.head(ctx)
+func (w *watch) snapshot(ctx context.Context, c caller.Caller, f billing.ListFilter) error {
+	head, err := w.s.opts.Head(ctx)
 	if err != nil {
-		return toStatus(err)
+		return err
 	}
 	w.cursor = eventstream.EncodeCursor(head)
 	token := ""
 	for {
 		page, err := w.s.svc.ListBills(ctx, c, billing.ListQuery{Filter: f, PageSize: billing.MaxPageSize, PageToken: token})
 		if err != nil {
-			return toStatus(err)
+			return err
 		}
 		for _, b := range page.Bills {
 			if w.billIDs != nil && !w.billIDs[b.ID] {
@@ -131,7 +134,7 @@ func (w *watch) follow(ctx context.Context) error {
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() {
-		errc <- w.s.events.Subscribe(&eventsv1.SubscribeRequest{AfterCursor: w.cursor, PayloadMode: eventsv1.PayloadMode_PAYLOAD_MODE_FULL},
+		errc <- w.s.opts.Events.Subscribe(&eventsv1.SubscribeRequest{AfterCursor: w.cursor, PayloadMode: eventsv1.PayloadMode_PAYLOAD_MODE_FULL},
 			&localStream{ServerStream: w.stream, ctx: sctx, send: w.onEvent})
 	}()
 	w.mu.Lock()
@@ -148,7 +151,7 @@ func (w *watch) follow(ctx context.Context) error {
 				return nil
 			}
 			if st, ok := status.FromError(err); ok && st.Code() == codes.InvalidArgument {
-				return toStatus(billing.Invalid("after_cursor", "%s", st.Message()))
+				return errs.Invalid("after_cursor", "%s", st.Message())
 			}
 			return err
 		case <-tick.C:
@@ -222,7 +225,7 @@ func (w *watch) decorate(b *billingv1.Bill) {
 			it.Freshness = billingv1.FreshnessState_FRESHNESS_STATE_UNAVAILABLE
 			continue
 		}
-		f := w.s.providers.Freshness(it.GetProvider())
+		f := w.s.opts.Providers.Freshness(it.GetProvider())
 		it.Freshness = billingv1.FreshnessState(f.State)
 		it.AsOfTime = timestamp(f.AsOf)
 	}
@@ -230,8 +233,8 @@ func (w *watch) decorate(b *billingv1.Bill) {
 
 // checkFreshness sends one PROVIDER_FRESHNESS_CHANGED per provider whose state changed.
 func (w *watch) checkFreshness() error {
-	for _, p := range w.s.providers.Names() {
-		f := w.s.providers.Freshness(p)
+	for _, p := range w.s.opts.Providers.Names() {
+		f := w.s.opts.Providers.Freshness(p)
 		w.mu.Lock()
 		prev := w.freshness[p]
 		w.freshness[p] = f
@@ -256,7 +259,7 @@ func (w *watch) checkFreshness() error {
 // heartbeatIfIdle sends a heartbeat when nothing was sent for watchHeartbeat.
 func (w *watch) heartbeatIfIdle() error {
 	w.mu.Lock()
-	idle := time.Since(w.lastSend) >= w.s.heartbeat
+	idle := time.Since(w.lastSend) >= w.s.opts.Heartbeat
 	w.mu.Unlock()
 	if !idle {
 		return nil

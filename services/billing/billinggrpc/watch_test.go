@@ -10,7 +10,7 @@ import (
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	"github.com/waybill/waybill/kit/grpctest"
-	"github.com/waybill/waybill/services/billing/billinggrpc"
+	"github.com/waybill/waybill/services/billing/billingapp"
 	"github.com/waybill/waybill/services/billing/internal/providertest"
 )
 
@@ -66,7 +66,7 @@ func ofType(ct billingv1.BillChangeType) func(*billingv1.WatchBillsResponse) boo
 
 func TestWatchBills(t *testing.T) {
 	t.Parallel()
-	e := start(t, func(c *billinggrpc.Config) { c.StaleAfter = time.Hour })
+	e := start(t, func(c *billingapp.Config) { c.StaleAfter = time.Hour })
 	ctx := grpctest.Context(t)
 	// Wait until billing follows trip's stream (a trip item reads FRESH), so that trip
 	// going down below is a change the watch must announce; under load the feed may

@@ -3,29 +3,20 @@ package billingpg
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/kit/pgxutil"
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/billing/billing"
 )
-
-// querier runs queries: a pool or a transaction (a pgx.Tx, or the *txn.Tx of a
-// consumer's transaction).
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
-}
 
 // A page of bills is read by two queries over the same query selecting bills (a
 // "page"): billsSQL returns the bills with their latest pay saga (without its progress),
@@ -66,27 +57,33 @@ LEFT JOIN reservation_summaries s ON s.provider = i.provider AND s.reservation_i
 )
 
 // loadBills returns the bills page selects (a query over bills) with their items, most
-// recently changed first (ties by id, descending), each bill's items in position order.
-// Both queries see one snapshot: in a transaction, the caller's; on a pool they are sent
-// between a BEGIN of a read-only repeatable-read transaction and its COMMIT. Either way
-// it is one round trip. (A batch that fails leaves a pool's connection in the
-// transaction, and the pool closes such a connection instead of reusing it.)
-func loadBills(ctx context.Context, q querier, page string, args ...any) ([]billing.Bill, error) {
-	_, inTx := q.(pgx.Tx)
-	if _, ok := q.(*txn.Tx); ok {
-		inTx = true
-	}
+// recently changed first (ties by id, descending), each bill's items in position order,
+// read in tx, the caller's transaction, in one round trip.
+func loadBills(ctx context.Context, tx *txn.Tx, page string, args ...any) ([]billing.Bill, error) {
+	return sendPage(ctx, tx, &pgx.Batch{}, false, page, args)
+}
+
+// snapshotBills is loadBills on the pool: the two queries are sent between a BEGIN of a
+// read-only repeatable-read transaction and its COMMIT, in one round trip, so that they
+// see one snapshot. (A batch that fails leaves the connection in the transaction, and
+// the pool closes such a connection instead of reusing it.) Errors are mapped.
+func (s *Store) snapshotBills(ctx context.Context, page string, args ...any) ([]billing.Bill, error) {
+	b := &pgx.Batch{}
+	b.Queue(beginSnapshotSQL)
+	bills, err := sendPage(ctx, s.pool, b, true, page, args)
+	return bills, pgxutil.MapError(err)
+}
+
+// sendPage queues page's two queries onto b, after what b holds, and COMMIT when commit
+// is set; sends b on q as one batch; and returns the bills with their items.
+func sendPage(ctx context.Context, q txn.Querier, b *pgx.Batch, commit bool, page string, args []any) ([]billing.Bill, error) {
 	var (
 		items []rankedItem
 		bills []billing.Bill
 	)
-	b := &pgx.Batch{}
-	if !inTx {
-		b.Queue(beginSnapshotSQL)
-	}
 	queueItems(b, page, args, &items)
 	queueBills(b, page, args, &bills)
-	if !inTx {
+	if commit {
 		b.Queue(`COMMIT`)
 	}
 	if err := q.SendBatch(ctx, b).Close(); err != nil {
@@ -149,7 +146,7 @@ func readItems(rows pgx.Rows) ([]rankedItem, error) {
 		x := rankedItem{bill: int(bill), item: billing.Item{ID: it.ID, Kind: billing.Kind(kind), Provider: provider,
 			ReservationID: it.ReservationID, Position: int(position), CreateTime: tm(itemCreate)}}
 		if billedMinor.Valid && billedCur != "" {
-			x.item.Billed = billing.Money{Minor: billedMinor.Int64, Currency: billedCur}
+			x.item.Billed = money.Money{Amount: billedMinor.Int64, Currency: billedCur}
 		}
 		if sVersion > 0 {
 			x.item.Summary = &billing.Summary{
@@ -158,7 +155,7 @@ func readItems(rows pgx.Rows) ([]rankedItem, error) {
 				UpdateTime: tm(sUpdate), Version: sVersion, ChangeTime: tm(sChanged),
 			}
 			if sCur != "" {
-				x.item.Summary.Amount = billing.Money{Minor: sAmount, Currency: sCur}
+				x.item.Summary.Amount = money.Money{Amount: sAmount, Currency: sCur}
 			}
 		}
 		out = append(out, x)
@@ -183,7 +180,7 @@ func readBills(rows pgx.Rows) ([]billing.Bill, error) {
 	)
 	dest := []any{&b.ID, &b.CustomerID, &b.Currency, &status, &b.SubStatus, &b.CreateTime, &b.UpdateTime,
 		&fin, &paid, &settle, &cancel, &b.CancelReason, &b.Version, &b.PaymentID,
-		&sg.ID, &sg.Attempt, &sgState, &sgStep, &sg.PaymentMethodID, &sg.Amount.Minor, &sg.Amount.Currency,
+		&sg.ID, &sg.Attempt, &sgState, &sgStep, &sg.PaymentMethodID, &sg.Amount.Amount, &sg.Amount.Currency,
 		&sg.PaymentID, &sg.FailureCode, &sg.FailureMessage, &sg.FailedItemIDs, &sgStart, &sgUpdate, &sgStepT, &sgEnd}
 	for rows.Next() {
 		sg.FailedItemIDs = nil
@@ -240,22 +237,21 @@ func tm(t pgtype.Timestamptz) time.Time {
 	return t.Time.UTC()
 }
 
+// lockBillSQL locks a bill's row: every writer of a bill locks it first, so that the
+// bill's events are logged in commit order.
 const lockBillSQL = `SELECT 1 FROM bills WHERE id = $1 FOR UPDATE`
 
-// loadBill returns one bill with items, locking its row first when lock is set (in a
-// transaction).
-func loadBill(ctx context.Context, q querier, id string, lock bool) (billing.Bill, error) {
+// billSQL is the page of one bill.
+const billSQL = `SELECT * FROM bills WHERE id = $1`
+
+// loadBill returns one bill with items, read in tx; with lock set, its row is locked
+// first, in the same round trip. A missing bill is NOT_FOUND (BILL_NOT_FOUND).
+func loadBill(ctx context.Context, tx *txn.Tx, id string, lock bool) (billing.Bill, error) {
+	b := &pgx.Batch{}
 	if lock {
-		var one int
-		err := q.QueryRow(ctx, lockBillSQL, id).Scan(&one)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return billing.Bill{}, notFound(id)
-		}
-		if err != nil {
-			return billing.Bill{}, fmt.Errorf("lock bill: %w", err)
-		}
+		b.Queue(lockBillSQL, id)
 	}
-	bills, err := loadBills(ctx, q, `SELECT * FROM bills WHERE id = $1`, id)
+	bills, err := sendPage(ctx, tx, b, false, billSQL, []any{id})
 	if err != nil {
 		return billing.Bill{}, err
 	}
@@ -266,7 +262,7 @@ func loadBill(ctx context.Context, q querier, id string, lock bool) (billing.Bil
 }
 
 func notFound(id string) error {
-	return &billing.ReasonError{Kind: billing.ErrNotFound, Reason: billing.ReasonBillNotFound, Message: "bill " + id + " not found"}
+	return errs.Missing(billing.ReasonBillNotFound, "bill %s not found", id)
 }
 
 // ListBills implements billing.Store: the filter becomes one query over bills (served by
@@ -280,11 +276,10 @@ func notFound(id string) error {
 func (s *Store) ListBills(ctx context.Context, f billing.ListFilter, after *billing.PageCursor, limit int, onItems func([]billing.ItemRef)) ([]billing.Bill, error) {
 	page, args := pageQuery(f, after, limit)
 	if onItems == nil {
-		bills, err := loadBills(ctx, s.pool, page, args...)
-		return bills, mapError(err)
+		return s.snapshotBills(ctx, page, args...)
 	}
 	bills, err := s.listItemsFirst(ctx, page, args, onItems)
-	return bills, mapError(err)
+	return bills, pgxutil.MapError(err)
 }
 
 // listItemsFirst is ListBills with onItems. A failure leaves the connection in the
@@ -348,13 +343,4 @@ func pageQuery(f billing.ListFilter, after *billing.PageCursor, limit int) (stri
 	}
 	page += " ORDER BY update_time DESC, id DESC LIMIT " + arg(limit)
 	return page, args
-}
-
-// PruneRequests deletes idempotency keys older than olderThan and returns how many.
-func (s *Store) PruneRequests(ctx context.Context, olderThan time.Duration) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM requests WHERE create_time < now() - $1::interval`, olderThan)
-	if err != nil {
-		return 0, mapError(pgxutil.MapError(err))
-	}
-	return tag.RowsAffected(), nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/waybill/waybill/kit/pgxutil"
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/billing/billing"
 )
@@ -68,7 +69,7 @@ ON CONFLICT (provider, reservation_id) DO NOTHING`
 // its events applied); rows of reservations never added are not removed.
 func (s *Store) Track(ctx context.Context, provider, reservationID string) error {
 	if _, err := s.pool.Exec(ctx, trackSQL, provider, reservationID); err != nil {
-		return mapError(fmt.Errorf("track reservation: %w", err))
+		return pgxutil.MapError(fmt.Errorf("track reservation: %w", err))
 	}
 	return nil
 }
@@ -76,25 +77,17 @@ func (s *Store) Track(ctx context.Context, provider, reservationID string) error
 // summaryArgs are addedSummarySQL's and applySummarySQL's parameters.
 func summaryArgs(s billing.Summary, now time.Time) []any {
 	return []any{s.Provider, s.ReservationID, int32(s.Kind), s.CustomerID, int32(s.MainStatus),
-		s.SubStatus, s.Amount.Minor, s.Amount.Currency, s.Title, nullTime(s.UpdateTime), s.Version, now}
+		s.SubStatus, s.Amount.Amount, s.Amount.Currency, s.Title, nullTime(s.UpdateTime), s.Version, now}
 }
 
 const touchBillSQL = `UPDATE bills SET update_time = $2, version = version + 1 WHERE id = $1`
 
 // ApplySummary applies a provider's summary of a reservation in tx, the transaction of
-// the consumer that received it (see applySummarySQL): billing's copy changes only when
+// the consumer that received it or of CompleteRefresh (see applySummarySQL): billing's copy changes only when
 // the version is newer, and each bill holding the reservation then gets a new version
 // and update time and emits billing.bill.item_updated. It reports whether a bill
 // changed.
 func (s *Store) ApplySummary(ctx context.Context, tx *txn.Tx, sum billing.Summary, now time.Time) (bool, error) {
-	return s.applySummary(ctx, tx, func(t billing.EventType, b billing.Bill, it *billing.Item) error {
-		tx.Emit(s.event(t, b, it))
-		return nil
-	}, sum, now)
-}
-
-// applySummary is ApplySummary in any transaction, emitting with emit.
-func (s *Store) applySummary(ctx context.Context, tx querier, emit func(billing.EventType, billing.Bill, *billing.Item) error, sum billing.Summary, now time.Time) (bool, error) {
 	rows, err := tx.Query(ctx, applySummarySQL, summaryArgs(sum, now)...)
 	if err != nil {
 		return false, fmt.Errorf("apply summary: %w", err)
@@ -112,16 +105,17 @@ func (s *Store) applySummary(ctx context.Context, tx querier, emit func(billing.
 		if r.bill == nil {
 			continue // the summary changed; no bill holds the reservation now
 		}
-		if _, err := tx.Exec(ctx, touchBillSQL, *r.bill, now); err != nil {
+		touch := &pgx.Batch{}
+		touch.Queue(touchBillSQL, *r.bill, now)
+		bills, err := sendPage(ctx, tx, touch, false, billSQL, []any{*r.bill})
+		if err != nil {
 			return false, fmt.Errorf("touch bill: %w", err)
 		}
-		b, err := loadBill(ctx, tx, *r.bill, false)
-		if err != nil {
-			return false, err
+		if len(bills) == 0 {
+			return false, notFound(*r.bill)
 		}
-		if err := emit(billing.EventItemUpdated, b, findItem(b, *r.item)); err != nil {
-			return false, err
-		}
+		b := bills[0]
+		s.emit(tx, billing.EventItemUpdated, b, findItem(b, *r.item))
 		touched = true
 	}
 	return touched, nil
@@ -161,13 +155,13 @@ LIMIT $2`
 func (s *Store) PendingRefresh(ctx context.Context, provider string, limit int) ([]billing.RefreshRequest, error) {
 	rows, err := s.pool.Query(ctx, pendingRefreshSQL, provider, limit)
 	if err != nil {
-		return nil, mapError(fmt.Errorf("pending refresh: %w", err))
+		return nil, pgxutil.MapError(fmt.Errorf("pending refresh: %w", err))
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (billing.RefreshRequest, error) {
 		var x billing.RefreshRequest
 		return x, r.Scan(&x.ReservationID, &x.RequestedAt)
 	})
-	return out, mapError(err)
+	return out, pgxutil.MapError(err)
 }
 
 const clearRefreshSQL = `
@@ -177,16 +171,12 @@ WHERE provider = $1 AND reservation_id = $2 AND refresh_requested_at = $3`
 // CompleteRefresh applies the fetched summaries (nil for a reservation the provider no
 // longer knows) and clears the requests they answer, in one transaction.
 func (s *Store) CompleteRefresh(ctx context.Context, provider string, done []billing.RefreshRequest, sums []*billing.Summary, now time.Time) error {
-	changed := false
-	err := s.inTx(ctx, func(tx pgx.Tx, emit func(billing.EventType, billing.Bill, *billing.Item) error) error {
-		changed = false
+	return s.tx.Run(ctx, func(tx *txn.Tx) error {
 		for i, r := range done {
 			if sum := sums[i]; sum != nil {
-				c, err := s.applySummary(ctx, tx, emit, *sum, now)
-				if err != nil {
+				if _, err := s.ApplySummary(ctx, tx, *sum, now); err != nil {
 					return err
 				}
-				changed = changed || c
 			}
 			if _, err := tx.Exec(ctx, clearRefreshSQL, provider, r.ReservationID, r.RequestedAt); err != nil {
 				return fmt.Errorf("clear refresh: %w", err)
@@ -194,8 +184,4 @@ func (s *Store) CompleteRefresh(ctx context.Context, provider string, done []bil
 		}
 		return nil
 	})
-	if err == nil && changed && s.opts.Notify != nil {
-		s.opts.Notify()
-	}
-	return err
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/pgxutil"
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/billing/billing"
 )
@@ -25,7 +27,7 @@ func scanSaga(row pgx.CollectableRow) (billing.Saga, error) {
 	var state, step string
 	var progress []byte
 	var end pgtype.Timestamptz
-	if err := row.Scan(&s.ID, &s.BillID, &s.Attempt, &state, &step, &s.PaymentMethodID, &s.Amount.Minor, &s.Amount.Currency,
+	if err := row.Scan(&s.ID, &s.BillID, &s.Attempt, &state, &step, &s.PaymentMethodID, &s.Amount.Amount, &s.Amount.Currency,
 		&s.PaymentID, &s.FailureCode, &s.FailureMessage, &s.FailedItemIDs, &progress, &s.StartTime, &s.UpdateTime,
 		&s.StepTime, &end); err != nil {
 		return billing.Saga{}, fmt.Errorf("scan saga: %w", err)
@@ -45,37 +47,40 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $
 
 // StartPayment implements billing.SagaStore.
 func (s *Store) StartPayment(ctx context.Context, billID string, req billing.Request, now time.Time, fn func(b *billing.Bill) (billing.Saga, billing.Change, error)) (billing.Bill, error) {
+	k, err := key(req)
+	if err != nil {
+		return billing.Bill{}, err
+	}
 	var out billing.Bill
-	err := s.inTx(ctx, func(tx pgx.Tx, emit func(billing.EventType, billing.Bill, *billing.Item) error) error {
-		rec, fresh, err := claim(ctx, tx, req)
-		if err != nil {
+	err = s.tx.Run(ctx, func(tx *txn.Tx) error {
+		rec, replayed, err := idempotency.Do(ctx, s.keys, tx, k, func() (billing.Recorded, error) {
+			b, err := loadBill(ctx, tx, billID, true)
+			if err != nil {
+				return billing.Recorded{}, err
+			}
+			sg, ch, err := fn(&b)
+			if err != nil {
+				return billing.Recorded{}, err
+			}
+			progress, err := json.Marshal(sg.Progress)
+			if err != nil {
+				return billing.Recorded{}, fmt.Errorf("encode saga progress: %w", err)
+			}
+			if _, err := tx.Exec(ctx, insertSagaSQL, sg.ID, sg.BillID, sg.Attempt, sg.State.String(), sg.Step.String(),
+				sg.PaymentMethodID, sg.Amount.Amount, sg.Amount.Currency, sg.PaymentID, sg.FailureCode, sg.FailureMessage,
+				nonNil(sg.FailedItemIDs), progress, sg.StartTime, sg.UpdateTime, sg.StepTime, nullTime(sg.EndTime)); err != nil {
+				return billing.Recorded{}, fmt.Errorf("insert saga: %w", err)
+			}
+			if out, err = s.applyChange(ctx, tx, b, ch, now); err != nil {
+				return billing.Recorded{}, err
+			}
+			return billing.Recorded{BillID: b.ID}, nil
+		})
+		if err != nil || !replayed {
 			return err
 		}
-		if !fresh {
-			out, err = loadBill(ctx, tx, rec.BillID, false)
-			return err
-		}
-		b, err := loadBill(ctx, tx, billID, true)
-		if err != nil {
-			return err
-		}
-		sg, ch, err := fn(&b)
-		if err != nil {
-			return err
-		}
-		progress, err := json.Marshal(sg.Progress)
-		if err != nil {
-			return fmt.Errorf("encode saga progress: %w", err)
-		}
-		if _, err := tx.Exec(ctx, insertSagaSQL, sg.ID, sg.BillID, sg.Attempt, sg.State.String(), sg.Step.String(),
-			sg.PaymentMethodID, sg.Amount.Minor, sg.Amount.Currency, sg.PaymentID, sg.FailureCode, sg.FailureMessage,
-			nonNil(sg.FailedItemIDs), progress, sg.StartTime, sg.UpdateTime, sg.StepTime, nullTime(sg.EndTime)); err != nil {
-			return fmt.Errorf("insert saga: %w", err)
-		}
-		if out, err = s.applyChange(ctx, tx, emit, b, ch, now); err != nil {
-			return err
-		}
-		return recordResult(ctx, tx, req, billing.Recorded{BillID: b.ID})
+		out, err = loadBill(ctx, tx, rec.BillID, false)
+		return err
 	})
 	return out, err
 }
@@ -83,23 +88,18 @@ func (s *Store) StartPayment(ctx context.Context, billID string, req billing.Req
 // applyChange persists the bill's change with a new version and emits its event; a
 // change that is neither an event nor Touched writes nothing. It returns the bill as
 // stored.
-func (s *Store) applyChange(ctx context.Context, tx querier, emit func(billing.EventType, billing.Bill, *billing.Item) error, b billing.Bill, ch billing.Change, now time.Time) (billing.Bill, error) {
+func (s *Store) applyChange(ctx context.Context, tx *txn.Tx, b billing.Bill, ch billing.Change, now time.Time) (billing.Bill, error) {
 	if ch.Event == "" && !ch.Touched {
 		return b, nil
 	}
 	b.Version++
 	b.UpdateTime = now
-	if err := persist(ctx, tx, &b, ch, now); err != nil {
-		return billing.Bill{}, err
-	}
-	out, err := loadBill(ctx, tx, b.ID, false)
+	out, err := s.persist(ctx, tx, b, ch, now)
 	if err != nil {
 		return billing.Bill{}, err
 	}
 	if ch.Event != "" {
-		if err := emit(ch.Event, out, nil); err != nil {
-			return billing.Bill{}, err
-		}
+		s.emit(tx, ch.Event, out, nil)
 	}
 	return out, nil
 }
@@ -118,10 +118,10 @@ RETURNING ` + sagaColumns
 func (s *Store) ClaimSagas(ctx context.Context, owner string, lease time.Duration, limit int) ([]billing.Saga, error) {
 	rows, err := s.pool.Query(ctx, claimSagasSQL, owner, lease, limit)
 	if err != nil {
-		return nil, mapError(fmt.Errorf("claim sagas: %w", err))
+		return nil, pgxutil.MapError(fmt.Errorf("claim sagas: %w", err))
 	}
 	sagas, err := pgx.CollectRows(rows, scanSaga)
-	return sagas, mapError(err)
+	return sagas, pgxutil.MapError(err)
 }
 
 const saveSagaSQL = `
@@ -138,7 +138,7 @@ func (s *Store) SaveSaga(ctx context.Context, sg billing.Saga, owner string, lea
 	if err != nil {
 		return fmt.Errorf("encode saga progress: %w", err)
 	}
-	return s.inTx(ctx, func(tx pgx.Tx, emit func(billing.EventType, billing.Bill, *billing.Item) error) error {
+	return s.tx.Run(ctx, func(tx *txn.Tx) error {
 		// Lock the bill first, as every other writer of the bill does.
 		b, err := loadBill(ctx, tx, sg.BillID, true)
 		if err != nil {
@@ -156,39 +156,42 @@ func (s *Store) SaveSaga(ctx context.Context, sg billing.Saga, owner string, lea
 		if b.Saga == nil || b.Saga.ID != sg.ID {
 			return nil
 		}
-		_, err = s.applyChange(ctx, tx, emit, b, fn(&b), now)
+		_, err = s.applyChange(ctx, tx, b, fn(&b), now)
 		return err
 	})
 }
 
 const paidBillOfPaymentSQL = `SELECT id::text FROM bills WHERE payment_id = $1 AND status = 'paid' FOR UPDATE`
 
-// SettlePayment moves the PAID bill whose payment is paymentID to SETTLED in tx, the
-// transaction of the consumer of the payment service's events, and emits
-// billing.bill.settled. It reports whether a bill changed; a payment of no PAID bill
-// changes nothing.
-func (s *Store) SettlePayment(ctx context.Context, tx *txn.Tx, paymentID string, now time.Time) (bool, error) {
+// InTx returns the store's settlements in tx, the transaction of the consumer of the
+// payment service's events, for billing.Service.SettlePayment.
+func (s *Store) InTx(tx *txn.Tx) billing.Settlements { return settlements{s: s, tx: tx} }
+
+// settlements is billing.Settlements in a consumer's transaction.
+type settlements struct {
+	s  *Store
+	tx *txn.Tx
+}
+
+// MutatePaidBill implements billing.Settlements.
+func (st settlements) MutatePaidBill(ctx context.Context, paymentID string, now time.Time, fn func(b *billing.Bill) billing.Change) (bool, error) {
 	var billID string
-	err := tx.QueryRow(ctx, paidBillOfPaymentSQL, paymentID).Scan(&billID)
+	err := st.tx.QueryRow(ctx, paidBillOfPaymentSQL, paymentID).Scan(&billID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("find bill of payment: %w", err)
 	}
-	b, err := loadBill(ctx, tx, billID, true)
+	b, err := loadBill(ctx, st.tx, billID, true)
 	if err != nil {
 		return false, err
 	}
-	ch := b.Settle(now)
-	if ch.Event == "" {
+	ch := fn(&b)
+	if ch.Event == "" && !ch.Touched {
 		return false, nil
 	}
-	emit := func(t billing.EventType, b billing.Bill, it *billing.Item) error {
-		tx.Emit(s.event(t, b, it))
-		return nil
-	}
-	if _, err := s.applyChange(ctx, tx, emit, b, ch, now); err != nil {
+	if _, err := st.s.applyChange(ctx, st.tx, b, ch, now); err != nil {
 		return false, err
 	}
 	return true, nil

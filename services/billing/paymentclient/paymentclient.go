@@ -1,30 +1,27 @@
-// Package paymentclient is billing's outbound adapter to the payment service: the calls
-// of the pay saga (authorize, capture, void, refund, reconcile, and the payment method
-// check of PayBill), each with the saga's request id, and the mapping of the payment
-// service's codes back to billing's own errors. A callee's INVALID_ARGUMENT is not
-// billing's caller's fault, so it never reaches the caller as one.
+// Package paymentclient is billing's adapter to the payment service: the calls of the
+// pay saga (authorize, capture, void, refund, reconcile, and the payment method check of
+// PayBill), each with the saga's request id, with the payment service's errors re-kinded
+// to what they mean to billing (a callee's INVALID_ARGUMENT is not billing's caller's
+// fault, so it never reaches the caller as one); and the reading of the payment
+// service's events that settle bills.
 package paymentclient
 
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	paymentv1 "github.com/waybill/waybill/gen/waybill/payment/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/grpcclient"
+	"github.com/waybill/waybill/kit/grpcerr"
+	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/services/billing/billing"
 )
-
-// DefaultAddr is the payment service's address in the local mesh.
-const DefaultAddr = "127.0.0.1:7006"
 
 // idempotent lists the methods retried on UNAVAILABLE: reads, and mutations that carry
 // a request id.
@@ -65,12 +62,13 @@ func (c *Client) Close() error { return c.conn.Close() }
 // PaymentMethod implements billing.Payments.
 func (c *Client) PaymentMethod(ctx context.Context, id string) (billing.PaymentMethod, error) {
 	resp, err := c.api.GetPaymentMethod(ctx, &paymentv1.GetPaymentMethodRequest{PaymentMethodId: id})
-	if status.Code(err) == codes.InvalidArgument {
-		// An id the payment service cannot even parse names no method.
-		return billing.PaymentMethod{}, &billing.ReasonError{Kind: billing.ErrNotFound, Reason: "PAYMENT_METHOD_NOT_FOUND", Message: "payment method not found"}
-	}
 	if err != nil {
-		return billing.PaymentMethod{}, mapError("get payment method", err)
+		e := grpcerr.FromStatus(err)
+		if errs.KindOf(e) == errs.InvalidArgument {
+			// An id the payment service cannot even parse names no method.
+			return billing.PaymentMethod{}, errs.Missing(billing.ReasonPaymentMethodNotFound, "payment method %s not found", id).WithCause(err)
+		}
+		return billing.PaymentMethod{}, rekind("get payment method", e, err)
 	}
 	m := resp.GetPaymentMethod()
 	return billing.PaymentMethod{
@@ -80,9 +78,9 @@ func (c *Client) PaymentMethod(ctx context.Context, id string) (billing.PaymentM
 }
 
 // Authorize implements billing.Payments.
-func (c *Client) Authorize(ctx context.Context, methodID string, amount billing.Money, reference, requestID string) (billing.Payment, error) {
+func (c *Client) Authorize(ctx context.Context, methodID string, amount money.Money, reference, requestID string) (billing.Payment, error) {
 	resp, err := c.api.AuthorizePayment(ctx, &paymentv1.AuthorizePaymentRequest{
-		PaymentMethodId: methodID, Amount: money(amount), Reference: reference, RequestId: requestID,
+		PaymentMethodId: methodID, Amount: moneyOf(amount), Reference: reference, RequestId: requestID,
 	})
 	if err != nil {
 		return billing.Payment{}, mapError("authorize payment", err)
@@ -91,8 +89,8 @@ func (c *Client) Authorize(ctx context.Context, methodID string, amount billing.
 }
 
 // Capture implements billing.Payments.
-func (c *Client) Capture(ctx context.Context, paymentID string, amount billing.Money, requestID string) (billing.Payment, error) {
-	resp, err := c.api.CapturePayment(ctx, &paymentv1.CapturePaymentRequest{PaymentId: paymentID, Amount: money(amount), RequestId: requestID})
+func (c *Client) Capture(ctx context.Context, paymentID string, amount money.Money, requestID string) (billing.Payment, error) {
+	resp, err := c.api.CapturePayment(ctx, &paymentv1.CapturePaymentRequest{PaymentId: paymentID, Amount: moneyOf(amount), RequestId: requestID})
 	if err != nil {
 		return billing.Payment{}, mapError("capture payment", err)
 	}
@@ -135,8 +133,8 @@ func (c *Client) Reconcile(ctx context.Context, id string) (billing.Payment, err
 	return paymentOf(resp.GetPayment()), nil
 }
 
-func money(m billing.Money) *typev1.Money {
-	return &typev1.Money{AmountMinor: m.Minor, CurrencyCode: m.Currency}
+func moneyOf(m money.Money) *typev1.Money {
+	return &typev1.Money{AmountMinor: m.Amount, CurrencyCode: m.Currency}
 }
 
 // paymentOf converts the payment service's payment.
@@ -146,7 +144,7 @@ func paymentOf(p *paymentv1.Payment) billing.Payment {
 		FailureMessage: p.GetFailureMessage(),
 	}
 	if m := p.GetCapturedAmount(); m != nil {
-		out.Captured = billing.Money{Minor: m.GetAmountMinor(), Currency: m.GetCurrencyCode()}
+		out.Captured = money.Money{Amount: m.GetAmountMinor(), Currency: m.GetCurrencyCode()}
 	}
 	if t := p.GetSettleTime(); t != nil {
 		out.SettleTime = t.AsTime().UTC()
@@ -154,34 +152,36 @@ func paymentOf(p *paymentv1.Payment) billing.Payment {
 	return out
 }
 
-// mapError maps the payment service's status to billing's errors: what a retry with the
-// same request id may fix is billing.ErrUnavailable (including ABORTED: a request still
-// in progress, a busy payment); NOT_FOUND and FAILED_PRECONDITION keep their meaning with
-// the payment service's reason; anything else is a refusal that will not change.
-func mapError(op string, err error) error {
-	st, ok := status.FromError(err)
-	if !ok {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	reason := ""
-	for _, d := range st.Details() {
-		if ei, ok := d.(*errdetails.ErrorInfo); ok {
-			reason = ei.GetReason()
-		}
-	}
-	msg := fmt.Sprintf("payment service: %s: %s", op, st.Message())
-	switch st.Code() {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.ResourceExhausted, codes.Internal, codes.Unknown:
-		return &billing.ReasonError{Kind: billing.ErrUnavailable, Reason: "PAYMENT_UNAVAILABLE", Message: msg}
-	case codes.Canceled:
-		return fmt.Errorf("%s: %w", msg, context.Canceled)
-	case codes.NotFound:
-		return &billing.ReasonError{Kind: billing.ErrNotFound, Reason: cmp.Or(reason, "PAYMENT_NOT_FOUND"), Message: msg}
-	case codes.FailedPrecondition:
-		return &billing.ReasonError{Kind: billing.ErrFailedPrecondition, Reason: cmp.Or(reason, "PAYMENT_FAILED_PRECONDITION"), Message: msg}
-	}
-	return fmt.Errorf("%s (%s): %w", msg, st.Code(), errRefused)
-}
+// ReasonPaymentRefused is the reason of a call the payment service refused for good for
+// a reason billing's caller cannot fix (an argument it found invalid, a permission
+// billing lacks); the error has no kind, so a caller sees INTERNAL.
+const ReasonPaymentRefused = "PAYMENT_REFUSED"
 
-// errRefused marks a request the payment service refused for good.
-var errRefused = errors.New("refused by the payment service")
+// ErrRefused matches, with errors.Is, a call the payment service refused for good.
+var ErrRefused error = &errs.Error{Kind: errs.Unknown, Reason: ReasonPaymentRefused}
+
+// mapError re-kinds the payment service's error (grpcerr.FromStatus) to what it means to
+// billing: what a retry with the same request id may fix is UNAVAILABLE,
+// PAYMENT_UNAVAILABLE (including ABORTED: a request still in progress, a busy payment);
+// NOT_FOUND and FAILED_PRECONDITION keep their meaning with the payment service's reason;
+// anything else is a refusal that will not change (ErrRefused).
+func mapError(op string, err error) error { return rekind(op, grpcerr.FromStatus(err), err) }
+
+// rekind is mapError of from, the *errs.Error grpcerr.FromStatus made of err.
+func rekind(op string, from, err error) error {
+	e, ok := errs.As(from)
+	if !ok { // a context error, or no status at all
+		return fmt.Errorf("payment service: %s: %w", op, from)
+	}
+	msg := fmt.Sprintf("payment service: %s: %s", op, e.Message)
+	switch e.Kind {
+	case errs.Unavailable, errs.Aborted, errs.ResourceExhausted:
+		return errs.Unreachable(billing.ReasonPaymentUnavailable, "%s", msg).WithCause(err)
+	case errs.NotFound:
+		return errs.Missing(cmp.Or(e.Reason, "PAYMENT_NOT_FOUND"), "%s", msg).WithCause(err)
+	case errs.FailedPrecondition:
+		return errs.Precondition(cmp.Or(e.Reason, "PAYMENT_FAILED_PRECONDITION"), "%s", msg).WithCause(err)
+	}
+	return &errs.Error{Kind: errs.Unknown, Reason: ReasonPaymentRefused,
+		Message: fmt.Sprintf("%s (refused: %s)", msg, e.Kind), Err: err}
+}

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/services/billing/billing"
 )
 
@@ -17,7 +18,7 @@ func withReason(code codes.Code, reason string) error {
 	return st.Err()
 }
 
-// TestMapError: what a retry with the same request id may fix is ErrUnavailable; the
+// TestMapError: what a retry with the same request id may fix is UNAVAILABLE; the
 // payment service's INVALID_ARGUMENT never becomes billing's.
 func TestMapError(t *testing.T) {
 	for _, tc := range []struct {
@@ -25,25 +26,24 @@ func TestMapError(t *testing.T) {
 		want       error
 		wantReason string
 	}{
-		{status.Error(codes.Unavailable, "x"), billing.ErrUnavailable, ""},
-		{status.Error(codes.DeadlineExceeded, "x"), billing.ErrUnavailable, ""},
-		{withReason(codes.Aborted, "REQUEST_IN_PROGRESS"), billing.ErrUnavailable, ""},
+		{status.Error(codes.Unavailable, "x"), errs.Unavailable, billing.ReasonPaymentUnavailable},
+		{status.Error(codes.DeadlineExceeded, "x"), errs.Unavailable, billing.ReasonPaymentUnavailable},
+		{status.Error(codes.Internal, "x"), errs.Unavailable, billing.ReasonPaymentUnavailable},
+		{withReason(codes.Aborted, "REQUEST_IN_PROGRESS"), errs.Unavailable, billing.ReasonPaymentUnavailable},
 		{status.Error(codes.Canceled, "x"), context.Canceled, ""},
-		{withReason(codes.NotFound, "PAYMENT_NOT_FOUND"), billing.ErrNotFound, "PAYMENT_NOT_FOUND"},
-		{withReason(codes.FailedPrecondition, "PAYMENT_NOT_CAPTURABLE"), billing.ErrFailedPrecondition, "PAYMENT_NOT_CAPTURABLE"},
-		{withReason(codes.InvalidArgument, "REQUEST_ID_REUSED"), errRefused, ""},
-		{status.Error(codes.PermissionDenied, "x"), errRefused, ""},
+		{withReason(codes.NotFound, "PAYMENT_NOT_FOUND"), errs.NotFound, "PAYMENT_NOT_FOUND"},
+		{withReason(codes.FailedPrecondition, "PAYMENT_NOT_CAPTURABLE"), errs.FailedPrecondition, "PAYMENT_NOT_CAPTURABLE"},
+		{withReason(codes.InvalidArgument, "REQUEST_ID_REUSED"), ErrRefused, ReasonPaymentRefused},
+		{status.Error(codes.PermissionDenied, "x"), ErrRefused, ReasonPaymentRefused},
 	} {
 		got := mapError("op", tc.in)
 		if !errors.Is(got, tc.want) {
 			t.Errorf("%v → %v, want %v", tc.in, got, tc.want)
 		}
-		var fe *billing.FieldError
-		if errors.As(got, &fe) {
-			t.Errorf("%v became a field error", tc.in)
+		if k := errs.KindOf(got); k == errs.InvalidArgument || k == errs.PermissionDenied {
+			t.Errorf("%v became billing's %v", tc.in, k)
 		}
-		var re *billing.ReasonError
-		if tc.wantReason != "" && (!errors.As(got, &re) || re.Reason != tc.wantReason) {
+		if e, ok := errs.As(got); tc.wantReason != "" && (!ok || e.Reason != tc.wantReason) {
 			t.Errorf("%v → reason of %v, want %s", tc.in, got, tc.wantReason)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	tripv1 "github.com/waybill/waybill/gen/waybill/trip/v1"
+	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/services/billing/billing"
 )
 
@@ -103,7 +104,7 @@ func bookingSummary(provider string, r *bookingv1.Reservation) billing.Summary {
 		UpdateTime: ts(r.GetUpdateTime().AsTime(), r.GetUpdateTime() != nil),
 	}
 	if m := r.GetPrice(); m.GetCurrencyCode() != "" {
-		s.Amount = billing.Money{Minor: m.GetAmountMinor(), Currency: m.GetCurrencyCode()}
+		s.Amount = money.Money{Amount: m.GetAmountMinor(), Currency: m.GetCurrencyCode()}
 	}
 	return s
 }
@@ -129,7 +130,7 @@ func tripSummary(provider string, t *tripv1.Trip) billing.Summary {
 		m = t.GetEstimate()
 	}
 	if m.GetCurrencyCode() != "" {
-		s.Amount = billing.Money{Minor: m.GetAmountMinor(), Currency: m.GetCurrencyCode()}
+		s.Amount = money.Money{Amount: m.GetAmountMinor(), Currency: m.GetCurrencyCode()}
 	}
 	return s
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -50,6 +51,16 @@ type FeedOptions struct {
 	// RefreshInterval is how often the refresher looks for work without being woken
 	// (default 1 s).
 	RefreshInterval time.Duration
+	// Restart paces restarting a feed whose consumer stopped (its cursor fell out of the
+	// provider's retention); nil restarts every 30 s.
+	Restart func() backoff.BackOff
+}
+
+func (o FeedOptions) restart() backoff.BackOff {
+	if o.Restart == nil {
+		return backoff.NewConstantBackOff(30 * time.Second)
+	}
+	return o.Restart()
 }
 
 // ConsumerName is the name of the consumer that applies provider's events; it keys its
@@ -93,25 +104,25 @@ func (ps *Providers) RunFeeds(ctx context.Context, opts FeedOptions) {
 		wg.Add(3)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
-				err := consumer.Run(ctx, consumer.Config{
-					Name: ConsumerName(name), Source: name,
-					Client:      trackedClient{EventStreamServiceClient: p.events, t: p.track, now: ps.opts.Now},
-					Pool:        opts.Pool,
-					PayloadMode: eventsv1.PayloadMode_PAYLOAD_MODE_FULL,
-					Logger:      log, Meter: opts.Meter, TracerProvider: opts.TracerProvider,
-					Reconnect: opts.Reconnect, StallTimeout: opts.StallTimeout,
-					Notify: opts.Notify,
-				}, f.handle)
-				if err != nil && ctx.Err() == nil {
-					// The provider pruned events billing had not applied: the read model
-					// stays as it is (items keep their last summary, STALE) until an
-					// operator resets the cursor; retry slowly meanwhile.
-					log.Error("provider feed stopped", slog.Any("error", err))
-					p.track.down()
-					sleep(ctx, 30*time.Second)
-				}
+			cfg := consumer.Config{
+				Name: ConsumerName(name), Source: name,
+				Client:      trackedClient{EventStreamServiceClient: p.events, t: p.track, now: ps.opts.Now},
+				Pool:        opts.Pool,
+				PayloadMode: eventsv1.PayloadMode_PAYLOAD_MODE_FULL,
+				Logger:      log, Meter: opts.Meter, TracerProvider: opts.TracerProvider,
+				Reconnect: opts.Reconnect, StallTimeout: opts.StallTimeout,
+				Notify: opts.Notify,
 			}
+			// consumer.Run returns before ctx ends only when the provider pruned events
+			// billing had not applied: the read model stays as it is (items keep their last
+			// summary, STALE) until an operator resets the cursor; Run is restarted with
+			// backoff meanwhile.
+			_, _ = backoff.Retry(ctx, func() (struct{}, error) { return struct{}{}, consumer.Run(ctx, cfg, f.handle) },
+				backoff.WithBackOff(opts.restart()), backoff.WithMaxElapsedTime(0),
+				backoff.WithNotify(func(err error, next time.Duration) {
+					log.Error("provider feed stopped", slog.Any("error", err), slog.Duration("restart_in", next))
+					p.track.down()
+				}))
 		}()
 		go func() { defer wg.Done(); f.refreshLoop(ctx, log) }()
 		go func() { defer wg.Done(); f.pollCursor(ctx) }()

@@ -18,6 +18,7 @@ import (
 	tripv1 "github.com/waybill/waybill/gen/waybill/trip/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/eventstream"
+	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/services/billing/billing"
 )
 
@@ -156,15 +157,15 @@ func TestDecode(t *testing.T) {
 		{"common envelope", event(t, "r1", &reservationv1.ReservationDetails{Id: "r1", Kind: 9, MainStatus: reservationv1.MainStatus_MAIN_STATUS_CONFIRMED,
 			CustomerId: "c", Amount: eur, Title: "T", UpdateTime: ts, Version: 3}), apply,
 			billing.Summary{Provider: "p", ReservationID: "r1", Kind: 9, CustomerID: "c", MainStatus: billing.MainStatusConfirmed,
-				Amount: billing.Money{Minor: 1234, Currency: "EUR"}, Title: "T", UpdateTime: ts.AsTime(), Version: 3}},
+				Amount: money.Money{Amount: 1234, Currency: "EUR"}, Title: "T", UpdateTime: ts.AsTime(), Version: 3}},
 		{"booking", event(t, "r2", &bookingv1.ReservationEvent{Reservation: &bookingv1.Reservation{Id: "r2", CustomerId: "c",
 			Kind: reservationv1.Kind_KIND_STAY, Status: bookingv1.ReservationStatus_RESERVATION_STATUS_CHECKED_IN, Price: eur, UpdateTime: ts, Version: 4}}), apply,
 			billing.Summary{Provider: "p", ReservationID: "r2", Kind: billing.Kind(reservationv1.Kind_KIND_STAY), CustomerID: "c",
-				MainStatus: billing.MainStatusInProgress, Amount: billing.Money{Minor: 1234, Currency: "EUR"}, UpdateTime: ts.AsTime(), Version: 4}},
+				MainStatus: billing.MainStatusInProgress, Amount: money.Money{Amount: 1234, Currency: "EUR"}, UpdateTime: ts.AsTime(), Version: 4}},
 		{"trip with final fare", event(t, "r3", &tripv1.TripEvent{Trip: &tripv1.Trip{Id: "r3", CustomerId: "c", Status: tripv1.TripStatus_TRIP_STATUS_ENDED,
 			Estimate: &typev1.Money{AmountMinor: 1, CurrencyCode: "EUR"}, FinalFare: eur, UpdateTime: ts, Version: 5}}), apply,
 			billing.Summary{Provider: "p", ReservationID: "r3", Kind: billing.Kind(reservationv1.Kind_KIND_RIDE), CustomerID: "c",
-				MainStatus: billing.MainStatusCompleted, Amount: billing.Money{Minor: 1234, Currency: "EUR"}, UpdateTime: ts.AsTime(), Version: 5}},
+				MainStatus: billing.MainStatusCompleted, Amount: money.Money{Amount: 1234, Currency: "EUR"}, UpdateTime: ts.AsTime(), Version: 5}},
 		{"booking departure", event(t, "d1", &bookingv1.DepartureEvent{}), ignore, billing.Summary{}},
 		{"unknown payload", event(t, "r4", wrapperspb.String("x")), refresh, billing.Summary{ReservationID: "r4"}},
 		{"keys only", event(t, "r5", nil), refresh, billing.Summary{ReservationID: "r5"}},

@@ -18,7 +18,10 @@ import (
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/grpcclient"
+	"github.com/waybill/waybill/kit/grpcerr"
+	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/services/billing/billing"
 )
 
@@ -179,7 +182,9 @@ func isOutage(err error) bool {
 	return false
 }
 
-// describe turns a failed call's error into the short reason shown on the items.
+// describe turns a failed call's error into the short reason shown on the items. It reads
+// the status code rather than grpcerr.FromStatus's kind, which folds DEADLINE_EXCEEDED
+// into UNAVAILABLE: the panel tells a slow provider from a down one.
 func describe(err error) error {
 	switch st := status.Convert(err); st.Code() {
 	case codes.DeadlineExceeded:
@@ -226,7 +231,7 @@ func SummaryOf(provider string, d *reservationv1.ReservationDetails) billing.Sum
 		Version: d.GetVersion(),
 	}
 	if a := d.GetAmount(); a != nil && a.GetCurrencyCode() != "" {
-		s.Amount = billing.Money{Minor: a.GetAmountMinor(), Currency: a.GetCurrencyCode()}
+		s.Amount = money.Money{Amount: a.GetAmountMinor(), Currency: a.GetCurrencyCode()}
 	}
 	if t := d.GetUpdateTime(); t != nil {
 		s.UpdateTime = t.AsTime().UTC().Truncate(time.Microsecond)
@@ -305,16 +310,26 @@ func outcomes(rs []*reservationv1.ReservationActionResult) []billing.ActionOutco
 	return out
 }
 
-// actionError maps a failed confirm or cancel: what a retry with the same request id may
-// fix is billing.ErrUnavailable; anything else is a refusal of the whole batch.
+// ReasonProviderRefused is the reason of a confirm or cancel that the provider refused
+// as a whole, for good; the error has no kind (a caller never sees it: the saga fails the
+// batch's items).
+const ReasonProviderRefused = "PROVIDER_REFUSED"
+
+// actionError re-kinds a failed confirm or cancel (grpcerr.FromStatus) to what it means
+// to the saga: what a retry with the same request id may fix is UNAVAILABLE,
+// PROVIDER_UNAVAILABLE (ABORTED included: a request still in progress); a cancelled call
+// is context.Canceled; anything else is a refusal of the whole batch.
 func actionError(provider, op string, err error) error {
-	st := status.Convert(err)
-	msg := fmt.Sprintf("provider %s: %s: %s", provider, op, st.Message())
-	switch st.Code() {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.ResourceExhausted, codes.Internal, codes.Unknown:
-		return &billing.ReasonError{Kind: billing.ErrUnavailable, Reason: billing.ReasonProviderUnavailable, Message: msg}
-	case codes.Canceled:
-		return fmt.Errorf("%s: %w", msg, context.Canceled)
+	from := grpcerr.FromStatus(err)
+	e, ok := errs.As(from)
+	if !ok { // a context error, or no status at all
+		return fmt.Errorf("provider %s: %s: %w", provider, op, from)
 	}
-	return fmt.Errorf("%s (%s)", msg, st.Code())
+	msg := fmt.Sprintf("provider %s: %s: %s", provider, op, e.Message)
+	switch e.Kind {
+	case errs.Unavailable, errs.Aborted, errs.ResourceExhausted:
+		return errs.Unreachable(billing.ReasonProviderUnavailable, "%s", msg).WithCause(err)
+	}
+	return &errs.Error{Kind: errs.Unknown, Reason: ReasonProviderRefused,
+		Message: fmt.Sprintf("%s (refused: %s)", msg, e.Kind), Err: err}
 }

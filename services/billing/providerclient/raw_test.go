@@ -60,7 +60,7 @@ func TestSplitResults(t *testing.T) {
 	// Lookups: the summary is decoded for VIEW_BASIC only; an answer for another id
 	// than the one asked is unavailable.
 	basic := lookup("booking", "r1", results[0], billing.ViewBasic)
-	if basic.Status != billing.LookupFound || basic.Summary.Title != "LH 100" || basic.Summary.Amount.Minor != 1250 || basic.Summary.Version != 3 {
+	if basic.Status != billing.LookupFound || basic.Summary.Title != "LH 100" || basic.Summary.Amount.Amount != 1250 || basic.Summary.Version != 3 {
 		t.Errorf("basic lookup = %+v", basic)
 	}
 	if full := lookup("booking", "r1", results[0], billing.ViewFull); full.Summary.Title != "" || string(full.Raw) != string(results[0].details) {

@@ -2,13 +2,14 @@ package booking
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/waybill/waybill/kit/caller"
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
 )
 
 // MaxActionBatch is the most ids ConfirmReservations and CancelReservations take in one call.
@@ -17,8 +18,8 @@ const MaxActionBatch = 500
 // MaxReference is the longest reference a batch confirmation records.
 const MaxReference = 200
 
-// Operations named in idempotency keys of batch changes; distinct from the single-reservation
-// operations, so a batch's request id never collides with a single call's.
+// Methods named in idempotency keys of batch changes; distinct from the single-reservation
+// methods, so a batch's request id never collides with a single call's.
 const (
 	opConfirmBatch = "ConfirmReservations"
 	opCancelBatch  = "CancelReservations"
@@ -64,8 +65,8 @@ type BatchChange struct {
 
 // BatchApply runs a batch's domain logic on the locked reservations (by id; ids that do not
 // exist are missing). It returns the reservations it changed and a function encoding the
-// batch's result, which storage calls after writing the changes (so versions are final)
-// and saves with the idempotency key.
+// batch's result, which storage calls once the changed reservations carry the versions
+// their writes give them, and stores with the idempotency key.
 type BatchApply func(rs map[string]*Reservation) (changed []BatchChange, encode func() ([]byte, error), err error)
 
 // ConfirmReservations confirms a batch of reservations for a service or an operator, in
@@ -74,17 +75,20 @@ type BatchApply func(rs map[string]*Reservation) (changed []BatchChange, encode 
 // and other states with INVALID_STATUS_TRANSITION. The reference is recorded in each
 // confirmation's history entry. A retry with the same request id returns the first
 // call's results and changes nothing.
-func (s *Service) ConfirmReservations(ctx context.Context, c Caller, provider string, ids []string, requestID, reference string) ([]ActionResult, error) {
+func (s *Service) ConfirmReservations(ctx context.Context, c caller.Caller, provider string, ids []string, requestID, reference string) ([]ActionResult, error) {
 	if err := requireBatchCaller(c); err != nil {
 		return nil, err
 	}
-	v := validateBatch(provider, ids, requestID)
-	v.check(runeLen(reference, 0, MaxReference), "reference", "must be at most %d characters", MaxReference)
-	if err := v.err(); err != nil {
+	v := validateBatch(provider, ids)
+	v.Check(runeLen(reference, 0, MaxReference), "reference", "must be at most %d characters", MaxReference)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	fp := fingerprint(opConfirmBatch, ids, reference)
-	return s.batch(ctx, c, opConfirmBatch, ids, requestID, fp, func(r *Reservation, now time.Time) (Change, error) {
+	if err := idempotency.CheckRequestID(requestID, true); err != nil {
+		return nil, err
+	}
+	key := batchKey(c, opConfirmBatch, requestID, ids, reference)
+	return s.batch(ctx, c, key, ids, func(r *Reservation, now time.Time) (Change, error) {
 		return ConfirmForBatch(r, now, c.Subject, reference)
 	})
 }
@@ -94,18 +98,21 @@ func (s *Service) ConfirmReservations(ctx context.Context, c Caller, provider st
 // cancelled under their policy (in full when waiveFees is set or the caller is an
 // operator), CANCELLED and EXPIRED ones are OK without a change. A retry with the same
 // request id returns the first call's results and changes nothing.
-func (s *Service) CancelReservations(ctx context.Context, c Caller, provider string, ids []string, requestID, reason string, waiveFees bool) ([]ActionResult, error) {
+func (s *Service) CancelReservations(ctx context.Context, c caller.Caller, provider string, ids []string, requestID, reason string, waiveFees bool) ([]ActionResult, error) {
 	if err := requireBatchCaller(c); err != nil {
 		return nil, err
 	}
-	v := validateBatch(provider, ids, requestID)
-	v.check(runeLen(reason, 0, MaxReason), "reason", "must be at most %d characters", MaxReason)
-	if err := v.err(); err != nil {
+	v := validateBatch(provider, ids)
+	v.Check(runeLen(reason, 0, MaxReason), "reason", "must be at most %d characters", MaxReason)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	fp := fingerprint(opCancelBatch, ids, reason, strconv.FormatBool(waiveFees))
-	full := waiveFees || c.Role == RoleOperator
-	return s.batch(ctx, c, opCancelBatch, ids, requestID, fp, func(r *Reservation, now time.Time) (Change, error) {
+	if err := idempotency.CheckRequestID(requestID, true); err != nil {
+		return nil, err
+	}
+	key := batchKey(c, opCancelBatch, requestID, ids, reason, strconv.FormatBool(waiveFees))
+	full := waiveFees || c.Role == caller.Operator
+	return s.batch(ctx, c, key, ids, func(r *Reservation, now time.Time) (Change, error) {
 		return CancelForBatch(r, now, c.Subject, reason, full)
 	})
 }
@@ -115,7 +122,7 @@ func (s *Service) CancelReservations(ctx context.Context, c Caller, provider str
 // confirmation's history reason.
 func ConfirmForBatch(r *Reservation, now time.Time, actor, reference string) (Change, error) {
 	if r.Status == StatusExpired {
-		return Change{}, Precondition(ReasonHoldExpired, "the hold expired")
+		return Change{}, errs.Precondition(ReasonHoldExpired, "the hold expired")
 	}
 	ch, err := r.Confirm(now, actor)
 	if err == nil && !ch.None && reference != "" {
@@ -134,46 +141,39 @@ func CancelForBatch(r *Reservation, now time.Time, actor, reason string, fullRef
 }
 
 // requireBatchCaller lets only services and operators run batch actions.
-func requireBatchCaller(c Caller) error {
+func requireBatchCaller(c caller.Caller) error {
 	if err := requireCaller(c); err != nil {
 		return err
 	}
 	if !c.Privileged() {
-		return ErrPermissionDenied
+		return errs.Denied("", "only services and operators may act on reservations in batches")
 	}
 	return nil
 }
 
 // validateBatch checks what both batch actions take.
-func validateBatch(provider string, ids []string, requestID string) *validator {
-	var v validator
-	v.check(provider == "" || provider == ProviderName, "provider", "must be %q or empty", ProviderName)
-	v.check(len(ids) >= 1 && len(ids) <= MaxActionBatch, "ids", "must hold 1 to %d ids, got %d", MaxActionBatch, len(ids))
+func validateBatch(provider string, ids []string) *errs.Violations {
+	var v errs.Violations
+	v.Check(provider == "" || provider == ProviderName, "provider", "must be %q or empty", ProviderName)
+	v.Check(len(ids) >= 1 && len(ids) <= MaxActionBatch, "ids", "must hold 1 to %d ids, got %d", MaxActionBatch, len(ids))
 	for i, id := range ids {
-		v.check(id != "", "ids["+itoa(i)+"]", "must not be empty")
+		v.Check(id != "", "ids["+itoa(i)+"]", "must not be empty")
 	}
-	v.check(requestID != "", "request_id", "is required")
-	v.check(runeLen(requestID, 0, MaxRequestID), "request_id", "must be at most %d characters", MaxRequestID)
 	return &v
 }
 
-// fingerprint is a UUID-shaped digest of a batch request, stored as the idempotency key's
-// resource: a request id reused for a different batch is refused instead of answered with
-// another batch's results.
-func fingerprint(op string, ids []string, params ...string) string {
-	h := sha256.New()
-	for _, part := range append(append([]string{op}, params...), ids...) {
-		fmt.Fprintf(h, "%d:%s;", len(part), part)
-	}
-	x := hex.EncodeToString(h.Sum(nil)[:16])
-	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+// batchKey is the idempotency key of a batch: its parameters, then its ids in request
+// order, so that a request id reused for another batch is refused instead of answered
+// with another batch's results.
+func batchKey(c caller.Caller, op, requestID string, ids []string, params ...string) idempotency.Key {
+	return requestKey(c, op, requestID, append(append(params, strconv.Itoa(len(ids))), ids...)...)
 }
 
 // batch runs fn on every distinct existing id of ids under the rows' locks, in one
-// transaction with the idempotency key (c.Subject, op, requestID), and returns one result
-// per requested id in request order. Fresh and replayed calls decode the same stored
-// result, so a retry's answer is identical to the first.
-func (s *Service) batch(ctx context.Context, c Caller, op string, ids []string, requestID, fp string, fn func(r *Reservation, now time.Time) (Change, error)) ([]ActionResult, error) {
+// transaction with the idempotency key, and returns one result per requested id in
+// request order. Fresh and replayed calls decode the same stored result, so a retry's
+// answer is identical to the first.
+func (s *Service) batch(ctx context.Context, c caller.Caller, key idempotency.Key, ids []string, fn func(r *Reservation, now time.Time) (Change, error)) ([]ActionResult, error) {
 	lookup := make([]string, 0, len(ids))
 	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
@@ -182,8 +182,7 @@ func (s *Service) batch(ctx context.Context, c Caller, op string, ids []string, 
 			lookup = append(lookup, n)
 		}
 	}
-	key := IdempotencyKey{Actor: c.Subject, Operation: op, RequestID: requestID}
-	blob, err := s.store.UpdateReservations(ctx, lookup, key, fp, func(rs map[string]*Reservation) ([]BatchChange, func() ([]byte, error), error) {
+	blob, err := s.store.UpdateReservations(ctx, lookup, key, func(rs map[string]*Reservation) ([]BatchChange, func() ([]byte, error), error) {
 		now := s.now()
 		done := make(map[string]ActionResult, len(rs))
 		var changed []BatchChange
@@ -198,11 +197,11 @@ func (s *Service) batch(ctx context.Context, c Caller, op string, ids []string, 
 			}
 			ch, err := fn(r, now)
 			if err != nil {
-				var pre *PreconditionError
-				if !errors.As(err, &pre) {
+				pre, ok := errs.As(err)
+				if !ok || pre.Kind != errs.FailedPrecondition {
 					return nil, nil, fmt.Errorf("reservation %s: %w", id, err)
 				}
-				done[id] = ActionResult{Outcome: ActionFailedPrecondition, Status: r.Status, Reason: pre.Reason, Version: r.Version}
+				done[id] = ActionResult{Outcome: ActionFailedPrecondition, Status: r.Status, Reason: pre.ReasonOrKind(), Version: r.Version}
 				continue
 			}
 			if !ch.None {
@@ -210,7 +209,7 @@ func (s *Service) batch(ctx context.Context, c Caller, op string, ids []string, 
 			}
 			done[id] = ActionResult{Outcome: ActionOK, Status: r.Status}
 		}
-		// Versions are final once storage wrote the rows, so results are encoded after.
+		// Storage calls encode once the changed reservations carry their new versions.
 		encode := func() ([]byte, error) {
 			results := make([]ActionResult, len(ids))
 			for i, id := range ids {

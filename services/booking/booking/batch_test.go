@@ -1,9 +1,13 @@
 package booking
 
 import (
-	"errors"
+	"bytes"
 	"testing"
 	"time"
+
+	"github.com/waybill/waybill/kit/caller"
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/money"
 )
 
 // TestBatchActions: the per-reservation decisions of ConfirmReservations and
@@ -13,7 +17,7 @@ func TestBatchActions(t *testing.T) {
 	policy := Policy{Rules: []Rule{{MinNotice: 24 * time.Hour, RefundBps: 5000}}}
 	res := func(st Status, holdLeft time.Duration) *Reservation {
 		return &Reservation{
-			ID: "r", Status: st, Quantity: 2, Price: Money{Amount: 10000, Currency: "EUR"}, Policy: policy,
+			ID: "r", Status: st, Quantity: 2, Price: money.Money{Amount: 10000, Currency: "EUR"}, Policy: policy,
 			HoldExpireTime: now.Add(holdLeft), ServiceStart: now.Add(72 * time.Hour), ServiceEnd: now.Add(80 * time.Hour),
 			History: []StatusChange{{Status: st}},
 		}
@@ -52,8 +56,7 @@ func TestBatchActions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ch, err := tc.fn(tc.r)
 			if tc.reason != "" {
-				var pre *PreconditionError
-				if !errors.As(err, &pre) || pre.Reason != tc.reason {
+				if pre, ok := errs.As(err); !ok || pre.Kind != errs.FailedPrecondition || pre.Reason != tc.reason {
 					t.Fatalf("err = %v, want reason %s", err, tc.reason)
 				}
 			} else if err != nil {
@@ -75,20 +78,27 @@ func TestBatchActions(t *testing.T) {
 	}
 }
 
-// TestBatchFingerprint: a request id reused for another batch is told apart.
-func TestBatchFingerprint(t *testing.T) {
-	a := fingerprint(opConfirmBatch, []string{"a", "b"}, "ref")
-	if !ValidID(a) || a != fingerprint(opConfirmBatch, []string{"a", "b"}, "ref") {
-		t.Fatalf("fingerprint %q is not a stable UUID", a)
+// TestBatchKey: a request id reused for another batch is told apart.
+func TestBatchKey(t *testing.T) {
+	c := caller.Caller{Subject: "billing", Role: caller.Service}
+	a := batchKey(c, opConfirmBatch, "r", []string{"a", "b"}, "ref")
+	if len(a.Hash) == 0 || !bytes.Equal(a.Hash, batchKey(c, opConfirmBatch, "r", []string{"a", "b"}, "ref").Hash) {
+		t.Fatalf("hash %x is not stable", a.Hash)
 	}
-	for _, other := range []string{
-		fingerprint(opConfirmBatch, []string{"b", "a"}, "ref"),
-		fingerprint(opConfirmBatch, []string{"a", "b"}, "ref2"),
-		fingerprint(opConfirmBatch, []string{"ab"}, "ref"),
-		fingerprint(opCancelBatch, []string{"a", "b"}, "ref"),
+	for _, other := range []struct {
+		method string
+		ids    []string
+		ref    string
+	}{
+		{opConfirmBatch, []string{"b", "a"}, "ref"},
+		{opConfirmBatch, []string{"a", "b"}, "ref2"},
+		{opConfirmBatch, []string{"ab"}, "ref"},
+		{opConfirmBatch, []string{"a"}, "b"}, // ids and parameters do not run into each other
+		{opCancelBatch, []string{"a", "b"}, "ref"},
 	} {
-		if other == a {
-			t.Fatalf("different batches share fingerprint %s", a)
+		k := batchKey(c, other.method, "r", other.ids, other.ref)
+		if k.Method == a.Method && bytes.Equal(k.Hash, a.Hash) {
+			t.Fatalf("batch %+v shares the key of the first", other)
 		}
 	}
 }

@@ -5,33 +5,6 @@ import (
 	"time"
 )
 
-// Money is an amount in integer minor units of one ISO 4217 currency.
-type Money struct {
-	// Amount is in the currency's minor units.
-	Amount int64
-	// Currency is the upper-case three-letter ISO 4217 code.
-	Currency string
-}
-
-// IsZero reports whether m is the zero value (no amount and no currency).
-func (m Money) IsZero() bool { return m == Money{} }
-
-// String formats m for logs and messages, for example "12.34 EUR" as "1234 EUR".
-func (m Money) String() string { return fmt.Sprintf("%d %s", m.Amount, m.Currency) }
-
-// ValidCurrency reports whether c looks like an ISO 4217 code: three upper-case letters.
-func ValidCurrency(c string) bool {
-	if len(c) != 3 {
-		return false
-	}
-	for _, r := range c {
-		if r < 'A' || r > 'Z' {
-			return false
-		}
-	}
-	return true
-}
-
 // Date is a calendar date without a time zone.
 type Date struct {
 	// Year is from 1 to 9999.

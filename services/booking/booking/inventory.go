@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"time"
 	"unicode/utf8"
+
+	"github.com/waybill/waybill/kit/errs"
 )
 
 // Mode is the kind of vehicle of a departure.
@@ -59,7 +61,6 @@ const (
 	MaxCapacity    = 10000
 	MaxSubStatus   = 64
 	MaxReason      = 500
-	MaxRequestID   = 128
 	MaxPolicyRules = 10
 	MaxNotice      = 366 * 24 * time.Hour
 	// DefaultCheckInHour and DefaultCheckOutHour apply when a property leaves them 0.
@@ -195,86 +196,86 @@ func validZone(tz string) bool {
 // ValidateDeparture checks a departure to create at now. prefix is the request field
 // holding it ("departure").
 func ValidateDeparture(d *Departure, now time.Time, prefix string) error {
-	var v validator
-	v.check(d.Mode.Valid(), prefix+".mode", "must be FLIGHT, TRAIN or BUS")
+	var v errs.Violations
+	v.Check(d.Mode.Valid(), prefix+".mode", "must be FLIGHT, TRAIN or BUS")
 	validateSchedule(&v, d, prefix)
-	v.check(!d.DepartureTime.IsZero() && d.DepartureTime.After(now), prefix+".departure_time", "must be in the future")
-	v.check(runeLen(d.Origin, 1, 16), prefix+".origin", "must be 1 to 16 characters")
-	v.check(runeLen(d.Destination, 1, 16), prefix+".destination", "must be 1 to 16 characters")
-	v.check(d.Origin != d.Destination, prefix+".destination", "must differ from origin")
-	v.check(validZone(d.OriginTimeZone), prefix+".origin_time_zone", "must be an IANA time zone such as Europe/Berlin")
+	v.Check(!d.DepartureTime.IsZero() && d.DepartureTime.After(now), prefix+".departure_time", "must be in the future")
+	v.Check(runeLen(d.Origin, 1, 16), prefix+".origin", "must be 1 to 16 characters")
+	v.Check(runeLen(d.Destination, 1, 16), prefix+".destination", "must be 1 to 16 characters")
+	v.Check(d.Origin != d.Destination, prefix+".destination", "must differ from origin")
+	v.Check(validZone(d.OriginTimeZone), prefix+".origin_time_zone", "must be an IANA time zone such as Europe/Berlin")
 	validateFareClasses(&v, d.FareClasses, prefix+".fare_classes")
-	v.check(runeLen(d.SubStatus, 0, MaxSubStatus), prefix+".sub_status", "must be at most %d characters", MaxSubStatus)
-	return v.err()
+	v.Check(runeLen(d.SubStatus, 0, MaxSubStatus), prefix+".sub_status", "must be at most %d characters", MaxSubStatus)
+	return v.Err()
 }
 
 // validateSchedule checks the fields an update may change too.
-func validateSchedule(v *validator, d *Departure, prefix string) {
-	v.check(runeLen(d.Carrier, 1, 64), prefix+".carrier", "must be 1 to 64 characters")
-	v.check(runeLen(d.Number, 1, 32), prefix+".number", "must be 1 to 32 characters")
-	v.check(!d.DepartureTime.IsZero(), prefix+".departure_time", "is required")
-	v.check(!d.ArrivalTime.IsZero() && d.ArrivalTime.After(d.DepartureTime), prefix+".arrival_time", "must be after departure_time")
+func validateSchedule(v *errs.Violations, d *Departure, prefix string) {
+	v.Check(runeLen(d.Carrier, 1, 64), prefix+".carrier", "must be 1 to 64 characters")
+	v.Check(runeLen(d.Number, 1, 32), prefix+".number", "must be 1 to 32 characters")
+	v.Check(!d.DepartureTime.IsZero(), prefix+".departure_time", "is required")
+	v.Check(!d.ArrivalTime.IsZero() && d.ArrivalTime.After(d.DepartureTime), prefix+".arrival_time", "must be after departure_time")
 }
 
-func validateFareClasses(v *validator, fcs []FareClass, field string) {
-	v.check(len(fcs) >= 1 && len(fcs) <= MaxFareClasses, field, "must hold 1 to %d fare classes", MaxFareClasses)
+func validateFareClasses(v *errs.Violations, fcs []FareClass, field string) {
+	v.Check(len(fcs) >= 1 && len(fcs) <= MaxFareClasses, field, "must hold 1 to %d fare classes", MaxFareClasses)
 	seen := map[string]bool{}
 	for i, f := range fcs {
 		p := field + "[" + itoa(i) + "]"
-		v.check(identRE.MatchString(f.Name), p+".name", "must be 1 to 32 lower-case letters, digits, _ or -")
-		v.check(!seen[f.Name], p+".name", "duplicates another fare class")
+		v.Check(identRE.MatchString(f.Name), p+".name", "must be 1 to 32 lower-case letters, digits, _ or -")
+		v.Check(!seen[f.Name], p+".name", "duplicates another fare class")
 		seen[f.Name] = true
-		v.check(runeLen(f.DisplayName, 0, 64), p+".display_name", "must be at most 64 characters")
-		v.check(f.Capacity >= 1 && f.Capacity <= MaxCapacity, p+".capacity", "must be 1 to %d", MaxCapacity)
+		v.Check(runeLen(f.DisplayName, 0, 64), p+".display_name", "must be at most 64 characters")
+		v.Check(f.Capacity >= 1 && f.Capacity <= MaxCapacity, p+".capacity", "must be 1 to %d", MaxCapacity)
 		validatePolicy(v, f.Policy, p+".cancellation_policy")
 	}
 }
 
 // ValidateProperty checks a property to create. prefix is the request field holding it.
 func ValidateProperty(p *Property, prefix string) error {
-	var v validator
+	var v errs.Violations
 	validatePropertyFields(&v, p, prefix)
-	v.check(cityRE.MatchString(p.City), prefix+".city", "must be 1 to 64 lower-case letters, digits or -")
-	v.check(validZone(p.TimeZone), prefix+".time_zone", "must be an IANA time zone such as Europe/Berlin")
+	v.Check(cityRE.MatchString(p.City), prefix+".city", "must be 1 to 64 lower-case letters, digits or -")
+	v.Check(validZone(p.TimeZone), prefix+".time_zone", "must be an IANA time zone such as Europe/Berlin")
 	validateRoomTypes(&v, p.RoomTypes, prefix+".room_types")
-	v.check(runeLen(p.SubStatus, 0, MaxSubStatus), prefix+".sub_status", "must be at most %d characters", MaxSubStatus)
-	return v.err()
+	v.Check(runeLen(p.SubStatus, 0, MaxSubStatus), prefix+".sub_status", "must be at most %d characters", MaxSubStatus)
+	return v.Err()
 }
 
 // validatePropertyFields checks the fields an update may change too.
-func validatePropertyFields(v *validator, p *Property, prefix string) {
-	v.check(runeLen(p.Name, 1, 200), prefix+".name", "must be 1 to 200 characters")
-	v.check(runeLen(p.Address, 0, 500), prefix+".address", "must be at most 500 characters")
-	v.check(p.Latitude >= -90 && p.Latitude <= 90, prefix+".location.latitude", "must be in [-90, 90]")
-	v.check(p.Longitude >= -180 && p.Longitude <= 180, prefix+".location.longitude", "must be in [-180, 180]")
-	v.check(p.CheckInHour >= 0 && p.CheckInHour <= 23, prefix+".check_in_hour", "must be 0 to 23")
-	v.check(p.CheckOutHour >= 0 && p.CheckOutHour <= 23, prefix+".check_out_hour", "must be 0 to 23")
+func validatePropertyFields(v *errs.Violations, p *Property, prefix string) {
+	v.Check(runeLen(p.Name, 1, 200), prefix+".name", "must be 1 to 200 characters")
+	v.Check(runeLen(p.Address, 0, 500), prefix+".address", "must be at most 500 characters")
+	v.Check(p.Latitude >= -90 && p.Latitude <= 90, prefix+".location.latitude", "must be in [-90, 90]")
+	v.Check(p.Longitude >= -180 && p.Longitude <= 180, prefix+".location.longitude", "must be in [-180, 180]")
+	v.Check(p.CheckInHour >= 0 && p.CheckInHour <= 23, prefix+".check_in_hour", "must be 0 to 23")
+	v.Check(p.CheckOutHour >= 0 && p.CheckOutHour <= 23, prefix+".check_out_hour", "must be 0 to 23")
 }
 
-func validateRoomTypes(v *validator, rts []RoomType, field string) {
-	v.check(len(rts) >= 1 && len(rts) <= MaxRoomTypes, field, "must hold 1 to %d room types", MaxRoomTypes)
+func validateRoomTypes(v *errs.Violations, rts []RoomType, field string) {
+	v.Check(len(rts) >= 1 && len(rts) <= MaxRoomTypes, field, "must hold 1 to %d room types", MaxRoomTypes)
 	seen := map[string]bool{}
 	for i, r := range rts {
 		p := field + "[" + itoa(i) + "]"
-		v.check(identRE.MatchString(r.Name), p+".name", "must be 1 to 32 lower-case letters, digits, _ or -")
-		v.check(!seen[r.Name], p+".name", "duplicates another room type")
+		v.Check(identRE.MatchString(r.Name), p+".name", "must be 1 to 32 lower-case letters, digits, _ or -")
+		v.Check(!seen[r.Name], p+".name", "duplicates another room type")
 		seen[r.Name] = true
-		v.check(runeLen(r.DisplayName, 0, 64), p+".display_name", "must be at most 64 characters")
-		v.check(r.NightlyCapacity >= 1 && r.NightlyCapacity <= MaxCapacity, p+".nightly_capacity", "must be 1 to %d", MaxCapacity)
-		v.check(r.MaxGuests >= 1 && r.MaxGuests <= 20, p+".max_guests", "must be 1 to 20")
+		v.Check(runeLen(r.DisplayName, 0, 64), p+".display_name", "must be at most 64 characters")
+		v.Check(r.NightlyCapacity >= 1 && r.NightlyCapacity <= MaxCapacity, p+".nightly_capacity", "must be 1 to %d", MaxCapacity)
+		v.Check(r.MaxGuests >= 1 && r.MaxGuests <= 20, p+".max_guests", "must be 1 to 20")
 		validatePolicy(v, r.Policy, p+".cancellation_policy")
 	}
 }
 
-func validatePolicy(v *validator, p Policy, field string) {
-	v.check(len(p.Rules) <= MaxPolicyRules, field+".rules", "must hold at most %d rules", MaxPolicyRules)
+func validatePolicy(v *errs.Violations, p Policy, field string) {
+	v.Check(len(p.Rules) <= MaxPolicyRules, field+".rules", "must hold at most %d rules", MaxPolicyRules)
 	seen := map[time.Duration]bool{}
 	for i, r := range p.Rules {
 		f := field + ".rules[" + itoa(i) + "]"
-		v.check(r.MinNotice >= 0 && r.MinNotice <= MaxNotice, f+".min_notice", "must be 0 to 366 days")
-		v.check(!seen[r.MinNotice], f+".min_notice", "duplicates another rule")
+		v.Check(r.MinNotice >= 0 && r.MinNotice <= MaxNotice, f+".min_notice", "must be 0 to 366 days")
+		v.Check(!seen[r.MinNotice], f+".min_notice", "duplicates another rule")
 		seen[r.MinNotice] = true
-		v.check(r.RefundBps >= 0 && r.RefundBps <= 10000, f+".refund_bps", "must be 0 to 10000")
+		v.Check(r.RefundBps >= 0 && r.RefundBps <= 10000, f+".refund_bps", "must be 0 to 10000")
 	}
 }
 

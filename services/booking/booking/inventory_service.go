@@ -3,10 +3,15 @@ package booking
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/waybill/waybill/kit/caller"
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
 )
 
-// Operations named in idempotency keys.
+// Methods named in idempotency keys.
 const (
 	opCreateDeparture = "CreateDeparture"
 	opUpdateDeparture = "UpdateDeparture"
@@ -50,7 +55,7 @@ func (s *Service) priceOffers(ctx context.Context, q offerQuotes) {
 func earliestToday(now time.Time) Date { return DateOf(now.UTC().Add(-12 * time.Hour)) }
 
 // CreateDeparture adds a SCHEDULED departure; operators only.
-func (s *Service) CreateDeparture(ctx context.Context, c Caller, d *Departure, requestID string) (*Departure, error) {
+func (s *Service) CreateDeparture(ctx context.Context, c caller.Caller, d *Departure, requestID string) (*Departure, error) {
 	if err := requireOperator(c); err != nil {
 		return nil, err
 	}
@@ -58,9 +63,10 @@ func (s *Service) CreateDeparture(ctx context.Context, c Caller, d *Departure, r
 	if err := ValidateDeparture(d, now, "departure"); err != nil {
 		return nil, err
 	}
-	if err := validRequestID(requestID); err != nil {
+	if err := idempotency.CheckRequestID(requestID, false); err != nil {
 		return nil, err
 	}
+	key := requestKey(c, opCreateDeparture, requestID, digest(d))
 	nd := *d
 	nd.ID = NewID()
 	nd.Status = DepartureScheduled
@@ -70,7 +76,7 @@ func (s *Service) CreateDeparture(ctx context.Context, c Caller, d *Departure, r
 	for i := range nd.FareClasses {
 		nd.FareClasses[i].Held, nd.FareClasses[i].Sold = 0, 0
 	}
-	out, err := s.store.CreateDeparture(ctx, &nd, IdempotencyKey{Actor: c.Subject, Operation: opCreateDeparture, RequestID: requestID})
+	out, err := s.store.CreateDeparture(ctx, &nd, key)
 	if err != nil {
 		return nil, err
 	}
@@ -79,15 +85,15 @@ func (s *Service) CreateDeparture(ctx context.Context, c Caller, d *Departure, r
 }
 
 // GetDeparture returns one departure to any authenticated caller.
-func (s *Service) GetDeparture(ctx context.Context, c Caller, id string) (*Departure, error) {
+func (s *Service) GetDeparture(ctx context.Context, c caller.Caller, id string) (*Departure, error) {
 	if err := requireCaller(c); err != nil {
 		return nil, err
 	}
 	if id == "" {
-		return nil, Invalid("departure_id", "is required")
+		return nil, errs.Invalid("departure_id", "is required")
 	}
 	if !ValidID(id) {
-		return nil, ErrNotFound
+		return nil, errs.Missing("", "departure %s does not exist", id)
 	}
 	d, err := s.store.GetDeparture(ctx, id)
 	if err != nil {
@@ -98,18 +104,15 @@ func (s *Service) GetDeparture(ctx context.Context, c Caller, id string) (*Depar
 }
 
 // ListDepartures lists departures for operators.
-func (s *Service) ListDepartures(ctx context.Context, c Caller, f DepartureFilter, pageSize int, pageToken string) (Page[*Departure], error) {
+func (s *Service) ListDepartures(ctx context.Context, c caller.Caller, f DepartureFilter, pageSize int, pageToken string) (Page[*Departure], error) {
 	if err := requireOperator(c); err != nil {
 		return Page[*Departure]{}, err
 	}
-	limit, err := PageSize(pageSize)
+	q, err := readPage[TimeCursor](pageSize, pageToken, f.Mode, f.Carrier, f.Origin, f.Destination, f.Status, f.From, f.To)
 	if err != nil {
 		return Page[*Departure]{}, err
 	}
-	if f.After, err = decodeToken[TimeCursor](pageToken); err != nil {
-		return Page[*Departure]{}, err
-	}
-	f.Limit, f.Now = limit+1, s.now()
+	f.After, f.Limit, f.Now = q.after, q.limit+1, s.now()
 	ds, err := s.store.ListDepartures(ctx, f)
 	if err != nil {
 		return Page[*Departure]{}, err
@@ -117,70 +120,70 @@ func (s *Service) ListDepartures(ctx context.Context, c Caller, f DepartureFilte
 	for _, d := range ds {
 		d.Refresh(f.Now)
 	}
-	return page(ds, limit, func(d *Departure) any { return TimeCursor{Time: d.DepartureTime, ID: d.ID} }), nil
+	return cut(q, ds, func(d *Departure) TimeCursor { return TimeCursor{Time: d.DepartureTime, ID: d.ID} }), nil
 }
 
 // checkUpdate is what an update checks before anything else: the caller is an
 // operator, the resource's id (idField) is set, the field mask names at least one field
 // and only fields of allowed, and the request id is well formed.
-func checkUpdate(c Caller, id, idField string, paths, allowed []string, requestID string) error {
+func checkUpdate(c caller.Caller, id, idField string, paths, allowed []string, requestID string) error {
 	if err := requireOperator(c); err != nil {
 		return err
 	}
 	if id == "" {
-		return Invalid(idField, "is required")
+		return errs.Invalid(idField, "is required")
 	}
 	if len(paths) == 0 {
-		return Invalid("update_mask", "must name at least one field")
+		return errs.Invalid("update_mask", "must name at least one field")
 	}
 	for _, p := range paths {
 		if !slices.Contains(allowed, p) {
-			return Invalid("update_mask", "cannot change %q; allowed: %v", p, allowed)
+			return errs.Invalid("update_mask", "cannot change %q; allowed: %v", p, allowed)
 		}
 	}
-	return validRequestID(requestID)
+	return idempotency.CheckRequestID(requestID, false)
 }
 
 // Paths UpdateDeparture accepts.
 var departurePaths = []string{"carrier", "number", "departure_time", "arrival_time", "fare_classes", "sub_status"}
 
 // UpdateDeparture changes the fields named in paths; operators only.
-func (s *Service) UpdateDeparture(ctx context.Context, c Caller, in *Departure, paths []string, requestID string) (*Departure, error) {
+func (s *Service) UpdateDeparture(ctx context.Context, c caller.Caller, in *Departure, paths []string, requestID string) (*Departure, error) {
 	if err := checkUpdate(c, in.ID, "departure.id", paths, departurePaths, requestID); err != nil {
 		return nil, err
 	}
 	if !ValidID(in.ID) {
-		return nil, ErrNotFound
+		return nil, errs.Missing("", "departure %s does not exist", in.ID)
 	}
 	now := s.now()
 	// Validate the new values before touching the database.
-	var v validator
+	var v errs.Violations
 	if slices.Contains(paths, "carrier") {
-		v.check(runeLen(in.Carrier, 1, 64), "departure.carrier", "must be 1 to 64 characters")
+		v.Check(runeLen(in.Carrier, 1, 64), "departure.carrier", "must be 1 to 64 characters")
 	}
 	if slices.Contains(paths, "number") {
-		v.check(runeLen(in.Number, 1, 32), "departure.number", "must be 1 to 32 characters")
+		v.Check(runeLen(in.Number, 1, 32), "departure.number", "must be 1 to 32 characters")
 	}
 	if slices.Contains(paths, "departure_time") {
-		v.check(in.DepartureTime.After(now), "departure.departure_time", "must be in the future")
+		v.Check(in.DepartureTime.After(now), "departure.departure_time", "must be in the future")
 	}
 	if slices.Contains(paths, "fare_classes") {
 		validateFareClasses(&v, in.FareClasses, "departure.fare_classes")
 	}
 	if slices.Contains(paths, "sub_status") {
-		v.check(runeLen(in.SubStatus, 0, MaxSubStatus), "departure.sub_status", "must be at most %d characters", MaxSubStatus)
+		v.Check(runeLen(in.SubStatus, 0, MaxSubStatus), "departure.sub_status", "must be at most %d characters", MaxSubStatus)
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	key := IdempotencyKey{Actor: c.Subject, Operation: opUpdateDeparture, RequestID: requestID}
+	key := requestKey(c, opUpdateDeparture, requestID, in.ID, strings.Join(paths, ","), digest(in))
 	out, err := s.store.UpdateDeparture(ctx, in.ID, key, func(d *Departure) (bool, error) {
 		if in.Version != 0 && in.Version != d.Version {
-			return false, ErrConflict
+			return false, errVersion("departure", d.ID, d.Version, in.Version)
 		}
 		d.Refresh(now)
 		if d.Status != DepartureScheduled && (len(paths) > 1 || paths[0] != "sub_status") {
-			return false, Precondition(ReasonNotOnSale, "only sub_status may change on a departure that left or was cancelled")
+			return false, errs.Precondition(ReasonNotOnSale, "only sub_status may change on a departure that left or was cancelled")
 		}
 		oldDep, oldArr := d.DepartureTime, d.ArrivalTime
 		for _, p := range paths {
@@ -204,7 +207,7 @@ func (s *Service) UpdateDeparture(ctx context.Context, c Caller, in *Departure, 
 			}
 		}
 		if !d.ArrivalTime.After(d.DepartureTime) {
-			return false, Invalid("departure.arrival_time", "must be after departure_time")
+			return false, errs.Invalid("departure.arrival_time", "must be after departure_time")
 		}
 		d.UpdateTime = now
 		d.Version++
@@ -226,13 +229,13 @@ func replaceFareClasses(current, next []FareClass) ([]FareClass, error) {
 		if cur, ok := findFareClass(current, out[i].Name); ok {
 			out[i].Held, out[i].Sold = cur.Held, cur.Sold
 			if out[i].Capacity < cur.Held+cur.Sold {
-				return nil, Precondition(ReasonInUse, "fare class %q has %d seats held or sold, more than the new capacity", cur.Name, cur.Held+cur.Sold)
+				return nil, errs.Precondition(ReasonInUse, "fare class %q has %d seats held or sold, more than the new capacity", cur.Name, cur.Held+cur.Sold)
 			}
 		}
 	}
 	for _, cur := range current {
 		if _, ok := findFareClass(next, cur.Name); !ok && cur.Held+cur.Sold > 0 {
-			return nil, Precondition(ReasonInUse, "fare class %q has seats held or sold and cannot be removed", cur.Name)
+			return nil, errs.Precondition(ReasonInUse, "fare class %q has seats held or sold and cannot be removed", cur.Name)
 		}
 	}
 	return out, nil
@@ -249,39 +252,41 @@ func findFareClass(fcs []FareClass, name string) (FareClass, bool) {
 
 // checkWithdrawal is what cancelling a departure or closing a property checks first:
 // the caller is an operator, the id (idField) is set, the reason and request id are
-// well formed; an id that cannot exist is ErrNotFound.
-func checkWithdrawal(c Caller, id, idField, reason, requestID string) error {
+// well formed; an id that cannot exist is NOT_FOUND (what names the resource).
+func checkWithdrawal(c caller.Caller, what, id, idField, reason, requestID string) error {
 	if err := requireOperator(c); err != nil {
 		return err
 	}
-	var v validator
-	v.check(id != "", idField, "is required")
-	v.check(runeLen(reason, 1, MaxReason), "reason", "must be 1 to %d characters", MaxReason)
-	v.check(runeLen(requestID, 0, MaxRequestID), "request_id", "must be at most %d characters", MaxRequestID)
-	if err := v.err(); err != nil {
+	var v errs.Violations
+	v.Check(id != "", idField, "is required")
+	v.Check(runeLen(reason, 1, MaxReason), "reason", "must be 1 to %d characters", MaxReason)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if err := idempotency.CheckRequestID(requestID, false); err != nil {
 		return err
 	}
 	if !ValidID(id) {
-		return ErrNotFound
+		return errs.Missing("", "%s %s does not exist", what, id)
 	}
 	return nil
 }
 
 // CancelDeparture cancels a SCHEDULED departure and all its HELD and CONFIRMED
 // reservations with a full refund; operators only.
-func (s *Service) CancelDeparture(ctx context.Context, c Caller, id, reason, requestID string) (*Departure, int, error) {
-	if err := checkWithdrawal(c, id, "departure_id", reason, requestID); err != nil {
+func (s *Service) CancelDeparture(ctx context.Context, c caller.Caller, id, reason, requestID string) (*Departure, int, error) {
+	if err := checkWithdrawal(c, "departure", id, "departure_id", reason, requestID); err != nil {
 		return nil, 0, err
 	}
 	now := s.now()
-	key := IdempotencyKey{Actor: c.Subject, Operation: opCancelDeparture, RequestID: requestID}
+	key := requestKey(c, opCancelDeparture, requestID, id, reason)
 	d, n, err := s.store.CancelDeparture(ctx, id, key, func(d *Departure) (bool, error) {
 		d.Refresh(now)
 		switch d.Status {
 		case DepartureCancelled:
 			return false, nil
 		case DepartureDeparted:
-			return false, Precondition(ReasonNotOnSale, "the departure already left")
+			return false, errs.Precondition(ReasonNotOnSale, "departure %s already left", d.ID)
 		}
 		d.Status, d.CancelReason, d.UpdateTime = DepartureCancelled, reason, now
 		d.Version++
@@ -314,32 +319,30 @@ type Option struct {
 
 // SearchDepartures finds scheduled departures on a route and local date, with a quote per
 // fare class that fits the party.
-func (s *Service) SearchDepartures(ctx context.Context, c Caller, q DepartureSearch, passengers, pageSize int, pageToken string) (Page[DepartureOffer], error) {
+func (s *Service) SearchDepartures(ctx context.Context, c caller.Caller, q DepartureSearch, passengers, pageSize int, pageToken string) (Page[DepartureOffer], error) {
 	var none Page[DepartureOffer]
 	if err := requireCaller(c); err != nil {
 		return none, err
 	}
 	now := s.now()
-	var v validator
-	v.check(runeLen(q.Origin, 1, 16), "origin", "must be 1 to 16 characters")
-	v.check(runeLen(q.Destination, 1, 16), "destination", "must be 1 to 16 characters")
-	v.check(q.Origin != q.Destination, "destination", "must differ from origin")
-	v.check(q.Date.Valid(), "date", "must be a valid date")
-	v.check(!q.Date.Valid() || !q.Date.Before(earliestToday(now)), "date", "must be today or later")
-	v.check(q.Mode == ModeUnspecified || q.Mode.Valid(), "mode", "must be a defined mode")
-	v.check(passengers >= 0 && passengers <= 9, "passengers", "must be 1 to 9")
-	if err := v.err(); err != nil {
+	var v errs.Violations
+	v.Check(runeLen(q.Origin, 1, 16), "origin", "must be 1 to 16 characters")
+	v.Check(runeLen(q.Destination, 1, 16), "destination", "must be 1 to 16 characters")
+	v.Check(q.Origin != q.Destination, "destination", "must differ from origin")
+	v.Check(q.Date.Valid(), "date", "must be a valid date")
+	v.Check(!q.Date.Valid() || !q.Date.Before(earliestToday(now)), "date", "must be today or later")
+	v.Check(q.Mode == ModeUnspecified || q.Mode.Valid(), "mode", "must be a defined mode")
+	v.Check(passengers >= 0 && passengers <= 9, "passengers", "must be 1 to 9")
+	if err := v.Err(); err != nil {
 		return none, err
 	}
 	passengers = max(passengers, 1)
-	limit, err := PageSize(pageSize)
+	pq, err := readPage[TimeCursor](pageSize, pageToken, q.Origin, q.Destination, q.Date.String(), q.Mode)
 	if err != nil {
 		return none, err
 	}
-	if q.After, err = decodeToken[TimeCursor](pageToken); err != nil {
-		return none, err
-	}
-	q.Limit, q.Now = limit+1, now
+	limit := pq.limit
+	q.After, q.Limit, q.Now = pq.after, limit+1, now
 	ds, err := s.store.SearchDepartures(ctx, q)
 	if err != nil {
 		return none, err
@@ -361,22 +364,23 @@ func (s *Service) SearchDepartures(ctx context.Context, c Caller, q DepartureSea
 		}
 	}
 	s.priceOffers(ctx, quotes)
-	return page(offers, limit, func(o DepartureOffer) any {
+	return cut(pq, offers, func(o DepartureOffer) TimeCursor {
 		return TimeCursor{Time: o.Departure.DepartureTime, ID: o.Departure.ID}
 	}), nil
 }
 
 // CreateProperty adds an ACTIVE property; operators only.
-func (s *Service) CreateProperty(ctx context.Context, c Caller, p *Property, requestID string) (*Property, error) {
+func (s *Service) CreateProperty(ctx context.Context, c caller.Caller, p *Property, requestID string) (*Property, error) {
 	if err := requireOperator(c); err != nil {
 		return nil, err
 	}
 	if err := ValidateProperty(p, "property"); err != nil {
 		return nil, err
 	}
-	if err := validRequestID(requestID); err != nil {
+	if err := idempotency.CheckRequestID(requestID, false); err != nil {
 		return nil, err
 	}
+	key := requestKey(c, opCreateProperty, requestID, digest(p))
 	now := s.now()
 	np := *p
 	np.ID = NewID()
@@ -389,86 +393,83 @@ func (s *Service) CreateProperty(ctx context.Context, c Caller, p *Property, req
 		np.CheckOutHour = DefaultCheckOutHour
 	}
 	np.CreateTime, np.UpdateTime, np.Version = now, now, 1
-	return s.store.CreateProperty(ctx, &np, IdempotencyKey{Actor: c.Subject, Operation: opCreateProperty, RequestID: requestID})
+	return s.store.CreateProperty(ctx, &np, key)
 }
 
 // GetProperty returns one property to any authenticated caller.
-func (s *Service) GetProperty(ctx context.Context, c Caller, id string) (*Property, error) {
+func (s *Service) GetProperty(ctx context.Context, c caller.Caller, id string) (*Property, error) {
 	if err := requireCaller(c); err != nil {
 		return nil, err
 	}
 	if id == "" {
-		return nil, Invalid("property_id", "is required")
+		return nil, errs.Invalid("property_id", "is required")
 	}
 	if !ValidID(id) {
-		return nil, ErrNotFound
+		return nil, errs.Missing("", "property %s does not exist", id)
 	}
 	return s.store.GetProperty(ctx, id)
 }
 
 // ListProperties lists properties for operators.
-func (s *Service) ListProperties(ctx context.Context, c Caller, f PropertyFilter, pageSize int, pageToken string) (Page[*Property], error) {
+func (s *Service) ListProperties(ctx context.Context, c caller.Caller, f PropertyFilter, pageSize int, pageToken string) (Page[*Property], error) {
 	if err := requireOperator(c); err != nil {
 		return Page[*Property]{}, err
 	}
-	limit, err := PageSize(pageSize)
+	q, err := readPage[NameCursor](pageSize, pageToken, f.City, f.Status)
 	if err != nil {
 		return Page[*Property]{}, err
 	}
-	if f.After, err = decodeToken[NameCursor](pageToken); err != nil {
-		return Page[*Property]{}, err
-	}
-	f.Limit = limit + 1
+	f.After, f.Limit = q.after, q.limit+1
 	ps, err := s.store.ListProperties(ctx, f)
 	if err != nil {
 		return Page[*Property]{}, err
 	}
-	return page(ps, limit, func(p *Property) any { return NameCursor{City: p.City, Name: p.Name, ID: p.ID} }), nil
+	return cut(q, ps, func(p *Property) NameCursor { return NameCursor{City: p.City, Name: p.Name, ID: p.ID} }), nil
 }
 
 // Paths UpdateProperty accepts.
 var propertyPaths = []string{"name", "address", "location", "check_in_hour", "check_out_hour", "room_types", "sub_status"}
 
 // UpdateProperty changes the fields named in paths; operators only.
-func (s *Service) UpdateProperty(ctx context.Context, c Caller, in *Property, paths []string, requestID string) (*Property, error) {
+func (s *Service) UpdateProperty(ctx context.Context, c caller.Caller, in *Property, paths []string, requestID string) (*Property, error) {
 	if err := checkUpdate(c, in.ID, "property.id", paths, propertyPaths, requestID); err != nil {
 		return nil, err
 	}
-	var v validator
+	var v errs.Violations
 	for _, p := range paths {
 		switch p {
 		case "name":
-			v.check(runeLen(in.Name, 1, 200), "property.name", "must be 1 to 200 characters")
+			v.Check(runeLen(in.Name, 1, 200), "property.name", "must be 1 to 200 characters")
 		case "address":
-			v.check(runeLen(in.Address, 0, 500), "property.address", "must be at most 500 characters")
+			v.Check(runeLen(in.Address, 0, 500), "property.address", "must be at most 500 characters")
 		case "location":
-			v.check(in.Latitude >= -90 && in.Latitude <= 90, "property.location.latitude", "must be in [-90, 90]")
-			v.check(in.Longitude >= -180 && in.Longitude <= 180, "property.location.longitude", "must be in [-180, 180]")
+			v.Check(in.Latitude >= -90 && in.Latitude <= 90, "property.location.latitude", "must be in [-90, 90]")
+			v.Check(in.Longitude >= -180 && in.Longitude <= 180, "property.location.longitude", "must be in [-180, 180]")
 		case "check_in_hour":
-			v.check(in.CheckInHour >= 0 && in.CheckInHour <= 23, "property.check_in_hour", "must be 0 to 23")
+			v.Check(in.CheckInHour >= 0 && in.CheckInHour <= 23, "property.check_in_hour", "must be 0 to 23")
 		case "check_out_hour":
-			v.check(in.CheckOutHour >= 0 && in.CheckOutHour <= 23, "property.check_out_hour", "must be 0 to 23")
+			v.Check(in.CheckOutHour >= 0 && in.CheckOutHour <= 23, "property.check_out_hour", "must be 0 to 23")
 		case "room_types":
 			validateRoomTypes(&v, in.RoomTypes, "property.room_types")
 		case "sub_status":
-			v.check(runeLen(in.SubStatus, 0, MaxSubStatus), "property.sub_status", "must be at most %d characters", MaxSubStatus)
+			v.Check(runeLen(in.SubStatus, 0, MaxSubStatus), "property.sub_status", "must be at most %d characters", MaxSubStatus)
 		}
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if !ValidID(in.ID) {
-		return nil, ErrNotFound
+		return nil, errs.Missing("", "property %s does not exist", in.ID)
 	}
 	now := s.now()
-	key := IdempotencyKey{Actor: c.Subject, Operation: opUpdateProperty, RequestID: requestID}
+	key := requestKey(c, opUpdateProperty, requestID, in.ID, strings.Join(paths, ","), digest(in))
 	today := func(p *Property) Date { return DateOf(now.In(p.Location())) }
 	return s.store.UpdateProperty(ctx, in.ID, key, today, func(p *Property) error {
 		if in.Version != 0 && in.Version != p.Version {
-			return ErrConflict
+			return errVersion("property", p.ID, p.Version, in.Version)
 		}
 		if p.Status != PropertyActive && (len(paths) > 1 || paths[0] != "sub_status") {
-			return Precondition(ReasonNotOnSale, "only sub_status may change on a closed property")
+			return errs.Precondition(ReasonNotOnSale, "only sub_status may change on a closed property")
 		}
 		for _, path := range paths {
 			switch path {
@@ -496,12 +497,12 @@ func (s *Service) UpdateProperty(ctx context.Context, c Caller, in *Property, pa
 
 // CloseProperty closes an ACTIVE property and cancels its HELD and CONFIRMED reservations
 // with a full refund; operators only.
-func (s *Service) CloseProperty(ctx context.Context, c Caller, id, reason, requestID string) (*Property, int, error) {
-	if err := checkWithdrawal(c, id, "property_id", reason, requestID); err != nil {
+func (s *Service) CloseProperty(ctx context.Context, c caller.Caller, id, reason, requestID string) (*Property, int, error) {
+	if err := checkWithdrawal(c, "property", id, "property_id", reason, requestID); err != nil {
 		return nil, 0, err
 	}
 	now := s.now()
-	key := IdempotencyKey{Actor: c.Subject, Operation: opCloseProperty, RequestID: requestID}
+	key := requestKey(c, opCloseProperty, requestID, id, reason)
 	return s.store.CloseProperty(ctx, id, key, func(p *Property) (bool, error) {
 		if p.Status == PropertyClosed {
 			return false, nil
@@ -523,32 +524,30 @@ type StayOffer struct {
 
 // SearchStays finds active properties in a city with, per room type that fits the party,
 // the rooms free on every night and a quote for the stay.
-func (s *Service) SearchStays(ctx context.Context, c Caller, q StaySearch, guests, rooms, pageSize int, pageToken string) (Page[StayOffer], error) {
+func (s *Service) SearchStays(ctx context.Context, c caller.Caller, q StaySearch, guests, rooms, pageSize int, pageToken string) (Page[StayOffer], error) {
 	var none Page[StayOffer]
 	if err := requireCaller(c); err != nil {
 		return none, err
 	}
 	now := s.now()
-	var v validator
-	v.check(cityRE.MatchString(q.City), "city", "must be 1 to 64 lower-case letters, digits or -")
+	var v errs.Violations
+	v.Check(cityRE.MatchString(q.City), "city", "must be 1 to 64 lower-case letters, digits or -")
 	validateStayDates(&v, q.CheckIn, q.CheckOut, earliestToday(now), "check_in_date", "check_out_date")
-	v.check(guests >= 0 && guests <= 40, "guests", "must be 1 to 40")
-	v.check(rooms >= 0 && rooms <= 9, "rooms", "must be 1 to 9")
-	if err := v.err(); err != nil {
+	v.Check(guests >= 0 && guests <= 40, "guests", "must be 1 to 40")
+	v.Check(rooms >= 0 && rooms <= 9, "rooms", "must be 1 to 9")
+	if err := v.Err(); err != nil {
 		return none, err
 	}
 	guests, rooms = max(guests, 1), max(rooms, 1)
 	if rooms > guests {
-		return none, Invalid("rooms", "must not exceed guests")
+		return none, errs.Invalid("rooms", "must not exceed guests")
 	}
-	limit, err := PageSize(pageSize)
+	pq, err := readPage[NameCursor](pageSize, pageToken, q.City, q.CheckIn.String(), q.CheckOut.String())
 	if err != nil {
 		return none, err
 	}
-	if q.After, err = decodeToken[NameCursor](pageToken); err != nil {
-		return none, err
-	}
-	q.Limit = limit + 1
+	limit := pq.limit
+	q.After, q.Limit = pq.after, limit+1
 	ps, err := s.store.SearchStays(ctx, q)
 	if err != nil {
 		return none, err
@@ -575,16 +574,16 @@ func (s *Service) SearchStays(ctx context.Context, c Caller, q StaySearch, guest
 		}
 	}
 	s.priceOffers(ctx, quotes)
-	return page(offers, limit, func(o StayOffer) any { return NameCursor{Name: o.Property.Name, ID: o.Property.ID} }), nil
+	return cut(pq, offers, func(o StayOffer) NameCursor { return NameCursor{Name: o.Property.Name, ID: o.Property.ID} }), nil
 }
 
 // validateStayDates checks a stay's dates against the earliest allowed check-in date.
-func validateStayDates(v *validator, in, out, earliest Date, inField, outField string) {
-	v.check(in.Valid(), inField, "must be a valid date")
-	v.check(out.Valid(), outField, "must be a valid date")
+func validateStayDates(v *errs.Violations, in, out, earliest Date, inField, outField string) {
+	v.Check(in.Valid(), inField, "must be a valid date")
+	v.Check(out.Valid(), outField, "must be a valid date")
 	if in.Valid() && out.Valid() {
-		v.check(!in.Before(earliest), inField, "must be today or later")
+		v.Check(!in.Before(earliest), inField, "must be today or later")
 		n := in.DaysUntil(out)
-		v.check(n >= 1 && n <= 30, outField, "must be 1 to 30 nights after %s", inField)
+		v.Check(n >= 1 && n <= 30, outField, "must be 1 to 30 nights after %s", inField)
 	}
 }

@@ -1,30 +1,17 @@
 package booking
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"time"
+
+	"github.com/waybill/waybill/kit/page"
 )
 
-// Page sizes of list and search methods.
+// Page sizes of list and search methods (kit/page's rules: 0 means the default, more
+// than the maximum is lowered to it).
 const (
 	DefaultPageSize = 50
 	MaxPageSize     = 500
 )
-
-// PageSize applies the API's page size rules: 0 means the default, values above the
-// maximum are lowered to it, and negative values are invalid.
-func PageSize(n int) (int, error) {
-	switch {
-	case n < 0:
-		return 0, Invalid("page_size", "must not be negative")
-	case n == 0:
-		return DefaultPageSize, nil
-	case n > MaxPageSize:
-		return MaxPageSize, nil
-	}
-	return n, nil
-}
 
 // TimeCursor is a position in a list ordered by a time and an id.
 type TimeCursor struct {
@@ -39,26 +26,41 @@ type NameCursor struct {
 	ID   string `json:"i"`
 }
 
-// encodeToken makes an opaque page token of a cursor.
-func encodeToken(cursor any) string {
-	b, _ := json.Marshal(cursor) // cursors are plain structs: never fails
-	return base64.RawURLEncoding.EncodeToString(b)
+// pageQuery is where a list call starts: its limit, the cursor of its page token (nil
+// on the first page) and the fingerprint of its filters, for the next token.
+type pageQuery[C any] struct {
+	limit  int
+	after  *C
+	filter string
 }
 
-// decodeToken reads a page token into cursor; an empty token leaves it nil.
-func decodeToken[T any](tok string) (*T, error) {
-	if tok == "" {
-		return nil, nil
+// readPage applies the page size rules and reads a page token issued for the filters
+// fingerprinted from filter (kit/page refuses a token issued for other filters).
+func readPage[C any](size int, token string, filter ...any) (pageQuery[C], error) {
+	q := pageQuery[C]{filter: page.Fingerprint(filter...)}
+	var err error
+	if q.limit, err = page.Limit(size, DefaultPageSize, MaxPageSize); err != nil {
+		return q, err
 	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
+	var c C
+	ok, err := page.Decode(token, q.filter, &c)
 	if err != nil {
-		return nil, Invalid("page_token", "is malformed")
+		return q, err
 	}
-	var c T
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, Invalid("page_token", "is malformed")
+	if ok {
+		q.after = &c
 	}
-	return &c, nil
+	return q, nil
+}
+
+// cut cuts the limit+1 items a store returned into a page, with the next token made from
+// the cursor of the last item kept.
+func cut[T, C any](q pageQuery[C], items []T, cursor func(T) C) Page[T] {
+	if len(items) <= q.limit {
+		return Page[T]{Items: items}
+	}
+	items = items[:q.limit]
+	return Page[T]{Items: items, NextToken: page.Encode(cursor(items[len(items)-1]), q.filter)}
 }
 
 // DepartureFilter selects departures for ListDepartures.
@@ -114,14 +116,4 @@ type ReservationFilter struct {
 type Page[T any] struct {
 	Items     []T
 	NextToken string
-}
-
-// page cuts the limit+1 items a store returned into a page, with the next token made from
-// the last item kept.
-func page[T any](items []T, limit int, cursor func(T) any) Page[T] {
-	if len(items) <= limit {
-		return Page[T]{Items: items}
-	}
-	items = items[:limit]
-	return Page[T]{Items: items, NextToken: encodeToken(cursor(items[len(items)-1]))}
 }

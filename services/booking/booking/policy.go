@@ -1,6 +1,10 @@
 package booking
 
-import "time"
+import (
+	"time"
+
+	"github.com/waybill/waybill/kit/money"
+)
 
 // Policy says how much of a confirmed reservation's price is refunded on cancellation,
 // depending on the notice given before the reservation's start.
@@ -33,12 +37,12 @@ func (p Policy) Applicable(start, now time.Time) *Rule {
 // applied (nil when none applies: no refund), and when that answer stops holding (the
 // moment the rule's notice runs out; zero when no rule applies). The refund is rounded
 // down to a whole minor unit, so it never exceeds the policy's share.
-func (p Policy) Refund(price Money, start, now time.Time) (Money, *Rule, time.Time) {
+func (p Policy) Refund(price money.Money, start, now time.Time) (money.Money, *Rule, time.Time) {
 	r := p.Applicable(start, now)
 	if r == nil {
-		return Money{Currency: price.Currency}, nil, time.Time{}
+		return money.Money{Currency: price.Currency}, nil, time.Time{}
 	}
 	amount := price.Amount * int64(r.RefundBps) / 10000
 	rule := *r
-	return Money{Amount: amount, Currency: price.Currency}, &rule, start.Add(-r.MinNotice)
+	return money.Money{Amount: amount, Currency: price.Currency}, &rule, start.Add(-r.MinNotice)
 }

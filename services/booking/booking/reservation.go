@@ -2,6 +2,9 @@ package booking
 
 import (
 	"time"
+
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/money"
 )
 
 // Kind is the kind of a reserved item.
@@ -127,16 +130,14 @@ const (
 
 // Reservation is one customer's reservation of seats or room-nights.
 type Reservation struct {
-	ID         string
-	CustomerID string
-	// RequestID is the create call's idempotency key; empty when none was given.
-	RequestID      string
+	ID             string
+	CustomerID     string
 	Kind           Kind
 	Seat           *SeatItem
 	Stay           *StayItem
 	Quantity       int
 	Travelers      []string
-	Price          Money
+	Price          money.Money
 	RateCardID     string
 	RateVersion    int64
 	QuoteID        string
@@ -185,12 +186,12 @@ type Cancellation struct {
 	Time       time.Time
 	Reason     string
 	Actor      string
-	Refundable Money
+	Refundable money.Money
 }
 
 // Fee returns the part of price kept.
-func (c *Cancellation) Fee(price Money) Money {
-	return Money{Amount: price.Amount - c.Refundable.Amount, Currency: price.Currency}
+func (c *Cancellation) Fee(price money.Money) money.Money {
+	return money.Money{Amount: price.Amount - c.Refundable.Amount, Currency: price.Currency}
 }
 
 // StatusChange is one transition in a reservation's history.
@@ -219,7 +220,7 @@ type Change struct {
 // change; it fails with FAILED_PRECONDITION when the state machine forbids it.
 func (r *Reservation) transition(to Status, now time.Time, actor, reason, event string) (Change, error) {
 	if !CanTransition(r.Status, to) {
-		return Change{}, Precondition(ReasonInvalidTransition, "a %s reservation cannot become %s", r.Status, to)
+		return Change{}, errs.Precondition(ReasonInvalidTransition, "a %s reservation cannot become %s", r.Status, to)
 	}
 	from := r.Status
 	held, sold := CounterDelta(from, to, r.Quantity)
@@ -239,7 +240,7 @@ func (r *Reservation) Confirm(now time.Time, actor string) (Change, error) {
 		return Change{None: true}, nil
 	}
 	if r.Status == StatusHeld && !now.Before(r.HoldExpireTime) {
-		return Change{}, Precondition(ReasonHoldExpired, "the hold expired at %s", r.HoldExpireTime.UTC().Format(time.RFC3339))
+		return Change{}, errs.Precondition(ReasonHoldExpired, "the hold expired at %s", r.HoldExpireTime.UTC().Format(time.RFC3339))
 	}
 	return r.transition(StatusConfirmed, now, actor, "", EventConfirmed)
 }
@@ -247,15 +248,15 @@ func (r *Reservation) Confirm(now time.Time, actor string) (Change, error) {
 // Expire moves a HELD reservation whose hold has lapsed at now to EXPIRED.
 func (r *Reservation) Expire(now time.Time) (Change, error) {
 	if r.Status == StatusHeld && now.Before(r.HoldExpireTime) {
-		return Change{}, Precondition(ReasonInvalidTransition, "the hold has not expired yet")
+		return Change{}, errs.Precondition(ReasonInvalidTransition, "the hold has not expired yet")
 	}
 	return r.transition(StatusExpired, now, ActorSystem, "hold expired", EventExpired)
 }
 
 // CancelQuote is what cancelling a reservation now would refund.
 type CancelQuote struct {
-	Refundable Money
-	Fee        Money
+	Refundable money.Money
+	Fee        money.Money
 	// Rule is the policy rule applied; nil for a free cancellation or when none applies.
 	Rule *Rule
 	// ValidUntil is when the answer changes; zero when it does not before the start.
@@ -268,16 +269,16 @@ type CancelQuote struct {
 // cannot be cancelled now.
 func (r *Reservation) QuoteCancel(now time.Time, fullRefund bool) (CancelQuote, error) {
 	if !CanTransition(r.Status, StatusCancelled) {
-		return CancelQuote{}, Precondition(ReasonInvalidTransition, "a %s reservation cannot be cancelled", r.Status)
+		return CancelQuote{}, errs.Precondition(ReasonInvalidTransition, "a %s reservation cannot be cancelled", r.Status)
 	}
 	if r.Status == StatusHeld || fullRefund {
-		return CancelQuote{Refundable: r.Price, Fee: Money{Currency: r.Price.Currency}}, nil
+		return CancelQuote{Refundable: r.Price, Fee: money.Money{Currency: r.Price.Currency}}, nil
 	}
 	if !now.Before(r.ServiceStart) {
-		return CancelQuote{}, Precondition(ReasonOutsideWindow, "the reservation started at %s", r.ServiceStart.UTC().Format(time.RFC3339))
+		return CancelQuote{}, errs.Precondition(ReasonOutsideWindow, "the reservation started at %s", r.ServiceStart.UTC().Format(time.RFC3339))
 	}
 	refund, rule, until := r.Policy.Refund(r.Price, r.ServiceStart, now)
-	return CancelQuote{Refundable: refund, Fee: Money{Amount: r.Price.Amount - refund.Amount, Currency: r.Price.Currency}, Rule: rule, ValidUntil: until}, nil
+	return CancelQuote{Refundable: refund, Fee: money.Money{Amount: r.Price.Amount - refund.Amount, Currency: r.Price.Currency}, Rule: rule, ValidUntil: until}, nil
 }
 
 // Cancel moves a HELD or CONFIRMED reservation to CANCELLED with the refund QuoteCancel
@@ -314,7 +315,7 @@ func (r *Reservation) CheckIn(now time.Time, actor string) (Change, error) {
 	if r.Status == StatusConfirmed {
 		from, until := r.CheckInWindow()
 		if now.Before(from) || !now.Before(until) {
-			return Change{}, Precondition(ReasonOutsideWindow, "check-in is open from %s until %s",
+			return Change{}, errs.Precondition(ReasonOutsideWindow, "check-in is open from %s until %s",
 				from.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))
 		}
 	}
@@ -325,13 +326,13 @@ func (r *Reservation) CheckIn(now time.Time, actor string) (Change, error) {
 // changes nothing; seats cannot be checked out.
 func (r *Reservation) CheckOut(now time.Time, actor string) (Change, error) {
 	if r.Stay == nil {
-		return Change{}, Precondition(ReasonInvalidTransition, "seat reservations complete at arrival and cannot be checked out")
+		return Change{}, errs.Precondition(ReasonInvalidTransition, "seat reservations complete at arrival and cannot be checked out")
 	}
 	if r.Status == StatusCompleted {
 		return Change{None: true}, nil
 	}
 	if r.Status != StatusCheckedIn {
-		return Change{}, Precondition(ReasonInvalidTransition, "a %s stay cannot be checked out", r.Status)
+		return Change{}, errs.Precondition(ReasonInvalidTransition, "a %s stay cannot be checked out", r.Status)
 	}
 	return r.transition(StatusCompleted, now, actor, "", EventCheckedOut)
 }
@@ -341,7 +342,7 @@ func (r *Reservation) CheckOut(now time.Time, actor string) (Change, error) {
 // completes as a no-show).
 func (r *Reservation) Complete(now time.Time) (Change, error) {
 	if now.Before(r.ServiceEnd) {
-		return Change{}, Precondition(ReasonOutsideWindow, "the reservation has not ended yet")
+		return Change{}, errs.Precondition(ReasonOutsideWindow, "the reservation has not ended yet")
 	}
 	event := EventCompleted
 	if r.Stay != nil {
@@ -358,7 +359,7 @@ func (r *Reservation) Complete(now time.Time) (Change, error) {
 // SetSubStatus sets the free-form sub-status in any main status.
 func (r *Reservation) SetSubStatus(s string, now time.Time) (Change, error) {
 	if !runeLen(s, 0, MaxSubStatus) {
-		return Change{}, Invalid("sub_status", "must be at most %d characters", MaxSubStatus)
+		return Change{}, errs.Invalid("sub_status", "must be at most %d characters", MaxSubStatus)
 	}
 	if s == r.SubStatus {
 		return Change{None: true}, nil
@@ -374,7 +375,7 @@ func (r *Reservation) SetTravelers(names []string, now time.Time) (Change, error
 		return Change{}, err
 	}
 	if r.Status != StatusHeld && r.Status != StatusConfirmed {
-		return Change{}, Precondition(ReasonInvalidTransition, "travellers of a %s reservation cannot change", r.Status)
+		return Change{}, errs.Precondition(ReasonInvalidTransition, "travellers of a %s reservation cannot change", r.Status)
 	}
 	r.Travelers = names
 	r.UpdateTime = now
@@ -382,14 +383,14 @@ func (r *Reservation) SetTravelers(names []string, now time.Time) (Change, error
 }
 
 func validateTravelers(names []string, quantity int, stay *StayItem, field string) error {
-	var v validator
+	var v errs.Violations
 	if stay == nil {
-		v.check(len(names) == quantity, field, "must hold exactly one passenger per seat (%d)", quantity)
+		v.Check(len(names) == quantity, field, "must hold exactly one passenger per seat (%d)", quantity)
 	} else {
-		v.check(len(names) >= 1 && len(names) <= max(1, stay.GuestCount), field, "must hold 1 to guest_count (%d) guests", stay.GuestCount)
+		v.Check(len(names) >= 1 && len(names) <= max(1, stay.GuestCount), field, "must hold 1 to guest_count (%d) guests", stay.GuestCount)
 	}
 	for i, n := range names {
-		v.check(runeLen(n, 1, 200), field+"["+itoa(i)+"].full_name", "must be 1 to 200 characters")
+		v.Check(runeLen(n, 1, 200), field+"["+itoa(i)+"].full_name", "must be 1 to 200 characters")
 	}
-	return v.err()
+	return v.Err()
 }

@@ -4,7 +4,13 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"time"
+
+	"github.com/waybill/waybill/kit/caller"
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/money"
 )
 
 // Hold durations.
@@ -19,8 +25,9 @@ const (
 	ProviderName = "booking"
 )
 
-// Operations named in idempotency keys of reservation changes.
+// Methods named in idempotency keys of reservation changes.
 const (
+	opCreateReservation = "CreateReservation"
 	opUpdateReservation = "UpdateReservation"
 	opConfirm           = "ConfirmReservation"
 	opCancel            = "CancelReservation"
@@ -44,39 +51,43 @@ type HoldRequest struct {
 	// HoldDuration is how long the hold lasts; 0 means DefaultHoldDuration.
 	HoldDuration time.Duration
 	// ExpectedPrice, when set, must equal the price at hold time.
-	ExpectedPrice *Money
-	// RequestID deduplicates retries per customer; empty disables deduplication.
+	ExpectedPrice *money.Money
+	// RequestID deduplicates retries of the caller (kit/idempotency); empty disables
+	// deduplication.
 	RequestID string
 }
 
 // validate checks what can be checked without reading inventory.
 func (h *HoldRequest) validate(now time.Time) error {
-	var v validator
-	v.check(h.Quantity >= 1 && h.Quantity <= MaxQuantity, "reservation.quantity", "must be 1 to %d", MaxQuantity)
-	v.check(h.HoldDuration == 0 || h.HoldDuration >= MinHoldDuration && h.HoldDuration <= MaxHoldDuration, "hold_duration", "must be 1 to 60 minutes")
-	v.check(runeLen(h.RequestID, 0, MaxRequestID), "request_id", "must be at most %d characters", MaxRequestID)
-	v.check(runeLen(h.CustomerID, 0, 128), "reservation.customer_id", "must be at most 128 characters")
-	if h.ExpectedPrice != nil {
-		v.check(ValidCurrency(h.ExpectedPrice.Currency), "expected_price.currency_code", "must be an ISO 4217 code such as EUR")
-		v.check(h.ExpectedPrice.Amount >= 0, "expected_price.amount_minor", "must not be negative")
-	}
+	var v errs.Violations
+	v.Check(h.Quantity >= 1 && h.Quantity <= MaxQuantity, "reservation.quantity", "must be 1 to %d", MaxQuantity)
+	v.Check(h.HoldDuration == 0 || h.HoldDuration >= MinHoldDuration && h.HoldDuration <= MaxHoldDuration, "hold_duration", "must be 1 to 60 minutes")
+	v.Check(runeLen(h.CustomerID, 0, 128), "reservation.customer_id", "must be at most 128 characters")
 	switch {
 	case h.Seat == nil && h.Stay == nil, h.Seat != nil && h.Stay != nil:
-		v.check(false, "reservation.item", "exactly one of seat or stay is required")
+		v.Add("reservation.item", "exactly one of seat or stay is required")
 	case h.Seat != nil:
-		v.check(h.Seat.DepartureID != "", "reservation.seat.departure_id", "is required")
-		v.check(h.Seat.DepartureID == "" || ValidID(h.Seat.DepartureID), "reservation.seat.departure_id", "must be a UUID")
-		v.check(identRE.MatchString(h.Seat.FareClass), "reservation.seat.fare_class", "must be 1 to 32 lower-case letters, digits, _ or -")
+		v.Check(h.Seat.DepartureID != "", "reservation.seat.departure_id", "is required")
+		v.Check(h.Seat.DepartureID == "" || ValidID(h.Seat.DepartureID), "reservation.seat.departure_id", "must be a UUID")
+		v.Check(identRE.MatchString(h.Seat.FareClass), "reservation.seat.fare_class", "must be 1 to 32 lower-case letters, digits, _ or -")
 	default:
-		v.check(h.Stay.PropertyID != "", "reservation.stay.property_id", "is required")
-		v.check(h.Stay.PropertyID == "" || ValidID(h.Stay.PropertyID), "reservation.stay.property_id", "must be a UUID")
-		v.check(identRE.MatchString(h.Stay.RoomType), "reservation.stay.room_type", "must be 1 to 32 lower-case letters, digits, _ or -")
+		v.Check(h.Stay.PropertyID != "", "reservation.stay.property_id", "is required")
+		v.Check(h.Stay.PropertyID == "" || ValidID(h.Stay.PropertyID), "reservation.stay.property_id", "must be a UUID")
+		v.Check(identRE.MatchString(h.Stay.RoomType), "reservation.stay.room_type", "must be 1 to 32 lower-case letters, digits, _ or -")
 		validateStayDates(&v, h.Stay.CheckIn, h.Stay.CheckOut, earliestToday(now), "reservation.stay.check_in_date", "reservation.stay.check_out_date")
-		v.check(h.Stay.GuestCount >= 1, "reservation.stay.guest_count", "must be at least quantity")
-		v.check(h.Stay.GuestCount <= 0 || h.Stay.GuestCount >= h.Quantity, "reservation.stay.guest_count", "must be at least quantity")
+		v.Check(h.Stay.GuestCount >= 1, "reservation.stay.guest_count", "must be at least quantity")
+		v.Check(h.Stay.GuestCount <= 0 || h.Stay.GuestCount >= h.Quantity, "reservation.stay.guest_count", "must be at least quantity")
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return err
+	}
+	if err := idempotency.CheckRequestID(h.RequestID, false); err != nil {
+		return err
+	}
+	if h.ExpectedPrice != nil {
+		if err := money.Check("expected_price", *h.ExpectedPrice); err != nil {
+			return err
+		}
 	}
 	return validateTravelers(h.Travelers, h.Quantity, h.Stay, "reservation.travelers")
 }
@@ -84,40 +95,59 @@ func (h *HoldRequest) validate(now time.Time) error {
 // CreateReservation holds seats or rooms for a customer at the price the fare service
 // quotes now. A retry with the same request id returns the first reservation and holds
 // nothing more.
-func (s *Service) CreateReservation(ctx context.Context, c Caller, h HoldRequest) (*Reservation, error) {
+func (s *Service) CreateReservation(ctx context.Context, c caller.Caller, h HoldRequest) (*Reservation, error) {
 	if err := requireCaller(c); err != nil {
 		return nil, err
 	}
 	switch {
-	case c.Role == RoleCustomer && h.CustomerID == "":
+	case c.Role == caller.Customer && h.CustomerID == "":
 		h.CustomerID = c.Subject
 	case c.Privileged() && h.CustomerID == "":
-		return nil, Invalid("reservation.customer_id", "is required for operators and services")
+		return nil, errs.Invalid("reservation.customer_id", "is required for operators and services")
 	case !c.MayAccess(h.CustomerID):
-		return nil, ErrPermissionDenied
+		return nil, errs.Denied("", "customer %s may not hold for customer %s", c.Subject, h.CustomerID)
 	}
 	now := s.now()
 	if err := h.validate(now); err != nil {
 		return nil, err
 	}
-	r, err := s.hold(ctx, c, h, now)
-	if err != nil && h.RequestID != "" {
+	key := requestKey(c, opCreateReservation, h.RequestID, h.params()...)
+	r, err := s.hold(ctx, c, h, now, key)
+	if err != nil && key.RequestID != "" && !errors.Is(err, idempotency.ErrRequestIDReused) {
 		// A retry of a hold that was made returns it, whatever this attempt ran into
-		// (the unique request id, or inventory or a price that changed since). Looking
-		// only after a failure keeps the lookup off the path of every first attempt.
-		if first, ferr := s.store.FindReservationByRequest(ctx, h.CustomerID, h.RequestID); ferr == nil {
-			return first, nil
-		} else if !errors.Is(ferr, ErrNotFound) {
+		// (inventory or a price that changed since, or the first attempt committing just
+		// now). Looking only after a failure keeps the lookup off every first attempt.
+		first, ferr := s.store.FindHold(ctx, key)
+		switch {
+		case ferr != nil:
 			return nil, ferr
+		case first != nil:
+			return first, nil
 		}
 	}
 	return r, err
 }
 
+// params lists what a hold request asks for, in a fixed order, for its idempotency key.
+func (h *HoldRequest) params() []string {
+	price := "any"
+	if h.ExpectedPrice != nil {
+		price = h.ExpectedPrice.String()
+	}
+	p := []string{h.CustomerID, strconv.Itoa(h.Quantity), h.HoldDuration.String(), price}
+	if h.Seat != nil {
+		p = append(p, "seat", h.Seat.DepartureID, h.Seat.FareClass)
+	} else {
+		p = append(p, "stay", h.Stay.PropertyID, h.Stay.RoomType, h.Stay.CheckIn.String(), h.Stay.CheckOut.String(),
+			strconv.Itoa(h.Stay.GuestCount))
+	}
+	return append(p, h.Travelers...) // last: the parts are length-prefixed, so they cannot run into each other
+}
+
 // hold prices and stores a new hold for a validated request.
-func (s *Service) hold(ctx context.Context, c Caller, h HoldRequest, now time.Time) (*Reservation, error) {
+func (s *Service) hold(ctx context.Context, c caller.Caller, h HoldRequest, now time.Time, key idempotency.Key) (*Reservation, error) {
 	r := &Reservation{
-		ID: NewID(), CustomerID: h.CustomerID, RequestID: h.RequestID, Quantity: h.Quantity,
+		ID: NewID(), CustomerID: h.CustomerID, Quantity: h.Quantity,
 		Travelers: slices.Clone(h.Travelers), Status: StatusHeld, CreateTime: now, UpdateTime: now, Version: 1,
 	}
 	var quote Quote
@@ -132,10 +162,10 @@ func (s *Service) hold(ctx context.Context, c Caller, h HoldRequest, now time.Ti
 	}
 	if h.ExpectedPrice != nil {
 		if h.ExpectedPrice.Currency != quote.Total.Currency {
-			return nil, Invalid("expected_price.currency_code", "is %s but the price is in %s", h.ExpectedPrice.Currency, quote.Total.Currency)
+			return nil, errs.Invalid("expected_price.currency_code", "is %s but the price is in %s", h.ExpectedPrice.Currency, quote.Total.Currency)
 		}
 		if h.ExpectedPrice.Amount != quote.Total.Amount {
-			return nil, Precondition(ReasonPriceChanged, "the price is %s, not the expected %s", quote.Total, *h.ExpectedPrice)
+			return nil, errs.Precondition(ReasonPriceChanged, "the price is %s, not the expected %s", quote.Total, *h.ExpectedPrice)
 		}
 	}
 	r.Price, r.RateCardID, r.RateVersion, r.QuoteID = quote.Total, quote.RateCardID, quote.RateVersion, quote.ID
@@ -152,9 +182,7 @@ func (s *Service) hold(ctx context.Context, c Caller, h HoldRequest, now time.Ti
 		r.HoldExpireTime = limit
 	}
 	r.History = []StatusChange{{Status: StatusHeld, Time: now, Actor: c.Subject}}
-	// A request id used before fails here on its unique constraint (ErrAlreadyExists);
-	// the caller then answers with the first reservation.
-	return s.store.Hold(ctx, r)
+	return s.store.Hold(ctx, r, key)
 }
 
 // prepareSeat fills r's seat item from the departure and quotes it.
@@ -166,10 +194,10 @@ func (s *Service) prepareSeat(ctx context.Context, r *Reservation, h HoldRequest
 	d.Refresh(now)
 	fc, ok := d.FareClass(h.Seat.FareClass)
 	if !ok {
-		return Quote{}, Invalid("reservation.seat.fare_class", "departure %s has no fare class %q", d.ID, h.Seat.FareClass)
+		return Quote{}, errs.Invalid("reservation.seat.fare_class", "departure %s has no fare class %q", d.ID, h.Seat.FareClass)
 	}
 	if d.Status != DepartureScheduled {
-		return Quote{}, Precondition(ReasonNotOnSale, "the departure is not on sale")
+		return Quote{}, errs.Precondition(ReasonNotOnSale, "departure %s is not on sale", d.ID)
 	}
 	if fc.Available() < h.Quantity {
 		return Quote{}, ErrInsufficientAvailability
@@ -182,7 +210,7 @@ func (s *Service) prepareSeat(ctx context.Context, r *Reservation, h HoldRequest
 	r.Policy = fc.Policy
 	r.ServiceStart, r.ServiceEnd = d.DepartureTime, d.ArrivalTime
 	if s.pricer == nil {
-		return Quote{}, ErrUnavailable
+		return Quote{}, errNoPricer()
 	}
 	return s.pricer.QuoteSeats(ctx, SeatQuoteRequest{
 		DepartureID: d.ID, Carrier: d.Carrier, Origin: d.Origin, Destination: d.Destination,
@@ -198,17 +226,17 @@ func (s *Service) prepareStay(ctx context.Context, r *Reservation, h HoldRequest
 	}
 	rt, ok := p.RoomType(h.Stay.RoomType)
 	if !ok {
-		return Quote{}, Invalid("reservation.stay.room_type", "property %s has no room type %q", p.ID, h.Stay.RoomType)
+		return Quote{}, errs.Invalid("reservation.stay.room_type", "property %s has no room type %q", p.ID, h.Stay.RoomType)
 	}
 	loc := p.Location()
 	if h.Stay.CheckIn.Before(DateOf(now.In(loc))) {
-		return Quote{}, Invalid("reservation.stay.check_in_date", "must be today or later in %s", p.TimeZone)
+		return Quote{}, errs.Invalid("reservation.stay.check_in_date", "must be today or later in %s", p.TimeZone)
 	}
 	if h.Stay.GuestCount > h.Quantity*rt.MaxGuests {
-		return Quote{}, Invalid("reservation.stay.guest_count", "must be at most quantity times max_guests (%d)", h.Quantity*rt.MaxGuests)
+		return Quote{}, errs.Invalid("reservation.stay.guest_count", "must be at most quantity times max_guests (%d)", h.Quantity*rt.MaxGuests)
 	}
 	if p.Status != PropertyActive {
-		return Quote{}, Precondition(ReasonNotOnSale, "the property is closed")
+		return Quote{}, errs.Precondition(ReasonNotOnSale, "property %s is closed", p.ID)
 	}
 	avail, err := s.store.RoomAvailability(ctx, p.ID, h.Stay.CheckIn, h.Stay.CheckOut)
 	if err != nil {
@@ -227,7 +255,7 @@ func (s *Service) prepareStay(ctx context.Context, r *Reservation, h HoldRequest
 	r.ServiceStart = h.Stay.CheckIn.In(loc, p.CheckInHour)
 	r.ServiceEnd = h.Stay.CheckOut.In(loc, p.CheckOutHour)
 	if s.pricer == nil {
-		return Quote{}, ErrUnavailable
+		return Quote{}, errNoPricer()
 	}
 	return s.pricer.QuoteStay(ctx, StayQuoteRequest{
 		PropertyID: p.ID, RoomType: rt.Name, CheckIn: h.Stay.CheckIn, CheckOut: h.Stay.CheckOut,
@@ -235,29 +263,40 @@ func (s *Service) prepareStay(ctx context.Context, r *Reservation, h HoldRequest
 	})
 }
 
-// GetReservation returns a reservation the caller may see; others' are ErrNotFound.
-func (s *Service) GetReservation(ctx context.Context, c Caller, id string) (*Reservation, error) {
+// GetReservation returns a reservation the caller may see; others' are NOT_FOUND.
+func (s *Service) GetReservation(ctx context.Context, c caller.Caller, id string) (*Reservation, error) {
 	if err := requireCaller(c); err != nil {
 		return nil, err
 	}
 	if id == "" {
-		return nil, Invalid("reservation_id", "is required")
+		return nil, errs.Invalid("reservation_id", "is required")
 	}
 	if !ValidID(id) {
-		return nil, ErrNotFound
+		return nil, reservationNotFound(id)
 	}
 	r, err := s.store.GetReservation(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if !c.MayAccess(r.CustomerID) {
-		return nil, ErrNotFound
+		return nil, reservationNotFound(id) // as if it did not exist: no hint to other customers
 	}
 	return r, nil
 }
 
+// reservationNotFound is the error of a reservation that does not exist, or that the
+// caller may not see.
+func reservationNotFound(id string) error {
+	return errs.Missing("", "reservation %s does not exist", id)
+}
+
+// errNoPricer is the error of a hold when the service has no fare client to price it.
+func errNoPricer() error {
+	return errs.Unreachable(ReasonFareUnavailable, "no fare service is configured to price holds")
+}
+
 // ListReservations lists reservations newest first; customers see only their own.
-func (s *Service) ListReservations(ctx context.Context, c Caller, f ReservationFilter, pageSize int, pageToken string) (Page[*Reservation], error) {
+func (s *Service) ListReservations(ctx context.Context, c caller.Caller, f ReservationFilter, pageSize int, pageToken string) (Page[*Reservation], error) {
 	var none Page[*Reservation]
 	if err := requireCaller(c); err != nil {
 		return none, err
@@ -267,53 +306,56 @@ func (s *Service) ListReservations(ctx context.Context, c Caller, f ReservationF
 			f.CustomerID = c.Subject
 		}
 		if !c.MayAccess(f.CustomerID) {
-			return none, ErrPermissionDenied
+			return none, errs.Denied("", "customer %s may not list customer %s's reservations", c.Subject, f.CustomerID)
 		}
 	}
-	var v validator
+	var v errs.Violations
 	for i, st := range f.Statuses {
-		v.check(st.Valid(), "statuses["+itoa(i)+"]", "must be a defined status")
+		v.Check(st.Valid(), "statuses["+itoa(i)+"]", "must be a defined status")
 	}
-	v.check(f.Kind == KindUnspecified || f.Kind >= KindFlight && f.Kind <= KindStay, "kind", "must be a booking kind")
-	if err := v.err(); err != nil {
+	v.Check(f.Kind == KindUnspecified || f.Kind >= KindFlight && f.Kind <= KindStay, "kind", "must be a booking kind")
+	if err := v.Err(); err != nil {
 		return none, err
 	}
-	limit, err := PageSize(pageSize)
+	q, err := readPage[TimeCursor](pageSize, pageToken, f.CustomerID, f.Statuses, f.Kind, f.DepartureID, f.PropertyID)
 	if err != nil {
-		return none, err
-	}
-	if f.After, err = decodeToken[TimeCursor](pageToken); err != nil {
 		return none, err
 	}
 	if (f.DepartureID != "" && !ValidID(f.DepartureID)) || (f.PropertyID != "" && !ValidID(f.PropertyID)) {
 		return none, nil
 	}
-	f.Limit = limit + 1
+	f.After, f.Limit = q.after, q.limit+1
 	rs, err := s.store.ListReservations(ctx, f)
 	if err != nil {
 		return none, err
 	}
-	return page(rs, limit, func(r *Reservation) any { return TimeCursor{Time: r.CreateTime, ID: r.ID} }), nil
+	return cut(q, rs, func(r *Reservation) TimeCursor { return TimeCursor{Time: r.CreateTime, ID: r.ID} }), nil
 }
 
-// mutate runs a change on one reservation for c, refusing other customers' reservations.
-func (s *Service) mutate(ctx context.Context, c Caller, id, op, requestID string, fn func(r *Reservation, now time.Time) (Change, error)) (*Reservation, error) {
+// mutate runs a change on one reservation for c, refusing other customers'
+// reservations. params are the change's parameters besides the id, for the idempotency
+// key of requestID.
+func (s *Service) mutate(ctx context.Context, c caller.Caller, id, op, requestID string, params []string, fn func(r *Reservation, now time.Time) (Change, error)) (*Reservation, error) {
 	if err := requireCaller(c); err != nil {
 		return nil, err
 	}
-	var v validator
-	v.check(id != "", "reservation_id", "is required")
-	v.check(runeLen(requestID, 0, MaxRequestID), "request_id", "must be at most %d characters", MaxRequestID)
-	if err := v.err(); err != nil {
+	if id == "" {
+		return nil, errs.Invalid("reservation_id", "is required")
+	}
+	if err := idempotency.CheckRequestID(requestID, false); err != nil {
 		return nil, err
 	}
 	if !ValidID(id) {
-		return nil, ErrNotFound
+		return nil, reservationNotFound(id)
 	}
 	now := s.now()
-	r, err := s.store.UpdateReservation(ctx, id, IdempotencyKey{Actor: c.Subject, Operation: op, RequestID: requestID}, func(r *Reservation) (Change, error) {
+	denied := func() error {
+		return errs.Denied("", "reservation %s belongs to another customer", id)
+	}
+	key := requestKey(c, op, requestID, append([]string{id}, params...)...)
+	r, err := s.store.UpdateReservation(ctx, id, key, func(r *Reservation) (Change, error) {
 		if !c.MayAccess(r.CustomerID) {
-			return Change{}, ErrPermissionDenied
+			return Change{}, denied()
 		}
 		return fn(r, now)
 	})
@@ -321,78 +363,79 @@ func (s *Service) mutate(ctx context.Context, c Caller, id, op, requestID string
 		return nil, err
 	}
 	if !c.MayAccess(r.CustomerID) {
-		return nil, ErrPermissionDenied
+		return nil, denied()
 	}
 	return r, nil
 }
 
 // ConfirmReservation turns a HELD reservation's held units into sold ones.
-func (s *Service) ConfirmReservation(ctx context.Context, c Caller, id, requestID string) (*Reservation, error) {
-	return s.mutate(ctx, c, id, opConfirm, requestID, func(r *Reservation, now time.Time) (Change, error) {
+func (s *Service) ConfirmReservation(ctx context.Context, c caller.Caller, id, requestID string) (*Reservation, error) {
+	return s.mutate(ctx, c, id, opConfirm, requestID, nil, func(r *Reservation, now time.Time) (Change, error) {
 		return r.Confirm(now, c.Subject)
 	})
 }
 
 // CancelReservation cancels a HELD or CONFIRMED reservation under its policy; an
 // operator's cancellation refunds the whole price.
-func (s *Service) CancelReservation(ctx context.Context, c Caller, id, reason, requestID string) (*Reservation, error) {
+func (s *Service) CancelReservation(ctx context.Context, c caller.Caller, id, reason, requestID string) (*Reservation, error) {
 	if !runeLen(reason, 0, MaxReason) {
-		return nil, Invalid("reason", "must be at most %d characters", MaxReason)
+		return nil, errs.Invalid("reason", "must be at most %d characters", MaxReason)
 	}
-	return s.mutate(ctx, c, id, opCancel, requestID, func(r *Reservation, now time.Time) (Change, error) {
-		return r.Cancel(now, c.Subject, reason, c.Role == RoleOperator)
+	return s.mutate(ctx, c, id, opCancel, requestID, []string{reason}, func(r *Reservation, now time.Time) (Change, error) {
+		return r.Cancel(now, c.Subject, reason, c.Role == caller.Operator)
 	})
 }
 
 // CancellationQuote tells what cancelling now would refund, changing nothing.
-func (s *Service) CancellationQuote(ctx context.Context, c Caller, id string) (CancelQuote, error) {
+func (s *Service) CancellationQuote(ctx context.Context, c caller.Caller, id string) (CancelQuote, error) {
 	r, err := s.GetReservation(ctx, c, id)
 	if err != nil {
 		return CancelQuote{}, err
 	}
-	return r.QuoteCancel(s.now(), c.Role == RoleOperator)
+	return r.QuoteCancel(s.now(), c.Role == caller.Operator)
 }
 
 // CheckInReservation checks a CONFIRMED reservation in within its window.
-func (s *Service) CheckInReservation(ctx context.Context, c Caller, id, requestID string) (*Reservation, error) {
-	return s.mutate(ctx, c, id, opCheckIn, requestID, func(r *Reservation, now time.Time) (Change, error) {
+func (s *Service) CheckInReservation(ctx context.Context, c caller.Caller, id, requestID string) (*Reservation, error) {
+	return s.mutate(ctx, c, id, opCheckIn, requestID, nil, func(r *Reservation, now time.Time) (Change, error) {
 		return r.CheckIn(now, c.Subject)
 	})
 }
 
 // CheckOutReservation checks a CHECKED_IN stay out.
-func (s *Service) CheckOutReservation(ctx context.Context, c Caller, id, requestID string) (*Reservation, error) {
-	return s.mutate(ctx, c, id, opCheckOut, requestID, func(r *Reservation, now time.Time) (Change, error) {
+func (s *Service) CheckOutReservation(ctx context.Context, c caller.Caller, id, requestID string) (*Reservation, error) {
+	return s.mutate(ctx, c, id, opCheckOut, requestID, nil, func(r *Reservation, now time.Time) (Change, error) {
 		return r.CheckOut(now, c.Subject)
 	})
 }
 
 // SetSubStatus sets the free-form sub-status.
-func (s *Service) SetSubStatus(ctx context.Context, c Caller, id, subStatus, requestID string) (*Reservation, error) {
+func (s *Service) SetSubStatus(ctx context.Context, c caller.Caller, id, subStatus, requestID string) (*Reservation, error) {
 	if !runeLen(subStatus, 0, MaxSubStatus) {
-		return nil, Invalid("sub_status", "must be at most %d characters", MaxSubStatus)
+		return nil, errs.Invalid("sub_status", "must be at most %d characters", MaxSubStatus)
 	}
-	return s.mutate(ctx, c, id, opSetSubStatus, requestID, func(r *Reservation, now time.Time) (Change, error) {
+	return s.mutate(ctx, c, id, opSetSubStatus, requestID, []string{subStatus}, func(r *Reservation, now time.Time) (Change, error) {
 		return r.SetSubStatus(subStatus, now)
 	})
 }
 
 // UpdateReservation changes the fields named in paths; only "travelers" may change.
-func (s *Service) UpdateReservation(ctx context.Context, c Caller, id string, version int64, travelers []string, paths []string, requestID string) (*Reservation, error) {
+func (s *Service) UpdateReservation(ctx context.Context, c caller.Caller, id string, version int64, travelers []string, paths []string, requestID string) (*Reservation, error) {
 	if id == "" {
-		return nil, Invalid("reservation.id", "is required")
+		return nil, errs.Invalid("reservation.id", "is required")
 	}
 	if len(paths) != 1 || paths[0] != "travelers" {
-		return nil, Invalid("update_mask", "must be exactly [\"travelers\"]")
+		return nil, errs.Invalid("update_mask", "must be exactly [\"travelers\"]")
 	}
 	for i, n := range travelers {
 		if !runeLen(n, 1, 200) {
-			return nil, Invalid("reservation.travelers["+itoa(i)+"].full_name", "must be 1 to 200 characters")
+			return nil, errs.Invalid("reservation.travelers["+itoa(i)+"].full_name", "must be 1 to 200 characters")
 		}
 	}
-	return s.mutate(ctx, c, id, opUpdateReservation, requestID, func(r *Reservation, now time.Time) (Change, error) {
+	params := append([]string{strconv.FormatInt(version, 10)}, travelers...)
+	return s.mutate(ctx, c, id, opUpdateReservation, requestID, params, func(r *Reservation, now time.Time) (Change, error) {
 		if version != 0 && version != r.Version {
-			return Change{}, ErrConflict
+			return Change{}, errVersion("reservation", id, r.Version, version)
 		}
 		return r.SetTravelers(slices.Clone(travelers), now)
 	})
@@ -417,21 +460,21 @@ type DetailResult struct {
 
 // Details answers a batch of up to MaxDetailsBatch ids with one store query, in request
 // order: found, not found, or denied for another customer's reservation.
-func (s *Service) Details(ctx context.Context, c Caller, provider string, ids []string) ([]DetailResult, error) {
+func (s *Service) Details(ctx context.Context, c caller.Caller, provider string, ids []string) ([]DetailResult, error) {
 	if err := requireCaller(c); err != nil {
 		return nil, err
 	}
 	if provider != "" && provider != ProviderName {
-		return nil, Invalid("provider", "must be %q or empty", ProviderName)
+		return nil, errs.Invalid("provider", "must be %q or empty", ProviderName)
 	}
 	if len(ids) == 0 || len(ids) > MaxDetailsBatch {
-		return nil, Invalid("ids", "must hold 1 to %d ids, got %d", MaxDetailsBatch, len(ids))
+		return nil, errs.Invalid("ids", "must hold 1 to %d ids, got %d", MaxDetailsBatch, len(ids))
 	}
 	lookup := make([]string, 0, len(ids))
 	seen := make(map[string]bool, len(ids))
 	for i, id := range ids {
 		if id == "" {
-			return nil, Invalid("ids["+itoa(i)+"]", "must not be empty")
+			return nil, errs.Invalid("ids["+itoa(i)+"]", "must not be empty")
 		}
 		if ValidID(id) && !seen[id] {
 			seen[id] = true

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/money"
 )
 
 func TestStateMachine(t *testing.T) {
@@ -54,7 +57,7 @@ func TestCounterDelta(t *testing.T) {
 func seat(status Status, start time.Time) *Reservation {
 	return &Reservation{
 		ID: "r", Kind: KindFlight, Seat: &SeatItem{DepartureID: "d", FareClass: "economy"}, Quantity: 2,
-		Travelers: []string{"A", "B"}, Price: Money{Amount: 10001, Currency: "EUR"}, Status: status,
+		Travelers: []string{"A", "B"}, Price: money.Money{Amount: 10001, Currency: "EUR"}, Status: status,
 		HoldExpireTime: start.Add(-time.Hour), ServiceStart: start, ServiceEnd: start.Add(2 * time.Hour),
 		Policy: Policy{Rules: []Rule{{MinNotice: 7 * 24 * time.Hour, RefundBps: 10000}, {MinNotice: 24 * time.Hour, RefundBps: 5000}, {MinNotice: 0, RefundBps: 1000}}},
 	}
@@ -101,8 +104,7 @@ func TestTransitions(t *testing.T) {
 			r := seat(tc.from, start)
 			ch, err := tc.op(r, tc.now)
 			if tc.reason != "" {
-				var pe *PreconditionError
-				if !errors.As(err, &pe) || pe.Reason != tc.reason || !errors.Is(err, ErrFailedPrecondition) {
+				if pe, ok := errs.As(err); !ok || pe.Reason != tc.reason || !errors.Is(err, errs.FailedPrecondition) {
 					t.Fatalf("err = %v, want precondition %s", err, tc.reason)
 				}
 			} else if err != nil {

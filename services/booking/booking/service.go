@@ -2,46 +2,15 @@ package booking
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
+	"github.com/waybill/waybill/kit/caller"
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/ids"
+	"github.com/waybill/waybill/kit/money"
 )
-
-// Role is what kind of caller an identity is.
-type Role int
-
-// The caller roles.
-const (
-	RoleNone Role = iota
-	RoleCustomer
-	RoleDriver
-	RoleOperator
-	RoleService
-)
-
-// Caller is the authenticated identity a use case acts for.
-type Caller struct {
-	// Subject is the customer id, operator name or service name.
-	Subject string
-	// Role is the caller's role.
-	Role Role
-}
-
-// Privileged reports whether the caller sees and changes every customer's reservations.
-func (c Caller) Privileged() bool { return c.Role == RoleOperator || c.Role == RoleService }
-
-// MayAccess reports whether the caller may see or change customerID's reservations.
-func (c Caller) MayAccess(customerID string) bool {
-	return c.Privileged() || (c.Role == RoleCustomer && c.Subject == customerID)
-}
-
-// IdempotencyKey identifies a mutation for deduplication: the same key returns the first
-// call's result. An empty RequestID disables deduplication.
-type IdempotencyKey struct {
-	Actor     string
-	Operation string
-	RequestID string
-}
 
 // Event is a domain event for storage to write to the outbox in the same transaction as
 // the change; exactly one of Reservation, Departure and Property is set.
@@ -79,39 +48,44 @@ const (
 )
 
 // Store persists the domain. Every method that changes state writes the events it is
-// given or derives in the same transaction, and honours idempotency keys.
+// given or derives in the same transaction. Methods taking an idempotency.Key claim it in
+// that transaction (kit/idempotency): a retry with the key changes nothing and answers as
+// the first call did, the same request id with other parameters fails with
+// INVALID_ARGUMENT (REQUEST_ID_REUSED), and a retry while the first call runs with ABORTED
+// (REQUEST_IN_PROGRESS). A key without a request id claims nothing.
 type Store interface {
-	// CreateDeparture inserts d (id set) and emits booking.departure.created. A retry with
-	// the same key returns the departure the key created.
-	CreateDeparture(ctx context.Context, d *Departure, key IdempotencyKey) (*Departure, error)
-	// GetDeparture returns a departure with its counters, or ErrNotFound.
+	// CreateDeparture inserts d (id set) and emits booking.departure.created. A retry
+	// with the same key returns the departure the key created.
+	CreateDeparture(ctx context.Context, d *Departure, key idempotency.Key) (*Departure, error)
+	// GetDeparture returns a departure with its counters, or a NotFound error.
 	GetDeparture(ctx context.Context, id string) (*Departure, error)
 	// ListDepartures returns up to f.Limit departures matching f after f.After.
 	ListDepartures(ctx context.Context, f DepartureFilter) ([]*Departure, error)
 	// UpdateDeparture locks the departure and its fare classes, lets fn change them, and
 	// writes the result (fare class counters are never written from Go). When fn reports a
 	// schedule change, every reservation of the departure is updated and emits
-	// booking.reservation.modified.
-	UpdateDeparture(ctx context.Context, id string, key IdempotencyKey, fn func(d *Departure) (scheduleChanged bool, err error)) (*Departure, error)
+	// booking.reservation.modified. A retry with the same key returns the departure.
+	UpdateDeparture(ctx context.Context, id string, key idempotency.Key, fn func(d *Departure) (scheduleChanged bool, err error)) (*Departure, error)
 	// CancelDeparture locks the departure; fn decides whether it changes (false for an
 	// already cancelled one); then every HELD or CONFIRMED reservation of it is cancelled
-	// with cancel, in the same transaction. It returns the number cancelled.
-	CancelDeparture(ctx context.Context, id string, key IdempotencyKey, fn func(d *Departure) (bool, error), cancel func(r *Reservation) (Change, error)) (*Departure, int, error)
+	// with cancel, in the same transaction. It returns the number cancelled; a retry with
+	// the same key returns the departure and the first call's number.
+	CancelDeparture(ctx context.Context, id string, key idempotency.Key, fn func(d *Departure) (bool, error), cancel func(r *Reservation) (Change, error)) (*Departure, int, error)
 	// SearchDepartures returns scheduled departures matching q.
 	SearchDepartures(ctx context.Context, q DepartureSearch) ([]*Departure, error)
 
 	// CreateProperty inserts p and emits booking.property.created.
-	CreateProperty(ctx context.Context, p *Property, key IdempotencyKey) (*Property, error)
-	// GetProperty returns a property, or ErrNotFound.
+	CreateProperty(ctx context.Context, p *Property, key idempotency.Key) (*Property, error)
+	// GetProperty returns a property, or a NotFound error.
 	GetProperty(ctx context.Context, id string) (*Property, error)
 	// ListProperties returns up to f.Limit properties matching f after f.After.
 	ListProperties(ctx context.Context, f PropertyFilter) ([]*Property, error)
 	// UpdateProperty locks the property, lets fn change it and writes it; nightly
 	// capacities of future nights follow the room types, and may not drop below what is
 	// reserved (FAILED_PRECONDITION).
-	UpdateProperty(ctx context.Context, id string, key IdempotencyKey, today func(p *Property) Date, fn func(p *Property) error) (*Property, error)
+	UpdateProperty(ctx context.Context, id string, key idempotency.Key, today func(p *Property) Date, fn func(p *Property) error) (*Property, error)
 	// CloseProperty is CancelDeparture for properties.
-	CloseProperty(ctx context.Context, id string, key IdempotencyKey, fn func(p *Property) (bool, error), cancel func(r *Reservation) (Change, error)) (*Property, int, error)
+	CloseProperty(ctx context.Context, id string, key idempotency.Key, fn func(p *Property) (bool, error), cancel func(r *Reservation) (Change, error)) (*Property, int, error)
 	// SearchStays returns active properties in q.City with, on each room type, the rooms
 	// free on every night of the stay.
 	SearchStays(ctx context.Context, q StaySearch) ([]*Property, error)
@@ -119,17 +93,17 @@ type Store interface {
 	// a property.
 	RoomAvailability(ctx context.Context, propertyID string, in, out Date) (map[string]int, error)
 
-	// FindReservationByRequest returns the customer's reservation created with requestID,
-	// or ErrNotFound.
-	FindReservationByRequest(ctx context.Context, customerID, requestID string) (*Reservation, error)
 	// Hold inserts r (status HELD) and adds its quantity to the held counters in the
 	// database, under the condition that capacity is not exceeded (for a stay, on every
-	// night or none), and emits booking.reservation.held, all in one transaction. It fails
-	// with ErrInsufficientAvailability when too few units are free, a *PreconditionError
-	// when the departure or property no longer takes holds, and ErrAlreadyExists when the
-	// customer's request id was used already.
-	Hold(ctx context.Context, r *Reservation) (*Reservation, error)
-	// GetReservation returns a reservation, or ErrNotFound.
+	// night or none), and emits booking.reservation.held, all in one transaction with the
+	// claim of key. It fails with ErrInsufficientAvailability when too few units are free,
+	// and FAILED_PRECONDITION (NOT_ON_SALE) when the departure or property no longer takes
+	// holds. A retry with the same key holds nothing and returns the first reservation.
+	Hold(ctx context.Context, r *Reservation, key idempotency.Key) (*Reservation, error)
+	// FindHold returns the reservation a committed hold with key made, or nil when none
+	// did (yet); a key used with other parameters is REQUEST_ID_REUSED.
+	FindHold(ctx context.Context, key idempotency.Key) (*Reservation, error)
+	// GetReservation returns a reservation, or a NotFound error.
 	GetReservation(ctx context.Context, id string) (*Reservation, error)
 	// GetReservations returns the reservations with the given ids that exist, in any
 	// order, with ONE query.
@@ -138,15 +112,14 @@ type Store interface {
 	ListReservations(ctx context.Context, f ReservationFilter) ([]*Reservation, error)
 	// UpdateReservation locks the reservation, lets fn change it, and writes the change:
 	// the row, the counters (c.HeldDelta, c.SoldDelta) and the event. A retry with the
-	// same key returns the reservation without calling fn.
-	UpdateReservation(ctx context.Context, id string, key IdempotencyKey, fn func(r *Reservation) (Change, error)) (*Reservation, error)
-	// UpdateReservations runs a batch in one transaction: it claims key with fingerprint
-	// as the key's resource, locks the reservations of ids that exist with one statement
-	// (FOR UPDATE, in id order), calls apply with them, writes every change apply reports
-	// as UpdateReservation does (row, counters, event), and saves the encoded result with
-	// the key. A retry with the same key returns the saved result without calling apply;
-	// a key first used with another fingerprint fails with ErrInvalid on request_id.
-	UpdateReservations(ctx context.Context, ids []string, key IdempotencyKey, fingerprint string, apply BatchApply) ([]byte, error)
+	// same key returns the reservation as it is now without calling fn.
+	UpdateReservation(ctx context.Context, id string, key idempotency.Key, fn func(r *Reservation) (Change, error)) (*Reservation, error)
+	// UpdateReservations runs a batch in one transaction: it claims key, locks the
+	// reservations of ids that exist with one statement (FOR UPDATE, in id order), calls
+	// apply with them, writes every change apply reports as UpdateReservation does (row,
+	// counters, event), and stores the encoded result with the key. A retry with the same
+	// key returns the stored result without calling apply.
+	UpdateReservations(ctx context.Context, ids []string, key idempotency.Key, apply BatchApply) ([]byte, error)
 	// SweepReservations locks up to limit reservations selected by sweep at now, skipping
 	// rows other transactions hold (FOR UPDATE SKIP LOCKED, so replicas share the work),
 	// applies fn to each and writes the changes as UpdateReservation does, in one
@@ -154,9 +127,10 @@ type Store interface {
 	SweepReservations(ctx context.Context, sweep Sweep, now time.Time, limit int, fn func(r *Reservation) (Change, error)) (int, error)
 }
 
-// Pricer quotes prices; the fare service's client implements it. Errors are
-// ErrNotFound-free: a product without a rate card is a *PreconditionError with
-// ReasonNotPriced, a fare service that cannot answer ErrUnavailable.
+// Pricer quotes prices; the fare service's client implements it. A product without a
+// rate card is FAILED_PRECONDITION with ReasonNotPriced, a fare service that cannot
+// answer UNAVAILABLE with ReasonFareUnavailable; nothing it returns is NOT_FOUND or
+// INVALID_ARGUMENT, which would blame booking's caller for fare's answer.
 type Pricer interface {
 	// QuoteSeats prices quantity seats.
 	QuoteSeats(ctx context.Context, q SeatQuoteRequest) (Quote, error)
@@ -192,8 +166,8 @@ type Quote struct {
 	ID          string
 	RateCardID  string
 	RateVersion int64
-	Unit        Money
-	Total       Money
+	Unit        money.Money
+	Total       money.Money
 	ValidUntil  time.Time
 }
 
@@ -234,28 +208,47 @@ func NewID() string { return ids.New() }
 func ValidID(s string) bool { return ids.ValidUUID(s) }
 
 // requireOperator fails unless c is an operator.
-func requireOperator(c Caller) error {
-	if c.Role == RoleNone {
-		return ErrUnauthenticated
+func requireOperator(c caller.Caller) error {
+	if err := requireCaller(c); err != nil {
+		return err
 	}
-	if c.Role != RoleOperator {
-		return ErrPermissionDenied
+	if c.Role != caller.Operator {
+		return errs.Denied("", "only operators may make this call")
 	}
 	return nil
 }
 
 // requireCaller fails for anonymous callers.
-func requireCaller(c Caller) error {
-	if c.Role == RoleNone {
-		return ErrUnauthenticated
+func requireCaller(c caller.Caller) error {
+	if c.Role == caller.Anonymous {
+		return errs.NoIdentity("this call needs a bearer token")
 	}
 	return nil
 }
 
-// validRequestID checks an idempotency key.
-func validRequestID(id string) error {
-	if !runeLen(id, 0, MaxRequestID) {
-		return Invalid("request_id", "must be at most %d characters", MaxRequestID)
+// requestKey is the idempotency key of a retriable call of c: the method, c's subject,
+// the request id, and a digest of the call's parameters (in a fixed order), so that the
+// request id reused with other parameters is refused. Without a request id it claims
+// nothing, and nothing is digested.
+func requestKey(c caller.Caller, method, requestID string, params ...string) idempotency.Key {
+	k := idempotency.Key{Method: method, Subject: c.Subject, RequestID: requestID}
+	if requestID != "" {
+		k.Hash = idempotency.Fingerprint(params...)
 	}
-	return nil
+	return k
+}
+
+// digest renders a parameter struct for requestKey: its JSON, which is deterministic for
+// the domain's plain structs.
+func digest(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // plain structs of strings, numbers and times always encode
+	}
+	return string(b)
+}
+
+// errVersion is the error of a change that expected another version of the resource.
+func errVersion(what, id string, have, want int64) error {
+	return errs.Abort(ReasonVersionMismatch, "%s %s is at version %d, not %d; read it again and retry", what, id, have, want)
 }

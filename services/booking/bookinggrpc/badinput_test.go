@@ -107,6 +107,7 @@ func TestBadInput(t *testing.T) {
 			_, err := inv.ListDepartures(ctx, &bookingv1.ListDeparturesRequest{PageToken: "!!"})
 			return err
 		}},
+
 		{"UpdateDeparture immutable path", "update_mask", func(ctx context.Context) error {
 			_, err := inv.UpdateDeparture(ctx, &bookingv1.UpdateDepartureRequest{Departure: &bookingv1.Departure{Id: d.GetId(), Origin: "MUC"}, UpdateMask: mask("origin")})
 			return err
@@ -207,6 +208,16 @@ func TestBadInput(t *testing.T) {
 			}))
 			return err
 		}},
+		{"CreateReservation negative expected price", "expected_price.amount_minor", func(ctx context.Context) error {
+			_, err := cust.CreateReservation(ctx, seat(func(r *bookingv1.CreateReservationRequest) {
+				r.ExpectedPrice = &typev1.Money{AmountMinor: -1, CurrencyCode: "EUR"}
+			}))
+			return err
+		}},
+		{"CreateReservation non-ASCII request id", "request_id", func(ctx context.Context) error {
+			_, err := cust.CreateReservation(ctx, seat(func(r *bookingv1.CreateReservationRequest) { r.RequestId = "hold\u00e9" }))
+			return err
+		}},
 		{"CreateReservation malformed currency", "expected_price.currency_code", func(ctx context.Context) error {
 			_, err := cust.CreateReservation(ctx, seat(func(r *bookingv1.CreateReservationRequest) {
 				r.ExpectedPrice = &typev1.Money{AmountMinor: 10000, CurrencyCode: "eu"}
@@ -287,5 +298,27 @@ func TestBadInput(t *testing.T) {
 	}
 	if after := e.snapshot(t); after != before {
 		t.Fatalf("bad input wrote something:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// TestUnknownCurrencyIsRefused: booking's one money-carrying request refuses a currency
+// that is three capitals but no ISO 4217 code, naming the field, before asking fare for a
+// price (kit/money's rule, the same in every service).
+func TestUnknownCurrencyIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.routeCard(t)
+	d := e.createDeparture(t, departure(72*time.Hour, 10))
+	before := e.snapshot(t)
+	e.fareCalls.Take()
+	req := seatHold(d.GetId(), 1)
+	req.ExpectedPrice = &typev1.Money{AmountMinor: 10000, CurrencyCode: "ZZZ"}
+	_, err := e.cust.CreateReservation(grpctest.Context(t), req)
+	grpctest.WantField(t, err, "expected_price.currency_code")
+	if calls := e.fareCalls.Take(); len(calls) != 0 {
+		t.Errorf("a hold in ZZZ asked fare %v, want it refused before pricing", calls)
+	}
+	if after := e.snapshot(t); after != before {
+		t.Fatalf("a hold in ZZZ wrote:\n%s\n%s", before, after)
 	}
 }

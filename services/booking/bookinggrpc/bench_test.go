@@ -79,6 +79,13 @@ func BenchmarkReserve(b *testing.B) {
 	b.Run("raw", func(b *testing.B) {
 		var l latencies
 		ctx := context.Background()
+		// The insert goes to a table of the shape of booking's former idempotency keys
+		// (three text columns as the primary key and a uuid), so that the baseline does
+		// the same work in every version of the benchmark.
+		if _, err := e.pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS bench_raw (actor text, operation text, request_id text,
+			resource_id uuid NOT NULL, PRIMARY KEY (actor, operation, request_id))`); err != nil {
+			b.Fatal(err)
+		}
 		b.SetParallelism(8)
 		start := time.Now()
 		b.RunParallel(func(pb *testing.PB) {
@@ -92,7 +99,7 @@ func BenchmarkReserve(b *testing.B) {
 				}
 				_, err = tx.Exec(ctx, `UPDATE fare_class SET held = held + 1 WHERE departure_id = $1 AND name = 'economy' AND held + sold + 1 <= capacity`, dep)
 				if err == nil {
-					_, err = tx.Exec(ctx, `INSERT INTO idempotency_key (actor, operation, request_id, resource_id) VALUES ('bench', 'raw', gen_random_uuid()::text, $1)`, dep)
+					_, err = tx.Exec(ctx, `INSERT INTO bench_raw (actor, operation, request_id, resource_id) VALUES ('bench', 'raw', gen_random_uuid()::text, $1)`, dep)
 				}
 				if err == nil {
 					err = tx.Commit(ctx)
@@ -152,7 +159,7 @@ func BenchmarkReserve(b *testing.B) {
 		for _, name := range []string{"matching", "trip", "fare", "billing", "payment"} {
 			services[name] = "127.0.0.1:9"
 		}
-		gw, err := gateway.New(context.Background(), gateway.Config{Services: services, Timeout: 10 * time.Second},
+		gw, err := gateway.New(context.Background(), gateway.Config{Services: services, Timeout: 10 * time.Second, Auth: grpctest.Signer()},
 			slog.New(slog.NewTextHandler(io.Discard, nil)), tel)
 		if err != nil {
 			b.Fatal(err)

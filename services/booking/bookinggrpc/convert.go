@@ -14,6 +14,9 @@ import (
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/auth"
+	"github.com/waybill/waybill/kit/caller"
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/services/booking/booking"
 )
 
@@ -23,24 +26,11 @@ import (
 // MainStatus numbers booking's statuses the same way (HELD = PENDING, CHECKED_IN =
 // IN_PROGRESS).
 
-// callerOf returns the domain caller of a request.
-func callerOf(ctx context.Context) booking.Caller {
-	id, ok := auth.FromContext(ctx)
-	if !ok {
-		return booking.Caller{}
-	}
-	c := booking.Caller{Subject: id.Subject}
-	switch id.Role {
-	case auth.RoleCustomer:
-		c.Role = booking.RoleCustomer
-	case auth.RoleDriver:
-		c.Role = booking.RoleDriver
-	case auth.RoleOperator:
-		c.Role = booking.RoleOperator
-	case auth.RoleService:
-		c.Role = booking.RoleService
-	}
-	return c
+// callerOf returns the caller of a request: the verified token's identity, or the
+// anonymous caller.
+func callerOf(ctx context.Context) caller.Caller {
+	id, _ := auth.FromContext(ctx)
+	return id
 }
 
 // timeIn reads an optional timestamp; an invalid one is an error naming field.
@@ -49,7 +39,7 @@ func timeIn(ts *timestamppb.Timestamp, field string) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	if err := ts.CheckValid(); err != nil {
-		return time.Time{}, booking.Invalid(field, "is not a valid timestamp")
+		return time.Time{}, errs.Invalid(field, "is not a valid timestamp")
 	}
 	return ts.AsTime(), nil
 }
@@ -75,7 +65,7 @@ func dateOut(d booking.Date) *typev1.Date {
 	return &typev1.Date{Year: int32(d.Year), Month: int32(d.Month), Day: int32(d.Day)}
 }
 
-func moneyOut(m booking.Money) *typev1.Money {
+func moneyOut(m money.Money) *typev1.Money {
 	return &typev1.Money{AmountMinor: m.Amount, CurrencyCode: m.Currency}
 }
 
@@ -84,7 +74,7 @@ func policyIn(p *bookingv1.CancellationPolicy, field string) (booking.Policy, er
 	for i, r := range p.GetRules() {
 		d := r.GetMinNotice()
 		if d == nil || d.CheckValid() != nil {
-			return out, booking.Invalid(fmt.Sprintf("%s.rules[%d].min_notice", field, i), "is required and must be a valid duration")
+			return out, errs.Invalid(fmt.Sprintf("%s.rules[%d].min_notice", field, i), "is required and must be a valid duration")
 		}
 		out.Rules = append(out.Rules, booking.Rule{MinNotice: d.AsDuration(), RefundBps: int(r.GetRefundBps())})
 	}
@@ -106,7 +96,7 @@ func ruleOut(r booking.Rule) *bookingv1.CancellationRule {
 // departureIn converts a departure of a request; field is its request field.
 func departureIn(d *bookingv1.Departure, field string) (*booking.Departure, error) {
 	if d == nil {
-		return nil, booking.Invalid(field, "is required")
+		return nil, errs.Invalid(field, "is required")
 	}
 	dep, err := timeIn(d.GetDepartureTime(), field+".departure_time")
 	if err != nil {
@@ -153,7 +143,7 @@ func departureOut(d *booking.Departure) *bookingv1.Departure {
 // propertyIn converts a property of a request; field is its request field.
 func propertyIn(p *bookingv1.Property, field string) (*booking.Property, error) {
 	if p == nil {
-		return nil, booking.Invalid(field, "is required")
+		return nil, errs.Invalid(field, "is required")
 	}
 	out := &booking.Property{
 		ID: p.GetId(), Name: p.GetName(), City: p.GetCity(), Address: p.GetAddress(), TimeZone: p.GetTimeZone(),
@@ -212,7 +202,7 @@ func travelerNames(ts []*bookingv1.Traveler) []string {
 func holdIn(req *bookingv1.CreateReservationRequest) (booking.HoldRequest, error) {
 	r := req.GetReservation()
 	if r == nil {
-		return booking.HoldRequest{}, booking.Invalid("reservation", "is required")
+		return booking.HoldRequest{}, errs.Invalid("reservation", "is required")
 	}
 	h := booking.HoldRequest{
 		CustomerID: r.GetCustomerId(), Quantity: int(r.GetQuantity()), Travelers: travelerNames(r.GetTravelers()),
@@ -220,12 +210,12 @@ func holdIn(req *bookingv1.CreateReservationRequest) (booking.HoldRequest, error
 	}
 	if d := req.GetHoldDuration(); d != nil {
 		if d.CheckValid() != nil || d.AsDuration() <= 0 {
-			return h, booking.Invalid("hold_duration", "must be 1 to 60 minutes")
+			return h, errs.Invalid("hold_duration", "must be 1 to 60 minutes")
 		}
 		h.HoldDuration = d.AsDuration()
 	}
 	if m := req.GetExpectedPrice(); m != nil {
-		h.ExpectedPrice = &booking.Money{Amount: m.GetAmountMinor(), Currency: m.GetCurrencyCode()}
+		h.ExpectedPrice = &money.Money{Amount: m.GetAmountMinor(), Currency: m.GetCurrencyCode()}
 	}
 	switch item := r.GetItem().(type) {
 	case *bookingv1.Reservation_Seat:
@@ -344,9 +334,10 @@ func plural(n int, word string) string {
 	return word + "s"
 }
 
-// eventPayload is the outbox payload of a domain event: the full new state of the
-// aggregate, as events.proto describes.
-func eventPayload(ev booking.Event) (proto.Message, error) {
+// EventPayload is the outbox payload of a domain event: the full new state of the
+// aggregate, as events.proto describes. Storage calls it (bookingpg.Options.Encode) to
+// write booking's events.
+func EventPayload(ev booking.Event) (proto.Message, error) {
 	switch {
 	case ev.Reservation != nil:
 		prev := ev.Previous

@@ -25,10 +25,9 @@ import (
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/services/booking/booking"
-	"github.com/waybill/waybill/services/booking/bookinggrpc"
+	"github.com/waybill/waybill/services/booking/bookingapp"
 	"github.com/waybill/waybill/services/booking/bookingpg"
-	"github.com/waybill/waybill/services/fare/faregrpc"
-	"github.com/waybill/waybill/services/fare/farepg"
+	"github.com/waybill/waybill/services/fare/fareapp"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -78,15 +77,16 @@ func (q *queryCounter) take(method string) int {
 	return n
 }
 
-// env is a booking server on loopback, started through bookinggrpc.Start on a fresh
+// env is a booking server on loopback, started through bookingapp.Start on a fresh
 // database, pricing through a real fare server on its own database.
 type env struct {
 	pool    *pgxpool.Pool
 	addr    string
-	b       *bookinggrpc.Booking
+	b       *bookingapp.App
 	clock   *clock
 	queries *queryCounter
 
+	fare      *grpctest.Server
 	fareOps   farev1.FareServiceClient
 	fareCalls *grpctest.CallCounter // calls booking made to fare, by method
 
@@ -111,8 +111,8 @@ func newEnv(t testing.TB) *env {
 	e := &env{clock: &clock{}, fareCalls: &grpctest.CallCounter{}}
 
 	// The fare service, for real.
-	fare := grpctest.Start(t, serve.Spec{Name: "fare", Migrations: farepg.Migrations, EventTypes: faregrpc.EventTypes,
-		Register: faregrpc.Register}, grpctest.WithServerOptions(e.fareCalls.ServerOption()))
+	fare := grpctest.Start(t, fareapp.Spec(), grpctest.WithServerOptions(e.fareCalls.ServerOption()))
+	e.fare = fare
 
 	// Booking's own pool, with a tracer counting round trips per gRPC method.
 	url := pgtest.NewURL(t, pgtest.Schemas{"booking": bookingpg.Migrations})
@@ -129,9 +129,11 @@ func newEnv(t testing.TB) *env {
 	}
 	t.Cleanup(e.pool.Close)
 
+	c := bookingapp.DefaultConfig()
+	c.FareAddr, c.Now, c.SweepInterval = fare.Addr, e.clock.Now, 0
 	s := grpctest.Start(t, serve.Spec{Name: "booking", EventTypes: booking.EventTypes, Register: func(ctx context.Context, d serve.Deps) error {
 		var err error
-		e.b, err = bookinggrpc.Start(ctx, d, bookinggrpc.Options{FareAddr: fare.Addr, Now: e.clock.Now, SweepInterval: -1})
+		e.b, err = bookingapp.Start(ctx, d, c)
 		return err
 	}}, grpctest.WithPool(e.pool))
 	e.addr = s.Addr
@@ -315,7 +317,7 @@ func (e *env) events(t testing.TB, typ string) int {
 func (e *env) snapshot(t testing.TB) string {
 	t.Helper()
 	var b strings.Builder
-	for _, table := range []string{"departure", "fare_class", "property", "room_type", "room_night", "reservation", "idempotency_key"} {
+	for _, table := range []string{"departure", "fare_class", "property", "room_type", "room_night", "reservation", "idempotency_keys"} {
 		fmt.Fprintf(&b, "%s=%d ", table, e.count(t, "SELECT count(*) FROM "+table))
 	}
 	fmt.Fprintf(&b, "events=%d ", e.count(t, "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM event_log)"))

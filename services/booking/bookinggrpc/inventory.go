@@ -4,6 +4,7 @@ import (
 	"context"
 
 	bookingv1 "github.com/waybill/waybill/gen/waybill/booking/v1"
+	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/services/booking/booking"
 )
 
@@ -17,11 +18,11 @@ type inventoryServer struct {
 func (s *inventoryServer) CreateDeparture(ctx context.Context, req *bookingv1.CreateDepartureRequest) (*bookingv1.CreateDepartureResponse, error) {
 	d, err := departureIn(req.GetDeparture(), "departure")
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	out, err := s.svc.CreateDeparture(ctx, callerOf(ctx), d, req.GetRequestId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &bookingv1.CreateDepartureResponse{Departure: departureOut(out)}, nil
 }
@@ -30,7 +31,7 @@ func (s *inventoryServer) CreateDeparture(ctx context.Context, req *bookingv1.Cr
 func (s *inventoryServer) GetDeparture(ctx context.Context, req *bookingv1.GetDepartureRequest) (*bookingv1.GetDepartureResponse, error) {
 	d, err := s.svc.GetDeparture(ctx, callerOf(ctx), req.GetDepartureId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &bookingv1.GetDepartureResponse{Departure: departureOut(d)}, nil
 }
@@ -39,11 +40,11 @@ func (s *inventoryServer) GetDeparture(ctx context.Context, req *bookingv1.GetDe
 func (s *inventoryServer) ListDepartures(ctx context.Context, req *bookingv1.ListDeparturesRequest) (*bookingv1.ListDeparturesResponse, error) {
 	from, err := timeIn(req.GetDepartureTimeRange().GetStartTime(), "departure_time_range.start_time")
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	to, err := timeIn(req.GetDepartureTimeRange().GetEndTime(), "departure_time_range.end_time")
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	f := booking.DepartureFilter{
 		Mode: booking.Mode(req.GetMode()), Carrier: req.GetCarrier(), Origin: req.GetOrigin(),
@@ -51,7 +52,7 @@ func (s *inventoryServer) ListDepartures(ctx context.Context, req *bookingv1.Lis
 	}
 	page, err := s.svc.ListDepartures(ctx, callerOf(ctx), f, int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	resp := &bookingv1.ListDeparturesResponse{NextPageToken: page.NextToken}
 	for _, d := range page.Items {
@@ -64,11 +65,11 @@ func (s *inventoryServer) ListDepartures(ctx context.Context, req *bookingv1.Lis
 func (s *inventoryServer) UpdateDeparture(ctx context.Context, req *bookingv1.UpdateDepartureRequest) (*bookingv1.UpdateDepartureResponse, error) {
 	d, err := departureIn(req.GetDeparture(), "departure")
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	out, err := s.svc.UpdateDeparture(ctx, callerOf(ctx), d, req.GetUpdateMask().GetPaths(), req.GetRequestId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &bookingv1.UpdateDepartureResponse{Departure: departureOut(out)}, nil
 }
@@ -77,7 +78,7 @@ func (s *inventoryServer) UpdateDeparture(ctx context.Context, req *bookingv1.Up
 func (s *inventoryServer) CancelDeparture(ctx context.Context, req *bookingv1.CancelDepartureRequest) (*bookingv1.CancelDepartureResponse, error) {
 	d, n, err := s.svc.CancelDeparture(ctx, callerOf(ctx), req.GetDepartureId(), req.GetReason(), req.GetRequestId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &bookingv1.CancelDepartureResponse{Departure: departureOut(d), CancelledReservationCount: int32(n)}, nil
 }
@@ -90,7 +91,7 @@ func (s *inventoryServer) SearchDepartures(ctx context.Context, req *bookingv1.S
 	}
 	page, err := s.svc.SearchDepartures(ctx, callerOf(ctx), q, int(req.GetPassengers()), int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	resp := &bookingv1.SearchDeparturesResponse{NextPageToken: page.NextToken}
 	for _, o := range page.Items {
@@ -109,14 +110,14 @@ func (s *inventoryServer) SearchDepartures(ctx context.Context, req *bookingv1.S
 func (s *inventoryServer) CreateProperty(ctx context.Context, req *bookingv1.CreatePropertyRequest) (*bookingv1.CreatePropertyResponse, error) {
 	p, err := propertyIn(req.GetProperty(), "property")
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	if req.GetProperty().GetLocation() == nil {
-		return nil, toStatus(booking.Invalid("property.location", "is required"))
+		return nil, errs.Invalid("property.location", "is required")
 	}
 	out, err := s.svc.CreateProperty(ctx, callerOf(ctx), p, req.GetRequestId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &bookingv1.CreatePropertyResponse{Property: propertyOut(out)}, nil
 }
@@ -125,7 +126,7 @@ func (s *inventoryServer) CreateProperty(ctx context.Context, req *bookingv1.Cre
 func (s *inventoryServer) GetProperty(ctx context.Context, req *bookingv1.GetPropertyRequest) (*bookingv1.GetPropertyResponse, error) {
 	p, err := s.svc.GetProperty(ctx, callerOf(ctx), req.GetPropertyId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &bookingv1.GetPropertyResponse{Property: propertyOut(p)}, nil
 }
@@ -135,7 +136,7 @@ func (s *inventoryServer) ListProperties(ctx context.Context, req *bookingv1.Lis
 	f := booking.PropertyFilter{City: req.GetCity(), Status: booking.PropertyStatus(req.GetStatus())}
 	page, err := s.svc.ListProperties(ctx, callerOf(ctx), f, int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	resp := &bookingv1.ListPropertiesResponse{NextPageToken: page.NextToken}
 	for _, p := range page.Items {
@@ -148,11 +149,11 @@ func (s *inventoryServer) ListProperties(ctx context.Context, req *bookingv1.Lis
 func (s *inventoryServer) UpdateProperty(ctx context.Context, req *bookingv1.UpdatePropertyRequest) (*bookingv1.UpdatePropertyResponse, error) {
 	p, err := propertyIn(req.GetProperty(), "property")
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	out, err := s.svc.UpdateProperty(ctx, callerOf(ctx), p, req.GetUpdateMask().GetPaths(), req.GetRequestId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &bookingv1.UpdatePropertyResponse{Property: propertyOut(out)}, nil
 }
@@ -161,7 +162,7 @@ func (s *inventoryServer) UpdateProperty(ctx context.Context, req *bookingv1.Upd
 func (s *inventoryServer) CloseProperty(ctx context.Context, req *bookingv1.ClosePropertyRequest) (*bookingv1.ClosePropertyResponse, error) {
 	p, n, err := s.svc.CloseProperty(ctx, callerOf(ctx), req.GetPropertyId(), req.GetReason(), req.GetRequestId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &bookingv1.ClosePropertyResponse{Property: propertyOut(p), CancelledReservationCount: int32(n)}, nil
 }
@@ -171,7 +172,7 @@ func (s *inventoryServer) SearchStays(ctx context.Context, req *bookingv1.Search
 	q := booking.StaySearch{City: req.GetCity(), CheckIn: dateIn(req.GetCheckInDate()), CheckOut: dateIn(req.GetCheckOutDate())}
 	page, err := s.svc.SearchStays(ctx, callerOf(ctx), q, int(req.GetGuests()), int(req.GetRooms()), int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	resp := &bookingv1.SearchStaysResponse{NextPageToken: page.NextToken}
 	for _, o := range page.Items {

@@ -73,6 +73,9 @@ func TestDepartureInventory(t *testing.T) {
 	if err != nil || len(l2.GetDepartures()) != 1 || l2.GetNextPageToken() != "" || l2.GetDepartures()[0].GetId() == l.GetDepartures()[0].GetId() {
 		t.Fatalf("list page 2 = %v, %v", l2, err)
 	}
+	// A token is refused with other filters, rather than skipping or repeating items.
+	_, err = e.opsInv.ListDepartures(grpctest.Context(t), &bookingv1.ListDeparturesRequest{PageSize: 1, Carrier: "LH", PageToken: l.GetNextPageToken()})
+	grpctest.WantField(t, err, "page_token")
 
 	// Hold and confirm seats, then the schedule moves: reservations follow with modified events.
 	r1 := e.hold(t, seatHold(got.GetId(), 3))
@@ -229,7 +232,9 @@ func TestFarePricing(t *testing.T) {
 	d := e.createDeparture(t, departure(72*time.Hour, 10))
 	before := e.snapshot(t)
 	_, err := e.cust.CreateReservation(grpctest.Context(t), seatHold(d.GetId(), 1))
-	grpctest.WantReason(t, err, codes.FailedPrecondition, booking.ReasonNotPriced)
+	if info := grpctest.WantReason(t, err, codes.FailedPrecondition, booking.ReasonNotPriced); info.GetDomain() != "booking.waybill.dev" {
+		t.Errorf("ErrorInfo domain %q, want booking.waybill.dev", info.GetDomain())
+	}
 	if after := e.snapshot(t); after != before {
 		t.Fatalf("an unpriced hold wrote:\n%s\n%s", before, after)
 	}
@@ -241,6 +246,31 @@ func TestFarePricing(t *testing.T) {
 	req.ExpectedPrice = eur(10000)
 	if _, err := e.cust.CreateReservation(grpctest.Context(t), req); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFareUnavailable: a hold fare cannot price is UNAVAILABLE naming fare
+// (FARE_UNAVAILABLE, not booking's own database), and holds nothing.
+func TestFareUnavailable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.routeCard(t)
+	d := e.createDeparture(t, departure(72*time.Hour, 10))
+	e.fare.Stop()
+	before := e.snapshot(t)
+	_, err := e.cust.CreateReservation(grpctest.Context(t), seatHold(d.GetId(), 1))
+	if info := grpctest.WantReason(t, err, codes.Unavailable, booking.ReasonFareUnavailable); info.GetDomain() != "booking.waybill.dev" {
+		t.Errorf("ErrorInfo domain %q, want booking.waybill.dev", info.GetDomain())
+	}
+	if after := e.snapshot(t); after != before {
+		t.Fatalf("an unpriced hold wrote:\n%s\n%s", before, after)
+	}
+	// Searches still answer, without prices.
+	local, _ := time.LoadLocation("Europe/Berlin")
+	s, err := e.custInv.SearchDepartures(grpctest.Context(t), &bookingv1.SearchDeparturesRequest{Origin: "FRA", Destination: "JFK",
+		Date: dateOf(d.GetDepartureTime().AsTime().In(local)), Passengers: 1})
+	if err != nil || len(s.GetDepartures()) != 1 || s.GetDepartures()[0].GetOptions()[0].GetQuote() != nil {
+		t.Fatalf("search without fare = %v, %v", s, err)
 	}
 }
 

@@ -17,7 +17,7 @@ type providerServer struct {
 func (s *providerServer) GetReservationDetails(ctx context.Context, req *reservationv1.GetReservationDetailsRequest) (*reservationv1.GetReservationDetailsResponse, error) {
 	results, err := s.svc.Details(ctx, callerOf(ctx), req.GetProvider(), req.GetIds())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	resp := &reservationv1.GetReservationDetailsResponse{Results: make([]*reservationv1.ReservationResult, len(results))}
 	for i, r := range results {
@@ -41,7 +41,7 @@ func (s *providerServer) GetReservationDetails(ctx context.Context, req *reserva
 func (s *providerServer) ConfirmReservations(ctx context.Context, req *reservationv1.ConfirmReservationsRequest) (*reservationv1.ConfirmReservationsResponse, error) {
 	results, err := s.svc.ConfirmReservations(ctx, callerOf(ctx), req.GetProvider(), req.GetIds(), req.GetRequestId(), req.GetReference())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &reservationv1.ConfirmReservationsResponse{Results: actionResultsOut(results)}, nil
 }
@@ -51,7 +51,7 @@ func (s *providerServer) ConfirmReservations(ctx context.Context, req *reservati
 func (s *providerServer) CancelReservations(ctx context.Context, req *reservationv1.CancelReservationsRequest) (*reservationv1.CancelReservationsResponse, error) {
 	results, err := s.svc.CancelReservations(ctx, callerOf(ctx), req.GetProvider(), req.GetIds(), req.GetRequestId(), req.GetReason(), req.GetWaiveFees())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &reservationv1.CancelReservationsResponse{Results: actionResultsOut(results)}, nil
 }

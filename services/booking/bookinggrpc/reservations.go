@@ -21,11 +21,11 @@ const mutationView = typev1.View_VIEW_STANDARD
 func (s *reservationServer) CreateReservation(ctx context.Context, req *bookingv1.CreateReservationRequest) (*bookingv1.CreateReservationResponse, error) {
 	h, err := holdIn(req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	r, err := s.svc.CreateReservation(ctx, callerOf(ctx), h)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &bookingv1.CreateReservationResponse{Reservation: reservationOut(r, mutationView)}, nil
 }
@@ -34,7 +34,7 @@ func (s *reservationServer) CreateReservation(ctx context.Context, req *bookingv
 func (s *reservationServer) GetReservation(ctx context.Context, req *bookingv1.GetReservationRequest) (*bookingv1.GetReservationResponse, error) {
 	r, err := s.svc.GetReservation(ctx, callerOf(ctx), req.GetReservationId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &bookingv1.GetReservationResponse{Reservation: reservationOut(r, req.GetView())}, nil
 }
@@ -50,7 +50,7 @@ func (s *reservationServer) ListReservations(ctx context.Context, req *bookingv1
 	}
 	page, err := s.svc.ListReservations(ctx, callerOf(ctx), f, int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	resp := &bookingv1.ListReservationsResponse{NextPageToken: page.NextToken}
 	for _, r := range page.Items {
@@ -65,7 +65,7 @@ func (s *reservationServer) UpdateReservation(ctx context.Context, req *bookingv
 	r, err := s.svc.UpdateReservation(ctx, callerOf(ctx), in.GetId(), in.GetVersion(), travelerNames(in.GetTravelers()),
 		req.GetUpdateMask().GetPaths(), req.GetRequestId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &bookingv1.UpdateReservationResponse{Reservation: reservationOut(r, mutationView)}, nil
 }
@@ -74,7 +74,7 @@ func (s *reservationServer) UpdateReservation(ctx context.Context, req *bookingv
 func (s *reservationServer) ConfirmReservation(ctx context.Context, req *bookingv1.ConfirmReservationRequest) (*bookingv1.ConfirmReservationResponse, error) {
 	r, err := s.svc.ConfirmReservation(ctx, callerOf(ctx), req.GetReservationId(), req.GetRequestId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &bookingv1.ConfirmReservationResponse{Reservation: reservationOut(r, mutationView)}, nil
 }
@@ -83,7 +83,7 @@ func (s *reservationServer) ConfirmReservation(ctx context.Context, req *booking
 func (s *reservationServer) CancelReservation(ctx context.Context, req *bookingv1.CancelReservationRequest) (*bookingv1.CancelReservationResponse, error) {
 	r, err := s.svc.CancelReservation(ctx, callerOf(ctx), req.GetReservationId(), req.GetReason(), req.GetRequestId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	out := reservationOut(r, mutationView)
 	return &bookingv1.CancelReservationResponse{Reservation: out, RefundableAmount: out.GetCancellation().GetRefundableAmount()}, nil
@@ -93,7 +93,7 @@ func (s *reservationServer) CancelReservation(ctx context.Context, req *bookingv
 func (s *reservationServer) GetCancellationQuote(ctx context.Context, req *bookingv1.GetCancellationQuoteRequest) (*bookingv1.GetCancellationQuoteResponse, error) {
 	q, err := s.svc.CancellationQuote(ctx, callerOf(ctx), req.GetReservationId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	resp := &bookingv1.GetCancellationQuoteResponse{
 		RefundableAmount: moneyOut(q.Refundable), CancellationFee: moneyOut(q.Fee), ValidUntil: timeOut(q.ValidUntil),
@@ -108,7 +108,7 @@ func (s *reservationServer) GetCancellationQuote(ctx context.Context, req *booki
 func (s *reservationServer) CheckInReservation(ctx context.Context, req *bookingv1.CheckInReservationRequest) (*bookingv1.CheckInReservationResponse, error) {
 	r, err := s.svc.CheckInReservation(ctx, callerOf(ctx), req.GetReservationId(), req.GetRequestId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &bookingv1.CheckInReservationResponse{Reservation: reservationOut(r, mutationView)}, nil
 }
@@ -117,7 +117,7 @@ func (s *reservationServer) CheckInReservation(ctx context.Context, req *booking
 func (s *reservationServer) CheckOutReservation(ctx context.Context, req *bookingv1.CheckOutReservationRequest) (*bookingv1.CheckOutReservationResponse, error) {
 	r, err := s.svc.CheckOutReservation(ctx, callerOf(ctx), req.GetReservationId(), req.GetRequestId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &bookingv1.CheckOutReservationResponse{Reservation: reservationOut(r, mutationView)}, nil
 }
@@ -126,7 +126,7 @@ func (s *reservationServer) CheckOutReservation(ctx context.Context, req *bookin
 func (s *reservationServer) SetReservationSubStatus(ctx context.Context, req *bookingv1.SetReservationSubStatusRequest) (*bookingv1.SetReservationSubStatusResponse, error) {
 	r, err := s.svc.SetSubStatus(ctx, callerOf(ctx), req.GetReservationId(), req.GetSubStatus(), req.GetRequestId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &bookingv1.SetReservationSubStatusResponse{Reservation: reservationOut(r, mutationView)}, nil
 }

@@ -9,9 +9,10 @@ import (
 )
 
 // TestReservationRoundTrips: a seat hold makes three round trips to booking's database
-// (the departure read; BEGIN with the hold's writes; the outbox insert with COMMIT), and
-// its confirmation three (BEGIN with the key claim and the locked read; the writes; the
-// outbox insert with COMMIT), with and without request ids. Both commit their events.
+// (the departure read; BEGIN with the hold's writes and the key's claim; the outbox
+// insert with COMMIT), and its confirmation three (BEGIN with the locked read and the
+// key's claim; the writes; the outbox insert with COMMIT), with and without request ids.
+// Both commit their events. A stay's hold makes five.
 func TestReservationRoundTrips(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -51,5 +52,19 @@ func TestReservationRoundTrips(t *testing.T) {
 	}
 	if fc := e.fareClass(t, d.GetId(), "economy"); fc.GetSeatsSold() != 2 || fc.GetSeatsHeld() != 0 {
 		t.Errorf("counters %v, want 2 sold", fc)
+	}
+
+	// A stay's hold: the property and its room types, the nights' availability; BEGIN
+	// with the hold's writes (the nights' counters included) and the key's claim; the
+	// outbox insert with COMMIT.
+	p := e.createProperty(t, property(3))
+	for _, requestID := range []string{"", "trips-stay"} {
+		e.queries.take(holdMethod)
+		req := stayHold(p.GetId(), 1, 2, 4)
+		req.RequestId = requestID
+		e.hold(t, req)
+		if n := e.queries.take(holdMethod); n != 5 {
+			t.Errorf("stay hold (request id %q) made %d round trips, want 5", requestID, n)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package bookingpg
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/booking/booking"
 )
 
@@ -18,52 +21,71 @@ import (
 // two overlapping batches from deadlocking on each other.
 const lockReservationsSQL = reservationSelect + ` WHERE r.id = ANY($1::uuid[]) ORDER BY r.id FOR UPDATE OF r`
 
-// UpdateReservations runs a batch of reservation changes in one transaction: the
-// idempotency key, one locking read of every reservation, the domain's decisions, the
-// writes sent as one pipelined batch (one UPDATE per changed reservation, one counter
-// UPDATE per fare class or stay), the events and the saved result.
-func (s *Store) UpdateReservations(ctx context.Context, ids []string, key booking.IdempotencyKey, fingerprint string, apply booking.BatchApply) ([]byte, error) {
+// UpdateReservations runs a batch of reservation changes in one transaction of three
+// round trips whatever its size: one locking read of every reservation with the claim of
+// the idempotency key (with BEGIN); the writes (one UPDATE per changed reservation, one
+// counter UPDATE per fare class or stay) with the key's result, as one pipelined batch;
+// the events with COMMIT.
+func (s *Store) UpdateReservations(ctx context.Context, ids []string, key idempotency.Key, apply booking.BatchApply) ([]byte, error) {
 	var out []byte
-	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
+	err := s.run(ctx, func(tx *txn.Tx) error {
 		out = nil
-		first, result, fresh, err := claimKey(ctx, tx, key, fingerprint)
+		// The claim follows the row locks: a retry racing the first call waits for it
+		// there, then replays its result.
+		b := &pgx.Batch{}
+		b.Queue(lockReservationsSQL, ids)
+		claim := s.keys.Queue(b, key)
+		br := tx.SendBatch(ctx, b)
+		rows, err := br.Query()
+		var rs []*booking.Reservation
+		if err == nil {
+			rs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*booking.Reservation, error) { return scanReservation(r) })
+		}
+		var c *idempotency.Claim
+		if err == nil {
+			c, err = claimRead(claim, br)
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if rp, ok := errors.AsType[replayed](err); ok {
+			out = rp.result
+			return nil // nothing was changed: the transaction commits nothing
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("lock reservations: %w", err)
 		}
-		if !fresh {
-			if first != fingerprint {
-				return errKeyReused("request_id")
-			}
-			if result == nil {
-				return fmt.Errorf("batch %s/%s has no saved result", key.Operation, key.RequestID)
-			}
-			out = result
-			return nil
-		}
-		byID := make(map[string]*booking.Reservation, len(ids))
-		if len(ids) > 0 {
-			rs, err := queryReservations(ctx, tx, lockReservationsSQL, ids)
-			if err != nil {
-				return err
-			}
-			for _, r := range rs {
-				byID[r.ID] = r
-			}
+		byID := make(map[string]*booking.Reservation, len(rs))
+		for _, r := range rs {
+			byID[r.ID] = r
 		}
 		changed, encode, err := apply(byID)
 		if err != nil {
 			return err
 		}
-		if err := writeBatch(ctx, tx, changed); err != nil {
-			return err
-		}
-		for _, c := range changed {
-			emit(booking.Event{Type: c.Change.Event, Reservation: c.Reservation, Previous: c.Change.Previous})
+		// The rows are locked, so each write raises its reservation's version by exactly
+		// one: the result, stored with the writes, can say so before they run.
+		for _, ch := range changed {
+			ch.Reservation.Version++
 		}
 		if out, err = encode(); err != nil {
 			return fmt.Errorf("encode batch result: %w", err)
 		}
-		return saveKeyResult(ctx, tx, key, out)
+		wb := writeBatch(changed)
+		if err := c.QueueComplete(wb, out); err != nil {
+			return err
+		}
+		if wb.Len() > 0 {
+			if err := tx.SendBatch(ctx, wb).Close(); err != nil {
+				return err
+			}
+		}
+		for _, c := range changed {
+			if err := s.emit(tx, booking.Event{Type: c.Change.Event, Reservation: c.Reservation, Previous: c.Change.Previous}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -74,13 +96,11 @@ func (s *Store) UpdateReservations(ctx context.Context, ids []string, key bookin
 // seatCounter names one fare class's counter row.
 type seatCounter struct{ departureID, fareClass string }
 
-// writeBatch writes the changed reservations and their counters in one round trip. Seat
-// counters are summed per fare class; counter rows are updated in inventory order, as the
-// sweeper does, so batches and sweeps do not deadlock on them.
-func writeBatch(ctx context.Context, tx *txn, changed []booking.BatchChange) error {
-	if len(changed) == 0 {
-		return nil
-	}
+// writeBatch returns the statements writing the changed reservations and their
+// counters, to send as one pipelined batch; each reservation's version is set to the one
+// its UPDATE gives it. Seat counters are summed per fare class; counter rows are updated
+// in inventory order, as the sweeper does, so batches and sweeps do not deadlock on them.
+func writeBatch(changed []booking.BatchChange) *pgx.Batch {
 	b := &pgx.Batch{}
 	for _, c := range changed {
 		r := c.Reservation
@@ -138,5 +158,5 @@ func writeBatch(ctx context.Context, tx *txn, changed []booking.BatchChange) err
 			return nil
 		})
 	}
-	return tx.SendBatch(ctx, b).Close()
+	return b
 }

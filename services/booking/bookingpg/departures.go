@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/booking/booking"
 )
 
@@ -27,7 +29,7 @@ func scanDeparture(row pgx.Row) (*booking.Departure, error) {
 
 // queryDepartures runs a departure query and loads the fare classes of the result with
 // one more query.
-func queryDepartures(ctx context.Context, q querier, sql string, args ...any) ([]*booking.Departure, error) {
+func queryDepartures(ctx context.Context, q txn.Querier, sql string, args ...any) ([]*booking.Departure, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query departures: %w", err)
@@ -43,7 +45,7 @@ func queryDepartures(ctx context.Context, q querier, sql string, args ...any) ([
 }
 
 // loadFareClasses fills the fare classes of ds, locking them when forUpdate.
-func loadFareClasses(ctx context.Context, q querier, ds []*booking.Departure, forUpdate bool) error {
+func loadFareClasses(ctx context.Context, q txn.Querier, ds []*booking.Departure, forUpdate bool) error {
 	if len(ds) == 0 {
 		return nil
 	}
@@ -91,14 +93,14 @@ func scanFareClasses(rows pgx.Rows, byID map[string]*booking.Departure) error {
 }
 
 // getDeparture reads one departure, locking it and its fare classes when forUpdate.
-func getDeparture(ctx context.Context, q querier, id string, forUpdate bool) (*booking.Departure, error) {
+func getDeparture(ctx context.Context, q txn.Querier, id string, forUpdate bool) (*booking.Departure, error) {
 	sql := `SELECT ` + departureCols + ` FROM departure d WHERE d.id = $1`
 	if forUpdate {
 		sql += ` FOR UPDATE`
 	}
 	d, err := scanDeparture(q.QueryRow(ctx, sql, id))
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, notFound(err, "departure %s does not exist", id)
 	}
 	if err := loadFareClasses(ctx, q, []*booking.Departure{d}, forUpdate); err != nil {
 		return nil, err
@@ -116,15 +118,15 @@ func policyJSON(p booking.Policy) []byte {
 }
 
 // CreateDeparture inserts a departure with its fare classes.
-func (s *Store) CreateDeparture(ctx context.Context, d *booking.Departure, key booking.IdempotencyKey) (*booking.Departure, error) {
+func (s *Store) CreateDeparture(ctx context.Context, d *booking.Departure, key idempotency.Key) (*booking.Departure, error) {
 	var out *booking.Departure
-	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
-		first, _, fresh, err := claimKey(ctx, tx, key, d.ID)
+	err := s.run(ctx, func(tx *txn.Tx) error {
+		c, err := s.keys.BeginWith(ctx, tx, key, []byte(d.ID))
 		if err != nil {
 			return err
 		}
-		if !fresh {
-			out, err = getDeparture(ctx, tx, first, false)
+		if c.Replayed {
+			out, err = getDeparture(ctx, tx, string(c.Result), false)
 			return err
 		}
 		_, err = tx.Exec(ctx, `
@@ -140,15 +142,14 @@ func (s *Store) CreateDeparture(ctx context.Context, d *booking.Departure, key b
 			return err
 		}
 		out = d
-		emit(booking.Event{Type: booking.EventDepartureCreated, Departure: d})
-		return nil
+		return s.emit(tx, booking.Event{Type: booking.EventDepartureCreated, Departure: d})
 	})
 	return out, err
 }
 
 // upsertFareClasses writes d's fare classes (never their counters) and deletes the ones
 // no longer listed.
-func upsertFareClasses(ctx context.Context, tx *txn, d *booking.Departure) error {
+func upsertFareClasses(ctx context.Context, tx *txn.Tx, d *booking.Departure) error {
 	names := make([]string, len(d.FareClasses))
 	for i, fc := range d.FareClasses {
 		names[i] = fc.Name
@@ -180,18 +181,18 @@ func (s *Store) GetDeparture(ctx context.Context, id string) (*booking.Departure
 	defer br.Close()
 	d, err := scanDeparture(br.QueryRow())
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, notFound(err, "departure %s does not exist", id)
 	}
 	d.FareClasses = nil
 	rows, err := br.Query()
 	if err != nil {
-		return nil, fmt.Errorf("query fare classes: %w", err)
+		return nil, mapErr(fmt.Errorf("query fare classes: %w", err))
 	}
 	if err := scanFareClasses(rows, map[string]*booking.Departure{d.ID: d}); err != nil {
-		return nil, err
+		return nil, mapErr(err)
 	}
 	if err := br.Close(); err != nil {
-		return nil, fmt.Errorf("read departure: %w", err)
+		return nil, mapErr(fmt.Errorf("read departure: %w", err))
 	}
 	return d, nil
 }
@@ -267,7 +268,8 @@ func (s *Store) ListDepartures(ctx context.Context, f booking.DepartureFilter) (
 		w.add("(d.departure_time, d.id) > (?, ?::uuid)", f.After.Time, f.After.ID)
 	}
 	sql := `SELECT ` + departureCols + ` FROM departure d` + w.String() + ` ORDER BY d.departure_time, d.id LIMIT ` + w.arg(f.Limit)
-	return queryDepartures(ctx, s.pool, sql, w.args...)
+	ds, err := queryDepartures(ctx, s.pool, sql, w.args...)
+	return ds, mapErr(err)
 }
 
 // SearchDepartures finds scheduled departures on a route and local date.
@@ -282,28 +284,28 @@ func (s *Store) SearchDepartures(ctx context.Context, q booking.DepartureSearch)
 		w.add("(d.departure_time, d.id) > (?, ?::uuid)", q.After.Time, q.After.ID)
 	}
 	sql := `SELECT ` + departureCols + ` FROM departure d` + w.String() + ` ORDER BY d.departure_time, d.id LIMIT ` + w.arg(q.Limit)
-	return queryDepartures(ctx, s.pool, sql, w.args...)
+	ds, err := queryDepartures(ctx, s.pool, sql, w.args...)
+	return ds, mapErr(err)
 }
 
 // UpdateDeparture changes a departure under its lock; a schedule change is copied to
 // its reservations, each emitting booking.reservation.modified.
-func (s *Store) UpdateDeparture(ctx context.Context, id string, key booking.IdempotencyKey, fn func(d *booking.Departure) (bool, error)) (*booking.Departure, error) {
+func (s *Store) UpdateDeparture(ctx context.Context, id string, key idempotency.Key, fn func(d *booking.Departure) (bool, error)) (*booking.Departure, error) {
 	var out *booking.Departure
-	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
-		first, _, fresh, err := claimKey(ctx, tx, key, id)
-		if err != nil {
-			return err
-		}
-		if !fresh {
-			if first != id {
-				return errKeyReused("request_id")
-			}
-			out, err = getDeparture(ctx, tx, id, false)
-			return err
-		}
+	err := s.run(ctx, func(tx *txn.Tx) error {
 		d, err := getDeparture(ctx, tx, id, true)
 		if err != nil {
 			return err
+		}
+		// The claim follows the locks, so a retry racing the first call waits for it
+		// and then replays.
+		c, err := s.keys.BeginWith(ctx, tx, key, []byte(id))
+		if err != nil {
+			return err
+		}
+		if c.Replayed {
+			out = d
+			return nil
 		}
 		scheduleChanged, err := fn(d)
 		if err != nil {
@@ -322,20 +324,19 @@ func (s *Store) UpdateDeparture(ctx context.Context, id string, key booking.Idem
 			return err
 		}
 		if scheduleChanged {
-			if err := copySchedule(ctx, tx, d, emit); err != nil {
+			if err := s.copySchedule(ctx, tx, d); err != nil {
 				return err
 			}
 		}
 		out = d
-		emit(booking.Event{Type: booking.EventDepartureUpdated, Departure: d})
-		return nil
+		return s.emit(tx, booking.Event{Type: booking.EventDepartureUpdated, Departure: d})
 	})
 	return out, err
 }
 
 // copySchedule updates the service period of d's live reservations to its new times.
-func copySchedule(ctx context.Context, tx *txn, d *booking.Departure, emit func(...booking.Event)) error {
-	return moveServicePeriods(ctx, tx, `r.departure_id = $1`, d.ID, d.UpdateTime, emit, func(r *booking.Reservation) {
+func (s *Store) copySchedule(ctx context.Context, tx *txn.Tx, d *booking.Departure) error {
+	return s.moveServicePeriods(ctx, tx, `r.departure_id = $1`, d.ID, d.UpdateTime, func(r *booking.Reservation) {
 		r.ServiceStart, r.ServiceEnd = d.DepartureTime, d.ArrivalTime
 		if r.Status == booking.StatusHeld && r.HoldExpireTime.After(d.DepartureTime) {
 			r.HoldExpireTime = d.DepartureTime
@@ -346,7 +347,7 @@ func copySchedule(ctx context.Context, tx *txn, d *booking.Departure, emit func(
 // moveServicePeriods locks the live reservations that where ($1 = id) selects, lets
 // move change their service period, writes them (each one's version rises) and emits
 // booking.reservation.modified for each.
-func moveServicePeriods(ctx context.Context, tx *txn, where, id string, at time.Time, emit func(...booking.Event), move func(r *booking.Reservation)) error {
+func (s *Store) moveServicePeriods(ctx context.Context, tx *txn.Tx, where, id string, at time.Time, move func(r *booking.Reservation)) error {
 	rs, err := queryReservations(ctx, tx, reservationSelect+` WHERE `+where+` AND r.status IN (1, 2, 3) ORDER BY r.id FOR UPDATE OF r`, id)
 	if err != nil {
 		return err
@@ -357,37 +358,40 @@ func moveServicePeriods(ctx context.Context, tx *txn, where, id string, at time.
 		if err := writeReservation(ctx, tx, r); err != nil {
 			return err
 		}
-		emit(booking.Event{Type: booking.EventModified, Reservation: r, Previous: r.Status})
+		if err := s.emit(tx, booking.Event{Type: booking.EventModified, Reservation: r, Previous: r.Status}); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // CancelDeparture cancels a departure and its live reservations in one transaction.
-func (s *Store) CancelDeparture(ctx context.Context, id string, key booking.IdempotencyKey, fn func(d *booking.Departure) (bool, error), cancel func(r *booking.Reservation) (booking.Change, error)) (*booking.Departure, int, error) {
+func (s *Store) CancelDeparture(ctx context.Context, id string, key idempotency.Key, fn func(d *booking.Departure) (bool, error), cancel func(r *booking.Reservation) (booking.Change, error)) (*booking.Departure, int, error) {
 	var out *booking.Departure
 	count := 0
-	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
+	err := s.run(ctx, func(tx *txn.Tx) error {
 		count = 0
-		first, result, fresh, err := claimKey(ctx, tx, key, id)
-		if err != nil {
-			return err
-		}
-		if !fresh {
-			if first != id {
-				return errKeyReused("request_id")
-			}
-			count, _ = strconv.Atoi(string(result))
-			out, err = getDeparture(ctx, tx, id, false)
-			return err
-		}
 		d, err := getDeparture(ctx, tx, id, true)
 		if err != nil {
 			return err
 		}
 		out = d
-		changed, err := fn(d)
-		if err != nil || !changed {
+		// The claim follows the locks, so a retry racing the first call waits for it
+		// and then replays. Its result is the number of reservations cancelled.
+		c, err := s.keys.Begin(ctx, tx, key)
+		if err != nil {
 			return err
+		}
+		if c.Replayed {
+			count, err = strconv.Atoi(string(c.Result))
+			return err
+		}
+		changed, err := fn(d)
+		if err != nil {
+			return err
+		}
+		if !changed {
+			return c.Complete(ctx, tx, []byte("0"))
 		}
 		_, err = tx.Exec(ctx, `UPDATE departure SET status = $2, cancel_reason = $3, update_time = $4, version = $5 WHERE id = $1`,
 			d.ID, d.Status, d.CancelReason, d.UpdateTime, d.Version)
@@ -399,7 +403,7 @@ func (s *Store) CancelDeparture(ctx context.Context, id string, key booking.Idem
 			return err
 		}
 		for _, r := range rs {
-			if err := applyChange(ctx, tx, r, cancel, emit); err != nil {
+			if err := s.applyChange(ctx, tx, r, cancel); err != nil {
 				return err
 			}
 		}
@@ -407,8 +411,10 @@ func (s *Store) CancelDeparture(ctx context.Context, id string, key booking.Idem
 		if err := loadFareClasses(ctx, tx, []*booking.Departure{d}, false); err != nil {
 			return err
 		}
-		emit(booking.Event{Type: booking.EventDepartureCancelled, Departure: d})
-		return saveKeyResult(ctx, tx, key, []byte(strconv.Itoa(count)))
+		if err := s.emit(tx, booking.Event{Type: booking.EventDepartureCancelled, Departure: d}); err != nil {
+			return err
+		}
+		return c.Complete(ctx, tx, []byte(strconv.Itoa(count)))
 	})
 	return out, count, err
 }

@@ -7,6 +7,7 @@ package bookingpg
 import (
 	"embed"
 
+	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgxutil"
 )
@@ -15,5 +16,6 @@ import (
 var migrationFiles embed.FS
 
 // Migrations holds the booking schema's migrations, applied in name order at start: the
-// service's own (0001–0099) and the outbox's tables (0100 and up).
-var Migrations = pgxutil.MustMergeMigrations(pgxutil.Dir(migrationFiles, "migrations"), outbox.Migrations)
+// service's own (0001–0099), the outbox's tables (0100 and up) and the idempotency keys'
+// (0300 and up).
+var Migrations = pgxutil.MustMergeMigrations(pgxutil.Dir(migrationFiles, "migrations"), outbox.Migrations, idempotency.Migrations)

@@ -10,6 +10,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/booking/booking"
 )
 
@@ -26,7 +29,7 @@ func scanProperty(row pgx.Row) (*booking.Property, error) {
 }
 
 // queryProperties runs a property query and loads the room types of the result.
-func queryProperties(ctx context.Context, q querier, sql string, args ...any) ([]*booking.Property, error) {
+func queryProperties(ctx context.Context, q txn.Querier, sql string, args ...any) ([]*booking.Property, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query properties: %w", err)
@@ -42,7 +45,7 @@ func queryProperties(ctx context.Context, q querier, sql string, args ...any) ([
 }
 
 // loadRoomTypes fills the room types of ps, locking them when forUpdate.
-func loadRoomTypes(ctx context.Context, q querier, ps []*booking.Property, forUpdate bool) error {
+func loadRoomTypes(ctx context.Context, q txn.Querier, ps []*booking.Property, forUpdate bool) error {
 	if len(ps) == 0 {
 		return nil
 	}
@@ -81,14 +84,14 @@ func loadRoomTypes(ctx context.Context, q querier, ps []*booking.Property, forUp
 	return nil
 }
 
-func getProperty(ctx context.Context, q querier, id string, forUpdate bool) (*booking.Property, error) {
+func getProperty(ctx context.Context, q txn.Querier, id string, forUpdate bool) (*booking.Property, error) {
 	sql := `SELECT ` + propertyCols + ` FROM property p WHERE p.id = $1`
 	if forUpdate {
 		sql += ` FOR UPDATE`
 	}
 	p, err := scanProperty(q.QueryRow(ctx, sql, id))
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, notFound(err, "property %s does not exist", id)
 	}
 	if err := loadRoomTypes(ctx, q, []*booking.Property{p}, forUpdate); err != nil {
 		return nil, err
@@ -97,15 +100,15 @@ func getProperty(ctx context.Context, q querier, id string, forUpdate bool) (*bo
 }
 
 // CreateProperty inserts a property with its room types.
-func (s *Store) CreateProperty(ctx context.Context, p *booking.Property, key booking.IdempotencyKey) (*booking.Property, error) {
+func (s *Store) CreateProperty(ctx context.Context, p *booking.Property, key idempotency.Key) (*booking.Property, error) {
 	var out *booking.Property
-	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
-		first, _, fresh, err := claimKey(ctx, tx, key, p.ID)
+	err := s.run(ctx, func(tx *txn.Tx) error {
+		c, err := s.keys.BeginWith(ctx, tx, key, []byte(p.ID))
 		if err != nil {
 			return err
 		}
-		if !fresh {
-			out, err = getProperty(ctx, tx, first, false)
+		if c.Replayed {
+			out, err = getProperty(ctx, tx, string(c.Result), false)
 			return err
 		}
 		_, err = tx.Exec(ctx, `
@@ -123,13 +126,12 @@ func (s *Store) CreateProperty(ctx context.Context, p *booking.Property, key boo
 			}
 		}
 		out = p
-		emit(booking.Event{Type: booking.EventPropertyCreated, Property: p})
-		return nil
+		return s.emit(tx, booking.Event{Type: booking.EventPropertyCreated, Property: p})
 	})
 	return out, err
 }
 
-func upsertRoomType(ctx context.Context, tx *txn, propertyID string, pos int, rt booking.RoomType) error {
+func upsertRoomType(ctx context.Context, tx *txn.Tx, propertyID string, pos int, rt booking.RoomType) error {
 	_, err := tx.Exec(ctx, `
 		INSERT INTO room_type (property_id, name, position, display_name, nightly_capacity, max_guests, policy)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -161,30 +163,30 @@ func (s *Store) ListProperties(ctx context.Context, f booking.PropertyFilter) ([
 		w.add("(p.city, p.name, p.id) > (?, ?, ?::uuid)", f.After.City, f.After.Name, f.After.ID)
 	}
 	sql := `SELECT ` + propertyCols + ` FROM property p` + w.String() + ` ORDER BY p.city, p.name, p.id LIMIT ` + w.arg(f.Limit)
-	return queryProperties(ctx, s.pool, sql, w.args...)
+	ps, err := queryProperties(ctx, s.pool, sql, w.args...)
+	return ps, mapErr(err)
 }
 
 // UpdateProperty changes a property under its lock. Future nights follow the new nightly
 // capacities (the overbooking CHECK refuses a capacity below what is reserved), removed
 // room types must have nothing reserved ahead, and new check-in or check-out hours move
 // the service periods of live stays.
-func (s *Store) UpdateProperty(ctx context.Context, id string, key booking.IdempotencyKey, today func(p *booking.Property) booking.Date, fn func(p *booking.Property) error) (*booking.Property, error) {
+func (s *Store) UpdateProperty(ctx context.Context, id string, key idempotency.Key, today func(p *booking.Property) booking.Date, fn func(p *booking.Property) error) (*booking.Property, error) {
 	var out *booking.Property
-	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
-		first, _, fresh, err := claimKey(ctx, tx, key, id)
-		if err != nil {
-			return err
-		}
-		if !fresh {
-			if first != id {
-				return errKeyReused("request_id")
-			}
-			out, err = getProperty(ctx, tx, id, false)
-			return err
-		}
+	err := s.run(ctx, func(tx *txn.Tx) error {
 		p, err := getProperty(ctx, tx, id, true)
 		if err != nil {
 			return err
+		}
+		// The claim follows the locks, so a retry racing the first call waits for it
+		// and then replays.
+		c, err := s.keys.BeginWith(ctx, tx, key, []byte(id))
+		if err != nil {
+			return err
+		}
+		if c.Replayed {
+			out = p
+			return nil
 		}
 		oldIn, oldOut := p.CheckInHour, p.CheckOutHour
 		if err := fn(p); err != nil {
@@ -210,7 +212,7 @@ func (s *Store) UpdateProperty(ctx context.Context, id string, key booking.Idemp
 				p.ID, rt.Name, rt.NightlyCapacity, from)
 			if err != nil {
 				if errors.Is(mapErr(err), booking.ErrInsufficientAvailability) {
-					return booking.Precondition(booking.ReasonInUse, "room type %q has more rooms reserved on a future night than the new capacity", rt.Name)
+					return errs.Precondition(booking.ReasonInUse, "room type %q has more rooms reserved on a future night than the new capacity", rt.Name).WithCause(err)
 				}
 				return fmt.Errorf("update nightly capacity: %w", err)
 			}
@@ -222,7 +224,7 @@ func (s *Store) UpdateProperty(ctx context.Context, id string, key booking.Idemp
 			p.ID, names, from).Scan(&inUse)
 		switch {
 		case err == nil:
-			return booking.Precondition(booking.ReasonInUse, "room type %q has future reservations and cannot be removed", inUse)
+			return errs.Precondition(booking.ReasonInUse, "room type %q has future reservations and cannot be removed", inUse)
 		case !isNoRows(err):
 			return fmt.Errorf("check removed room types: %w", err)
 		}
@@ -234,7 +236,7 @@ func (s *Store) UpdateProperty(ctx context.Context, id string, key booking.Idemp
 		}
 		if p.CheckInHour != oldIn || p.CheckOutHour != oldOut {
 			loc := p.Location()
-			err := moveServicePeriods(ctx, tx, `r.property_id = $1`, p.ID, p.UpdateTime, emit, func(r *booking.Reservation) {
+			err := s.moveServicePeriods(ctx, tx, `r.property_id = $1`, p.ID, p.UpdateTime, func(r *booking.Reservation) {
 				r.ServiceStart = r.Stay.CheckIn.In(loc, p.CheckInHour)
 				r.ServiceEnd = r.Stay.CheckOut.In(loc, p.CheckOutHour)
 			})
@@ -243,38 +245,38 @@ func (s *Store) UpdateProperty(ctx context.Context, id string, key booking.Idemp
 			}
 		}
 		out = p
-		emit(booking.Event{Type: booking.EventPropertyUpdated, Property: p})
-		return nil
+		return s.emit(tx, booking.Event{Type: booking.EventPropertyUpdated, Property: p})
 	})
 	return out, err
 }
 
 // CloseProperty closes a property and cancels its live reservations in one transaction.
-func (s *Store) CloseProperty(ctx context.Context, id string, key booking.IdempotencyKey, fn func(p *booking.Property) (bool, error), cancel func(r *booking.Reservation) (booking.Change, error)) (*booking.Property, int, error) {
+func (s *Store) CloseProperty(ctx context.Context, id string, key idempotency.Key, fn func(p *booking.Property) (bool, error), cancel func(r *booking.Reservation) (booking.Change, error)) (*booking.Property, int, error) {
 	var out *booking.Property
 	count := 0
-	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
+	err := s.run(ctx, func(tx *txn.Tx) error {
 		count = 0
-		first, result, fresh, err := claimKey(ctx, tx, key, id)
-		if err != nil {
-			return err
-		}
-		if !fresh {
-			if first != id {
-				return errKeyReused("request_id")
-			}
-			count, _ = strconv.Atoi(string(result))
-			out, err = getProperty(ctx, tx, id, false)
-			return err
-		}
 		p, err := getProperty(ctx, tx, id, true)
 		if err != nil {
 			return err
 		}
 		out = p
-		changed, err := fn(p)
-		if err != nil || !changed {
+		// The claim follows the locks, so a retry racing the first call waits for it
+		// and then replays. Its result is the number of reservations cancelled.
+		c, err := s.keys.Begin(ctx, tx, key)
+		if err != nil {
 			return err
+		}
+		if c.Replayed {
+			count, err = strconv.Atoi(string(c.Result))
+			return err
+		}
+		changed, err := fn(p)
+		if err != nil {
+			return err
+		}
+		if !changed {
+			return c.Complete(ctx, tx, []byte("0"))
 		}
 		_, err = tx.Exec(ctx, `UPDATE property SET status = $2, close_reason = $3, update_time = $4, version = $5 WHERE id = $1`,
 			p.ID, p.Status, p.CloseReason, p.UpdateTime, p.Version)
@@ -286,13 +288,15 @@ func (s *Store) CloseProperty(ctx context.Context, id string, key booking.Idempo
 			return err
 		}
 		for _, r := range rs {
-			if err := applyChange(ctx, tx, r, cancel, emit); err != nil {
+			if err := s.applyChange(ctx, tx, r, cancel); err != nil {
 				return err
 			}
 		}
 		count = len(rs)
-		emit(booking.Event{Type: booking.EventPropertyClosed, Property: p})
-		return saveKeyResult(ctx, tx, key, []byte(strconv.Itoa(count)))
+		if err := s.emit(tx, booking.Event{Type: booking.EventPropertyClosed, Property: p}); err != nil {
+			return err
+		}
+		return c.Complete(ctx, tx, []byte(strconv.Itoa(count)))
 	})
 	return out, count, err
 }
@@ -308,7 +312,7 @@ const availabilitySQL = `
 	WHERE rt.property_id = ANY($1::uuid[])
 	GROUP BY rt.property_id, rt.name`
 
-func availability(ctx context.Context, q querier, ids []string, in, out booking.Date) (map[string]map[string]int, error) {
+func availability(ctx context.Context, q txn.Querier, ids []string, in, out booking.Date) (map[string]map[string]int, error) {
 	rows, err := q.Query(ctx, availabilitySQL, ids, in.In(time.UTC, 0), out.In(time.UTC, 0))
 	if err != nil {
 		return nil, fmt.Errorf("query availability: %w", err)
@@ -342,7 +346,7 @@ func (s *Store) SearchStays(ctx context.Context, q booking.StaySearch) ([]*booki
 	sql := `SELECT ` + propertyCols + ` FROM property p` + w.String() + ` ORDER BY p.name, p.id LIMIT ` + w.arg(q.Limit)
 	ps, err := queryProperties(ctx, s.pool, sql, w.args...)
 	if err != nil || len(ps) == 0 {
-		return ps, err
+		return ps, mapErr(err)
 	}
 	ids := make([]string, len(ps))
 	for i, p := range ps {
@@ -350,7 +354,7 @@ func (s *Store) SearchStays(ctx context.Context, q booking.StaySearch) ([]*booki
 	}
 	avail, err := availability(ctx, s.pool, ids, q.CheckIn, q.CheckOut)
 	if err != nil {
-		return nil, err
+		return nil, mapErr(err)
 	}
 	for _, p := range ps {
 		for i := range p.RoomTypes {
@@ -364,7 +368,7 @@ func (s *Store) SearchStays(ctx context.Context, q booking.StaySearch) ([]*booki
 func (s *Store) RoomAvailability(ctx context.Context, propertyID string, in, out booking.Date) (map[string]int, error) {
 	avail, err := availability(ctx, s.pool, []string{propertyID}, in, out)
 	if err != nil {
-		return nil, err
+		return nil, mapErr(err)
 	}
 	return avail[propertyID], nil
 }

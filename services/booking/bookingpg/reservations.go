@@ -4,18 +4,23 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/money"
+	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/booking/booking"
 )
 
 // reservationSelect reads reservations with the departure or property fields they show.
 const reservationSelect = `
-	SELECT r.id::text, r.customer_id, coalesce(r.request_id, ''), r.kind,
+	SELECT r.id::text, r.customer_id, r.kind,
 		coalesce(r.departure_id::text, ''), coalesce(r.fare_class, ''),
 		coalesce(r.property_id::text, ''), coalesce(r.room_type, ''), r.check_in_date, r.check_out_date,
 		coalesce(r.guest_count, 0), r.quantity, r.travelers, r.price_minor, r.currency, r.rate_card_id,
@@ -46,7 +51,7 @@ func scanReservation(row pgx.Row) (*booking.Reservation, error) {
 		depTime, arrTime           *time.Time
 		propertyName, propertyCity string
 	)
-	err := row.Scan(&r.ID, &r.CustomerID, &r.RequestID, &r.Kind, &departureID, &fareClass,
+	err := row.Scan(&r.ID, &r.CustomerID, &r.Kind, &departureID, &fareClass,
 		&propertyID, &roomType, &checkIn, &checkOut, &guestCount, &r.Quantity, &r.Travelers,
 		&r.Price.Amount, &r.Price.Currency, &r.RateCardID, &r.RateVersion, &r.QuoteID, &holdExpire,
 		&r.Status, &r.SubStatus, &policy, &cancelTime, &cancelReason, &cancelActor, &refundable,
@@ -74,7 +79,7 @@ func scanReservation(row pgx.Row) (*booking.Reservation, error) {
 	}
 	if cancelTime != nil {
 		r.Cancellation = &booking.Cancellation{Time: *cancelTime, Reason: cancelReason, Actor: cancelActor,
-			Refundable: booking.Money{Currency: r.Price.Currency}}
+			Refundable: money.Money{Currency: r.Price.Currency}}
 		if refundable != nil {
 			r.Cancellation.Refundable.Amount = *refundable
 		}
@@ -88,7 +93,7 @@ func scanReservation(row pgx.Row) (*booking.Reservation, error) {
 	return &r, nil
 }
 
-func queryReservations(ctx context.Context, q querier, sql string, args ...any) ([]*booking.Reservation, error) {
+func queryReservations(ctx context.Context, q txn.Querier, sql string, args ...any) ([]*booking.Reservation, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query reservations: %w", err)
@@ -100,14 +105,11 @@ func queryReservations(ctx context.Context, q querier, sql string, args ...any) 
 	return rs, nil
 }
 
-func getReservation(ctx context.Context, q querier, id string, forUpdate bool) (*booking.Reservation, error) {
-	sql := reservationSelect + ` WHERE r.id = $1`
-	if forUpdate {
-		sql += ` FOR UPDATE OF r`
-	}
-	r, err := scanReservation(q.QueryRow(ctx, sql, id))
+// getReservation reads one reservation.
+func getReservation(ctx context.Context, q txn.Querier, id string) (*booking.Reservation, error) {
+	r, err := scanReservation(q.QueryRow(ctx, reservationSelect+` WHERE r.id = $1`, id))
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, notFound(err, "reservation %s does not exist", id)
 	}
 	return r, nil
 }
@@ -150,7 +152,7 @@ func reservationArgs(r *booking.Reservation) []any {
 }
 
 // writeReservation stores the mutable fields of r and bumps its version.
-func writeReservation(ctx context.Context, tx *txn, r *booking.Reservation) error {
+func writeReservation(ctx context.Context, tx *txn.Tx, r *booking.Reservation) error {
 	if err := tx.QueryRow(ctx, updateReservationSQL, reservationArgs(r)...).Scan(&r.Version); err != nil {
 		return fmt.Errorf("update reservation: %w", err)
 	}
@@ -168,120 +170,125 @@ const nightCountersSQL = `
 
 // applyChange runs a domain change on a locked reservation and persists its effects as
 // a batch of one does (writeBatch): the reservation's row and its counters, in one round
-// trip.
-func applyChange(ctx context.Context, tx *txn, r *booking.Reservation, fn func(r *booking.Reservation) (booking.Change, error), emit func(...booking.Event)) error {
+// trip; then it emits the change's event.
+func (s *Store) applyChange(ctx context.Context, tx *txn.Tx, r *booking.Reservation, fn func(r *booking.Reservation) (booking.Change, error)) error {
 	ch, err := fn(r)
 	if err != nil || ch.None {
 		return err
 	}
-	if err := writeBatch(ctx, tx, []booking.BatchChange{{Reservation: r, Change: ch}}); err != nil {
+	if err := tx.SendBatch(ctx, writeBatch([]booking.BatchChange{{Reservation: r, Change: ch}})).Close(); err != nil {
 		return err
 	}
-	emit(booking.Event{Type: ch.Event, Reservation: r, Previous: ch.Previous})
-	return nil
+	return s.emit(tx, booking.Event{Type: ch.Event, Reservation: r, Previous: ch.Previous})
 }
 
 // Hold inserts a HELD reservation and takes its units from the counters in the same
-// transaction; the counter update's WHERE clause is the capacity check.
-func (s *Store) Hold(ctx context.Context, r *booking.Reservation) (*booking.Reservation, error) {
-	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
+// transaction, with the claim of key, in one round trip with the transaction's BEGIN;
+// the counter update's WHERE clause is the capacity check. A replayed key answers with
+// the reservation the first hold made.
+func (s *Store) Hold(ctx context.Context, r *booking.Reservation, key idempotency.Key) (*booking.Reservation, error) {
+	err := s.run(ctx, func(tx *txn.Tx) error {
+		hold := s.holdStay
 		if r.Seat != nil {
-			if err := holdSeats(ctx, tx, r); err != nil {
-				return err
-			}
-			emit(booking.Event{Type: booking.EventHeld, Reservation: r})
-			return nil
+			hold = s.holdSeats
 		}
-		// A share lock on the property: a concurrent closure (which takes FOR UPDATE)
-		// either sees this hold or makes it fail here.
-		var status booking.PropertyStatus
-		err := tx.QueryRow(ctx, `SELECT status FROM property WHERE id = $1 FOR SHARE`, r.Stay.PropertyID).Scan(&status)
-		if err != nil {
-			return mapErr(err)
-		}
-		if status != booking.PropertyActive {
-			return booking.Precondition(booking.ReasonNotOnSale, "the property is closed")
-		}
-		if err := insertReservation(ctx, tx, r); err != nil {
+		if err := hold(ctx, tx, r, key); err != nil {
 			return err
 		}
-		if err := holdNights(ctx, tx, r); err != nil {
-			return err
-		}
-		emit(booking.Event{Type: booking.EventHeld, Reservation: r})
-		return nil
+		return s.emit(tx, booking.Event{Type: booking.EventHeld, Reservation: r})
 	})
+	if rp, ok := errors.AsType[replayed](err); ok {
+		return s.GetReservation(ctx, string(rp.result))
+	}
 	if err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-// holdNights takes r's rooms on every night of its stay, or on none: the counter rows
-// are created with the room type's capacity if missing, locked in night order (so
-// overlapping stays never deadlock), and updated in one statement whose WHERE clause is
-// the capacity check; fewer rows updated than nights means a full night, and the caller's
-// transaction is rolled back.
-func holdNights(ctx context.Context, tx *txn, r *booking.Reservation) error {
-	in, out := r.Stay.CheckIn.In(time.UTC, 0), r.Stay.CheckOut.In(time.UTC, 0)
-	_, err := tx.Exec(ctx, `
-		INSERT INTO room_night (property_id, room_type, night, capacity)
-		SELECT rt.property_id, rt.name, g.night::date, rt.nightly_capacity
-		FROM room_type rt, generate_series($3::date, $4::date - 1, interval '1 day') AS g(night)
-		WHERE rt.property_id = $1 AND rt.name = $2
-		ORDER BY g.night
-		ON CONFLICT DO NOTHING`,
-		r.Stay.PropertyID, r.Stay.RoomType, in, out)
-	if err != nil {
-		return fmt.Errorf("create room nights: %w", err)
+// FindHold returns the reservation of a committed hold with key, or nil.
+func (s *Store) FindHold(ctx context.Context, key idempotency.Key) (*booking.Reservation, error) {
+	id, found, err := s.keys.Lookup(ctx, s.pool, key)
+	if err != nil || !found {
+		return nil, err
 	}
-	tag, err := tx.Exec(ctx, `
-		WITH locked AS (
-			SELECT night FROM room_night
-			WHERE property_id = $1 AND room_type = $2 AND night >= $3 AND night < $4
-			ORDER BY night FOR UPDATE
-		)
-		UPDATE room_night n SET held = n.held + $5
-		FROM locked
-		WHERE n.property_id = $1 AND n.room_type = $2 AND n.night = locked.night
-			AND n.held + n.sold + $5 <= n.capacity`,
-		r.Stay.PropertyID, r.Stay.RoomType, in, out, r.Quantity)
-	if err != nil {
-		return fmt.Errorf("hold rooms: %w", err)
-	}
-	if int(tag.RowsAffected()) != r.Stay.Nights() {
-		return booking.ErrInsufficientAvailability
-	}
-	return nil
+	return s.GetReservation(ctx, string(id))
 }
 
-// holdSeatsSQL takes a seat hold's units from its fare class; the WHERE clause is the
-// capacity check: $1 departure, $2 fare class, $3 quantity.
-const holdSeatsSQL = `
+// claimRead reads a claim queued with a change's statements: nil for a fresh key, the
+// replayed error for a key completed before (the transaction must roll back what the
+// batch sent with the claim), or the claim's error.
+func claimRead(q idempotency.Queued, br pgx.BatchResults) (*idempotency.Claim, error) {
+	c, err := q.Read(br)
+	if err != nil {
+		return nil, err
+	}
+	if c.Replayed {
+		return nil, replayed{result: c.Result}
+	}
+	return c, nil
+}
+
+// The statements of a hold, sent as one pipelined batch with the transaction's BEGIN.
+// PostgreSQL runs them in order; when the departure or property turns out not to be on
+// sale, or the claim of the idempotency key not to be fresh, the caller's transaction
+// rolls the others back.
+//
+// The claim goes last, after the counter rows' locks: a retry racing the first hold waits
+// for it there, and then finds its key committed and replays it, instead of failing with
+// REQUEST_IN_PROGRESS.
+const (
+	// shareDepartureSQL takes a share lock on the departure: a concurrent cancellation,
+	// which takes FOR UPDATE, either sees this hold or makes it fail here.
+	shareDepartureSQL = `SELECT status, departure_time FROM departure WHERE id = $1 FOR SHARE`
+	// holdSeatsSQL takes a seat hold's units from its fare class; the WHERE clause is the
+	// capacity check: $1 departure, $2 fare class, $3 quantity.
+	holdSeatsSQL = `
 	UPDATE fare_class SET held = held + $3
 	WHERE departure_id = $1 AND name = $2 AND held + sold + $3 <= capacity`
 
-// holdSeats writes a seat hold in tx with one round trip: a share lock on the departure
-// (a concurrent cancellation, which takes FOR UPDATE, either sees this hold or makes it
-// fail here), the reservation's row, and the counter update whose WHERE clause is the
-// capacity check, sent together as one pipelined batch. PostgreSQL runs them in order;
-// when the departure turns out not to be on sale, the caller's transaction rolls the
-// other two back.
-func holdSeats(ctx context.Context, tx *txn, r *booking.Reservation) error {
+	// shareProperty is shareDepartureSQL for a stay's property.
+	sharePropertySQL = `SELECT status FROM property WHERE id = $1 FOR SHARE`
+	// createNightsSQL creates a stay's counter rows with the room type's capacity where
+	// missing: $1 property, $2 room type, $3 check-in, $4 check-out.
+	createNightsSQL = `
+	INSERT INTO room_night (property_id, room_type, night, capacity)
+	SELECT rt.property_id, rt.name, g.night::date, rt.nightly_capacity
+	FROM room_type rt, generate_series($3::date, $4::date - 1, interval '1 day') AS g(night)
+	WHERE rt.property_id = $1 AND rt.name = $2
+	ORDER BY g.night
+	ON CONFLICT DO NOTHING`
+	// holdNightsSQL takes a stay's rooms on every night or on none: the nights are locked
+	// in night order (so overlapping stays never deadlock) and updated in one statement
+	// whose WHERE clause is the capacity check; fewer rows updated than nights means a
+	// full night. $5 is the quantity.
+	holdNightsSQL = `
+	WITH locked AS (
+		SELECT night FROM room_night
+		WHERE property_id = $1 AND room_type = $2 AND night >= $3 AND night < $4
+		ORDER BY night FOR UPDATE
+	)
+	UPDATE room_night n SET held = n.held + $5
+	FROM locked
+	WHERE n.property_id = $1 AND n.room_type = $2 AND n.night = locked.night
+		AND n.held + n.sold + $5 <= n.capacity`
+)
+
+// holdSeats writes a seat hold in tx with one round trip: the share lock on the
+// departure, the reservation's row, the counter update and the key's claim.
+func (s *Store) holdSeats(ctx context.Context, tx *txn.Tx, r *booking.Reservation, key idempotency.Key) error {
 	sql, args := insertReservationSQL(r)
 	b := &pgx.Batch{}
-	b.Queue(`SELECT status, departure_time FROM departure WHERE id = $1 FOR SHARE`, r.Seat.DepartureID)
+	b.Queue(shareDepartureSQL, r.Seat.DepartureID)
 	b.Queue(sql, args...)
 	b.Queue(holdSeatsSQL, r.Seat.DepartureID, r.Seat.FareClass, r.Quantity)
+	claim := s.keys.QueueWith(b, key, []byte(r.ID))
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
 	var status booking.DepartureStatus
 	var at time.Time
 	if err := br.QueryRow().Scan(&status, &at); err != nil {
-		return mapErr(err)
-	}
-	if status != booking.DepartureScheduled || !at.After(r.CreateTime) {
-		return booking.Precondition(booking.ReasonNotOnSale, "the departure is not on sale")
+		return notFound(err, "departure %s does not exist", r.Seat.DepartureID)
 	}
 	if _, err := br.Exec(); err != nil {
 		return fmt.Errorf("insert reservation: %w", err)
@@ -290,18 +297,56 @@ func holdSeats(ctx context.Context, tx *txn, r *booking.Reservation) error {
 	if err != nil {
 		return fmt.Errorf("hold seats: %w", err)
 	}
+	if _, err := claimRead(claim, br); err != nil {
+		return err
+	}
+	if status != booking.DepartureScheduled || !at.After(r.CreateTime) {
+		return errs.Precondition(booking.ReasonNotOnSale, "departure %s is not on sale", r.Seat.DepartureID)
+	}
 	if tag.RowsAffected() != 1 {
 		return booking.ErrInsufficientAvailability
 	}
 	return br.Close()
 }
 
-func insertReservation(ctx context.Context, tx *txn, r *booking.Reservation) error {
+// holdStay writes a stay hold in tx with one round trip: the share lock on the property,
+// the reservation's row, the nights' counter rows, their update and the key's claim.
+func (s *Store) holdStay(ctx context.Context, tx *txn.Tx, r *booking.Reservation, key idempotency.Key) error {
+	st := r.Stay
+	in, out := st.CheckIn.In(time.UTC, 0), st.CheckOut.In(time.UTC, 0)
 	sql, args := insertReservationSQL(r)
-	if _, err := tx.Exec(ctx, sql, args...); err != nil {
+	b := &pgx.Batch{}
+	b.Queue(sharePropertySQL, st.PropertyID)
+	b.Queue(sql, args...)
+	b.Queue(createNightsSQL, st.PropertyID, st.RoomType, in, out)
+	b.Queue(holdNightsSQL, st.PropertyID, st.RoomType, in, out, r.Quantity)
+	claim := s.keys.QueueWith(b, key, []byte(r.ID))
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	var status booking.PropertyStatus
+	if err := br.QueryRow().Scan(&status); err != nil {
+		return notFound(err, "property %s does not exist", st.PropertyID)
+	}
+	if _, err := br.Exec(); err != nil {
 		return fmt.Errorf("insert reservation: %w", err)
 	}
-	return nil
+	if _, err := br.Exec(); err != nil {
+		return fmt.Errorf("create room nights: %w", err)
+	}
+	tag, err := br.Exec()
+	if err != nil {
+		return fmt.Errorf("hold rooms: %w", err)
+	}
+	if _, err := claimRead(claim, br); err != nil {
+		return err
+	}
+	if status != booking.PropertyActive {
+		return errs.Precondition(booking.ReasonNotOnSale, "property %s is closed", st.PropertyID)
+	}
+	if int(tag.RowsAffected()) != st.Nights() {
+		return booking.ErrInsufficientAvailability
+	}
+	return br.Close()
 }
 
 // insertReservationSQL returns the statement inserting r and its arguments.
@@ -310,7 +355,6 @@ func insertReservationSQL(r *booking.Reservation) (string, []any) {
 		departureID, fareClass, propertyID, roomType *string
 		checkIn, checkOut                            *time.Time
 		guestCount                                   *int
-		requestID                                    *string
 	)
 	if r.Seat != nil {
 		departureID, fareClass = &r.Seat.DepartureID, &r.Seat.FareClass
@@ -319,39 +363,28 @@ func insertReservationSQL(r *booking.Reservation) (string, []any) {
 		in, out := r.Stay.CheckIn.In(time.UTC, 0), r.Stay.CheckOut.In(time.UTC, 0)
 		checkIn, checkOut, guestCount = &in, &out, &r.Stay.GuestCount
 	}
-	if r.RequestID != "" {
-		requestID = &r.RequestID
-	}
 	return `
-		INSERT INTO reservation (id, customer_id, request_id, kind, departure_id, fare_class, property_id,
+		INSERT INTO reservation (id, customer_id, kind, departure_id, fare_class, property_id,
 			room_type, check_in_date, check_out_date, guest_count, quantity, travelers, price_minor, currency,
 			rate_card_id, rate_version, quote_id, hold_expire_time, status, sub_status, policy, service_start,
 			service_end, history, create_time, update_time, version)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-			$21, $22, $23, $24, $25, $26, $27, $28)`,
-		[]any{r.ID, r.CustomerID, requestID, r.Kind, departureID, fareClass, propertyID, roomType, checkIn,
+			$21, $22, $23, $24, $25, $26, $27)`,
+		[]any{r.ID, r.CustomerID, r.Kind, departureID, fareClass, propertyID, roomType, checkIn,
 			checkOut, guestCount, r.Quantity, r.Travelers, r.Price.Amount, r.Price.Currency, r.RateCardID,
 			r.RateVersion, r.QuoteID, nullTime(r.HoldExpireTime), r.Status, r.SubStatus, policyJSON(r.Policy),
 			r.ServiceStart, r.ServiceEnd, historyJSON(r.History), r.CreateTime, r.UpdateTime, r.Version}
 }
 
-// FindReservationByRequest finds a customer's reservation by its create request id.
-func (s *Store) FindReservationByRequest(ctx context.Context, customerID, requestID string) (*booking.Reservation, error) {
-	r, err := scanReservation(s.pool.QueryRow(ctx, reservationSelect+` WHERE r.customer_id = $1 AND r.request_id = $2`, customerID, requestID))
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	return r, nil
-}
-
 // GetReservation reads one reservation.
 func (s *Store) GetReservation(ctx context.Context, id string) (*booking.Reservation, error) {
-	return getReservation(ctx, s.pool, id, false)
+	return getReservation(ctx, s.pool, id)
 }
 
 // GetReservations reads every reservation of ids that exists, with one query.
 func (s *Store) GetReservations(ctx context.Context, ids []string) ([]*booking.Reservation, error) {
-	return queryReservations(ctx, s.pool, reservationSelect+` WHERE r.id = ANY($1::uuid[])`, ids)
+	rs, err := queryReservations(ctx, s.pool, reservationSelect+` WHERE r.id = ANY($1::uuid[])`, ids)
+	return rs, mapErr(err)
 }
 
 // ListReservations lists reservations newest first.
@@ -380,71 +413,47 @@ func (s *Store) ListReservations(ctx context.Context, f booking.ReservationFilte
 		w.add("(r.create_time, r.id) < (?, ?::uuid)", f.After.Time, f.After.ID)
 	}
 	sql := reservationSelect + w.String() + ` ORDER BY r.create_time DESC, r.id DESC LIMIT ` + w.arg(f.Limit)
-	return queryReservations(ctx, s.pool, sql, w.args...)
+	rs, err := queryReservations(ctx, s.pool, sql, w.args...)
+	return rs, mapErr(err)
 }
 
 // UpdateReservation changes one reservation under its row lock.
-func (s *Store) UpdateReservation(ctx context.Context, id string, key booking.IdempotencyKey, fn func(r *booking.Reservation) (booking.Change, error)) (*booking.Reservation, error) {
+func (s *Store) UpdateReservation(ctx context.Context, id string, key idempotency.Key, fn func(r *booking.Reservation) (booking.Change, error)) (*booking.Reservation, error) {
 	var out *booking.Reservation
-	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
-		r, fresh, err := claimAndLock(ctx, tx, key, id)
+	err := s.run(ctx, func(tx *txn.Tx) error {
+		r, fresh, err := s.lockAndClaim(ctx, tx, key, id)
 		if err != nil {
 			return err
 		}
+		out = r
 		if !fresh {
-			out = r
 			return nil
 		}
-		if err := applyChange(ctx, tx, r, fn, emit); err != nil {
-			return err
-		}
-		out = r
-		return nil
+		return s.applyChange(ctx, tx, r, fn)
 	})
 	return out, err
 }
 
-// claimAndLock claims key for reservation id and reads the reservation locked FOR UPDATE,
-// in one round trip (the key's INSERT and the locked read pipelined as one batch). It
-// returns the reservation and whether this call is the key's first; a key used before
-// for id returns the reservation as it is now (a retry's answer), a key used for another
-// resource is an error. Locking the row of a retry is harmless: the transaction ends
-// without changing it.
-func claimAndLock(ctx context.Context, tx *txn, key booking.IdempotencyKey, id string) (*booking.Reservation, bool, error) {
-	if key.RequestID == "" {
-		r, err := getReservation(ctx, tx, id, true)
-		return r, true, err
-	}
+// lockAndClaim reads reservation id locked FOR UPDATE and claims key for it, storing the
+// id as the key's result, in one round trip (with the transaction's BEGIN). It returns
+// the reservation and whether the key is fresh; a key completed before returns the
+// reservation as it is now (a retry's answer). The claim follows the row lock, so a retry
+// racing the first call waits for it and then replays.
+func (s *Store) lockAndClaim(ctx context.Context, tx *txn.Tx, key idempotency.Key, id string) (*booking.Reservation, bool, error) {
 	b := &pgx.Batch{}
-	b.Queue(claimKeySQL, key.Actor, key.Operation, key.RequestID, id)
 	b.Queue(reservationSelect+` WHERE r.id = $1 FOR UPDATE OF r`, id)
+	claim := s.keys.QueueWith(b, key, []byte(id))
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
-	tag, err := br.Exec()
+	r, err := scanReservation(br.QueryRow())
 	if err != nil {
-		return nil, false, fmt.Errorf("claim idempotency key: %w", err)
+		return nil, false, notFound(err, "reservation %s does not exist", id)
 	}
-	r, rerr := scanReservation(br.QueryRow())
-	if err := br.Close(); err != nil && rerr == nil {
-		rerr = err
-	}
-	if tag.RowsAffected() == 1 {
-		if rerr != nil {
-			return nil, false, mapErr(rerr)
-		}
-		return r, true, nil
-	}
-	first, _, err := readKey(ctx, tx, key)
+	c, err := claim.Read(br)
 	if err != nil {
 		return nil, false, err
 	}
-	if first != id {
-		return nil, false, errKeyReused("request_id")
-	}
-	if rerr != nil {
-		return nil, false, mapErr(rerr)
-	}
-	return r, false, nil
+	return r, !c.Replayed, br.Close()
 }
 
 // sweepSQL selects the queue of each sweep; $1 is now and $2 the batch size. SKIP LOCKED
@@ -461,7 +470,7 @@ var sweepSQL = map[booking.Sweep]string{
 // SweepReservations applies fn to a batch of due reservations in one transaction.
 func (s *Store) SweepReservations(ctx context.Context, sweep booking.Sweep, now time.Time, limit int, fn func(r *booking.Reservation) (booking.Change, error)) (int, error) {
 	n := 0
-	err := s.inTx(ctx, func(tx *txn, emit func(...booking.Event)) error {
+	err := s.run(ctx, func(tx *txn.Tx) error {
 		n = 0
 		rs, err := queryReservations(ctx, tx, sweepSQL[sweep], now, limit)
 		if err != nil {
@@ -473,7 +482,7 @@ func (s *Store) SweepReservations(ctx context.Context, sweep booking.Sweep, now 
 			return cmp.Or(cmp.Compare(inventoryKey(a), inventoryKey(b)), cmp.Compare(a.ID, b.ID))
 		})
 		for _, r := range rs {
-			if err := applyChange(ctx, tx, r, fn, emit); err != nil {
+			if err := s.applyChange(ctx, tx, r, fn); err != nil {
 				return fmt.Errorf("sweep reservation %s: %w", r.ID, err)
 			}
 		}

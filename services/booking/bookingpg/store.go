@@ -6,10 +6,14 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/outbox"
+	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/booking/booking"
 )
 
@@ -21,11 +25,19 @@ type Options struct {
 	// Notify, when set, is called after every commit that wrote events, to wake the
 	// outbox sequencer (outbox.Log.Notify).
 	Notify func()
+	// Keys holds the idempotency keys' options (kit/idempotency): their lifetime and the
+	// clock that dates them.
+	Keys idempotency.Options
 }
 
-// Store is booking's storage on PostgreSQL; it implements booking.Store.
+// Store is booking's storage on PostgreSQL; it implements booking.Store. Its writes run
+// in kit/txn transactions, whose BEGIN and COMMIT ride along with the first statement
+// and the outbox insert, and claim their idempotency keys with kit/idempotency inside
+// those transactions, queued into batches they send anyway where they can.
 type Store struct {
 	pool *pgxpool.Pool
+	tx   *txn.Runner
+	keys *idempotency.Keys
 	opts Options
 }
 
@@ -33,74 +45,64 @@ var _ booking.Store = (*Store)(nil)
 
 // New returns a store on pool, whose search_path must be the booking schema.
 func New(pool *pgxpool.Pool, o Options) *Store {
-	return &Store{pool: pool, opts: o}
-}
-
-// querier is what both a pool and a transaction offer.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// claimKey records an idempotency key for resourceID in tx. It returns the resource the
-// key was first used for and false when the key was used already (the caller then returns
-// that resource's state instead of changing it), or true when this call is the first.
-// Concurrent calls with one key wait for each other on the key's row.
-func claimKey(ctx context.Context, tx *txn, key booking.IdempotencyKey, resourceID string) (string, []byte, bool, error) {
-	if key.RequestID == "" {
-		return resourceID, nil, true, nil
+	return &Store{
+		pool: pool,
+		tx:   txn.New(pool, txn.Options{Notify: o.Notify}),
+		keys: idempotency.New(o.Keys),
+		opts: o,
 	}
-	tag, err := tx.Exec(ctx, claimKeySQL, key.Actor, key.Operation, key.RequestID, resourceID)
+}
+
+// constraints are the schema's named constraints that stand for a booking rule: the
+// capacity checks behind every counter row, which refuse what a query that forgot its
+// capacity condition would overbook.
+var constraints = pgxutil.Constraints{
+	"fare_class_not_overbooked": booking.ErrInsufficientAvailability,
+	"room_night_not_overbooked": booking.ErrInsufficientAvailability,
+}
+
+// mapErr translates a database error into the domain's, once: the named constraints
+// into booking's errors, everything else as pgxutil.MapError does. Domain errors pass
+// through unchanged.
+func mapErr(err error) error { return constraints.Map(err) }
+
+// run runs fn in a transaction (kit/txn: retried after a lost race, events committed
+// with it); its errors come back mapped by mapErr.
+func (s *Store) run(ctx context.Context, fn func(tx *txn.Tx) error) error {
+	return s.tx.Run(ctx, func(tx *txn.Tx) error { return mapErr(fn(tx)) })
+}
+
+// emit encodes ev and queues it to be written to the outbox with tx's commit.
+func (s *Store) emit(tx *txn.Tx, ev booking.Event) error {
+	payload, err := s.opts.Encode(ev)
 	if err != nil {
-		return "", nil, false, fmt.Errorf("claim idempotency key: %w", err)
+		return fmt.Errorf("encode %s event: %w", ev.Type, err)
 	}
-	if tag.RowsAffected() == 1 {
-		return resourceID, nil, true, nil
-	}
-	first, result, err := readKey(ctx, tx, key)
-	return first, result, false, err
-}
-
-// claimKeySQL records an idempotency key unless it exists: $1 actor, $2 operation, $3
-// request id, $4 resource id. It waits for a concurrent transaction holding the same key.
-const claimKeySQL = `
-	INSERT INTO idempotency_key (actor, operation, request_id, resource_id)
-	VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`
-
-// readKey reads a used idempotency key: the resource it was first used for and its
-// saved result.
-func readKey(ctx context.Context, tx *txn, key booking.IdempotencyKey) (string, []byte, error) {
-	var first string
-	var result []byte
-	err := tx.QueryRow(ctx, `
-		SELECT resource_id::text, result FROM idempotency_key
-		WHERE actor = $1 AND operation = $2 AND request_id = $3`,
-		key.Actor, key.Operation, key.RequestID).Scan(&first, &result)
-	if err != nil {
-		return "", nil, fmt.Errorf("read idempotency key: %w", err)
-	}
-	return first, result, nil
-}
-
-// saveKeyResult stores a small result with an idempotency key, for retries to replay.
-func saveKeyResult(ctx context.Context, tx *txn, key booking.IdempotencyKey, result []byte) error {
-	if key.RequestID == "" {
-		return nil
-	}
-	_, err := tx.Exec(ctx, `
-		UPDATE idempotency_key SET result = $4 WHERE actor = $1 AND operation = $2 AND request_id = $3`,
-		key.Actor, key.Operation, key.RequestID, result)
-	if err != nil {
-		return fmt.Errorf("save idempotency result: %w", err)
-	}
+	tx.Emit(outbox.Event{Type: ev.Type, Key: ev.Key(), Payload: payload})
 	return nil
 }
 
-// errKeyReused is returned when a request id is reused for another resource.
-func errKeyReused(field string) error {
-	return booking.Invalid(field, "was already used for another resource")
+// PruneKeys deletes the idempotency keys past their lifetime, for a periodic job; it
+// returns how many it deleted.
+func (s *Store) PruneKeys(ctx context.Context) (int64, error) {
+	return s.keys.Prune(ctx, s.pool)
 }
+
+// notFound maps a read of one row that found none to a NotFound error naming what was
+// looked for; other errors are mapped by mapErr.
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errs.Missing("", format, args...).WithCause(err)
+	}
+	return mapErr(err)
+}
+
+// replayed is returned from a transaction whose idempotency claim found the key
+// completed: the transaction rolls back what its batch sent with the claim, and the
+// caller answers with the first call's result.
+type replayed struct{ result []byte }
+
+func (replayed) Error() string { return "idempotency key replayed" }
 
 // isNoRows reports whether err means a query found no row.
 func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

@@ -11,6 +11,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/services/booking/booking"
 	"github.com/waybill/waybill/services/booking/bookingpg"
@@ -45,7 +47,7 @@ func TestHoldEnforcesCapacityInTheDatabase(t *testing.T) {
 		FareClasses: []booking.FareClass{{Name: "second", Capacity: 10}}, Status: booking.DepartureScheduled,
 		CreateTime: now, UpdateTime: now, Version: 1,
 	}
-	if _, err := s.CreateDeparture(ctx, d, booking.IdempotencyKey{}); err != nil {
+	if _, err := s.CreateDeparture(ctx, d, idempotency.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	p := &booking.Property{
@@ -53,14 +55,14 @@ func TestHoldEnforcesCapacityInTheDatabase(t *testing.T) {
 		RoomTypes: []booking.RoomType{{Name: "dorm", NightlyCapacity: 4, MaxGuests: 1}}, Status: booking.PropertyActive,
 		CreateTime: now, UpdateTime: now, Version: 1,
 	}
-	if _, err := s.CreateProperty(ctx, p, booking.IdempotencyKey{}); err != nil {
+	if _, err := s.CreateProperty(ctx, p, idempotency.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	in := booking.DateOf(now).AddDays(3)
 	reservation := func(i int, stay bool) *booking.Reservation {
 		r := &booking.Reservation{
 			ID: booking.NewID(), CustomerID: fmt.Sprintf("c%d", i), Kind: booking.KindTrain, Quantity: 1,
-			Travelers: []string{"X"}, Price: booking.Money{Amount: 100, Currency: "EUR"}, Status: booking.StatusHeld,
+			Travelers: []string{"X"}, Price: money.Money{Amount: 100, Currency: "EUR"}, Status: booking.StatusHeld,
 			HoldExpireTime: now.Add(time.Hour), ServiceStart: d.DepartureTime, ServiceEnd: d.ArrivalTime,
 			CreateTime: now, UpdateTime: now, Version: 1,
 		}
@@ -78,7 +80,7 @@ func TestHoldEnforcesCapacityInTheDatabase(t *testing.T) {
 		ok := 0
 		for i := range 50 {
 			wg.Go(func() {
-				_, err := s.Hold(ctx, reservation(i, stay))
+				_, err := s.Hold(ctx, reservation(i, stay), idempotency.Key{})
 				mu.Lock()
 				defer mu.Unlock()
 				switch {

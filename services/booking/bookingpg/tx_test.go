@@ -10,6 +10,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/services/booking/booking"
 	"github.com/waybill/waybill/services/booking/bookingpg"
@@ -37,7 +39,7 @@ func newTxEnv(t *testing.T) *txEnv {
 		FareClasses: []booking.FareClass{{Name: "second", Capacity: 2}}, Status: booking.DepartureScheduled,
 		CreateTime: now, UpdateTime: now, Version: 1,
 	}
-	if _, err := e.store.CreateDeparture(t.Context(), e.departure, booking.IdempotencyKey{}); err != nil {
+	if _, err := e.store.CreateDeparture(t.Context(), e.departure, idempotency.Key{}); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -47,7 +49,7 @@ func (e *txEnv) reservation(customer string) *booking.Reservation {
 	now := time.Now()
 	return &booking.Reservation{
 		ID: booking.NewID(), CustomerID: customer, Kind: booking.KindTrain, Quantity: 1, Travelers: []string{"X"},
-		Price: booking.Money{Amount: 100, Currency: "EUR"}, Status: booking.StatusHeld, HoldExpireTime: now.Add(time.Hour),
+		Price: money.Money{Amount: 100, Currency: "EUR"}, Status: booking.StatusHeld, HoldExpireTime: now.Add(time.Hour),
 		ServiceStart: e.departure.DepartureTime, ServiceEnd: e.departure.ArrivalTime, CreateTime: now, UpdateTime: now, Version: 1,
 		Seat: &booking.SeatItem{DepartureID: e.departure.ID, FareClass: "second"},
 	}
@@ -78,24 +80,24 @@ func TestTransactionsCommitEventsOrNothing(t *testing.T) {
 	notifiedBefore := e.notified // the departure's creation
 
 	// Two holds fit; the third fails on the capacity check after its writes were sent.
-	first, err := e.store.Hold(ctx, e.reservation("a"))
+	first, err := e.store.Hold(ctx, e.reservation("a"), idempotency.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.Hold(ctx, e.reservation("b")); err != nil {
+	if _, err := e.store.Hold(ctx, e.reservation("b"), idempotency.Key{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.Hold(ctx, e.reservation("c")); !errors.Is(err, booking.ErrInsufficientAvailability) {
+	if _, err := e.store.Hold(ctx, e.reservation("c"), idempotency.Key{}); !errors.Is(err, booking.ErrInsufficientAvailability) {
 		t.Fatalf("third hold = %v, want ErrInsufficientAvailability", err)
 	}
 	// A failed domain change writes nothing; a confirmation writes its row, counters and event.
 	errDomain := errors.New("refused")
-	if _, err := e.store.UpdateReservation(ctx, first.ID, booking.IdempotencyKey{}, func(*booking.Reservation) (booking.Change, error) {
+	if _, err := e.store.UpdateReservation(ctx, first.ID, idempotency.Key{}, func(*booking.Reservation) (booking.Change, error) {
 		return booking.Change{}, errDomain
 	}); !errors.Is(err, errDomain) {
 		t.Fatalf("refused change = %v, want the domain's error", err)
 	}
-	confirmed, err := e.store.UpdateReservation(ctx, first.ID, booking.IdempotencyKey{}, confirm)
+	confirmed, err := e.store.UpdateReservation(ctx, first.ID, idempotency.Key{}, confirm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +132,7 @@ func TestTransactionRetriesAfterDeadlock(t *testing.T) {
 	t.Parallel()
 	e := newTxEnv(t)
 	ctx := t.Context()
-	r, err := e.store.Hold(ctx, e.reservation("a"))
+	r, err := e.store.Hold(ctx, e.reservation("a"), idempotency.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +152,7 @@ func TestTransactionRetriesAfterDeadlock(t *testing.T) {
 	runs := 0
 	done := make(chan error, 1)
 	go func() {
-		_, err := e.store.UpdateReservation(ctx, r.ID, booking.IdempotencyKey{}, func(r *booking.Reservation) (booking.Change, error) {
+		_, err := e.store.UpdateReservation(ctx, r.ID, idempotency.Key{}, func(r *booking.Reservation) (booking.Change, error) {
 			runs++
 			return confirm(r)
 		})

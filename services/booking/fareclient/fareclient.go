@@ -1,23 +1,25 @@
 // Package fareclient is booking's outbound adapter to the fare service: it asks
 // QuoteInventory for the price of seats and stays, and BatchQuoteInventory for a page of
-// search offers, and maps fare's answers to booking's own errors (a product without a
-// rate card is a precondition of booking's caller, fare being down is UNAVAILABLE, and
-// fare rejecting booking's request is booking's bug, not its caller's).
+// search offers, and maps fare's answers to booking's own errors, once, from
+// grpcerr.FromStatus: a product without a rate card is a precondition of booking's
+// caller (NOT_PRICED), fare not answering is UNAVAILABLE naming fare
+// (FARE_UNAVAILABLE), and fare rejecting booking's request is booking's bug, not its
+// caller's (INTERNAL).
 package fareclient
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/grpcerr"
+	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/services/booking/booking"
 )
 
@@ -57,7 +59,7 @@ func (c *Client) QuoteStay(ctx context.Context, q booking.StayQuoteRequest) (boo
 
 // QuoteOffers prices search offers with one BatchQuoteInventory call per 100 offers.
 func (c *Client) QuoteOffers(ctx context.Context, qs []booking.OfferQuoteRequest) ([]*booking.Quote, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	out := make([]*booking.Quote, 0, len(qs))
 	for chunk := range slices.Chunk(qs, maxBatch) {
@@ -69,9 +71,9 @@ func (c *Client) QuoteOffers(ctx context.Context, qs []booking.OfferQuoteRequest
 				req.Requests[i] = stayRequest(*q.Stay)
 			}
 		}
-		resp, err := c.fare.BatchQuoteInventory(ctx, req)
+		resp, err := c.fare.BatchQuoteInventory(callCtx, req)
 		if err != nil {
-			return nil, mapError(err)
+			return nil, mapError(ctx, "BatchQuoteInventory", err)
 		}
 		if len(resp.GetResults()) != len(chunk) {
 			return nil, fmt.Errorf("fare BatchQuoteInventory: %d results for %d requests", len(resp.GetResults()), len(chunk))
@@ -124,11 +126,11 @@ func date(d booking.Date) *typev1.Date {
 }
 
 func (c *Client) quote(ctx context.Context, req *farev1.QuoteInventoryRequest) (booking.Quote, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	resp, err := c.fare.QuoteInventory(ctx, req)
+	resp, err := c.fare.QuoteInventory(callCtx, req)
 	if err != nil {
-		return booking.Quote{}, mapError(err)
+		return booking.Quote{}, mapError(ctx, "QuoteInventory", err)
 	}
 	return toQuote(resp.GetQuote())
 }
@@ -136,35 +138,44 @@ func (c *Client) quote(ctx context.Context, req *farev1.QuoteInventoryRequest) (
 // toQuote is booking's copy of fare's quote, whose price must be well formed.
 func toQuote(q *farev1.Quote) (booking.Quote, error) {
 	total, unit := q.GetPrice(), q.GetUnitPrice()
-	if total == nil || !booking.ValidCurrency(total.GetCurrencyCode()) || total.GetAmountMinor() < 0 {
+	if total == nil || !money.ValidCurrency(total.GetCurrencyCode()) || total.GetAmountMinor() < 0 {
 		return booking.Quote{}, fmt.Errorf("fare quote %s: malformed price %v", q.GetId(), total)
 	}
 	return booking.Quote{
 		ID:          q.GetId(),
 		RateCardID:  q.GetRateCardId(),
 		RateVersion: q.GetRateVersion(),
-		Unit:        booking.Money{Amount: unit.GetAmountMinor(), Currency: unit.GetCurrencyCode()},
-		Total:       booking.Money{Amount: total.GetAmountMinor(), Currency: total.GetCurrencyCode()},
+		Unit:        money.New(unit.GetAmountMinor(), unit.GetCurrencyCode()),
+		Total:       money.New(total.GetAmountMinor(), total.GetCurrencyCode()),
 		ValidUntil:  q.GetValidUntil().AsTime(),
 	}, nil
 }
 
-// mapError turns fare's status into booking's error: NOT_FOUND (no rate card) is a
-// precondition of the product, UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED mean
-// fare could not answer, a cancelled caller stays cancelled, and anything else (fare
-// rejecting booking's own request) is an internal error of booking.
-func mapError(err error) error {
-	if errors.Is(err, context.Canceled) {
-		return err
+// mapError turns the error of a call to fare's method into booking's, from what
+// grpcerr.FromStatus makes of fare's status: NOT_FOUND (no rate card) is a precondition
+// of the product; fare not answering (UNAVAILABLE, or DEADLINE_EXCEEDED, INTERNAL and the
+// like, which FromStatus makes UNAVAILABLE too) and fare's limits or lost races
+// (RESOURCE_EXHAUSTED, ABORTED) are UNAVAILABLE with reason FARE_UNAVAILABLE; ctx, the
+// caller's context, ending stays its own error. Anything else (fare rejecting booking's
+// request, or booking's credentials) is booking's bug, not its caller's: an error
+// without a kind, which the transport answers as INTERNAL and logs.
+func mapError(ctx context.Context, method string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
-	st, _ := status.FromError(err)
-	switch st.Code() {
-	case codes.NotFound:
-		return booking.Precondition(booking.ReasonNotPriced, "the fare service has no rate card for this product")
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted:
-		return fmt.Errorf("%w: fare: %s", booking.ErrUnavailable, st.Message())
-	case codes.Canceled:
-		return context.Canceled
+	err = grpcerr.FromStatus(err)
+	e, ok := errs.As(err)
+	if !ok {
+		return fmt.Errorf("fare %s: %w", method, err)
 	}
-	return fmt.Errorf("fare QuoteInventory: %s: %s", st.Code(), st.Message())
+	// The cause, for logs, is fare's answer as text: a status, or an error of fare's kind,
+	// in the chain would be taken for booking's own answer by the transport.
+	cause := fmt.Errorf("fare %s: %s (%s): %s", method, e.Kind, e.ReasonOrKind(), e.Message)
+	switch e.Kind {
+	case errs.NotFound:
+		return errs.Precondition(booking.ReasonNotPriced, "the fare service has no rate card for this product").WithCause(cause)
+	case errs.Unavailable, errs.ResourceExhausted, errs.Aborted:
+		return errs.Unreachable(booking.ReasonFareUnavailable, "the fare service could not price this (%s); retry later", e.ReasonOrKind()).WithCause(cause)
+	}
+	return fmt.Errorf("fare refused booking's request: %w", cause)
 }

@@ -7,7 +7,11 @@
 //
 // Every amount is an int64 in minor units of the rate card's currency; no floating point
 // is used anywhere. A multiplier is an integer number of basis points (10000 = 1.0x), and
-// applying one rounds half away from zero to a whole minor unit (MulBps). Amounts on a
-// rate card are at most MaxAmountMinor, which keeps every intermediate product of the
+// applying one rounds half away from zero to a whole minor unit (MulBps). Amounts and
+// currencies follow kit/money (one ISO 4217 rule for every service): amounts on a rate
+// card are at most money.MaxAmount, which keeps every intermediate product of the
 // pricing math inside int64.
+//
+// Errors are kit/errs errors; fare declares only its reasons (reasons.go). Event types
+// are declared in events.go.
 package fare

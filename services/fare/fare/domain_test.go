@@ -1,19 +1,20 @@
 package fare_test
 
 import (
-	"errors"
 	"testing"
 	"time"
 
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/services/fare/fare"
 )
 
 var now = time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
 
+// field returns the field an INVALID_ARGUMENT error names, or "" for any other error.
 func field(err error) string {
-	var fe *fare.FieldError
-	if errors.As(err, &fe) {
-		return fe.Field
+	if e, ok := errs.As(err); ok && e.Kind == errs.InvalidArgument && len(e.Fields) > 0 {
+		return e.Fields[0].Field
 	}
 	return ""
 }
@@ -65,7 +66,7 @@ func TestSurgeActiveBps(t *testing.T) {
 func TestMergeUpdateEffectiveTime(t *testing.T) {
 	base := fare.RateCard{
 		ID: "c", Key: fare.ProductKey{Kind: fare.KindStay, Stay: fare.StayProduct{PropertyID: "p", RoomType: "r"}}, Currency: "EUR",
-		Inventory: &fare.InventoryPricing{UnitPrice: fare.Money{Amount: 100, Currency: "EUR"}}, Version: 4,
+		Inventory: &fare.InventoryPricing{UnitPrice: money.Money{Amount: 100, Currency: "EUR"}}, Version: 4,
 		EffectiveTime: now.Add(-time.Hour), Description: "old",
 	}
 	scheduled := base

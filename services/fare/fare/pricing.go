@@ -4,19 +4,19 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/waybill/waybill/kit/money"
 )
 
 // OneX is the multiplier 1.0x in basis points.
 const OneX = 10000
 
-// MaxAmountMinor is the largest amount a rate card may hold, in minor units (100 million
-// in a currency with two decimals). With quantities up to 100, stays up to 30 nights,
-// distances up to 1,000 km, durations up to a day and multipliers up to 10x, every
-// intermediate product of the pricing math stays far inside int64.
-const MaxAmountMinor int64 = 10_000_000_000
-
 // MulBps returns amount × bps / 10000 rounded half away from zero to a whole minor unit.
-// Callers keep |amount × bps| inside int64 (see MaxAmountMinor).
+// Callers keep |amount × bps| inside int64: amounts on a rate card are at most
+// money.MaxAmount (100 million in a currency with two decimals), and with quantities up
+// to 100, stays up to 30 nights, distances up to 1,000 km, durations up to a day and
+// multipliers up to 10x, every intermediate product of the pricing math stays far inside
+// int64.
 func MulBps(amount int64, bps int32) int64 {
 	return divRound(amount*int64(bps), OneX)
 }
@@ -85,7 +85,7 @@ func PriceInventory(card RateCard, quantity, nights, loadBps int32) InventoryPri
 	unit := MulBps(base, mult)
 	units := int64(quantity) * int64(nights)
 	p := InventoryPrice{MultiplierBps: mult, UnitPrice: unit, Total: unit * units}
-	desc := fmt.Sprintf("%d × %s", quantity, FormatMoney(base, card.Currency))
+	desc := fmt.Sprintf("%d × %s", quantity, money.Format(base, card.Currency))
 	if card.Key.Kind == KindStay {
 		desc += fmt.Sprintf(" × %d night%s", nights, plural(nights))
 	}
@@ -127,35 +127,18 @@ func PriceRide(card RateCard, meters, seconds int64, surgeBps int32) RidePrice {
 	p := RidePrice{MultiplierBps: mult}
 	p.Lines = []PriceLine{
 		{Code: "base_fare", Description: "base fare", Amount: r.BaseFare.Amount},
-		{Code: "distance", Description: fmt.Sprintf("%s km at %s/km", formatDecimal(meters, 3), FormatMoney(r.PerKilometer.Amount, cur)), Amount: distance},
-		{Code: "time", Description: fmt.Sprintf("%s min at %s/min", formatDecimalRounded(seconds, 60), FormatMoney(r.PerMinute.Amount, cur)), Amount: duration},
+		{Code: "distance", Description: fmt.Sprintf("%s km at %s/km", formatDecimal(meters, 3), money.Format(r.PerKilometer.Amount, cur)), Amount: distance},
+		{Code: "time", Description: fmt.Sprintf("%s min at %s/min", formatDecimalRounded(seconds, 60), money.Format(r.PerMinute.Amount, cur)), Amount: duration},
 	}
 	if surged != subtotal {
 		p.Lines = append(p.Lines, PriceLine{Code: "surge", Description: "surge " + FormatBps(mult), Amount: surged - subtotal})
 	}
 	p.Total = surged
 	if minimum := r.MinimumFare.Amount; surged < minimum {
-		p.Lines = append(p.Lines, PriceLine{Code: "minimum_fare", Description: "minimum fare " + FormatMoney(minimum, cur), Amount: minimum - surged})
+		p.Lines = append(p.Lines, PriceLine{Code: "minimum_fare", Description: "minimum fare " + money.Format(minimum, cur), Amount: minimum - surged})
 		p.Total = minimum
 	}
 	return p
-}
-
-// minorDigits returns the number of decimals of an ISO 4217 currency: 0 and 3 for the
-// few that differ, 2 otherwise.
-func minorDigits(currency string) int {
-	switch currency {
-	case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF":
-		return 0
-	case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
-		return 3
-	}
-	return 2
-}
-
-// FormatMoney formats minor units as a decimal amount with its currency, "12.30 EUR".
-func FormatMoney(amount int64, currency string) string {
-	return formatDecimal(amount, minorDigits(currency)) + " " + currency
 }
 
 // FormatBps formats a multiplier, "1.25x".

@@ -1,6 +1,10 @@
 package fare
 
-import "time"
+import (
+	"time"
+
+	"github.com/waybill/waybill/kit/errs"
+)
 
 // Validity of quotes: how long the fare service stands by a quoted price.
 const (
@@ -40,62 +44,62 @@ func (in InventoryQuoteInput) Validate(now time.Time) (nights, loadBps int32, er
 		return 0, 0, err
 	}
 	if !in.Key.Kind.Inventory() {
-		return 0, 0, Invalid("product_key", "a ride product is quoted with QuoteRide; QuoteInventory needs a seat or stay product")
+		return 0, 0, errs.Invalid("product_key", "a ride product is quoted with QuoteRide; QuoteInventory needs a seat or stay product")
 	}
 	if in.Quantity < 1 || in.Quantity > MaxQuantity {
-		return 0, 0, Invalid("quantity", "must be from 1 to %d, got %d", MaxQuantity, in.Quantity)
+		return 0, 0, errs.Invalid("quantity", "must be from 1 to %d, got %d", MaxQuantity, in.Quantity)
 	}
 	nights = 1
 	if in.Key.Kind == KindSeat {
 		if in.CheckIn != nil {
-			return 0, 0, Invalid("check_in_date", "must be unset for a seat product")
+			return 0, 0, errs.Invalid("check_in_date", "must be unset for a seat product")
 		}
 		if in.CheckOut != nil {
-			return 0, 0, Invalid("check_out_date", "must be unset for a seat product")
+			return 0, 0, errs.Invalid("check_out_date", "must be unset for a seat product")
 		}
 	} else {
 		if in.CheckIn == nil {
-			return 0, 0, Invalid("check_in_date", "required for a stay product")
+			return 0, 0, errs.Invalid("check_in_date", "is required for a stay product")
 		}
 		if !in.CheckIn.Valid() {
-			return 0, 0, Invalid("check_in_date", "%s is not a calendar date", in.CheckIn)
+			return 0, 0, errs.Invalid("check_in_date", "%s is not a calendar date", in.CheckIn)
 		}
 		if in.CheckOut == nil {
-			return 0, 0, Invalid("check_out_date", "required for a stay product")
+			return 0, 0, errs.Invalid("check_out_date", "is required for a stay product")
 		}
 		if !in.CheckOut.Valid() {
-			return 0, 0, Invalid("check_out_date", "%s is not a calendar date", in.CheckOut)
+			return 0, 0, errs.Invalid("check_out_date", "%s is not a calendar date", in.CheckOut)
 		}
 		today := now.UTC()
 		earliest := time.Date(today.Year(), today.Month(), today.Day()-1, 0, 0, 0, 0, time.UTC)
 		if in.CheckIn.Time().Before(earliest) {
-			return 0, 0, Invalid("check_in_date", "%s is in the past", in.CheckIn)
+			return 0, 0, errs.Invalid("check_in_date", "%s is in the past", in.CheckIn)
 		}
 		days := in.CheckOut.Time().Sub(in.CheckIn.Time()) / (24 * time.Hour)
 		if days < 1 || days > MaxNights {
-			return 0, 0, Invalid("check_out_date", "must be 1 to %d nights after check_in_date", MaxNights)
+			return 0, 0, errs.Invalid("check_out_date", "must be 1 to %d nights after check_in_date", MaxNights)
 		}
 		nights = int32(days)
 	}
 	switch {
 	case in.LoadFactorBps != nil && in.Occupancy != nil:
-		return 0, 0, Invalid("load_factor_bps", "set load_factor_bps or occupancy, not both")
+		return 0, 0, errs.Invalid("load_factor_bps", "set load_factor_bps or occupancy, not both")
 	case in.LoadFactorBps != nil:
 		loadBps = *in.LoadFactorBps
 		if loadBps < 0 || loadBps > OneX {
-			return 0, 0, Invalid("load_factor_bps", "must be from 0 to 10000, got %d", loadBps)
+			return 0, 0, errs.Invalid("load_factor_bps", "must be from 0 to 10000, got %d", loadBps)
 		}
 	case in.Occupancy != nil:
 		o := in.Occupancy
 		if o.Capacity < 1 {
-			return 0, 0, Invalid("occupancy.capacity", "must be 1 or more, got %d", o.Capacity)
+			return 0, 0, errs.Invalid("occupancy.capacity", "must be 1 or more, got %d", o.Capacity)
 		}
 		if o.Used < 0 || o.Used > o.Capacity {
-			return 0, 0, Invalid("occupancy.used", "must be from 0 to capacity %d, got %d", o.Capacity, o.Used)
+			return 0, 0, errs.Invalid("occupancy.used", "must be from 0 to capacity %d, got %d", o.Capacity, o.Used)
 		}
 		loadBps = LoadFactorBps(o.Used, o.Capacity)
 	default:
-		return 0, 0, Invalid("load_factor_bps", "required: set load_factor_bps or occupancy")
+		return 0, 0, errs.Invalid("load_factor_bps", "is required: set load_factor_bps or occupancy")
 	}
 	return nights, loadBps, nil
 }

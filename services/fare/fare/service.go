@@ -2,30 +2,25 @@ package fare
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/waybill/waybill/kit/caller"
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/ids"
+	"github.com/waybill/waybill/kit/page"
 )
 
-// Page sizes of the list calls.
+// Page sizes of the list calls (kit/page).
 const (
 	// DefaultPageSize is used when a list call asks for 0.
 	DefaultPageSize = 50
 	// MaxPageSize caps larger requests.
 	MaxPageSize = 500
 )
-
-// PageSize returns the effective page size for a requested one (field names it in the
-// error for a negative one).
-func PageSize(field string, n int32) (int, error) {
-	switch {
-	case n < 0:
-		return 0, Invalid(field, "must not be negative, got %d", n)
-	case n == 0:
-		return DefaultPageSize, nil
-	}
-	return int(min(n, MaxPageSize)), nil
-}
 
 // Service is the fare service's use cases over a Store.
 type Service struct {
@@ -45,34 +40,53 @@ func New(store Store, now func() time.Time) *Service {
 // a value written and read back compares equal.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
-// CreateRateCard validates card and writes it as version 1, authored by author.
-func (s *Service) CreateRateCard(ctx context.Context, author string, card RateCard, requestID string) (RateCard, error) {
-	if err := ValidateRequestID("request_id", requestID); err != nil {
+// CreateRateCard validates card and writes it as version 1, authored by the caller c.
+// It is idempotent by requestID (kit/idempotency): a retry with the same card returns
+// version 1 of the card the first call created.
+func (s *Service) CreateRateCard(ctx context.Context, c caller.Caller, card RateCard, requestID string) (RateCard, error) {
+	if err := mayWrite(c); err != nil {
 		return RateCard{}, err
 	}
+	if err := idempotency.CheckRequestID(requestID, false); err != nil {
+		return RateCard{}, err
+	}
+	// Output-only fields are ignored, and do not count as parameters of the call.
+	card.ID, card.Author, card.Version = "", "", 0
+	card.CreateTime, card.UpdateTime = time.Time{}, time.Time{}
+	key := idempotencyKey("CreateRateCard", c, requestID, card)
 	now := s.clock()
 	if err := NormalizeRateCard(&card, now); err != nil {
 		return RateCard{}, err
 	}
-	card.ID = ""
-	card.Author = author
+	card.Author = c.Subject
 	card.Version = 1
 	card.CreateTime, card.UpdateTime = now, now
-	c, err := s.store.CreateRateCard(ctx, card, requestID)
+	out, err := s.store.CreateRateCard(ctx, card, key)
 	if err != nil {
 		return RateCard{}, fmt.Errorf("create rate card: %w", err)
 	}
-	return c, nil
+	return out, nil
+}
+
+// idempotencyKey returns the idempotency key of method called by c with requestID and
+// params (JSON-encoded into the key's hash: the same request id with other parameters
+// is refused).
+func idempotencyKey(method string, c caller.Caller, requestID string, params any) idempotency.Key {
+	b, err := json.Marshal(params)
+	if err != nil {
+		panic(fmt.Sprintf("fare: the parameters of %s cannot be encoded: %v", method, err)) // plain structs always encode
+	}
+	return idempotency.Key{Method: method, Subject: c.Subject, RequestID: requestID, Hash: idempotency.Fingerprint(string(b))}
 }
 
 // GetRateCard returns version of card id, or the version in effect now for version 0,
 // and the latest version number.
 func (s *Service) GetRateCard(ctx context.Context, id string, version int64) (RateCard, int64, error) {
 	if id == "" {
-		return RateCard{}, 0, Invalid("rate_card_id", "required")
+		return RateCard{}, 0, errs.Invalid("rate_card_id", "is required")
 	}
 	if version < 0 {
-		return RateCard{}, 0, Invalid("version", "must be 0 (in effect now) or 1 or more, got %d", version)
+		return RateCard{}, 0, errs.Invalid("version", "must be 0 (in effect now) or 1 or more, got %d", version)
 	}
 	c, latest, err := s.store.RateCard(ctx, id, version, s.clock())
 	if err != nil {
@@ -81,66 +95,102 @@ func (s *Service) GetRateCard(ctx context.Context, id string, version int64) (Ra
 	return c, latest, nil
 }
 
-// ListRateCards returns a page of cards after afterID, in id order.
-func (s *Service) ListRateCards(ctx context.Context, f RateCardFilter, afterID string, pageSize int) (RateCardPage, error) {
+// ListRateCards returns a page of cards in id order, each in its version in effect now:
+// the first page for an empty pageToken, else the page after the one that issued it.
+func (s *Service) ListRateCards(ctx context.Context, f RateCardFilter, pageToken string, pageSize int32) (RateCardPage, error) {
+	limit, err := page.Limit(int(pageSize), DefaultPageSize, MaxPageSize)
+	if err != nil {
+		return RateCardPage{}, err
+	}
 	if f.Key.Kind != KindUnspecified {
 		if err := ValidateProductKey("product_key", f.Key); err != nil {
 			return RateCardPage{}, err
 		}
 	}
-	cards, err := s.store.ListRateCards(ctx, f, afterID, pageSize+1, s.clock())
+	filter := page.Fingerprint("ListRateCards", f.Kind, f.Key.Canonical())
+	var afterID string
+	if _, err := page.Decode(pageToken, filter, &afterID); err != nil {
+		return RateCardPage{}, err
+	}
+	if afterID != "" && !ids.ValidUUID(afterID) {
+		return RateCardPage{}, errs.Invalid("page_token", "is malformed; pass the next_page_token of the previous page")
+	}
+	cards, err := s.store.ListRateCards(ctx, f, afterID, limit+1, s.clock())
 	if err != nil {
 		return RateCardPage{}, fmt.Errorf("list rate cards: %w", err)
 	}
 	var p RateCardPage
-	if len(cards) > pageSize {
-		cards = cards[:pageSize]
-		p.Next = cards[pageSize-1].ID
+	if len(cards) > limit {
+		cards = cards[:limit]
+		p.NextPageToken = page.Encode(cards[limit-1].ID, filter)
 	}
 	p.Cards = cards
 	return p, nil
 }
 
 // UpdateRateCard writes a new version of card patch.ID with the fields named in paths
-// taken from patch. A non-zero patch.Version must be the latest version.
-func (s *Service) UpdateRateCard(ctx context.Context, author string, patch RateCard, paths []string, requestID string) (RateCard, error) {
+// taken from patch, authored by the caller c. A non-zero patch.Version must be the
+// latest version. It is idempotent by requestID (kit/idempotency): a retry with the same
+// change returns the version the first call wrote.
+func (s *Service) UpdateRateCard(ctx context.Context, c caller.Caller, patch RateCard, paths []string, requestID string) (RateCard, error) {
+	if err := mayWrite(c); err != nil {
+		return RateCard{}, err
+	}
 	if patch.ID == "" {
-		return RateCard{}, Invalid("rate_card.id", "required")
+		return RateCard{}, errs.Invalid("rate_card.id", "is required")
 	}
 	if patch.Version < 0 {
-		return RateCard{}, Invalid("rate_card.version", "must be 0 or the latest version, got %d", patch.Version)
+		return RateCard{}, errs.Invalid("rate_card.version", "must be 0 or the latest version, got %d", patch.Version)
 	}
 	if err := ValidateUpdateMask(paths); err != nil {
 		return RateCard{}, err
 	}
-	if err := ValidateRequestID("request_id", requestID); err != nil {
+	if err := idempotency.CheckRequestID(requestID, false); err != nil {
 		return RateCard{}, err
 	}
-	c, err := s.store.UpdateRateCard(ctx, patch.ID, requestID, func(latest RateCard) (RateCard, error) {
+	// The change is the patch's fields the mask names, in any order.
+	sorted := slices.Sorted(slices.Values(paths))
+	patch.Author, patch.CreateTime, patch.UpdateTime = "", time.Time{}, time.Time{}
+	key := idempotencyKey("UpdateRateCard", c, requestID, struct {
+		Patch RateCard
+		Paths []string
+	}{patch, sorted})
+	out, err := s.store.UpdateRateCard(ctx, patch.ID, key, func(latest RateCard) (RateCard, error) {
 		if patch.Version != 0 && patch.Version != latest.Version {
-			return RateCard{}, fmt.Errorf("%w: version %d given, latest is %d", ErrStaleVersion, patch.Version, latest.Version)
+			return RateCard{}, stale("rate card", patch.Version, latest.Version)
 		}
-		return MergeUpdate(latest, patch, paths, author, s.clock())
+		return MergeUpdate(latest, patch, paths, c.Subject, s.clock())
 	})
 	if err != nil {
 		return RateCard{}, fmt.Errorf("update rate card: %w", err)
 	}
-	return c, nil
+	return out, nil
 }
 
-// ListRateCardVersions returns a page of card id's versions below beforeVersion (0 for
-// the newest), newest first; next is the cursor of the next page (0 on the last).
-func (s *Service) ListRateCardVersions(ctx context.Context, id string, beforeVersion int64, pageSize int) (cards []RateCard, next int64, err error) {
-	if id == "" {
-		return nil, 0, Invalid("rate_card_id", "required")
-	}
-	cards, err = s.store.RateCardVersions(ctx, id, beforeVersion, pageSize+1)
+// ListRateCardVersions returns a page of card id's versions, newest first, and the
+// token of the next page ("" on the last).
+func (s *Service) ListRateCardVersions(ctx context.Context, id, pageToken string, pageSize int32) (cards []RateCard, next string, err error) {
+	limit, err := page.Limit(int(pageSize), DefaultPageSize, MaxPageSize)
 	if err != nil {
-		return nil, 0, fmt.Errorf("list rate card versions: %w", err)
+		return nil, "", err
 	}
-	if len(cards) > pageSize {
-		cards = cards[:pageSize]
-		next = cards[pageSize-1].Version
+	if id == "" {
+		return nil, "", errs.Invalid("rate_card_id", "is required")
+	}
+	filter := page.Fingerprint("ListRateCardVersions", id)
+	var before int64
+	if ok, err := page.Decode(pageToken, filter, &before); err != nil {
+		return nil, "", err
+	} else if ok && before < 1 {
+		return nil, "", errs.Invalid("page_token", "is malformed; pass the next_page_token of the previous page")
+	}
+	cards, err = s.store.RateCardVersions(ctx, id, before, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list rate card versions: %w", err)
+	}
+	if len(cards) > limit {
+		cards = cards[:limit]
+		next = page.Encode(cards[limit-1].Version, filter)
 	}
 	return cards, next, nil
 }
@@ -159,7 +209,7 @@ func (s *Service) QuoteInventory(ctx context.Context, in InventoryQuoteInput) (Q
 		return Quote{}, err
 	}
 	if !out[0].Priced {
-		return Quote{}, fmt.Errorf("%w: no rate card in effect for %s", ErrNotFound, in.Key.Canonical())
+		return Quote{}, errs.Missing("", "no rate card for %s is in effect", in.Key.Canonical())
 	}
 	return out[0].Quote, nil
 }
@@ -175,22 +225,19 @@ type BatchQuote struct {
 }
 
 // QuoteInventoryBatch prices each input as QuoteInventory does, at the same instant, and
-// stores all the quotes in one round trip. An invalid input fails the whole batch with a
-// *FieldError naming "requests[i].<field>"; an input no rate card prices comes back with
-// Priced false and does not fail the others.
+// stores all the quotes in one round trip. An invalid input fails the whole batch with
+// INVALID_ARGUMENT naming "requests[i].<field>"; an input no rate card prices comes back
+// with Priced false and does not fail the others.
 func (s *Service) QuoteInventoryBatch(ctx context.Context, ins []InventoryQuoteInput) ([]BatchQuote, error) {
 	if len(ins) == 0 || len(ins) > MaxBatchQuotes {
-		return nil, Invalid("requests", "must hold 1 to %d requests, got %d", MaxBatchQuotes, len(ins))
+		return nil, errs.Invalid("requests", "must hold 1 to %d requests, got %d", MaxBatchQuotes, len(ins))
 	}
 	now := s.clock()
 	valid := make([]validInventoryInput, len(ins))
 	for i, in := range ins {
 		nights, loadBps, err := in.Validate(now)
 		if err != nil {
-			if fe := (*FieldError)(nil); errors.As(err, &fe) {
-				err = Invalid(fmt.Sprintf("requests[%d].%s", i, fe.Field), "%s", fe.Description)
-			}
-			return nil, err
+			return nil, inRequest(i, err)
 		}
 		valid[i] = validInventoryInput{in, nights, loadBps}
 	}
@@ -276,26 +323,40 @@ func (s *Service) GetSurge(ctx context.Context, city, zone string) (Surge, error
 	return z, nil
 }
 
-// ListSurges returns a page of a city's zones after afterZone, in zone order; next is
-// the cursor of the next page ("" on the last).
-func (s *Service) ListSurges(ctx context.Context, city, afterZone string, pageSize int) (zones []Surge, next string, err error) {
+// ListSurges returns a page of a city's zones in zone order, and the token of the next
+// page ("" on the last).
+func (s *Service) ListSurges(ctx context.Context, city, pageToken string, pageSize int32) (zones []Surge, next string, err error) {
+	limit, err := page.Limit(int(pageSize), DefaultPageSize, MaxPageSize)
+	if err != nil {
+		return nil, "", err
+	}
 	if err := validateCity("city", city); err != nil {
 		return nil, "", err
 	}
-	zones, err = s.store.ListSurges(ctx, city, afterZone, pageSize+1)
+	filter := page.Fingerprint("ListSurges", city)
+	var afterZone string
+	if _, err := page.Decode(pageToken, filter, &afterZone); err != nil {
+		return nil, "", err
+	}
+	zones, err = s.store.ListSurges(ctx, city, afterZone, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("list surges: %w", err)
 	}
-	if len(zones) > pageSize {
-		zones = zones[:pageSize]
-		next = zones[pageSize-1].Zone
+	if len(zones) > limit {
+		zones = zones[:limit]
+		next = page.Encode(zones[limit-1].Zone, filter)
 	}
 	return zones, next, nil
 }
 
-// SetSurge creates or replaces a zone's surge, set by actor. A non-zero in.Version must
-// be the zone's current version.
-func (s *Service) SetSurge(ctx context.Context, actor string, in Surge, requestID string) (Surge, error) {
+// SetSurge creates or replaces a zone's surge, set by the caller c. A non-zero
+// in.Version must be the zone's current version. It is idempotent by requestID
+// (kit/idempotency): a retry with the same surge returns what the first call set, even
+// after later changes.
+func (s *Service) SetSurge(ctx context.Context, c caller.Caller, in Surge, requestID string) (Surge, error) {
+	if err := mayWrite(c); err != nil {
+		return Surge{}, err
+	}
 	now := s.clock()
 	if !in.ExpireTime.IsZero() {
 		// Stored with microsecond precision: what is returned now must equal what is read later.
@@ -304,21 +365,23 @@ func (s *Service) SetSurge(ctx context.Context, actor string, in Surge, requestI
 	if err := ValidateSurge(in, now); err != nil {
 		return Surge{}, err
 	}
-	if err := ValidateRequestID("request_id", requestID); err != nil {
+	if err := idempotency.CheckRequestID(requestID, false); err != nil {
 		return Surge{}, err
 	}
-	out, err := s.store.SetSurge(ctx, in.City, in.Zone, requestID, func(cur *Surge) (Surge, error) {
-		next := in
-		next.Actor, next.UpdateTime, next.CreateTime, next.Version = actor, now, now, 1
-		if cur != nil {
-			next.CreateTime, next.Version = cur.CreateTime, cur.Version+1
-		}
+	in.Actor, in.CreateTime, in.UpdateTime = "", time.Time{}, time.Time{} // output only
+	key := idempotencyKey("SetSurge", c, requestID, in)
+	out, err := s.store.SetSurge(ctx, in.City, in.Zone, key, func(cur *Surge) (Surge, error) {
 		if in.Version != 0 && (cur == nil || cur.Version != in.Version) {
 			current := int64(0)
 			if cur != nil {
 				current = cur.Version
 			}
-			return Surge{}, fmt.Errorf("%w: surge version %d given, current is %d", ErrStaleVersion, in.Version, current)
+			return Surge{}, stale("surge", in.Version, current)
+		}
+		next := in
+		next.Actor, next.UpdateTime, next.CreateTime, next.Version = c.Subject, now, now, 1
+		if cur != nil {
+			next.CreateTime, next.Version = cur.CreateTime, cur.Version+1
 		}
 		return next, nil
 	})
@@ -326,4 +389,18 @@ func (s *Service) SetSurge(ctx context.Context, actor string, in Surge, requestI
 		return Surge{}, fmt.Errorf("set surge: %w", err)
 	}
 	return out, nil
+}
+
+// inRequest returns err, an error about one of a batch's requests (number i), with its
+// fields prefixed "requests[i].".
+func inRequest(i int, err error) error {
+	e, ok := errs.As(err)
+	if !ok || len(e.Fields) == 0 {
+		return err
+	}
+	fields := make([]errs.FieldViolation, len(e.Fields))
+	for j, f := range e.Fields {
+		fields[j] = errs.FieldViolation{Field: fmt.Sprintf("requests[%d].%s", i, f.Field), Description: f.Description}
+	}
+	return errs.InvalidFields(fields...)
 }

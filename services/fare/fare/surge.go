@@ -5,6 +5,8 @@ import (
 	"math"
 	"time"
 	"unicode/utf8"
+
+	"github.com/waybill/waybill/kit/errs"
 )
 
 // DefaultZone is the city-wide surge zone.
@@ -29,13 +31,13 @@ type GeoPoint struct {
 // validatePoint checks a point's coordinates; field is its path.
 func validatePoint(field string, p *GeoPoint) error {
 	if p == nil {
-		return Invalid(field, "required")
+		return errs.Invalid(field, "is required")
 	}
 	if math.IsNaN(p.Latitude) || p.Latitude < -90 || p.Latitude > 90 {
-		return Invalid(field+".latitude", "must be from -90 to 90")
+		return errs.Invalid(field+".latitude", "must be from -90 to 90")
 	}
 	if math.IsNaN(p.Longitude) || p.Longitude < -180 || p.Longitude > 180 {
-		return Invalid(field+".longitude", "must be from -180 to 180")
+		return errs.Invalid(field+".longitude", "must be from -180 to 180")
 	}
 	return nil
 }
@@ -113,14 +115,14 @@ func narrower(a, b Surge) bool {
 // validateZone checks a zone id: 1 to 64 lower-case letters, digits or "-".
 func validateZone(field, z string) error {
 	if z == "" {
-		return Invalid(field, "required")
+		return errs.Invalid(field, "is required")
 	}
 	if len(z) > MaxKeyLength {
-		return Invalid(field, "at most %d characters", MaxKeyLength)
+		return errs.Invalid(field, "at most %d characters", MaxKeyLength)
 	}
 	for _, r := range z {
 		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-			return Invalid(field, "must be lower-case letters, digits or '-'")
+			return errs.Invalid(field, "must be lower-case letters, digits or '-'")
 		}
 	}
 	return nil
@@ -144,37 +146,37 @@ func ValidateSurge(s Surge, now time.Time) error {
 		return err
 	}
 	if s.MultiplierBps < OneX || s.MultiplierBps > MaxSurgeBps {
-		return Invalid(f+".multiplier_bps", "must be from 10000 to %d, got %d", MaxSurgeBps, s.MultiplierBps)
+		return errs.Invalid(f+".multiplier_bps", "must be from 10000 to %d, got %d", MaxSurgeBps, s.MultiplierBps)
 	}
 	if s.Zone == DefaultZone {
 		if s.Center != nil {
-			return Invalid(f+".center", "must be unset for the default zone")
+			return errs.Invalid(f+".center", "must be unset for the default zone")
 		}
 		if s.RadiusMeters != 0 {
-			return Invalid(f+".radius_meters", "must be 0 for the default zone")
+			return errs.Invalid(f+".radius_meters", "must be 0 for the default zone")
 		}
 	} else {
 		if err := validatePoint(f+".center", s.Center); err != nil {
 			return err
 		}
 		if s.RadiusMeters < MinRadiusMeters || s.RadiusMeters > MaxRadiusMeters {
-			return Invalid(f+".radius_meters", "must be from %d to %d, got %d", MinRadiusMeters, MaxRadiusMeters, s.RadiusMeters)
+			return errs.Invalid(f+".radius_meters", "must be from %d to %d, got %d", MinRadiusMeters, MaxRadiusMeters, s.RadiusMeters)
 		}
 	}
 	if !s.ExpireTime.IsZero() && !s.ExpireTime.After(now) {
-		return Invalid(f+".expire_time", "must be in the future")
+		return errs.Invalid(f+".expire_time", "must be in the future")
 	}
 	if s.ExpireTime.Year() > 9999 {
-		return Invalid(f+".expire_time", "must be before the year 10000")
+		return errs.Invalid(f+".expire_time", "must be before the year 10000")
 	}
 	if !utf8.ValidString(s.Reason) {
-		return Invalid(f+".reason", "must be valid UTF-8")
+		return errs.Invalid(f+".reason", "must be valid UTF-8")
 	}
 	if n := utf8.RuneCountInString(s.Reason); n > MaxDescriptionLength {
-		return Invalid(f+".reason", "at most %d characters, got %d", MaxDescriptionLength, n)
+		return errs.Invalid(f+".reason", "at most %d characters, got %d", MaxDescriptionLength, n)
 	}
 	if s.Version < 0 {
-		return Invalid(f+".version", "must be 0 or the current version, got %d", s.Version)
+		return errs.Invalid(f+".version", "must be 0 or the current version, got %d", s.Version)
 	}
 	return nil
 }
@@ -209,10 +211,10 @@ func (in RideQuoteInput) Validate() error {
 		return err
 	}
 	if in.DistanceMeters < 1 || in.DistanceMeters > MaxDistanceMeters {
-		return Invalid("estimated_distance_meters", "must be from 1 to %d, got %d", MaxDistanceMeters, in.DistanceMeters)
+		return errs.Invalid("estimated_distance_meters", "must be from 1 to %d, got %d", MaxDistanceMeters, in.DistanceMeters)
 	}
 	if in.DurationSeconds < 1 || in.DurationSeconds > MaxDurationSeconds {
-		return Invalid("estimated_duration_seconds", "must be from 1 to %d, got %d", MaxDurationSeconds, in.DurationSeconds)
+		return errs.Invalid("estimated_duration_seconds", "must be from 1 to %d, got %d", MaxDurationSeconds, in.DurationSeconds)
 	}
 	return nil
 }

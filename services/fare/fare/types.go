@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/waybill/waybill/kit/money"
 )
 
 // ProductKind is the kind of product a rate card prices.
@@ -120,33 +122,26 @@ func (k ProductKey) RouteKey() (route ProductKey, ok bool) {
 	return route, true
 }
 
-// Money is an amount in minor units of a currency. On a rate card every Money uses the
-// card's currency; an empty Currency on input means the card's.
-type Money struct {
-	// Amount is in minor units.
-	Amount int64
-	// Currency is the ISO 4217 code.
-	Currency string
-}
-
 // InventoryPricing prices seats and stays: the price of one seat, or one room for one
-// night, before the dynamic multiplier.
+// night, before the dynamic multiplier. On a rate card every amount is in the card's
+// currency; an empty Currency on input means the card's.
 type InventoryPricing struct {
 	// UnitPrice is the price of one unit.
-	UnitPrice Money
+	UnitPrice money.Money
 }
 
 // RidePricing prices rides: BaseFare + PerKilometer × km + PerMinute × minutes, times the
-// surge, never below MinimumFare.
+// surge, never below MinimumFare. Amounts are in the card's currency, as in
+// InventoryPricing.
 type RidePricing struct {
 	// BaseFare is the fixed charge of every ride.
-	BaseFare Money
+	BaseFare money.Money
 	// PerKilometer is the charge per 1000 meters.
-	PerKilometer Money
+	PerKilometer money.Money
 	// PerMinute is the charge per 60 seconds.
-	PerMinute Money
+	PerMinute money.Money
 	// MinimumFare is the lowest price of a ride, after surge.
-	MinimumFare Money
+	MinimumFare money.Money
 }
 
 // LoadFactorTier is one step of a load-factor curve.
@@ -215,8 +210,8 @@ type RateCard struct {
 type RateCardPage struct {
 	// Cards are the page's cards.
 	Cards []RateCard
-	// Next is the cursor of the next page; empty on the last page.
-	Next string
+	// NextPageToken asks for the next page (kit/page); empty on the last page.
+	NextPageToken string
 }
 
 // Date is a calendar date without a time zone.

@@ -7,6 +7,9 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/money"
 )
 
 // Limits of the API, checked by the validators below.
@@ -15,8 +18,6 @@ const (
 	MaxKeyLength = 64
 	// MaxDescriptionLength is the longest rate card description (and surge reason).
 	MaxDescriptionLength = 500
-	// MaxRequestIDLength is the longest idempotency key.
-	MaxRequestIDLength = 128
 	// MaxTiers is the most tiers a load-factor curve may have.
 	MaxTiers = 20
 	// MaxQuantity is the most seats or rooms one quote may price.
@@ -31,18 +32,6 @@ const (
 	// its own "now", is not refused.
 	EffectiveTimeSkew = time.Minute
 )
-
-// ValidateRequestID checks an idempotency key: empty, or at most MaxRequestIDLength
-// printable characters.
-func ValidateRequestID(field, id string) error {
-	if utf8.RuneCountInString(id) > MaxRequestIDLength {
-		return Invalid(field, "at most %d characters", MaxRequestIDLength)
-	}
-	if !printable(id) {
-		return Invalid(field, "must be printable UTF-8 text")
-	}
-	return nil
-}
 
 // ValidateProductKey checks a key; field is the key's path in the request.
 func ValidateProductKey(field string, k ProductKey) error {
@@ -66,7 +55,7 @@ func ValidateProductKey(field string, k ProductKey) error {
 		parts = []part{{"product", k.Ride.Product}}
 		field += ".ride"
 	default:
-		return Invalid(field, "exactly one of seat, stay or ride is required")
+		return errs.Invalid(field, "exactly one of seat, stay or ride is required")
 	}
 	for _, p := range parts {
 		if err := validateKeyString(field+"."+p.name, p.value); err != nil {
@@ -79,13 +68,13 @@ func ValidateProductKey(field string, k ProductKey) error {
 // validateKeyString checks a required identifier-like string of 1 to 64 characters.
 func validateKeyString(field, s string) error {
 	if s == "" {
-		return Invalid(field, "required")
+		return errs.Invalid(field, "is required")
 	}
 	if n := utf8.RuneCountInString(s); n > MaxKeyLength {
-		return Invalid(field, "at most %d characters, got %d", MaxKeyLength, n)
+		return errs.Invalid(field, "at most %d characters, got %d", MaxKeyLength, n)
 	}
 	if !printable(s) || strings.TrimSpace(s) != s {
-		return Invalid(field, "must be printable text without leading or trailing spaces")
+		return errs.Invalid(field, "must be printable text without leading or trailing spaces")
 	}
 	return nil
 }
@@ -93,14 +82,14 @@ func validateKeyString(field, s string) error {
 // validateCity checks a city code: 1 to 64 lower-case letters, digits, "-" or "_".
 func validateCity(field, s string) error {
 	if s == "" {
-		return Invalid(field, "required")
+		return errs.Invalid(field, "is required")
 	}
 	if len(s) > MaxKeyLength {
-		return Invalid(field, "at most %d characters", MaxKeyLength)
+		return errs.Invalid(field, "at most %d characters", MaxKeyLength)
 	}
 	for _, r := range s {
 		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return Invalid(field, "must be lower-case letters, digits, '-' or '_', like \"berlin\"")
+			return errs.Invalid(field, "must be lower-case letters, digits, '-' or '_', like \"berlin\"")
 		}
 	}
 	return nil
@@ -119,33 +108,16 @@ func printable(s string) bool {
 	return true
 }
 
-// validateCurrency checks an ISO 4217 code: three upper-case letters.
-func validateCurrency(field, c string) error {
-	if c == "" {
-		return Invalid(field, "required")
-	}
-	if len(c) != 3 || strings.ToUpper(c) != c || strings.IndexFunc(c, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
-		return Invalid(field, "must be an ISO 4217 code of three upper-case letters, like \"EUR\"")
-	}
-	return nil
-}
-
 // normalizeMoney checks an amount on a card with the given currency and fills an empty
 // currency with it.
-func normalizeMoney(field string, m *Money, currency string) error {
+func normalizeMoney(field string, m *money.Money, currency string) error {
 	if m.Currency == "" {
 		m.Currency = currency
 	}
 	if m.Currency != currency {
-		return Invalid(field+".currency_code", "must be the rate card's currency %s, got %q", currency, m.Currency)
+		return errs.Invalid(field+".currency_code", "must be the rate card's currency %s", currency)
 	}
-	if m.Amount < 0 {
-		return Invalid(field+".amount_minor", "must be zero or positive")
-	}
-	if m.Amount > MaxAmountMinor {
-		return Invalid(field+".amount_minor", "at most %d", MaxAmountMinor)
-	}
-	return nil
+	return money.Check(field, *m)
 }
 
 // NormalizeRateCard checks a rate card version about to be written, as the request's
@@ -157,30 +129,30 @@ func NormalizeRateCard(c *RateCard, now time.Time) error {
 	if err := ValidateProductKey(f+".product_key", c.Key); err != nil {
 		return err
 	}
-	if err := validateCurrency(f+".currency_code", c.Currency); err != nil {
+	if err := money.CheckCurrency(f+".currency_code", c.Currency); err != nil {
 		return err
 	}
 	if c.Key.Kind.Inventory() {
 		if c.Ride != nil {
-			return Invalid(f+".ride", "a %s card is priced with inventory, not ride", c.Key.Kind)
+			return errs.Invalid(f+".ride", "a %s card is priced with inventory, not ride", c.Key.Kind)
 		}
 		if c.Inventory == nil {
-			return Invalid(f+".inventory", "required for a %s card", c.Key.Kind)
+			return errs.Invalid(f+".inventory", "is required for a %s card", c.Key.Kind)
 		}
 		if err := normalizeMoney(f+".inventory.unit_price", &c.Inventory.UnitPrice, c.Currency); err != nil {
 			return err
 		}
 	} else {
 		if c.Inventory != nil {
-			return Invalid(f+".inventory", "a ride card is priced with ride, not inventory")
+			return errs.Invalid(f+".inventory", "a ride card is priced with ride, not inventory")
 		}
 		if c.Ride == nil {
-			return Invalid(f+".ride", "required for a ride card")
+			return errs.Invalid(f+".ride", "is required for a ride card")
 		}
 		r := c.Ride
 		for _, m := range []struct {
 			name string
-			m    *Money
+			m    *money.Money
 		}{{"base_fare", &r.BaseFare}, {"per_kilometer", &r.PerKilometer}, {"per_minute", &r.PerMinute}, {"minimum_fare", &r.MinimumFare}} {
 			if err := normalizeMoney(f+".ride."+m.name, m.m, c.Currency); err != nil {
 				return err
@@ -196,17 +168,17 @@ func NormalizeRateCard(c *RateCard, now time.Time) error {
 	case c.EffectiveTime.IsZero():
 		c.EffectiveTime = now
 	case c.EffectiveTime.Before(now.Add(-EffectiveTimeSkew)):
-		return Invalid(f+".effective_time", "must not be in the past")
+		return errs.Invalid(f+".effective_time", "must not be in the past")
 	case c.EffectiveTime.Before(now):
 		c.EffectiveTime = now
 	case c.EffectiveTime.Year() > 9999:
-		return Invalid(f+".effective_time", "must be before the year 10000")
+		return errs.Invalid(f+".effective_time", "must be before the year 10000")
 	}
 	if n := utf8.RuneCountInString(c.Description); n > MaxDescriptionLength {
-		return Invalid(f+".description", "at most %d characters, got %d", MaxDescriptionLength, n)
+		return errs.Invalid(f+".description", "at most %d characters, got %d", MaxDescriptionLength, n)
 	}
 	if !utf8.ValidString(c.Description) {
-		return Invalid(f+".description", "must be valid UTF-8")
+		return errs.Invalid(f+".description", "must be valid UTF-8")
 	}
 	return nil
 }
@@ -217,28 +189,28 @@ func validateDynamic(f string, d *DynamicPricing, kind ProductKind) error {
 		return nil
 	}
 	if m := d.MinMultiplierBps; m != 0 && (m < 1000 || m > OneX) {
-		return Invalid(f+".min_multiplier_bps", "must be 0 or from 1000 to 10000, got %d", m)
+		return errs.Invalid(f+".min_multiplier_bps", "must be 0 or from 1000 to 10000, got %d", m)
 	}
 	if m := d.MaxMultiplierBps; m != 0 && (m < OneX || m > 100000) {
-		return Invalid(f+".max_multiplier_bps", "must be 0 or from 10000 to 100000, got %d", m)
+		return errs.Invalid(f+".max_multiplier_bps", "must be 0 or from 10000 to 100000, got %d", m)
 	}
 	if len(d.Tiers) > 0 && kind == KindRide {
-		return Invalid(f+".load_factor_tiers", "must be empty on a ride card")
+		return errs.Invalid(f+".load_factor_tiers", "must be empty on a ride card")
 	}
 	if len(d.Tiers) > MaxTiers {
-		return Invalid(f+".load_factor_tiers", "at most %d tiers, got %d", MaxTiers, len(d.Tiers))
+		return errs.Invalid(f+".load_factor_tiers", "at most %d tiers, got %d", MaxTiers, len(d.Tiers))
 	}
 	seen := make(map[int32]bool, len(d.Tiers))
 	for i, t := range d.Tiers {
 		tf := f + ".load_factor_tiers[" + strconv.Itoa(i) + "]"
 		if t.ThresholdBps < 0 || t.ThresholdBps > OneX {
-			return Invalid(tf+".threshold_bps", "must be from 0 to 10000, got %d", t.ThresholdBps)
+			return errs.Invalid(tf+".threshold_bps", "must be from 0 to 10000, got %d", t.ThresholdBps)
 		}
 		if t.MultiplierBps < 1 || t.MultiplierBps > 100000 {
-			return Invalid(tf+".multiplier_bps", "must be from 1 to 100000, got %d", t.MultiplierBps)
+			return errs.Invalid(tf+".multiplier_bps", "must be from 1 to 100000, got %d", t.MultiplierBps)
 		}
 		if seen[t.ThresholdBps] {
-			return Invalid(tf+".threshold_bps", "threshold %d appears twice", t.ThresholdBps)
+			return errs.Invalid(tf+".threshold_bps", "threshold %d appears twice", t.ThresholdBps)
 		}
 		seen[t.ThresholdBps] = true
 	}
@@ -259,14 +231,14 @@ var updatablePaths = []string{PathInventory, PathRide, PathDynamicPricing, PathE
 // ValidateUpdateMask checks an update mask's paths (field "update_mask").
 func ValidateUpdateMask(paths []string) error {
 	if len(paths) == 0 {
-		return Invalid("update_mask", "required: name the fields to change, among %s", strings.Join(updatablePaths, ", "))
+		return errs.Invalid("update_mask", "is required: name the fields to change, among %s", strings.Join(updatablePaths, ", "))
 	}
 	for _, p := range paths {
 		if !slices.Contains(updatablePaths, p) {
 			if p == "product_key" || p == "currency_code" {
-				return Invalid("update_mask", "%q is immutable", p)
+				return errs.Invalid("update_mask", "%q is immutable", p)
 			}
-			return Invalid("update_mask", "path %q cannot be updated; allowed: %s", p, strings.Join(updatablePaths, ", "))
+			return errs.Invalid("update_mask", "path %q cannot be updated; allowed: %s", p, strings.Join(updatablePaths, ", "))
 		}
 	}
 	return nil
@@ -288,12 +260,12 @@ func MergeUpdate(latest, patch RateCard, paths []string, author string, now time
 		case PathInventory:
 			next.Inventory = cloneInventory(patch.Inventory)
 			if next.Inventory == nil {
-				return RateCard{}, Invalid("rate_card.inventory", "required when update_mask names it")
+				return RateCard{}, errs.Invalid("rate_card.inventory", "is required when update_mask names it")
 			}
 		case PathRide:
 			next.Ride = cloneRide(patch.Ride)
 			if next.Ride == nil {
-				return RateCard{}, Invalid("rate_card.ride", "required when update_mask names it")
+				return RateCard{}, errs.Invalid("rate_card.ride", "is required when update_mask names it")
 			}
 		case PathDynamicPricing:
 			next.Dynamic = cloneDynamic(patch.Dynamic)

@@ -3,10 +3,13 @@ package faregrpc
 import (
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/services/fare/fare"
 )
 
@@ -61,8 +64,8 @@ func keyToProto(k fare.ProductKey) *farev1.ProductKey {
 
 // moneyFromProto converts an amount; nil converts to zero in the card's currency (the
 // fields are required, and the caller checks presence where it matters).
-func moneyFromProto(m *typev1.Money) fare.Money {
-	return fare.Money{Amount: m.GetAmountMinor(), Currency: m.GetCurrencyCode()}
+func moneyFromProto(m *typev1.Money) money.Money {
+	return money.New(m.GetAmountMinor(), m.GetCurrencyCode())
 }
 
 func moneyToProto(amount int64, currency string) *typev1.Money {
@@ -89,7 +92,7 @@ func rateCardFromProto(field string, c *farev1.RateCard) (fare.RateCard, error) 
 	switch p := c.GetPricing().(type) {
 	case *farev1.RateCard_Inventory:
 		if p.Inventory.GetUnitPrice() == nil {
-			return fare.RateCard{}, fare.Invalid(field+".inventory.unit_price", "required")
+			return fare.RateCard{}, errs.Invalid(field+".inventory.unit_price", "is required")
 		}
 		out.Inventory = &fare.InventoryPricing{UnitPrice: moneyFromProto(p.Inventory.GetUnitPrice())}
 	case *farev1.RateCard_Ride:
@@ -99,7 +102,7 @@ func rateCardFromProto(field string, c *farev1.RateCard) (fare.RateCard, error) 
 			m    *typev1.Money
 		}{{"base_fare", r.GetBaseFare()}, {"per_kilometer", r.GetPerKilometer()}, {"per_minute", r.GetPerMinute()}, {"minimum_fare", r.GetMinimumFare()}} {
 			if m.m == nil {
-				return fare.RateCard{}, fare.Invalid(field+".ride."+m.name, "required")
+				return fare.RateCard{}, errs.Invalid(field+".ride."+m.name, "is required")
 			}
 		}
 		out.Ride = &fare.RidePricing{
@@ -116,7 +119,7 @@ func rateCardFromProto(field string, c *farev1.RateCard) (fare.RateCard, error) 
 	}
 	if t := c.GetEffectiveTime(); t != nil {
 		if err := t.CheckValid(); err != nil {
-			return fare.RateCard{}, fare.Invalid(field+".effective_time", "not a valid timestamp")
+			return fare.RateCard{}, errs.Invalid(field+".effective_time", "is not a valid timestamp")
 		}
 		out.EffectiveTime = t.AsTime()
 	}
@@ -164,8 +167,9 @@ func rateCardsToProto(cs []fare.RateCard) []*farev1.RateCard {
 	return out
 }
 
-// rateCardEvent is the payload of fare.rate_card.updated.
-func rateCardEvent(c fare.RateCard) *farev1.RateCardEvent {
+// RateCardEvent returns the payload of the fare.rate_card.updated event announcing
+// version c, for the store (farepg.Options.RateCardEvent).
+func RateCardEvent(c fare.RateCard) proto.Message {
 	return &farev1.RateCardEvent{RateCard: rateCardToProto(c)}
 }
 
@@ -258,7 +262,7 @@ func surgeFromProto(s *farev1.Surge) (fare.Surge, error) {
 	}
 	if t := s.GetExpireTime(); t != nil {
 		if err := t.CheckValid(); err != nil {
-			return fare.Surge{}, fare.Invalid("surge.expire_time", "not a valid timestamp")
+			return fare.Surge{}, errs.Invalid("surge.expire_time", "is not a valid timestamp")
 		}
 		out.ExpireTime = t.AsTime()
 	}

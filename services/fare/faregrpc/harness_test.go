@@ -12,14 +12,12 @@ import (
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/pgtest"
-	"github.com/waybill/waybill/kit/serve"
-	"github.com/waybill/waybill/services/fare/faregrpc"
-	"github.com/waybill/waybill/services/fare/farepg"
+	"github.com/waybill/waybill/services/fare/fareapp"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// harness is a fare server on loopback, started through faregrpc.Register on a fresh
+// harness is a fare server on loopback, started as fareapp.Spec describes it on a fresh
 // database, with clients for each role.
 type harness struct {
 	pool     *pgxpool.Pool
@@ -31,8 +29,7 @@ type harness struct {
 
 func start(t testing.TB) *harness {
 	t.Helper()
-	s := grpctest.Start(t, serve.Spec{Name: "fare", Migrations: farepg.Migrations, EventTypes: faregrpc.EventTypes,
-		Register: faregrpc.Register})
+	s := grpctest.Start(t, fareapp.Spec())
 	client := func(id auth.Identity) farev1.FareServiceClient { return farev1.NewFareServiceClient(s.Conn(id)) }
 	return &harness{
 		pool:     s.Pool,

@@ -14,6 +14,8 @@ import (
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/grpctest"
+	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/services/fare/fare"
 )
 
 // events returns the payloads of the fare.rate_card.updated events written so far, in
@@ -120,13 +122,17 @@ func TestCreateRateCardIdempotent(t *testing.T) {
 			t.Fatalf("retry returned %v, first %v", c, first)
 		}
 	}
-	// Later, with other content, the same id still returns the first result.
-	later := proto.Clone(req).(*farev1.CreateRateCardRequest)
-	later.GetRateCard().GetInventory().UnitPrice = eur(1)
-	resp, err := h.operator.CreateRateCard(grpctest.Context(t), later)
+	// Later, the same request still returns the first result.
+	resp, err := h.operator.CreateRateCard(grpctest.Context(t), req)
 	if err != nil || !proto.Equal(resp.GetRateCard(), first) {
 		t.Fatalf("late retry = %v, %v; want %v", resp.GetRateCard(), err, first)
 	}
+	// The same id with other content is another request: refused (kit/idempotency).
+	later := proto.Clone(req).(*farev1.CreateRateCardRequest)
+	later.GetRateCard().GetInventory().UnitPrice = eur(1)
+	_, err = h.operator.CreateRateCard(grpctest.Context(t), later)
+	grpctest.WantReason(t, err, codes.InvalidArgument, idempotency.ReasonRequestIDReused)
+	grpctest.WantField(t, err, "request_id")
 	if n := h.count(t, "rate_card"); n != 1 {
 		t.Fatalf("%d cards, want 1", n)
 	}
@@ -138,6 +144,49 @@ func TestCreateRateCardIdempotent(t *testing.T) {
 	grpctest.WantCode(t, err, codes.AlreadyExists)
 	_, err = h.operator.CreateRateCard(grpctest.Context(t), &farev1.CreateRateCardRequest{RateCard: inventoryCard(stayKey(), 5000), RequestId: "req-2"})
 	grpctest.WantCode(t, err, codes.AlreadyExists)
+}
+
+// TestCurrencyMustBeISO4217: every amount a request carries is in an active ISO 4217
+// currency (kit/money's one rule), refused otherwise with INVALID_ARGUMENT naming the
+// field, in fare's ErrorInfo domain.
+func TestCurrencyMustBeISO4217(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	zzz := func(amount int64) *typev1.Money { return &typev1.Money{AmountMinor: amount, CurrencyCode: "ZZZ"} }
+	seat := inventoryCard(seatKey(""), 100)
+	seat.CurrencyCode = "ZZZ"
+	seat.GetInventory().UnitPrice = zzz(100)
+	ride := rideCard()
+	ride.CurrencyCode = "ZZZ"
+	ride.GetRide().BaseFare, ride.GetRide().PerKilometer, ride.GetRide().PerMinute, ride.GetRide().MinimumFare = zzz(1), zzz(1), zzz(1), zzz(1)
+	perKm := rideCard()
+	perKm.GetRide().PerKilometer = zzz(150)
+	for _, tc := range []struct {
+		name  string
+		card  *farev1.RateCard
+		field string
+	}{
+		{"seat card", seat, "rate_card.currency_code"},
+		{"ride card", ride, "rate_card.currency_code"},
+		{"one amount of a EUR card", perKm, "rate_card.ride.per_kilometer.currency_code"},
+	} {
+		t.Run("create/"+tc.name, func(t *testing.T) {
+			_, err := h.operator.CreateRateCard(grpctest.Context(t), &farev1.CreateRateCardRequest{RateCard: tc.card})
+			grpctest.WantField(t, err, tc.field)
+			if info := grpctest.WantReason(t, err, codes.InvalidArgument, "INVALID_ARGUMENT"); info.GetDomain() != "fare.waybill.dev" {
+				t.Errorf("ErrorInfo domain %q, want fare.waybill.dev", info.GetDomain())
+			}
+		})
+	}
+	c := h.create(t, inventoryCard(stayKey(), 100))
+	_, err := h.operator.UpdateRateCard(grpctest.Context(t), &farev1.UpdateRateCardRequest{
+		RateCard:   &farev1.RateCard{Id: c.GetId(), Pricing: &farev1.RateCard_Inventory{Inventory: &farev1.InventoryPricing{UnitPrice: zzz(100)}}},
+		UpdateMask: update("inventory"),
+	})
+	grpctest.WantField(t, err, "rate_card.inventory.unit_price.currency_code")
+	if n := h.count(t, "rate_card_version"); n != 1 {
+		t.Fatalf("%d versions, want only the EUR card's first", n)
+	}
 }
 
 func TestRateCardWritesNeedOperatorOrService(t *testing.T) {
@@ -193,11 +242,17 @@ func TestUpdateRateCardVersions(t *testing.T) {
 	if err != nil || !proto.Equal(again.GetRateCard(), v2) {
 		t.Fatalf("retry = %v, %v; want version 2", again.GetRateCard(), err)
 	}
+	// The same id with another change is refused.
+	_, err = h.operator.UpdateRateCard(grpctest.Context(t), &farev1.UpdateRateCardRequest{
+		RateCard:   &farev1.RateCard{Id: v1.GetId(), Version: 1, Pricing: &farev1.RateCard_Inventory{Inventory: &farev1.InventoryPricing{UnitPrice: eur(12000)}}},
+		UpdateMask: update("inventory"), RequestId: "upd-2",
+	})
+	grpctest.WantReason(t, err, codes.InvalidArgument, idempotency.ReasonRequestIDReused)
 	// A stale version is refused.
 	_, err = h.operator.UpdateRateCard(grpctest.Context(t), &farev1.UpdateRateCardRequest{
 		RateCard: &farev1.RateCard{Id: v1.GetId(), Version: 1, Description: "stale"}, UpdateMask: update("description"),
 	})
-	grpctest.WantCode(t, err, codes.Aborted)
+	grpctest.WantReason(t, err, codes.Aborted, fare.ReasonStaleVersion)
 	resp, err = h.operator.UpdateRateCard(grpctest.Context(t), &farev1.UpdateRateCardRequest{
 		RateCard: &farev1.RateCard{Id: v1.GetId(), Description: "flat"}, UpdateMask: update("dynamic_pricing", "description"),
 	})

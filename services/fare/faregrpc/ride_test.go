@@ -11,6 +11,8 @@ import (
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/grpctest"
+	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/services/fare/fare"
 )
 
 var (
@@ -187,9 +189,9 @@ func TestSurges(t *testing.T) {
 	}
 	_, err = h.operator.SetSurge(grpctest.Context(t), &farev1.SetSurgeRequest{Surge: &farev1.Surge{
 		City: "berlin", Zone: "mitte", MultiplierBps: 19000, Center: alexanderplatz, RadiusMeters: 2000, Version: 1}})
-	grpctest.WantCode(t, err, codes.Aborted)
+	grpctest.WantReason(t, err, codes.Aborted, fare.ReasonStaleVersion)
 	_, err = h.operator.SetSurge(grpctest.Context(t), &farev1.SetSurgeRequest{Surge: &farev1.Surge{City: "berlin", Zone: "new", MultiplierBps: 19000, Center: alexanderplatz, RadiusMeters: 200, Version: 3}})
-	grpctest.WantCode(t, err, codes.Aborted)
+	grpctest.WantReason(t, err, codes.Aborted, fare.ReasonStaleVersion)
 	h.setSurge(t, &farev1.Surge{City: "berlin", Zone: "mitte", MultiplierBps: 10000, Center: alexanderplatz, RadiusMeters: 2000})
 	// A retry of the second call returns what it set, even after a later change.
 	again, err := h.service.SetSurge(grpctest.Context(t), &farev1.SetSurgeRequest{RequestId: "s-2", Surge: &farev1.Surge{
@@ -197,6 +199,10 @@ func TestSurges(t *testing.T) {
 	if err != nil || !proto.Equal(again.GetSurge(), v2) {
 		t.Fatalf("retry = %v, %v; want %v", again.GetSurge(), err, v2)
 	}
+	// The same request id with another surge is refused.
+	_, err = h.service.SetSurge(grpctest.Context(t), &farev1.SetSurgeRequest{RequestId: "s-2", Surge: &farev1.Surge{
+		City: "berlin", Zone: "mitte", MultiplierBps: 20000, Center: alexanderplatz, RadiusMeters: 2000, Version: 1}})
+	grpctest.WantReason(t, err, codes.InvalidArgument, idempotency.ReasonRequestIDReused)
 	cur, err := h.customer.GetSurge(grpctest.Context(t), &farev1.GetSurgeRequest{City: "berlin", Zone: "mitte"})
 	if err != nil || cur.GetSurge().GetVersion() != 3 || cur.GetSurge().GetMultiplierBps() != 10000 {
 		t.Fatalf("current = %v, %v; want version 3 at 10000", cur.GetSurge(), err)

@@ -5,7 +5,7 @@ import (
 
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	"github.com/waybill/waybill/kit/auth"
-	"github.com/waybill/waybill/services/fare/fare"
+	"github.com/waybill/waybill/kit/errs"
 )
 
 // QuoteRide implements farev1.FareServiceServer.
@@ -15,7 +15,7 @@ func (s *Server) QuoteRide(ctx context.Context, req *farev1.QuoteRideRequest) (*
 	}
 	q, err := s.svc.QuoteRide(ctx, rideQuoteFromProto(req))
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &farev1.QuoteRideResponse{Quote: quoteToProto(q)}, nil
 }
@@ -27,7 +27,7 @@ func (s *Server) GetSurge(ctx context.Context, req *farev1.GetSurgeRequest) (*fa
 	}
 	z, err := s.svc.GetSurge(ctx, req.GetCity(), req.GetZone())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &farev1.GetSurgeResponse{Surge: surgeToProto(z)}, nil
 }
@@ -37,19 +37,11 @@ func (s *Server) ListSurges(ctx context.Context, req *farev1.ListSurgesRequest) 
 	if _, err := auth.Require(ctx); err != nil {
 		return nil, err
 	}
-	size, err := fare.PageSize("page_size", req.GetPageSize())
+	zones, next, err := s.svc.ListSurges(ctx, req.GetCity(), req.GetPageToken(), req.GetPageSize())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
-	after, err := decodeToken(req.GetPageToken(), "zone")
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	zones, next, err := s.svc.ListSurges(ctx, req.GetCity(), after, size)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	resp := &farev1.ListSurgesResponse{NextPageToken: encodeToken("zone", next)}
+	resp := &farev1.ListSurgesResponse{NextPageToken: next}
 	for _, z := range zones {
 		resp.Surges = append(resp.Surges, surgeToProto(z))
 	}
@@ -58,20 +50,20 @@ func (s *Server) ListSurges(ctx context.Context, req *farev1.ListSurgesRequest) 
 
 // SetSurge implements farev1.FareServiceServer.
 func (s *Server) SetSurge(ctx context.Context, req *farev1.SetSurgeRequest) (*farev1.SetSurgeResponse, error) {
-	id, err := requireWriter(ctx)
+	c, err := auth.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if req.GetSurge() == nil {
-		return nil, toStatus(fare.Invalid("surge", "required"))
+		return nil, errs.Invalid("surge", "is required")
 	}
 	in, err := surgeFromProto(req.GetSurge())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
-	z, err := s.svc.SetSurge(ctx, id.Subject, in, req.GetRequestId())
+	z, err := s.svc.SetSurge(ctx, c, in, req.GetRequestId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &farev1.SetSurgeResponse{Surge: surgeToProto(z)}, nil
 }

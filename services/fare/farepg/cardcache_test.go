@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/services/fare/fare"
 	"github.com/waybill/waybill/services/fare/farepg"
@@ -22,7 +23,7 @@ func TestRateCardCacheBound(t *testing.T) {
 	opts := farepg.Options{RateCardEvent: func(fare.RateCard) proto.Message { return &emptypb.Empty{} }}
 	a, b := farepg.New(pool, opts), farepg.New(pool, opts) // two fare processes
 	ctx := t.Context()
-	c, err := a.CreateRateCard(ctx, card(seat(""), 100, t0), "")
+	c, err := a.CreateRateCard(ctx, card(seat(""), 100, t0), idempotency.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}

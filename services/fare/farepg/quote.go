@@ -45,7 +45,7 @@ func (s *Store) InsertQuotes(ctx context.Context, qs []fare.Quote) ([]fare.Quote
 		b.Queue(insertQuoteSQL, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&out[i].ID) })
 	}
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return nil, mapError(fmt.Errorf("insert quotes: %w", err))
+		return nil, wrap(err, "insert quotes")
 	}
 	return out, nil
 }

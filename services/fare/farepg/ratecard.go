@@ -5,11 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/ids"
+	"github.com/waybill/waybill/kit/money"
+	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/fare/fare"
 )
 
@@ -41,16 +46,16 @@ func scanRateCard(row pgx.Row, extra ...any) (fare.RateCard, error) {
 		return fare.RateCard{}, err
 	}
 	c.Key = k
-	money := func(p *int64) fare.Money {
+	amount := func(p *int64) money.Money {
 		if p == nil {
-			return fare.Money{Currency: c.Currency}
+			return money.Money{Currency: c.Currency}
 		}
-		return fare.Money{Amount: *p, Currency: c.Currency}
+		return money.New(*p, c.Currency)
 	}
 	if unit != nil {
-		c.Inventory = &fare.InventoryPricing{UnitPrice: money(unit)}
+		c.Inventory = &fare.InventoryPricing{UnitPrice: amount(unit)}
 	} else {
-		c.Ride = &fare.RidePricing{BaseFare: money(base), PerKilometer: money(perKm), PerMinute: money(perMin), MinimumFare: money(minimumFare)}
+		c.Ride = &fare.RidePricing{BaseFare: amount(base), PerKilometer: amount(perKm), PerMinute: amount(perMin), MinimumFare: amount(minimumFare)}
 	}
 	if hasDynamic {
 		d := &fare.DynamicPricing{MinMultiplierBps: minBps, MaxMultiplierBps: maxBps}
@@ -69,10 +74,11 @@ func scanRateCard(row pgx.Row, extra ...any) (fare.RateCard, error) {
 const insertVersionSQL = `INSERT INTO rate_card_version (rate_card_id, version, product_key, currency_code,
 	unit_price, base_fare, per_kilometer, per_minute, minimum_fare,
 	has_dynamic, min_multiplier_bps, max_multiplier_bps, load_factor_tiers,
-	effective_time, description, author, create_time, update_time, request_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, nullif($19, ''))`
+	effective_time, description, author, create_time, update_time)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
 
-func insertVersion(ctx context.Context, tx pgx.Tx, c fare.RateCard, requestID string) error {
+// queueVersion queues the insert of version c onto b.
+func queueVersion(b *pgx.Batch, c fare.RateCard) error {
 	var unit, base, perKm, perMin, minimumFare *int64
 	if c.Inventory != nil {
 		unit = &c.Inventory.UnitPrice.Amount
@@ -92,66 +98,67 @@ func insertVersion(ctx context.Context, tx pgx.Tx, c fare.RateCard, requestID st
 	if err != nil {
 		return fmt.Errorf("encode load_factor_tiers: %w", err)
 	}
-	_, err = tx.Exec(ctx, insertVersionSQL, c.ID, c.Version, c.Key.Canonical(), c.Currency,
+	b.Queue(insertVersionSQL, c.ID, c.Version, c.Key.Canonical(), c.Currency,
 		unit, base, perKm, perMin, minimumFare,
 		c.Dynamic != nil, minBps, maxBps, tiersJSON,
-		c.EffectiveTime, c.Description, c.Author, c.CreateTime, c.UpdateTime, requestID)
-	if err != nil {
-		return fmt.Errorf("insert rate card version: %w", err)
-	}
+		c.EffectiveTime, c.Description, c.Author, c.CreateTime, c.UpdateTime)
 	return nil
 }
 
-// createCardSQL claims the product key (and the request id). ON CONFLICT on the request
-// id makes a concurrent retry wait for the first call and then return no row; a second
-// card for the product key fails with a unique violation.
-const createCardSQL = `INSERT INTO rate_card (product_key, kind, latest_version, create_time, create_request_id)
-VALUES ($1, $2, 1, $3, nullif($4, ''))
-ON CONFLICT (create_request_id) DO NOTHING
-RETURNING id::text`
+const (
+	// lockProductKeySQL serializes the creates of one product key, until the end of the
+	// transaction.
+	lockProductKeySQL = `SELECT pg_advisory_xact_lock(hashtext('fare.rate_card'), hashtext($1))`
+	insertCardSQL     = `INSERT INTO rate_card (id, product_key, kind, latest_version, create_time) VALUES ($1, $2, $3, 1, $4)`
+	versionSQL        = `SELECT ` + versionColumns + ` FROM rate_card_version v WHERE v.rate_card_id = $1 AND v.version = $2`
+)
 
-const cardByRequestSQL = `SELECT id::text FROM rate_card WHERE create_request_id = $1`
-
-// CreateRateCard implements fare.Store.
-func (s *Store) CreateRateCard(ctx context.Context, card fare.RateCard, requestID string) (fare.RateCard, error) {
+// CreateRateCard implements fare.Store. Creates of one product key serialize (the
+// product key's advisory lock, then the idempotency claim, in the batch that begins the
+// transaction), so a retry that arrives while the first call runs waits for it and
+// then replays it: version 1 of the card whose id the key stores. The card's id is
+// chosen here, so the claim stores it with the key in one statement.
+func (s *Store) CreateRateCard(ctx context.Context, card fare.RateCard, key idempotency.Key) (fare.RateCard, error) {
+	card.ID = ids.New()
 	var out fare.RateCard
-	err := s.inTx(ctx, true, func(tx pgx.Tx) error {
-		existing := func() error {
-			var id string
-			if err := tx.QueryRow(ctx, cardByRequestSQL, requestID).Scan(&id); err != nil {
-				return err
-			}
-			c, err := scanRateCard(tx.QueryRow(ctx, `SELECT `+versionColumns+` FROM rate_card_version v WHERE v.rate_card_id = $1 AND v.version = 1`, id))
-			out = c
+	wrote := false
+	err := s.tx.Run(ctx, func(tx *txn.Tx) error {
+		wrote = false
+		b := &pgx.Batch{}
+		b.Queue(lockProductKeySQL, card.Key.Canonical())
+		claim := s.keys.QueueWith(b, key, []byte(card.ID))
+		c, err := readClaim(tx.SendBatch(ctx, b), claim, func(br pgx.BatchResults) error {
+			_, err := br.Exec()
 			return err
-		}
-		if requestID != "" {
-			err := existing()
-			if err == nil {
-				return nil
-			}
-			if !errors.Is(err, pgx.ErrNoRows) {
-				return fmt.Errorf("look up request id: %w", err)
-			}
-		}
-		var id string
-		err := tx.QueryRow(ctx, createCardSQL, card.Key.Canonical(), int16(card.Key.Kind), card.CreateTime, requestID).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			// A concurrent call with the same request id committed first.
-			return existing()
-		}
+		})
 		if err != nil {
-			return fmt.Errorf("insert rate card: %w", err)
-		}
-		card.ID = id
-		if err := insertVersion(ctx, tx, card, ""); err != nil {
 			return err
 		}
-		out = card
-		return s.emitRateCard(ctx, tx, card)
+		if c.Replayed {
+			id := string(c.Result)
+			out, err = scanRateCard(tx.QueryRow(ctx, versionSQL, id, 1))
+			if err != nil {
+				return fmt.Errorf("read rate card %s, created by the first call with this request id: %w", id, err)
+			}
+			return nil
+		}
+		b = &pgx.Batch{}
+		b.Queue(insertCardSQL, card.ID, card.Key.Canonical(), int16(card.Key.Kind), card.CreateTime)
+		if err := queueVersion(b, card); err != nil {
+			return err
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return constraints.Map(fmt.Errorf("insert rate card: %w", err))
+		}
+		tx.Emit(s.rateCardEvent(card))
+		out, wrote = card, true
+		return nil
 	})
 	if err != nil {
 		return fare.RateCard{}, err
+	}
+	if wrote {
+		s.cards.clear()
 	}
 	return out, nil
 }
@@ -176,7 +183,7 @@ WHERE c.id = @id`
 // RateCard implements fare.Store.
 func (s *Store) RateCard(ctx context.Context, id string, version int64, now time.Time) (fare.RateCard, int64, error) {
 	if !ids.ValidUUID(id) {
-		return fare.RateCard{}, 0, fmt.Errorf("%w: rate card %q", fare.ErrNotFound, id)
+		return fare.RateCard{}, 0, errs.Missing("", "rate card %q not found", id)
 	}
 	var (
 		c      fare.RateCard
@@ -189,7 +196,10 @@ func (s *Store) RateCard(ctx context.Context, id string, version int64, now time
 		c, err = scanRateCard(s.pool.QueryRow(ctx, rateCardSQL, id, version), &latest)
 	}
 	if err != nil {
-		return fare.RateCard{}, 0, mapError(fmt.Errorf("read rate card %s version %d: %w", id, version, err))
+		if version == 0 {
+			return fare.RateCard{}, 0, missing(err, "rate card %s not found", id)
+		}
+		return fare.RateCard{}, 0, missing(err, "rate card %s has no version %d", id, version)
 	}
 	return c, latest, nil
 }
@@ -209,26 +219,28 @@ func (s *Store) ListRateCards(ctx context.Context, f fare.RateCardFilter, afterI
 		args["key"] = f.Key.Canonical()
 	}
 	if afterID != "" {
-		if !ids.ValidUUID(afterID) {
-			return nil, fare.Invalid("page_token", "malformed")
-		}
 		args["after"] = afterID
 	}
 	rows, err := s.pool.Query(ctx, listRateCardsSQL, args)
 	if err != nil {
-		return nil, mapError(fmt.Errorf("list rate cards: %w", err))
+		return nil, wrap(err, "list rate cards")
 	}
 	cards, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (fare.RateCard, error) { return scanRateCard(r) })
 	if err != nil {
-		return nil, mapError(fmt.Errorf("list rate cards: %w", err))
+		return nil, wrap(err, "list rate cards")
 	}
 	return cards, nil
 }
 
 const (
-	lockCardSQL       = `SELECT latest_version FROM rate_card WHERE id = $1 FOR UPDATE`
-	versionByReqSQL   = `SELECT ` + versionColumns + ` FROM rate_card_version v WHERE v.rate_card_id = $1 AND v.request_id = $2`
-	versionSQL        = `SELECT ` + versionColumns + ` FROM rate_card_version v WHERE v.rate_card_id = $1 AND v.version = $2`
+	// lockCardSQL locks card $1; latestSQL, the next statement, reads its latest version
+	// (in a statement of its own: a join locked FOR UPDATE would, after waiting for a
+	// concurrent update of the card, recheck the join against the new latest_version and
+	// find no row).
+	lockCardSQL = `SELECT FROM rate_card WHERE id = $1 FOR UPDATE`
+	latestSQL   = `SELECT ` + versionColumns + `
+FROM rate_card c JOIN rate_card_version v ON v.rate_card_id = c.id AND v.version = c.latest_version
+WHERE c.id = $1`
 	bumpLatestSQL     = `UPDATE rate_card SET latest_version = $2 WHERE id = $1`
 	versionsSQL       = `SELECT ` + versionColumns + ` FROM rate_card_version v WHERE v.rate_card_id = $1 AND ($2::bigint = 0 OR v.version < $2) ORDER BY v.version DESC LIMIT $3`
 	cardExistsSQL     = `SELECT EXISTS (SELECT 1 FROM rate_card WHERE id = $1)`
@@ -242,48 +254,74 @@ const (
 )
 
 // UpdateRateCard implements fare.Store. The card's row is locked first, so versions of
-// one card are numbered, and their events sequenced, in commit order; a retry with the
-// same request id waits for the first call and then finds its version.
-func (s *Store) UpdateRateCard(ctx context.Context, id, requestID string, next fare.UpdateFunc) (fare.RateCard, error) {
+// one card are numbered, and their events sequenced, in commit order; the idempotency
+// claim follows in the same batch, so a retry that arrives while the first call runs
+// waits for the lock and then replays the version the key stores. The new version, the
+// card's bump and the key's completion go out as one batch, the event with the commit.
+func (s *Store) UpdateRateCard(ctx context.Context, id string, key idempotency.Key, next fare.UpdateFunc) (fare.RateCard, error) {
 	if !ids.ValidUUID(id) {
-		return fare.RateCard{}, fmt.Errorf("%w: rate card %q", fare.ErrNotFound, id)
+		return fare.RateCard{}, errs.Missing("", "rate card %q not found", id)
 	}
 	var out fare.RateCard
-	err := s.inTx(ctx, true, func(tx pgx.Tx) error {
-		var latestVersion int64
-		if err := tx.QueryRow(ctx, lockCardSQL, id).Scan(&latestVersion); err != nil {
-			return fmt.Errorf("lock rate card %s: %w", id, err)
-		}
-		if requestID != "" {
-			c, err := scanRateCard(tx.QueryRow(ctx, versionByReqSQL, id, requestID))
-			if err == nil {
-				out = c
-				return nil
+	wrote := false
+	err := s.tx.Run(ctx, func(tx *txn.Tx) error {
+		wrote = false
+		b := &pgx.Batch{}
+		b.Queue(lockCardSQL, id)
+		b.Queue(latestSQL, id)
+		claim := s.keys.Queue(b, key)
+		var latest fare.RateCard
+		c, err := readClaim(tx.SendBatch(ctx, b), claim, func(br pgx.BatchResults) error {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("lock rate card %s: %w", id, err)
 			}
-			if !errors.Is(err, pgx.ErrNoRows) {
-				return fmt.Errorf("look up request id: %w", err)
+			var err error
+			if latest, err = scanRateCard(br.QueryRow()); errors.Is(err, pgx.ErrNoRows) {
+				return errs.Missing("", "rate card %s not found", id)
+			} else if err != nil {
+				return fmt.Errorf("read rate card %s: %w", id, err)
 			}
-		}
-		latest, err := scanRateCard(tx.QueryRow(ctx, versionSQL, id, latestVersion))
-		if err != nil {
-			return fmt.Errorf("read latest version: %w", err)
-		}
-		c, err := next(latest)
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		c.ID, c.Key, c.Currency, c.CreateTime = latest.ID, latest.Key, latest.Currency, latest.CreateTime
-		if err := insertVersion(ctx, tx, c, requestID); err != nil {
+		if c.Replayed {
+			v, err := strconv.ParseInt(string(c.Result), 10, 64)
+			if err != nil {
+				return fmt.Errorf("decode the version stored for request id %q: %w", key.RequestID, err)
+			}
+			out, err = scanRateCard(tx.QueryRow(ctx, versionSQL, id, v))
+			if err != nil {
+				return fmt.Errorf("read rate card %s version %d, written by the first call with this request id: %w", id, v, err)
+			}
+			return nil
+		}
+		nc, err := next(latest)
+		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, bumpLatestSQL, id, c.Version); err != nil {
-			return fmt.Errorf("bump latest version: %w", err)
+		nc.ID, nc.Key, nc.Currency, nc.CreateTime = latest.ID, latest.Key, latest.Currency, latest.CreateTime
+		b = &pgx.Batch{}
+		if err := queueVersion(b, nc); err != nil {
+			return err
 		}
-		out = c
-		return s.emitRateCard(ctx, tx, c)
+		b.Queue(bumpLatestSQL, id, nc.Version)
+		if err := c.QueueComplete(b, []byte(strconv.FormatInt(nc.Version, 10))); err != nil {
+			return err
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("write rate card %s version %d: %w", id, nc.Version, err)
+		}
+		tx.Emit(s.rateCardEvent(nc))
+		out, wrote = nc, true
+		return nil
 	})
 	if err != nil {
 		return fare.RateCard{}, err
+	}
+	if wrote {
+		s.cards.clear()
 	}
 	return out, nil
 }
@@ -291,23 +329,23 @@ func (s *Store) UpdateRateCard(ctx context.Context, id, requestID string, next f
 // RateCardVersions implements fare.Store.
 func (s *Store) RateCardVersions(ctx context.Context, id string, beforeVersion int64, limit int) ([]fare.RateCard, error) {
 	if !ids.ValidUUID(id) {
-		return nil, fmt.Errorf("%w: rate card %q", fare.ErrNotFound, id)
+		return nil, errs.Missing("", "rate card %q not found", id)
 	}
 	rows, err := s.pool.Query(ctx, versionsSQL, id, beforeVersion, limit)
 	if err != nil {
-		return nil, mapError(fmt.Errorf("list versions: %w", err))
+		return nil, wrap(err, "list versions of rate card %s", id)
 	}
 	cards, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (fare.RateCard, error) { return scanRateCard(r) })
 	if err != nil {
-		return nil, mapError(fmt.Errorf("list versions: %w", err))
+		return nil, wrap(err, "list versions of rate card %s", id)
 	}
 	if len(cards) == 0 {
 		var exists bool
 		if err := s.pool.QueryRow(ctx, cardExistsSQL, id).Scan(&exists); err != nil {
-			return nil, mapError(fmt.Errorf("look up rate card: %w", err))
+			return nil, wrap(err, "look up rate card %s", id)
 		}
 		if !exists {
-			return nil, fmt.Errorf("%w: rate card %s", fare.ErrNotFound, id)
+			return nil, errs.Missing("", "rate card %s not found", id)
 		}
 	}
 	return cards, nil
@@ -359,7 +397,7 @@ func (s *Store) RateCardsInEffect(ctx context.Context, keyLists [][]fare.Product
 	}
 	if b.Len() > 0 {
 		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-			return nil, mapError(err)
+			return nil, wrap(err, "read rate cards in effect")
 		}
 	}
 	return out, nil

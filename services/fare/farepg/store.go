@@ -9,13 +9,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/fare/fare"
 )
-
-// EventTypeRateCardUpdated is the type of the event announcing a rate card version.
-const EventTypeRateCardUpdated = "fare.rate_card.updated"
 
 // Options configures a Store.
 type Options struct {
@@ -30,6 +30,8 @@ type Options struct {
 // Store is the fare service's storage on PostgreSQL; it implements fare.Store.
 type Store struct {
 	pool  *pgxpool.Pool
+	tx    *txn.Runner
+	keys  *idempotency.Keys
 	opts  Options
 	cards cardCache // RateCardsInEffect's
 }
@@ -38,50 +40,55 @@ var _ fare.Store = (*Store)(nil)
 
 // New returns a store on pool, whose search_path must be the fare schema.
 func New(pool *pgxpool.Pool, opts Options) *Store {
-	return &Store{pool: pool, opts: opts}
+	return &Store{
+		pool: pool,
+		tx:   txn.New(pool, txn.Options{Notify: opts.Notify}),
+		keys: idempotency.New(idempotency.Options{}),
+		opts: opts,
+	}
 }
 
-// inTx runs fn in a transaction, retrying serialization failures, maps the error once,
-// and after a commit that emitted events (rate card versions) clears the rate card cache
-// and wakes the sequencer.
-func (s *Store) inTx(ctx context.Context, emits bool, fn func(pgx.Tx) error) error {
-	err := pgxutil.InTxOpts(ctx, s.pool, pgxutil.TxOptions{MaxRetries: 3}, fn)
-	if err != nil {
-		return mapError(err)
-	}
-	if emits {
-		s.cards.clear()
-	}
-	if emits && s.opts.Notify != nil {
-		s.opts.Notify()
-	}
-	return nil
+// PruneIdempotencyKeys deletes the idempotency keys older than their 24 hours, and
+// returns how many it deleted; run it periodically.
+func (s *Store) PruneIdempotencyKeys(ctx context.Context) (int64, error) {
+	return s.keys.Prune(ctx, s.pool)
 }
 
-// emitRateCard writes the event announcing version c in tx.
-func (s *Store) emitRateCard(ctx context.Context, tx pgx.Tx, c fare.RateCard) error {
-	err := outbox.Emit(ctx, tx, outbox.Event{Type: EventTypeRateCardUpdated, Key: c.ID, Payload: s.opts.RateCardEvent(c)})
-	if err != nil {
-		return fmt.Errorf("emit %s: %w", EventTypeRateCardUpdated, err)
-	}
-	return nil
+// constraints maps the fare schema's named constraints to fare's errors.
+var constraints = pgxutil.Constraints{
+	"rate_card_product_key_key": errs.Exists("", "a rate card already prices this product key: update it instead"),
 }
 
-// mapError translates storage errors to the domain's, once. Errors that are already the
-// domain's (from an UpdateFunc) pass unchanged.
-func mapError(err error) error {
-	var fe *fare.FieldError
-	if err == nil || errors.As(err, &fe) || errors.Is(err, fare.ErrStaleVersion) || errors.Is(err, fare.ErrNotFound) {
-		return err
+// rateCardEvent is the event announcing version c.
+func (s *Store) rateCardEvent(c fare.RateCard) outbox.Event {
+	return outbox.Event{Type: fare.EventTypeRateCardUpdated, Key: c.ID, Payload: s.opts.RateCardEvent(c)}
+}
+
+// missing returns a NotFound error saying what was not found when err is "no rows",
+// and err mapped to the domain's errors (kit/pgxutil) otherwise.
+func missing(err error, format string, args ...any) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errs.Missing("", format, args...).WithCause(err)
 	}
-	m := pgxutil.MapError(err)
-	switch {
-	case errors.Is(m, pgxutil.ErrNotFound):
-		return fmt.Errorf("%w: %w", fare.ErrNotFound, err)
-	case errors.Is(m, pgxutil.ErrAlreadyExists):
-		return fmt.Errorf("%w: %w", fare.ErrAlreadyExists, err)
-	case errors.Is(m, pgxutil.ErrConflict):
-		return fmt.Errorf("%w: %w", fare.ErrConflict, err)
+	return pgxutil.MapError(err)
+}
+
+// wrap returns err with what failed, mapped to the domain's errors.
+func wrap(err error, format string, args ...any) error {
+	return pgxutil.MapError(fmt.Errorf(format+": %w", append(args, err)...))
+}
+
+// readClaim reads the results of a batch that begins a write: first (the lock, and
+// what else the batch read before the claim), then the claim queued on it. It closes br
+// and returns the first error.
+func readClaim(br pgx.BatchResults, q idempotency.Queued, first func(pgx.BatchResults) error) (*idempotency.Claim, error) {
+	err := first(br)
+	var c *idempotency.Claim
+	if err == nil {
+		c, err = q.Read(br)
 	}
-	return m
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return c, err
 }

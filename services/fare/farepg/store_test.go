@@ -9,6 +9,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/services/fare/fare"
 	"github.com/waybill/waybill/services/fare/farepg"
@@ -30,7 +33,7 @@ func seat(departure string) fare.ProductKey {
 func card(key fare.ProductKey, price int64, effective time.Time) fare.RateCard {
 	return fare.RateCard{
 		Key: key, Currency: "EUR",
-		Inventory:     &fare.InventoryPricing{UnitPrice: fare.Money{Amount: price, Currency: "EUR"}},
+		Inventory:     &fare.InventoryPricing{UnitPrice: money.Money{Amount: price, Currency: "EUR"}},
 		EffectiveTime: effective, CreateTime: t0, UpdateTime: t0, Version: 1, Author: "test",
 	}
 }
@@ -38,9 +41,9 @@ func card(key fare.ProductKey, price int64, effective time.Time) fare.RateCard {
 // update writes the next version of id with price, effective at eff.
 func update(t *testing.T, s *farepg.Store, id string, price int64, eff time.Time) {
 	t.Helper()
-	_, err := s.UpdateRateCard(t.Context(), id, "", func(latest fare.RateCard) (fare.RateCard, error) {
+	_, err := s.UpdateRateCard(t.Context(), id, idempotency.Key{}, func(latest fare.RateCard) (fare.RateCard, error) {
 		next := latest
-		next.Inventory = &fare.InventoryPricing{UnitPrice: fare.Money{Amount: price, Currency: "EUR"}}
+		next.Inventory = &fare.InventoryPricing{UnitPrice: money.Money{Amount: price, Currency: "EUR"}}
 		next.EffectiveTime, next.Version = eff, latest.Version+1
 		return next, nil
 	})
@@ -55,7 +58,7 @@ func TestVersionInEffect(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
 	ctx := t.Context()
-	c, err := s.CreateRateCard(ctx, card(seat(""), 100, t0), "")
+	c, err := s.CreateRateCard(ctx, card(seat(""), 100, t0), idempotency.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +81,7 @@ func TestVersionInEffect(t *testing.T) {
 		now := t0.Add(tc.at)
 		got, err := inEffect(ctx, s, []fare.ProductKey{seat("d1"), seat("")}, now)
 		if tc.want == 0 {
-			if !errors.Is(err, fare.ErrNotFound) {
+			if !errors.Is(err, errs.NotFound) {
 				t.Fatalf("at %v: %v, %v; want not found", tc.at, got.Version, err)
 			}
 			// GetRateCard falls back to version 1 when none is in effect.
@@ -102,7 +105,7 @@ func TestVersionInEffect(t *testing.T) {
 	}
 
 	// A departure's own card wins once it is in effect; before that the route's prices.
-	d, err := s.CreateRateCard(ctx, card(seat("d1"), 999, t0.Add(time.Hour)), "")
+	d, err := s.CreateRateCard(ctx, card(seat("d1"), 999, t0.Add(time.Hour)), idempotency.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +128,7 @@ func inEffect(ctx context.Context, s *farepg.Store, keys []fare.ProductKey, now 
 		return fare.RateCard{}, err
 	}
 	if cards[0] == nil {
-		return fare.RateCard{}, fare.ErrNotFound
+		return fare.RateCard{}, errs.NotFound
 	}
 	return *cards[0], nil
 }
@@ -136,11 +139,11 @@ func TestRateCardsInEffectBatch(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
 	ctx := t.Context()
-	route, err := s.CreateRateCard(ctx, card(seat(""), 100, t0), "")
+	route, err := s.CreateRateCard(ctx, card(seat(""), 100, t0), idempotency.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dep, err := s.CreateRateCard(ctx, card(seat("d2"), 300, t0), "")
+	dep, err := s.CreateRateCard(ctx, card(seat("d2"), 300, t0), idempotency.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,21 +160,46 @@ func TestRateCardsInEffectBatch(t *testing.T) {
 	}
 }
 
-func TestStaleUpdateWritesNothing(t *testing.T) {
+// TestFailedUpdateLeavesNoKey: an update whose change fails writes nothing, and leaves
+// no idempotency key behind, so a retry of the same request id runs (and writes) then,
+// and a retry after that replays the version it wrote, even after a later version.
+func TestFailedUpdateLeavesNoKey(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
-	c, err := s.CreateRateCard(t.Context(), card(seat(""), 100, t0), "")
+	c, err := s.CreateRateCard(t.Context(), card(seat(""), 100, t0), idempotency.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.UpdateRateCard(t.Context(), c.ID, "r1", func(fare.RateCard) (fare.RateCard, error) {
-		return fare.RateCard{}, fare.ErrStaleVersion
+	key := idempotency.Key{Method: "UpdateRateCard", Subject: "test", RequestID: "r1", Hash: idempotency.Fingerprint("price 200")}
+	staleErr := errs.Abort(fare.ReasonStaleVersion, "stale")
+	_, err = s.UpdateRateCard(t.Context(), c.ID, key, func(fare.RateCard) (fare.RateCard, error) {
+		return fare.RateCard{}, staleErr
 	})
-	if !errors.Is(err, fare.ErrStaleVersion) {
-		t.Fatalf("err = %v, want ErrStaleVersion", err)
+	if !errors.Is(err, staleErr) {
+		t.Fatalf("err = %v, want %v", err, staleErr)
 	}
 	versions, err := s.RateCardVersions(t.Context(), c.ID, 0, 10)
 	if err != nil || len(versions) != 1 {
 		t.Fatalf("versions %v, %v; want only version 1", versions, err)
+	}
+	price := func(p int64) fare.UpdateFunc {
+		return func(latest fare.RateCard) (fare.RateCard, error) {
+			next := latest
+			next.Inventory = &fare.InventoryPricing{UnitPrice: money.New(p, "EUR")}
+			next.Version = latest.Version + 1
+			return next, nil
+		}
+	}
+	v2, err := s.UpdateRateCard(t.Context(), c.ID, key, price(200))
+	if err != nil || v2.Version != 2 {
+		t.Fatalf("retry after the failure = version %d, %v; want version 2 written", v2.Version, err)
+	}
+	update(t, s, c.ID, 300, t0) // version 3
+	again, err := s.UpdateRateCard(t.Context(), c.ID, key, price(999))
+	if err != nil || again.Version != 2 || again.Inventory.UnitPrice.Amount != 200 {
+		t.Fatalf("replay = version %d price %v, %v; want version 2 at 200", again.Version, again.Inventory, err)
+	}
+	if versions, _ := s.RateCardVersions(t.Context(), c.ID, 0, 10); len(versions) != 3 {
+		t.Fatalf("%d versions, want 3: the replay wrote one", len(versions))
 	}
 }

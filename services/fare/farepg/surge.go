@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/fare/fare"
 )
 
@@ -61,10 +64,10 @@ func (s *Store) RideQuoteInputs(ctx context.Context, key fare.ProductKey, now ti
 		return err
 	})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return fare.RateCard{}, nil, mapError(fmt.Errorf("read ride card and surges: %w", err))
+		return fare.RateCard{}, nil, wrap(err, "read ride card and surges")
 	}
 	if cardErr != nil {
-		return fare.RateCard{}, nil, mapError(fmt.Errorf("no rate card in effect for %s: %w", key.Canonical(), cardErr))
+		return fare.RateCard{}, nil, missing(cardErr, "no rate card for %s is in effect", key.Canonical())
 	}
 	return card, zones, nil
 }
@@ -73,7 +76,7 @@ func (s *Store) RideQuoteInputs(ctx context.Context, key fare.ProductKey, now ti
 func (s *Store) Surge(ctx context.Context, city, zone string) (fare.Surge, error) {
 	z, err := scanSurge(s.pool.QueryRow(ctx, `SELECT `+surgeColumns+` FROM surge s WHERE s.city = $1 AND s.zone = $2`, city, zone))
 	if err != nil {
-		return fare.Surge{}, mapError(fmt.Errorf("read surge %s/%s: %w", city, zone, err))
+		return fare.Surge{}, missing(err, "no surge was ever set in zone %s of %s", zone, city)
 	}
 	return z, nil
 }
@@ -82,11 +85,11 @@ func (s *Store) Surge(ctx context.Context, city, zone string) (fare.Surge, error
 func (s *Store) ListSurges(ctx context.Context, city, afterZone string, limit int) ([]fare.Surge, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+surgeColumns+` FROM surge s WHERE s.city = $1 AND s.zone > $2 ORDER BY s.zone LIMIT $3`, city, afterZone, limit)
 	if err != nil {
-		return nil, mapError(fmt.Errorf("list surges: %w", err))
+		return nil, wrap(err, "list surges of %s", city)
 	}
 	zones, err := collectSurges(rows)
 	if err != nil {
-		return nil, mapError(fmt.Errorf("list surges: %w", err))
+		return nil, wrap(err, "list surges of %s", city)
 	}
 	return zones, nil
 }
@@ -94,42 +97,57 @@ func (s *Store) ListSurges(ctx context.Context, city, afterZone string, limit in
 const (
 	// lockZoneSQL serializes SetSurge calls on one zone, including the first, when there
 	// is no row to lock yet.
-	lockZoneSQL       = `SELECT pg_advisory_xact_lock(hashtext('fare.surge'), hashtext($1 || '/' || $2))`
-	surgeByRequestSQL = `SELECT ` + surgeColumns + ` FROM surge_history s WHERE s.request_id = $1`
-	currentSurgeSQL   = `SELECT ` + surgeColumns + ` FROM surge s WHERE s.city = $1 AND s.zone = $2`
-	upsertSurgeSQL    = `INSERT INTO surge (city, zone, multiplier_bps, center_lat, center_lng, radius_meters, expire_time, reason, actor, create_time, update_time, version)
+	lockZoneSQL     = `SELECT pg_advisory_xact_lock(hashtext('fare.surge'), hashtext($1 || '/' || $2))`
+	currentSurgeSQL = `SELECT ` + surgeColumns + ` FROM surge s WHERE s.city = $1 AND s.zone = $2`
+	surgeVersionSQL = `SELECT ` + surgeColumns + ` FROM surge_history s WHERE s.city = $1 AND s.zone = $2 AND s.version = $3`
+	upsertSurgeSQL  = `INSERT INTO surge (city, zone, multiplier_bps, center_lat, center_lng, radius_meters, expire_time, reason, actor, create_time, update_time, version)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (city, zone) DO UPDATE SET multiplier_bps = excluded.multiplier_bps, center_lat = excluded.center_lat,
 	center_lng = excluded.center_lng, radius_meters = excluded.radius_meters, expire_time = excluded.expire_time,
 	reason = excluded.reason, actor = excluded.actor, update_time = excluded.update_time, version = excluded.version`
-	insertSurgeHistorySQL = `INSERT INTO surge_history (city, zone, multiplier_bps, center_lat, center_lng, radius_meters, expire_time, reason, actor, create_time, update_time, version, request_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, nullif($13, ''))`
+	insertSurgeHistorySQL = `INSERT INTO surge_history (city, zone, multiplier_bps, center_lat, center_lng, radius_meters, expire_time, reason, actor, create_time, update_time, version)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
 )
 
-// SetSurge implements fare.Store.
-func (s *Store) SetSurge(ctx context.Context, city, zone, requestID string, next fare.SurgeFunc) (fare.Surge, error) {
+// SetSurge implements fare.Store. The zone's lock, the read of the current surge and the
+// idempotency claim go out in the batch that begins the transaction, so a retry that
+// arrives while the first call runs waits for the lock and then replays the version the
+// key stores, read from surge_history. The write and the key's completion go out as one
+// batch, before the commit.
+func (s *Store) SetSurge(ctx context.Context, city, zone string, key idempotency.Key, next fare.SurgeFunc) (fare.Surge, error) {
 	var out fare.Surge
-	err := s.inTx(ctx, false, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, lockZoneSQL, city, zone); err != nil {
-			return fmt.Errorf("lock zone: %w", err)
-		}
-		if requestID != "" {
-			z, err := scanSurge(tx.QueryRow(ctx, surgeByRequestSQL, requestID))
-			if err == nil {
-				out = z
-				return nil
-			}
-			if !errors.Is(err, pgx.ErrNoRows) {
-				return fmt.Errorf("look up request id: %w", err)
-			}
-		}
+	err := s.tx.Run(ctx, func(tx *txn.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(lockZoneSQL, city, zone)
+		b.Queue(currentSurgeSQL, city, zone)
+		claim := s.keys.Queue(b, key)
 		var cur *fare.Surge
-		z, err := scanSurge(tx.QueryRow(ctx, currentSurgeSQL, city, zone))
-		switch {
-		case err == nil:
-			cur = &z
-		case !errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("read surge: %w", err)
+		c, err := readClaim(tx.SendBatch(ctx, b), claim, func(br pgx.BatchResults) error {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("lock zone %s of %s: %w", zone, city, err)
+			}
+			z, err := scanSurge(br.QueryRow())
+			switch {
+			case err == nil:
+				cur = &z
+			case !errors.Is(err, pgx.ErrNoRows):
+				return fmt.Errorf("read surge %s/%s: %w", city, zone, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if c.Replayed {
+			v, err := strconv.ParseInt(string(c.Result), 10, 64)
+			if err != nil {
+				return fmt.Errorf("decode the version stored for request id %q: %w", key.RequestID, err)
+			}
+			out, err = scanSurge(tx.QueryRow(ctx, surgeVersionSQL, city, zone, v))
+			if err != nil {
+				return fmt.Errorf("read surge %s/%s version %d, set by the first call with this request id: %w", city, zone, v, err)
+			}
+			return nil
 		}
 		n, err := next(cur)
 		if err != nil {
@@ -144,11 +162,14 @@ func (s *Store) SetSurge(ctx context.Context, city, zone, requestID string, next
 			expire = &n.ExpireTime
 		}
 		args := []any{n.City, n.Zone, n.MultiplierBps, lat, lng, n.RadiusMeters, expire, n.Reason, n.Actor, n.CreateTime, n.UpdateTime, n.Version}
-		if _, err := tx.Exec(ctx, upsertSurgeSQL, args...); err != nil {
-			return fmt.Errorf("write surge: %w", err)
+		b = &pgx.Batch{}
+		b.Queue(upsertSurgeSQL, args...)
+		b.Queue(insertSurgeHistorySQL, args...)
+		if err := c.QueueComplete(b, []byte(strconv.FormatInt(n.Version, 10))); err != nil {
+			return err
 		}
-		if _, err := tx.Exec(ctx, insertSurgeHistorySQL, append(args, requestID)...); err != nil {
-			return fmt.Errorf("write surge history: %w", err)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("write surge %s/%s version %d: %w", city, zone, n.Version, err)
 		}
 		out = n
 		return nil

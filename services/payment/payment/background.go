@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/waybill/waybill/kit/idempotency"
 )
 
 // RunBackground does the service's periodic work every interval, starting one interval
@@ -53,11 +55,11 @@ func (s *Service) Tick(ctx context.Context) {
 			s.deleteToken(ctx, m)
 		}
 	}
-	if _, err := s.store.DeleteExpiredKeys(ctx, now.Add(-s.opts.KeyTTL), 1000); err != nil {
+	if _, err := s.store.PruneKeys(ctx); err != nil {
 		s.log.Warn("delete expired idempotency keys", "error", err)
 	}
 	yesterday := DateOf(now.AddDate(0, 0, -1))
-	if _, err := s.RunSettlement(ctx, yesterday, "settlement-"+yesterday.String()); err != nil {
+	if _, err := s.runSettlement(ctx, yesterday, "settlement-"+yesterday.String()); err != nil {
 		s.log.Debug("daily settlement", "date", yesterday.String(), "error", err)
 	}
 }
@@ -65,9 +67,12 @@ func (s *Service) Tick(ctx context.Context) {
 // expireAuthorization voids the uncaptured rest of an expired authorization, as the service's
 // own operation (no idempotency key), and sets the sub-status "authorization_expired".
 func (s *Service) expireAuthorization(ctx context.Context, id string) error {
-	c := claim{key: Key{ResourceID: id, OperationID: NewID()}}
-	_, err := s.execute(ctx, c, opSpec{method: "ExpireAuthorization", typ: OpVoid, paymentID: id,
-		reason: "authorization expired", subStatus: "authorization_expired"}, 0, nil)
+	cl, err := s.acquire(ctx, idempotency.Key{}, memo{ResourceID: id, OperationID: NewID()})
+	if err != nil {
+		return fmt.Errorf("expire authorization: %w", err)
+	}
+	_, err = s.execute(ctx, cl, opSpec{method: "ExpireAuthorization", typ: OpVoid, paymentID: id,
+		reason: "authorization expired", subStatus: "authorization_expired"}, 0)
 	if err != nil {
 		return fmt.Errorf("expire authorization: %w", err)
 	}

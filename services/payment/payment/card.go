@@ -3,6 +3,8 @@ package payment
 import (
 	"log/slog"
 	"time"
+
+	"github.com/waybill/waybill/kit/errs"
 )
 
 // Card is raw card data, accepted only to be handed to Processor.Tokenize. It is never stored,
@@ -35,28 +37,28 @@ func (Card) LogValue() slog.Value { return slog.StringValue("redacted") }
 func (c Card) validate(prefix string, now time.Time) error {
 	n := len(c.Number)
 	if n == 0 {
-		return invalid(prefix+".number", "the card number is required")
+		return errs.Invalid(prefix+".number", "the card number is required")
 	}
 	if n < 12 || n > 19 || !allDigits(c.Number) {
-		return invalid(prefix+".number", "the card number must be 12 to 19 digits without spaces")
+		return errs.Invalid(prefix+".number", "the card number must be 12 to 19 digits without spaces")
 	}
 	if !luhn(c.Number) {
-		return invalid(prefix+".number", "the card number fails the Luhn check")
+		return errs.Invalid(prefix+".number", "the card number fails the Luhn check")
 	}
 	if c.ExpiryMonth < 1 || c.ExpiryMonth > 12 {
-		return invalid(prefix+".expiry_month", "the expiry month must be from 1 to 12")
+		return errs.Invalid(prefix+".expiry_month", "the expiry month must be from 1 to 12")
 	}
 	if c.ExpiryYear < 1000 || c.ExpiryYear > 9999 {
-		return invalid(prefix+".expiry_year", "the expiry year must have four digits")
+		return errs.Invalid(prefix+".expiry_year", "the expiry year must have four digits")
 	}
 	if expired(c.ExpiryYear, c.ExpiryMonth, now) {
-		return invalid(prefix+".expiry_year", "the card has expired")
+		return errs.Invalid(prefix+".expiry_year", "the card has expired")
 	}
 	if l := len(c.CVC); (l != 3 && l != 4) || !allDigits(c.CVC) {
-		return invalid(prefix+".cvc", "the security code must be 3 or 4 digits")
+		return errs.Invalid(prefix+".cvc", "the security code must be 3 or 4 digits")
 	}
 	if len([]rune(c.HolderName)) > 100 {
-		return invalid(prefix+".cardholder_name", "the cardholder name must be at most 100 characters")
+		return errs.Invalid(prefix+".cardholder_name", "the cardholder name must be at most 100 characters")
 	}
 	return nil
 }

@@ -4,27 +4,16 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
-	"strconv"
+
+	"github.com/waybill/waybill/kit/caller"
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
 )
 
-// Encode turns the first response of an idempotent call (its value, or the error it ended
-// with) into the bytes stored with the key and replayed, byte for byte, for retries. The
-// transport supplies it, since the bytes are its response message.
-type Encode[T any] func(v T, err error) ([]byte, error)
-
-// Reply is what an idempotent call returns: this execution's Value, or, for a retry of a
-// completed call, Replay, the stored bytes of the first response.
-type Reply[T any] struct {
-	// Value is the result of this execution; zero when Replay is set.
-	Value T
-	// Replay is the stored first response.
-	Replay []byte
-}
-
-// The RPC methods idempotency keys are scoped to.
+// The methods idempotency keys are scoped to (with the caller's subject).
 const (
 	methodCreateMethod = "CreatePaymentMethod"
 	methodAuthorize    = "AuthorizePayment"
@@ -33,158 +22,172 @@ const (
 	methodRefund       = "RefundPayment"
 )
 
-func errRequestIDReused() error {
-	return &FieldError{Field: "request_id", Reason: ReasonRequestIDReused,
-		Description: "this request_id was used with different parameters; use a new request_id for a new request"}
+// key returns the idempotency key of a call by c with requestID and the given parameters.
+// The parameters are kept only as a keyed hash (HMAC with Options.HashKey of
+// idempotency.Fingerprint), since CreatePaymentMethod's are card data, which an unkeyed
+// digest would not hide.
+func (s *Service) key(method string, c caller.Caller, requestID string, params ...string) idempotency.Key {
+	m := hmac.New(sha256.New, s.opts.HashKey)
+	m.Write(idempotency.Fingerprint(params...))
+	return idempotency.Key{Method: method, Subject: c.Subject, RequestID: requestID, Hash: m.Sum(nil)}
 }
 
-// validateRequestID checks an idempotency key: 1 to 128 printable ASCII characters.
-func validateRequestID(id string, required bool) error {
-	if id == "" {
-		if required {
-			return invalid("request_id", "is required")
-		}
-		return nil
-	}
-	if len(id) > 128 {
-		return invalid("request_id", "must be at most 128 characters")
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] < 0x20 || id[i] > 0x7e {
-			return invalid("request_id", "must be printable ASCII")
-		}
-	}
-	return nil
+// memo is what the first attempt with a key chose, stored with the key (Claim.Memo) so that
+// an attempt that takes the key over, or a replay that must reconcile, continues with it.
+type memo struct {
+	// ResourceID is the payment (or payment method) the call creates or changes.
+	ResourceID string `json:"r"`
+	// OperationID is the operation sent to the processor under this id.
+	OperationID string `json:"o,omitempty"`
 }
 
-// requestHasher builds the keyed hash of a request's parameters: the card data of
-// CreatePaymentMethod is kept only as this hash.
-type requestHasher struct{ h hash.Hash }
-
-func (s *Service) hasher(method string) *requestHasher {
-	r := &requestHasher{h: hmac.New(sha256.New, s.opts.HashKey)}
-	return r.str(method)
-}
-
-func (r *requestHasher) str(v string) *requestHasher {
-	r.h.Write([]byte(strconv.Itoa(len(v)) + ":" + v + ";"))
-	return r
-}
-
-func (r *requestHasher) num(v int64) *requestHasher { return r.str(strconv.FormatInt(v, 10)) }
-
-func (r *requestHasher) sum() []byte { return r.h.Sum(nil) }
-
-// claim is an attempt's hold on an idempotency key.
+// claim is an attempt's hold on its idempotency key (kit/idempotency's lease), with the ids
+// of the first attempt.
 type claim struct {
-	key Key
-	// recovered is true when the attempt took over a key whose earlier attempt ran out of
-	// lease: that attempt may have called the processor.
-	recovered bool
-	// replay, when set, is the completed key to answer from; key is unset then.
-	replay *Key
+	*idempotency.Claim
+	memo
+	// keyless is true for a call without a request id (CreatePaymentMethod without one, the
+	// service's own expiry voids): nothing is claimed or recorded.
+	keyless bool
 }
 
-// keyless reports whether the claim has no idempotency key: operations the service starts
-// itself (expiry voids) record no response.
-func (c claim) keyless() bool { return c.key.Key == "" }
-
-// claimKey inserts the idempotency key (method, requestID) in flight, or finds what an earlier
-// call with it did: a completed key is returned for replay, a different hash is rejected, an
-// in-flight key within its lease is ABORTED, and one past its lease is taken over.
-func (s *Service) claimKey(ctx context.Context, method, requestID string, hash []byte, resourceID, opID string) (claim, error) {
-	now := s.now()
-	k := Key{Method: method, Key: requestID, Hash: hash, LockID: NewID(), LockedAt: now, CreateTime: now,
-		ResourceID: resourceID, OperationID: opID}
-	existing, err := s.store.InsertKey(ctx, k, now.Add(-s.opts.KeyTTL))
+// acquire claims k with a lease, storing m as its memo; a take-over or replay gets the
+// first attempt's memo instead. A key without a request id claims nothing (kit/idempotency
+// does no I/O for it): the claim is keyless.
+func (s *Service) acquire(ctx context.Context, k idempotency.Key, m memo) (claim, error) {
+	b, err := json.Marshal(m)
 	if err != nil {
-		return claim{}, fmt.Errorf("insert idempotency key: %w", err)
+		return claim{}, fmt.Errorf("encode idempotency memo: %w", err)
 	}
-	if existing == nil {
-		return claim{key: k}, nil
-	}
-	if !hmac.Equal(existing.Hash, hash) {
-		return claim{}, errRequestIDReused()
-	}
-	if existing.Completed {
-		return claim{replay: existing}, nil
-	}
-	if existing.LockedAt.After(now.Add(-s.opts.Lease)) {
-		return claim{}, errInProgress()
-	}
-	lock := NewID()
-	ok, err := s.store.TakeOverKey(ctx, method, requestID, existing.LockID, lock, now)
+	c, err := s.store.AcquireKey(ctx, k, b)
 	if err != nil {
-		return claim{}, fmt.Errorf("take over idempotency key: %w", err)
+		return claim{}, err
 	}
-	if !ok {
-		return claim{}, errInProgress()
+	if c.Recovered || c.Replayed {
+		if err := json.Unmarshal(c.Memo, &m); err != nil {
+			return claim{}, fmt.Errorf("decode idempotency memo of %s %q: %w", k.Method, k.RequestID, err)
+		}
 	}
-	k = *existing
-	k.LockID, k.LockedAt = lock, now
-	s.log.Info("took over an idempotency key past its lease", "method", method, "operation_id", k.OperationID)
-	return claim{key: k, recovered: true}, nil
+	if c.Recovered {
+		s.log.Info("took over an idempotency key past its lease", "method", k.Method, "operation_id", m.OperationID)
+	}
+	return claim{Claim: c, memo: m, keyless: k.RequestID == ""}, nil
 }
 
 // abandon gives up a claim without recording anything: a fresh key is deleted, so a retry
-// executes normally; a taken-over key keeps its ids (its first attempt may have reached the
+// executes normally; a taken-over key keeps its memo (its first attempt may have reached the
 // processor) and becomes available to the next attempt at once.
 func (s *Service) abandon(ctx context.Context, c claim) {
-	if c.keyless() {
+	if c.keyless {
 		return
 	}
-	cctx, cancel := commitContext(ctx)
-	defer cancel()
-	var err error
-	if c.recovered {
-		err = s.store.ExpireKeyLease(cctx, c.key.Method, c.key.Key, c.key.LockID)
-	} else {
-		err = s.store.DeleteKey(cctx, c.key.Method, c.key.Key, c.key.LockID)
-	}
-	if err != nil {
-		s.log.Warn("release idempotency key", "method", c.key.Method, "error", err)
+	if err := s.store.AbandonKey(ctx, c.Claim); err != nil {
+		s.log.Warn("release idempotency key", "key", c.Claim, "error", err)
 	}
 }
 
-// recordError stores cause as the key's response and returns cause: the error is replayed for
+// result is what a key stores for retries to replay: the first call's value, or the error it
+// ended with, as JSON of the domain's own types.
+type result[T any] struct {
+	Value *T           `json:"value,omitempty"`
+	Error *storedError `json:"error,omitempty"`
+}
+
+// storedError is a recorded *errs.Error without its cause, which callers never see. The
+// kind is stored by name ("FAILED_PRECONDITION"), which outlives a reordering of the kinds.
+type storedError struct {
+	Kind     string                `json:"kind"`
+	Reason   string                `json:"reason,omitempty"`
+	Message  string                `json:"message"`
+	Fields   []errs.FieldViolation `json:"fields,omitempty"`
+	Metadata map[string]string     `json:"metadata,omitempty"`
+}
+
+// encodeValue returns the stored form of a call's value.
+func encodeValue[T any](v T) ([]byte, error) {
+	b, err := json.Marshal(result[T]{Value: &v})
+	if err != nil {
+		return nil, fmt.Errorf("encode result: %w", err)
+	}
+	return b, nil
+}
+
+// encodeError returns the stored form of the domain error a call ended with.
+func encodeError(err error) ([]byte, error) {
+	e, ok := errs.As(err)
+	if !ok {
+		return nil, fmt.Errorf("encode result: %w is not a domain error", err)
+	}
+	b, err := json.Marshal(result[struct{}]{Error: &storedError{Kind: e.Kind.String(), Reason: e.Reason, Message: e.Message,
+		Fields: e.Fields, Metadata: e.Metadata}})
+	if err != nil {
+		return nil, fmt.Errorf("encode result: %w", err)
+	}
+	return b, nil
+}
+
+// decodeResult returns the value stored by encodeValue, or the error stored by encodeError:
+// what the first call answered.
+func decodeResult[T any](b []byte) (T, error) {
+	var zero T
+	var r result[T]
+	if err := json.Unmarshal(b, &r); err != nil {
+		return zero, fmt.Errorf("decode stored result: %w", err)
+	}
+	switch {
+	case r.Error != nil:
+		e := r.Error
+		return zero, &errs.Error{Kind: kindNamed(e.Kind), Reason: e.Reason, Message: e.Message, Fields: e.Fields, Metadata: e.Metadata}
+	case r.Value == nil:
+		return zero, errors.New("decode stored result: neither value nor error")
+	}
+	return *r.Value, nil
+}
+
+// kindNamed returns the kind whose String is name; errs.Unknown (INTERNAL to callers) for a
+// name it does not know.
+func kindNamed(name string) errs.Kind {
+	for k := errs.Unknown; k < 255; k++ {
+		if k.String() == name {
+			return k
+		}
+	}
+	return errs.Unknown
+}
+
+// recordError stores cause as the key's result and returns cause: the error is replayed for
 // retries with the key.
-func recordError[T any](ctx context.Context, s *Service, c claim, enc Encode[T], cause error) error {
-	if c.keyless() {
+func (s *Service) recordError(ctx context.Context, c claim, cause error) error {
+	if c.keyless {
 		return cause
 	}
-	var zero T
-	body, err := enc(zero, cause)
+	body, err := encodeError(cause)
 	if err != nil {
 		s.abandon(ctx, c)
-		return fmt.Errorf("encode response: %w", err)
+		return err
 	}
-	k := c.key
-	k.Response, k.Completed = body, true
 	cctx, cancel := commitContext(ctx)
 	defer cancel()
-	if err := s.store.InTx(cctx, func(tx Tx) error { return tx.CompleteKey(cctx, k) }); err != nil {
-		if errors.Is(err, ErrKeyLost) {
-			return errInProgress()
-		}
-		return fmt.Errorf("record response: %w", err)
+	if err := s.store.CompleteKey(cctx, c.Claim, body); err != nil {
+		return fmt.Errorf("record the error as the request's result: %w", err)
 	}
 	return cause
 }
 
 // recordable reports whether an error raised after execution began is stored with the key:
-// client mistakes, permission problems, conflicts and unreachable processors are not, so a
+// client mistakes, permission problems, conflicts and unreachable dependencies are not, so a
 // retry executes normally.
 func recordable(err error) bool {
-	var fe *FieldError
-	var ae *AbortedError
-	switch {
-	case errors.As(err, &fe), errors.As(err, &ae), errors.Is(err, ErrUnavailable), errors.Is(err, ErrConflict):
+	e, ok := errs.As(err)
+	if !ok {
 		return false
 	}
-	var pe *PreconditionError
-	if errors.As(err, &pe) {
+	switch e.Kind {
+	case errs.NotFound:
+		return true
+	case errs.FailedPrecondition:
 		// A pending payment is a passing state: a retry after reconciliation may succeed.
-		return pe.Reason != ReasonPaymentPending
+		return e.Reason != ReasonPaymentPending
 	}
-	return errors.Is(err, ErrNotFound)
+	return false
 }

@@ -3,8 +3,13 @@ package payment
 import (
 	"context"
 	"errors"
-	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/waybill/waybill/kit/caller"
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/page"
 )
 
 // CreateMethodInput is a CreatePaymentMethod request: exactly one of Card and Token.
@@ -21,92 +26,83 @@ type CreateMethodInput struct {
 
 func (in CreateMethodInput) validate(now time.Time) error {
 	if in.CustomerID == "" {
-		return invalid("customer_id", "is required")
+		return errs.Invalid("customer_id", "is required")
 	}
 	if len(in.CustomerID) > 128 {
-		return invalid("customer_id", "must be at most 128 characters")
+		return errs.Invalid("customer_id", "must be at most 128 characters")
 	}
 	switch {
 	case in.Card == nil && in.Token == "":
-		return invalid("source", "either card or processor_token is required")
+		return errs.Invalid("source", "either card or processor_token is required")
 	case in.Card != nil && in.Token != "":
-		return invalid("source", "give either card or processor_token, not both")
+		return errs.Invalid("source", "give either card or processor_token, not both")
 	case in.Card != nil:
 		if err := in.Card.validate("card", now); err != nil {
 			return err
 		}
 	case len(in.Token) > 255:
-		return invalid("processor_token", "must be at most 255 characters")
+		return errs.Invalid("processor_token", "must be at most 255 characters")
 	}
-	return validateRequestID(in.RequestID, false)
+	return idempotency.CheckRequestID(in.RequestID, false)
 }
 
 // CreateMethod tokenizes a card (or describes a token the processor issued) and stores the
-// token with its display data. With a request id, a retry returns the stored first response and
-// never tokenizes twice; the request, card data included, is kept only as a keyed hash.
-func (s *Service) CreateMethod(ctx context.Context, in CreateMethodInput, enc Encode[PaymentMethod]) (Reply[PaymentMethod], error) {
+// token with its display data. Customers add methods only for themselves. With a request id,
+// a retry returns the first call's result and never tokenizes twice; the request, card data
+// included, is kept only as a keyed hash.
+func (s *Service) CreateMethod(ctx context.Context, c caller.Caller, in CreateMethodInput) (PaymentMethod, error) {
+	if err := requireCaller(c); err != nil {
+		return PaymentMethod{}, err
+	}
+	if !c.Privileged() && (c.Role != caller.Customer || (in.CustomerID != "" && in.CustomerID != c.Subject)) {
+		return PaymentMethod{}, errs.Denied("", "customers may only add payment methods for themselves")
+	}
 	now := s.now()
 	if err := in.validate(now); err != nil {
-		return Reply[PaymentMethod]{}, err
+		return PaymentMethod{}, err
 	}
-	if in.RequestID == "" {
-		m, err := s.tokenize(ctx, in, NewID(), now)
-		if err != nil {
-			return Reply[PaymentMethod]{}, err
-		}
-		if err := s.store.InTx(ctx, func(tx Tx) error { return tx.InsertMethod(ctx, m) }); err != nil {
-			return Reply[PaymentMethod]{}, fmt.Errorf("insert payment method: %w", err)
-		}
-		return Reply[PaymentMethod]{Value: m}, nil
+	params := []string{in.CustomerID, "token", in.Token}
+	if cd := in.Card; cd != nil {
+		params = []string{in.CustomerID, "card", cd.Number, strconv.Itoa(cd.ExpiryMonth), strconv.Itoa(cd.ExpiryYear), cd.CVC, cd.HolderName}
 	}
-	h := s.hasher(methodCreateMethod).str(in.CustomerID)
-	if in.Card != nil {
-		c := in.Card
-		h.str("card").str(c.Number).num(int64(c.ExpiryMonth)).num(int64(c.ExpiryYear)).str(c.CVC).str(c.HolderName)
-	} else {
-		h.str("token").str(in.Token)
-	}
-	// Keys are scoped to the customer too: one customer's key never meets another's.
-	c, err := s.claimKey(ctx, methodCreateMethod+"/"+in.CustomerID, in.RequestID, h.sum(), NewID(), "")
+	cl, err := s.acquire(ctx, s.key(methodCreateMethod, c, in.RequestID, params...), memo{ResourceID: NewID()})
 	if err != nil {
-		return Reply[PaymentMethod]{}, err
+		return PaymentMethod{}, err
 	}
-	if c.replay != nil {
-		return Reply[PaymentMethod]{Replay: c.replay.Response}, nil
+	if cl.Replayed {
+		m, err := decodeResult[PaymentMethod](cl.Result)
+		return visibleMethod(c, m), err
 	}
-	m, err := s.tokenize(ctx, in, c.key.ResourceID, now)
+	m, err := s.tokenize(ctx, in, cl.ResourceID, now)
 	if err != nil {
 		if recordable(err) {
-			return Reply[PaymentMethod]{}, recordError(ctx, s, c, enc, err)
+			return PaymentMethod{}, s.recordError(ctx, cl, err)
 		}
-		s.abandon(ctx, c)
-		return Reply[PaymentMethod]{}, err
+		s.abandon(ctx, cl)
+		return PaymentMethod{}, err
 	}
 	if err := s.afterProcessor(ctx, methodCreateMethod); err != nil {
-		return Reply[PaymentMethod]{}, err
+		return PaymentMethod{}, err
 	}
-	body, err := enc(m, nil)
-	if err != nil {
-		s.abandon(ctx, c)
-		return Reply[PaymentMethod]{}, fmt.Errorf("encode response: %w", err)
+	var body []byte
+	if !cl.keyless {
+		if body, err = encodeValue(m); err != nil {
+			s.abandon(ctx, cl)
+			return PaymentMethod{}, err
+		}
 	}
-	k := c.key
-	k.Response, k.Completed = body, true
 	cctx, cancel := commitContext(ctx)
 	defer cancel()
 	err = s.store.InTx(cctx, func(tx Tx) error {
 		if err := tx.InsertMethod(cctx, m); err != nil {
-			return fmt.Errorf("insert payment method: %w", err)
+			return err
 		}
-		return tx.CompleteKey(cctx, k)
+		return tx.CompleteKey(cctx, cl.Claim, body, false)
 	})
-	if errors.Is(err, ErrKeyLost) {
-		return Reply[PaymentMethod]{}, errInProgress()
-	}
 	if err != nil {
-		return Reply[PaymentMethod]{}, err
+		return PaymentMethod{}, err
 	}
-	return Reply[PaymentMethod]{Value: m}, nil
+	return visibleMethod(c, m), nil
 }
 
 // tokenize asks the processor for the token and display data of in's card or token.
@@ -124,14 +120,15 @@ func (s *Service) tokenize(ctx context.Context, in CreateMethodInput, id string,
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrUnknownToken):
-		return PaymentMethod{}, &FieldError{Field: "processor_token", Reason: ReasonUnknownProcessorToken,
-			Description: "the processor issued no such token"}
+		e := errs.Invalid("processor_token", "the processor issued no such token")
+		e.Reason = ReasonUnknownProcessorToken
+		return PaymentMethod{}, e
 	case errors.As(err, &de):
-		return PaymentMethod{}, &PreconditionError{Reason: ReasonCardDeclined, DeclineCode: de.Code,
-			Message: "the processor refused the card: " + de.Message}
+		return PaymentMethod{}, errs.Precondition(ReasonCardDeclined, "the processor refused the card: %s", de.Message).
+			WithMetadata("decline_code", de.Code)
 	default:
 		// Tokenizing again is harmless, so an unknown outcome is as good as nothing sent.
-		return PaymentMethod{}, fmt.Errorf("%w: tokenize: %w", ErrUnavailable, err)
+		return PaymentMethod{}, errProcessorUnavailable("tokenize", err)
 	}
 	return PaymentMethod{
 		ID: id, CustomerID: in.CustomerID, Processor: s.proc.Name(), Token: info.Token,
@@ -140,29 +137,54 @@ func (s *Service) tokenize(ctx context.Context, in CreateMethodInput, id string,
 	}, nil
 }
 
-// GetMethod returns a payment method.
-func (s *Service) GetMethod(ctx context.Context, id string) (PaymentMethod, error) {
-	if err := requireID("payment_method_id", id); err != nil {
+// GetMethod returns a payment method; another customer's is not found.
+func (s *Service) GetMethod(ctx context.Context, c caller.Caller, id string) (PaymentMethod, error) {
+	m, err := s.methodFor(ctx, c, id)
+	if err != nil {
 		return PaymentMethod{}, err
 	}
-	return s.store.GetMethod(ctx, id)
+	return visibleMethod(c, m), nil
+}
+
+// methodFor reads a method c may see; another customer's is not found.
+func (s *Service) methodFor(ctx context.Context, c caller.Caller, id string) (PaymentMethod, error) {
+	if err := requireCaller(c); err != nil {
+		return PaymentMethod{}, err
+	}
+	if err := requireID("payment_method_id", "payment method", id); err != nil {
+		return PaymentMethod{}, err
+	}
+	m, err := s.store.GetMethod(ctx, id)
+	if err != nil {
+		return PaymentMethod{}, err
+	}
+	if !c.MayAccess(m.CustomerID) {
+		return PaymentMethod{}, notFound("payment method", id)
+	}
+	return m, nil
 }
 
 // ListMethods returns one page of payment methods matching f, newest first, and the next
-// page's token.
-func (s *Service) ListMethods(ctx context.Context, f MethodFilter, page Page) ([]PaymentMethod, string, error) {
-	limit, err := page.limit()
+// page's token. Customers list only their own methods (f.CustomerID defaults to them).
+func (s *Service) ListMethods(ctx context.Context, c caller.Caller, f MethodFilter, pg Page) ([]PaymentMethod, string, error) {
+	customer, err := listCustomer(c, f.CustomerID)
 	if err != nil {
 		return nil, "", err
 	}
-	filter := fingerprint("methods", f.CustomerID, f.Statuses)
-	tok, err := decodePageToken(page.Token, filter)
+	f.CustomerID = customer
+	limit, err := pg.limit()
+	if err != nil {
+		return nil, "", err
+	}
+	filter := page.Fingerprint("methods", f.CustomerID, f.Statuses)
+	var cur Cursor
+	ok, err := pg.decodeCursor(filter, &cur, func() string { return cur.ID })
 	if err != nil {
 		return nil, "", err
 	}
 	var after *Cursor
-	if tok != nil {
-		after = &Cursor{Time: tok.Time, ID: tok.ID}
+	if ok {
+		after = &cur
 	}
 	ms, err := s.store.ListMethods(ctx, f, after, limit+1)
 	if err != nil {
@@ -172,16 +194,19 @@ func (s *Service) ListMethods(ctx context.Context, f MethodFilter, page Page) ([
 	if len(ms) > limit {
 		ms = ms[:limit]
 		last := ms[limit-1]
-		next = encodePageToken(pageToken{Filter: filter, Time: last.CreateTime, ID: last.ID})
+		next = page.Encode(Cursor{Time: last.CreateTime, ID: last.ID}, filter)
+	}
+	for i := range ms {
+		ms[i] = visibleMethod(c, ms[i])
 	}
 	return ms, next, nil
 }
 
 // DisableMethod disables a payment method for new authorizations and deletes its token at the
 // processor, best effort (the background work retries). Disabling a disabled method returns it
-// unchanged.
-func (s *Service) DisableMethod(ctx context.Context, id string) (PaymentMethod, error) {
-	if err := requireID("payment_method_id", id); err != nil {
+// unchanged; another customer's is not found.
+func (s *Service) DisableMethod(ctx context.Context, c caller.Caller, id string) (PaymentMethod, error) {
+	if _, err := s.methodFor(ctx, c, id); err != nil {
 		return PaymentMethod{}, err
 	}
 	m, err := s.store.DisableMethod(ctx, id, s.now())
@@ -189,7 +214,7 @@ func (s *Service) DisableMethod(ctx context.Context, id string) (PaymentMethod, 
 		return PaymentMethod{}, err
 	}
 	s.deleteToken(ctx, m)
-	return m, nil
+	return visibleMethod(c, m), nil
 }
 
 // deleteToken deletes a disabled method's token at the processor and records it; failures are

@@ -1,14 +1,9 @@
 package payment
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"time"
-
+	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/ids"
+	"github.com/waybill/waybill/kit/page"
 )
 
 // Page sizes of the List calls.
@@ -26,53 +21,18 @@ type Page struct {
 	Token string
 }
 
-// pageToken is the opaque page token's content: the position after the last item and a
-// fingerprint of the filters it was issued for.
-type pageToken struct {
-	Filter string    `json:"f"`
-	Time   time.Time `json:"t"`
-	ID     string    `json:"i"`
-	Date   string    `json:"d,omitempty"`
-}
-
 // limit validates the page size and returns the number of items to return.
-func (p Page) limit() (int, error) {
-	switch {
-	case p.Size < 0:
-		return 0, invalid("page_size", "must not be negative")
-	case p.Size == 0:
-		return DefaultPageSize, nil
-	case p.Size > MaxPageSize:
-		return MaxPageSize, nil
-	}
-	return p.Size, nil
-}
+func (p Page) limit() (int, error) { return page.Limit(p.Size, DefaultPageSize, MaxPageSize) }
 
-// fingerprint identifies a list's filters, so that a token is only accepted with the filters it
-// was issued for.
-func fingerprint(parts ...any) string {
-	h := sha256.Sum256([]byte(fmt.Sprintf("%q", parts)))
-	return hex.EncodeToString(h[:8])
-}
-
-func encodePageToken(t pageToken) string {
-	b, _ := json.Marshal(t)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// decodePageToken reads a page token issued for filter; nil for an empty token.
-func decodePageToken(token, filter string) (*pageToken, error) {
-	if token == "" {
-		return nil, nil
+// decodeCursor reads the page's token, issued for filter, into cursor, whose id it checks
+// (the id goes into SQL as a uuid). It reports false for the first page.
+func (p Page) decodeCursor(filter string, cursor any, id func() string) (bool, error) {
+	ok, err := page.Decode(p.Token, filter, cursor)
+	if err != nil || !ok {
+		return false, err
 	}
-	bad := invalid("page_token", "is malformed or was issued for different filters")
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil {
-		return nil, bad
+	if !ids.ValidUUID(id()) {
+		return false, errs.Invalid("page_token", "is malformed; pass the next_page_token of the previous page")
 	}
-	var t pageToken
-	if err := json.Unmarshal(b, &t); err != nil || t.Filter != filter || !ids.ValidUUID(t.ID) {
-		return nil, bad
-	}
-	return &t, nil
+	return true, nil
 }

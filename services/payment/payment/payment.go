@@ -1,6 +1,12 @@
 package payment
 
-import "time"
+import (
+	"fmt"
+	"time"
+
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/money"
+)
 
 // Status is the main status of a payment; see the transitions on Apply.
 type Status int
@@ -162,7 +168,7 @@ type Operation struct {
 	Type   OperationType
 	Status OperationStatus
 	// Amount is the amount authorized, captured, released or refunded.
-	Amount Money
+	Amount money.Money
 	// RequestID is the caller's idempotency key; empty for operations the service started.
 	RequestID string
 	// ProcessorReference is the processor's reference for the operation.
@@ -188,7 +194,7 @@ type PaymentFilter struct {
 }
 
 // Money returns amount in the payment's currency.
-func (p Payment) Money(amount int64) Money { return Money{Amount: amount, Currency: p.Currency} }
+func (p Payment) Money(amount int64) money.Money { return money.New(amount, p.Currency) }
 
 // baseStatus is the status operations are judged from: a pending payment's resume status.
 func (p Payment) baseStatus() Status {
@@ -216,38 +222,38 @@ func (p Payment) Refundable() int64 {
 }
 
 // Plan checks that an operation of type t for amount (0 meaning "all of it") may start on p at
-// now, and returns its amount. Its errors are *PreconditionError.
+// now, and returns its amount. Its errors are of kind errs.FailedPrecondition.
 func Plan(p Payment, t OperationType, amount int64, now time.Time) (int64, error) {
 	switch t {
 	case OpCapture:
 		if p.Capturable() == 0 || p.authorizationExpired(now) {
-			return 0, precondition(ReasonNotCapturable, "the payment is %s: only AUTHORIZED or PARTIALLY_CAPTURED payments with an unexpired authorization can be captured", p.Status)
+			return 0, errs.Precondition(ReasonNotCapturable, "the payment is %s: only AUTHORIZED or PARTIALLY_CAPTURED payments with an unexpired authorization can be captured", p.Status)
 		}
 		if amount == 0 {
 			return p.Capturable(), nil
 		}
 		if amount > p.Capturable() {
-			return 0, precondition(ReasonExceedsCapturable, "the amount exceeds the uncaptured authorized amount of %d", p.Capturable())
+			return 0, errs.Precondition(ReasonExceedsCapturable, "the amount exceeds the uncaptured authorized amount, %s", p.Money(p.Capturable()))
 		}
 		return amount, nil
 	case OpVoid:
 		if p.Capturable() == 0 {
-			return 0, precondition(ReasonNotVoidable, "the payment is %s: only AUTHORIZED or PARTIALLY_CAPTURED payments can be voided", p.Status)
+			return 0, errs.Precondition(ReasonNotVoidable, "the payment is %s: only AUTHORIZED or PARTIALLY_CAPTURED payments can be voided", p.Status)
 		}
 		return p.Capturable(), nil
 	case OpRefund:
 		if p.Refundable() == 0 {
-			return 0, precondition(ReasonNotRefundable, "the payment is %s with nothing refundable", p.Status)
+			return 0, errs.Precondition(ReasonNotRefundable, "the payment is %s with nothing refundable", p.Status)
 		}
 		if amount == 0 {
 			return p.Refundable(), nil
 		}
 		if amount > p.Refundable() {
-			return 0, precondition(ReasonExceedsRefundable, "the amount exceeds the captured amount not yet refunded, %d", p.Refundable())
+			return 0, errs.Precondition(ReasonExceedsRefundable, "the amount exceeds the captured amount not yet refunded, %s", p.Money(p.Refundable()))
 		}
 		return amount, nil
 	}
-	return 0, precondition(ReasonInvalidArgument, "operation %s cannot be planned", t)
+	return 0, fmt.Errorf("plan operation: %s cannot be planned", t)
 }
 
 func (p Payment) authorizationExpired(now time.Time) bool {

@@ -4,9 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/waybill/waybill/kit/caller"
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/ids"
+	"github.com/waybill/waybill/kit/money"
+	"github.com/waybill/waybill/kit/page"
 )
 
 // OperationResult is what AuthorizePayment, CapturePayment, VoidPayment and RefundPayment
@@ -22,8 +28,8 @@ type OperationResult struct {
 type AuthorizeInput struct {
 	// MethodID is the payment method to authorize on.
 	MethodID string
-	// Amount is the amount to hold.
-	Amount Money
+	// Amount is the amount to hold, from 1 to money.MaxAmount minor units.
+	Amount money.Money
 	// Reference is the caller's reference, at most 128 characters.
 	Reference string
 	// RequestID is the idempotency key.
@@ -32,57 +38,61 @@ type AuthorizeInput struct {
 
 func (in AuthorizeInput) validate() error {
 	if in.MethodID == "" {
-		return invalid("payment_method_id", "is required")
+		return errs.Invalid("payment_method_id", "is required")
 	}
-	if err := in.Amount.validatePositive("amount"); err != nil {
+	if err := money.CheckPositive("amount", in.Amount); err != nil {
 		return err
 	}
 	if len([]rune(in.Reference)) > 128 {
-		return invalid("reference", "must be at most 128 characters")
+		return errs.Invalid("reference", "must be at most 128 characters")
 	}
-	return validateRequestID(in.RequestID, true)
+	return idempotency.CheckRequestID(in.RequestID, true)
 }
 
 // Authorize holds an amount on a payment method and creates a payment: AUTHORIZED, FAILED
 // (declined; a result, not an error) or PENDING_RECONCILIATION (the processor did not answer).
-func (s *Service) Authorize(ctx context.Context, in AuthorizeInput, enc Encode[OperationResult]) (Reply[OperationResult], error) {
-	var none Reply[OperationResult]
+// Only services and operators may authorize.
+func (s *Service) Authorize(ctx context.Context, c caller.Caller, in AuthorizeInput) (OperationResult, error) {
+	var none OperationResult
+	if err := requirePrivileged(c); err != nil {
+		return none, err
+	}
 	if err := in.validate(); err != nil {
 		return none, err
 	}
 	if !ids.ValidUUID(in.MethodID) {
-		return none, ErrNotFound
+		return none, notFound("payment method", in.MethodID)
 	}
 	m, err := s.store.GetMethod(ctx, in.MethodID)
 	if err != nil {
 		return none, err
 	}
-	hash := s.hasher(methodAuthorize).str(in.MethodID).num(in.Amount.Amount).str(in.Amount.Currency).str(in.Reference).sum()
-	c, err := s.claimKey(ctx, methodAuthorize, in.RequestID, hash, NewID(), NewID())
+	k := s.key(methodAuthorize, c, in.RequestID, in.MethodID, strconv.FormatInt(in.Amount.Amount, 10), in.Amount.Currency, in.Reference)
+	cl, err := s.acquire(ctx, k, memo{ResourceID: NewID(), OperationID: NewID()})
 	if err != nil {
 		return none, err
 	}
-	if c.replay != nil {
-		return s.replayOperation(ctx, c.replay, enc)
+	if cl.Replayed {
+		return s.replayOperation(ctx, cl)
 	}
 	now := s.now()
 	switch {
 	case m.Status == MethodDisabled:
-		return none, recordError(ctx, s, c, enc, precondition(ReasonMethodDisabled, "the payment method is disabled"))
+		return none, s.recordError(ctx, cl, errs.Precondition(ReasonMethodDisabled, "payment method %s is disabled", m.ID))
 	case m.Expired(now):
-		return none, recordError(ctx, s, c, enc, precondition(ReasonMethodExpired, "the payment method's card has expired"))
+		return none, s.recordError(ctx, cl, errs.Precondition(ReasonMethodExpired, "the card of payment method %s has expired", m.ID))
 	}
 	p := Payment{
-		ID: c.key.ResourceID, CustomerID: m.CustomerID, MethodID: m.ID, Reference: in.Reference,
+		ID: cl.ResourceID, CustomerID: m.CustomerID, MethodID: m.ID, Reference: in.Reference,
 		Currency: in.Amount.Currency, Authorized: in.Amount.Amount, Processor: s.proc.Name(),
 		AuthorizationExpireTime: now.Add(s.opts.AuthorizationTTL), CreateTime: now, UpdateTime: now,
 	}
-	op := Operation{ID: c.key.OperationID, PaymentID: p.ID, Type: OpAuthorize, Status: OpInProgress,
+	op := Operation{ID: cl.OperationID, PaymentID: p.ID, Type: OpAuthorize, Status: OpInProgress,
 		Amount: in.Amount, RequestID: in.RequestID, CreateTime: now}
 	// A taken-over key's first attempt may have reached the processor: call asks it first.
-	res, err := s.call(ctx, c.recovered, Request{Reference: op.ID, Token: m.Token, Amount: in.Amount}, OpAuthorize)
+	res, err := s.call(ctx, cl.Recovered, Request{Reference: op.ID, Token: m.Token, Amount: in.Amount}, OpAuthorize)
 	if err != nil {
-		s.abandon(ctx, c)
+		s.abandon(ctx, cl)
 		return none, err
 	}
 	if err := s.afterProcessor(ctx, methodAuthorize); err != nil {
@@ -90,13 +100,11 @@ func (s *Service) Authorize(ctx context.Context, in AuthorizeInput, enc Encode[O
 	}
 	p, op, events := Apply(p, op, res, s.now())
 	p.Timeline = []Operation{op}
-	result := OperationResult{Payment: p, Operation: op}
-	body, err := enc(result, nil)
+	out := OperationResult{Payment: p, Operation: op}
+	body, err := encodeValue(out)
 	if err != nil {
-		return none, fmt.Errorf("encode response: %w", err)
+		return none, err
 	}
-	k := c.key
-	k.Response, k.Completed, k.Pending = body, true, op.Status == OpPending
 	cctx, cancel := commitContext(ctx)
 	defer cancel()
 	err = s.store.InTx(cctx, func(tx Tx) error {
@@ -106,31 +114,29 @@ func (s *Service) Authorize(ctx context.Context, in AuthorizeInput, enc Encode[O
 		if err := tx.InsertOperation(cctx, op); err != nil {
 			return fmt.Errorf("insert operation: %w", err)
 		}
-		if err := tx.Emit(cctx, events...); err != nil {
+		if err := tx.Emit(events...); err != nil {
 			return err
 		}
-		return tx.CompleteKey(cctx, k)
+		return tx.CompleteKey(cctx, cl.Claim, body, op.Status == OpPending)
 	})
-	if errors.Is(err, ErrKeyLost) {
-		return none, errInProgress()
-	}
 	if err != nil {
 		return none, err
 	}
-	return Reply[OperationResult]{Value: result}, nil
+	return out, nil
 }
 
 // call sends req to the processor. When recovered (a taken-over key whose first attempt may
 // have reached the processor), it first asks the processor what happened to req.Reference and
-// sends nothing if the processor has a record of it: money never moves twice. It returns
-// ErrUnavailable when nothing was sent; an unknown outcome is a Result, not an error.
+// sends nothing if the processor has a record of it: money never moves twice. It returns an
+// Unavailable error (ReasonProcessorUnavailable) when nothing was sent; an unknown outcome is
+// a Result, not an error.
 func (s *Service) call(ctx context.Context, recovered bool, req Request, t OperationType) (Result, error) {
 	pctx, cancel := context.WithTimeout(ctx, s.opts.ProcessorTimeout)
 	defer cancel()
 	if recovered {
 		lr, err := s.proc.Lookup(pctx, req.Reference)
 		if err != nil {
-			return Result{}, fmt.Errorf("%w: look up operation: %w", ErrUnavailable, err)
+			return Result{}, errProcessorUnavailable("look up operation "+req.Reference, err)
 		}
 		if lr.Found {
 			return lr.Result, nil
@@ -151,7 +157,7 @@ func (s *Service) call(ctx context.Context, recovered bool, req Request, t Opera
 		return Result{}, fmt.Errorf("call processor: unknown operation type %d", t)
 	}
 	if errors.Is(err, ErrProcessorUnavailable) {
-		return Result{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return Result{}, errProcessorUnavailable(t.String(), err)
 	}
 	if err != nil {
 		s.log.Warn("processor outcome unknown", "operation", t.String(), "operation_id", req.Reference, "error", err)
@@ -160,28 +166,33 @@ func (s *Service) call(ctx context.Context, recovered bool, req Request, t Opera
 	return res, nil
 }
 
-// replayOperation answers a retry of a completed money-moving call: the stored response, or,
-// when that response showed an unknown outcome, the current state after asking the processor.
-func (s *Service) replayOperation(ctx context.Context, k *Key, enc Encode[OperationResult]) (Reply[OperationResult], error) {
-	if !k.Pending {
-		return Reply[OperationResult]{Replay: k.Response}, nil
+// processorUnavailable reports whether err says the processor could not be reached.
+func processorUnavailable(err error) bool {
+	return errors.Is(err, &errs.Error{Kind: errs.Unavailable, Reason: ReasonProcessorUnavailable})
+}
+
+// replayOperation answers a retry of a completed money-moving call: the stored result, or,
+// when that result showed an unknown outcome, the current state after asking the processor.
+func (s *Service) replayOperation(ctx context.Context, cl claim) (OperationResult, error) {
+	if !cl.Pending {
+		return decodeResult[OperationResult](cl.Result)
 	}
-	if _, err := s.reconcile(ctx, k.ResourceID); err != nil && !errors.Is(err, ErrUnavailable) {
-		return Reply[OperationResult]{}, err
+	if _, err := s.reconcile(ctx, cl.ResourceID); err != nil && !processorUnavailable(err) {
+		return OperationResult{}, err
 	}
-	res, err := s.current(ctx, k.ResourceID, k.OperationID)
+	res, err := s.current(ctx, cl.ResourceID, cl.OperationID)
 	if err != nil {
-		return Reply[OperationResult]{}, err
+		return OperationResult{}, err
 	}
 	if st := res.Operation.Status; st != OpPending && st != OpInProgress {
-		// Resolved: from now on every retry replays these bytes.
-		if body, err := enc(res, nil); err == nil {
-			if err := s.store.ResolveKeyResponse(ctx, k.Method, k.Key, body); err != nil {
-				s.log.Warn("store resolved response", "method", k.Method, "error", err)
+		// Resolved: from now on every retry replays this result.
+		if body, err := encodeValue(res); err == nil {
+			if err := s.store.ResolveKey(ctx, cl.Claim, body); err != nil {
+				s.log.Warn("store resolved result", "key", cl.Claim, "error", err)
 			}
 		}
 	}
-	return Reply[OperationResult]{Value: res}, nil
+	return res, nil
 }
 
 // current reads a payment with its timeline and one of its operations.
@@ -195,7 +206,7 @@ func (s *Service) current(ctx context.Context, paymentID, opID string) (Operatio
 			return OperationResult{Payment: p, Operation: op}, nil
 		}
 	}
-	return OperationResult{}, fmt.Errorf("operation %s of payment %s: %w", opID, paymentID, ErrNotFound)
+	return OperationResult{}, errs.Missing("", "operation %s of payment %s not found", opID, paymentID)
 }
 
 // CaptureInput is a CapturePayment request.
@@ -203,7 +214,7 @@ type CaptureInput struct {
 	// PaymentID is the payment.
 	PaymentID string
 	// Amount is the amount to capture; nil captures all that is capturable.
-	Amount *Money
+	Amount *money.Money
 	// RequestID is the idempotency key.
 	RequestID string
 }
@@ -223,7 +234,7 @@ type RefundInput struct {
 	// PaymentID is the payment.
 	PaymentID string
 	// Amount is the amount to refund; nil refunds all that is refundable.
-	Amount *Money
+	Amount *money.Money
 	// Reason is the caller's reason, at most 500 characters.
 	Reason string
 	// RequestID is the idempotency key.
@@ -235,7 +246,7 @@ type opSpec struct {
 	method    string
 	typ       OperationType
 	paymentID string
-	amount    *Money
+	amount    *money.Money
 	reason    string
 	requestID string
 	// subStatus, when set, is set on the payment when the operation succeeds (expiry voids).
@@ -244,44 +255,48 @@ type opSpec struct {
 
 func (o opSpec) validate() error {
 	if o.paymentID == "" {
-		return invalid("payment_id", "is required")
+		return errs.Invalid("payment_id", "is required")
 	}
 	if o.amount != nil {
-		if err := o.amount.validatePositive("amount"); err != nil {
+		if err := money.CheckPositive("amount", *o.amount); err != nil {
 			return err
 		}
 	}
 	if len([]rune(o.reason)) > 500 {
-		return invalid("reason", "must be at most 500 characters")
+		return errs.Invalid("reason", "must be at most 500 characters")
 	}
-	return validateRequestID(o.requestID, true)
+	return idempotency.CheckRequestID(o.requestID, true)
 }
 
 // Capture captures all or part of the uncaptured authorized amount. A capture the processor
 // rejects is a FAILED operation with the payment unchanged, not an error.
-func (s *Service) Capture(ctx context.Context, in CaptureInput, enc Encode[OperationResult]) (Reply[OperationResult], error) {
-	return s.moneyOp(ctx, opSpec{method: methodCapture, typ: OpCapture, paymentID: in.PaymentID, amount: in.Amount, requestID: in.RequestID}, enc)
+func (s *Service) Capture(ctx context.Context, c caller.Caller, in CaptureInput) (OperationResult, error) {
+	return s.moneyOp(ctx, c, opSpec{method: methodCapture, typ: OpCapture, paymentID: in.PaymentID, amount: in.Amount, requestID: in.RequestID})
 }
 
 // Void releases the uncaptured authorized amount.
-func (s *Service) Void(ctx context.Context, in VoidInput, enc Encode[OperationResult]) (Reply[OperationResult], error) {
-	return s.moneyOp(ctx, opSpec{method: methodVoid, typ: OpVoid, paymentID: in.PaymentID, reason: in.Reason, requestID: in.RequestID}, enc)
+func (s *Service) Void(ctx context.Context, c caller.Caller, in VoidInput) (OperationResult, error) {
+	return s.moneyOp(ctx, c, opSpec{method: methodVoid, typ: OpVoid, paymentID: in.PaymentID, reason: in.Reason, requestID: in.RequestID})
 }
 
 // Refund returns all or part of the captured amount; the refunded total never exceeds the
 // captured total, which the database enforces too.
-func (s *Service) Refund(ctx context.Context, in RefundInput, enc Encode[OperationResult]) (Reply[OperationResult], error) {
-	return s.moneyOp(ctx, opSpec{method: methodRefund, typ: OpRefund, paymentID: in.PaymentID, amount: in.Amount, reason: in.Reason, requestID: in.RequestID}, enc)
+func (s *Service) Refund(ctx context.Context, c caller.Caller, in RefundInput) (OperationResult, error) {
+	return s.moneyOp(ctx, c, opSpec{method: methodRefund, typ: OpRefund, paymentID: in.PaymentID, amount: in.Amount, reason: in.Reason, requestID: in.RequestID})
 }
 
-// moneyOp runs a capture, void or refund under its idempotency key.
-func (s *Service) moneyOp(ctx context.Context, o opSpec, enc Encode[OperationResult]) (Reply[OperationResult], error) {
-	var none Reply[OperationResult]
+// moneyOp runs a capture, void or refund under its idempotency key; only services and
+// operators may.
+func (s *Service) moneyOp(ctx context.Context, c caller.Caller, o opSpec) (OperationResult, error) {
+	var none OperationResult
+	if err := requirePrivileged(c); err != nil {
+		return none, err
+	}
 	if err := o.validate(); err != nil {
 		return none, err
 	}
 	if !ids.ValidUUID(o.paymentID) {
-		return none, ErrNotFound
+		return none, notFound("payment", o.paymentID)
 	}
 	p, err := s.store.GetPayment(ctx, o.paymentID, false)
 	if err != nil {
@@ -290,55 +305,55 @@ func (s *Service) moneyOp(ctx context.Context, o opSpec, enc Encode[OperationRes
 	var amount int64
 	if o.amount != nil {
 		if o.amount.Currency != p.Currency {
-			return none, invalid("amount.currency_code", "must be the payment's currency, %s", p.Currency)
+			return none, errs.Invalid("amount.currency_code", "must be the payment's currency, %s", p.Currency)
 		}
 		amount = o.amount.Amount
 	}
-	hash := s.hasher(o.method).str(p.ID).num(amount).str(p.Currency).str(o.reason).sum()
-	c, err := s.claimKey(ctx, o.method, o.requestID, hash, p.ID, NewID())
+	k := s.key(o.method, c, o.requestID, p.ID, strconv.FormatInt(amount, 10), p.Currency, o.reason)
+	cl, err := s.acquire(ctx, k, memo{ResourceID: p.ID, OperationID: NewID()})
 	if err != nil {
 		return none, err
 	}
-	if c.replay != nil {
-		return s.replayOperation(ctx, c.replay, enc)
+	if cl.Replayed {
+		return s.replayOperation(ctx, cl)
 	}
-	return s.execute(ctx, c, o, amount, enc)
+	return s.execute(ctx, cl, o, amount)
 }
 
 // execute runs a claimed capture, void or refund: it reserves the operation on the payment
 // (or, for a taken-over key, finds the reservation its first attempt made), calls the
 // processor (asking it first what a crashed attempt did), and records the outcome with the
-// key's response in one transaction.
-func (s *Service) execute(ctx context.Context, c claim, o opSpec, amount int64, enc Encode[OperationResult]) (Reply[OperationResult], error) {
-	var none Reply[OperationResult]
+// key's result in one transaction.
+func (s *Service) execute(ctx context.Context, cl claim, o opSpec, amount int64) (OperationResult, error) {
+	var none OperationResult
 	var p Payment
 	var op Operation
 	resumed := false
-	if c.recovered {
-		existing, err := s.store.GetOperation(ctx, c.key.OperationID)
+	if cl.Recovered {
+		existing, err := s.store.GetOperation(ctx, cl.OperationID)
 		switch {
 		case err == nil && existing.Status != OpInProgress:
 			// Reconciled meanwhile: answer with the current state.
-			return s.finish(ctx, c, existing.PaymentID, existing.ID, nil, o.subStatus, enc)
+			return s.finish(ctx, cl, existing.PaymentID, existing.ID, nil, o.subStatus)
 		case err == nil:
 			op, resumed = existing, true
 			if p, err = s.store.GetPayment(ctx, op.PaymentID, false); err != nil {
-				s.abandon(ctx, c)
+				s.abandon(ctx, cl)
 				return none, err
 			}
-		case !isNotFound(err):
-			s.abandon(ctx, c)
+		case !errors.Is(err, errs.NotFound):
+			s.abandon(ctx, cl)
 			return none, err
 		}
 	}
 	if !resumed {
 		var err error
-		p, op, err = s.reserve(ctx, c, o, amount)
+		p, op, err = s.reserve(ctx, cl, o, amount)
 		if err != nil {
-			if recordable(err) && !c.keyless() {
-				return none, recordError(ctx, s, c, enc, err)
+			if recordable(err) && !cl.keyless {
+				return none, s.recordError(ctx, cl, err)
 			}
-			s.abandon(ctx, c)
+			s.abandon(ctx, cl)
 			return none, err
 		}
 	}
@@ -348,27 +363,28 @@ func (s *Service) execute(ctx context.Context, c claim, o opSpec, amount int64, 
 		if !resumed {
 			s.unreserve(ctx, p.ID, op.ID)
 		}
-		s.abandon(ctx, c)
+		s.abandon(ctx, cl)
 		return none, err
 	}
 	if err := s.afterProcessor(ctx, o.method); err != nil {
 		return none, err
 	}
-	return s.finish(ctx, c, p.ID, op.ID, &res, o.subStatus, enc)
+	return s.finish(ctx, cl, p.ID, op.ID, &res, o.subStatus)
 }
 
 // reserve makes the operation the payment's busy operation, in the database, after checking
 // the payment's state and limits; the database's constraints check the amounts again. A busy
 // operation past its lease, or a pending one, is reconciled first.
-func (s *Service) reserve(ctx context.Context, c claim, o opSpec, amount int64) (Payment, Operation, error) {
+func (s *Service) reserve(ctx context.Context, cl claim, o opSpec, amount int64) (Payment, Operation, error) {
 	for attempt := 0; ; attempt++ {
 		now := s.now()
 		var p Payment
 		var op Operation
 		var stale bool
 		err := s.store.InTx(ctx, func(tx Tx) error {
+			stale = false
 			var err error
-			if p, err = tx.LockPayment(ctx, c.key.ResourceID); err != nil {
+			if p, err = tx.LockPayment(ctx, cl.ResourceID); err != nil {
 				return err
 			}
 			if p.BusyOperationID != "" {
@@ -382,7 +398,7 @@ func (s *Service) reserve(ctx context.Context, c claim, o opSpec, amount int64) 
 			if err != nil {
 				return err
 			}
-			op = Operation{ID: c.key.OperationID, PaymentID: p.ID, Type: o.typ, Status: OpInProgress,
+			op = Operation{ID: cl.OperationID, PaymentID: p.ID, Type: o.typ, Status: OpInProgress,
 				Amount: p.Money(amt), RequestID: o.requestID, Reason: o.reason, CreateTime: now}
 			p = reserve(p, op, now)
 			if err := tx.UpdatePayment(ctx, p); err != nil {
@@ -405,7 +421,7 @@ func (s *Service) reserve(ctx context.Context, c claim, o opSpec, amount int64) 
 		}
 		if !resolved {
 			if p.Status == StatusPendingReconciliation {
-				return p, op, precondition(ReasonPaymentPending, "the outcome of an earlier operation is not known yet; reconcile the payment first")
+				return p, op, errs.Precondition(ReasonPaymentPending, "the outcome of an earlier operation on payment %s is not known yet; reconcile the payment first", p.ID)
 			}
 			return p, op, errPaymentBusy()
 		}
@@ -436,12 +452,12 @@ func (s *Service) unreserve(ctx context.Context, paymentID, opID string) {
 }
 
 // finish records the processor's result res of the busy operation opID, with its events and
-// the key's response, in one transaction. With res nil, or when the operation was resolved
-// meanwhile by reconciliation, it records the current state as the response.
-func (s *Service) finish(ctx context.Context, c claim, paymentID, opID string, res *Result, subStatus string, enc Encode[OperationResult]) (Reply[OperationResult], error) {
+// the key's result, in one transaction. With res nil, or when the operation was resolved
+// meanwhile by reconciliation, it records the current state as the result.
+func (s *Service) finish(ctx context.Context, cl claim, paymentID, opID string, res *Result, subStatus string) (OperationResult, error) {
 	cctx, cancel := commitContext(ctx)
 	defer cancel()
-	var result OperationResult
+	var out OperationResult
 	err := s.store.InTx(cctx, func(tx Tx) error {
 		p, err := tx.LockPayment(cctx, paymentID)
 		if err != nil {
@@ -466,7 +482,7 @@ func (s *Service) finish(ctx context.Context, c claim, paymentID, opID string, r
 			if err := tx.UpdateOperation(cctx, op); err != nil {
 				return fmt.Errorf("update operation: %w", err)
 			}
-			if err := tx.Emit(cctx, events...); err != nil {
+			if err := tx.Emit(events...); err != nil {
 				return err
 			}
 		} else if res != nil {
@@ -476,32 +492,30 @@ func (s *Service) finish(ctx context.Context, c claim, paymentID, opID string, r
 		if p, err = tx.GetPayment(cctx, paymentID, true); err != nil {
 			return err
 		}
-		result = OperationResult{Payment: p, Operation: op}
-		if c.keyless() {
+		out = OperationResult{Payment: p, Operation: op}
+		if cl.keyless {
 			return nil
 		}
-		body, err := enc(result, nil)
+		body, err := encodeValue(out)
 		if err != nil {
-			return fmt.Errorf("encode response: %w", err)
+			return err
 		}
-		k := c.key
-		k.Response, k.Completed, k.Pending = body, true, op.Status == OpPending || op.Status == OpInProgress
-		return tx.CompleteKey(cctx, k)
+		return tx.CompleteKey(cctx, cl.Claim, body, op.Status == OpPending || op.Status == OpInProgress)
 	})
-	if errors.Is(err, ErrKeyLost) {
-		return Reply[OperationResult]{}, errInProgress()
-	}
 	if err != nil {
-		return Reply[OperationResult]{}, err
+		return OperationResult{}, err
 	}
-	return Reply[OperationResult]{Value: result}, nil
+	return out, nil
 }
 
 // Reconcile asks the processor about the pending operation of a PENDING_RECONCILIATION payment
 // (or one whose operation's attempt died) and applies the answer. It returns the payment and
-// whether this call resolved the operation.
-func (s *Service) Reconcile(ctx context.Context, id string) (Payment, bool, error) {
-	if err := requireID("payment_id", id); err != nil {
+// whether this call resolved the operation. Only services and operators may reconcile.
+func (s *Service) Reconcile(ctx context.Context, c caller.Caller, id string) (Payment, bool, error) {
+	if err := requirePrivileged(c); err != nil {
+		return Payment{}, false, err
+	}
+	if err := requireID("payment_id", "payment", id); err != nil {
 		return Payment{}, false, err
 	}
 	resolved, err := s.reconcile(ctx, id)
@@ -530,7 +544,7 @@ func (s *Service) reconcile(ctx context.Context, id string) (bool, error) {
 	lr, err := s.proc.Lookup(pctx, opID)
 	cancel()
 	if err != nil {
-		return false, fmt.Errorf("%w: look up operation: %w", ErrUnavailable, err)
+		return false, errProcessorUnavailable("look up operation "+opID, err)
 	}
 	res := lr.Result
 	if !lr.Found {
@@ -543,6 +557,7 @@ func (s *Service) reconcile(ctx context.Context, id string) (bool, error) {
 	defer cancelCommit()
 	resolved := false
 	err = s.store.InTx(cctx, func(tx Tx) error {
+		resolved = false
 		p, err := tx.LockPayment(cctx, id)
 		if err != nil {
 			return err
@@ -564,7 +579,7 @@ func (s *Service) reconcile(ctx context.Context, id string) (bool, error) {
 		if err := tx.UpdateOperation(cctx, op); err != nil {
 			return fmt.Errorf("update operation: %w", err)
 		}
-		if err := tx.Emit(cctx, events...); err != nil {
+		if err := tx.Emit(events...); err != nil {
 			return err
 		}
 		resolved = true
@@ -576,28 +591,46 @@ func (s *Service) reconcile(ctx context.Context, id string) (bool, error) {
 	return resolved, err
 }
 
-// GetPayment returns a payment, with its timeline when timeline is true.
-func (s *Service) GetPayment(ctx context.Context, id string, timeline bool) (Payment, error) {
-	if err := requireID("payment_id", id); err != nil {
+// GetPayment returns a payment, with its timeline when timeline is true. Customers see only
+// their own payments: another's is not found.
+func (s *Service) GetPayment(ctx context.Context, c caller.Caller, id string, timeline bool) (Payment, error) {
+	if err := requireCaller(c); err != nil {
 		return Payment{}, err
 	}
-	return s.store.GetPayment(ctx, id, timeline)
+	if err := requireID("payment_id", "payment", id); err != nil {
+		return Payment{}, err
+	}
+	p, err := s.store.GetPayment(ctx, id, timeline)
+	if err != nil {
+		return Payment{}, err
+	}
+	if !c.MayAccess(p.CustomerID) {
+		return Payment{}, notFound("payment", id)
+	}
+	return p, nil
 }
 
-// ListPayments returns one page of payments matching f, newest first, and the next page's token.
-func (s *Service) ListPayments(ctx context.Context, f PaymentFilter, page Page, timeline bool) ([]Payment, string, error) {
-	limit, err := page.limit()
+// ListPayments returns one page of payments matching f, newest first, and the next page's
+// token. Customers list only their own payments (f.CustomerID defaults to them).
+func (s *Service) ListPayments(ctx context.Context, c caller.Caller, f PaymentFilter, pg Page, timeline bool) ([]Payment, string, error) {
+	customer, err := listCustomer(c, f.CustomerID)
 	if err != nil {
 		return nil, "", err
 	}
-	filter := fingerprint("payments", f.CustomerID, f.Reference, f.Statuses, timeline)
-	tok, err := decodePageToken(page.Token, filter)
+	f.CustomerID = customer
+	limit, err := pg.limit()
+	if err != nil {
+		return nil, "", err
+	}
+	filter := page.Fingerprint("payments", f.CustomerID, f.Reference, f.Statuses, timeline)
+	var cur Cursor
+	ok, err := pg.decodeCursor(filter, &cur, func() string { return cur.ID })
 	if err != nil {
 		return nil, "", err
 	}
 	var after *Cursor
-	if tok != nil {
-		after = &Cursor{Time: tok.Time, ID: tok.ID}
+	if ok {
+		after = &cur
 	}
 	ps, err := s.store.ListPayments(ctx, f, after, limit+1, timeline)
 	if err != nil {
@@ -607,26 +640,29 @@ func (s *Service) ListPayments(ctx context.Context, f PaymentFilter, page Page, 
 	if len(ps) > limit {
 		ps = ps[:limit]
 		last := ps[limit-1]
-		next = encodePageToken(pageToken{Filter: filter, Time: last.CreateTime, ID: last.ID})
+		next = page.Encode(Cursor{Time: last.CreateTime, ID: last.ID}, filter)
 	}
 	return ps, next, nil
 }
 
 // SetSubStatus sets a payment's free-form sub-status. With expectedVersion non-zero it fails
-// with an *AbortedError unless the payment's version equals it. Setting the current value
-// changes nothing.
-func (s *Service) SetSubStatus(ctx context.Context, id, subStatus string, expectedVersion int64) (Payment, error) {
+// with ABORTED (ReasonVersionMismatch) unless the payment's version equals it. Setting the
+// current value changes nothing. Only services and operators may set it.
+func (s *Service) SetSubStatus(ctx context.Context, c caller.Caller, id, subStatus string, expectedVersion int64) (Payment, error) {
+	if err := requirePrivileged(c); err != nil {
+		return Payment{}, err
+	}
 	if id == "" {
-		return Payment{}, invalid("payment_id", "is required")
+		return Payment{}, errs.Invalid("payment_id", "is required")
 	}
 	if len([]rune(subStatus)) > 64 {
-		return Payment{}, invalid("sub_status", "must be at most 64 characters")
+		return Payment{}, errs.Invalid("sub_status", "must be at most 64 characters")
 	}
 	if expectedVersion < 0 {
-		return Payment{}, invalid("expected_version", "must not be negative")
+		return Payment{}, errs.Invalid("expected_version", "must not be negative")
 	}
 	if !ids.ValidUUID(id) {
-		return Payment{}, ErrNotFound
+		return Payment{}, notFound("payment", id)
 	}
 	var out Payment
 	err := s.store.InTx(ctx, func(tx Tx) error {
@@ -635,7 +671,7 @@ func (s *Service) SetSubStatus(ctx context.Context, id, subStatus string, expect
 			return err
 		}
 		if expectedVersion != 0 && p.Version != expectedVersion {
-			return &AbortedError{Reason: ReasonVersionMismatch, Message: fmt.Sprintf("the payment's version is %d, not %d", p.Version, expectedVersion)}
+			return errs.Abort(ReasonVersionMismatch, "payment %s is at version %d, not %d", id, p.Version, expectedVersion)
 		}
 		if p.SubStatus != subStatus {
 			p.SubStatus = subStatus

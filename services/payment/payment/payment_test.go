@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/ids"
+	"github.com/waybill/waybill/kit/money"
+	"github.com/waybill/waybill/kit/page"
 )
 
 var t0 = time.Date(2030, 5, 10, 12, 0, 0, 0, time.UTC)
@@ -29,7 +32,7 @@ func TestApply(t *testing.T) {
 	decline := Result{Outcome: OutcomeDeclined, DeclineCode: "card_declined", Message: "no"}
 	unknown := Result{Outcome: OutcomeUnknown}
 	op := func(typ OperationType, amount int64) Operation {
-		return Operation{ID: "op", PaymentID: "p", Type: typ, Status: OpInProgress, Amount: Money{amount, "EUR"}}
+		return Operation{ID: "op", PaymentID: "p", Type: typ, Status: OpInProgress, Amount: money.New(amount, "EUR")}
 	}
 	pending := func(p Payment, typ OperationType, amount int64) Payment {
 		p.ResumeStatus, p.Status = p.Status, StatusPendingReconciliation
@@ -131,23 +134,23 @@ func TestPlan(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Plan(tt.p, tt.typ, tt.amount, t0)
-			var pe *PreconditionError
 			switch {
 			case tt.reason == "" && (err != nil || got != tt.want):
 				t.Fatalf("Plan = %d, %v; want %d", got, err, tt.want)
-			case tt.reason != "" && (!errors.As(err, &pe) || pe.Reason != tt.reason):
+			case tt.reason != "" && !errors.Is(err, &errs.Error{Kind: errs.FailedPrecondition, Reason: tt.reason}):
 				t.Fatalf("Plan error %v, want reason %s", err, tt.reason)
 			}
 		})
 	}
 }
 
+// fieldOf returns the one field an INVALID_ARGUMENT error names.
 func fieldOf(err error) string {
-	var fe *FieldError
-	if errors.As(err, &fe) {
-		return fe.Field
+	e, ok := errs.As(err)
+	if !ok || e.Kind != errs.InvalidArgument || len(e.Fields) != 1 {
+		return ""
 	}
-	return ""
+	return e.Fields[0].Field
 }
 
 func TestCardValidate(t *testing.T) {
@@ -195,23 +198,33 @@ func TestCardIsNeverPrinted(t *testing.T) {
 	}
 }
 
-func TestMoneyValidate(t *testing.T) {
+// The amounts of AuthorizePayment (and of captures and refunds, which share the rule) follow
+// kit/money's one rule: a positive amount up to money.MaxAmount of an ISO 4217 currency.
+func TestAuthorizeAmountValidate(t *testing.T) {
 	tests := []struct {
-		m     Money
+		m     money.Money
 		field string
 	}{
-		{Money{100, "EUR"}, ""},
-		{Money{1, "JPY"}, ""},
-		{Money{0, "EUR"}, "amount.amount_minor"},
-		{Money{-5, "EUR"}, "amount.amount_minor"},
-		{Money{100, ""}, "amount.currency_code"},
-		{Money{100, "eur"}, "amount.currency_code"},
-		{Money{100, "ABC"}, "amount.currency_code"},
-		{Money{100, "EURO"}, "amount.currency_code"},
+		{money.New(100, "EUR"), ""},
+		{money.New(1, "JPY"), ""},
+		{money.New(money.MaxAmount, "EUR"), ""},
+		{money.New(money.MaxAmount+1, "EUR"), "amount.amount_minor"},
+		{money.New(0, "EUR"), "amount.amount_minor"},
+		{money.New(-5, "EUR"), "amount.amount_minor"},
+		{money.New(100, ""), "amount.currency_code"},
+		{money.New(100, "eur"), "amount.currency_code"},
+		{money.New(100, "ABC"), "amount.currency_code"},
+		{money.New(100, "ZZZ"), "amount.currency_code"},
+		{money.New(100, "EURO"), "amount.currency_code"},
 	}
 	for _, tt := range tests {
-		if got := fieldOf(tt.m.validatePositive("amount")); got != tt.field {
+		in := AuthorizeInput{MethodID: NewID(), Amount: tt.m, RequestID: "r"}
+		if got := fieldOf(in.validate()); got != tt.field {
 			t.Errorf("%+v: field %q, want %q", tt.m, got, tt.field)
+		}
+		o := opSpec{paymentID: NewID(), amount: &tt.m, requestID: "r"}
+		if got := fieldOf(o.validate()); got != tt.field {
+			t.Errorf("capture or refund of %+v: field %q, want %q", tt.m, got, tt.field)
 		}
 	}
 }
@@ -219,18 +232,51 @@ func TestMoneyValidate(t *testing.T) {
 func TestValidateRequestID(t *testing.T) {
 	for id, ok := range map[string]bool{"a": true, strings.Repeat("k", 128): true, strings.Repeat("k", 129): false,
 		"tab\there": false, "é": false, "": false, "with space ~": true} {
-		if err := validateRequestID(id, true); (err == nil) != ok {
-			t.Errorf("validateRequestID(%q) = %v, want ok %v", id, err, ok)
+		in := AuthorizeInput{MethodID: NewID(), Amount: money.New(1, "EUR"), RequestID: id}
+		if err := in.validate(); (err == nil) != ok || (!ok && fieldOf(err) != "request_id") {
+			t.Errorf("request id %q: %v, want ok %v", id, err, ok)
 		}
 	}
-	if validateRequestID("", false) != nil {
-		t.Error("an optional empty request id must pass")
+	if err := (CreateMethodInput{CustomerID: "c", Token: "tok"}).validate(t0); err != nil {
+		t.Errorf("an optional empty request id must pass: %v", err)
+	}
+}
+
+// The result stored with a key replays as the first call answered: the value, or the domain
+// error with its kind, reason, message, fields and metadata (a decline code).
+func TestStoredResultRoundTrip(t *testing.T) {
+	res := OperationResult{
+		Payment: Payment{ID: NewID(), Currency: "EUR", Authorized: 900, Status: StatusFailed, CreateTime: t0,
+			DeclineCode: "card_declined", Timeline: []Operation{{ID: NewID(), Amount: money.New(900, "EUR"), CreateTime: t0}}},
+		Operation: Operation{ID: NewID(), Type: OpAuthorize, Status: OpFailed, Amount: money.New(900, "EUR"), CreateTime: t0},
+	}
+	b, err := encodeValue(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeResult[OperationResult](b)
+	if err != nil || fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", res) {
+		t.Fatalf("decoded %+v, %v\nwant %+v", got, err, res)
+	}
+	declined := errs.Precondition(ReasonCardDeclined, "the processor refused the card").WithMetadata("decline_code", "card_declined")
+	b, err = encodeError(fmt.Errorf("tokenize: %w", declined.WithCause(errors.New("the processor's words"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = decodeResult[PaymentMethod](b)
+	e, ok := errs.As(err)
+	if !ok || e.Kind != errs.FailedPrecondition || e.Reason != ReasonCardDeclined || e.Message != declined.Message ||
+		e.Metadata["decline_code"] != "card_declined" || e.Err != nil {
+		t.Fatalf("decoded error %#v", err)
+	}
+	if _, err := encodeError(errors.New("not a domain error")); err == nil {
+		t.Fatal("an unclassified error was stored")
 	}
 }
 
 func TestTotals(t *testing.T) {
 	op := func(pid string, typ OperationType, st OperationStatus, amount int64, cur string) Operation {
-		return Operation{PaymentID: pid, Type: typ, Status: st, Amount: Money{amount, cur}}
+		return Operation{PaymentID: pid, Type: typ, Status: st, Amount: money.New(amount, cur)}
 	}
 	totals, payments := Totals([]Operation{
 		op("a", OpCapture, OpSucceeded, 1000, "USD"),
@@ -252,19 +298,9 @@ func TestTotals(t *testing.T) {
 	}
 }
 
-func TestPageToken(t *testing.T) {
-	tok := encodePageToken(pageToken{Filter: "f1", Time: t0, ID: NewID()})
-	if _, err := decodePageToken(tok, "f1"); err != nil {
-		t.Fatal(err)
-	}
-	for _, bad := range []string{"!!", "e30", tok + "x"} {
-		if fieldOf(func() error { _, err := decodePageToken(bad, "f1"); return err }()) != "page_token" {
-			t.Errorf("token %q accepted", bad)
-		}
-	}
-	if _, err := decodePageToken(tok, "f2"); fieldOf(err) != "page_token" {
-		t.Error("a token for other filters was accepted")
-	}
+// Page sizes follow the payment lists' limits; a token must be for the same filters and hold
+// a cursor whose id can exist.
+func TestPage(t *testing.T) {
 	for size, want := range map[int]int{0: DefaultPageSize, 7: 7, 501: MaxPageSize} {
 		if got, err := (Page{Size: size}).limit(); err != nil || got != want {
 			t.Errorf("limit(%d) = %d, %v", size, got, err)
@@ -272,6 +308,27 @@ func TestPageToken(t *testing.T) {
 	}
 	if _, err := (Page{Size: -1}).limit(); fieldOf(err) != "page_size" {
 		t.Error("negative page size accepted")
+	}
+	var cur Cursor
+	read := func(tok, filter string) (bool, error) {
+		cur = Cursor{}
+		return Page{Token: tok}.decodeCursor(filter, &cur, func() string { return cur.ID })
+	}
+	want := Cursor{Time: t0, ID: NewID()}
+	if ok, err := read(page.Encode(want, "f1"), "f1"); !ok || err != nil || !cur.Time.Equal(want.Time) || cur.ID != want.ID {
+		t.Fatalf("decoded %+v, %v, %v", cur, ok, err)
+	}
+	if ok, err := read("", "f1"); ok || err != nil {
+		t.Fatalf("first page: %v %v", ok, err)
+	}
+	for name, tok := range map[string]string{
+		"other filters": page.Encode(want, "f2"),
+		"bad id":        page.Encode(Cursor{Time: t0, ID: "x'; --"}, "f1"),
+		"garbage":       "!!",
+	} {
+		if _, err := read(tok, "f1"); fieldOf(err) != "page_token" {
+			t.Errorf("%s: %v, want page_token", name, err)
+		}
 	}
 }
 

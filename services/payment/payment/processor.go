@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/waybill/waybill/kit/money"
 )
 
 // Processor is the adapter to a card processor. Every call that moves money carries Reference,
@@ -88,7 +90,7 @@ type Request struct {
 	// Refund).
 	AuthorizationReference string
 	// Amount is the amount to authorize, capture, release or refund.
-	Amount Money
+	Amount money.Money
 }
 
 // Outcome is what happened to an operation at the processor.

@@ -6,14 +6,15 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/ids"
 )
 
 // Defaults of Options.
 const (
-	DefaultLease            = 30 * time.Second
+	DefaultLease            = idempotency.DefaultLease
 	DefaultProcessorTimeout = 10 * time.Second
-	DefaultKeyTTL           = 24 * time.Hour
 	DefaultAuthorizationTTL = 7 * 24 * time.Hour
 	// commitTimeout bounds recording an outcome after the processor answered; it runs even
 	// when the caller went away.
@@ -26,17 +27,16 @@ const DevHashKey = "waybill-payment-development-hash-key"
 
 // Options configures a Service. The zero value uses the defaults.
 type Options struct {
-	// Now is the clock; time.Now by default. Tests move it to settle past days, expire keys
-	// and leases.
+	// Now is the clock; time.Now by default. Tests move it to settle past days and expire
+	// leases.
 	Now func() time.Time
-	// Lease is how long an in-flight idempotency key, or a busy operation, belongs to the
-	// attempt that started it; after that another attempt may take it over and reconcile it.
-	// It must exceed ProcessorTimeout.
+	// Lease is how long a busy operation belongs to the attempt that started it; after that
+	// another attempt may reconcile it. It must exceed ProcessorTimeout, and equal the lease
+	// of the store's idempotency keys (kit/idempotency's Options.Lease), which the attempt
+	// holds for as long.
 	Lease time.Duration
 	// ProcessorTimeout bounds each processor call.
 	ProcessorTimeout time.Duration
-	// KeyTTL is how long idempotency keys are kept (24 hours).
-	KeyTTL time.Duration
 	// AuthorizationTTL is how long an authorization may be captured before the service voids it.
 	AuthorizationTTL time.Duration
 	// HashKey keys the hash of CreatePaymentMethod requests, which contain card data; every
@@ -72,9 +72,6 @@ func New(store Store, proc Processor, opts Options) *Service {
 	if opts.ProcessorTimeout >= opts.Lease {
 		// An attempt must be done with the processor before anyone may take over its key.
 		opts.ProcessorTimeout = opts.Lease / 2
-	}
-	if opts.KeyTTL <= 0 {
-		opts.KeyTTL = DefaultKeyTTL
 	}
 	if opts.AuthorizationTTL <= 0 {
 		opts.AuthorizationTTL = DefaultAuthorizationTTL
@@ -113,14 +110,14 @@ func commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // NewID returns a random (version 4) UUID.
 func NewID() string { return ids.New() }
 
-// requireID checks a required id field: empty is a client mistake; an id that cannot exist is
-// not found.
-func requireID(field, id string) error {
+// requireID checks a required id field naming a what: empty is a client mistake; an id that
+// cannot exist is not found.
+func requireID(field, what, id string) error {
 	if id == "" {
-		return invalid(field, "is required")
+		return errs.Invalid(field, "is required")
 	}
 	if !ids.ValidUUID(id) {
-		return ErrNotFound
+		return notFound(what, id)
 	}
 	return nil
 }

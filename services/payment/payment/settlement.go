@@ -6,6 +6,11 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/waybill/waybill/kit/caller"
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/page"
 )
 
 // Date is a calendar date (UTC).
@@ -114,9 +119,9 @@ type SettlementFilter struct {
 
 // SettlementCursor is a position in the settlement list: latest date first, then newest run.
 type SettlementCursor struct {
-	Date       Date
-	CreateTime time.Time
-	ID         string
+	Date       Date      `json:"d"`
+	CreateTime time.Time `json:"t"`
+	ID         string    `json:"i"`
 }
 
 // Totals sums successful captures and refunds per currency, ordered by currency code, and
@@ -158,26 +163,39 @@ func Totals(ops []Operation) ([]SettlementTotal, int) {
 	return totals, len(payments)
 }
 
-// RunSettlement settles date under the idempotency key requestID: it collects the date's
-// unsettled successful captures and refunds, totals them per currency, submits the batch to
-// the processor and marks them settled. A retry with the same request id returns the same
+// RunSettlement settles date under the request id requestID, which is the settlement's own
+// identity (stored on it), so it needs no idempotency key: it collects the date's unsettled
+// successful captures and refunds, totals them per currency, submits the batch to the
+// processor and marks them settled. A retry with the same request id returns the same
 // settlement (resuming it if it was interrupted); another request id for a date that has a
-// RUNNING or COMPLETED settlement fails with ErrAlreadyExists.
-func (s *Service) RunSettlement(ctx context.Context, date Date, requestID string) (Settlement, error) {
+// RUNNING or COMPLETED settlement fails with ALREADY_EXISTS (ReasonSettlementExists). Only
+// services and operators may settle.
+func (s *Service) RunSettlement(ctx context.Context, c caller.Caller, date Date, requestID string) (Settlement, error) {
+	if err := requirePrivileged(c); err != nil {
+		return Settlement{}, err
+	}
+	return s.runSettlement(ctx, date, requestID)
+}
+
+// runSettlement is RunSettlement for the service's own daily settlement.
+func (s *Service) runSettlement(ctx context.Context, date Date, requestID string) (Settlement, error) {
+	if date == (Date{}) {
+		return Settlement{}, errs.Invalid("settlement_date", "is required")
+	}
 	if !date.Valid() {
-		return Settlement{}, invalid("settlement_date", "must be a valid date")
+		return Settlement{}, errs.Invalid("settlement_date", "must be a valid date")
 	}
 	if !date.Time().Before(DateOf(s.now()).Time()) {
-		return Settlement{}, invalid("settlement_date", "must be before today (UTC)")
+		return Settlement{}, errs.Invalid("settlement_date", "must be before today (UTC)")
 	}
-	if err := validateRequestID(requestID, true); err != nil {
+	if err := idempotency.CheckRequestID(requestID, true); err != nil {
 		return Settlement{}, err
 	}
 	st, err := s.existingSettlement(ctx, date, requestID)
 	if err == nil {
 		return s.submitSettlement(ctx, st)
 	}
-	if !isNotFound(err) {
+	if !errors.Is(err, errs.NotFound) {
 		return Settlement{}, err
 	}
 	now := s.now()
@@ -194,14 +212,20 @@ func (s *Service) RunSettlement(ctx context.Context, date Date, requestID string
 		st.Totals, st.PaymentCount = Totals(ops)
 		return tx.UpdateSettlement(ctx, st)
 	})
-	if errors.Is(err, ErrAlreadyExists) {
-		// The same request id won a race with this call, or another one settled the date.
-		if other, err := s.existingSettlement(ctx, date, requestID); err == nil {
+	if errors.Is(err, errs.AlreadyExists) {
+		// The same request id won a race with this call (either unique index may report
+		// it), or another request settled the date: the first is this request's settlement.
+		other, oerr := s.existingSettlement(ctx, date, requestID)
+		switch {
+		case oerr == nil:
 			return s.submitSettlement(ctx, other)
-		} else if !isNotFound(err) {
-			return Settlement{}, err
+		case !errors.Is(oerr, errs.NotFound):
+			return Settlement{}, oerr
 		}
-		return Settlement{}, fmt.Errorf("%w: %s already has a settlement started with another request_id", ErrAlreadyExists, date)
+		if errors.Is(err, &errs.Error{Kind: errs.AlreadyExists, Reason: ReasonSettlementExists}) {
+			return Settlement{}, errs.Exists(ReasonSettlementExists, "%s already has a settlement started with another request_id", date).WithCause(err)
+		}
+		return Settlement{}, err
 	}
 	if err != nil {
 		return Settlement{}, fmt.Errorf("start settlement: %w", err)
@@ -216,7 +240,9 @@ func (s *Service) existingSettlement(ctx context.Context, date Date, requestID s
 		return Settlement{}, err
 	}
 	if st.Date != date {
-		return Settlement{}, errRequestIDReused()
+		e := errs.Invalid("request_id", "started the settlement of %s; use a new request_id for another date", st.Date)
+		e.Reason = idempotency.ReasonRequestIDReused
+		return Settlement{}, e
 	}
 	return st, nil
 }
@@ -278,46 +304,53 @@ func (s *Service) submitSettlement(ctx context.Context, st Settlement) (Settleme
 		c := cur
 		events = append(events, Event{Type: EventSettlementCompleted, Key: cur.ID, Settlement: &c})
 		out = cur
-		return tx.Emit(cctx, events...)
+		return tx.Emit(events...)
 	})
 	return out, err
 }
 
-// GetSettlement returns a settlement.
-func (s *Service) GetSettlement(ctx context.Context, id string) (Settlement, error) {
-	if err := requireID("settlement_id", id); err != nil {
+// GetSettlement returns a settlement; only services and operators may read settlements.
+func (s *Service) GetSettlement(ctx context.Context, c caller.Caller, id string) (Settlement, error) {
+	if err := requirePrivileged(c); err != nil {
+		return Settlement{}, err
+	}
+	if err := requireID("settlement_id", "settlement", id); err != nil {
 		return Settlement{}, err
 	}
 	return s.store.GetSettlement(ctx, id)
 }
 
-// ListSettlements returns one page of settlements matching f, latest date first.
-func (s *Service) ListSettlements(ctx context.Context, f SettlementFilter, page Page) ([]Settlement, string, error) {
+// ListSettlements returns one page of settlements matching f, latest date first; only
+// services and operators may list them.
+func (s *Service) ListSettlements(ctx context.Context, c caller.Caller, f SettlementFilter, pg Page) ([]Settlement, string, error) {
+	if err := requirePrivileged(c); err != nil {
+		return nil, "", err
+	}
 	if f.Start != nil && !f.Start.Valid() {
-		return nil, "", invalid("start_date", "must be a valid date")
+		return nil, "", errs.Invalid("start_date", "must be a valid date")
 	}
 	if f.End != nil && !f.End.Valid() {
-		return nil, "", invalid("end_date", "must be a valid date")
+		return nil, "", errs.Invalid("end_date", "must be a valid date")
 	}
 	if f.Start != nil && f.End != nil && f.End.Time().Before(f.Start.Time()) {
-		return nil, "", invalid("end_date", "must not be before start_date")
+		return nil, "", errs.Invalid("end_date", "must not be before start_date")
 	}
-	limit, err := page.limit()
+	limit, err := pg.limit()
 	if err != nil {
 		return nil, "", err
 	}
-	filter := fingerprint("settlements", f.Start, f.End, f.Statuses)
-	tok, err := decodePageToken(page.Token, filter)
+	filter := page.Fingerprint("settlements", f.Start, f.End, f.Statuses)
+	var cur SettlementCursor
+	ok, err := pg.decodeCursor(filter, &cur, func() string { return cur.ID })
 	if err != nil {
 		return nil, "", err
 	}
 	var after *SettlementCursor
-	if tok != nil {
-		d, err := time.Parse(time.DateOnly, tok.Date)
-		if err != nil {
-			return nil, "", invalid("page_token", "is malformed or was issued for different filters")
+	if ok {
+		if !cur.Date.Valid() {
+			return nil, "", errs.Invalid("page_token", "is malformed; pass the next_page_token of the previous page")
 		}
-		after = &SettlementCursor{Date: DateOf(d), CreateTime: tok.Time, ID: tok.ID}
+		after = &cur
 	}
 	sts, err := s.store.ListSettlements(ctx, f, after, limit+1)
 	if err != nil {
@@ -327,7 +360,7 @@ func (s *Service) ListSettlements(ctx context.Context, f SettlementFilter, page 
 	if len(sts) > limit {
 		sts = sts[:limit]
 		last := sts[limit-1]
-		next = encodePageToken(pageToken{Filter: filter, Time: last.CreateTime, ID: last.ID, Date: last.Date.String()})
+		next = page.Encode(SettlementCursor{Date: last.Date, CreateTime: last.CreateTime, ID: last.ID}, filter)
 	}
 	return sts, next, nil
 }

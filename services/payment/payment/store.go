@@ -2,37 +2,33 @@ package payment
 
 import (
 	"context"
-	"errors"
 	"time"
+
+	"github.com/waybill/waybill/kit/idempotency"
 )
 
-// ErrKeyLost is returned by Tx.CompleteKey when the idempotency key is no longer held by the
-// attempt's lock (another attempt took it over after the lease); the transaction must roll back.
-var ErrKeyLost = errKeyLost
-
-// Store is the database the service needs; package paymentpg implements it. Reads return
-// ErrNotFound for missing rows.
+// Store is the database the service needs; package paymentpg implements it. Reads of a
+// missing row return an error of kind errs.NotFound.
 type Store interface {
 	Reader
-	// InTx runs fn in one transaction, committed when fn returns nil and rolled back otherwise.
+	// InTx runs fn in one transaction (kit/txn underneath): committed, with the events fn
+	// emitted, when fn returns nil, rolled back otherwise, and run again from the start
+	// when it lost a race with a concurrent one, so fn must have no other effects.
 	InTx(ctx context.Context, fn func(tx Tx) error) error
 
-	// InsertKey inserts k, in flight, in its own transaction, unless the key (k.Method, k.Key)
-	// exists and was created after expiredBefore (an older one is replaced). It returns nil when
-	// k was inserted, otherwise the existing key.
-	InsertKey(ctx context.Context, k Key, expiredBefore time.Time) (*Key, error)
-	// TakeOverKey moves an in-flight key held by oldLock to newLock, locked at now. It returns
-	// false when another attempt changed the key first.
-	TakeOverKey(ctx context.Context, method, key, oldLock, newLock string, now time.Time) (bool, error)
-	// DeleteKey deletes an in-flight key held by lockID: the call recorded nothing.
-	DeleteKey(ctx context.Context, method, key, lockID string) error
-	// ExpireKeyLease lets the next attempt take over an in-flight key held by lockID at once,
-	// keeping its resource and operation ids.
-	ExpireKeyLease(ctx context.Context, method, key, lockID string) error
-	// ResolveKeyResponse replaces the pending response of a completed key by response.
-	ResolveKeyResponse(ctx context.Context, method, key string, response []byte) error
-	// DeleteExpiredKeys deletes up to limit keys created before before.
-	DeleteExpiredKeys(ctx context.Context, before time.Time, limit int) (int64, error)
+	// AcquireKey claims an idempotency key with a lease (kit/idempotency's Keys.Acquire),
+	// in a statement of its own, before the processor is called; memo is what this attempt
+	// chose (the ids it will send), returned to an attempt that takes the key over.
+	AcquireKey(ctx context.Context, k idempotency.Key, memo []byte) (*idempotency.Claim, error)
+	// CompleteKey stores an error as the result of a claimed key, in a statement of its
+	// own: nothing else was recorded.
+	CompleteKey(ctx context.Context, c *idempotency.Claim, result []byte) error
+	// AbandonKey gives a claimed key up without a result (Claim.Abandon).
+	AbandonKey(ctx context.Context, c *idempotency.Claim) error
+	// ResolveKey replaces the pending result of a replayed key (Claim.Resolve).
+	ResolveKey(ctx context.Context, c *idempotency.Claim, result []byte) error
+	// PruneKeys deletes expired idempotency keys.
+	PruneKeys(ctx context.Context) (int64, error)
 
 	// DisableMethod disables an active method at now; a disabled one is returned unchanged.
 	DisableMethod(ctx context.Context, id string, now time.Time) (PaymentMethod, error)
@@ -51,8 +47,6 @@ type Store interface {
 
 // Reader reads; both the Store and a Tx implement it.
 type Reader interface {
-	// GetKey returns an idempotency key.
-	GetKey(ctx context.Context, method, key string) (Key, error)
 	// GetMethod returns a payment method.
 	GetMethod(ctx context.Context, id string) (PaymentMethod, error)
 	// ListMethods returns up to limit methods matching f after the cursor, newest first.
@@ -82,7 +76,7 @@ type Tx interface {
 	// InsertPayment inserts a payment.
 	InsertPayment(ctx context.Context, p Payment) error
 	// UpdatePayment writes every mutable field of a locked payment. The database rejects
-	// amounts beyond the payment's limits.
+	// amounts beyond the payment's limits (errs.FailedPrecondition).
 	UpdatePayment(ctx context.Context, p Payment) error
 	// InsertOperation inserts an operation.
 	InsertOperation(ctx context.Context, op Operation) error
@@ -90,16 +84,17 @@ type Tx interface {
 	UpdateOperation(ctx context.Context, op Operation) error
 	// DeleteOperation deletes an operation that was never sent to the processor.
 	DeleteOperation(ctx context.Context, id string) error
-	// Emit writes events to the outbox in this transaction.
-	Emit(ctx context.Context, events ...Event) error
-	// CompleteKey stores k's response and marks it completed, if k.LockID still holds it;
-	// otherwise ErrKeyLost.
-	CompleteKey(ctx context.Context, k Key) error
-	// DeleteKey deletes an in-flight key held by lockID.
-	DeleteKey(ctx context.Context, method, key, lockID string) error
+	// Emit queues events for the outbox, written with the transaction's commit.
+	Emit(events ...Event) error
+	// CompleteKey stores the result of a claimed idempotency key in this transaction
+	// (Claim.Complete, or Claim.CompletePending when pending); ABORTED,
+	// REQUEST_IN_PROGRESS, when another attempt took the key over, and the transaction
+	// must roll back.
+	CompleteKey(ctx context.Context, c *idempotency.Claim, result []byte, pending bool) error
 
-	// InsertSettlement inserts a RUNNING settlement; ErrAlreadyExists when its date has a
-	// settlement that is not FAILED, or its request id was used.
+	// InsertSettlement inserts a RUNNING settlement. Its errors are errs.AlreadyExists with
+	// reason ReasonSettlementExists when the date has a settlement that is not FAILED, and
+	// ReasonSettlementRequestUsed when a settlement was started with its request id.
 	InsertSettlement(ctx context.Context, st Settlement) error
 	// LockSettlement reads a settlement and locks it until the transaction ends.
 	LockSettlement(ctx context.Context, id string) (Settlement, error)
@@ -116,34 +111,9 @@ type Tx interface {
 	MarkSettled(ctx context.Context, settlementID string, now time.Time) ([]Payment, error)
 }
 
-// Key is an idempotency key: one row per (Method, Key).
-type Key struct {
-	// Method is the RPC method the key is scoped to; Key is the caller's request id.
-	Method, Key string
-	// Hash is the hash of the request's parameters.
-	Hash []byte
-	// Completed is false while the first attempt runs.
-	Completed bool
-	// LockID identifies the attempt holding an in-flight key; LockedAt starts its lease.
-	LockID   string
-	LockedAt time.Time
-	// CreateTime is when the key was first used; it expires after Options.KeyTTL.
-	CreateTime time.Time
-	// ResourceID and OperationID are the ids the first attempt chose (payment or method id,
-	// operation id), so that a takeover continues with the same ones.
-	ResourceID, OperationID string
-	// Response is the stored first response.
-	Response []byte
-	// Pending is true when Response shows an unknown outcome: a retry reconciles and returns
-	// the current state instead.
-	Pending bool
-}
-
 // Cursor is a position in a list ordered by create time and id, newest first.
 type Cursor struct {
 	// Time and ID are the last row's create time and id.
-	Time time.Time
-	ID   string
+	Time time.Time `json:"t"`
+	ID   string    `json:"i"`
 }
-
-func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -9,6 +9,7 @@ import (
 	paymentv1 "github.com/waybill/waybill/gen/waybill/payment/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/grpctest"
+	"github.com/waybill/waybill/kit/money"
 )
 
 // Bad input on every RPC gets INVALID_ARGUMENT naming the field and changes nothing: not the
@@ -122,6 +123,14 @@ func TestBadInputOnEveryRPC(t *testing.T) {
 			_, err := c.AuthorizePayment(ctx, &paymentv1.AuthorizePaymentRequest{PaymentMethodId: mid, Amount: &typev1.Money{AmountMinor: 5, CurrencyCode: "XYZ"}, RequestId: "a"})
 			return err
 		}},
+		{"authorize: ZZZ", "amount.currency_code", func() error {
+			_, err := c.AuthorizePayment(ctx, &paymentv1.AuthorizePaymentRequest{PaymentMethodId: mid, Amount: &typev1.Money{AmountMinor: 5, CurrencyCode: "ZZZ"}, RequestId: "a"})
+			return err
+		}},
+		{"authorize: above MaxAmount", "amount.amount_minor", func() error {
+			_, err := c.AuthorizePayment(ctx, &paymentv1.AuthorizePaymentRequest{PaymentMethodId: mid, Amount: eur(money.MaxAmount + 1), RequestId: "a"})
+			return err
+		}},
 		{"authorize: lower-case currency", "amount.currency_code", func() error {
 			_, err := c.AuthorizePayment(ctx, &paymentv1.AuthorizePaymentRequest{PaymentMethodId: mid, Amount: &typev1.Money{AmountMinor: 5, CurrencyCode: "eur"}, RequestId: "a"})
 			return err
@@ -148,6 +157,14 @@ func TestBadInputOnEveryRPC(t *testing.T) {
 		}},
 		{"capture: negative", "amount.amount_minor", func() error {
 			_, err := c.CapturePayment(ctx, &paymentv1.CapturePaymentRequest{PaymentId: pid, Amount: eur(-1), RequestId: "c"})
+			return err
+		}},
+		{"capture: ZZZ", "amount.currency_code", func() error {
+			_, err := c.CapturePayment(ctx, &paymentv1.CapturePaymentRequest{PaymentId: pid, Amount: &typev1.Money{AmountMinor: 10, CurrencyCode: "ZZZ"}, RequestId: "c"})
+			return err
+		}},
+		{"capture: above MaxAmount", "amount.amount_minor", func() error {
+			_, err := c.CapturePayment(ctx, &paymentv1.CapturePaymentRequest{PaymentId: pid, Amount: eur(money.MaxAmount + 1), RequestId: "c"})
 			return err
 		}},
 		{"capture: other currency", "amount.currency_code", func() error {
@@ -180,6 +197,14 @@ func TestBadInputOnEveryRPC(t *testing.T) {
 		}},
 		{"refund: other currency", "amount.currency_code", func() error {
 			_, err := c.RefundPayment(ctx, &paymentv1.RefundPaymentRequest{PaymentId: cid, Amount: usd(100), RequestId: "r"})
+			return err
+		}},
+		{"refund: ZZZ", "amount.currency_code", func() error {
+			_, err := c.RefundPayment(ctx, &paymentv1.RefundPaymentRequest{PaymentId: cid, Amount: &typev1.Money{AmountMinor: 1, CurrencyCode: "ZZZ"}, RequestId: "r"})
+			return err
+		}},
+		{"refund: above MaxAmount", "amount.amount_minor", func() error {
+			_, err := c.RefundPayment(ctx, &paymentv1.RefundPaymentRequest{PaymentId: cid, Amount: eur(money.MaxAmount + 1), RequestId: "r"})
 			return err
 		}},
 		{"refund: unknown currency", "amount.currency_code", func() error {

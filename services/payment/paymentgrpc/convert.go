@@ -9,6 +9,7 @@ import (
 
 	paymentv1 "github.com/waybill/waybill/gen/waybill/payment/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
+	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/services/payment/payment"
 )
 
@@ -21,16 +22,17 @@ func ts(t time.Time) *timestamppb.Timestamp {
 	return timestamppb.New(t)
 }
 
-func money(amount int64, currency string) *typev1.Money {
+func moneyToProto(amount int64, currency string) *typev1.Money {
 	return &typev1.Money{AmountMinor: amount, CurrencyCode: currency}
 }
 
 // moneyIn converts an optional request amount; nil stays nil.
-func moneyIn(m *typev1.Money) *payment.Money {
+func moneyIn(m *typev1.Money) *money.Money {
 	if m == nil {
 		return nil
 	}
-	return &payment.Money{Amount: m.GetAmountMinor(), Currency: m.GetCurrencyCode()}
+	v := money.New(m.GetAmountMinor(), m.GetCurrencyCode())
+	return &v
 }
 
 var methodStatuses = map[payment.MethodStatus]paymentv1.PaymentMethodStatus{
@@ -92,25 +94,22 @@ func inverse[D comparable, P comparable](m map[D]P, v P) (D, bool) {
 	return zero, false
 }
 
-// methodToProto converts a payment method; the token is shown only to privileged callers.
-func methodToProto(m payment.PaymentMethod, showToken bool) *paymentv1.PaymentMethod {
-	out := &paymentv1.PaymentMethod{
-		Id: m.ID, CustomerId: m.CustomerID, Processor: m.Processor, Brand: brands[m.Brand], Last4: m.Last4,
-		ExpiryMonth: int32(m.ExpiryMonth), ExpiryYear: int32(m.ExpiryYear), Status: methodStatuses[m.Status],
+// methodToProto converts a payment method as the domain let the caller see it (the token
+// only for services and operators).
+func methodToProto(m payment.PaymentMethod) *paymentv1.PaymentMethod {
+	return &paymentv1.PaymentMethod{
+		Id: m.ID, CustomerId: m.CustomerID, Processor: m.Processor, ProcessorToken: m.Token, Brand: brands[m.Brand],
+		Last4: m.Last4, ExpiryMonth: int32(m.ExpiryMonth), ExpiryYear: int32(m.ExpiryYear), Status: methodStatuses[m.Status],
 		CreateTime: ts(m.CreateTime), UpdateTime: ts(m.UpdateTime), DisableTime: ts(m.DisableTime), Version: m.Version,
 	}
-	if showToken {
-		out.ProcessorToken = m.Token
-	}
-	return out
 }
 
 // paymentToProto converts a payment; the timeline only when asked for.
 func paymentToProto(p payment.Payment, timeline bool) *paymentv1.Payment {
 	out := &paymentv1.Payment{
 		Id: p.ID, CustomerId: p.CustomerID, PaymentMethodId: p.MethodID, Reference: p.Reference,
-		AuthorizedAmount: money(p.Authorized, p.Currency), CapturedAmount: money(p.Captured, p.Currency),
-		RefundedAmount: money(p.Refunded, p.Currency), Status: paymentStatuses[p.Status], SubStatus: p.SubStatus,
+		AuthorizedAmount: moneyToProto(p.Authorized, p.Currency), CapturedAmount: moneyToProto(p.Captured, p.Currency),
+		RefundedAmount: moneyToProto(p.Refunded, p.Currency), Status: paymentStatuses[p.Status], SubStatus: p.SubStatus,
 		DeclineCode: p.DeclineCode, FailureMessage: p.FailureMessage, Processor: p.Processor,
 		ProcessorReference: p.ProcessorReference, CreateTime: ts(p.CreateTime), UpdateTime: ts(p.UpdateTime),
 		SettleTime: ts(p.SettleTime), Version: p.Version,
@@ -130,7 +129,7 @@ func paymentToProto(p payment.Payment, timeline bool) *paymentv1.Payment {
 func operationToProto(op payment.Operation) *paymentv1.PaymentOperation {
 	return &paymentv1.PaymentOperation{
 		Id: op.ID, Type: opTypes[op.Type], Status: opStatuses[op.Status],
-		Amount: money(op.Amount.Amount, op.Amount.Currency), RequestId: op.RequestID,
+		Amount: moneyToProto(op.Amount.Amount, op.Amount.Currency), RequestId: op.RequestID,
 		ProcessorReference: op.ProcessorReference, DeclineCode: op.DeclineCode, FailureMessage: op.FailureMessage,
 		Reason: op.Reason, CreateTime: ts(op.CreateTime), CompleteTime: ts(op.CompleteTime), SettlementId: op.SettlementID,
 	}
@@ -158,8 +157,8 @@ func settlementToProto(st payment.Settlement) *paymentv1.Settlement {
 	}
 	for _, t := range st.Totals {
 		out.Totals = append(out.Totals, &paymentv1.SettlementTotal{
-			CurrencyCode: t.Currency, Captured: money(t.Captured, t.Currency), Refunded: money(t.Refunded, t.Currency),
-			Net: money(t.Net(), t.Currency), CaptureCount: int32(t.CaptureCount), RefundCount: int32(t.RefundCount),
+			CurrencyCode: t.Currency, Captured: moneyToProto(t.Captured, t.Currency), Refunded: moneyToProto(t.Refunded, t.Currency),
+			Net: moneyToProto(t.Net(), t.Currency), CaptureCount: int32(t.CaptureCount), RefundCount: int32(t.RefundCount),
 		})
 	}
 	return out

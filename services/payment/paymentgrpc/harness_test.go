@@ -17,9 +17,11 @@ import (
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/grpctest"
+	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/services/payment/payment"
+	"github.com/waybill/waybill/services/payment/paymentapp"
 	"github.com/waybill/waybill/services/payment/paymentgrpc"
 	"github.com/waybill/waybill/services/payment/paymentpg"
 	"github.com/waybill/waybill/services/payment/simulator"
@@ -69,7 +71,7 @@ func (b *logBuffer) String() string {
 	return b.buf.String()
 }
 
-// env is a payment server on loopback, registered through RegisterWithOptions, with the
+// env is a payment server on loopback, registered through paymentapp.Register, with the
 // simulator, a test clock and a crash hook.
 type env struct {
 	t     *testing.T
@@ -88,25 +90,23 @@ const lease = 30 * time.Second
 func start(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, sim: simulator.New(), clock: &clock{now: time.Now().UTC().Truncate(time.Second)}, logs: &logBuffer{}}
-	opts := paymentgrpc.Options{
-		Processor:          e.sim,
-		BackgroundInterval: -1,
-		Service: payment.Options{
-			Now:   e.clock.Now,
-			Lease: lease,
-			AfterProcessorCall: func(_ context.Context, method string) error {
-				e.hookMu.Lock()
-				h := e.hook
-				e.hookMu.Unlock()
-				if h == nil {
-					return nil
-				}
-				return h(method)
-			},
+	cfg := paymentapp.DefaultConfig()
+	cfg.Adapter, cfg.BackgroundInterval = e.sim, 0
+	cfg.Service = payment.Options{
+		Now:   e.clock.Now,
+		Lease: lease,
+		AfterProcessorCall: func(_ context.Context, method string) error {
+			e.hookMu.Lock()
+			h := e.hook
+			e.hookMu.Unlock()
+			if h == nil {
+				return nil
+			}
+			return h(method)
 		},
 	}
 	e.srv = grpctest.Start(t, serve.Spec{Name: "payment", Migrations: paymentpg.Migrations, EventTypes: payment.EventTypes,
-		Register: func(ctx context.Context, d serve.Deps) error { return paymentgrpc.RegisterWithOptions(ctx, d, opts) }},
+		Register: func(ctx context.Context, d serve.Deps) error { return paymentapp.Register(ctx, d, cfg) }},
 		grpctest.WithLogger(slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	e.pool = e.srv.Pool
 	return e
@@ -251,6 +251,7 @@ var anonymous = auth.Identity{}
 // service returns a domain service on the env's database, simulator and clock, for driving
 // the background work.
 func (e *env) service() *payment.Service {
-	store := paymentpg.New(e.pool, paymentpg.Options{EventPayload: paymentgrpc.EventPayload})
+	store := paymentpg.New(e.pool, paymentpg.Options{EventPayload: paymentgrpc.EventPayload,
+		Keys: idempotency.Options{Lease: lease, Now: e.clock.Now}})
 	return payment.New(store, e.sim, payment.Options{Now: e.clock.Now, Lease: lease})
 }

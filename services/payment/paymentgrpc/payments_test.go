@@ -115,7 +115,9 @@ func TestSameKeyDifferentParameters(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, err := e.svc().AuthorizePayment(ctx, req)
 			grpctest.WantField(t, err, "request_id")
-			grpctest.WantReason(t, err, codes.InvalidArgument, "REQUEST_ID_REUSED")
+			if info := grpctest.WantReason(t, err, codes.InvalidArgument, "REQUEST_ID_REUSED"); info.GetDomain() != "payment.waybill.dev" {
+				t.Errorf("ErrorInfo domain %q", info.GetDomain())
+			}
 		})
 	}
 	pid := first.GetPayment().GetId()
@@ -466,8 +468,8 @@ func TestUnavailableProcessorRecordsNothing(t *testing.T) {
 	req := &paymentv1.AuthorizePaymentRequest{PaymentMethodId: m.GetId(), Amount: eur(10), RequestId: "down"}
 	e.sim.SetUnavailable(true)
 	_, err := e.svc().AuthorizePayment(ctx, req)
-	grpctest.WantCode(t, err, codes.Unavailable)
-	if e.count("idempotency_key") != 0 || e.count("payment") != 0 {
+	grpctest.WantReason(t, err, codes.Unavailable, "PROCESSOR_UNAVAILABLE")
+	if e.count("idempotency_keys") != 0 || e.count("payment") != 0 {
 		t.Fatal("an unavailable processor left a record")
 	}
 	e.sim.SetUnavailable(false)
@@ -477,7 +479,7 @@ func TestUnavailableProcessorRecordsNothing(t *testing.T) {
 	}
 	e.sim.SetUnavailable(true)
 	_, err = e.svc().CapturePayment(ctx, &paymentv1.CapturePaymentRequest{PaymentId: resp.GetPayment().GetId(), RequestId: "cap-down"})
-	grpctest.WantCode(t, err, codes.Unavailable)
+	grpctest.WantReason(t, err, codes.Unavailable, "PROCESSOR_UNAVAILABLE")
 	e.sim.SetUnavailable(false)
 	if c, err := e.svc().CapturePayment(ctx, &paymentv1.CapturePaymentRequest{PaymentId: resp.GetPayment().GetId(), RequestId: "cap-down"}); err != nil || c.GetPayment().GetStatus() != stCaptured {
 		t.Fatalf("capture after the outage: %v %v", c, err)
@@ -530,8 +532,8 @@ func TestPaymentPermissions(t *testing.T) {
 	grpctest.WantCode(t, err, codes.PermissionDenied)
 	_, err = e.as(anonymous).GetPayment(ctx, &paymentv1.GetPaymentRequest{PaymentId: p.GetId()})
 	grpctest.WantCode(t, err, codes.Unauthenticated)
-	if e.count("idempotency_key") != 1 {
-		t.Fatalf("refused calls recorded keys: %d", e.count("idempotency_key"))
+	if e.count("idempotency_keys") != 1 {
+		t.Fatalf("refused calls recorded keys: %d", e.count("idempotency_keys"))
 	}
 	sub, err := e.as(operator).SetPaymentSubStatus(ctx, &paymentv1.SetPaymentSubStatusRequest{PaymentId: p.GetId(), SubStatus: "disputed", ExpectedVersion: p.GetVersion()})
 	if err != nil || sub.GetPayment().GetSubStatus() != "disputed" || sub.GetPayment().GetVersion() != p.GetVersion()+1 {

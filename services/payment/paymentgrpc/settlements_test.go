@@ -124,7 +124,7 @@ func TestSettlementTotalsMatchEvents(t *testing.T) {
 		t.Fatalf("rerun: %v %v", again, err)
 	}
 	_, err = e.svc().RunSettlement(ctx, &paymentv1.RunSettlementRequest{SettlementDate: protoDate(day), RequestId: "other"})
-	grpctest.WantCode(t, err, codes.AlreadyExists)
+	grpctest.WantReason(t, err, codes.AlreadyExists, "SETTLEMENT_EXISTS")
 	_, err = e.svc().RunSettlement(ctx, &paymentv1.RunSettlementRequest{SettlementDate: protoDate(day.AddDate(0, 0, -1)), RequestId: "settle-day"})
 	grpctest.WantField(t, err, "request_id")
 	if n := len(e.eventsOf(payment.EventSettlementCompleted)); n != 1 {

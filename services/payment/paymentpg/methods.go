@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/waybill/waybill/kit/errs"
+
 	"github.com/waybill/waybill/services/payment/payment"
 )
 
@@ -21,15 +23,15 @@ func scanMethod(row pgx.Row) (payment.PaymentMethod, error) {
 		&status, &m.CreateTime, &m.UpdateTime, &disabled, &m.Version)
 	m.Brand, m.Status = payment.ParseBrand(brand), payment.ParseMethodStatus(status)
 	m.CreateTime, m.UpdateTime, m.DisableTime = m.CreateTime.UTC(), m.UpdateTime.UTC(), timeOf(disabled)
-	return m, mapError(err)
+	return m, constraints.Map(err)
 }
 
 func collectMethods(rows pgx.Rows, err error) ([]payment.PaymentMethod, error) {
 	if err != nil {
-		return nil, mapError(err)
+		return nil, constraints.Map(err)
 	}
 	ms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (payment.PaymentMethod, error) { return scanMethod(r) })
-	return ms, mapError(err)
+	return ms, constraints.Map(err)
 }
 
 // InsertMethod inserts a payment method.
@@ -40,12 +42,13 @@ INSERT INTO payment_method (id, customer_id, processor, processor_token, brand, 
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		m.ID, m.CustomerID, m.Processor, m.Token, m.Brand.String(), m.Last4, m.ExpiryMonth, m.ExpiryYear,
 		m.Status.String(), m.CreateTime, m.UpdateTime, nullTime(m.DisableTime), m.Version)
-	return mapError(err)
+	return constraints.Map(err)
 }
 
 // GetMethod returns a payment method.
 func (r reader) GetMethod(ctx context.Context, id string) (payment.PaymentMethod, error) {
-	return scanMethod(r.q.QueryRow(ctx, `SELECT `+methodCols+` FROM payment_method WHERE id = $1`, id))
+	m, err := scanMethod(r.q.QueryRow(ctx, `SELECT `+methodCols+` FROM payment_method WHERE id = $1`, id))
+	return m, missing(err, "payment method", id)
 }
 
 // ListMethods returns up to limit methods matching f after the cursor, newest first.
@@ -73,7 +76,7 @@ func (s *Store) DisableMethod(ctx context.Context, id string, now time.Time) (pa
 UPDATE payment_method SET status = 'disabled', disable_time = $2, update_time = $2, version = version + 1
 WHERE id = $1 AND status = 'active'
 RETURNING `+methodCols, id, now))
-	if errors.Is(err, payment.ErrNotFound) {
+	if errors.Is(err, errs.NotFound) {
 		return s.GetMethod(ctx, id)
 	}
 	return m, err
@@ -88,5 +91,5 @@ SELECT `+methodCols+` FROM payment_method WHERE status = 'disabled' AND NOT toke
 // MarkTokenDeleted records that a disabled method's token was deleted at the processor.
 func (s *Store) MarkTokenDeleted(ctx context.Context, id string) error {
 	_, err := s.pool.Exec(ctx, `UPDATE payment_method SET token_deleted = true WHERE id = $1 AND status = 'disabled'`, id)
-	return mapError(err)
+	return constraints.Map(err)
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/waybill/waybill/kit/errs"
+
 	"github.com/waybill/waybill/services/payment/payment"
 )
 
@@ -26,15 +28,15 @@ func scanPayment(row pgx.Row) (payment.Payment, error) {
 	p.BusyType = payment.ParseOperationType(busyType)
 	p.AuthorizationExpireTime, p.SettleTime, p.BusySince = timeOf(expire), timeOf(settle), timeOf(busySince)
 	p.CreateTime, p.UpdateTime = p.CreateTime.UTC(), p.UpdateTime.UTC()
-	return p, mapError(err)
+	return p, constraints.Map(err)
 }
 
 func collectPayments(rows pgx.Rows, err error) ([]payment.Payment, error) {
 	if err != nil {
-		return nil, mapError(err)
+		return nil, constraints.Map(err)
 	}
 	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (payment.Payment, error) { return scanPayment(r) })
-	return ps, mapError(err)
+	return ps, constraints.Map(err)
 }
 
 const operationCols = `id::text, payment_id::text, type, status, amount_minor, currency, request_id,
@@ -50,22 +52,22 @@ func scanOperation(row pgx.Row) (payment.Operation, error) {
 		&op.SettlementID)
 	op.Type, op.Status = payment.ParseOperationType(typ), payment.ParseOperationStatus(status)
 	op.CreateTime, op.CompleteTime = op.CreateTime.UTC(), timeOf(complete)
-	return op, mapError(err)
+	return op, constraints.Map(err)
 }
 
 func collectOperations(rows pgx.Rows, err error) ([]payment.Operation, error) {
 	if err != nil {
-		return nil, mapError(err)
+		return nil, constraints.Map(err)
 	}
 	ops, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (payment.Operation, error) { return scanOperation(r) })
-	return ops, mapError(err)
+	return ops, constraints.Map(err)
 }
 
 // GetPayment returns a payment, with its timeline when asked.
 func (r reader) GetPayment(ctx context.Context, id string, timeline bool) (payment.Payment, error) {
 	p, err := scanPayment(r.q.QueryRow(ctx, `SELECT `+paymentCols+` FROM payment WHERE id = $1`, id))
 	if err != nil || !timeline {
-		return p, err
+		return p, missing(err, "payment", id)
 	}
 	ps := []payment.Payment{p}
 	if err := r.attachTimelines(ctx, ps); err != nil {
@@ -123,12 +125,14 @@ LIMIT $6`, f.CustomerID, f.Reference, statuses, afterTime, afterID, limit))
 
 // GetOperation returns an operation.
 func (r reader) GetOperation(ctx context.Context, id string) (payment.Operation, error) {
-	return scanOperation(r.q.QueryRow(ctx, `SELECT `+operationCols+` FROM payment_operation WHERE id = $1`, id))
+	op, err := scanOperation(r.q.QueryRow(ctx, `SELECT `+operationCols+` FROM payment_operation WHERE id = $1`, id))
+	return op, missing(err, "operation", id)
 }
 
 // LockPayment reads a payment and locks its row until the transaction ends.
 func (t *tx) LockPayment(ctx context.Context, id string) (payment.Payment, error) {
-	return scanPayment(t.tx.QueryRow(ctx, `SELECT `+paymentCols+` FROM payment WHERE id = $1 FOR UPDATE`, id))
+	p, err := scanPayment(t.tx.QueryRow(ctx, `SELECT `+paymentCols+` FROM payment WHERE id = $1 FOR UPDATE`, id))
+	return p, missing(err, "payment", id)
 }
 
 func statusOrNull(s payment.Status) any {
@@ -157,7 +161,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $
 		p.Status.String(), statusOrNull(p.ResumeStatus), p.SubStatus, p.DeclineCode, p.FailureMessage, p.Processor,
 		p.ProcessorReference, nullTime(p.AuthorizationExpireTime), p.CreateTime, p.UpdateTime, nullTime(p.SettleTime),
 		p.Version, nullString(p.BusyOperationID), opTypeOrNull(p.BusyType), p.BusyAmount, nullTime(p.BusySince))
-	return mapError(err)
+	return constraints.Map(err)
 }
 
 // UpdatePayment writes every mutable field of a locked payment. The table's constraints
@@ -174,10 +178,10 @@ WHERE id = $1`,
 		p.UpdateTime, nullTime(p.SettleTime), p.Version, nullString(p.BusyOperationID), opTypeOrNull(p.BusyType),
 		p.BusyAmount, nullTime(p.BusySince))
 	if err != nil {
-		return mapError(err)
+		return constraints.Map(err)
 	}
 	if tag.RowsAffected() != 1 {
-		return payment.ErrNotFound
+		return errs.Missing("", "payment %s not found", p.ID)
 	}
 	return nil
 }
@@ -190,7 +194,7 @@ INSERT INTO payment_operation (id, payment_id, type, status, amount_minor, curre
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		op.ID, op.PaymentID, op.Type.String(), op.Status.String(), op.Amount.Amount, op.Amount.Currency, op.RequestID,
 		op.ProcessorReference, op.DeclineCode, op.FailureMessage, op.Reason, op.CreateTime, nullTime(op.CompleteTime))
-	return mapError(err)
+	return constraints.Map(err)
 }
 
 // UpdateOperation writes an operation's outcome.
@@ -199,13 +203,13 @@ func (t *tx) UpdateOperation(ctx context.Context, op payment.Operation) error {
 UPDATE payment_operation SET status = $2, processor_reference = $3, decline_code = $4, failure_message = $5,
     complete_time = $6
 WHERE id = $1`, op.ID, op.Status.String(), op.ProcessorReference, op.DeclineCode, op.FailureMessage, nullTime(op.CompleteTime))
-	return mapError(err)
+	return constraints.Map(err)
 }
 
 // DeleteOperation deletes an operation never sent to the processor.
 func (t *tx) DeleteOperation(ctx context.Context, id string) error {
 	_, err := t.tx.Exec(ctx, `DELETE FROM payment_operation WHERE id = $1 AND status = 'in_progress'`, id)
-	return mapError(err)
+	return constraints.Map(err)
 }
 
 // PaymentsToReconcile returns pending payments and those whose busy operation started before
@@ -230,8 +234,8 @@ LIMIT $2`, now, limit))
 
 func collectIDs(rows pgx.Rows, err error) ([]string, error) {
 	if err != nil {
-		return nil, mapError(err)
+		return nil, constraints.Map(err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	return ids, mapError(err)
+	return ids, constraints.Map(err)
 }

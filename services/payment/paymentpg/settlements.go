@@ -21,7 +21,7 @@ func scanSettlement(row pgx.Row) (payment.Settlement, error) {
 		&st.RequestID, &st.CreateTime, &st.UpdateTime, &complete, &st.Version)
 	st.Date, st.Status = payment.DateOf(date), payment.ParseSettlementStatus(status)
 	st.CreateTime, st.UpdateTime, st.CompleteTime = st.CreateTime.UTC(), st.UpdateTime.UTC(), timeOf(complete)
-	return st, mapError(err)
+	return st, constraints.Map(err)
 }
 
 // attachTotals reads the totals of every settlement in one query.
@@ -39,19 +39,19 @@ func (r reader) attachTotals(ctx context.Context, sts []payment.Settlement) erro
 SELECT settlement_id::text, currency, captured_minor, refunded_minor, capture_count, refund_count
 FROM settlement_total WHERE settlement_id = ANY($1::uuid[]) ORDER BY currency`, ids)
 	if err != nil {
-		return mapError(err)
+		return constraints.Map(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id string
 		var t payment.SettlementTotal
 		if err := rows.Scan(&id, &t.Currency, &t.Captured, &t.Refunded, &t.CaptureCount, &t.RefundCount); err != nil {
-			return mapError(err)
+			return constraints.Map(err)
 		}
 		i := index[id]
 		sts[i].Totals = append(sts[i].Totals, t)
 	}
-	return mapError(rows.Err())
+	return constraints.Map(rows.Err())
 }
 
 func (r reader) settlementWhere(ctx context.Context, where string, args ...any) (payment.Settlement, error) {
@@ -68,12 +68,14 @@ func (r reader) settlementWhere(ctx context.Context, where string, args ...any) 
 
 // GetSettlement returns a settlement with its totals.
 func (r reader) GetSettlement(ctx context.Context, id string) (payment.Settlement, error) {
-	return r.settlementWhere(ctx, `id = $1`, id)
+	st, err := r.settlementWhere(ctx, `id = $1`, id)
+	return st, missing(err, "settlement", id)
 }
 
 // GetSettlementByRequestID returns the settlement a request id started.
 func (r reader) GetSettlementByRequestID(ctx context.Context, requestID string) (payment.Settlement, error) {
-	return r.settlementWhere(ctx, `request_id = $1`, requestID)
+	st, err := r.settlementWhere(ctx, `request_id = $1`, requestID)
+	return st, missing(err, "settlement of request", requestID)
 }
 
 // ListSettlements returns up to limit settlements matching f after the cursor, latest first.
@@ -101,28 +103,29 @@ WHERE ($1::date IS NULL OR settlement_date >= $1)
 ORDER BY settlement_date DESC, create_time DESC, id DESC
 LIMIT $7`, start, end, statuses, afterDate, afterTime, afterID, limit)
 	if err != nil {
-		return nil, mapError(err)
+		return nil, constraints.Map(err)
 	}
 	sts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (payment.Settlement, error) { return scanSettlement(r) })
 	if err != nil {
-		return nil, mapError(err)
+		return nil, constraints.Map(err)
 	}
 	return sts, r.attachTotals(ctx, sts)
 }
 
 // InsertSettlement inserts a settlement; a date with a live settlement, or a used request id,
-// is payment.ErrAlreadyExists.
+// is errs.AlreadyExists with the reason the constraints table gives.
 func (t *tx) InsertSettlement(ctx context.Context, st payment.Settlement) error {
 	_, err := t.tx.Exec(ctx, `
 INSERT INTO settlement (id, settlement_date, status, payment_count, request_id, create_time, update_time, version)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		st.ID, st.Date.Time(), st.Status.String(), st.PaymentCount, st.RequestID, st.CreateTime, st.UpdateTime, st.Version)
-	return mapError(err)
+	return constraints.Map(err)
 }
 
 // LockSettlement reads a settlement and locks it.
 func (t *tx) LockSettlement(ctx context.Context, id string) (payment.Settlement, error) {
-	return t.settlementWhere(ctx, `id = $1 FOR UPDATE`, id)
+	st, err := t.settlementWhere(ctx, `id = $1 FOR UPDATE`, id)
+	return st, missing(err, "settlement", id)
 }
 
 // UpdateSettlement writes a settlement's status, counts and totals.
@@ -133,17 +136,17 @@ UPDATE settlement SET status = $2, payment_count = $3, processor_reference = $4,
 WHERE id = $1`, st.ID, st.Status.String(), st.PaymentCount, st.ProcessorReference, st.FailureMessage,
 		st.UpdateTime, nullTime(st.CompleteTime), st.Version)
 	if err != nil {
-		return mapError(err)
+		return constraints.Map(err)
 	}
 	if _, err := t.tx.Exec(ctx, `DELETE FROM settlement_total WHERE settlement_id = $1`, st.ID); err != nil {
-		return mapError(err)
+		return constraints.Map(err)
 	}
 	for _, tot := range st.Totals {
 		_, err := t.tx.Exec(ctx, `
 INSERT INTO settlement_total (settlement_id, currency, captured_minor, refunded_minor, capture_count, refund_count)
 VALUES ($1, $2, $3, $4, $5, $6)`, st.ID, tot.Currency, tot.Captured, tot.Refunded, tot.CaptureCount, tot.RefundCount)
 		if err != nil {
-			return mapError(err)
+			return constraints.Map(err)
 		}
 	}
 	return nil
@@ -162,7 +165,7 @@ RETURNING `+operationCols, settlementID, before))
 // ReleaseOperations unassigns a failed settlement's operations.
 func (t *tx) ReleaseOperations(ctx context.Context, settlementID string) error {
 	_, err := t.tx.Exec(ctx, `UPDATE payment_operation SET settlement_id = NULL WHERE settlement_id = $1`, settlementID)
-	return mapError(err)
+	return constraints.Map(err)
 }
 
 // MarkSettled updates every payment with an operation in the settlement: its settle time is

@@ -2,16 +2,17 @@ package paymentpg
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/outbox"
-	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/payment/payment"
 )
 
@@ -25,78 +26,99 @@ type Options struct {
 	// Notify, when set, is called after a transaction that emitted events commits, to wake the
 	// outbox's sequencer (outbox.Log.Notify).
 	Notify func()
+	// Keys configures the idempotency keys (their TTL, lease and clock): the lease must be
+	// the domain's (payment.Options.Lease).
+	Keys idempotency.Options
 }
 
 // Store is the payment schema in PostgreSQL. It implements payment.Store.
 type Store struct {
 	reader
-	pool *pgxpool.Pool
-	opts Options
+	pool    *pgxpool.Pool
+	txns    *txn.Runner
+	keys    *idempotency.Keys
+	payload EventPayload
 }
 
-// New returns a Store on pool, whose search_path is the payment schema.
+// New returns a Store on pool, whose search_path is the payment schema. It does no I/O.
 func New(pool *pgxpool.Pool, opts Options) *Store {
-	return &Store{reader: reader{q: pool}, pool: pool, opts: opts}
+	return &Store{reader: reader{q: pool}, pool: pool, txns: txn.New(pool, txn.Options{Notify: opts.Notify}),
+		keys: idempotency.New(opts.Keys), payload: opts.EventPayload}
 }
 
-// querier is what both the pool and a transaction offer.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
+// reader implements payment.Reader on the pool or a transaction.
+type reader struct{ q txn.Querier }
 
-// reader implements payment.Reader on a pool or a transaction.
-type reader struct{ q querier }
-
-// tx implements payment.Tx.
+// tx implements payment.Tx on a kit/txn transaction.
 type tx struct {
 	reader
-	tx      pgx.Tx
-	store   *Store
-	emitted bool
+	tx      *txn.Tx
+	payload EventPayload
 }
 
-// InTx runs fn in a transaction, retried on serialization failures and deadlocks, and wakes
-// the outbox's sequencer after a commit that emitted events.
+// InTx runs fn in a kit/txn transaction: retried from the start after a serialization
+// failure or a deadlock, its events written to the outbox with the commit, the sequencer
+// woken after it.
 func (s *Store) InTx(ctx context.Context, fn func(payment.Tx) error) error {
-	emitted := false
-	err := pgxutil.InTxOpts(ctx, s.pool, pgxutil.TxOptions{MaxRetries: 3}, func(ptx pgx.Tx) error {
-		t := &tx{reader: reader{q: ptx}, tx: ptx, store: s}
-		err := fn(t)
-		emitted = t.emitted
-		return err
+	return s.txns.Run(ctx, func(t *txn.Tx) error {
+		return fn(&tx{reader: reader{q: t}, tx: t, payload: s.payload})
 	})
-	if err != nil {
-		return mapError(err)
-	}
-	if emitted && s.opts.Notify != nil {
-		s.opts.Notify()
-	}
-	return nil
 }
 
-// Emit writes events to the outbox in the transaction.
-func (t *tx) Emit(ctx context.Context, events ...payment.Event) error {
-	if len(events) == 0 {
-		return nil
-	}
+// Emit queues events for the outbox, with their payloads.
+func (t *tx) Emit(events ...payment.Event) error {
 	out := make([]outbox.Event, len(events))
 	for i, ev := range events {
 		out[i] = outbox.Event{Type: ev.Type, Key: ev.Key}
-		if t.store.opts.EventPayload != nil {
-			msg, err := t.store.opts.EventPayload(ev)
+		if t.payload != nil {
+			msg, err := t.payload(ev)
 			if err != nil {
 				return fmt.Errorf("event %s payload: %w", ev.Type, err)
 			}
 			out[i].Payload = msg
 		}
 	}
-	if err := outbox.Emit(ctx, t.tx, out...); err != nil {
-		return err
-	}
-	t.emitted = true
+	t.tx.Emit(out...)
 	return nil
+}
+
+// AcquireKey claims an idempotency key with a lease, on the pool.
+func (s *Store) AcquireKey(ctx context.Context, k idempotency.Key, memo []byte) (*idempotency.Claim, error) {
+	return s.keys.Acquire(ctx, s.pool, k, memo)
+}
+
+// CompleteKey stores the result of a claimed key in a statement of its own.
+func (s *Store) CompleteKey(ctx context.Context, c *idempotency.Claim, result []byte) error {
+	return c.Complete(ctx, s.pool, result)
+}
+
+// AbandonKey gives a claimed key up.
+func (s *Store) AbandonKey(ctx context.Context, c *idempotency.Claim) error {
+	return c.Abandon(ctx, s.pool)
+}
+
+// ResolveKey replaces the pending result of a replayed key.
+func (s *Store) ResolveKey(ctx context.Context, c *idempotency.Claim, result []byte) error {
+	return c.Resolve(ctx, s.pool, result)
+}
+
+// PruneKeys deletes expired idempotency keys.
+func (s *Store) PruneKeys(ctx context.Context) (int64, error) { return s.keys.Prune(ctx, s.pool) }
+
+// CompleteKey stores the result of a claimed key in the transaction.
+func (t *tx) CompleteKey(ctx context.Context, c *idempotency.Claim, result []byte, pending bool) error {
+	if pending {
+		return c.CompletePending(ctx, t.tx, result)
+	}
+	return c.Complete(ctx, t.tx, result)
+}
+
+// missing says which row a read did not find: "payment <id> not found".
+func missing(err error, what, id string) error {
+	if errors.Is(err, errs.NotFound) {
+		return errs.Missing("", "%s %s not found", what, id).WithCause(err)
+	}
+	return err
 }
 
 // nullString stores "" as NULL.

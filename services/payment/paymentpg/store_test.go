@@ -1,12 +1,14 @@
 package paymentpg_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"testing"
 	"time"
 
+	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/services/payment/payment"
 	"github.com/waybill/waybill/services/payment/paymentpg"
@@ -31,7 +33,7 @@ func seed(t *testing.T, s *paymentpg.Store) payment.Payment {
 	p := payment.Payment{ID: payment.NewID(), CustomerID: "c1", MethodID: m.ID, Currency: "EUR", Authorized: 1000,
 		Captured: 1000, Status: payment.StatusCaptured, Processor: "simulator", CreateTime: t0, UpdateTime: t0, Version: 1}
 	op := payment.Operation{ID: payment.NewID(), PaymentID: p.ID, Type: payment.OpCapture, Status: payment.OpSucceeded,
-		Amount: payment.Money{Amount: 1000, Currency: "EUR"}, CreateTime: t0, CompleteTime: t0}
+		Amount: money.New(1000, "EUR"), CreateTime: t0, CompleteTime: t0}
 	err := s.InTx(ctx, func(tx payment.Tx) error {
 		if err := tx.InsertMethod(ctx, m); err != nil {
 			return err
@@ -58,7 +60,7 @@ func TestPaymentRoundTripAndTimeline(t *testing.T) {
 	if got.Captured != 1000 || got.Status != payment.StatusCaptured || !got.CreateTime.Equal(t0) || len(got.Timeline) != 1 {
 		t.Fatalf("got %+v", got)
 	}
-	if _, err := s.GetPayment(context.Background(), payment.NewID(), false); !errors.Is(err, payment.ErrNotFound) {
+	if _, err := s.GetPayment(context.Background(), payment.NewID(), false); !errors.Is(err, errs.NotFound) {
 		t.Fatalf("missing payment: %v", err)
 	}
 }
@@ -80,18 +82,19 @@ func TestAmountsAreEnforcedInSQL(t *testing.T) {
 			return tx.UpdatePayment(ctx, cur)
 		})
 	}
-	if err := update(func(p *payment.Payment) { p.Refunded = 1001 }); err == nil {
-		t.Fatal("refunded beyond captured was stored")
+	// Each refusal is the domain's reason for the limit, not an invalid argument.
+	refused := func(err error, reason, what string) {
+		t.Helper()
+		if !errors.Is(err, &errs.Error{Kind: errs.FailedPrecondition, Reason: reason}) {
+			t.Fatalf("%s: %v, want FAILED_PRECONDITION %s", what, err, reason)
+		}
 	}
-	if err := update(func(p *payment.Payment) { p.Captured = 1001 }); err == nil {
-		t.Fatal("captured beyond authorized was stored")
-	}
-	if err := update(func(p *payment.Payment) {
+	refused(update(func(p *payment.Payment) { p.Refunded = 1001 }), payment.ReasonExceedsRefundable, "refunded beyond captured")
+	refused(update(func(p *payment.Payment) { p.Captured = 1001 }), payment.ReasonExceedsCapturable, "captured beyond authorized")
+	refused(update(func(p *payment.Payment) {
 		p.Refunded = 600
 		p.BusyOperationID, p.BusyType, p.BusyAmount, p.BusySince = payment.NewID(), payment.OpRefund, 401, t0
-	}); err == nil {
-		t.Fatal("a refund reservation beyond the refundable amount was stored")
-	}
+	}), payment.ReasonExceedsReservable, "a refund reservation beyond the refundable amount")
 	if err := update(func(p *payment.Payment) {
 		p.Refunded = 600
 		p.BusyOperationID, p.BusyType, p.BusyAmount, p.BusySince = payment.NewID(), payment.OpRefund, 400, t0
@@ -100,51 +103,42 @@ func TestAmountsAreEnforcedInSQL(t *testing.T) {
 	}
 }
 
+// The store's keys are kit/idempotency's lease on the schema's idempotency_keys table: a key
+// completed in the transaction that records the outcome is replayed; one completed with
+// another attempt's lock is refused and the transaction rolls back.
 func TestKeys(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
+	p := seed(t, s)
 	ctx := context.Background()
-	k := payment.Key{Method: "M", Key: "k1", Hash: []byte{1}, LockID: payment.NewID(), LockedAt: t0, CreateTime: t0,
-		ResourceID: "r", OperationID: "o"}
-	if got, err := s.InsertKey(ctx, k, t0.Add(-24*time.Hour)); err != nil || got != nil {
-		t.Fatalf("first insert: %v, %v", got, err)
+	k := idempotency.Key{Method: "M", Subject: "billing", RequestID: "k1", Hash: []byte{1}}
+	c, err := s.AcquireKey(ctx, k, []byte("memo"))
+	if err != nil || c.Replayed || c.Recovered {
+		t.Fatalf("first acquire: %+v, %v", c, err)
 	}
 	other := k
-	other.Hash, other.LockID = []byte{2}, payment.NewID()
-	got, err := s.InsertKey(ctx, other, t0.Add(-24*time.Hour))
-	if err != nil || got == nil || !bytes.Equal(got.Hash, []byte{1}) || got.Completed || got.LockID != k.LockID || got.OperationID != "o" {
-		t.Fatalf("second insert: %+v, %v", got, err)
+	other.Hash = []byte{2}
+	if _, err := s.AcquireKey(ctx, other, nil); !errors.Is(err, idempotency.ErrRequestIDReused) {
+		t.Fatalf("other parameters: %v", err)
 	}
-	// Only the holder of the lock completes the key.
-	err = s.InTx(ctx, func(tx payment.Tx) error { return tx.CompleteKey(ctx, other) })
-	if !errors.Is(err, payment.ErrKeyLost) {
-		t.Fatalf("complete with another lock: %v", err)
+	if _, err := s.AcquireKey(ctx, k, nil); !errors.Is(err, idempotency.ErrRequestInProgress) {
+		t.Fatalf("in flight: %v", err)
 	}
-	newLock := payment.NewID()
-	if ok, err := s.TakeOverKey(ctx, "M", "k1", k.LockID, newLock, t0.Add(time.Minute)); !ok || err != nil {
-		t.Fatalf("take over: %v %v", ok, err)
-	}
-	if ok, _ := s.TakeOverKey(ctx, "M", "k1", k.LockID, payment.NewID(), t0.Add(time.Minute)); ok {
-		t.Fatal("a stale lock took the key over twice")
-	}
-	k.LockID, k.Response, k.Completed = newLock, []byte("resp"), true
-	if err := s.InTx(ctx, func(tx payment.Tx) error { return tx.CompleteKey(ctx, k) }); err != nil {
+	err = s.InTx(ctx, func(tx payment.Tx) error {
+		if _, err := tx.LockPayment(ctx, p.ID); err != nil {
+			return err
+		}
+		return tx.CompleteKey(ctx, c, []byte("result"), false)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.GetKey(ctx, "M", "k1"); !got.Completed || string(got.Response) != "resp" {
-		t.Fatalf("completed key %+v", got)
+	replay, err := s.AcquireKey(ctx, k, nil)
+	if err != nil || !replay.Replayed || string(replay.Result) != "result" || string(replay.Memo) != "memo" {
+		t.Fatalf("replay: %+v, %v", replay, err)
 	}
-	// After 24 hours the key is new again.
-	later := other
-	later.CreateTime = t0.Add(25 * time.Hour)
-	if got, err := s.InsertKey(ctx, later, t0.Add(time.Hour)); err != nil || got != nil {
-		t.Fatalf("expired key not replaced: %+v %v", got, err)
-	}
-	if got, _ := s.GetKey(ctx, "M", "k1"); got.Completed || !bytes.Equal(got.Hash, []byte{2}) {
-		t.Fatalf("replaced key %+v", got)
-	}
-	if n, err := s.DeleteExpiredKeys(ctx, t0.Add(26*time.Hour), 10); n != 1 || err != nil {
-		t.Fatalf("delete expired: %d %v", n, err)
+	if n, err := s.PruneKeys(ctx); n != 0 || err != nil {
+		t.Fatalf("prune of live keys: %d %v", n, err)
 	}
 }
 
@@ -171,8 +165,15 @@ func TestSettlementClaimsEachOperationOnce(t *testing.T) {
 	again := st
 	again.ID, again.RequestID = payment.NewID(), "r2"
 	err = s.InTx(ctx, func(tx payment.Tx) error { return tx.InsertSettlement(ctx, again) })
-	if !errors.Is(err, payment.ErrAlreadyExists) {
+	if !errors.Is(err, &errs.Error{Kind: errs.AlreadyExists, Reason: payment.ReasonSettlementExists}) {
 		t.Fatalf("second settlement of a date: %v", err)
+	}
+	// What collided decides the reason: here the request id, on another date.
+	reused := st
+	reused.ID, reused.Date = payment.NewID(), payment.DateOf(t0.AddDate(0, 0, -1))
+	err = s.InTx(ctx, func(tx payment.Tx) error { return tx.InsertSettlement(ctx, reused) })
+	if !errors.Is(err, &errs.Error{Kind: errs.AlreadyExists, Reason: payment.ReasonSettlementRequestUsed}) {
+		t.Fatalf("second settlement with a request id: %v", err)
 	}
 	err = s.InTx(ctx, func(tx payment.Tx) error {
 		st.Status, st.Totals = payment.SettlementCompleted, []payment.SettlementTotal{{Currency: "EUR", Captured: 1000, CaptureCount: 1}}

@@ -35,6 +35,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/services/payment/payment"
 )
 
@@ -103,7 +104,7 @@ type token struct {
 
 // authorization is an authorization the simulator performed.
 type authorization struct {
-	amount                    payment.Money
+	amount                    money.Money
 	captured, refunded        int64
 	captureCount, refundCount int
 	voided                    bool
@@ -378,7 +379,7 @@ func (s *Simulator) Settle(ctx context.Context, batch payment.SettlementBatch) (
 // Stats is what the simulator did for one authorization.
 type Stats struct {
 	// Amount is the authorized amount.
-	Amount payment.Money
+	Amount money.Money
 	// Captured and Refunded are the totals performed; CaptureCount and RefundCount count the
 	// calls performed.
 	Captured, Refunded        int64

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/services/payment/payment"
 )
 
@@ -17,7 +18,7 @@ func tokenize(t *testing.T, s *Simulator, number string) payment.TokenInfo {
 	return info
 }
 
-var eur = func(n int64) payment.Money { return payment.Money{Amount: n, Currency: "EUR"} }
+var eur = func(n int64) money.Money { return money.New(n, "EUR") }
 
 func TestAuthorizeByCard(t *testing.T) {
 	ctx := context.Background()

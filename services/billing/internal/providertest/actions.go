@@ -13,6 +13,7 @@ import (
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/outbox"
+	"github.com/waybill/waybill/kit/txn"
 )
 
 // actionCounts counts the confirm and cancel calls answered and the reservations they
@@ -124,7 +125,7 @@ func (p *Provider) act(ctx context.Context, method, requestID string, ids []stri
 	change func(r *Reservation) (bool, string)) ([]*reservationv1.ReservationActionResult, error) {
 	var results []*reservationv1.ReservationActionResult
 	changed := 0
-	err := p.log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
+	err := p.txn.Run(ctx, func(tx *txn.Tx) error {
 		results, changed = nil, 0
 		tag, err := tx.Exec(ctx, `INSERT INTO action_requests (method, request_id, response) VALUES ($1, $2, '') ON CONFLICT DO NOTHING`, method, requestID)
 		if err != nil {
@@ -168,9 +169,7 @@ func (p *Provider) act(ctx context.Context, method, requestID string, ids []stri
 					r.ID, int32(r.Status), r.UpdateTime, r.Version, r.CancelReason, r.FeesWaived); err != nil {
 					return err
 				}
-				if err := emit(outbox.Event{Type: EventTypes[1], Key: r.ID, Payload: p.payload(r)}); err != nil {
-					return err
-				}
+				tx.Emit(outbox.Event{Type: EventTypes[1], Key: r.ID, Payload: p.payload(r)})
 			}
 			results = append(results, &reservationv1.ReservationActionResult{Id: id, Outcome: reservationv1.ReservationActionResult_OUTCOME_OK,
 				MainStatus: r.Status, Version: r.Version})

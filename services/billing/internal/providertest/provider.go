@@ -38,6 +38,7 @@ import (
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgxutil"
 	"github.com/waybill/waybill/kit/telemetry"
+	"github.com/waybill/waybill/kit/txn"
 )
 
 //go:embed migrations/*.sql
@@ -101,6 +102,7 @@ type Provider struct {
 	reservationv1.UnimplementedReservationProviderServiceServer
 	opts Options
 	log  *outbox.Log
+	txn  *txn.Runner // transactions that emit to log and wake its sequencer
 
 	// Calls counts GetReservationDetails calls answered.
 	Calls atomic.Int64
@@ -166,6 +168,7 @@ func (p *Provider) serve(addr string) error {
 		grpc.ChainStreamInterceptor(p.opts.Signer.StreamServerInterceptor()))
 	ctx, cancel := context.WithCancel(context.Background())
 	p.log = outbox.New(p.opts.Pool, p.opts.Name, outbox.Options{Logger: logger, PollInterval: 50 * time.Millisecond})
+	p.txn = txn.New(p.opts.Pool, txn.Options{Notify: p.log.Notify})
 	reader := eventstream.NewReader(p.opts.Pool, p.opts.Name, p.log, eventstream.ReaderOptions{Logger: logger, PollInterval: 100 * time.Millisecond})
 	reservationv1.RegisterReservationProviderServiceServer(srv.GRPC, p)
 	eventsv1.RegisterEventStreamServiceServer(srv.GRPC, eventstream.NewServer(p.opts.Name, EventTypes, reader,
@@ -277,7 +280,7 @@ func scanReservation(row pgx.CollectableRow) (Reservation, error) {
 
 // Create stores reservations and emits their events.
 func (p *Provider) Create(ctx context.Context, rs ...Reservation) error {
-	return p.log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
+	return p.txn.Run(ctx, func(tx *txn.Tx) error {
 		for _, r := range rs {
 			r.Version, r.UpdateTime = 1, time.Now().UTC().Truncate(time.Microsecond)
 			if r.Currency == "" {
@@ -287,9 +290,7 @@ func (p *Provider) Create(ctx context.Context, rs ...Reservation) error {
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, r.ID, int32(r.Kind), r.CustomerID, int32(r.Status), r.SubStatus, r.Amount, r.Currency, r.Title, r.UpdateTime, r.Version); err != nil {
 				return err
 			}
-			if err := emit(outbox.Event{Type: EventTypes[0], Key: r.ID, Payload: p.payload(r)}); err != nil {
-				return err
-			}
+			tx.Emit(outbox.Event{Type: EventTypes[0], Key: r.ID, Payload: p.payload(r)})
 		}
 		return nil
 	})
@@ -309,7 +310,7 @@ func nowMicros() time.Time { return time.Now().UTC().Truncate(time.Microsecond) 
 // Update changes reservation id with fn, raises its version and emits its event.
 func (p *Provider) Update(ctx context.Context, id string, fn func(r *Reservation)) (Reservation, error) {
 	var out Reservation
-	err := p.log.InTx(ctx, func(tx pgx.Tx, emit func(...outbox.Event) error) error {
+	err := p.txn.Run(ctx, func(tx *txn.Tx) error {
 		rows, err := tx.Query(ctx, selectSQL+` WHERE id = $1 FOR UPDATE`, id)
 		if err != nil {
 			return err
@@ -326,8 +327,10 @@ func (p *Provider) Update(ctx context.Context, id string, fn func(r *Reservation
 			return err
 		}
 		out = r
-		return emit(outbox.Event{Type: EventTypes[1], Key: r.ID, Payload: p.payload(r)})
+		tx.Emit(outbox.Event{Type: EventTypes[1], Key: r.ID, Payload: p.payload(r)})
+		return nil
 	})
+	// kit/txn returns no rows as errs.NotFound, whose cause is pgx.ErrNoRows.
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Reservation{}, fmt.Errorf("reservation %s: not found", id)
 	}
