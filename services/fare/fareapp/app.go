@@ -7,11 +7,10 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"log/slog"
 	"time"
 
-	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
+	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/services/fare/fare"
 	"github.com/waybill/waybill/services/fare/faregrpc"
@@ -68,7 +67,8 @@ func Spec() serve.Spec {
 // does both; tests start the service with grpctest.Start(t, fareapp.Spec())). Events
 // go to the service's event log (serve.Deps.EventLog: the runner's, or one made here
 // when Register runs without the runner). Ride fares (CalculateRideFare, GetFare,
-// ListFares) and ConsumerAdminService (fare consumes no events) answer UNIMPLEMENTED.
+// ListFares) answer UNIMPLEMENTED; fare consumes no events, so it serves no
+// ConsumerAdminService.
 func Register(ctx context.Context, d serve.Deps, c Config) error {
 	if err := c.Validate(); err != nil {
 		return err
@@ -76,29 +76,10 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 	log, _ := d.EventLog(ctx, Name, fare.EventTypes)
 	store := farepg.New(d.Pool, farepg.Options{RateCardEvent: faregrpc.RateCardEvent, Notify: log.Notify})
 	farev1.RegisterFareServiceServer(d.Server.GRPC, faregrpc.New(fare.New(store, nil)))
-	eventsv1.RegisterConsumerAdminServiceServer(d.Server.GRPC, eventsv1.UnimplementedConsumerAdminServiceServer{})
-	go pruneKeys(ctx, d, store, c.PruneInterval)
+	go func() {
+		if d.AwaitMigrations(ctx) { // the keys' table must exist
+			idempotency.New(idempotency.Options{}).PruneEvery(ctx, d.Pool, c.PruneInterval, d.Logger)
+		}
+	}()
 	return nil
-}
-
-// pruneKeys deletes expired idempotency keys every interval, once the migrations are
-// applied, until ctx ends.
-func pruneKeys(ctx context.Context, d serve.Deps, store *farepg.Store, interval time.Duration) {
-	if !d.AwaitMigrations(ctx) {
-		return
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if n, err := store.PruneIdempotencyKeys(ctx); err != nil && ctx.Err() == nil && d.Logger != nil {
-			d.Logger.Warn("prune idempotency keys", slog.Any("error", err))
-		} else if n > 0 && d.Logger != nil {
-			d.Logger.Debug("pruned idempotency keys", slog.Int64("deleted", n))
-		}
-	}
 }

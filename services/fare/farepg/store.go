@@ -1,7 +1,6 @@
 package farepg
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -46,12 +45,6 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 		keys: idempotency.New(idempotency.Options{}),
 		opts: opts,
 	}
-}
-
-// PruneIdempotencyKeys deletes the idempotency keys older than their 24 hours, and
-// returns how many it deleted; run it periodically.
-func (s *Store) PruneIdempotencyKeys(ctx context.Context) (int64, error) {
-	return s.keys.Prune(ctx, s.pool)
 }
 
 // constraints maps the fare schema's named constraints to fare's errors.
