@@ -31,20 +31,22 @@ var codeOf = map[errs.Kind]codes.Code{
 // Domain returns the ErrorInfo domain of a service's errors, "<service>.waybill.dev".
 func Domain(service string) string { return service + ".waybill.dev" }
 
-// ToStatus returns the gRPC status error the caller sees for err. A status passes
-// through; an *errs.Error (or a bare errs.Kind) becomes its code with an ErrorInfo
-// carrying the reason and domain, and, for InvalidArgument, a BadRequest naming the
-// fields; context errors become DeadlineExceeded or Canceled. Anything else is returned
-// unchanged, for the server's interceptor to log and mask as INTERNAL.
+// ToStatus returns the gRPC status error the caller sees for err. An *errs.Error (or a
+// bare errs.Kind) becomes its code with an ErrorInfo carrying the reason and domain and,
+// for InvalidArgument, a BadRequest naming the fields, even when a status is its cause;
+// a status passes through; context errors become DeadlineExceeded or Canceled. Anything
+// else is returned unchanged, for the server's interceptor to log and mask as INTERNAL.
 func ToStatus(err error, domain string) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := status.FromError(err); ok {
-		return err
-	}
+	// The outermost kit error decides: an adapter's *errs.Error whose cause is a
+	// callee's status (grpcerr.FromStatus) is answered as the adapter re-kinded it.
 	if e, ok := errs.As(err); ok && e.Kind != errs.Unknown {
 		return build(e, domain)
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
 	}
 	if k := errs.KindOf(err); k != errs.Unknown {
 		return build(&errs.Error{Kind: k, Message: k.Error()}, domain)

@@ -110,6 +110,11 @@ func TestToStatusCarriesReasonAndFields(t *testing.T) {
 	if got := errs.KindOf(grpcerr.FromStatus(status.Error(codes.Internal, "boom"))); got != errs.Unavailable {
 		t.Errorf("FromStatus(Internal) kind %v, want UNAVAILABLE", got)
 	}
+	// An adapter's re-kinded error wins over the callee's status in its cause.
+	notPriced := errs.Precondition("NOT_PRICED", "no rate card prices this").WithCause(grpcerr.FromStatus(status.Error(codes.NotFound, "rate card not found")))
+	if st := status.Convert(grpcerr.ToStatus(fmt.Errorf("hold: %w", notPriced), "booking.waybill.dev")); st.Code() != codes.FailedPrecondition {
+		t.Errorf("re-kinded callee error answered %v, want FAILED_PRECONDITION", st.Code())
+	}
 	// A status passes through ToStatus unchanged.
 	s := status.Error(codes.PermissionDenied, "no")
 	if got := grpcerr.ToStatus(s, "d"); got != s {

@@ -27,8 +27,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(page.Encode(nil, filter), filter)
 	f.Add("", filter)
 	f.Add("%%%", filter)
-	f.Add("eyJmIjoiIiwiYyI6bnVsbH0", "")                                  // {"f":"","c":null}
-	f.Add("eyJmIjoiIn0", "")                                              // {"f":""}
+	f.Add("eyJmIjoiIiwiYyI6bnVsbH0", "")                                        // {"f":"","c":null}
+	f.Add("eyJmIjoiIn0", "")                                                    // {"f":""}
 	f.Add("eyJmIjoiIiwiYyI6eyJ0IjoiMDAwMC0wMS0wMVQwMDowMDowMC0yMzo1OSJ9fQ", "") // year 0, offset -23:59
 	f.Fuzz(func(t *testing.T, tok, filter string) {
 		decodeAs[cursor](t, tok, filter)

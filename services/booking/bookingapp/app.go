@@ -43,9 +43,9 @@ type Config struct {
 	// SweepInterval is how often lapsed holds expire and ended reservations complete; 0
 	// disables the sweeper (tests call booking.Service.ExpireHolds themselves).
 	SweepInterval time.Duration
-	// KeyPruneInterval is how often idempotency keys past their lifetime (24 hours) are
-	// deleted; 0 disables the pruning.
-	KeyPruneInterval time.Duration
+	// PruneInterval is how often idempotency keys past their lifetime (24 hours) are
+	// deleted.
+	PruneInterval time.Duration
 
 	// Pricer, when set, prices holds instead of a fare client on FareAddr: a test double.
 	// No flag sets it.
@@ -61,7 +61,7 @@ func DefaultConfig() Config {
 		FareTimeout:        2 * time.Second,
 		SearchQuoteTimeout: 2 * time.Second,
 		SweepInterval:      time.Second,
-		KeyPruneInterval:   time.Hour,
+		PruneInterval:      idempotency.DefaultPruneInterval,
 	}
 }
 
@@ -72,7 +72,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.FareTimeout, "fare-timeout", c.FareTimeout, "deadline of each call to the fare service")
 	fs.DurationVar(&c.SearchQuoteTimeout, "search-quote-timeout", c.SearchQuoteTimeout, "bound of the fare calls pricing one page of search results")
 	fs.DurationVar(&c.SweepInterval, "sweep-interval", c.SweepInterval, "how often lapsed holds expire and ended reservations complete (0 disables)")
-	fs.DurationVar(&c.KeyPruneInterval, "idempotency-prune-interval", c.KeyPruneInterval, "how often expired idempotency keys are deleted (0 disables)")
+	fs.DurationVar(&c.PruneInterval, "idempotency-prune-interval", c.PruneInterval, "how often expired idempotency keys are deleted")
 }
 
 // Validate reports settings booking cannot run with.
@@ -90,8 +90,8 @@ func (c Config) Validate() error {
 	if c.SweepInterval < 0 {
 		problems = append(problems, fmt.Errorf("--sweep-interval must not be negative, not %v", c.SweepInterval))
 	}
-	if c.KeyPruneInterval < 0 {
-		problems = append(problems, fmt.Errorf("--idempotency-prune-interval must not be negative, not %v", c.KeyPruneInterval))
+	if c.PruneInterval <= 0 {
+		problems = append(problems, fmt.Errorf("--idempotency-prune-interval must be positive, not %v", c.PruneInterval))
 	}
 	return errors.Join(problems...)
 }
@@ -143,28 +143,19 @@ func Start(ctx context.Context, d serve.Deps, c Config) (*App, error) {
 		}
 	}
 	log, _ := d.EventLog(ctx, name, booking.EventTypes)
-	store := bookingpg.New(d.Pool, bookingpg.Options{
-		Encode: bookinggrpc.EventPayload,
-		Notify: log.Notify,
-		Keys:   idempotency.Options{Now: c.Now},
-	})
+	keys := idempotency.New(idempotency.Options{Now: c.Now})
+	store := bookingpg.New(d.Pool, bookingpg.Options{Encode: bookinggrpc.EventPayload, Notify: log.Notify, Keys: keys})
 	svc := booking.New(store, pricer, booking.Options{Now: c.Now, SearchQuoteTimeout: c.SearchQuoteTimeout})
 	bookinggrpc.Register(d.Server.GRPC, svc)
 
-	background(ctx, d, c.SweepInterval, func(ctx context.Context) {
-		svc.RunSweeper(ctx, c.SweepInterval, func(err error) {
-			logger.Warn("booking sweeper", slog.Any("error", err))
+	if c.SweepInterval > 0 {
+		background(ctx, d, func(ctx context.Context) {
+			svc.RunSweeper(ctx, c.SweepInterval, func(err error) {
+				logger.Warn("booking sweeper", slog.Any("error", err))
+			})
 		})
-	})
-	background(ctx, d, c.KeyPruneInterval, func(ctx context.Context) {
-		every(ctx, c.KeyPruneInterval, func() {
-			if n, err := store.PruneKeys(ctx); err != nil && ctx.Err() == nil {
-				logger.Warn("prune idempotency keys", slog.Any("error", err))
-			} else if n > 0 {
-				logger.Info("pruned idempotency keys", slog.Int64("deleted", n))
-			}
-		})
-	})
+	}
+	background(ctx, d, func(ctx context.Context) { keys.PruneEvery(ctx, d.Pool, c.PruneInterval, logger) })
 	return &App{Service: svc}, nil
 }
 
@@ -187,28 +178,11 @@ func dialFare(ctx context.Context, d serve.Deps, c Config) (*fareclient.Client, 
 	return fareclient.New(conn, c.FareTimeout), nil
 }
 
-// background runs fn once booking's tables exist, unless interval is 0.
-func background(ctx context.Context, d serve.Deps, interval time.Duration, fn func(ctx context.Context)) {
-	if interval <= 0 {
-		return
-	}
+// background runs fn once booking's tables exist.
+func background(ctx context.Context, d serve.Deps, fn func(ctx context.Context)) {
 	go func() {
 		if d.AwaitMigrations(ctx) {
 			fn(ctx)
 		}
 	}()
-}
-
-// every runs fn every interval until ctx ends.
-func every(ctx context.Context, interval time.Duration, fn func()) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn()
-		}
-	}
 }

@@ -32,7 +32,7 @@ func TestValidate(t *testing.T) {
 		{"no fare timeout", func(c *bookingapp.Config) { c.FareTimeout = 0 }, "--fare-timeout"},
 		{"no search timeout", func(c *bookingapp.Config) { c.SearchQuoteTimeout = -1 }, "--search-quote-timeout"},
 		{"negative sweep", func(c *bookingapp.Config) { c.SweepInterval = -1 }, "--sweep-interval"},
-		{"negative pruning", func(c *bookingapp.Config) { c.KeyPruneInterval = -1 }, "--idempotency-prune-interval"},
+		{"no pruning", func(c *bookingapp.Config) { c.PruneInterval = 0 }, "--idempotency-prune-interval"},
 	} {
 		c := bookingapp.DefaultConfig()
 		tc.mod(&c)

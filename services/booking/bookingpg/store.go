@@ -25,9 +25,10 @@ type Options struct {
 	// Notify, when set, is called after every commit that wrote events, to wake the
 	// outbox sequencer (outbox.Log.Notify).
 	Notify func()
-	// Keys holds the idempotency keys' options (kit/idempotency): their lifetime and the
-	// clock that dates them.
-	Keys idempotency.Options
+	// Keys claims the idempotency keys of retriable changes (kit/idempotency); nil means
+	// keys with the default lifetime on the wall clock. The composition root, which also
+	// prunes them, passes its own.
+	Keys *idempotency.Keys
 }
 
 // Store is booking's storage on PostgreSQL; it implements booking.Store. Its writes run
@@ -45,12 +46,11 @@ var _ booking.Store = (*Store)(nil)
 
 // New returns a store on pool, whose search_path must be the booking schema.
 func New(pool *pgxpool.Pool, o Options) *Store {
-	return &Store{
-		pool: pool,
-		tx:   txn.New(pool, txn.Options{Notify: o.Notify}),
-		keys: idempotency.New(o.Keys),
-		opts: o,
+	keys := o.Keys
+	if keys == nil {
+		keys = idempotency.New(idempotency.Options{})
 	}
+	return &Store{pool: pool, tx: txn.New(pool, txn.Options{Notify: o.Notify}), keys: keys, opts: o}
 }
 
 // constraints are the schema's named constraints that stand for a booking rule: the
@@ -80,12 +80,6 @@ func (s *Store) emit(tx *txn.Tx, ev booking.Event) error {
 	}
 	tx.Emit(outbox.Event{Type: ev.Type, Key: ev.Key(), Payload: payload})
 	return nil
-}
-
-// PruneKeys deletes the idempotency keys past their lifetime, for a periodic job; it
-// returns how many it deleted.
-func (s *Store) PruneKeys(ctx context.Context) (int64, error) {
-	return s.keys.Prune(ctx, s.pool)
 }
 
 // notFound maps a read of one row that found none to a NotFound error naming what was
