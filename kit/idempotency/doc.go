@@ -53,7 +53,8 @@
 // claim's own statement:
 //
 //	b := &pgx.Batch{}
-//	claim := keys.QueueWith(b, k, []byte(r.ID)) // first, so a replay is read before the rest
+//	b.Queue(lockDepartureSQL, …)              // the row locks the change takes anyway
+//	claim := keys.QueueWith(b, k, []byte(r.ID)) // then the claim, before the change
 //	b.Queue(insertReservationSQL, args...)
 //	b.Queue(holdSeatsSQL, …)
 //	br := tx.SendBatch(ctx, b)
@@ -64,6 +65,12 @@
 // A key completed by another transaction between this one's look and its write (a
 // narrow race at the lock) fails with ABORTED and reason CONFLICT, the reason the
 // transaction helpers retry on: the retry replays.
+//
+// Where the change locks rows anyway (SELECT … FOR UPDATE of the aggregate, or a lock on
+// the natural key a create will insert), claim after those locks, in the same batch: a
+// retry racing the first call then waits on the row lock and replays the committed result
+// instead of answering REQUEST_IN_PROGRESS, and a unique violation can no longer be met
+// between the look and the write (booking's holds and fare's rate cards do this).
 //
 // # With a lease (calls with effects outside the database)
 //
