@@ -26,6 +26,7 @@ import (
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/consumer"
 	"github.com/waybill/waybill/kit/consumeradmin"
+	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/billing/billing"
@@ -268,8 +269,13 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 			return
 		}
 		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { defer wg.Done(); pruneKeys(ctx, store, c.KeyPruneInterval, logger) }()
+		if c.KeyPruneInterval > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				idempotency.New(idempotency.Options{}).PruneEvery(ctx, d.Pool, c.KeyPruneInterval, logger)
+			}()
+		}
 		if payments != nil {
 			wg.Add(2)
 			go func() { defer wg.Done(); _ = runner.Run(ctx) }()
@@ -318,26 +324,4 @@ func runConsumer(ctx context.Context, cfg consumer.Config, h consumer.Handler, l
 		backoff.WithNotify(func(err error, next time.Duration) {
 			logger.Error("consumer stopped", slog.String("consumer", cfg.Name), slog.Any("error", err), slog.Duration("restart_in", next))
 		}))
-}
-
-// pruneKeys deletes expired idempotency keys every interval (none for 0) until ctx
-// ends.
-func pruneKeys(ctx context.Context, store *billingpg.Store, interval time.Duration, logger *slog.Logger) {
-	if interval <= 0 {
-		return
-	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if n, err := store.PruneKeys(ctx); err != nil && ctx.Err() == nil {
-			logger.Warn("prune idempotency keys", slog.Any("error", err))
-		} else if n > 0 {
-			logger.Debug("pruned idempotency keys", slog.Int64("deleted", n))
-		}
-	}
 }

@@ -283,7 +283,3 @@ func nullTime(t time.Time) any {
 	}
 	return t
 }
-
-// PruneKeys deletes the idempotency keys older than their 24 hours (kit/idempotency's
-// Prune) and returns how many it deleted.
-func (s *Store) PruneKeys(ctx context.Context) (int64, error) { return s.keys.Prune(ctx, s.pool) }
