@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/txn"
 )
 
 // mode is how a claim holds its key.
@@ -338,7 +339,8 @@ func (c *Claim) QueueComplete(b *pgx.Batch, result []byte) error {
 // replayed true, without running fn. Errors are Begin's and Complete's, and fn's
 // unchanged: the caller's transaction rolls back, and no key is left. T is the domain's
 // result (an id, a small struct); a type whose JSON form loses information needs Begin
-// and Complete with the domain's own encoding.
+// and Complete with the domain's own encoding. In a *txn.Tx the completion is queued
+// into the COMMIT batch (Tx.BeforeCommit), so it costs no round trip of its own.
 func Do[T any](ctx context.Context, ks *Keys, q Querier, k Key, fn func() (T, error)) (v T, replayed bool, err error) {
 	c, err := ks.Begin(ctx, q, k)
 	if err != nil {
@@ -359,6 +361,11 @@ func Do[T any](ctx context.Context, ks *Keys, q Querier, k Key, fn func() (T, er
 	body, err := json.Marshal(v)
 	if err != nil {
 		return v, false, fmt.Errorf("encode the result of %s: %w", k.Method, err)
+	}
+	if tx, ok := q.(*txn.Tx); ok {
+		// The completion rides in the COMMIT batch: no round trip of its own.
+		tx.BeforeCommit(func(b *pgx.Batch) error { return c.QueueComplete(b, body) })
+		return v, false, nil
 	}
 	if err := c.Complete(ctx, q, body); err != nil {
 		return v, false, err
