@@ -45,7 +45,7 @@ echo "6. customer: finalize"
 call "$CUST" POST "/v1/bills/$BILL:finalize" '{"requestId":"demo-final-1"}' | jq -c '.bill | {id, status, totals}'
 
 echo "7. customer: pay (billing's saga: authorize with payment, confirm with booking, capture)"
-PM=$(call "$CUST" POST /v1/paymentMethods '{"customerId":"c-42","card":{"number":"4242424242424242","expiryMonth":12,"expiryYear":2099,"cvc":"123"},"requestId":"demo-pm-1"}' | jq -r .paymentMethod.id)
+PM=$(call "$CUST" POST /v1/paymentMethods '{"customerId":"c-42","card":{"number":"4242424242424242","expiryMonth":12,"expiryYear":2040,"cvc":"123"},"requestId":"demo-pm-1"}' | jq -r .paymentMethod.id)
 call "$CUST" POST "/v1/bills/$BILL:pay" '{"paymentMethodId":"'"$PM"'","requestId":"demo-pay-1"}' >/dev/null
 for _ in $(seq 50); do
   status=$(call "$CUST" GET "/v1/bills/$BILL" | jq -r .bill.status)

@@ -298,7 +298,7 @@ func sellASeat(t *testing.T, gw, operator, customer string) {
 		t.Errorf("bill status after finalize = %s", got)
 	}
 	// Pay: billing's saga authorizes with payment, confirms with booking, captures.
-	pm := post(t, gw+"/v1/paymentMethods", customer, `{"customerId":"c-43","card":{"number":"4242424242424242","expiryMonth":12,"expiryYear":2099,"cvc":"123"},"requestId":"e2e-pm"}`)
+	pm := post(t, gw+"/v1/paymentMethods", customer, `{"customerId":"c-43","card":{"number":"4242424242424242","expiryMonth":12,"expiryYear":2040,"cvc":"123"},"requestId":"e2e-pm"}`)
 	pmID := field(pm, "paymentMethod", "id")
 	post(t, gw+"/v1/bills/"+billID+":pay", customer, `{"paymentMethodId":"`+pmID+`","requestId":"e2e-pay"}`)
 	deadline := time.Now().Add(15 * time.Second)

@@ -186,6 +186,21 @@ func Denied(reason, format string, args ...any) *Error {
 	return New(PermissionDenied, reason, format, args...)
 }
 
+// ReasonFieldNotSettable is the reason of a PermissionDenied error refusing a request field
+// the caller's role may not set (for example a customer setting an operator's sub-status, or
+// another customer's id). The field's request path is in the ErrorInfo metadata key "field".
+const ReasonFieldNotSettable = "FIELD_NOT_SETTABLE"
+
+// NotSettable returns a PermissionDenied error (reason FIELD_NOT_SETTABLE) refusing field, a
+// request path in the API's snake_case form; the message is "<field>: <description>".
+func NotSettable(field, format string, args ...any) *Error {
+	return &Error{
+		Kind: PermissionDenied, Reason: ReasonFieldNotSettable,
+		Message:  field + ": " + fmt.Sprintf(format, args...),
+		Metadata: map[string]string{"field": field},
+	}
+}
+
 // NoIdentity returns an Unauthenticated error.
 func NoIdentity(format string, args ...any) *Error {
 	return New(Unauthenticated, "", format, args...)

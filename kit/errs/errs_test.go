@@ -49,3 +49,17 @@ func TestViolations(t *testing.T) {
 		t.Errorf("message %q", e.Message)
 	}
 }
+
+func TestNotSettable(t *testing.T) {
+	err := fmt.Errorf("create bill: %w", errs.NotSettable("sub_status", "only operators and services may set it"))
+	e, ok := errs.As(err)
+	if !ok || e.Kind != errs.PermissionDenied || e.Reason != errs.ReasonFieldNotSettable || e.Metadata["field"] != "sub_status" {
+		t.Fatalf("NotSettable = %#v, want PermissionDenied FIELD_NOT_SETTABLE with field sub_status", e)
+	}
+	if want := "sub_status: only operators and services may set it"; e.Message != want {
+		t.Errorf("message = %q, want %q", e.Message, want)
+	}
+	if !errors.Is(err, errs.PermissionDenied) {
+		t.Error("errors.Is(err, PermissionDenied) = false")
+	}
+}

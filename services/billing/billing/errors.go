@@ -31,6 +31,12 @@ func billNotFound(id string) error {
 	return errs.Missing(ReasonBillNotFound, "bill %s not found", id)
 }
 
+// reservationNotFound is the error for a reservation its provider does not have, or that
+// belongs to another customer than the calling customer.
+func reservationNotFound(provider, id string) error {
+	return errs.Missing(ReasonReservationNotFound, "%s has no reservation %s", provider, id)
+}
+
 // denied is the error for a caller whose role may not make the call.
 func denied(format string, args ...any) error {
 	return errs.Denied(ReasonPermissionDenied, format, args...)

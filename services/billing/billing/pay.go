@@ -128,7 +128,7 @@ func (s *Service) PayBill(ctx context.Context, c caller.Caller, billID, methodID
 	if err := ValidateUUID("bill_id", billID); err != nil {
 		return Bill{}, err
 	}
-	if err := validateID("payment_method_id", methodID); err != nil {
+	if err := ValidateUUID("payment_method_id", methodID); err != nil {
 		return Bill{}, err
 	}
 	if err := validateVersion(expectedVersion); err != nil {

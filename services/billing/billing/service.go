@@ -184,8 +184,13 @@ func (s *Service) CreateBill(ctx context.Context, c caller.Caller, in NewBill, r
 	if err := validateText("sub_status", in.SubStatus, MaxSubStatus); err != nil {
 		return Bill{}, err
 	}
-	if !c.MayAccess(in.CustomerID) {
-		return Bill{}, denied("a customer may open bills only for themself")
+	switch {
+	case c.Role == caller.Customer && c.Subject != in.CustomerID:
+		return Bill{}, errs.NotSettable("customer_id", "a customer may open bills only for themself")
+	case !c.MayAccess(in.CustomerID):
+		return Bill{}, denied("only customers, operators and services may open bills")
+	case in.SubStatus != "" && !c.Privileged():
+		return Bill{}, errs.NotSettable("sub_status", "only operators and services may set a bill's sub-status")
 	}
 	now := s.now()
 	b := Bill{
@@ -290,7 +295,7 @@ func (s *Service) AddItem(ctx context.Context, c caller.Caller, billID string, k
 	if err := s.store.Track(ctx, provider, reservationID); err != nil {
 		return Bill{}, "", err
 	}
-	sum, err := s.checkReservation(ctx, b, kind, provider, reservationID)
+	sum, err := s.checkReservation(ctx, c, b, kind, provider, reservationID)
 	if err != nil {
 		return Bill{}, "", err
 	}
@@ -313,13 +318,17 @@ func (s *Service) AddItem(ctx context.Context, c caller.Caller, billID string, k
 
 // checkReservation asks the provider about one reservation and checks that it may be
 // added to b.
-func (s *Service) checkReservation(ctx context.Context, b Bill, kind Kind, provider, id string) (Summary, error) {
+func (s *Service) checkReservation(ctx context.Context, c caller.Caller, b Bill, kind Kind, provider, id string) (Summary, error) {
 	dctx, cancel := context.WithTimeout(ctx, max(s.opts.DetailsTimeout, 2*time.Second))
 	defer cancel()
 	res, err := s.providers.Details(dctx, provider, []string{id}, ViewBasic)
 	if err != nil {
 		if ctx.Err() != nil {
 			return Summary{}, ctx.Err()
+		}
+		if errs.KindOf(err) == errs.InvalidArgument {
+			// The provider refused the one id we sent: it is not one of its ids.
+			return Summary{}, errs.Invalid("reservation_id", "is not a well-formed reservation id of provider %s", provider)
 		}
 		return Summary{}, errs.Unreachable(ReasonProviderUnavailable,
 			"provider %s cannot be reached; retry with the same request_id: %v", provider, err).WithCause(err)
@@ -333,11 +342,15 @@ func (s *Service) checkReservation(ctx context.Context, b Bill, kind Kind, provi
 	case LookupUnavailable:
 		return Summary{}, errs.Unreachable(ReasonProviderUnavailable, "provider %s: %s", provider, r.Error)
 	default:
-		return Summary{}, errs.Missing(ReasonReservationNotFound, "%s has no reservation %s", provider, id)
+		return Summary{}, reservationNotFound(provider, id)
 	}
 	sum := r.Summary
 	sum.Provider, sum.ReservationID = provider, id
 	switch {
+	case sum.CustomerID != b.CustomerID && !c.Privileged():
+		// A customer's bill is their own, so the reservation is someone else's: answered
+		// exactly like one that does not exist, so that AddBillItem is no existence oracle.
+		return Summary{}, reservationNotFound(provider, id)
 	case sum.Kind != 0 && sum.Kind != kind:
 		return Summary{}, errs.Invalid("kind", "reservation %s is of kind %d, not %d", id, sum.Kind, kind)
 	case sum.CustomerID != b.CustomerID:

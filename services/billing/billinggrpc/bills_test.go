@@ -143,7 +143,7 @@ func TestBillLifecycle(t *testing.T) {
 	e.add(t, other.GetId(), reservationv1.Kind_KIND_FLIGHT, flight)
 
 	// A cancelled bill is not paid (pay_test.go tests the pay saga itself).
-	_, err = e.customer.PayBill(ctx, &billingv1.PayBillRequest{BillId: b.GetId(), PaymentMethodId: "pm", RequestId: "p"})
+	_, err = e.customer.PayBill(ctx, &billingv1.PayBillRequest{BillId: b.GetId(), PaymentMethodId: "00000000-0000-4000-8000-000000000001", RequestId: "p"})
 	grpctest.WantReason(t, err, codes.FailedPrecondition, "BILL_NOT_PAYABLE")
 }
 
@@ -164,12 +164,16 @@ func TestAddItemChecksWithTheProvider(t *testing.T) {
 		return err
 	}
 	grpctest.WantReason(t, add(reservationv1.Kind_KIND_TRAIN, "no-such-reservation"), codes.NotFound, "RESERVATION_NOT_FOUND")
-	grpctest.WantReason(t, add(reservationv1.Kind_KIND_TRAIN, theirs), codes.FailedPrecondition, "RESERVATION_CUSTOMER_MISMATCH")
+	// Another customer's reservation is, to a customer, one that does not exist
+	// (TestOthersObjectsAreNotFound); an operator is told it is another customer's.
+	grpctest.WantReason(t, add(reservationv1.Kind_KIND_TRAIN, theirs), codes.NotFound, "RESERVATION_NOT_FOUND")
+	_, err := e.operator.AddBillItem(ctx, &billingv1.AddBillItemRequest{BillId: bill.GetId(), Kind: reservationv1.Kind_KIND_TRAIN, ReservationId: theirs})
+	grpctest.WantReason(t, err, codes.FailedPrecondition, "RESERVATION_CUSTOMER_MISMATCH")
 	grpctest.WantReason(t, add(reservationv1.Kind_KIND_TRAIN, cancelled), codes.FailedPrecondition, "RESERVATION_NOT_BILLABLE")
 	grpctest.WantReason(t, add(reservationv1.Kind_KIND_TRAIN, dollars), codes.FailedPrecondition, "CURRENCY_MISMATCH")
 	grpctest.WantField(t, add(reservationv1.Kind_KIND_BUS, mine), "kind") // a train is not a bus
-	if n := e.providers["booking"].Calls.Load(); n != 5 {
-		t.Errorf("provider calls = %d, want one per AddBillItem (5)", n)
+	if n := e.providers["booking"].Calls.Load(); n != 6 {
+		t.Errorf("provider calls = %d, want one per AddBillItem (6)", n)
 	}
 	if n := e.count(t, "bill_items"); n != 0 {
 		t.Fatalf("%d items after failed adds, want 0", n)
@@ -179,7 +183,7 @@ func TestAddItemChecksWithTheProvider(t *testing.T) {
 	}
 	grpctest.WantReason(t, add(reservationv1.Kind_KIND_TRAIN, mine), codes.AlreadyExists, "RESERVATION_ALREADY_BILLED")
 	second := e.openBill(t)
-	_, err := e.customer.AddBillItem(ctx, &billingv1.AddBillItemRequest{BillId: second.GetId(), Kind: reservationv1.Kind_KIND_TRAIN, ReservationId: mine})
+	_, err = e.customer.AddBillItem(ctx, &billingv1.AddBillItemRequest{BillId: second.GetId(), Kind: reservationv1.Kind_KIND_TRAIN, ReservationId: mine})
 	grpctest.WantCode(t, err, codes.AlreadyExists)
 	if n := e.count(t, "bill_items"); n != 1 {
 		t.Fatalf("%d items, want 1", n)
@@ -222,7 +226,7 @@ func TestAuthorization(t *testing.T) {
 	grpctest.WantCode(t, err, codes.PermissionDenied)
 	_, err = e.customer2.GetAccountStanding(ctx, &billingv1.GetAccountStandingRequest{CustomerId: "cust-1"})
 	grpctest.WantCode(t, err, codes.PermissionDenied)
-	_, err = e.customer2.PayBill(ctx, &billingv1.PayBillRequest{BillId: id, PaymentMethodId: "pm", RequestId: "r"})
+	_, err = e.customer2.PayBill(ctx, &billingv1.PayBillRequest{BillId: id, PaymentMethodId: "00000000-0000-4000-8000-000000000001", RequestId: "r"})
 	if code := grpcstatus.Code(err); code != codes.NotFound {
 		t.Fatalf("PayBill of another customer's bill: %v", err)
 	}

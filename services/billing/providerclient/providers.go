@@ -184,9 +184,13 @@ func isOutage(err error) bool {
 
 // describe turns a failed call's error into the short reason shown on the items. It reads
 // the status code rather than grpcerr.FromStatus's kind, which folds DEADLINE_EXCEEDED
-// into UNAVAILABLE: the panel tells a slow provider from a down one.
+// into UNAVAILABLE: the panel tells a slow provider from a down one. A refused id list
+// stays INVALID_ARGUMENT (kit/errs), so that AddBillItem can tell a reservation id the
+// provider cannot have from a provider that failed.
 func describe(err error) error {
 	switch st := status.Convert(err); st.Code() {
+	case codes.InvalidArgument:
+		return errs.Invalid("ids", "the provider refused the ids")
 	case codes.DeadlineExceeded:
 		return errors.New("provider deadline exceeded")
 	case codes.Unavailable:

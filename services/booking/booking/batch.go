@@ -28,18 +28,19 @@ const (
 // ActionOutcome is the outcome of a batch action on one id.
 type ActionOutcome int
 
-// The outcomes, numbered as waybill.reservation.v1.ReservationActionResult.Outcome.
+// The outcomes, numbered as waybill.reservation.v1.ReservationActionResult.Outcome (and
+// stored with idempotency keys, so the numbers never change). Booking never answers the
+// contract's OUTCOME_DENIED (3): another customer's reservation is ActionNotFound, as in
+// every other answer of booking.
 const (
 	// ActionOK means the action was done now, or the reservation was already in the wanted
 	// state and nothing changed.
-	ActionOK ActionOutcome = iota + 1
-	// ActionNotFound means no reservation has the id.
-	ActionNotFound
-	// ActionDenied means the caller may not act on the reservation.
-	ActionDenied
+	ActionOK ActionOutcome = 1
+	// ActionNotFound means no reservation the caller may act on has the id.
+	ActionNotFound ActionOutcome = 2
 	// ActionFailedPrecondition means the reservation's state does not allow the action;
 	// ActionResult.Reason says why.
-	ActionFailedPrecondition
+	ActionFailedPrecondition ActionOutcome = 4
 )
 
 // ActionResult is the outcome of a batch action for one requested id.
@@ -48,11 +49,11 @@ type ActionResult struct {
 	ID string `json:"id"`
 	// Outcome is what happened.
 	Outcome ActionOutcome `json:"outcome"`
-	// Status is the main status after the action; unspecified when not found or denied.
+	// Status is the main status after the action; unspecified when not found.
 	Status Status `json:"status,omitempty"`
 	// Reason is a machine-readable reason for ActionFailedPrecondition.
 	Reason string `json:"reason,omitempty"`
-	// Version is the reservation's version after the action; 0 when not found or denied.
+	// Version is the reservation's version after the action; 0 when not found.
 	Version int64 `json:"version,omitempty"`
 }
 
@@ -157,7 +158,7 @@ func validateBatch(provider string, ids []string) *errs.Violations {
 	v.Check(provider == "" || provider == ProviderName, "provider", "must be %q or empty", ProviderName)
 	v.Check(len(ids) >= 1 && len(ids) <= MaxActionBatch, "ids", "must hold 1 to %d ids, got %d", MaxActionBatch, len(ids))
 	for i, id := range ids {
-		v.Check(id != "", "ids["+itoa(i)+"]", "must not be empty")
+		checkIDTo(&v, "ids["+itoa(i)+"]", id)
 	}
 	return &v
 }
@@ -192,8 +193,7 @@ func (s *Service) batch(ctx context.Context, c caller.Caller, key idempotency.Ke
 				continue
 			}
 			if !c.MayAccess(r.CustomerID) {
-				done[id] = ActionResult{Outcome: ActionDenied}
-				continue
+				continue // answered as not found
 			}
 			ch, err := fn(r, now)
 			if err != nil {

@@ -63,6 +63,11 @@ const (
 	MaxReason      = 500
 	MaxPolicyRules = 10
 	MaxNotice      = 366 * 24 * time.Hour
+	// SaleDays is how far ahead booking sells: departures leave, and stays check in, at
+	// most this many days from today; later dates fail with INVALID_ARGUMENT.
+	SaleDays = 731
+	// MaxJourney is the longest a departure may take from departure to arrival.
+	MaxJourney = 7 * 24 * time.Hour
 	// DefaultCheckInHour and DefaultCheckOutHour apply when a property leaves them 0.
 	DefaultCheckInHour  = 15
 	DefaultCheckOutHour = 11
@@ -200,6 +205,7 @@ func ValidateDeparture(d *Departure, now time.Time, prefix string) error {
 	v.Check(d.Mode.Valid(), prefix+".mode", "must be FLIGHT, TRAIN or BUS")
 	validateSchedule(&v, d, prefix)
 	v.Check(!d.DepartureTime.IsZero() && d.DepartureTime.After(now), prefix+".departure_time", "must be in the future")
+	v.Check(!saleHorizon(now).Before(d.DepartureTime), prefix+".departure_time", "must be at most %d days ahead", SaleDays)
 	v.Check(runeLen(d.Origin, 1, 16), prefix+".origin", "must be 1 to 16 characters")
 	v.Check(runeLen(d.Destination, 1, 16), prefix+".destination", "must be 1 to 16 characters")
 	v.Check(d.Origin != d.Destination, prefix+".destination", "must differ from origin")
@@ -215,7 +221,11 @@ func validateSchedule(v *errs.Violations, d *Departure, prefix string) {
 	v.Check(runeLen(d.Number, 1, 32), prefix+".number", "must be 1 to 32 characters")
 	v.Check(!d.DepartureTime.IsZero(), prefix+".departure_time", "is required")
 	v.Check(!d.ArrivalTime.IsZero() && d.ArrivalTime.After(d.DepartureTime), prefix+".arrival_time", "must be after departure_time")
+	v.Check(d.ArrivalTime.Sub(d.DepartureTime) <= MaxJourney, prefix+".arrival_time", "must be at most %v after departure_time", MaxJourney)
 }
+
+// saleHorizon is the latest departure time booking accepts at now.
+func saleHorizon(now time.Time) time.Time { return now.AddDate(0, 0, SaleDays) }
 
 func validateFareClasses(v *errs.Violations, fcs []FareClass, field string) {
 	v.Check(len(fcs) >= 1 && len(fcs) <= MaxFareClasses, field, "must hold 1 to %d fare classes", MaxFareClasses)

@@ -89,11 +89,8 @@ func (s *Service) GetDeparture(ctx context.Context, c caller.Caller, id string) 
 	if err := requireCaller(c); err != nil {
 		return nil, err
 	}
-	if id == "" {
-		return nil, errs.Invalid("departure_id", "is required")
-	}
-	if !ValidID(id) {
-		return nil, errs.Missing("", "departure %s does not exist", id)
+	if err := checkID("departure_id", id); err != nil {
+		return nil, err
 	}
 	d, err := s.store.GetDeparture(ctx, id)
 	if err != nil {
@@ -130,8 +127,8 @@ func checkUpdate(c caller.Caller, id, idField string, paths, allowed []string, r
 	if err := requireOperator(c); err != nil {
 		return err
 	}
-	if id == "" {
-		return errs.Invalid(idField, "is required")
+	if err := checkID(idField, id); err != nil {
+		return err
 	}
 	if len(paths) == 0 {
 		return errs.Invalid("update_mask", "must name at least one field")
@@ -152,9 +149,6 @@ func (s *Service) UpdateDeparture(ctx context.Context, c caller.Caller, in *Depa
 	if err := checkUpdate(c, in.ID, "departure.id", paths, departurePaths, requestID); err != nil {
 		return nil, err
 	}
-	if !ValidID(in.ID) {
-		return nil, errs.Missing("", "departure %s does not exist", in.ID)
-	}
 	now := s.now()
 	// Validate the new values before touching the database.
 	var v errs.Violations
@@ -166,6 +160,7 @@ func (s *Service) UpdateDeparture(ctx context.Context, c caller.Caller, in *Depa
 	}
 	if slices.Contains(paths, "departure_time") {
 		v.Check(in.DepartureTime.After(now), "departure.departure_time", "must be in the future")
+		v.Check(!saleHorizon(now).Before(in.DepartureTime), "departure.departure_time", "must be at most %d days ahead", SaleDays)
 	}
 	if slices.Contains(paths, "fare_classes") {
 		validateFareClasses(&v, in.FareClasses, "departure.fare_classes")
@@ -209,6 +204,9 @@ func (s *Service) UpdateDeparture(ctx context.Context, c caller.Caller, in *Depa
 		if !d.ArrivalTime.After(d.DepartureTime) {
 			return false, errs.Invalid("departure.arrival_time", "must be after departure_time")
 		}
+		if d.ArrivalTime.Sub(d.DepartureTime) > MaxJourney {
+			return false, errs.Invalid("departure.arrival_time", "must be at most %v after departure_time", MaxJourney)
+		}
 		d.UpdateTime = now
 		d.Version++
 		return !d.DepartureTime.Equal(oldDep) || !d.ArrivalTime.Equal(oldArr), nil
@@ -251,31 +249,25 @@ func findFareClass(fcs []FareClass, name string) (FareClass, bool) {
 }
 
 // checkWithdrawal is what cancelling a departure or closing a property checks first:
-// the caller is an operator, the id (idField) is set, the reason and request id are
-// well formed; an id that cannot exist is NOT_FOUND (what names the resource).
-func checkWithdrawal(c caller.Caller, what, id, idField, reason, requestID string) error {
+// the caller is an operator, the id (idField) is a UUID, the reason and request id are
+// well formed.
+func checkWithdrawal(c caller.Caller, id, idField, reason, requestID string) error {
 	if err := requireOperator(c); err != nil {
 		return err
 	}
 	var v errs.Violations
-	v.Check(id != "", idField, "is required")
+	checkIDTo(&v, idField, id)
 	v.Check(runeLen(reason, 1, MaxReason), "reason", "must be 1 to %d characters", MaxReason)
 	if err := v.Err(); err != nil {
 		return err
 	}
-	if err := idempotency.CheckRequestID(requestID, false); err != nil {
-		return err
-	}
-	if !ValidID(id) {
-		return errs.Missing("", "%s %s does not exist", what, id)
-	}
-	return nil
+	return idempotency.CheckRequestID(requestID, false)
 }
 
 // CancelDeparture cancels a SCHEDULED departure and all its HELD and CONFIRMED
 // reservations with a full refund; operators only.
 func (s *Service) CancelDeparture(ctx context.Context, c caller.Caller, id, reason, requestID string) (*Departure, int, error) {
-	if err := checkWithdrawal(c, "departure", id, "departure_id", reason, requestID); err != nil {
+	if err := checkWithdrawal(c, id, "departure_id", reason, requestID); err != nil {
 		return nil, 0, err
 	}
 	now := s.now()
@@ -331,6 +323,7 @@ func (s *Service) SearchDepartures(ctx context.Context, c caller.Caller, q Depar
 	v.Check(q.Origin != q.Destination, "destination", "must differ from origin")
 	v.Check(q.Date.Valid(), "date", "must be a valid date")
 	v.Check(!q.Date.Valid() || !q.Date.Before(earliestToday(now)), "date", "must be today or later")
+	v.Check(!q.Date.Valid() || !latestSaleDate(now).Before(q.Date), "date", "must be at most %d days ahead", SaleDays)
 	v.Check(q.Mode == ModeUnspecified || q.Mode.Valid(), "mode", "must be a defined mode")
 	v.Check(passengers >= 0 && passengers <= 9, "passengers", "must be 1 to 9")
 	if err := v.Err(); err != nil {
@@ -401,11 +394,8 @@ func (s *Service) GetProperty(ctx context.Context, c caller.Caller, id string) (
 	if err := requireCaller(c); err != nil {
 		return nil, err
 	}
-	if id == "" {
-		return nil, errs.Invalid("property_id", "is required")
-	}
-	if !ValidID(id) {
-		return nil, errs.Missing("", "property %s does not exist", id)
+	if err := checkID("property_id", id); err != nil {
+		return nil, err
 	}
 	return s.store.GetProperty(ctx, id)
 }
@@ -458,9 +448,6 @@ func (s *Service) UpdateProperty(ctx context.Context, c caller.Caller, in *Prope
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if !ValidID(in.ID) {
-		return nil, errs.Missing("", "property %s does not exist", in.ID)
-	}
 	now := s.now()
 	key := requestKey(c, opUpdateProperty, requestID, in.ID, strings.Join(paths, ","), digest(in))
 	today := func(p *Property) Date { return DateOf(now.In(p.Location())) }
@@ -498,7 +485,7 @@ func (s *Service) UpdateProperty(ctx context.Context, c caller.Caller, in *Prope
 // CloseProperty closes an ACTIVE property and cancels its HELD and CONFIRMED reservations
 // with a full refund; operators only.
 func (s *Service) CloseProperty(ctx context.Context, c caller.Caller, id, reason, requestID string) (*Property, int, error) {
-	if err := checkWithdrawal(c, "property", id, "property_id", reason, requestID); err != nil {
+	if err := checkWithdrawal(c, id, "property_id", reason, requestID); err != nil {
 		return nil, 0, err
 	}
 	now := s.now()
@@ -532,7 +519,7 @@ func (s *Service) SearchStays(ctx context.Context, c caller.Caller, q StaySearch
 	now := s.now()
 	var v errs.Violations
 	v.Check(cityRE.MatchString(q.City), "city", "must be 1 to 64 lower-case letters, digits or -")
-	validateStayDates(&v, q.CheckIn, q.CheckOut, earliestToday(now), "check_in_date", "check_out_date")
+	validateStayDates(&v, q.CheckIn, q.CheckOut, now, "check_in_date", "check_out_date")
 	v.Check(guests >= 0 && guests <= 40, "guests", "must be 1 to 40")
 	v.Check(rooms >= 0 && rooms <= 9, "rooms", "must be 1 to 9")
 	if err := v.Err(); err != nil {
@@ -577,12 +564,20 @@ func (s *Service) SearchStays(ctx context.Context, c caller.Caller, q StaySearch
 	return cut(pq, offers, func(o StayOffer) NameCursor { return NameCursor{Name: o.Property.Name, ID: o.Property.ID} }), nil
 }
 
-// validateStayDates checks a stay's dates against the earliest allowed check-in date.
-func validateStayDates(v *errs.Violations, in, out, earliest Date, inField, outField string) {
+// latestSaleDate is the latest date that is at most SaleDays ahead somewhere on Earth
+// (UTC+14), so that a date is refused as too far ahead only when it is everywhere.
+func latestSaleDate(now time.Time) Date {
+	return DateOf(now.UTC().Add(14 * time.Hour)).AddDays(SaleDays)
+}
+
+// validateStayDates checks a stay's dates at now: the check-in date from today to the sale
+// horizon, the check-out date 1 to 30 nights later.
+func validateStayDates(v *errs.Violations, in, out Date, now time.Time, inField, outField string) {
 	v.Check(in.Valid(), inField, "must be a valid date")
 	v.Check(out.Valid(), outField, "must be a valid date")
 	if in.Valid() && out.Valid() {
-		v.Check(!in.Before(earliest), inField, "must be today or later")
+		v.Check(!in.Before(earliestToday(now)), inField, "must be today or later")
+		v.Check(!latestSaleDate(now).Before(in), inField, "must be at most %d days ahead", SaleDays)
 		n := in.DaysUntil(out)
 		v.Check(n >= 1 && n <= 30, outField, "must be 1 to 30 nights after %s", inField)
 	}

@@ -74,7 +74,7 @@ func (h *HoldRequest) validate(now time.Time) error {
 		v.Check(h.Stay.PropertyID != "", "reservation.stay.property_id", "is required")
 		v.Check(h.Stay.PropertyID == "" || ValidID(h.Stay.PropertyID), "reservation.stay.property_id", "must be a UUID")
 		v.Check(identRE.MatchString(h.Stay.RoomType), "reservation.stay.room_type", "must be 1 to 32 lower-case letters, digits, _ or -")
-		validateStayDates(&v, h.Stay.CheckIn, h.Stay.CheckOut, earliestToday(now), "reservation.stay.check_in_date", "reservation.stay.check_out_date")
+		validateStayDates(&v, h.Stay.CheckIn, h.Stay.CheckOut, now, "reservation.stay.check_in_date", "reservation.stay.check_out_date")
 		v.Check(h.Stay.GuestCount >= 1, "reservation.stay.guest_count", "must be at least quantity")
 		v.Check(h.Stay.GuestCount <= 0 || h.Stay.GuestCount >= h.Quantity, "reservation.stay.guest_count", "must be at least quantity")
 	}
@@ -105,7 +105,7 @@ func (s *Service) CreateReservation(ctx context.Context, c caller.Caller, h Hold
 	case c.Privileged() && h.CustomerID == "":
 		return nil, errs.Invalid("reservation.customer_id", "is required for operators and services")
 	case !c.MayAccess(h.CustomerID):
-		return nil, errs.Denied("", "customer %s may not hold for customer %s", c.Subject, h.CustomerID)
+		return nil, errs.NotSettable("reservation.customer_id", "a customer may hold only for themselves")
 	}
 	now := s.now()
 	if err := h.validate(now); err != nil {
@@ -268,11 +268,8 @@ func (s *Service) GetReservation(ctx context.Context, c caller.Caller, id string
 	if err := requireCaller(c); err != nil {
 		return nil, err
 	}
-	if id == "" {
-		return nil, errs.Invalid("reservation_id", "is required")
-	}
-	if !ValidID(id) {
-		return nil, reservationNotFound(id)
+	if err := checkID("reservation_id", id); err != nil {
+		return nil, err
 	}
 	r, err := s.store.GetReservation(ctx, id)
 	if err != nil {
@@ -314,15 +311,18 @@ func (s *Service) ListReservations(ctx context.Context, c caller.Caller, f Reser
 		v.Check(st.Valid(), "statuses["+itoa(i)+"]", "must be a defined status")
 	}
 	v.Check(f.Kind == KindUnspecified || f.Kind >= KindFlight && f.Kind <= KindStay, "kind", "must be a booking kind")
+	if f.DepartureID != "" {
+		checkIDTo(&v, "departure_id", f.DepartureID)
+	}
+	if f.PropertyID != "" {
+		checkIDTo(&v, "property_id", f.PropertyID)
+	}
 	if err := v.Err(); err != nil {
 		return none, err
 	}
 	q, err := readPage[TimeCursor](pageSize, pageToken, f.CustomerID, f.Statuses, f.Kind, f.DepartureID, f.PropertyID)
 	if err != nil {
 		return none, err
-	}
-	if (f.DepartureID != "" && !ValidID(f.DepartureID)) || (f.PropertyID != "" && !ValidID(f.PropertyID)) {
-		return none, nil
 	}
 	f.After, f.Limit = q.after, q.limit+1
 	rs, err := s.store.ListReservations(ctx, f)
@@ -332,30 +332,25 @@ func (s *Service) ListReservations(ctx context.Context, c caller.Caller, f Reser
 	return cut(q, rs, func(r *Reservation) TimeCursor { return TimeCursor{Time: r.CreateTime, ID: r.ID} }), nil
 }
 
-// mutate runs a change on one reservation for c, refusing other customers'
-// reservations. params are the change's parameters besides the id, for the idempotency
-// key of requestID.
-func (s *Service) mutate(ctx context.Context, c caller.Caller, id, op, requestID string, params []string, fn func(r *Reservation, now time.Time) (Change, error)) (*Reservation, error) {
+// mutate runs a change on one reservation for c; another customer's reservation is
+// NOT_FOUND, exactly as one that does not exist, so that changes are no existence oracle.
+// idField names the id in the request; params are the change's parameters besides the
+// id, for the idempotency key of requestID.
+func (s *Service) mutate(ctx context.Context, c caller.Caller, idField, id, op, requestID string, params []string, fn func(r *Reservation, now time.Time) (Change, error)) (*Reservation, error) {
 	if err := requireCaller(c); err != nil {
 		return nil, err
 	}
-	if id == "" {
-		return nil, errs.Invalid("reservation_id", "is required")
+	if err := checkID(idField, id); err != nil {
+		return nil, err
 	}
 	if err := idempotency.CheckRequestID(requestID, false); err != nil {
 		return nil, err
 	}
-	if !ValidID(id) {
-		return nil, reservationNotFound(id)
-	}
 	now := s.now()
-	denied := func() error {
-		return errs.Denied("", "reservation %s belongs to another customer", id)
-	}
 	key := requestKey(c, op, requestID, append([]string{id}, params...)...)
 	r, err := s.store.UpdateReservation(ctx, id, key, func(r *Reservation) (Change, error) {
 		if !c.MayAccess(r.CustomerID) {
-			return Change{}, denied()
+			return Change{}, reservationNotFound(id)
 		}
 		return fn(r, now)
 	})
@@ -363,14 +358,14 @@ func (s *Service) mutate(ctx context.Context, c caller.Caller, id, op, requestID
 		return nil, err
 	}
 	if !c.MayAccess(r.CustomerID) {
-		return nil, denied()
+		return nil, reservationNotFound(id)
 	}
 	return r, nil
 }
 
 // ConfirmReservation turns a HELD reservation's held units into sold ones.
 func (s *Service) ConfirmReservation(ctx context.Context, c caller.Caller, id, requestID string) (*Reservation, error) {
-	return s.mutate(ctx, c, id, opConfirm, requestID, nil, func(r *Reservation, now time.Time) (Change, error) {
+	return s.mutate(ctx, c, "reservation_id", id, opConfirm, requestID, nil, func(r *Reservation, now time.Time) (Change, error) {
 		return r.Confirm(now, c.Subject)
 	})
 }
@@ -381,7 +376,7 @@ func (s *Service) CancelReservation(ctx context.Context, c caller.Caller, id, re
 	if !runeLen(reason, 0, MaxReason) {
 		return nil, errs.Invalid("reason", "must be at most %d characters", MaxReason)
 	}
-	return s.mutate(ctx, c, id, opCancel, requestID, []string{reason}, func(r *Reservation, now time.Time) (Change, error) {
+	return s.mutate(ctx, c, "reservation_id", id, opCancel, requestID, []string{reason}, func(r *Reservation, now time.Time) (Change, error) {
 		return r.Cancel(now, c.Subject, reason, c.Role == caller.Operator)
 	})
 }
@@ -397,14 +392,14 @@ func (s *Service) CancellationQuote(ctx context.Context, c caller.Caller, id str
 
 // CheckInReservation checks a CONFIRMED reservation in within its window.
 func (s *Service) CheckInReservation(ctx context.Context, c caller.Caller, id, requestID string) (*Reservation, error) {
-	return s.mutate(ctx, c, id, opCheckIn, requestID, nil, func(r *Reservation, now time.Time) (Change, error) {
+	return s.mutate(ctx, c, "reservation_id", id, opCheckIn, requestID, nil, func(r *Reservation, now time.Time) (Change, error) {
 		return r.CheckIn(now, c.Subject)
 	})
 }
 
 // CheckOutReservation checks a CHECKED_IN stay out.
 func (s *Service) CheckOutReservation(ctx context.Context, c caller.Caller, id, requestID string) (*Reservation, error) {
-	return s.mutate(ctx, c, id, opCheckOut, requestID, nil, func(r *Reservation, now time.Time) (Change, error) {
+	return s.mutate(ctx, c, "reservation_id", id, opCheckOut, requestID, nil, func(r *Reservation, now time.Time) (Change, error) {
 		return r.CheckOut(now, c.Subject)
 	})
 }
@@ -414,15 +409,15 @@ func (s *Service) SetSubStatus(ctx context.Context, c caller.Caller, id, subStat
 	if !runeLen(subStatus, 0, MaxSubStatus) {
 		return nil, errs.Invalid("sub_status", "must be at most %d characters", MaxSubStatus)
 	}
-	return s.mutate(ctx, c, id, opSetSubStatus, requestID, []string{subStatus}, func(r *Reservation, now time.Time) (Change, error) {
+	return s.mutate(ctx, c, "reservation_id", id, opSetSubStatus, requestID, []string{subStatus}, func(r *Reservation, now time.Time) (Change, error) {
 		return r.SetSubStatus(subStatus, now)
 	})
 }
 
 // UpdateReservation changes the fields named in paths; only "travelers" may change.
 func (s *Service) UpdateReservation(ctx context.Context, c caller.Caller, id string, version int64, travelers []string, paths []string, requestID string) (*Reservation, error) {
-	if id == "" {
-		return nil, errs.Invalid("reservation.id", "is required")
+	if err := checkID("reservation.id", id); err != nil {
+		return nil, err
 	}
 	if len(paths) != 1 || paths[0] != "travelers" {
 		return nil, errs.Invalid("update_mask", "must be exactly [\"travelers\"]")
@@ -433,7 +428,7 @@ func (s *Service) UpdateReservation(ctx context.Context, c caller.Caller, id str
 		}
 	}
 	params := append([]string{strconv.FormatInt(version, 10)}, travelers...)
-	return s.mutate(ctx, c, id, opUpdateReservation, requestID, params, func(r *Reservation, now time.Time) (Change, error) {
+	return s.mutate(ctx, c, "reservation.id", id, opUpdateReservation, requestID, params, func(r *Reservation, now time.Time) (Change, error) {
 		if version != 0 && version != r.Version {
 			return Change{}, errVersion("reservation", id, r.Version, version)
 		}
@@ -444,11 +439,11 @@ func (s *Service) UpdateReservation(ctx context.Context, c caller.Caller, id str
 // DetailStatus is the outcome of one id of a details batch.
 type DetailStatus int
 
-// The detail outcomes.
+// The detail outcomes. Another customer's reservation is DetailNotFound, exactly as one
+// that does not exist: a batch is no existence oracle.
 const (
 	DetailFound DetailStatus = iota + 1
 	DetailNotFound
-	DetailDenied
 )
 
 // DetailResult is the answer for one requested id.
@@ -459,7 +454,7 @@ type DetailResult struct {
 }
 
 // Details answers a batch of up to MaxDetailsBatch ids with one store query, in request
-// order: found, not found, or denied for another customer's reservation.
+// order: found, or not found (also for another customer's reservation).
 func (s *Service) Details(ctx context.Context, c caller.Caller, provider string, ids []string) ([]DetailResult, error) {
 	if err := requireCaller(c); err != nil {
 		return nil, err
@@ -472,14 +467,16 @@ func (s *Service) Details(ctx context.Context, c caller.Caller, provider string,
 	}
 	lookup := make([]string, 0, len(ids))
 	seen := make(map[string]bool, len(ids))
+	var v errs.Violations
 	for i, id := range ids {
-		if id == "" {
-			return nil, errs.Invalid("ids["+itoa(i)+"]", "must not be empty")
+		checkIDTo(&v, "ids["+itoa(i)+"]", id)
+		if n := normalizeID(id); ValidID(n) && !seen[n] {
+			seen[n] = true
+			lookup = append(lookup, n)
 		}
-		if ValidID(id) && !seen[id] {
-			seen[id] = true
-			lookup = append(lookup, id)
-		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	byID := make(map[string]*Reservation, len(lookup))
 	if len(lookup) > 0 {
@@ -495,10 +492,8 @@ func (s *Service) Details(ctx context.Context, c caller.Caller, provider string,
 	for i, id := range ids {
 		r := byID[normalizeID(id)]
 		switch {
-		case r == nil:
+		case r == nil, !c.MayAccess(r.CustomerID):
 			out[i] = DetailResult{ID: id, Status: DetailNotFound}
-		case !c.MayAccess(r.CustomerID):
-			out[i] = DetailResult{ID: id, Status: DetailDenied}
 		default:
 			out[i] = DetailResult{ID: id, Status: DetailFound, Reservation: r}
 		}

@@ -366,8 +366,6 @@ func actionResultsOut(rs []booking.ActionResult) []*reservationv1.ReservationAct
 			res.Outcome = reservationv1.ReservationActionResult_OUTCOME_OK
 		case booking.ActionNotFound:
 			res.Outcome = reservationv1.ReservationActionResult_OUTCOME_NOT_FOUND
-		case booking.ActionDenied:
-			res.Outcome = reservationv1.ReservationActionResult_OUTCOME_DENIED
 		case booking.ActionFailedPrecondition:
 			res.Outcome = reservationv1.ReservationActionResult_OUTCOME_FAILED_PRECONDITION
 		}

@@ -26,8 +26,6 @@ func (s *providerServer) GetReservationDetails(ctx context.Context, req *reserva
 		case booking.DetailFound:
 			out.Status = reservationv1.ReservationResult_STATUS_FOUND
 			out.Details = detailsOut(r.Reservation, req.GetView())
-		case booking.DetailDenied:
-			out.Status = reservationv1.ReservationResult_STATUS_DENIED
 		default:
 			out.Status = reservationv1.ReservationResult_STATUS_NOT_FOUND
 		}

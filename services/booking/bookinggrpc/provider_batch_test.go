@@ -101,7 +101,7 @@ func TestBatchConfirm(t *testing.T) {
 	before := e.fareClass(t, d.GetId(), "economy")
 
 	ids := []string{
-		held.GetId(), confirmed.GetId(), expired.GetId(), booking.NewID(), "not-a-uuid", cancelled.GetId(),
+		held.GetId(), confirmed.GetId(), expired.GetId(), booking.NewID(), booking.NewID(), cancelled.GetId(),
 		stay.GetId(), theirs.GetReservation().GetId(), lapsed.GetId(), held.GetId(),
 	}
 	req := &reservationv1.ConfirmReservationsRequest{Provider: "booking", Ids: ids, RequestId: "pay-1", Reference: "bill:42"}
@@ -320,6 +320,7 @@ func TestBatchBadInput(t *testing.T) {
 		{"no ids", "booking", nil, "r", "ids"},
 		{"too many ids", "booking", over, "r", "ids"},
 		{"empty id", "booking", []string{id, ""}, "r", "ids[1]"},
+		{"malformed id", "booking", []string{id, "not-a-uuid"}, "r", "ids[1]"},
 		{"no request id", "booking", []string{id}, "", "request_id"},
 		{"long request id", "booking", []string{id}, long, "request_id"},
 		{"wrong provider", "trip", []string{id}, "r", "provider"},

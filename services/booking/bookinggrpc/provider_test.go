@@ -15,8 +15,9 @@ import (
 
 const detailsMethod = "/waybill.reservation.v1.ReservationProviderService/GetReservationDetails"
 
-// TestBatchDetails: 500 ids in one query, in request order, with found / not found /
-// denied per id; more than 500 is INVALID_ARGUMENT.
+// TestBatchDetails: 500 ids in one query, in request order, found or not found per id
+// (another customer's reservation is not found); more than 500, or a malformed id, is
+// INVALID_ARGUMENT.
 func TestBatchDetails(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -30,7 +31,7 @@ func TestBatchDetails(t *testing.T) {
 	}
 
 	ids := make([]string, 0, booking.MaxDetailsBatch)
-	ids = append(ids, mine[0], theirs.GetReservation().GetId(), mine[1], "not-a-uuid", mine[0])
+	ids = append(ids, mine[0], theirs.GetReservation().GetId(), mine[1], booking.NewID(), mine[0])
 	for len(ids) < booking.MaxDetailsBatch {
 		ids = append(ids, booking.NewID())
 	}
@@ -47,7 +48,7 @@ func TestBatchDetails(t *testing.T) {
 		t.Fatalf("%d results for %d ids", len(res), len(ids))
 	}
 	want := []reservationv1.ReservationResult_Status{
-		reservationv1.ReservationResult_STATUS_FOUND, reservationv1.ReservationResult_STATUS_DENIED,
+		reservationv1.ReservationResult_STATUS_FOUND, reservationv1.ReservationResult_STATUS_NOT_FOUND,
 		reservationv1.ReservationResult_STATUS_FOUND, reservationv1.ReservationResult_STATUS_NOT_FOUND,
 		reservationv1.ReservationResult_STATUS_FOUND,
 	}
@@ -88,6 +89,8 @@ func TestBatchDetails(t *testing.T) {
 	_, err = e.provOps.GetReservationDetails(grpctest.Context(t), &reservationv1.GetReservationDetailsRequest{})
 	grpctest.WantField(t, err, "ids")
 	_, err = e.provOps.GetReservationDetails(grpctest.Context(t), &reservationv1.GetReservationDetailsRequest{Ids: []string{mine[0], ""}})
+	grpctest.WantField(t, err, "ids[1]")
+	_, err = e.provOps.GetReservationDetails(grpctest.Context(t), &reservationv1.GetReservationDetailsRequest{Ids: []string{mine[0], "not-a-uuid"}})
 	grpctest.WantField(t, err, "ids[1]")
 	_, err = e.provOps.GetReservationDetails(grpctest.Context(t), &reservationv1.GetReservationDetailsRequest{Provider: "trip", Ids: ids[:1]})
 	grpctest.WantField(t, err, "provider")

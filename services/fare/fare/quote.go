@@ -75,6 +75,9 @@ func (in InventoryQuoteInput) Validate(now time.Time) (nights, loadBps int32, er
 		if in.CheckIn.Time().Before(earliest) {
 			return 0, 0, errs.Invalid("check_in_date", "%s is in the past", in.CheckIn)
 		}
+		if in.CheckIn.Time().After(earliest.AddDate(0, 0, MaxAdvanceDays+1)) {
+			return 0, 0, errs.Invalid("check_in_date", "must be at most %d days ahead", MaxAdvanceDays)
+		}
 		days := in.CheckOut.Time().Sub(in.CheckIn.Time()) / (24 * time.Hour)
 		if days < 1 || days > MaxNights {
 			return 0, 0, errs.Invalid("check_out_date", "must be 1 to %d nights after check_in_date", MaxNights)

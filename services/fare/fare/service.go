@@ -82,8 +82,8 @@ func idempotencyKey(method string, c caller.Caller, requestID string, params any
 // GetRateCard returns version of card id, or the version in effect now for version 0,
 // and the latest version number.
 func (s *Service) GetRateCard(ctx context.Context, id string, version int64) (RateCard, int64, error) {
-	if id == "" {
-		return RateCard{}, 0, errs.Invalid("rate_card_id", "is required")
+	if err := checkID("rate_card_id", id); err != nil {
+		return RateCard{}, 0, err
 	}
 	if version < 0 {
 		return RateCard{}, 0, errs.Invalid("version", "must be 0 (in effect now) or 1 or more, got %d", version)
@@ -136,8 +136,8 @@ func (s *Service) UpdateRateCard(ctx context.Context, c caller.Caller, patch Rat
 	if err := mayWrite(c); err != nil {
 		return RateCard{}, err
 	}
-	if patch.ID == "" {
-		return RateCard{}, errs.Invalid("rate_card.id", "is required")
+	if err := checkID("rate_card.id", patch.ID); err != nil {
+		return RateCard{}, err
 	}
 	if patch.Version < 0 {
 		return RateCard{}, errs.Invalid("rate_card.version", "must be 0 or the latest version, got %d", patch.Version)
@@ -174,8 +174,8 @@ func (s *Service) ListRateCardVersions(ctx context.Context, id, pageToken string
 	if err != nil {
 		return nil, "", err
 	}
-	if id == "" {
-		return nil, "", errs.Invalid("rate_card_id", "is required")
+	if err := checkID("rate_card_id", id); err != nil {
+		return nil, "", err
 	}
 	filter := page.Fingerprint("ListRateCardVersions", id)
 	var before int64

@@ -19,6 +19,9 @@ const (
 	// MinRadiusMeters and MaxRadiusMeters bound a zone's circle.
 	MinRadiusMeters = 100
 	MaxRadiusMeters = 50000
+	// MaxSurgeDuration is how far ahead a surge's expire time may lie; a surge meant to
+	// last longer leaves it unset and is ended by a later SetSurge.
+	MaxSurgeDuration = 366 * 24 * time.Hour
 )
 
 // GeoPoint is a point on Earth in degrees. Coordinates only decide which zone contains a
@@ -166,8 +169,8 @@ func ValidateSurge(s Surge, now time.Time) error {
 	if !s.ExpireTime.IsZero() && !s.ExpireTime.After(now) {
 		return errs.Invalid(f+".expire_time", "must be in the future")
 	}
-	if s.ExpireTime.Year() > 9999 {
-		return errs.Invalid(f+".expire_time", "must be before the year 10000")
+	if s.ExpireTime.After(now.Add(MaxSurgeDuration)) {
+		return errs.Invalid(f+".expire_time", "must be at most %d days ahead; leave it unset for a surge until changed", MaxSurgeDuration/(24*time.Hour))
 	}
 	if !utf8.ValidString(s.Reason) {
 		return errs.Invalid(f+".reason", "must be valid UTF-8")

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/ids"
 	"github.com/waybill/waybill/kit/money"
 )
 
@@ -31,7 +32,24 @@ const (
 	// accepted (as "now"), so that a client whose clock is a little behind, or that sends
 	// its own "now", is not refused.
 	EffectiveTimeSkew = time.Minute
+	// MaxEffectiveAhead is how far ahead a rate card version may be scheduled.
+	MaxEffectiveAhead = 5 * 366 * 24 * time.Hour
+	// MaxAdvanceDays is how many days ahead of today (UTC) a stay may be quoted: beyond
+	// anything booking sells, whose sale horizon is about two years.
+	MaxAdvanceDays = 3 * 366
 )
+
+// checkID checks a required id of a request, named field: empty, or anything but a UUID
+// (the only ids fare mints), fails with INVALID_ARGUMENT naming field.
+func checkID(field, id string) error {
+	if id == "" {
+		return errs.Invalid(field, "is required")
+	}
+	if !ids.ValidUUID(id) {
+		return errs.Invalid(field, "must be a UUID")
+	}
+	return nil
+}
 
 // ValidateProductKey checks a key; field is the key's path in the request.
 func ValidateProductKey(field string, k ProductKey) error {
@@ -171,8 +189,8 @@ func NormalizeRateCard(c *RateCard, now time.Time) error {
 		return errs.Invalid(f+".effective_time", "must not be in the past")
 	case c.EffectiveTime.Before(now):
 		c.EffectiveTime = now
-	case c.EffectiveTime.Year() > 9999:
-		return errs.Invalid(f+".effective_time", "must be before the year 10000")
+	case c.EffectiveTime.After(now.Add(MaxEffectiveAhead)):
+		return errs.Invalid(f+".effective_time", "must be at most 5 years ahead")
 	}
 	if n := utf8.RuneCountInString(c.Description); n > MaxDescriptionLength {
 		return errs.Invalid(f+".description", "at most %d characters, got %d", MaxDescriptionLength, n)

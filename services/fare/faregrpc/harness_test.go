@@ -24,6 +24,7 @@ type harness struct {
 	operator farev1.FareServiceClient
 	service  farev1.FareServiceClient
 	customer farev1.FareServiceClient
+	driver   farev1.FareServiceClient
 	anon     farev1.FareServiceClient
 }
 
@@ -36,6 +37,7 @@ func start(t testing.TB) *harness {
 		operator: client(auth.Identity{Subject: "ops-anna", Role: auth.RoleOperator}),
 		service:  client(auth.Identity{Subject: "booking", Role: auth.RoleService}),
 		customer: client(auth.Identity{Subject: "cust-1", Role: auth.RoleCustomer}),
+		driver:   client(auth.Identity{Subject: "drv-1", Role: auth.RoleDriver}),
 		anon:     client(auth.Identity{}),
 	}
 }

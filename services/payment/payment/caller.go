@@ -41,11 +41,23 @@ func listCustomer(c caller.Caller, asked string) (string, error) {
 	return "", errs.Denied("", "customers may only list their own resources")
 }
 
-// visibleMethod returns m as c may see it: the processor token only for services and
-// operators.
-func visibleMethod(c caller.Caller, m PaymentMethod) PaymentMethod {
-	if !c.Privileged() {
-		m.Token = ""
-	}
+// masked returns m as callers see it, whatever their role: the processor token masked to
+// its last four characters (MaskToken). The full token never leaves the service.
+func masked(m PaymentMethod) PaymentMethod {
+	m.Token = MaskToken(m.Token)
 	return m
+}
+
+// MaskToken hides all but the last four characters of a processor token behind "****"
+// ("****" alone for a token of four characters or fewer), enough for an operator to tell
+// tokens apart and useless to charge a card with.
+func MaskToken(tok string) string {
+	const keep = 4
+	if tok == "" {
+		return ""
+	}
+	if len(tok) <= keep {
+		return "****"
+	}
+	return "****" + tok[len(tok)-keep:]
 }

@@ -32,6 +32,10 @@ func (Card) GoString() string { return "payment.Card{redacted}" }
 // LogValue hides the card data from log/slog.
 func (Card) LogValue() slog.Value { return slog.StringValue("redacted") }
 
+// MaxCardYears is how many years ahead a card's expiry year may lie: issuers print at most
+// about ten, so a later year is a typing mistake.
+const MaxCardYears = 20
+
 // validate checks the card's fields against their rules, naming the field under prefix
 // ("card") and never echoing a value.
 func (c Card) validate(prefix string, now time.Time) error {
@@ -50,6 +54,9 @@ func (c Card) validate(prefix string, now time.Time) error {
 	}
 	if c.ExpiryYear < 1000 || c.ExpiryYear > 9999 {
 		return errs.Invalid(prefix+".expiry_year", "the expiry year must have four digits")
+	}
+	if c.ExpiryYear > now.Year()+MaxCardYears {
+		return errs.Invalid(prefix+".expiry_year", "the expiry year must be at most %d years ahead", MaxCardYears)
 	}
 	if expired(c.ExpiryYear, c.ExpiryMonth, now) {
 		return errs.Invalid(prefix+".expiry_year", "the card has expired")

@@ -54,8 +54,12 @@ func (s *Service) CreateMethod(ctx context.Context, c caller.Caller, in CreateMe
 	if err := requireCaller(c); err != nil {
 		return PaymentMethod{}, err
 	}
-	if !c.Privileged() && (c.Role != caller.Customer || (in.CustomerID != "" && in.CustomerID != c.Subject)) {
-		return PaymentMethod{}, errs.Denied("", "customers may only add payment methods for themselves")
+	switch {
+	case c.Privileged():
+	case c.Role != caller.Customer:
+		return PaymentMethod{}, errs.Denied("", "only customers, services and operators may add payment methods")
+	case in.CustomerID != "" && in.CustomerID != c.Subject:
+		return PaymentMethod{}, errs.NotSettable("customer_id", "customers may only add payment methods for themselves")
 	}
 	now := s.now()
 	if err := in.validate(now); err != nil {
@@ -71,7 +75,7 @@ func (s *Service) CreateMethod(ctx context.Context, c caller.Caller, in CreateMe
 	}
 	if cl.Replayed {
 		m, err := decodeResult[PaymentMethod](cl.Result)
-		return visibleMethod(c, m), err
+		return masked(m), err
 	}
 	m, err := s.tokenize(ctx, in, cl.ResourceID, now)
 	if err != nil {
@@ -102,7 +106,7 @@ func (s *Service) CreateMethod(ctx context.Context, c caller.Caller, in CreateMe
 	if err != nil {
 		return PaymentMethod{}, err
 	}
-	return visibleMethod(c, m), nil
+	return masked(m), nil
 }
 
 // tokenize asks the processor for the token and display data of in's card or token.
@@ -112,9 +116,14 @@ func (s *Service) tokenize(ctx context.Context, in CreateMethodInput, id string,
 	var info TokenInfo
 	var err error
 	if in.Card != nil {
-		info, err = s.proc.Tokenize(pctx, *in.Card)
+		info, err = s.proc.Tokenize(pctx, in.CustomerID, *in.Card)
 	} else {
 		info, err = s.proc.DescribeToken(pctx, in.Token)
+		if err == nil && info.CustomerID != "" && info.CustomerID != in.CustomerID {
+			// Issued for another customer: refused exactly like a token the processor never
+			// issued, so the answer does not tell that it exists.
+			err = ErrUnknownToken
+		}
 	}
 	var de *DeclineError
 	switch {
@@ -143,7 +152,7 @@ func (s *Service) GetMethod(ctx context.Context, c caller.Caller, id string) (Pa
 	if err != nil {
 		return PaymentMethod{}, err
 	}
-	return visibleMethod(c, m), nil
+	return masked(m), nil
 }
 
 // methodFor reads a method c may see; another customer's is not found.
@@ -151,7 +160,7 @@ func (s *Service) methodFor(ctx context.Context, c caller.Caller, id string) (Pa
 	if err := requireCaller(c); err != nil {
 		return PaymentMethod{}, err
 	}
-	if err := requireID("payment_method_id", "payment method", id); err != nil {
+	if err := requireID("payment_method_id", id); err != nil {
 		return PaymentMethod{}, err
 	}
 	m, err := s.store.GetMethod(ctx, id)
@@ -197,7 +206,7 @@ func (s *Service) ListMethods(ctx context.Context, c caller.Caller, f MethodFilt
 		next = page.Encode(Cursor{Time: last.CreateTime, ID: last.ID}, filter)
 	}
 	for i := range ms {
-		ms[i] = visibleMethod(c, ms[i])
+		ms[i] = masked(ms[i])
 	}
 	return ms, next, nil
 }
@@ -214,7 +223,7 @@ func (s *Service) DisableMethod(ctx context.Context, c caller.Caller, id string)
 		return PaymentMethod{}, err
 	}
 	s.deleteToken(ctx, m)
-	return visibleMethod(c, m), nil
+	return masked(m), nil
 }
 
 // deleteToken deletes a disabled method's token at the processor and records it; failures are

@@ -10,7 +10,6 @@ import (
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency"
-	"github.com/waybill/waybill/kit/ids"
 	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/kit/page"
 )
@@ -37,8 +36,8 @@ type AuthorizeInput struct {
 }
 
 func (in AuthorizeInput) validate() error {
-	if in.MethodID == "" {
-		return errs.Invalid("payment_method_id", "is required")
+	if err := requireID("payment_method_id", in.MethodID); err != nil {
+		return err
 	}
 	if err := money.CheckPositive("amount", in.Amount); err != nil {
 		return err
@@ -59,9 +58,6 @@ func (s *Service) Authorize(ctx context.Context, c caller.Caller, in AuthorizeIn
 	}
 	if err := in.validate(); err != nil {
 		return none, err
-	}
-	if !ids.ValidUUID(in.MethodID) {
-		return none, notFound("payment method", in.MethodID)
 	}
 	m, err := s.store.GetMethod(ctx, in.MethodID)
 	if err != nil {
@@ -254,8 +250,8 @@ type opSpec struct {
 }
 
 func (o opSpec) validate() error {
-	if o.paymentID == "" {
-		return errs.Invalid("payment_id", "is required")
+	if err := requireID("payment_id", o.paymentID); err != nil {
+		return err
 	}
 	if o.amount != nil {
 		if err := money.CheckPositive("amount", *o.amount); err != nil {
@@ -294,9 +290,6 @@ func (s *Service) moneyOp(ctx context.Context, c caller.Caller, o opSpec) (Opera
 	}
 	if err := o.validate(); err != nil {
 		return none, err
-	}
-	if !ids.ValidUUID(o.paymentID) {
-		return none, notFound("payment", o.paymentID)
 	}
 	p, err := s.store.GetPayment(ctx, o.paymentID, false)
 	if err != nil {
@@ -515,7 +508,7 @@ func (s *Service) Reconcile(ctx context.Context, c caller.Caller, id string) (Pa
 	if err := requirePrivileged(c); err != nil {
 		return Payment{}, false, err
 	}
-	if err := requireID("payment_id", "payment", id); err != nil {
+	if err := requireID("payment_id", id); err != nil {
 		return Payment{}, false, err
 	}
 	resolved, err := s.reconcile(ctx, id)
@@ -597,7 +590,7 @@ func (s *Service) GetPayment(ctx context.Context, c caller.Caller, id string, ti
 	if err := requireCaller(c); err != nil {
 		return Payment{}, err
 	}
-	if err := requireID("payment_id", "payment", id); err != nil {
+	if err := requireID("payment_id", id); err != nil {
 		return Payment{}, err
 	}
 	p, err := s.store.GetPayment(ctx, id, timeline)
@@ -652,17 +645,14 @@ func (s *Service) SetSubStatus(ctx context.Context, c caller.Caller, id, subStat
 	if err := requirePrivileged(c); err != nil {
 		return Payment{}, err
 	}
-	if id == "" {
-		return Payment{}, errs.Invalid("payment_id", "is required")
+	if err := requireID("payment_id", id); err != nil {
+		return Payment{}, err
 	}
 	if len([]rune(subStatus)) > 64 {
 		return Payment{}, errs.Invalid("sub_status", "must be at most 64 characters")
 	}
 	if expectedVersion < 0 {
 		return Payment{}, errs.Invalid("expected_version", "must not be negative")
-	}
-	if !ids.ValidUUID(id) {
-		return Payment{}, notFound("payment", id)
 	}
 	var out Payment
 	err := s.store.InTx(ctx, func(tx Tx) error {

@@ -20,11 +20,14 @@ import (
 type Processor interface {
 	// Name names the adapter, for example "simulator"; it is stored with methods and payments.
 	Name() string
-	// Tokenize exchanges raw card data for a token. A card the processor refuses fails with a
-	// *DeclineError.
-	Tokenize(ctx context.Context, card Card) (TokenInfo, error)
-	// DescribeToken returns what the processor knows about a token it issued earlier;
-	// ErrUnknownToken when it issued no such token.
+	// Tokenize exchanges raw card data for a token issued for customerID: the processor
+	// records the customer with the token, and DescribeToken reports it. A card the processor
+	// refuses fails with a *DeclineError.
+	Tokenize(ctx context.Context, customerID string, card Card) (TokenInfo, error)
+	// DescribeToken returns what the processor knows about a token it issued earlier,
+	// including the customer it was issued for (TokenInfo.CustomerID); ErrUnknownToken when it
+	// issued no such token. The service attaches a token only to the customer it was issued
+	// for.
 	DescribeToken(ctx context.Context, token string) (TokenInfo, error)
 	// DeleteToken deletes a token at the processor; deleting a deleted token succeeds.
 	DeleteToken(ctx context.Context, token string) error
@@ -70,6 +73,9 @@ func (e *DeclineError) Error() string { return fmt.Sprintf("declined (%s): %s", 
 type TokenInfo struct {
 	// Token is the opaque token.
 	Token string
+	// CustomerID is the customer the token was issued for. Empty only for a processor's
+	// public test tokens (the simulator's tok_sim_*), which any customer may attach.
+	CustomerID string
 	// Brand is the card network.
 	Brand Brand
 	// Last4 is the card number's last four digits.

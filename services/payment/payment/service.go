@@ -110,14 +110,14 @@ func commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // NewID returns a random (version 4) UUID.
 func NewID() string { return ids.New() }
 
-// requireID checks a required id field naming a what: empty is a client mistake; an id that
-// cannot exist is not found.
-func requireID(field, what, id string) error {
+// requireID checks a required id field: empty, or anything but a UUID (the only ids the
+// service mints), is the client's mistake, INVALID_ARGUMENT naming field.
+func requireID(field, id string) error {
 	if id == "" {
 		return errs.Invalid(field, "is required")
 	}
 	if !ids.ValidUUID(id) {
-		return notFound(what, id)
+		return errs.Invalid(field, "must be a UUID")
 	}
 	return nil
 }

@@ -40,6 +40,25 @@ func (d Date) Time() time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 
 // String returns d as YYYY-MM-DD.
 func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day) }
 
+// EarliestSettlementDate is the earliest date a settlement request may name: there are no
+// payments to settle before it.
+var EarliestSettlementDate = Date{Year: 2000, Month: time.January, Day: 1}
+
+// checkSettlementDate checks a date of a settlement request at now: a real date from
+// EarliestSettlementDate to tomorrow (UTC), INVALID_ARGUMENT naming field otherwise.
+func checkSettlementDate(field string, d Date, now time.Time) error {
+	if !d.Valid() {
+		return errs.Invalid(field, "must be a valid date")
+	}
+	if d.Time().Before(EarliestSettlementDate.Time()) {
+		return errs.Invalid(field, "must be %s or later", EarliestSettlementDate)
+	}
+	if latest := DateOf(now).Time().AddDate(0, 0, 1); d.Time().After(latest) {
+		return errs.Invalid(field, "must be at most tomorrow (UTC), %s", DateOf(latest))
+	}
+	return nil
+}
+
 // SettlementStatus is the main status of a settlement: RUNNING → COMPLETED or FAILED.
 type SettlementStatus int
 
@@ -182,8 +201,8 @@ func (s *Service) runSettlement(ctx context.Context, date Date, requestID string
 	if date == (Date{}) {
 		return Settlement{}, errs.Invalid("settlement_date", "is required")
 	}
-	if !date.Valid() {
-		return Settlement{}, errs.Invalid("settlement_date", "must be a valid date")
+	if err := checkSettlementDate("settlement_date", date, s.now()); err != nil {
+		return Settlement{}, err
 	}
 	if !date.Time().Before(DateOf(s.now()).Time()) {
 		return Settlement{}, errs.Invalid("settlement_date", "must be before today (UTC)")
@@ -314,7 +333,7 @@ func (s *Service) GetSettlement(ctx context.Context, c caller.Caller, id string)
 	if err := requirePrivileged(c); err != nil {
 		return Settlement{}, err
 	}
-	if err := requireID("settlement_id", "settlement", id); err != nil {
+	if err := requireID("settlement_id", id); err != nil {
 		return Settlement{}, err
 	}
 	return s.store.GetSettlement(ctx, id)
@@ -326,11 +345,16 @@ func (s *Service) ListSettlements(ctx context.Context, c caller.Caller, f Settle
 	if err := requirePrivileged(c); err != nil {
 		return nil, "", err
 	}
-	if f.Start != nil && !f.Start.Valid() {
-		return nil, "", errs.Invalid("start_date", "must be a valid date")
-	}
-	if f.End != nil && !f.End.Valid() {
-		return nil, "", errs.Invalid("end_date", "must be a valid date")
+	for _, d := range []struct {
+		field string
+		date  *Date
+	}{{"start_date", f.Start}, {"end_date", f.End}} {
+		if d.date == nil {
+			continue
+		}
+		if err := checkSettlementDate(d.field, *d.date, s.now()); err != nil {
+			return nil, "", err
+		}
 	}
 	if f.Start != nil && f.End != nil && f.End.Time().Before(f.Start.Time()) {
 		return nil, "", errs.Invalid("end_date", "must not be before start_date")

@@ -18,7 +18,9 @@
 // tok_sim_authorize_timeout and tok_sim_capture_timeout (as the cards above), and
 // tok_sim_authorize_timeout_lost and tok_sim_capture_timeout_lost (the operation times out and
 // was NOT performed: Lookup finds nothing), tok_sim_void_timeout and tok_sim_refund_timeout
-// (voids or refunds time out, but were performed).
+// (voids or refunds time out, but were performed). The test tokens belong to no customer, so
+// any customer may attach them; a token Tokenize issues records the customer it was issued
+// for, and DescribeToken reports it, so that the service attaches it to no one else.
 //
 // The simulator stands for an external processor: it keeps its own state, in memory, and
 // records every operation under the reference the service sent, for Lookup. Unlike a careful
@@ -201,9 +203,10 @@ func (s *Simulator) next(prefix string) string {
 	return fmt.Sprintf("%s_%d_%s", prefix, s.seq, hex.EncodeToString(b[:]))
 }
 
-// Tokenize issues a token for a Luhn-valid card. The number and security code are only used to
-// pick the card's behavior, brand and last four digits, and are then forgotten.
-func (s *Simulator) Tokenize(ctx context.Context, card payment.Card) (payment.TokenInfo, error) {
+// Tokenize issues a token for a Luhn-valid card of customerID, and records the customer
+// with it. The number and security code are only used to pick the card's behavior, brand and
+// last four digits, and are then forgotten.
+func (s *Simulator) Tokenize(ctx context.Context, customerID string, card payment.Card) (payment.TokenInfo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.enter(ctx, "tokenize"); err != nil {
@@ -213,11 +216,14 @@ func (s *Simulator) Tokenize(ctx context.Context, card payment.Card) (payment.To
 		return payment.TokenInfo{}, &payment.DeclineError{Code: "invalid_number", Message: "The card number is not valid."}
 	}
 	tok := s.next("tok_sim")
-	s.tokens[tok] = &token{info: info(tok, card.Number, card.ExpiryMonth, card.ExpiryYear), profile: cardProfiles[card.Number]}
+	ti := info(tok, card.Number, card.ExpiryMonth, card.ExpiryYear)
+	ti.CustomerID = customerID
+	s.tokens[tok] = &token{info: ti, profile: cardProfiles[card.Number]}
 	return s.tokens[tok].info, nil
 }
 
-// DescribeToken returns what the simulator knows of a token it issued.
+// DescribeToken returns what the simulator knows of a token it issued, including the
+// customer it was issued for (none for the test tokens).
 func (s *Simulator) DescribeToken(ctx context.Context, tok string) (payment.TokenInfo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -11,7 +11,7 @@ import (
 
 func tokenize(t *testing.T, s *Simulator, number string) payment.TokenInfo {
 	t.Helper()
-	info, err := s.Tokenize(context.Background(), payment.Card{Number: number, ExpiryMonth: 12, ExpiryYear: 2040, CVC: "123"})
+	info, err := s.Tokenize(context.Background(), "cust-1", payment.Card{Number: number, ExpiryMonth: 12, ExpiryYear: 2040, CVC: "123"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,5 +132,22 @@ func TestUnavailableAndTokens(t *testing.T) {
 	r2, _ := s.Settle(ctx, payment.SettlementBatch{ID: "s1"})
 	if r1 == "" || r1 != r2 {
 		t.Fatal("settle not idempotent")
+	}
+}
+
+// TestTokensRecordTheirCustomer: a token Tokenize issues records the customer it was issued
+// for, and DescribeToken reports it; the public test tokens belong to no customer.
+func TestTokensRecordTheirCustomer(t *testing.T) {
+	ctx := context.Background()
+	s := New()
+	issued := tokenize(t, s, "4242424242424242")
+	if issued.CustomerID != "cust-1" {
+		t.Fatalf("Tokenize's token is for %q, want cust-1", issued.CustomerID)
+	}
+	if info, err := s.DescribeToken(ctx, issued.Token); err != nil || info.CustomerID != "cust-1" {
+		t.Fatalf("DescribeToken = %+v, %v; want the token of cust-1", info, err)
+	}
+	if info, err := s.DescribeToken(ctx, "tok_sim_visa"); err != nil || info.CustomerID != "" {
+		t.Fatalf("DescribeToken(tok_sim_visa) = %+v, %v; want a token of no customer", info, err)
 	}
 }

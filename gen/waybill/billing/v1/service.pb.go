@@ -112,7 +112,9 @@ type CreateBillRequest struct {
 	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
 	// The ISO 4217 currency of the bill, three upper-case letters (for example "EUR"). Required.
 	CurrencyCode string `protobuf:"bytes,2,opt,name=currency_code,json=currencyCode,proto3" json:"currency_code,omitempty"`
-	// An initial free-form sub-status, at most 64 characters; empty for none.
+	// An initial free-form sub-status, at most 64 characters; empty for none. Only operators and
+	// services may set it: a customer's non-empty value fails with PERMISSION_DENIED (reason
+	// "FIELD_NOT_SETTABLE").
 	SubStatus string `protobuf:"bytes,3,opt,name=sub_status,json=subStatus,proto3" json:"sub_status,omitempty"`
 	// The idempotency key: a retry with the same id returns the bill the first call opened and
 	// never opens a second one. Optional but recommended; 1 to 128 printable ASCII characters.
@@ -836,7 +838,7 @@ type PayBillRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The bill id. Required; the bill must be FINALIZED or FAILED.
 	BillId string `protobuf:"bytes,1,opt,name=bill_id,json=billId,proto3" json:"bill_id,omitempty"`
-	// The payment method to charge, in the payment service; it must belong to the bill's
+	// The payment method to charge, in the payment service (a UUID); it must belong to the bill's
 	// customer and be ACTIVE. Required.
 	PaymentMethodId string `protobuf:"bytes,2,opt,name=payment_method_id,json=paymentMethodId,proto3" json:"payment_method_id,omitempty"`
 	// If non-zero, pay only if the bill's version still equals it; otherwise the call fails

@@ -70,8 +70,9 @@ const (
 // "BILL_NOT_OPEN") in the "billing.waybill.dev" domain.
 type BillingServiceClient interface {
 	// CreateBill opens a new, empty bill for a customer. A customer may have several open bills.
-	// Errors: INVALID_ARGUMENT for an empty `customer_id` or a `currency_code` that is not three
-	// upper-case letters; PERMISSION_DENIED when a customer opens a bill for someone else.
+	// Errors: INVALID_ARGUMENT for an empty `customer_id` or a `currency_code` that is not an ISO
+	// 4217 code; PERMISSION_DENIED (ErrorInfo reason "FIELD_NOT_SETTABLE", metadata "field")
+	// when a customer opens a bill for someone else (`customer_id`) or sets `sub_status`.
 	CreateBill(ctx context.Context, in *CreateBillRequest, opts ...grpc.CallOption) (*CreateBillResponse, error)
 	// GetBill returns one bill with its items. VIEW_BASIC (the default) reads only billing's own
 	// tables; VIEW_STANDARD and VIEW_FULL also fetch the items' details from their providers, one
@@ -100,12 +101,14 @@ type BillingServiceClient interface {
 	// checks the reservation with one GetReservationDetails call and stores its summary; the item
 	// then follows the provider's events. A reservation can be on at most one bill that is not
 	// CANCELLED.
-	// Errors: INVALID_ARGUMENT for an empty `bill_id` or `reservation_id`, or a `kind` that is
-	// unspecified or has no configured provider; NOT_FOUND when the bill or the reservation does
-	// not exist (or the provider denies access to it); FAILED_PRECONDITION when the bill is not
-	// OPEN (reason "BILL_NOT_OPEN"), the reservation is not billable because it is CANCELLED or
-	// EXPIRED ("RESERVATION_NOT_BILLABLE"), it belongs to another customer than the bill's
-	// ("RESERVATION_CUSTOMER_MISMATCH") or it is priced in another currency
+	// Errors: INVALID_ARGUMENT for an empty `bill_id` or `reservation_id`, a `reservation_id` the
+	// provider refuses as malformed, or a `kind` that is unspecified or has no configured
+	// provider; NOT_FOUND when the bill or the reservation does not exist, or a customer's bill
+	// gets another customer's reservation (exactly as if it did not exist); FAILED_PRECONDITION
+	// when the bill is not OPEN (reason "BILL_NOT_OPEN"), the reservation is not billable because
+	// it is CANCELLED or EXPIRED ("RESERVATION_NOT_BILLABLE"), an operator or service adds
+	// another customer's reservation than the bill's ("RESERVATION_CUSTOMER_MISMATCH") or it is
+	// priced in another currency
 	// ("CURRENCY_MISMATCH"); ALREADY_EXISTS when the reservation is already an item of this or
 	// another bill that is not CANCELLED; UNAVAILABLE when the provider cannot be reached (retry
 	// with the same `request_id`).
@@ -128,7 +131,8 @@ type BillingServiceClient interface {
 	// the saga is durably started; the bill then becomes PAID or FAILED asynchronously, which
 	// callers follow with GetBill or WatchBills (`payment_saga` holds the progress). A bill whose
 	// total is zero becomes PAID at once without a payment.
-	// Errors: INVALID_ARGUMENT for an empty `bill_id`, `payment_method_id` or `request_id`;
+	// Errors: INVALID_ARGUMENT for an empty or malformed (not a UUID) `bill_id` or
+	// `payment_method_id`, or an empty `request_id`;
 	// NOT_FOUND when the bill or the payment method does not exist or the method belongs to
 	// another customer; FAILED_PRECONDITION when the bill is neither FINALIZED nor FAILED
 	// ("BILL_NOT_PAYABLE"), a saga is already running ("PAYMENT_IN_PROGRESS") or the payment
@@ -352,8 +356,9 @@ func (c *billingServiceClient) GetAccountStanding(ctx context.Context, in *GetAc
 // "BILL_NOT_OPEN") in the "billing.waybill.dev" domain.
 type BillingServiceServer interface {
 	// CreateBill opens a new, empty bill for a customer. A customer may have several open bills.
-	// Errors: INVALID_ARGUMENT for an empty `customer_id` or a `currency_code` that is not three
-	// upper-case letters; PERMISSION_DENIED when a customer opens a bill for someone else.
+	// Errors: INVALID_ARGUMENT for an empty `customer_id` or a `currency_code` that is not an ISO
+	// 4217 code; PERMISSION_DENIED (ErrorInfo reason "FIELD_NOT_SETTABLE", metadata "field")
+	// when a customer opens a bill for someone else (`customer_id`) or sets `sub_status`.
 	CreateBill(context.Context, *CreateBillRequest) (*CreateBillResponse, error)
 	// GetBill returns one bill with its items. VIEW_BASIC (the default) reads only billing's own
 	// tables; VIEW_STANDARD and VIEW_FULL also fetch the items' details from their providers, one
@@ -382,12 +387,14 @@ type BillingServiceServer interface {
 	// checks the reservation with one GetReservationDetails call and stores its summary; the item
 	// then follows the provider's events. A reservation can be on at most one bill that is not
 	// CANCELLED.
-	// Errors: INVALID_ARGUMENT for an empty `bill_id` or `reservation_id`, or a `kind` that is
-	// unspecified or has no configured provider; NOT_FOUND when the bill or the reservation does
-	// not exist (or the provider denies access to it); FAILED_PRECONDITION when the bill is not
-	// OPEN (reason "BILL_NOT_OPEN"), the reservation is not billable because it is CANCELLED or
-	// EXPIRED ("RESERVATION_NOT_BILLABLE"), it belongs to another customer than the bill's
-	// ("RESERVATION_CUSTOMER_MISMATCH") or it is priced in another currency
+	// Errors: INVALID_ARGUMENT for an empty `bill_id` or `reservation_id`, a `reservation_id` the
+	// provider refuses as malformed, or a `kind` that is unspecified or has no configured
+	// provider; NOT_FOUND when the bill or the reservation does not exist, or a customer's bill
+	// gets another customer's reservation (exactly as if it did not exist); FAILED_PRECONDITION
+	// when the bill is not OPEN (reason "BILL_NOT_OPEN"), the reservation is not billable because
+	// it is CANCELLED or EXPIRED ("RESERVATION_NOT_BILLABLE"), an operator or service adds
+	// another customer's reservation than the bill's ("RESERVATION_CUSTOMER_MISMATCH") or it is
+	// priced in another currency
 	// ("CURRENCY_MISMATCH"); ALREADY_EXISTS when the reservation is already an item of this or
 	// another bill that is not CANCELLED; UNAVAILABLE when the provider cannot be reached (retry
 	// with the same `request_id`).
@@ -410,7 +417,8 @@ type BillingServiceServer interface {
 	// the saga is durably started; the bill then becomes PAID or FAILED asynchronously, which
 	// callers follow with GetBill or WatchBills (`payment_saga` holds the progress). A bill whose
 	// total is zero becomes PAID at once without a payment.
-	// Errors: INVALID_ARGUMENT for an empty `bill_id`, `payment_method_id` or `request_id`;
+	// Errors: INVALID_ARGUMENT for an empty or malformed (not a UUID) `bill_id` or
+	// `payment_method_id`, or an empty `request_id`;
 	// NOT_FOUND when the bill or the payment method does not exist or the method belongs to
 	// another customer; FAILED_PRECONDITION when the bill is neither FINALIZED nor FAILED
 	// ("BILL_NOT_PAYABLE"), a saga is already running ("PAYMENT_IN_PROGRESS") or the payment

@@ -214,9 +214,10 @@ type Departure struct {
 	// The destination station or airport code, for example "JFK"; 1 to 16 characters, different
 	// from `origin`. Required and immutable.
 	Destination string `protobuf:"bytes,6,opt,name=destination,proto3" json:"destination,omitempty"`
-	// The scheduled departure time. Required; must be in the future on create.
+	// The scheduled departure time. Required; in the future and at most 731 days ahead when
+	// created or changed.
 	DepartureTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=departure_time,json=departureTime,proto3" json:"departure_time,omitempty"`
-	// The scheduled arrival time. Required; must be after `departure_time`.
+	// The scheduled arrival time. Required; after `departure_time`, and at most 7 days after it.
 	ArrivalTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=arrival_time,json=arrivalTime,proto3" json:"arrival_time,omitempty"`
 	// The IANA time zone of the origin, for example "Europe/Berlin". Required. Searches match
 	// the departure date in this zone.

@@ -626,7 +626,8 @@ type SearchDeparturesRequest struct {
 	Origin string `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
 	// The destination station or airport code. Required; different from `origin`.
 	Destination string `protobuf:"bytes,2,opt,name=destination,proto3" json:"destination,omitempty"`
-	// The departure date in the origin's local time zone. Required; today or later.
+	// The departure date in the origin's local time zone. Required; today or later, and at
+	// most 731 days ahead.
 	Date *v1.Date `protobuf:"bytes,3,opt,name=date,proto3" json:"date,omitempty"`
 	// Only departures of this mode; unspecified means any.
 	Mode TransportMode `protobuf:"varint,4,opt,name=mode,proto3,enum=waybill.booking.v1.TransportMode" json:"mode,omitempty"`
@@ -1560,7 +1561,8 @@ type SearchStaysRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The city code, for example "berlin". Required.
 	City string `protobuf:"bytes,1,opt,name=city,proto3" json:"city,omitempty"`
-	// The first night, in the property's time zone. Required; today or later.
+	// The first night, in the property's time zone. Required; today or later, and at most 731
+	// days ahead.
 	CheckInDate *v1.Date `protobuf:"bytes,2,opt,name=check_in_date,json=checkInDate,proto3" json:"check_in_date,omitempty"`
 	// The departure date (exclusive). Required; 1 to 30 nights after `check_in_date`.
 	CheckOutDate *v1.Date `protobuf:"bytes,3,opt,name=check_out_date,json=checkOutDate,proto3" json:"check_out_date,omitempty"`

@@ -41,8 +41,11 @@ const (
 // and properties (rooms per room type per night), and lets customers search them with
 // availability and a price quote per option. Creating, updating, cancelling and closing are
 // for operators only (others get PERMISSION_DENIED); reads and searches are open to every
-// authenticated caller. Inventory changes are published on booking's event stream
-// (waybill.events.v1.EventStreamService, implemented by the same server); see events.proto.
+// authenticated caller. Every id in a request is a UUID: an empty or malformed one fails
+// with INVALID_ARGUMENT naming the field. Booking sells at most 731 days ahead: later
+// departure times and dates fail with INVALID_ARGUMENT. Inventory changes are published on
+// booking's event stream (waybill.events.v1.EventStreamService, implemented by the same
+// server); see events.proto.
 type InventoryServiceClient interface {
 	// CreateDeparture adds a scheduled departure, in status SCHEDULED. Fails with
 	// INVALID_ARGUMENT naming the field for a missing or invalid field (see Departure), and
@@ -237,8 +240,11 @@ func (c *inventoryServiceClient) SearchStays(ctx context.Context, in *SearchStay
 // and properties (rooms per room type per night), and lets customers search them with
 // availability and a price quote per option. Creating, updating, cancelling and closing are
 // for operators only (others get PERMISSION_DENIED); reads and searches are open to every
-// authenticated caller. Inventory changes are published on booking's event stream
-// (waybill.events.v1.EventStreamService, implemented by the same server); see events.proto.
+// authenticated caller. Every id in a request is a UUID: an empty or malformed one fails
+// with INVALID_ARGUMENT naming the field. Booking sells at most 731 days ahead: later
+// departure times and dates fail with INVALID_ARGUMENT. Inventory changes are published on
+// booking's event stream (waybill.events.v1.EventStreamService, implemented by the same
+// server); see events.proto.
 type InventoryServiceServer interface {
 	// CreateDeparture adds a scheduled departure, in status SCHEDULED. Fails with
 	// INVALID_ARGUMENT naming the field for a missing or invalid field (see Departure), and

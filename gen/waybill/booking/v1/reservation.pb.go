@@ -122,7 +122,7 @@ type Reservation struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// The customer who owns the reservation. Required on create for operators and services;
 	// for a customer caller it defaults to the caller, and another customer's id fails with
-	// PERMISSION_DENIED.
+	// PERMISSION_DENIED (ErrorInfo reason "FIELD_NOT_SETTABLE"). Ignored by UpdateReservation.
 	CustomerId string `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
 	// The kind of item: KIND_FLIGHT, KIND_TRAIN or KIND_BUS for seats (from the departure's
 	// mode), KIND_STAY for stays. Output only.
@@ -156,6 +156,7 @@ type Reservation struct {
 	Status ReservationStatus `protobuf:"varint,13,opt,name=status,proto3,enum=waybill.booking.v1.ReservationStatus" json:"status,omitempty"`
 	// Free-form fine-grained status, set with SetReservationSubStatus (for example
 	// "seat_selected") and by the server on automatic transitions (for example "no_show").
+	// Ignored by CreateReservation and UpdateReservation.
 	SubStatus string `protobuf:"bytes,14,opt,name=sub_status,json=subStatus,proto3" json:"sub_status,omitempty"`
 	// The cancellation policy in force for this reservation, copied at hold time from the fare
 	// class or room type. Output only.
@@ -512,7 +513,8 @@ type StayItem struct {
 	PropertyId string `protobuf:"bytes,1,opt,name=property_id,json=propertyId,proto3" json:"property_id,omitempty"`
 	// The room type name at that property, for example "double". Required and immutable.
 	RoomType string `protobuf:"bytes,2,opt,name=room_type,json=roomType,proto3" json:"room_type,omitempty"`
-	// The first night's date, in the property's time zone. Required; today or later.
+	// The first night's date, in the property's time zone. Required; today or later, and at
+	// most 731 days ahead.
 	CheckInDate *v11.Date `protobuf:"bytes,3,opt,name=check_in_date,json=checkInDate,proto3" json:"check_in_date,omitempty"`
 	// The departure date (exclusive: the last night is the day before). Required; 1 to 30
 	// nights after `check_in_date`.

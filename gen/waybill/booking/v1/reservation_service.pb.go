@@ -31,7 +31,8 @@ const (
 type CreateReservationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The reservation to hold: `customer_id`, exactly one of `seat` or `stay` (with its
-	// required fields), `quantity` and `travelers`. Output-only fields are ignored. Required.
+	// required fields), `quantity` and `travelers`. Output-only fields and `sub_status` are
+	// ignored: the server sets them. Required.
 	Reservation *Reservation `protobuf:"bytes,1,opt,name=reservation,proto3" json:"reservation,omitempty"`
 	// How long the hold lasts before it expires, from 1 to 60 minutes. Unset means the default
 	// of 15 minutes; out of range fails with INVALID_ARGUMENT naming `hold_duration`.
@@ -270,9 +271,9 @@ type ListReservationsRequest struct {
 	Statuses []ReservationStatus `protobuf:"varint,4,rep,packed,name=statuses,proto3,enum=waybill.booking.v1.ReservationStatus" json:"statuses,omitempty"`
 	// Only reservations of this kind; unspecified means any.
 	Kind v11.Kind `protobuf:"varint,5,opt,name=kind,proto3,enum=waybill.reservation.v1.Kind" json:"kind,omitempty"`
-	// Only seat reservations on this departure (a passenger manifest).
+	// Only seat reservations on this departure (a passenger manifest); a UUID when set.
 	DepartureId string `protobuf:"bytes,6,opt,name=departure_id,json=departureId,proto3" json:"departure_id,omitempty"`
-	// Only stay reservations at this property.
+	// Only stay reservations at this property; a UUID when set.
 	PropertyId string `protobuf:"bytes,7,opt,name=property_id,json=propertyId,proto3" json:"property_id,omitempty"`
 	// How much detail to return per reservation; unspecified means BASIC.
 	View          v1.View `protobuf:"varint,8,opt,name=view,proto3,enum=waybill.type.v1.View" json:"view,omitempty"`

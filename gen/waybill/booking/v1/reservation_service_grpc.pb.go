@@ -36,8 +36,10 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // ReservationService holds, confirms, changes and cancels reservations of seats and stays.
-// A customer sees and changes only their own reservations (others' fail with NOT_FOUND on
-// reads and PERMISSION_DENIED on changes); operators and services see all. The same
+// A customer sees and changes only their own reservations: another customer's reservation
+// fails with NOT_FOUND on every method, exactly like one that does not exist. Operators and
+// services see all. Every id in a request is a UUID: an empty or malformed one fails with
+// INVALID_ARGUMENT naming the field. The same
 // server also implements waybill.reservation.v1.ReservationProviderService (batched details
 // for billing) and waybill.events.v1.EventStreamService (booking's event log, see
 // events.proto); those contracts are defined in their own packages.
@@ -45,7 +47,9 @@ type ReservationServiceClient interface {
 	// CreateReservation holds seats or rooms for a customer. It checks availability, asks the
 	// fare service for a quote and locks its price, copies the cancellation policy, and
 	// returns the reservation in status HELD with `hold_expire_time` set. Fails with
-	// INVALID_ARGUMENT naming the field for invalid input; NOT_FOUND for an unknown departure,
+	// INVALID_ARGUMENT naming the field for invalid input; PERMISSION_DENIED (ErrorInfo reason
+	// "FIELD_NOT_SETTABLE", metadata "field") when a customer sets another customer's
+	// `reservation.customer_id`; NOT_FOUND for an unknown departure,
 	// property, fare class or room type; FAILED_PRECONDITION when the departure is not
 	// SCHEDULED or has left, the property is CLOSED, too few seats or rooms are free
 	// (ErrorInfo reason "INSUFFICIENT_AVAILABILITY"), or the price differs from
@@ -212,8 +216,10 @@ func (c *reservationServiceClient) SetReservationSubStatus(ctx context.Context, 
 // for forward compatibility.
 //
 // ReservationService holds, confirms, changes and cancels reservations of seats and stays.
-// A customer sees and changes only their own reservations (others' fail with NOT_FOUND on
-// reads and PERMISSION_DENIED on changes); operators and services see all. The same
+// A customer sees and changes only their own reservations: another customer's reservation
+// fails with NOT_FOUND on every method, exactly like one that does not exist. Operators and
+// services see all. Every id in a request is a UUID: an empty or malformed one fails with
+// INVALID_ARGUMENT naming the field. The same
 // server also implements waybill.reservation.v1.ReservationProviderService (batched details
 // for billing) and waybill.events.v1.EventStreamService (booking's event log, see
 // events.proto); those contracts are defined in their own packages.
@@ -221,7 +227,9 @@ type ReservationServiceServer interface {
 	// CreateReservation holds seats or rooms for a customer. It checks availability, asks the
 	// fare service for a quote and locks its price, copies the cancellation policy, and
 	// returns the reservation in status HELD with `hold_expire_time` set. Fails with
-	// INVALID_ARGUMENT naming the field for invalid input; NOT_FOUND for an unknown departure,
+	// INVALID_ARGUMENT naming the field for invalid input; PERMISSION_DENIED (ErrorInfo reason
+	// "FIELD_NOT_SETTABLE", metadata "field") when a customer sets another customer's
+	// `reservation.customer_id`; NOT_FOUND for an unknown departure,
 	// property, fare class or room type; FAILED_PRECONDITION when the departure is not
 	// SCHEDULED or has left, the property is CLOSED, too few seats or rooms are free
 	// (ErrorInfo reason "INSUFFICIENT_AVAILABILITY"), or the price differs from

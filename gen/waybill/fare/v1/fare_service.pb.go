@@ -665,13 +665,16 @@ type QuoteInventoryRequest struct {
 	ProductKey *ProductKey `protobuf:"bytes,1,opt,name=product_key,json=productKey,proto3" json:"product_key,omitempty"`
 	// The number of seats or rooms, 1 to 100. Required.
 	Quantity int32 `protobuf:"varint,2,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	// The first night of a stay. Required for stay products, must be unset for seats.
+	// The first night of a stay: from yesterday (UTC, so that it is today somewhere) to 1098
+	// days ahead. Required for stay products, must be unset for seats.
 	CheckInDate *v1.Date `protobuf:"bytes,3,opt,name=check_in_date,json=checkInDate,proto3" json:"check_in_date,omitempty"`
 	// The check-out date of a stay (exclusive), 1 to 30 nights after `check_in_date`.
 	// Required for stay products, must be unset for seats.
 	CheckOutDate *v1.Date `protobuf:"bytes,4,opt,name=check_out_date,json=checkOutDate,proto3" json:"check_out_date,omitempty"`
 	// How full the inventory is, before this request's units; for a stay, the fullest night.
-	// Required.
+	// Required. It is the caller's statement, so a quote prices what the caller says: booking
+	// passes its own counts, and locks a hold's price only with a quote it asked for itself,
+	// never one a customer brings.
 	//
 	// Types that are valid to be assigned to Load:
 	//

@@ -44,9 +44,10 @@ const (
 // fare of a completed ride computed from the trip record. Writing rate cards and surges is
 // for operators (and, for surges, services); others get PERMISSION_DENIED. Quotes and
 // rate card reads are open to every authenticated caller; customers see only their own
-// fares. The same server also implements waybill.events.v1.EventStreamService (fare's event
-// log, see events.proto), and consumes the trip service's trip-ended events to calculate
-// fares exactly as CalculateRideFare does.
+// fares. A rate card id in a request is a UUID: an empty or malformed one fails with
+// INVALID_ARGUMENT naming the field. The same server also implements
+// waybill.events.v1.EventStreamService (fare's event log, see events.proto), and consumes the
+// trip service's trip-ended events to calculate fares exactly as CalculateRideFare does.
 type FareServiceClient interface {
 	// CreateRateCard creates version 1 of the rate card of a product. Fails with
 	// INVALID_ARGUMENT naming the field for a missing or invalid field (see RateCard),
@@ -273,9 +274,10 @@ func (c *fareServiceClient) ListFares(ctx context.Context, in *ListFaresRequest,
 // fare of a completed ride computed from the trip record. Writing rate cards and surges is
 // for operators (and, for surges, services); others get PERMISSION_DENIED. Quotes and
 // rate card reads are open to every authenticated caller; customers see only their own
-// fares. The same server also implements waybill.events.v1.EventStreamService (fare's event
-// log, see events.proto), and consumes the trip service's trip-ended events to calculate
-// fares exactly as CalculateRideFare does.
+// fares. A rate card id in a request is a UUID: an empty or malformed one fails with
+// INVALID_ARGUMENT naming the field. The same server also implements
+// waybill.events.v1.EventStreamService (fare's event log, see events.proto), and consumes the
+// trip service's trip-ended events to calculate fares exactly as CalculateRideFare does.
 type FareServiceServer interface {
 	// CreateRateCard creates version 1 of the rate card of a product. Fails with
 	// INVALID_ARGUMENT naming the field for a missing or invalid field (see RateCard),

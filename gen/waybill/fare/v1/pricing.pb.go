@@ -298,7 +298,7 @@ type Surge struct {
 	// "default" zone where it must be 0.
 	RadiusMeters int32 `protobuf:"varint,5,opt,name=radius_meters,json=radiusMeters,proto3" json:"radius_meters,omitempty"`
 	// When the surge ends and the zone falls back to 1.0x. Unset means until changed; when set
-	// it must be in the future.
+	// it must be in the future and at most 366 days ahead.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	// Why the surge was set, for example "concert ends"; at most 500 characters.
 	Reason string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`

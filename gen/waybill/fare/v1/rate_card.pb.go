@@ -407,8 +407,8 @@ type RateCard struct {
 	// The bounds and curve of dynamic pricing. Unset means no dynamic pricing (always 1.0x).
 	DynamicPricing *DynamicPricing `protobuf:"bytes,6,opt,name=dynamic_pricing,json=dynamicPricing,proto3" json:"dynamic_pricing,omitempty"`
 	// When this version takes effect. Unset means at creation; otherwise it must not be in the
-	// past (INVALID_ARGUMENT). A version with a future time is scheduled: quotes keep using the
-	// previous version until then.
+	// past nor more than 5 years ahead (INVALID_ARGUMENT). A version with a future time is
+	// scheduled: quotes keep using the previous version until then.
 	EffectiveTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=effective_time,json=effectiveTime,proto3" json:"effective_time,omitempty"`
 	// A note about this version for operators, for example "summer prices"; at most 500
 	// characters.

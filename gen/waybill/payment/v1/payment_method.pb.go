@@ -161,13 +161,15 @@ type PaymentMethod struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The payment method id (UUID), assigned by the payment service. Output only.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// The customer who owns the payment method. Set at creation and never changed.
+	// The customer who owns the payment method. Set at creation (customers may pass only their
+	// own id) and never changed.
 	CustomerId string `protobuf:"bytes,2,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
 	// The name of the processor adapter that issued the token (for example "simulator"). Output
 	// only.
 	Processor string `protobuf:"bytes,3,opt,name=processor,proto3" json:"processor,omitempty"`
-	// The opaque token issued by the processor, which is all the payment service needs to charge
-	// the card. Returned only to operators and services; empty for customer callers. Output only.
+	// The processor's token, masked to its last four characters for every caller (for example
+	// "****9c1f"): enough to tell tokens apart, useless to charge the card with. The full token
+	// never leaves the payment service. Output only.
 	ProcessorToken string `protobuf:"bytes,4,opt,name=processor_token,json=processorToken,proto3" json:"processor_token,omitempty"`
 	// The card brand, as reported by the processor. Output only.
 	Brand CardBrand `protobuf:"varint,5,opt,name=brand,proto3,enum=waybill.payment.v1.CardBrand" json:"brand,omitempty"`
@@ -324,7 +326,8 @@ type CardInput struct {
 	Number string `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
 	// The expiry month, from 1 to 12. Required.
 	ExpiryMonth int32 `protobuf:"varint,2,opt,name=expiry_month,json=expiryMonth,proto3" json:"expiry_month,omitempty"`
-	// The expiry year, four digits; the expiry must not be in the past. Required.
+	// The expiry year, four digits, at most 20 years ahead; the expiry must not be in the past.
+	// Required.
 	ExpiryYear int32 `protobuf:"varint,3,opt,name=expiry_year,json=expiryYear,proto3" json:"expiry_year,omitempty"`
 	// The card security code (CVC): 3 or 4 digits. Required. Used once for tokenization and
 	// discarded.

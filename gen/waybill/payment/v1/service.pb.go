@@ -124,8 +124,11 @@ type CreatePaymentMethodRequest_Card struct {
 }
 
 type CreatePaymentMethodRequest_ProcessorToken struct {
-	// A token the processor already issued (for example by the processor's own card form), at
-	// most 255 characters. The adapter looks up its brand, last four digits and expiry.
+	// A token the processor already issued for this customer (for example by the processor's
+	// own card form), at most 255 characters. The adapter looks up its brand, last four digits,
+	// expiry and the customer it was issued for: a token issued for another customer is
+	// refused exactly like an unknown one. The simulator's public test tokens (tok_sim_*)
+	// belong to no customer and may be attached by anyone.
 	ProcessorToken string `protobuf:"bytes,3,opt,name=processor_token,json=processorToken,proto3,oneof"`
 }
 
@@ -1463,7 +1466,7 @@ func (x *SetPaymentSubStatusResponse) GetPayment() *Payment {
 // RunSettlementRequest settles a date.
 type RunSettlementRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The date to settle (UTC); required, and before today.
+	// The date to settle (UTC); required, from 2000-01-01 and before today.
 	SettlementDate *v1.Date `protobuf:"bytes,1,opt,name=settlement_date,json=settlementDate,proto3" json:"settlement_date,omitempty"`
 	// The idempotency key: a retry with the same id returns the settlement the first call started
 	// and never settles twice. Required; 1 to 128 printable ASCII characters.
@@ -1657,9 +1660,11 @@ func (x *GetSettlementResponse) GetSettlement() *Settlement {
 // ListSettlementsRequest filters and pages settlements.
 type ListSettlementsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Only settlements of this date or later; unset means no lower bound.
+	// Only settlements of this date or later; unset means no lower bound. When set, from
+	// 2000-01-01 to tomorrow (UTC).
 	StartDate *v1.Date `protobuf:"bytes,1,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
-	// Only settlements of this date or earlier (inclusive); unset means no upper bound.
+	// Only settlements of this date or earlier (inclusive); unset means no upper bound. When set,
+	// from 2000-01-01 to tomorrow (UTC).
 	EndDate *v1.Date `protobuf:"bytes,2,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
 	// Only settlements in one of these statuses; empty means every status.
 	Statuses []SettlementStatus `protobuf:"varint,3,rep,packed,name=statuses,proto3,enum=waybill.payment.v1.SettlementStatus" json:"statuses,omitempty"`

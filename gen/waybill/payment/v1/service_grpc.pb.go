@@ -80,9 +80,13 @@ const (
 //     same key is treated as new.
 //
 // Authorization: customers may create, read, list and disable their own payment methods and
-// read and list their own payments (another customer's resource is reported as NOT_FOUND).
+// read and list their own payments (another customer's resource is reported as NOT_FOUND,
+// exactly like one that does not exist).
 // Moving money (authorize, capture, void, refund, reconcile), setting sub-statuses and
 // settlements are for services (billing) and operators only; customers get PERMISSION_DENIED.
+//
+// Every id in a request (payment method, payment, settlement) is a UUID: an empty or malformed
+// one fails with INVALID_ARGUMENT naming the field.
 //
 // The payment service implements waybill.events.v1.EventStreamService for the events in
 // events.proto; it is defined in waybill.events.v1 and not repeated here. Errors carry
@@ -94,8 +98,10 @@ type PaymentServiceClient interface {
 	// expiry. The new method is ACTIVE.
 	// Errors: INVALID_ARGUMENT for an empty `customer_id`, no `source`, a card field that fails
 	// its rule (naming the field, never echoing its value) or a token the processor does not
-	// know (naming `processor_token`); PERMISSION_DENIED when a customer adds a method for someone
-	// else; FAILED_PRECONDITION when the processor refuses to tokenize the card (decline code in
+	// know or issued for another customer (naming `processor_token`, reason
+	// "UNKNOWN_PROCESSOR_TOKEN" in both cases); PERMISSION_DENIED (reason "FIELD_NOT_SETTABLE",
+	// metadata "field": "customer_id") when a customer adds a method for someone else;
+	// FAILED_PRECONDITION when the processor refuses to tokenize the card (decline code in
 	// ErrorInfo); UNAVAILABLE when the processor cannot be reached.
 	CreatePaymentMethod(ctx context.Context, in *CreatePaymentMethodRequest, opts ...grpc.CallOption) (*CreatePaymentMethodResponse, error)
 	// GetPaymentMethod returns one payment method.
@@ -180,17 +186,19 @@ type PaymentServiceClient interface {
 	// settlement is recorded, RUNNING or already COMPLETED; follow it with GetSettlement. The
 	// service's scheduler calls it shortly after midnight UTC for the previous day with
 	// `request_id` "settlement-YYYY-MM-DD".
-	// Errors: INVALID_ARGUMENT for an unset or invalid `settlement_date`, a date that is not before
-	// today (UTC), or an empty `request_id`; ALREADY_EXISTS when the date already has a RUNNING or
-	// COMPLETED settlement started with another `request_id`; PERMISSION_DENIED for customers.
+	// Errors: INVALID_ARGUMENT for an unset or invalid `settlement_date`, a date before 2000-01-01
+	// or not before today (UTC), or an empty `request_id`; ALREADY_EXISTS when the date already
+	// has a RUNNING or COMPLETED settlement started with another `request_id`; PERMISSION_DENIED
+	// for customers.
 	RunSettlement(ctx context.Context, in *RunSettlementRequest, opts ...grpc.CallOption) (*RunSettlementResponse, error)
 	// GetSettlement returns one settlement.
 	// Errors: INVALID_ARGUMENT for an empty `settlement_id`; NOT_FOUND when it does not exist;
 	// PERMISSION_DENIED for customers.
 	GetSettlement(ctx context.Context, in *GetSettlementRequest, opts ...grpc.CallOption) (*GetSettlementResponse, error)
 	// ListSettlements lists settlements in a date range, latest date first.
-	// Errors: INVALID_ARGUMENT for an invalid date, `end_date` before `start_date`, a negative
-	// `page_size` or a malformed `page_token`; PERMISSION_DENIED for customers.
+	// Errors: INVALID_ARGUMENT for an invalid date or one outside 2000-01-01 to tomorrow (UTC),
+	// `end_date` before `start_date`, a negative `page_size` or a malformed `page_token`;
+	// PERMISSION_DENIED for customers.
 	ListSettlements(ctx context.Context, in *ListSettlementsRequest, opts ...grpc.CallOption) (*ListSettlementsResponse, error)
 }
 
@@ -396,9 +404,13 @@ func (c *paymentServiceClient) ListSettlements(ctx context.Context, in *ListSett
 //     same key is treated as new.
 //
 // Authorization: customers may create, read, list and disable their own payment methods and
-// read and list their own payments (another customer's resource is reported as NOT_FOUND).
+// read and list their own payments (another customer's resource is reported as NOT_FOUND,
+// exactly like one that does not exist).
 // Moving money (authorize, capture, void, refund, reconcile), setting sub-statuses and
 // settlements are for services (billing) and operators only; customers get PERMISSION_DENIED.
+//
+// Every id in a request (payment method, payment, settlement) is a UUID: an empty or malformed
+// one fails with INVALID_ARGUMENT naming the field.
 //
 // The payment service implements waybill.events.v1.EventStreamService for the events in
 // events.proto; it is defined in waybill.events.v1 and not repeated here. Errors carry
@@ -410,8 +422,10 @@ type PaymentServiceServer interface {
 	// expiry. The new method is ACTIVE.
 	// Errors: INVALID_ARGUMENT for an empty `customer_id`, no `source`, a card field that fails
 	// its rule (naming the field, never echoing its value) or a token the processor does not
-	// know (naming `processor_token`); PERMISSION_DENIED when a customer adds a method for someone
-	// else; FAILED_PRECONDITION when the processor refuses to tokenize the card (decline code in
+	// know or issued for another customer (naming `processor_token`, reason
+	// "UNKNOWN_PROCESSOR_TOKEN" in both cases); PERMISSION_DENIED (reason "FIELD_NOT_SETTABLE",
+	// metadata "field": "customer_id") when a customer adds a method for someone else;
+	// FAILED_PRECONDITION when the processor refuses to tokenize the card (decline code in
 	// ErrorInfo); UNAVAILABLE when the processor cannot be reached.
 	CreatePaymentMethod(context.Context, *CreatePaymentMethodRequest) (*CreatePaymentMethodResponse, error)
 	// GetPaymentMethod returns one payment method.
@@ -496,17 +510,19 @@ type PaymentServiceServer interface {
 	// settlement is recorded, RUNNING or already COMPLETED; follow it with GetSettlement. The
 	// service's scheduler calls it shortly after midnight UTC for the previous day with
 	// `request_id` "settlement-YYYY-MM-DD".
-	// Errors: INVALID_ARGUMENT for an unset or invalid `settlement_date`, a date that is not before
-	// today (UTC), or an empty `request_id`; ALREADY_EXISTS when the date already has a RUNNING or
-	// COMPLETED settlement started with another `request_id`; PERMISSION_DENIED for customers.
+	// Errors: INVALID_ARGUMENT for an unset or invalid `settlement_date`, a date before 2000-01-01
+	// or not before today (UTC), or an empty `request_id`; ALREADY_EXISTS when the date already
+	// has a RUNNING or COMPLETED settlement started with another `request_id`; PERMISSION_DENIED
+	// for customers.
 	RunSettlement(context.Context, *RunSettlementRequest) (*RunSettlementResponse, error)
 	// GetSettlement returns one settlement.
 	// Errors: INVALID_ARGUMENT for an empty `settlement_id`; NOT_FOUND when it does not exist;
 	// PERMISSION_DENIED for customers.
 	GetSettlement(context.Context, *GetSettlementRequest) (*GetSettlementResponse, error)
 	// ListSettlements lists settlements in a date range, latest date first.
-	// Errors: INVALID_ARGUMENT for an invalid date, `end_date` before `start_date`, a negative
-	// `page_size` or a malformed `page_token`; PERMISSION_DENIED for customers.
+	// Errors: INVALID_ARGUMENT for an invalid date or one outside 2000-01-01 to tomorrow (UTC),
+	// `end_date` before `start_date`, a negative `page_size` or a malformed `page_token`;
+	// PERMISSION_DENIED for customers.
 	ListSettlements(context.Context, *ListSettlementsRequest) (*ListSettlementsResponse, error)
 	mustEmbedUnimplementedPaymentServiceServer()
 }

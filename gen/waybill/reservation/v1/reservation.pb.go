@@ -167,9 +167,11 @@ const (
 	ReservationResult_STATUS_UNSPECIFIED ReservationResult_Status = 0
 	// Found; `details` is set.
 	ReservationResult_STATUS_FOUND ReservationResult_Status = 1
-	// No reservation with this id.
+	// No reservation with this id that the caller may see: a reservation of another
+	// customer is answered exactly like one that does not exist.
 	ReservationResult_STATUS_NOT_FOUND ReservationResult_Status = 2
-	// The reservation exists but the caller may not see it.
+	// Not used: providers answer STATUS_NOT_FOUND for a reservation the caller may not see,
+	// so that the answer does not tell whether it exists. Kept for wire compatibility.
 	ReservationResult_STATUS_DENIED ReservationResult_Status = 3
 )
 
@@ -224,9 +226,10 @@ const (
 	ReservationActionResult_OUTCOME_UNSPECIFIED ReservationActionResult_Outcome = 0
 	// Done now, or already in the wanted state (then nothing changed).
 	ReservationActionResult_OUTCOME_OK ReservationActionResult_Outcome = 1
-	// No reservation with this id.
+	// No reservation with this id that the caller may act on (as STATUS_NOT_FOUND).
 	ReservationActionResult_OUTCOME_NOT_FOUND ReservationActionResult_Outcome = 2
-	// The caller may not act on this reservation.
+	// Not used: providers answer OUTCOME_NOT_FOUND for a reservation the caller may not act
+	// on. Kept for wire compatibility.
 	ReservationActionResult_OUTCOME_DENIED ReservationActionResult_Outcome = 3
 	// The reservation's state does not allow the action (for example confirming an
 	// expired hold); `reason` says why.

@@ -34,8 +34,10 @@ const (
 type ReservationProviderServiceClient interface {
 	// GetReservationDetails returns the details of up to 500 reservations in one call. The
 	// results come back in request order, one per requested id, each with its own status, so
-	// one unknown or forbidden id never fails the batch. More than 500 ids, an empty list or
-	// an empty id fails with INVALID_ARGUMENT.
+	// one unknown id never fails the batch. A reservation the caller may not see is
+	// STATUS_NOT_FOUND, exactly like one that does not exist. More than 500 ids, an empty list,
+	// or an empty id or one malformed for the provider (booking's are UUIDs) fails with
+	// INVALID_ARGUMENT naming `ids[i]`.
 	GetReservationDetails(ctx context.Context, in *GetReservationDetailsRequest, opts ...grpc.CallOption) (*GetReservationDetailsResponse, error)
 	// ConfirmReservations confirms up to 500 reservations in one call: billing's pay saga
 	// confirms a bill's items with their owner after the payment is authorized. Idempotent
@@ -43,7 +45,8 @@ type ReservationProviderServiceClient interface {
 	// confirming an already confirmed reservation succeeds without a change. Each id gets its
 	// own outcome, so one reservation in a wrong state never fails the batch. Only services
 	// and operators may call it (PERMISSION_DENIED otherwise). More than 500 ids, an empty
-	// list, an empty id or an empty `request_id` fails with INVALID_ARGUMENT.
+	// list, an empty or malformed id (as for GetReservationDetails) or an empty `request_id`
+	// fails with INVALID_ARGUMENT.
 	ConfirmReservations(ctx context.Context, in *ConfirmReservationsRequest, opts ...grpc.CallOption) (*ConfirmReservationsResponse, error)
 	// CancelReservations cancels up to 500 reservations in one call: the pay saga's
 	// compensation for items it confirmed before a later step failed, and a bill's
@@ -102,8 +105,10 @@ func (c *reservationProviderServiceClient) CancelReservations(ctx context.Contex
 type ReservationProviderServiceServer interface {
 	// GetReservationDetails returns the details of up to 500 reservations in one call. The
 	// results come back in request order, one per requested id, each with its own status, so
-	// one unknown or forbidden id never fails the batch. More than 500 ids, an empty list or
-	// an empty id fails with INVALID_ARGUMENT.
+	// one unknown id never fails the batch. A reservation the caller may not see is
+	// STATUS_NOT_FOUND, exactly like one that does not exist. More than 500 ids, an empty list,
+	// or an empty id or one malformed for the provider (booking's are UUIDs) fails with
+	// INVALID_ARGUMENT naming `ids[i]`.
 	GetReservationDetails(context.Context, *GetReservationDetailsRequest) (*GetReservationDetailsResponse, error)
 	// ConfirmReservations confirms up to 500 reservations in one call: billing's pay saga
 	// confirms a bill's items with their owner after the payment is authorized. Idempotent
@@ -111,7 +116,8 @@ type ReservationProviderServiceServer interface {
 	// confirming an already confirmed reservation succeeds without a change. Each id gets its
 	// own outcome, so one reservation in a wrong state never fails the batch. Only services
 	// and operators may call it (PERMISSION_DENIED otherwise). More than 500 ids, an empty
-	// list, an empty id or an empty `request_id` fails with INVALID_ARGUMENT.
+	// list, an empty or malformed id (as for GetReservationDetails) or an empty `request_id`
+	// fails with INVALID_ARGUMENT.
 	ConfirmReservations(context.Context, *ConfirmReservationsRequest) (*ConfirmReservationsResponse, error)
 	// CancelReservations cancels up to 500 reservations in one call: the pay saga's
 	// compensation for items it confirmed before a later step failed, and a bill's
