@@ -1,165 +1,38 @@
 package idempotency
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"time"
+import "log/slog"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/waybill/waybill/kit/ids"
-	"github.com/waybill/waybill/kit/pgxutil"
-)
-
-// acquireSQL inserts a key in flight, or replaces an expired one ($8: created at or
-// before), and returns a row only when this call now holds the key.
-const acquireSQL = `INSERT INTO idempotency_keys AS k
-    (method, subject, request_id, request_hash, completed, lock_id, locked_at, memo, create_time)
-VALUES ($1, $2, $3, $4, false, $5, $6, $7, $6)
-ON CONFLICT (method, subject, request_id) DO UPDATE SET
-    request_hash = excluded.request_hash, completed = false, lock_id = excluded.lock_id,
-    locked_at = excluded.locked_at, memo = excluded.memo, result = NULL, result_pending = false,
-    create_time = excluded.create_time, complete_time = NULL
-WHERE k.create_time <= $8
-RETURNING true`
-
-const readLeaseSQL = `SELECT request_hash, completed, result, result_pending, memo,
-    coalesce(lock_id::text, ''), coalesce(locked_at, 'epoch')
-FROM idempotency_keys WHERE method = $1 AND subject = $2 AND request_id = $3`
-
-// takeOverSQL moves an in-flight key from lock $4 to lock $5 at $6.
-const takeOverSQL = `UPDATE idempotency_keys SET lock_id = $5, locked_at = $6
-WHERE method = $1 AND subject = $2 AND request_id = $3 AND lock_id = $4 AND NOT completed`
-
-// completeLeaseSQL stores the result ($5, pending $6, at $7) of an in-flight key still
-// held by lock $4.
-const completeLeaseSQL = `UPDATE idempotency_keys
-SET completed = true, result = $5, result_pending = $6, complete_time = $7
-WHERE method = $1 AND subject = $2 AND request_id = $3 AND lock_id = $4 AND NOT completed`
-
-const deleteLeaseSQL = `DELETE FROM idempotency_keys
-WHERE method = $1 AND subject = $2 AND request_id = $3 AND lock_id = $4 AND NOT completed`
-
-const expireLeaseSQL = `UPDATE idempotency_keys SET locked_at = 'epoch'
-WHERE method = $1 AND subject = $2 AND request_id = $3 AND lock_id = $4 AND NOT completed`
-
-const resolveSQL = `UPDATE idempotency_keys SET result = $4, result_pending = false
-WHERE method = $1 AND subject = $2 AND request_id = $3 AND completed AND result_pending`
-
-// abandonTimeout bounds Abandon, which runs even after the caller's context ended.
-const abandonTimeout = 15 * time.Second
-
-// Acquire claims k with a lease, for a call with effects outside the database (a payment
-// processor's): the key is stored in flight by a statement of its own on db (the pool),
-// before the call, so that a concurrent or later attempt finds it. It returns
-//
-//   - a fresh claim, holding the key for Options.Lease: make the call, then Complete (or
-//     CompletePending) in the transaction that records its outcome, or Abandon;
-//   - a Replayed claim when a call with k completed: answer with its Result (and, when
-//     Pending, find out the outcome and Resolve);
-//   - a Recovered claim when the attempt holding k ran out of lease (it crashed, or hung):
-//     this attempt holds the key now, with the first attempt's Memo, and must find out
-//     what that attempt did outside the database before doing it again;
-//   - INVALID_ARGUMENT, REQUEST_ID_REUSED, for a key used with other parameters, and
-//     ABORTED, REQUEST_IN_PROGRESS, while another attempt holds the key's lease.
-//
-// memo is stored with a fresh key: what the first attempt chose (the ids it will use at
-// the processor), returned as Claim.Memo to a take-over and to replays. An expired key is
-// claimed afresh. A key with an empty RequestID claims nothing.
-func (ks *Keys) Acquire(ctx context.Context, db Querier, k Key, memo []byte) (*Claim, error) {
-	if k.keyless() {
-		return &Claim{ks: ks, key: k, Memo: memo}, nil
-	}
-	if err := k.check(); err != nil {
-		return nil, err
-	}
-	for range 3 {
-		now := ks.now()
-		lock := ids.New()
-		var inserted bool
-		err := db.QueryRow(ctx, acquireSQL, k.Method, k.Subject, k.RequestID, nonNil(k.Hash), lock, now, memo,
-			now.Add(-ks.opts.TTL)).Scan(&inserted)
-		if err == nil {
-			return &Claim{Memo: memo, ks: ks, key: k, mode: modeLease, lockID: lock}, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return nil, fmt.Errorf("acquire idempotency key: %w", pgxutil.MapError(err))
-		}
-		var s stored
-		var holder string
-		var lockedAt time.Time
-		err = db.QueryRow(ctx, readLeaseSQL, k.Method, k.Subject, k.RequestID).
-			Scan(&s.hash, &s.completed, &s.result, &s.pending, &s.memo, &holder, &lockedAt)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue // deleted (abandoned or pruned) in between: insert again
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read idempotency key: %w", pgxutil.MapError(err))
-		}
-		switch {
-		case !s.sameHash(k):
-			return nil, errReused()
-		case *s.completed:
-			return s.replay(ks, k), nil
-		case lockedAt.After(now.Add(-ks.opts.Lease)):
-			return nil, errInProgress()
-		}
-		tag, err := db.Exec(ctx, takeOverSQL, k.Method, k.Subject, k.RequestID, holder, lock, now)
-		if err != nil {
-			return nil, fmt.Errorf("take over idempotency key: %w", pgxutil.MapError(err))
-		}
-		if tag.RowsAffected() != 1 {
-			return nil, errInProgress() // another attempt took it over first
-		}
-		return &Claim{Recovered: true, Memo: s.memo, ks: ks, key: k, mode: modeLease, lockID: lock}, nil
-	}
-	return nil, errInProgress()
+// Lease is a leased claim (idempotencypg's Keys.Acquire) as a plain value, for a domain
+// that holds its key across a call outside the database (a payment processor's) without
+// depending on the storage: its store returns a Lease when it acquires the key, and takes
+// it back to complete, abandon or resolve the key (idempotencypg's Claim.Lease and
+// Keys.Resume). Copies of a Lease are the same hold on the key.
+type Lease struct {
+	// Key is the key claimed.
+	Key Key
+	// Replayed is true when an earlier call with the key completed: Result is its
+	// result, and the caller answers with it without changing anything.
+	Replayed bool
+	// Result is the stored result of a replayed key, as the first call encoded it.
+	Result []byte
+	// Pending is true when the replayed Result shows an outcome that was not known yet;
+	// the caller may find the outcome out and store it (resolve the key).
+	Pending bool
+	// Recovered is true when this attempt took over a key whose earlier attempt ran out
+	// of lease: that attempt may have had effects outside the database, which this one
+	// must find out before acting.
+	Recovered bool
+	// Memo is what the first attempt stored with the key, for a replay or a take-over to
+	// continue with.
+	Memo []byte
+	// Lock identifies this attempt's hold on an in-flight key (empty for a replayed or
+	// keyless claim). The store completes or abandons the key only while the attempt
+	// still holds it; callers pass it back unchanged.
+	Lock string
 }
 
-// Abandon gives up a leased claim without storing a result, on db (the pool), so that a
-// retry runs the call: a fresh key is deleted; a taken-over key (Recovered) is kept with
-// its Memo, since its first attempt may have had effects, and its lease ends at once, so
-// the next attempt takes it over. Abandon runs even when ctx was cancelled (the request's
-// end is a common reason to abandon), bounded by 15 seconds; it does nothing for a claim
-// that is not leased or was completed. It returns the database's error, which the caller
-// may only log: the key's lease then runs out on its own.
-func (c *Claim) Abandon(ctx context.Context, db Querier) error {
-	if c.mode != modeLease || c.done {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abandonTimeout)
-	defer cancel()
-	sql := deleteLeaseSQL
-	if c.Recovered {
-		sql = expireLeaseSQL
-	}
-	k := c.key
-	if _, err := db.Exec(ctx, sql, k.Method, k.Subject, k.RequestID, c.lockID); err != nil {
-		return fmt.Errorf("abandon idempotency key: %w", pgxutil.MapError(err))
-	}
-	c.done = true
-	return nil
-}
-
-// Resolve replaces the pending result of a replayed key (Claim.Pending) by result, once
-// the outcome is known, so that later retries replay it. It does nothing when the key's
-// result is no longer pending.
-func (c *Claim) Resolve(ctx context.Context, db Querier, result []byte) error {
-	if c.mode != modeReplay || !c.Pending {
-		return fmt.Errorf("resolve idempotency key %s %q: the claim holds no pending result", c.key.Method, c.key.RequestID)
-	}
-	k := c.key
-	if _, err := db.Exec(ctx, resolveSQL, k.Method, k.Subject, k.RequestID, nonNil(result)); err != nil {
-		return fmt.Errorf("resolve idempotency key: %w", pgxutil.MapError(err))
-	}
-	c.Result, c.Pending = result, false
-	return nil
-}
-
-// LogValue describes the claim's key for logs, without its hash or result.
-func (c *Claim) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("method", c.key.Method), slog.String("subject", c.key.Subject),
-		slog.String("request_id", c.key.RequestID), slog.Bool("replayed", c.Replayed), slog.Bool("recovered", c.Recovered))
+// LogValue describes the lease's key for logs, without its hash, result or lock.
+func (l Lease) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("method", l.Key.Method), slog.String("subject", l.Key.Subject),
+		slog.String("request_id", l.Key.RequestID), slog.Bool("replayed", l.Replayed), slog.Bool("recovered", l.Recovered))
 }

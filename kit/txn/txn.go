@@ -149,7 +149,7 @@ type Tx struct {
 
 // BeforeCommit adds queue to what runs when fn returns nil: queue appends statements to
 // the batch that carries the outbox insert and COMMIT, so they cost no round trip of
-// their own (an idempotency key's completion, say: idempotency.Claim.QueueComplete). An
+// their own (an idempotency key's completion, say: idempotencypg.Claim.QueueComplete). An
 // error from queue, or from a statement it queued, fails the commit and Run returns it.
 func (t *Tx) BeforeCommit(queue func(b *pgx.Batch) error) {
 	t.atEnd = append(t.atEnd, queue)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/money"
 )
 
@@ -96,11 +97,11 @@ type Reservations interface {
 
 // SagaStore is what the pay saga needs from storage.
 type SagaStore interface {
-	// StartPayment claims req's key, locks the bill (with its latest saga), runs fn, and
+	// StartPayment claims key, locks the bill (with its latest saga), runs fn, and
 	// inserts the saga fn returns and persists the bill's change, with its event, in one
-	// transaction. With a recorded result for req, fn does not run and the bill's current
+	// transaction. With a recorded result for key, fn does not run and the bill's current
 	// state is returned.
-	StartPayment(ctx context.Context, billID string, req Request, now time.Time, fn func(b *Bill) (Saga, Change, error)) (Bill, error)
+	StartPayment(ctx context.Context, billID string, key idempotency.Key, now time.Time, fn func(b *Bill) (Saga, Change, error)) (Bill, error)
 	// ClaimSagas leases up to limit unfinished sagas that are due and not leased by a
 	// live runner, to owner for lease.
 	ClaimSagas(ctx context.Context, owner string, lease time.Duration, limit int) ([]Saga, error)
@@ -140,8 +141,11 @@ func (s *Service) PayBill(ctx context.Context, c caller.Caller, billID, methodID
 	if err := requireCaller(c); err != nil {
 		return Bill{}, err
 	}
-	req := request("PayBill", c, requestID, billID, methodID, strconv.FormatInt(expectedVersion, 10))
-	if rec, ok, err := s.store.Recorded(ctx, req); err != nil {
+	key, err := requestKey("PayBill", c, requestID, billID, methodID, strconv.FormatInt(expectedVersion, 10))
+	if err != nil {
+		return Bill{}, err
+	}
+	if rec, ok, err := s.store.Recorded(ctx, key); err != nil {
 		return Bill{}, err
 	} else if ok {
 		return s.visibleBill(ctx, c, rec.BillID)
@@ -170,7 +174,7 @@ func (s *Service) PayBill(ctx context.Context, c caller.Caller, billID, methodID
 	}
 	now := s.now()
 	sagaID := NewID()
-	out, err := s.opts.Sagas.StartPayment(ctx, billID, req, now, func(b *Bill) (Saga, Change, error) {
+	out, err := s.opts.Sagas.StartPayment(ctx, billID, key, now, func(b *Bill) (Saga, Change, error) {
 		if !c.MayAccess(b.CustomerID) {
 			return Saga{}, Change{}, billNotFound(billID)
 		}

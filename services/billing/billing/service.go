@@ -7,27 +7,24 @@ import (
 
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/money"
 )
 
-// Request identifies a mutation for idempotency (kit/idempotency, behind the Store): a
-// retry by the same caller (Subject) with the same Method and ID returns the first call's
-// result, and reusing an ID with other Params fails with INVALID_ARGUMENT on request_id.
-// An empty ID opts out.
-type Request struct {
-	// Method is the RPC, for example "CreateBill"; keys are scoped to it and to Subject.
-	Method string
-	// Subject is the caller's subject.
-	Subject string
-	// ID is the caller's request id.
-	ID string
-	// Params are the call's parameters, in a fixed order, digested for the reuse check.
-	Params []string
-}
-
-// request returns the idempotency request of a call of method by c with id and params.
-func request(method string, c caller.Caller, id string, params ...string) Request {
-	return Request{Method: method, Subject: c.Subject, ID: id, Params: params}
+// requestKey returns the idempotency key of a call of method by c with request id id and
+// the call's parameters (in a fixed order, digested for the reuse check), after checking
+// id by kit/idempotency's rule (INVALID_ARGUMENT on request_id). A retry by the same
+// caller with the same method and id returns the first call's result; reusing the id with
+// other parameters fails with INVALID_ARGUMENT on request_id. An empty id opts out: its
+// key claims nothing.
+func requestKey(method string, c caller.Caller, id string, params ...string) (idempotency.Key, error) {
+	if id == "" {
+		return idempotency.Key{}, nil
+	}
+	if err := idempotency.CheckRequestID(id, false); err != nil {
+		return idempotency.Key{}, err
+	}
+	return idempotency.Key{Method: method, Subject: c.Subject, RequestID: id, Hash: idempotency.Fingerprint(params...)}, nil
 }
 
 // Recorded is the remembered result of an idempotent call.
@@ -59,10 +56,11 @@ type PageCursor struct {
 // Store is what the domain needs from storage. Every method returns kit/errs errors
 // (storage errors mapped once, by the store).
 type Store interface {
-	// CreateBill inserts b and emits EventOpened. With req.ID set, a retry returns the
-	// bill the first call created, and a reuse with other parameters fails with
-	// INVALID_ARGUMENT naming request_id.
-	CreateBill(ctx context.Context, b Bill, req Request) (Bill, error)
+	// CreateBill inserts b and emits EventOpened, claiming key (kit/idempotency) in the
+	// same transaction: a retry returns the bill the first call created, and a reuse with
+	// other parameters fails with INVALID_ARGUMENT naming request_id. The empty key
+	// claims nothing.
+	CreateBill(ctx context.Context, b Bill, key idempotency.Key) (Bill, error)
 	// GetBill returns the bill with its items and their summaries, or NOT_FOUND
 	// (BILL_NOT_FOUND).
 	GetBill(ctx context.Context, id string) (Bill, error)
@@ -72,13 +70,14 @@ type Store interface {
 	// the items the bills returned will have (so the caller can start fetching their
 	// details while the bills are read).
 	ListBills(ctx context.Context, f ListFilter, after *PageCursor, limit int, onItems func([]ItemRef)) ([]Bill, error)
-	// Recorded returns the result recorded for req, if any; a reuse with other
+	// Recorded returns the result recorded for key, if any; a reuse with other
 	// parameters fails with INVALID_ARGUMENT naming request_id.
-	Recorded(ctx context.Context, req Request) (Recorded, bool, error)
+	Recorded(ctx context.Context, key idempotency.Key) (Recorded, bool, error)
 	// Mutate locks the bill, runs fn on it and persists what fn's Change says, emitting
-	// its event, all in one transaction. With req.ID set and a recorded result, fn does
-	// not run and the bill's current state is returned with the recorded result.
-	Mutate(ctx context.Context, billID string, req Request, now time.Time, fn func(b *Bill) (Change, error)) (Bill, Recorded, error)
+	// its event, all in one transaction, claiming key in it. With a recorded result for
+	// key, fn does not run and the bill's current state is returned with the recorded
+	// result.
+	Mutate(ctx context.Context, billID string, key idempotency.Key, now time.Time, fn func(b *Bill) (Change, error)) (Bill, Recorded, error)
 	// Track makes the read model apply the provider's events about a reservation from
 	// now on; otherwise only the events of reservations on bills are applied. AddItem
 	// calls it before it fetches the reservation's details, so that every event is
@@ -197,8 +196,11 @@ func (s *Service) CreateBill(ctx context.Context, c caller.Caller, in NewBill, r
 		ID: NewID(), CustomerID: in.CustomerID, Currency: in.Currency, Status: StatusOpen,
 		SubStatus: in.SubStatus, CreateTime: now, UpdateTime: now, Version: 1,
 	}
-	req := request("CreateBill", c, requestID, in.CustomerID, in.Currency, in.SubStatus)
-	out, err := s.store.CreateBill(ctx, b, req)
+	key, err := requestKey("CreateBill", c, requestID, in.CustomerID, in.Currency, in.SubStatus)
+	if err != nil {
+		return Bill{}, err
+	}
+	out, err := s.store.CreateBill(ctx, b, key)
 	if err != nil {
 		return Bill{}, err
 	}
@@ -278,8 +280,11 @@ func (s *Service) AddItem(ctx context.Context, c caller.Caller, billID string, k
 	if !ok {
 		return Bill{}, "", errs.Invalid("kind", "no provider is configured for kind %d", kind)
 	}
-	req := request("AddBillItem", c, requestID, billID, strconv.Itoa(int(kind)), reservationID)
-	if rec, ok, err := s.store.Recorded(ctx, req); err != nil {
+	key, err := requestKey("AddBillItem", c, requestID, billID, strconv.Itoa(int(kind)), reservationID)
+	if err != nil {
+		return Bill{}, "", err
+	}
+	if rec, ok, err := s.store.Recorded(ctx, key); err != nil {
 		return Bill{}, "", err
 	} else if ok {
 		b, err := s.visibleBill(ctx, c, rec.BillID)
@@ -301,7 +306,7 @@ func (s *Service) AddItem(ctx context.Context, c caller.Caller, billID string, k
 	}
 	now := s.now()
 	item := Item{ID: NewID(), Kind: kind, Provider: provider, ReservationID: reservationID, Summary: &sum, CreateTime: now}
-	out, rec, err := s.store.Mutate(ctx, billID, req, now, func(b *Bill) (Change, error) {
+	out, rec, err := s.store.Mutate(ctx, billID, key, now, func(b *Bill) (Change, error) {
 		if !c.MayAccess(b.CustomerID) {
 			return Change{}, billNotFound(billID)
 		}
@@ -372,8 +377,11 @@ func (s *Service) RemoveItem(ctx context.Context, c caller.Caller, billID, itemI
 	if err := ValidateUUID("item_id", itemID); err != nil {
 		return Bill{}, err
 	}
-	req := request("RemoveBillItem", c, requestID, billID, itemID)
-	return s.mutate(ctx, c, billID, req, func(b *Bill, _ time.Time) (Change, error) { return b.RemoveItem(itemID) })
+	key, err := requestKey("RemoveBillItem", c, requestID, billID, itemID)
+	if err != nil {
+		return Bill{}, err
+	}
+	return s.mutate(ctx, c, billID, key, func(b *Bill, _ time.Time) (Change, error) { return b.RemoveItem(itemID) })
 }
 
 // Finalize freezes an OPEN bill's items and amounts.
@@ -384,8 +392,11 @@ func (s *Service) Finalize(ctx context.Context, c caller.Caller, billID string, 
 	if err := validateVersion(expectedVersion); err != nil {
 		return Bill{}, err
 	}
-	req := request("FinalizeBill", c, requestID, billID, strconv.FormatInt(expectedVersion, 10))
-	return s.mutate(ctx, c, billID, req, func(b *Bill, now time.Time) (Change, error) {
+	key, err := requestKey("FinalizeBill", c, requestID, billID, strconv.FormatInt(expectedVersion, 10))
+	if err != nil {
+		return Bill{}, err
+	}
+	return s.mutate(ctx, c, billID, key, func(b *Bill, now time.Time) (Change, error) {
 		if err := b.checkVersion(expectedVersion); err != nil {
 			return Change{}, err
 		}
@@ -404,8 +415,11 @@ func (s *Service) Cancel(ctx context.Context, c caller.Caller, billID, reason st
 	if err := validateVersion(expectedVersion); err != nil {
 		return Bill{}, err
 	}
-	req := request("CancelBill", c, requestID, billID, reason, strconv.FormatInt(expectedVersion, 10))
-	return s.mutate(ctx, c, billID, req, func(b *Bill, now time.Time) (Change, error) {
+	key, err := requestKey("CancelBill", c, requestID, billID, reason, strconv.FormatInt(expectedVersion, 10))
+	if err != nil {
+		return Bill{}, err
+	}
+	return s.mutate(ctx, c, billID, key, func(b *Bill, now time.Time) (Change, error) {
 		if err := b.checkVersion(expectedVersion); err != nil {
 			return Change{}, err
 		}
@@ -430,7 +444,7 @@ func (s *Service) SetSubStatus(ctx context.Context, c caller.Caller, billID, sub
 	if !c.Privileged() {
 		return Bill{}, denied("only operators and services may set a bill's sub-status")
 	}
-	return s.mutate(ctx, c, billID, Request{}, func(b *Bill, _ time.Time) (Change, error) {
+	return s.mutate(ctx, c, billID, idempotency.Key{}, func(b *Bill, _ time.Time) (Change, error) {
 		if err := b.checkVersion(expectedVersion); err != nil {
 			return Change{}, err
 		}
@@ -440,12 +454,12 @@ func (s *Service) SetSubStatus(ctx context.Context, c caller.Caller, billID, sub
 
 // mutate runs fn on the bill in the store's transaction, hiding bills the caller may not
 // see.
-func (s *Service) mutate(ctx context.Context, c caller.Caller, billID string, req Request, fn func(b *Bill, now time.Time) (Change, error)) (Bill, error) {
+func (s *Service) mutate(ctx context.Context, c caller.Caller, billID string, key idempotency.Key, fn func(b *Bill, now time.Time) (Change, error)) (Bill, error) {
 	if err := requireCaller(c); err != nil {
 		return Bill{}, err
 	}
 	now := s.now()
-	b, _, err := s.store.Mutate(ctx, billID, req, now, func(b *Bill) (Change, error) {
+	b, _, err := s.store.Mutate(ctx, billID, key, now, func(b *Bill) (Change, error) {
 		if !c.MayAccess(b.CustomerID) {
 			return Change{}, billNotFound(billID)
 		}

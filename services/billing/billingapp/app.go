@@ -26,7 +26,7 @@ import (
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/consumer"
 	"github.com/waybill/waybill/kit/consumeradmin"
-	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/billing/billing"
@@ -273,7 +273,7 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				idempotency.New(idempotency.Options{}).PruneEvery(ctx, d.Pool, c.KeyPruneInterval, logger)
+				idempotencypg.New(idempotencypg.Options{}).PruneEvery(ctx, d.Pool, c.KeyPruneInterval, logger)
 			}()
 		}
 		if payments != nil {

@@ -3,14 +3,14 @@
 // of the providers' reservations and the pay sagas, next to the kit's tables (the outbox
 // of billing's events, the cursors and dead letters of billing's consumers, and the
 // idempotency keys of its mutations), which only kit functions read and write.
-// Transactions go through kit/txn, idempotency through kit/idempotency.
+// Transactions go through kit/txn, idempotency through kit/idempotency/idempotencypg.
 package billingpg
 
 import (
 	"embed"
 
 	"github.com/waybill/waybill/kit/consumer"
-	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgxutil"
 )
@@ -22,4 +22,4 @@ var migrationFiles embed.FS
 // billing's own (0001–0099), the outbox's (0100–0199), the consumer's (0200–0299) and
 // the idempotency keys' (0300–0399).
 var Migrations = pgxutil.MustMergeMigrations(pgxutil.Dir(migrationFiles, "migrations"),
-	outbox.Migrations, consumer.Migrations, idempotency.Migrations)
+	outbox.Migrations, consumer.Migrations, idempotencypg.Migrations)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/pgxutil"
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/billing/billing"
@@ -46,14 +47,10 @@ INSERT INTO pay_sagas (id, bill_id, attempt, state, step, payment_method_id, amo
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
 
 // StartPayment implements billing.SagaStore.
-func (s *Store) StartPayment(ctx context.Context, billID string, req billing.Request, now time.Time, fn func(b *billing.Bill) (billing.Saga, billing.Change, error)) (billing.Bill, error) {
-	k, err := key(req)
-	if err != nil {
-		return billing.Bill{}, err
-	}
+func (s *Store) StartPayment(ctx context.Context, billID string, k idempotency.Key, now time.Time, fn func(b *billing.Bill) (billing.Saga, billing.Change, error)) (billing.Bill, error) {
 	var out billing.Bill
-	err = s.tx.Run(ctx, func(tx *txn.Tx) error {
-		rec, replayed, err := idempotency.Do(ctx, s.keys, tx, k, func() (billing.Recorded, error) {
+	err := s.tx.Run(ctx, func(tx *txn.Tx) error {
+		rec, replayed, err := idempotencypg.Do(ctx, s.keys, tx, k, func() (billing.Recorded, error) {
 			b, err := loadBill(ctx, tx, billID, true)
 			if err != nil {
 				return billing.Recorded{}, err

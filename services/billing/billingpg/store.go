@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/billing/billing"
@@ -28,11 +29,11 @@ type Options struct {
 
 // Store is billing's storage on PostgreSQL; it implements billing.Store and
 // billing.SagaStore, and feeds the read model. Its transactions are kit/txn's, its
-// idempotency keys kit/idempotency's.
+// idempotency keys idempotencypg's (the domain builds and checks them).
 type Store struct {
 	pool *pgxpool.Pool
 	tx   *txn.Runner
-	keys *idempotency.Keys
+	keys *idempotencypg.Keys
 	opts Options
 }
 
@@ -43,7 +44,7 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 	return &Store{
 		pool: pool,
 		tx:   txn.New(pool, txn.Options{Notify: opts.Notify}),
-		keys: idempotency.New(idempotency.Options{}),
+		keys: idempotencypg.New(idempotencypg.Options{}),
 		opts: opts,
 	}
 }
@@ -55,46 +56,31 @@ func (s *Store) emit(tx *txn.Tx, t billing.EventType, b billing.Bill, it *billin
 	tx.Emit(outbox.Event{Type: string(t), Key: b.ID, Payload: s.opts.BillEvent(b, it)})
 }
 
-// key returns req's idempotency key, after checking its request id by kit/idempotency's
-// rule (INVALID_ARGUMENT on request_id). A request without an id has the empty key,
-// which claims nothing.
-func key(req billing.Request) (idempotency.Key, error) {
-	if req.ID == "" {
-		return idempotency.Key{}, nil
-	}
-	if err := idempotency.CheckRequestID(req.ID, false); err != nil {
-		return idempotency.Key{}, err
-	}
-	return idempotency.Key{Method: req.Method, Subject: req.Subject, RequestID: req.ID,
-		Hash: idempotency.Fingerprint(req.Params...)}, nil
-}
-
 // encode encodes an idempotent call's result for its key.
 func encode(rec billing.Recorded) []byte {
 	b, _ := json.Marshal(rec) // two strings: cannot fail
 	return b
 }
 
-// decode decodes the result stored with req's key.
-func decode(req billing.Request, result []byte) (billing.Recorded, error) {
+// decode decodes the result stored with key k.
+func decode(k idempotency.Key, result []byte) (billing.Recorded, error) {
 	var rec billing.Recorded
 	if err := json.Unmarshal(result, &rec); err != nil {
-		return billing.Recorded{}, fmt.Errorf("decode the result of %s %q: %w", req.Method, req.ID, err)
+		return billing.Recorded{}, fmt.Errorf("decode the result of %s %q: %w", k.Method, k.RequestID, err)
 	}
 	return rec, nil
 }
 
 // Recorded implements billing.Store.
-func (s *Store) Recorded(ctx context.Context, req billing.Request) (billing.Recorded, bool, error) {
-	k, err := key(req)
-	if err != nil || k.RequestID == "" {
-		return billing.Recorded{}, false, err
+func (s *Store) Recorded(ctx context.Context, k idempotency.Key) (billing.Recorded, bool, error) {
+	if k.RequestID == "" {
+		return billing.Recorded{}, false, nil
 	}
 	res, found, err := s.keys.Lookup(ctx, s.pool, k)
 	if err != nil || !found {
 		return billing.Recorded{}, false, err
 	}
-	rec, err := decode(req, res)
+	rec, err := decode(k, res)
 	return rec, err == nil && rec.BillID != "", err
 }
 
@@ -104,19 +90,15 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 
 // CreateBill implements billing.Store. The key is claimed with its result (the new
 // bill's id) in one statement, sent with BEGIN.
-func (s *Store) CreateBill(ctx context.Context, b billing.Bill, req billing.Request) (billing.Bill, error) {
-	k, err := key(req)
-	if err != nil {
-		return billing.Bill{}, err
-	}
+func (s *Store) CreateBill(ctx context.Context, b billing.Bill, k idempotency.Key) (billing.Bill, error) {
 	var out billing.Bill
-	err = s.tx.Run(ctx, func(tx *txn.Tx) error {
+	err := s.tx.Run(ctx, func(tx *txn.Tx) error {
 		c, err := s.keys.BeginWith(ctx, tx, k, encode(billing.Recorded{BillID: b.ID}))
 		if err != nil {
 			return err
 		}
 		if c.Replayed {
-			rec, err := decode(req, c.Result)
+			rec, err := decode(k, c.Result)
 			if err != nil {
 				return err
 			}
@@ -148,17 +130,13 @@ func (s *Store) GetBill(ctx context.Context, id string) (billing.Bill, error) {
 
 // Mutate implements billing.Store: the key's claim goes out with BEGIN, the bill's lock
 // with its read, and the change with the bill's read after it.
-func (s *Store) Mutate(ctx context.Context, billID string, req billing.Request, now time.Time, fn func(b *billing.Bill) (billing.Change, error)) (billing.Bill, billing.Recorded, error) {
-	k, err := key(req)
-	if err != nil {
-		return billing.Bill{}, billing.Recorded{}, err
-	}
+func (s *Store) Mutate(ctx context.Context, billID string, k idempotency.Key, now time.Time, fn func(b *billing.Bill) (billing.Change, error)) (billing.Bill, billing.Recorded, error) {
 	var out billing.Bill
 	var rec billing.Recorded
-	err = s.tx.Run(ctx, func(tx *txn.Tx) error {
+	err := s.tx.Run(ctx, func(tx *txn.Tx) error {
 		var replayed bool
 		var err error
-		rec, replayed, err = idempotency.Do(ctx, s.keys, tx, k, func() (billing.Recorded, error) {
+		rec, replayed, err = idempotencypg.Do(ctx, s.keys, tx, k, func() (billing.Recorded, error) {
 			b, err := loadBill(ctx, tx, billID, true)
 			if err != nil {
 				return billing.Recorded{}, err

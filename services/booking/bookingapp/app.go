@@ -19,7 +19,7 @@ import (
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/grpcclient"
-	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/services/booking/booking"
 	"github.com/waybill/waybill/services/booking/bookinggrpc"
@@ -61,7 +61,7 @@ func DefaultConfig() Config {
 		FareTimeout:        2 * time.Second,
 		SearchQuoteTimeout: 2 * time.Second,
 		SweepInterval:      time.Second,
-		PruneInterval:      idempotency.DefaultPruneInterval,
+		PruneInterval:      idempotencypg.DefaultPruneInterval,
 	}
 }
 
@@ -143,7 +143,7 @@ func Start(ctx context.Context, d serve.Deps, c Config) (*App, error) {
 		}
 	}
 	log, _ := d.EventLog(ctx, name, booking.EventTypes)
-	keys := idempotency.New(idempotency.Options{Now: c.Now})
+	keys := idempotencypg.New(idempotencypg.Options{Now: c.Now})
 	store := bookingpg.New(d.Pool, bookingpg.Options{Encode: bookinggrpc.EventPayload, Notify: log.Notify, Keys: keys})
 	svc := booking.New(store, pricer, booking.Options{Now: c.Now, SearchQuoteTimeout: c.SearchQuoteTimeout})
 	bookinggrpc.Register(d.Server.GRPC, svc)

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/booking/booking"
 )
@@ -41,7 +42,7 @@ func (s *Store) UpdateReservations(ctx context.Context, ids []string, key idempo
 		if err == nil {
 			rs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*booking.Reservation, error) { return scanReservation(r) })
 		}
-		var c *idempotency.Claim
+		var c *idempotencypg.Claim
 		if err == nil {
 			c, err = claimRead(claim, br)
 		}

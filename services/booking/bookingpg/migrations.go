@@ -7,7 +7,7 @@ package bookingpg
 import (
 	"embed"
 
-	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgxutil"
 )
@@ -18,4 +18,4 @@ var migrationFiles embed.FS
 // Migrations holds the booking schema's migrations, applied in name order at start: the
 // service's own (0001–0099), the outbox's tables (0100 and up) and the idempotency keys'
 // (0300 and up).
-var Migrations = pgxutil.MustMergeMigrations(pgxutil.Dir(migrationFiles, "migrations"), outbox.Migrations, idempotency.Migrations)
+var Migrations = pgxutil.MustMergeMigrations(pgxutil.Dir(migrationFiles, "migrations"), outbox.Migrations, idempotencypg.Migrations)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/booking/booking"
@@ -218,7 +219,7 @@ func (s *Store) FindHold(ctx context.Context, key idempotency.Key) (*booking.Res
 // claimRead reads a claim queued with a change's statements: nil for a fresh key, the
 // replayed error for a key completed before (the transaction must roll back what the
 // batch sent with the claim), or the claim's error.
-func claimRead(q idempotency.Queued, br pgx.BatchResults) (*idempotency.Claim, error) {
+func claimRead(q idempotencypg.Queued, br pgx.BatchResults) (*idempotencypg.Claim, error) {
 	c, err := q.Read(br)
 	if err != nil {
 		return nil, err

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/waybill/waybill/kit/errs"
-	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgxutil"
 	"github.com/waybill/waybill/kit/txn"
@@ -25,20 +25,20 @@ type Options struct {
 	// Notify, when set, is called after every commit that wrote events, to wake the
 	// outbox sequencer (outbox.Log.Notify).
 	Notify func()
-	// Keys claims the idempotency keys of retriable changes (kit/idempotency); nil means
+	// Keys claims the idempotency keys of retriable changes (idempotencypg); nil means
 	// keys with the default lifetime on the wall clock. The composition root, which also
 	// prunes them, passes its own.
-	Keys *idempotency.Keys
+	Keys *idempotencypg.Keys
 }
 
 // Store is booking's storage on PostgreSQL; it implements booking.Store. Its writes run
 // in kit/txn transactions, whose BEGIN and COMMIT ride along with the first statement
-// and the outbox insert, and claim their idempotency keys with kit/idempotency inside
+// and the outbox insert, and claim their idempotency keys with idempotencypg inside
 // those transactions, queued into batches they send anyway where they can.
 type Store struct {
 	pool *pgxpool.Pool
 	tx   *txn.Runner
-	keys *idempotency.Keys
+	keys *idempotencypg.Keys
 	opts Options
 }
 
@@ -48,7 +48,7 @@ var _ booking.Store = (*Store)(nil)
 func New(pool *pgxpool.Pool, o Options) *Store {
 	keys := o.Keys
 	if keys == nil {
-		keys = idempotency.New(idempotency.Options{})
+		keys = idempotencypg.New(idempotencypg.Options{})
 	}
 	return &Store{pool: pool, tx: txn.New(pool, txn.Options{Notify: o.Notify}), keys: keys, opts: o}
 }

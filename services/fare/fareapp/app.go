@@ -10,7 +10,7 @@ import (
 	"time"
 
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
-	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/services/fare/fare"
 	"github.com/waybill/waybill/services/fare/faregrpc"
@@ -78,7 +78,7 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 	farev1.RegisterFareServiceServer(d.Server.GRPC, faregrpc.New(fare.New(store, nil)))
 	go func() {
 		if d.AwaitMigrations(ctx) { // the keys' table must exist
-			idempotency.New(idempotency.Options{}).PruneEvery(ctx, d.Pool, c.PruneInterval, d.Logger)
+			idempotencypg.New(idempotencypg.Options{}).PruneEvery(ctx, d.Pool, c.PruneInterval, d.Logger)
 		}
 	}()
 	return nil

@@ -1,13 +1,13 @@
 // Package farepg is the fare service's PostgreSQL storage. Its tables live in the
 // "fare" schema, which no other service reads. Writes run through kit/txn (one
 // transaction helper, events through the outbox) and claim their idempotency keys with
-// kit/idempotency; database errors become kit/errs errors once, through kit/pgxutil.
+// idempotencypg; database errors become kit/errs errors once, through kit/pgxutil.
 package farepg
 
 import (
 	"embed"
 
-	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgxutil"
 )
@@ -18,4 +18,4 @@ var migrationFiles embed.FS
 // Migrations holds the fare schema's migrations, applied in name order at start: the
 // service's own (0001–0099), the outbox's tables (0100 and up), which the service's
 // events are written to, and the idempotency keys' table (0300 and up).
-var Migrations = pgxutil.MustMergeMigrations(pgxutil.Dir(migrationFiles, "migrations"), outbox.Migrations, idempotency.Migrations)
+var Migrations = pgxutil.MustMergeMigrations(pgxutil.Dir(migrationFiles, "migrations"), outbox.Migrations, idempotencypg.Migrations)

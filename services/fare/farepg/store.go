@@ -9,7 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/waybill/waybill/kit/errs"
-	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgxutil"
 	"github.com/waybill/waybill/kit/txn"
@@ -30,7 +30,7 @@ type Options struct {
 type Store struct {
 	pool  *pgxpool.Pool
 	tx    *txn.Runner
-	keys  *idempotency.Keys
+	keys  *idempotencypg.Keys
 	opts  Options
 	cards cardCache // RateCardsInEffect's
 }
@@ -42,7 +42,7 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 	return &Store{
 		pool: pool,
 		tx:   txn.New(pool, txn.Options{Notify: opts.Notify}),
-		keys: idempotency.New(idempotency.Options{}),
+		keys: idempotencypg.New(idempotencypg.Options{}),
 		opts: opts,
 	}
 }
@@ -74,9 +74,9 @@ func wrap(err error, format string, args ...any) error {
 // readClaim reads the results of a batch that begins a write: first (the lock, and
 // what else the batch read before the claim), then the claim queued on it. It closes br
 // and returns the first error.
-func readClaim(br pgx.BatchResults, q idempotency.Queued, first func(pgx.BatchResults) error) (*idempotency.Claim, error) {
+func readClaim(br pgx.BatchResults, q idempotencypg.Queued, first func(pgx.BatchResults) error) (*idempotencypg.Claim, error) {
 	err := first(br)
-	var c *idempotency.Claim
+	var c *idempotencypg.Claim
 	if err == nil {
 		c, err = q.Read(br)
 	}

@@ -32,7 +32,7 @@ func (s *Service) key(method string, c caller.Caller, requestID string, params .
 	return idempotency.Key{Method: method, Subject: c.Subject, RequestID: requestID, Hash: m.Sum(nil)}
 }
 
-// memo is what the first attempt with a key chose, stored with the key (Claim.Memo) so that
+// memo is what the first attempt with a key chose, stored with the key (Lease.Memo) so that
 // an attempt that takes the key over, or a replay that must reconcile, continues with it.
 type memo struct {
 	// ResourceID is the payment (or payment method) the call creates or changes.
@@ -41,10 +41,10 @@ type memo struct {
 	OperationID string `json:"o,omitempty"`
 }
 
-// claim is an attempt's hold on its idempotency key (kit/idempotency's lease), with the ids
-// of the first attempt.
+// claim is an attempt's hold on its idempotency key (kit/idempotency's lease, a plain value
+// the store hands out and takes back), with the ids of the first attempt.
 type claim struct {
-	*idempotency.Claim
+	idempotency.Lease
 	memo
 	// keyless is true for a call without a request id (CreatePaymentMethod without one, the
 	// service's own expiry voids): nothing is claimed or recorded.
@@ -71,7 +71,7 @@ func (s *Service) acquire(ctx context.Context, k idempotency.Key, m memo) (claim
 	if c.Recovered {
 		s.log.Info("took over an idempotency key past its lease", "method", k.Method, "operation_id", m.OperationID)
 	}
-	return claim{Claim: c, memo: m, keyless: k.RequestID == ""}, nil
+	return claim{Lease: c, memo: m, keyless: k.RequestID == ""}, nil
 }
 
 // abandon gives up a claim without recording anything: a fresh key is deleted, so a retry
@@ -81,8 +81,8 @@ func (s *Service) abandon(ctx context.Context, c claim) {
 	if c.keyless {
 		return
 	}
-	if err := s.store.AbandonKey(ctx, c.Claim); err != nil {
-		s.log.Warn("release idempotency key", "key", c.Claim, "error", err)
+	if err := s.store.AbandonKey(ctx, c.Lease); err != nil {
+		s.log.Warn("release idempotency key", "key", c.Lease, "error", err)
 	}
 }
 
@@ -168,7 +168,7 @@ func (s *Service) recordError(ctx context.Context, c claim, cause error) error {
 	}
 	cctx, cancel := commitContext(ctx)
 	defer cancel()
-	if err := s.store.CompleteKey(cctx, c.Claim, body); err != nil {
+	if err := s.store.CompleteKey(cctx, c.Lease, body); err != nil {
 		return fmt.Errorf("record the error as the request's result: %w", err)
 	}
 	return cause

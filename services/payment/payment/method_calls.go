@@ -101,7 +101,7 @@ func (s *Service) CreateMethod(ctx context.Context, c caller.Caller, in CreateMe
 		if err := tx.InsertMethod(cctx, m); err != nil {
 			return err
 		}
-		return tx.CompleteKey(cctx, cl.Claim, body, false)
+		return tx.CompleteKey(cctx, cl.Lease, body, false)
 	})
 	if err != nil {
 		return PaymentMethod{}, err

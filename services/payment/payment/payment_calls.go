@@ -113,7 +113,7 @@ func (s *Service) Authorize(ctx context.Context, c caller.Caller, in AuthorizeIn
 		if err := tx.Emit(events...); err != nil {
 			return err
 		}
-		return tx.CompleteKey(cctx, cl.Claim, body, op.Status == OpPending)
+		return tx.CompleteKey(cctx, cl.Lease, body, op.Status == OpPending)
 	})
 	if err != nil {
 		return none, err
@@ -183,8 +183,8 @@ func (s *Service) replayOperation(ctx context.Context, cl claim) (OperationResul
 	if st := res.Operation.Status; st != OpPending && st != OpInProgress {
 		// Resolved: from now on every retry replays this result.
 		if body, err := encodeValue(res); err == nil {
-			if err := s.store.ResolveKey(ctx, cl.Claim, body); err != nil {
-				s.log.Warn("store resolved result", "key", cl.Claim, "error", err)
+			if err := s.store.ResolveKey(ctx, cl.Lease, body); err != nil {
+				s.log.Warn("store resolved result", "key", cl.Lease, "error", err)
 			}
 		}
 	}
@@ -493,7 +493,7 @@ func (s *Service) finish(ctx context.Context, cl claim, paymentID, opID string, 
 		if err != nil {
 			return err
 		}
-		return tx.CompleteKey(cctx, cl.Claim, body, op.Status == OpPending || op.Status == OpInProgress)
+		return tx.CompleteKey(cctx, cl.Lease, body, op.Status == OpPending || op.Status == OpInProgress)
 	})
 	if err != nil {
 		return OperationResult{}, err

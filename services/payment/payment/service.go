@@ -32,7 +32,7 @@ type Options struct {
 	Now func() time.Time
 	// Lease is how long a busy operation belongs to the attempt that started it; after that
 	// another attempt may reconcile it. It must exceed ProcessorTimeout, and equal the lease
-	// of the store's idempotency keys (kit/idempotency's Options.Lease), which the attempt
+	// of the store's idempotency keys (idempotencypg.Options.Lease), which the attempt
 	// holds for as long.
 	Lease time.Duration
 	// ProcessorTimeout bounds each processor call.

@@ -16,17 +16,20 @@ type Store interface {
 	// when it lost a race with a concurrent one, so fn must have no other effects.
 	InTx(ctx context.Context, fn func(tx Tx) error) error
 
-	// AcquireKey claims an idempotency key with a lease (kit/idempotency's Keys.Acquire),
-	// in a statement of its own, before the processor is called; memo is what this attempt
-	// chose (the ids it will send), returned to an attempt that takes the key over.
-	AcquireKey(ctx context.Context, k idempotency.Key, memo []byte) (*idempotency.Claim, error)
-	// CompleteKey stores an error as the result of a claimed key, in a statement of its
-	// own: nothing else was recorded.
-	CompleteKey(ctx context.Context, c *idempotency.Claim, result []byte) error
-	// AbandonKey gives a claimed key up without a result (Claim.Abandon).
-	AbandonKey(ctx context.Context, c *idempotency.Claim) error
-	// ResolveKey replaces the pending result of a replayed key (Claim.Resolve).
-	ResolveKey(ctx context.Context, c *idempotency.Claim, result []byte) error
+	// AcquireKey claims an idempotency key with a lease (kit/idempotency), in a statement
+	// of its own, before the processor is called; memo is what this attempt chose (the
+	// ids it will send), returned to an attempt that takes the key over. The lease is a
+	// plain value: the methods below take it back to act on the key.
+	AcquireKey(ctx context.Context, k idempotency.Key, memo []byte) (idempotency.Lease, error)
+	// CompleteKey stores an error as the result of a leased key, in a statement of its
+	// own: nothing else was recorded. It is ABORTED, REQUEST_IN_PROGRESS, when another
+	// attempt took the key over.
+	CompleteKey(ctx context.Context, l idempotency.Lease, result []byte) error
+	// AbandonKey gives a leased key up without a result: a fresh key is deleted, a
+	// taken-over one keeps its memo and its lease ends at once.
+	AbandonKey(ctx context.Context, l idempotency.Lease) error
+	// ResolveKey replaces the pending result of a replayed key (Lease.Pending).
+	ResolveKey(ctx context.Context, l idempotency.Lease, result []byte) error
 	// PruneKeys deletes expired idempotency keys.
 	PruneKeys(ctx context.Context) (int64, error)
 
@@ -86,11 +89,11 @@ type Tx interface {
 	DeleteOperation(ctx context.Context, id string) error
 	// Emit queues events for the outbox, written with the transaction's commit.
 	Emit(events ...Event) error
-	// CompleteKey stores the result of a claimed idempotency key in this transaction
-	// (Claim.Complete, or Claim.CompletePending when pending); ABORTED,
-	// REQUEST_IN_PROGRESS, when another attempt took the key over, and the transaction
-	// must roll back.
-	CompleteKey(ctx context.Context, c *idempotency.Claim, result []byte, pending bool) error
+	// CompleteKey stores the result of a leased idempotency key in this transaction,
+	// marked pending when the outcome is not known yet (a retry then finds it out);
+	// ABORTED, REQUEST_IN_PROGRESS, when another attempt took the key over, and the
+	// transaction must roll back.
+	CompleteKey(ctx context.Context, l idempotency.Lease, result []byte, pending bool) error
 
 	// InsertSettlement inserts a RUNNING settlement. Its errors are errs.AlreadyExists with
 	// reason ReasonSettlementExists when the date has a settlement that is not FAILED, and

@@ -1,6 +1,6 @@
 // Package paymentapp is the payment service's composition root, the only place that
 // constructs its parts: it reads the service's Config, builds the store (paymentpg on
-// kit/txn and kit/idempotency), the processor adapter and the domain service, registers the
+// kit/txn and idempotencypg), the processor adapter and the domain service, registers the
 // gRPC transport and starts the background work.
 package paymentapp
 
@@ -11,7 +11,7 @@ import (
 	"time"
 
 	paymentv1 "github.com/waybill/waybill/gen/waybill/payment/v1"
-	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/services/payment/payment"
 	"github.com/waybill/waybill/services/payment/paymentgrpc"
@@ -102,7 +102,7 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 		EventPayload: paymentgrpc.EventPayload,
 		Notify:       events.Notify,
 		// A busy operation and the key of its call are held for the same lease.
-		Keys: idempotency.Options{Lease: opts.Lease, Now: opts.Now},
+		Keys: idempotencypg.Options{Lease: opts.Lease, Now: opts.Now},
 	})
 	svc := payment.New(store, proc, opts)
 	paymentv1.RegisterPaymentServiceServer(d.Server.GRPC, paymentgrpc.New(svc))

@@ -17,7 +17,7 @@ import (
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/grpctest"
-	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/services/payment/payment"
@@ -252,6 +252,6 @@ var anonymous = auth.Identity{}
 // the background work.
 func (e *env) service() *payment.Service {
 	store := paymentpg.New(e.pool, paymentpg.Options{EventPayload: paymentgrpc.EventPayload,
-		Keys: idempotency.Options{Lease: lease, Now: e.clock.Now}})
+		Keys: idempotencypg.Options{Lease: lease, Now: e.clock.Now}})
 	return payment.New(store, e.sim, payment.Options{Now: e.clock.Now, Lease: lease})
 }

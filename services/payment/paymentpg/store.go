@@ -11,6 +11,7 @@ import (
 
 	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/payment/payment"
@@ -28,7 +29,7 @@ type Options struct {
 	Notify func()
 	// Keys configures the idempotency keys (their TTL, lease and clock): the lease must be
 	// the domain's (payment.Options.Lease).
-	Keys idempotency.Options
+	Keys idempotencypg.Options
 }
 
 // Store is the payment schema in PostgreSQL. It implements payment.Store.
@@ -36,14 +37,14 @@ type Store struct {
 	reader
 	pool    *pgxpool.Pool
 	txns    *txn.Runner
-	keys    *idempotency.Keys
+	keys    *idempotencypg.Keys
 	payload EventPayload
 }
 
 // New returns a Store on pool, whose search_path is the payment schema. It does no I/O.
 func New(pool *pgxpool.Pool, opts Options) *Store {
 	return &Store{reader: reader{q: pool}, pool: pool, txns: txn.New(pool, txn.Options{Notify: opts.Notify}),
-		keys: idempotency.New(opts.Keys), payload: opts.EventPayload}
+		keys: idempotencypg.New(opts.Keys), payload: opts.EventPayload}
 }
 
 // reader implements payment.Reader on the pool or a transaction.
@@ -53,6 +54,7 @@ type reader struct{ q txn.Querier }
 type tx struct {
 	reader
 	tx      *txn.Tx
+	keys    *idempotencypg.Keys
 	payload EventPayload
 }
 
@@ -61,7 +63,7 @@ type tx struct {
 // woken after it.
 func (s *Store) InTx(ctx context.Context, fn func(payment.Tx) error) error {
 	return s.txns.Run(ctx, func(t *txn.Tx) error {
-		return fn(&tx{reader: reader{q: t}, tx: t, payload: s.payload})
+		return fn(&tx{reader: reader{q: t}, tx: t, keys: s.keys, payload: s.payload})
 	})
 }
 
@@ -82,31 +84,37 @@ func (t *tx) Emit(events ...payment.Event) error {
 	return nil
 }
 
-// AcquireKey claims an idempotency key with a lease, on the pool.
-func (s *Store) AcquireKey(ctx context.Context, k idempotency.Key, memo []byte) (*idempotency.Claim, error) {
-	return s.keys.Acquire(ctx, s.pool, k, memo)
+// AcquireKey claims an idempotency key with a lease, on the pool, and hands the claim to
+// the domain as a plain value.
+func (s *Store) AcquireKey(ctx context.Context, k idempotency.Key, memo []byte) (idempotency.Lease, error) {
+	c, err := s.keys.Acquire(ctx, s.pool, k, memo)
+	if err != nil {
+		return idempotency.Lease{}, err
+	}
+	return c.Lease(), nil
 }
 
-// CompleteKey stores the result of a claimed key in a statement of its own.
-func (s *Store) CompleteKey(ctx context.Context, c *idempotency.Claim, result []byte) error {
-	return c.Complete(ctx, s.pool, result)
+// CompleteKey stores the result of a leased key in a statement of its own.
+func (s *Store) CompleteKey(ctx context.Context, l idempotency.Lease, result []byte) error {
+	return s.keys.Resume(l).Complete(ctx, s.pool, result)
 }
 
-// AbandonKey gives a claimed key up.
-func (s *Store) AbandonKey(ctx context.Context, c *idempotency.Claim) error {
-	return c.Abandon(ctx, s.pool)
+// AbandonKey gives a leased key up.
+func (s *Store) AbandonKey(ctx context.Context, l idempotency.Lease) error {
+	return s.keys.Resume(l).Abandon(ctx, s.pool)
 }
 
 // ResolveKey replaces the pending result of a replayed key.
-func (s *Store) ResolveKey(ctx context.Context, c *idempotency.Claim, result []byte) error {
-	return c.Resolve(ctx, s.pool, result)
+func (s *Store) ResolveKey(ctx context.Context, l idempotency.Lease, result []byte) error {
+	return s.keys.Resume(l).Resolve(ctx, s.pool, result)
 }
 
 // PruneKeys deletes expired idempotency keys.
 func (s *Store) PruneKeys(ctx context.Context) (int64, error) { return s.keys.Prune(ctx, s.pool) }
 
-// CompleteKey stores the result of a claimed key in the transaction.
-func (t *tx) CompleteKey(ctx context.Context, c *idempotency.Claim, result []byte, pending bool) error {
+// CompleteKey stores the result of a leased key in the transaction.
+func (t *tx) CompleteKey(ctx context.Context, l idempotency.Lease, result []byte, pending bool) error {
+	c := t.keys.Resume(l)
 	if pending {
 		return c.CompletePending(ctx, t.tx, result)
 	}

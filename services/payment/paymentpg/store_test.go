@@ -103,7 +103,7 @@ func TestAmountsAreEnforcedInSQL(t *testing.T) {
 	}
 }
 
-// The store's keys are kit/idempotency's lease on the schema's idempotency_keys table: a key
+// The store's keys are idempotencypg's lease on the schema's idempotency_keys table: a key
 // completed in the transaction that records the outcome is replayed; one completed with
 // another attempt's lock is refused and the transaction rolls back.
 func TestKeys(t *testing.T) {

@@ -1,4 +1,4 @@
-package idempotency_test
+package idempotencypg_test
 
 import (
 	"context"
@@ -10,12 +10,13 @@ import (
 
 	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/pgxutil"
 )
 
 // complete records a leased call's outcome as payment does after the processor
 // answered: the change and the key's result in one transaction.
-func (f *fixture) complete(ctx context.Context, c *idempotency.Claim, result string) error {
+func (f *fixture) complete(ctx context.Context, c *idempotencypg.Claim, result string) error {
 	return pgxutil.InTx(ctx, f.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "INSERT INTO item (id) VALUES ($1)", result); err != nil {
 			return err
@@ -24,7 +25,7 @@ func (f *fixture) complete(ctx context.Context, c *idempotency.Claim, result str
 	})
 }
 
-func (f *fixture) acquire(k idempotency.Key, memo string) (*idempotency.Claim, error) {
+func (f *fixture) acquire(k idempotency.Key, memo string) (*idempotencypg.Claim, error) {
 	return f.keys.Acquire(f.t.Context(), f.pool, k, []byte(memo))
 }
 
@@ -201,5 +202,89 @@ func TestLeaseExpiry(t *testing.T) {
 		if err != nil || c.Replayed || c.Recovered || string(c.Memo) != "op-3" {
 			t.Errorf("%s after the TTL = %+v, %v; want a fresh claim", id, c, err)
 		}
+	}
+}
+
+// TestLeaseAsPlainValue: a claim handed to a domain as an idempotency.Lease and resumed
+// by the store (Keys.Resume) is the same hold on its key: it completes, abandons and
+// resolves as the claim would, and a lease whose attempt was taken over changes nothing.
+func TestLeaseAsPlainValue(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	resume := func(c *idempotencypg.Claim) *idempotencypg.Claim { return f.keys.Resume(c.Lease()) }
+
+	// Abandoned through its value: a fresh key is deleted.
+	k := key("billing", "cap-1", "p")
+	c, err := f.acquire(k, "op-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Lease()
+	if l.Key.RequestID != "cap-1" || l.Lock == "" || l.Replayed || l.Recovered || string(l.Memo) != "op-1" {
+		t.Fatalf("Lease() = %+v; want the fresh claim's key, lock and memo", l)
+	}
+	if err := f.keys.Resume(l).Abandon(ctx, f.pool); err != nil {
+		t.Fatal(err)
+	}
+	if f.keyRows() != 0 {
+		t.Fatalf("%d keys after abandoning a resumed fresh lease, want 0", f.keyRows())
+	}
+
+	// Taken over: the first attempt's value neither completes nor abandons the key; the
+	// second attempt's value completes it.
+	first, err := f.acquire(k, "op-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(idempotency.DefaultLease + time.Second)
+	second, err := f.acquire(k, "op-3")
+	if err != nil || !second.Recovered || !second.Lease().Recovered || string(second.Lease().Memo) != "op-2" {
+		t.Fatalf("take-over = %+v, %v; want a recovered claim with memo op-2", second, err)
+	}
+	err = f.complete(ctx, resume(first), "first")
+	wantErr(t, err, errs.Aborted, idempotency.ReasonRequestInProgress, "")
+	if err := resume(first).Abandon(ctx, f.pool); err != nil || f.keyRows() != 1 {
+		t.Fatalf("a stale abandon: %v, %d keys; want the key kept", err, f.keyRows())
+	}
+	if err := f.complete(ctx, resume(second), "second"); err != nil {
+		t.Fatal(err)
+	}
+	// A completed key is not abandoned by its (now stale) value.
+	if err := resume(second).Abandon(ctx, f.pool); err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.acquire(k, "op-4")
+	if err != nil || !r.Replayed || string(r.Lease().Result) != "second" {
+		t.Fatalf("replay = %+v, %v; want second", r, err)
+	}
+
+	// A pending result is resolved through a replay's value.
+	p := key("billing", "cap-2", "p")
+	c, err = f.acquire(p, "op-5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := resume(c).CompletePending(ctx, f.pool, []byte("unknown")); err != nil {
+		t.Fatal(err)
+	}
+	r, err = f.acquire(p, "")
+	if err != nil || !r.Lease().Pending {
+		t.Fatalf("replay = %+v, %v; want a pending replay", r, err)
+	}
+	if err := resume(r).Resolve(ctx, f.pool, []byte("captured")); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := f.acquire(p, ""); err != nil || r.Pending || string(r.Result) != "captured" {
+		t.Fatalf("replay after Resolve = %+v, %v; want captured", r, err)
+	}
+
+	// A keyless lease holds nothing: completing it stores nothing.
+	kl, err := f.acquire(idempotency.Key{Method: "M", Subject: "s"}, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := f.keyRows()
+	if err := resume(kl).Complete(ctx, f.pool, []byte("x")); err != nil || f.keyRows() != rows {
+		t.Fatalf("keyless Complete: %v, %d keys (was %d)", err, f.keyRows(), rows)
 	}
 }

@@ -1,4 +1,4 @@
-package idempotency_test
+package idempotencypg_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/pgtest"
 )
 
@@ -23,7 +24,7 @@ import (
 //   - Queue+QueueComplete: both statements pipelined with the change (no round trip).
 func BenchmarkClaim(b *testing.B) {
 	pool := pgtest.NewDB(b, schema, migrations())
-	keys := idempotency.New(idempotency.Options{})
+	keys := idempotencypg.New(idempotencypg.Options{})
 	ctx := context.Background()
 	n := 0
 	next := func() (string, idempotency.Key) {
@@ -49,7 +50,7 @@ func BenchmarkClaim(b *testing.B) {
 		}},
 		{"Do", func(tx pgx.Tx) error {
 			id, k := next()
-			_, _, err := idempotency.Do(ctx, keys, tx, k, func() (string, error) {
+			_, _, err := idempotencypg.Do(ctx, keys, tx, k, func() (string, error) {
 				_, err := tx.Exec(ctx, insert, id)
 				return id, err
 			})

@@ -1,4 +1,4 @@
-package idempotency
+package idempotencypg
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/pgxutil"
 	"github.com/waybill/waybill/kit/txn"
 )
@@ -48,7 +49,7 @@ type Claim struct {
 	Memo []byte
 
 	ks         *Keys
-	key        Key
+	key        idempotency.Key
 	mode       mode
 	lockID     string    // modeLease
 	createTime time.Time // modeTx: the key's create time, set at Begin
@@ -74,18 +75,18 @@ const tryLockSQL = `pg_try_advisory_xact_lock(hashtextextended(
 //     transaction (the key is written only then, so a rolled-back change leaves none);
 //   - a Replayed claim when a call with k completed before: answer with its Result;
 //   - INVALID_ARGUMENT on request_id, reason REQUEST_ID_REUSED, when that call had other
-//     parameters (ErrRequestIDReused);
+//     parameters (idempotency.ErrRequestIDReused);
 //   - ABORTED, reason REQUEST_IN_PROGRESS, when another transaction is running a call with
-//     k now (ErrRequestInProgress).
+//     k now (idempotency.ErrRequestInProgress).
 //
 // An expired key is claimed afresh. Begin takes a transaction-scoped advisory lock on k:
 // transactions that claim k wait for nobody, and find each other. A key with an empty
 // RequestID claims nothing: the claim is fresh and Complete stores nothing.
-func (ks *Keys) Begin(ctx context.Context, q Querier, k Key) (*Claim, error) {
-	if k.keyless() {
+func (ks *Keys) Begin(ctx context.Context, q Querier, k idempotency.Key) (*Claim, error) {
+	if keyless(k) {
 		return &Claim{ks: ks, key: k}, nil
 	}
-	if err := k.check(); err != nil {
+	if err := check(k); err != nil {
 		return nil, err
 	}
 	now := ks.now()
@@ -102,7 +103,7 @@ func (ks *Keys) Begin(ctx context.Context, q Querier, k Key) (*Claim, error) {
 // decide turns what a claim statement found into the claim: s is the key's row as the
 // statement's snapshot saw it, locked whether the advisory lock was taken, inserted
 // whether the statement stored the key (BeginWith).
-func (ks *Keys) decide(k Key, locked, inserted bool, s stored, fresh *Claim) (*Claim, error) {
+func (ks *Keys) decide(k idempotency.Key, locked, inserted bool, s stored, fresh *Claim) (*Claim, error) {
 	switch {
 	case inserted:
 		return fresh, nil
@@ -165,23 +166,23 @@ LEFT JOIN idempotency_keys k ON k.method = $1 AND k.subject = $2 AND k.request_i
 // so the claim needs no Complete, and a fresh key costs one statement in all. The
 // outcomes are Begin's; when the claim is not fresh, the caller must not commit its
 // change.
-func (ks *Keys) BeginWith(ctx context.Context, q Querier, k Key, result []byte) (*Claim, error) {
-	if k.keyless() {
+func (ks *Keys) BeginWith(ctx context.Context, q Querier, k idempotency.Key, result []byte) (*Claim, error) {
+	if keyless(k) {
 		return &Claim{ks: ks, key: k, done: true}, nil
 	}
-	if err := k.check(); err != nil {
+	if err := check(k); err != nil {
 		return nil, err
 	}
 	return ks.readWith(k, q.QueryRow(ctx, beginWithSQL, ks.withArgs(k, result)...))
 }
 
-func (ks *Keys) withArgs(k Key, result []byte) []any {
+func (ks *Keys) withArgs(k idempotency.Key, result []byte) []any {
 	now := ks.now()
 	return []any{k.Method, k.Subject, k.RequestID, now.Add(-ks.opts.TTL), nonNil(k.Hash), nonNil(result), now}
 }
 
 // readWith reads the row of beginWithSQL.
-func (ks *Keys) readWith(k Key, row pgx.Row) (*Claim, error) {
+func (ks *Keys) readWith(k idempotency.Key, row pgx.Row) (*Claim, error) {
 	var locked, inserted bool
 	var s stored
 	if err := row.Scan(&locked, &inserted, &s.hash, &s.completed, &s.result, &s.pending, &s.memo); err != nil {
@@ -194,7 +195,7 @@ func (ks *Keys) readWith(k Key, row pgx.Row) (*Claim, error) {
 // from the batch's results.
 type Queued struct {
 	ks      *Keys
-	key     Key
+	key     idempotency.Key
 	at      time.Time // the claim's time
 	with    bool
 	keyless bool
@@ -207,11 +208,11 @@ type Queued struct {
 // Queued.Read at the position Queue added, before the results that follow; when the
 // claim is not fresh, the statements queued after it ran anyway, so the caller must not
 // commit the transaction (return an error from it and answer with the replay).
-func (ks *Keys) Queue(b *pgx.Batch, k Key) Queued {
-	if k.keyless() {
+func (ks *Keys) Queue(b *pgx.Batch, k idempotency.Key) Queued {
+	if keyless(k) {
 		return Queued{ks: ks, key: k, keyless: true}
 	}
-	if err := k.check(); err != nil {
+	if err := check(k); err != nil {
 		return Queued{err: err}
 	}
 	now := ks.now()
@@ -221,11 +222,11 @@ func (ks *Keys) Queue(b *pgx.Batch, k Key) Queued {
 
 // QueueWith queues BeginWith's statement onto b; see Queue. A fresh key is then stored,
 // with its result, by that one statement in the batch.
-func (ks *Keys) QueueWith(b *pgx.Batch, k Key, result []byte) Queued {
-	if k.keyless() {
+func (ks *Keys) QueueWith(b *pgx.Batch, k idempotency.Key, result []byte) Queued {
+	if keyless(k) {
 		return Queued{ks: ks, key: k, with: true, keyless: true}
 	}
-	if err := k.check(); err != nil {
+	if err := check(k); err != nil {
 		return Queued{err: err}
 	}
 	b.Queue(beginWithSQL, ks.withArgs(k, result)...)
@@ -341,7 +342,7 @@ func (c *Claim) QueueComplete(b *pgx.Batch, result []byte) error {
 // result (an id, a small struct); a type whose JSON form loses information needs Begin
 // and Complete with the domain's own encoding. In a *txn.Tx the completion is queued
 // into the COMMIT batch (Tx.BeforeCommit), so it costs no round trip of its own.
-func Do[T any](ctx context.Context, ks *Keys, q Querier, k Key, fn func() (T, error)) (v T, replayed bool, err error) {
+func Do[T any](ctx context.Context, ks *Keys, q Querier, k idempotency.Key, fn func() (T, error)) (v T, replayed bool, err error) {
 	c, err := ks.Begin(ctx, q, k)
 	if err != nil {
 		return v, false, err
