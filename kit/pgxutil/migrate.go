@@ -49,6 +49,11 @@ func Migrations(fsys fs.FS) ([]Migration, error) {
 	return ms, nil
 }
 
+// TxBeginner starts transactions; *pgxpool.Pool, *pgxpool.Conn and *pgx.Conn all do.
+type TxBeginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
 // Migrate creates schema if it is missing and applies the *.sql files of migrations
 // (see Migrations) that its schema_migrations table does not list yet, in name order.
 // Each file runs in its own transaction with search_path set to schema and no statement
@@ -69,7 +74,7 @@ func Migrate(ctx context.Context, db TxBeginner, schema string, migrations fs.FS
 	table := pgx.Identifier{schema, "schema_migrations"}.Sanitize()
 
 	var applied []string
-	err = InTx(ctx, db, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		if err := lockMigrations(ctx, tx, schema); err != nil {
 			return err
 		}
@@ -108,7 +113,7 @@ func Migrate(ctx context.Context, db TxBeginner, schema string, migrations fs.FS
 		if slices.Contains(applied, m.Version) {
 			continue
 		}
-		err := InTx(ctx, db, func(tx pgx.Tx) error {
+		err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 			if err := lockMigrations(ctx, tx, schema); err != nil {
 				return err
 			}

@@ -201,60 +201,7 @@ func txDB(t *testing.T) *pgxpool.Pool {
 	})
 }
 
-func TestInTxCommitsAndRollsBack(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
-	pool := txDB(t)
-
-	if err := pgxutil.InTx(ctx, pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, "INSERT INTO account VALUES (2, 0)")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-
-	boom := errors.New("boom")
-	err := pgxutil.InTx(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "INSERT INTO account VALUES (3, 0)"); err != nil {
-			return err
-		}
-		return fmt.Errorf("after insert: %w", boom)
-	})
-	if !errors.Is(err, boom) {
-		t.Errorf("InTx = %v, want fn's error", err)
-	}
-
-	func() {
-		defer func() {
-			if p := recover(); p != "panic in fn" {
-				t.Errorf("recovered %v, want fn's panic to continue", p)
-			}
-		}()
-		_ = pgxutil.InTx(ctx, pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "INSERT INTO account VALUES (4, 0)"); err != nil {
-				return err
-			}
-			panic("panic in fn")
-		})
-	}()
-
-	rows, err := pool.Query(ctx, "SELECT id FROM account ORDER BY id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(ids) != "[1 2]" {
-		t.Errorf("accounts %v, want [1 2]: the error and panic transactions must roll back", ids)
-	}
-	if n := pool.Stat().AcquiredConns(); n != 0 {
-		t.Errorf("%d connections still acquired", n)
-	}
-}
-
-func TestInTxOptsRetriesSerializationFailure(t *testing.T) {
+func TestRetryRunsALostTransactionAgain(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	pool := txDB(t)
@@ -279,13 +226,13 @@ func TestInTxOptsRetriesSerializationFailure(t *testing.T) {
 	}
 
 	var once atomic.Int32
-	err := pgxutil.InTxOpts(ctx, pool, pgxutil.TxOptions{TxOptions: serializable}, deposit(&once))
+	err := pgx.BeginTxFunc(ctx, pool, serializable, deposit(&once))
 	if !errors.Is(pgxutil.MapError(err), errs.Aborted) {
 		t.Fatalf("without retries: %v, want a conflict", err)
 	}
 
 	var retried atomic.Int32
-	if err := pgxutil.InTxOpts(ctx, pool, pgxutil.TxOptions{TxOptions: serializable, MaxRetries: 3}, deposit(&retried)); err != nil {
+	if err := pgxutil.Retry(ctx, 3, func() error { return pgx.BeginTxFunc(ctx, pool, serializable, deposit(&retried)) }); err != nil {
 		t.Fatal(err)
 	}
 	if n := retried.Load(); n != 2 {

@@ -20,7 +20,7 @@ import (
 
 // BenchmarkUpdateAndEmit measures whether pipelining pays: one transaction that updates
 // a row and emits one event, through Runner.Run (BEGIN sent with the UPDATE, the outbox
-// insert with COMMIT: 2 round trips) and through a plain pgx.Tx (pgxutil.InTxOpts and
+// insert with COMMIT: 2 round trips) and through a plain pgx.Tx (pgx.BeginFunc, pgxutil.Retry and
 // outbox.Emit, as fare and payment did: 4 round trips), one after the other in the same
 // run and database, alternating operation by operation, serially and from 8 goroutines
 // at once. ns/op is one operation of each way; txn-ns/op and pgx-ns/op are each way's
@@ -50,11 +50,13 @@ func BenchmarkUpdateAndEmit(b *testing.B) {
 			})
 		}},
 		{"pgx", func(ctx context.Context, id string) error {
-			err := pgxutil.InTxOpts(ctx, pool, pgxutil.TxOptions{MaxRetries: txn.DefaultMaxRetries}, func(tx pgx.Tx) error {
-				if _, err := tx.Exec(ctx, bump, id); err != nil {
-					return err
-				}
-				return outbox.Emit(ctx, tx, added(id))
+			err := pgxutil.Retry(ctx, txn.DefaultMaxRetries, func() error {
+				return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+					if _, err := tx.Exec(ctx, bump, id); err != nil {
+						return err
+					}
+					return outbox.Emit(ctx, tx, added(id))
+				})
 			})
 			if err != nil {
 				return pgxutil.MapError(err)

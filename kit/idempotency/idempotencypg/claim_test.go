@@ -95,16 +95,18 @@ func (f *fixture) keyRows() int {
 func (f *fixture) create(ctx context.Context, k idempotency.Key, id string, runs *int) (string, bool, error) {
 	var out string
 	var replayed bool
-	err := pgxutil.InTxOpts(ctx, f.pool, pgxutil.TxOptions{MaxRetries: 3}, func(tx pgx.Tx) error {
-		var err error
-		out, replayed, err = idempotencypg.Do(ctx, f.keys, tx, k, func() (string, error) {
-			if runs != nil {
-				*runs++
-			}
-			_, err := tx.Exec(ctx, "INSERT INTO item (id, owner) VALUES ($1, $2)", id, k.Subject)
-			return id, err
+	err := pgxutil.Retry(ctx, 3, func() error {
+		return pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+			var err error
+			out, replayed, err = idempotencypg.Do(ctx, f.keys, tx, k, func() (string, error) {
+				if runs != nil {
+					*runs++
+				}
+				_, err := tx.Exec(ctx, "INSERT INTO item (id, owner) VALUES ($1, $2)", id, k.Subject)
+				return id, err
+			})
+			return err
 		})
-		return err
 	})
 	return out, replayed, err
 }
@@ -264,8 +266,8 @@ func TestConcurrentFirstCalls(t *testing.T) {
 						id := fmt.Sprintf("item-%d-%d", round, i)
 						var got string
 						var replayed bool
-						err := pgxutil.InTxOpts(ctx, f.pool, pgxutil.TxOptions{TxOptions: pgx.TxOptions{IsoLevel: iso}, MaxRetries: 10},
-							func(tx pgx.Tx) error {
+						err := pgxutil.Retry(ctx, 10, func() error {
+							return pgx.BeginTxFunc(ctx, f.pool, pgx.TxOptions{IsoLevel: iso}, func(tx pgx.Tx) error {
 								var err error
 								got, replayed, err = idempotencypg.Do(ctx, f.keys, tx, k, func() (string, error) {
 									_, err := tx.Exec(ctx, "INSERT INTO item (id) VALUES ($1)", id)
@@ -273,6 +275,7 @@ func TestConcurrentFirstCalls(t *testing.T) {
 								})
 								return err
 							})
+						})
 						mu.Lock()
 						defer mu.Unlock()
 						switch {
@@ -392,7 +395,7 @@ func TestRolledBackChangeLeavesNoKey(t *testing.T) {
 	ctx := t.Context()
 	k := key("alice", "req-1", "p")
 	failed := errs.Precondition("OUT_OF_STOCK", "no stock")
-	err := pgxutil.InTx(ctx, f.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
 		_, _, err := idempotencypg.Do(ctx, f.keys, tx, k, func() (string, error) { return "", failed })
 		return err
 	})
@@ -401,7 +404,7 @@ func TestRolledBackChangeLeavesNoKey(t *testing.T) {
 	}
 	// fn succeeded and the result was stored, then the transaction failed.
 	boom := errors.New("later statement failed")
-	err = pgxutil.InTx(ctx, f.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
 		if _, _, err := idempotencypg.Do(ctx, f.keys, tx, k, func() (string, error) { return "item-1", nil }); err != nil {
 			return err
 		}
@@ -444,7 +447,7 @@ func TestExpiredKeyIsReusable(t *testing.T) {
 	}
 	// The BeginWith path reuses an expired key too.
 	f.clock.Advance(idempotency.DefaultTTL + time.Second)
-	err = pgxutil.InTx(ctx, f.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
 		c, err := f.keys.BeginWith(ctx, tx, key("alice", "old", "third"), []byte("5"))
 		if err == nil && c.Replayed {
 			err = errors.New("replayed an expired key")
@@ -477,7 +480,7 @@ func TestBeginWithAndBatches(t *testing.T) {
 	errReplay := errors.New("replay")
 	hold := func(id string) (*idempotencypg.Claim, error) {
 		var c *idempotencypg.Claim
-		err := pgxutil.InTx(ctx, f.pool, func(tx pgx.Tx) error {
+		err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
 			b := &pgx.Batch{}
 			q := f.keys.QueueWith(b, k, []byte(id))
 			b.Queue("INSERT INTO item (id) VALUES ($1)", id)
@@ -519,7 +522,7 @@ func TestBeginWithAndBatches(t *testing.T) {
 	k2 := key("alice", "rename-1", "x")
 	for i := range 2 {
 		var replayed bool
-		err := pgxutil.InTx(ctx, f.pool, func(tx pgx.Tx) error {
+		err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
 			b := &pgx.Batch{}
 			q := f.keys.Queue(b, k2)
 			br := tx.SendBatch(ctx, b)

@@ -11,13 +11,12 @@ import (
 	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
-	"github.com/waybill/waybill/kit/pgxutil"
 )
 
 // complete records a leased call's outcome as payment does after the processor
 // answered: the change and the key's result in one transaction.
 func (f *fixture) complete(ctx context.Context, c *idempotencypg.Claim, result string) error {
-	return pgxutil.InTx(ctx, f.pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "INSERT INTO item (id) VALUES ($1)", result); err != nil {
 			return err
 		}
