@@ -303,7 +303,7 @@ func settleHandler(svc *billing.Service, store *billingpg.Store) consumer.Handle
 		if err != nil || paymentID == "" {
 			return err
 		}
-		_, err = svc.SettlePayment(ctx, store.InTx(tx), paymentID)
+		_, err = svc.SettlePayment(ctx, store.SettlementsIn(tx), paymentID)
 		return err
 	}
 }

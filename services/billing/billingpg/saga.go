@@ -160,9 +160,9 @@ func (s *Store) SaveSaga(ctx context.Context, sg billing.Saga, owner string, lea
 
 const paidBillOfPaymentSQL = `SELECT id::text FROM bills WHERE payment_id = $1 AND status = 'paid' FOR UPDATE`
 
-// InTx returns the store's settlements in tx, the transaction of the consumer of the
+// SettlementsIn returns the store's settlements in tx, the transaction of the consumer of the
 // payment service's events, for billing.Service.SettlePayment.
-func (s *Store) InTx(tx *txn.Tx) billing.Settlements { return settlements{s: s, tx: tx} }
+func (s *Store) SettlementsIn(tx *txn.Tx) billing.Settlements { return settlements{s: s, tx: tx} }
 
 // settlements is billing.Settlements in a consumer's transaction.
 type settlements struct {

@@ -97,7 +97,7 @@ func (s *Service) CreateMethod(ctx context.Context, c caller.Caller, in CreateMe
 	}
 	cctx, cancel := commitContext(ctx)
 	defer cancel()
-	err = s.store.InTx(cctx, func(tx Tx) error {
+	err = s.store.Transact(cctx, func(tx Tx) error {
 		if err := tx.InsertMethod(cctx, m); err != nil {
 			return err
 		}

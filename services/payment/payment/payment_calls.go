@@ -103,7 +103,7 @@ func (s *Service) Authorize(ctx context.Context, c caller.Caller, in AuthorizeIn
 	}
 	cctx, cancel := commitContext(ctx)
 	defer cancel()
-	err = s.store.InTx(cctx, func(tx Tx) error {
+	err = s.store.Transact(cctx, func(tx Tx) error {
 		if err := tx.InsertPayment(cctx, p); err != nil {
 			return fmt.Errorf("insert payment: %w", err)
 		}
@@ -374,7 +374,7 @@ func (s *Service) reserve(ctx context.Context, cl claim, o opSpec, amount int64)
 		var p Payment
 		var op Operation
 		var stale bool
-		err := s.store.InTx(ctx, func(tx Tx) error {
+		err := s.store.Transact(ctx, func(tx Tx) error {
 			stale = false
 			var err error
 			if p, err = tx.LockPayment(ctx, cl.ResourceID); err != nil {
@@ -425,7 +425,7 @@ func (s *Service) reserve(ctx context.Context, cl claim, o opSpec, amount int64)
 func (s *Service) unreserve(ctx context.Context, paymentID, opID string) {
 	cctx, cancel := commitContext(ctx)
 	defer cancel()
-	err := s.store.InTx(cctx, func(tx Tx) error {
+	err := s.store.Transact(cctx, func(tx Tx) error {
 		p, err := tx.LockPayment(cctx, paymentID)
 		if err != nil {
 			return err
@@ -451,7 +451,7 @@ func (s *Service) finish(ctx context.Context, cl claim, paymentID, opID string, 
 	cctx, cancel := commitContext(ctx)
 	defer cancel()
 	var out OperationResult
-	err := s.store.InTx(cctx, func(tx Tx) error {
+	err := s.store.Transact(cctx, func(tx Tx) error {
 		p, err := tx.LockPayment(cctx, paymentID)
 		if err != nil {
 			return err
@@ -549,7 +549,7 @@ func (s *Service) reconcile(ctx context.Context, id string) (bool, error) {
 	cctx, cancelCommit := commitContext(ctx)
 	defer cancelCommit()
 	resolved := false
-	err = s.store.InTx(cctx, func(tx Tx) error {
+	err = s.store.Transact(cctx, func(tx Tx) error {
 		resolved = false
 		p, err := tx.LockPayment(cctx, id)
 		if err != nil {
@@ -655,7 +655,7 @@ func (s *Service) SetSubStatus(ctx context.Context, c caller.Caller, id, subStat
 		return Payment{}, errs.Invalid("expected_version", "must not be negative")
 	}
 	var out Payment
-	err := s.store.InTx(ctx, func(tx Tx) error {
+	err := s.store.Transact(ctx, func(tx Tx) error {
 		p, err := tx.LockPayment(ctx, id)
 		if err != nil {
 			return err

@@ -220,7 +220,7 @@ func (s *Service) runSettlement(ctx context.Context, date Date, requestID string
 	now := s.now()
 	st = Settlement{ID: NewID(), Date: date, Status: SettlementRunning, RequestID: requestID,
 		CreateTime: now, UpdateTime: now, Version: 1}
-	err = s.store.InTx(ctx, func(tx Tx) error {
+	err = s.store.Transact(ctx, func(tx Tx) error {
 		if err := tx.InsertSettlement(ctx, st); err != nil {
 			return err
 		}
@@ -286,7 +286,7 @@ func (s *Service) submitSettlement(ctx context.Context, st Settlement) (Settleme
 	cctx, cancelCommit := commitContext(ctx)
 	defer cancelCommit()
 	var out Settlement
-	err = s.store.InTx(cctx, func(tx Tx) error {
+	err = s.store.Transact(cctx, func(tx Tx) error {
 		cur, err := tx.LockSettlement(cctx, st.ID)
 		if err != nil {
 			return err

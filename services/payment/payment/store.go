@@ -11,10 +11,10 @@ import (
 // missing row return an error of kind errs.NotFound.
 type Store interface {
 	Reader
-	// InTx runs fn in one transaction (kit/txn underneath): committed, with the events fn
+	// Transact runs fn in one transaction (kit/txn underneath): committed, with the events fn
 	// emitted, when fn returns nil, rolled back otherwise, and run again from the start
 	// when it lost a race with a concurrent one, so fn must have no other effects.
-	InTx(ctx context.Context, fn func(tx Tx) error) error
+	Transact(ctx context.Context, fn func(tx Tx) error) error
 
 	// AcquireKey claims an idempotency key with a lease (kit/idempotency), in a statement
 	// of its own, before the processor is called; memo is what this attempt chose (the

@@ -58,10 +58,10 @@ type tx struct {
 	payload EventPayload
 }
 
-// InTx runs fn in a kit/txn transaction: retried from the start after a serialization
+// Transact runs fn in a kit/txn transaction: retried from the start after a serialization
 // failure or a deadlock, its events written to the outbox with the commit, the sequencer
 // woken after it.
-func (s *Store) InTx(ctx context.Context, fn func(payment.Tx) error) error {
+func (s *Store) Transact(ctx context.Context, fn func(payment.Tx) error) error {
 	return s.txns.Run(ctx, func(t *txn.Tx) error {
 		return fn(&tx{reader: reader{q: t}, tx: t, keys: s.keys, payload: s.payload})
 	})

@@ -34,7 +34,7 @@ func seed(t *testing.T, s *paymentpg.Store) payment.Payment {
 		Captured: 1000, Status: payment.StatusCaptured, Processor: "simulator", CreateTime: t0, UpdateTime: t0, Version: 1}
 	op := payment.Operation{ID: payment.NewID(), PaymentID: p.ID, Type: payment.OpCapture, Status: payment.OpSucceeded,
 		Amount: money.New(1000, "EUR"), CreateTime: t0, CompleteTime: t0}
-	err := s.InTx(ctx, func(tx payment.Tx) error {
+	err := s.Transact(ctx, func(tx payment.Tx) error {
 		if err := tx.InsertMethod(ctx, m); err != nil {
 			return err
 		}
@@ -73,7 +73,7 @@ func TestAmountsAreEnforcedInSQL(t *testing.T) {
 	p := seed(t, s)
 	ctx := context.Background()
 	update := func(f func(*payment.Payment)) error {
-		return s.InTx(ctx, func(tx payment.Tx) error {
+		return s.Transact(ctx, func(tx payment.Tx) error {
 			cur, err := tx.LockPayment(ctx, p.ID)
 			if err != nil {
 				return err
@@ -124,7 +124,7 @@ func TestKeys(t *testing.T) {
 	if _, err := s.AcquireKey(ctx, k, nil); !errors.Is(err, idempotency.ErrRequestInProgress) {
 		t.Fatalf("in flight: %v", err)
 	}
-	err = s.InTx(ctx, func(tx payment.Tx) error {
+	err = s.Transact(ctx, func(tx payment.Tx) error {
 		if _, err := tx.LockPayment(ctx, p.ID); err != nil {
 			return err
 		}
@@ -151,7 +151,7 @@ func TestSettlementClaimsEachOperationOnce(t *testing.T) {
 	st := payment.Settlement{ID: payment.NewID(), Date: date, Status: payment.SettlementRunning, RequestID: "r1",
 		CreateTime: t0, UpdateTime: t0, Version: 1}
 	var claimed []payment.Operation
-	err := s.InTx(ctx, func(tx payment.Tx) error {
+	err := s.Transact(ctx, func(tx payment.Tx) error {
 		if err := tx.InsertSettlement(ctx, st); err != nil {
 			return err
 		}
@@ -164,18 +164,18 @@ func TestSettlementClaimsEachOperationOnce(t *testing.T) {
 	}
 	again := st
 	again.ID, again.RequestID = payment.NewID(), "r2"
-	err = s.InTx(ctx, func(tx payment.Tx) error { return tx.InsertSettlement(ctx, again) })
+	err = s.Transact(ctx, func(tx payment.Tx) error { return tx.InsertSettlement(ctx, again) })
 	if !errors.Is(err, &errs.Error{Kind: errs.AlreadyExists, Reason: payment.ReasonSettlementExists}) {
 		t.Fatalf("second settlement of a date: %v", err)
 	}
 	// What collided decides the reason: here the request id, on another date.
 	reused := st
 	reused.ID, reused.Date = payment.NewID(), payment.DateOf(t0.AddDate(0, 0, -1))
-	err = s.InTx(ctx, func(tx payment.Tx) error { return tx.InsertSettlement(ctx, reused) })
+	err = s.Transact(ctx, func(tx payment.Tx) error { return tx.InsertSettlement(ctx, reused) })
 	if !errors.Is(err, &errs.Error{Kind: errs.AlreadyExists, Reason: payment.ReasonSettlementRequestUsed}) {
 		t.Fatalf("second settlement with a request id: %v", err)
 	}
-	err = s.InTx(ctx, func(tx payment.Tx) error {
+	err = s.Transact(ctx, func(tx payment.Tx) error {
 		st.Status, st.Totals = payment.SettlementCompleted, []payment.SettlementTotal{{Currency: "EUR", Captured: 1000, CaptureCount: 1}}
 		if err := tx.UpdateSettlement(ctx, st); err != nil {
 			return err
