@@ -188,7 +188,7 @@ func TestRestartDuringBurstMatchesRebuild(t *testing.T) {
 		return len(m) == len(reservations)
 	}
 	var restarted map[string]string
-	grpctest.Eventually(t, 10*time.Second, "the restarted read model caught up", func() bool {
+	grpctest.Eventually(t, 30*time.Second, "the restarted read model caught up", func() bool {
 		restarted = want(second)
 		return caughtUp(restarted)
 	})
@@ -200,7 +200,7 @@ func TestRestartDuringBurstMatchesRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	rebuilt := startBilling(t, pool, ps, flag)
-	grpctest.Eventually(t, 10*time.Second, "the rebuilt read model caught up", func() bool { return caughtUp(want(rebuilt)) })
+	grpctest.Eventually(t, 30*time.Second, "the rebuilt read model caught up", func() bool { return caughtUp(want(rebuilt)) })
 	if got := want(rebuilt); !maps.Equal(got, restarted) {
 		t.Fatalf("rebuilt read model differs from the restarted one:\nrebuilt   %v\nrestarted %v", got, restarted)
 	}
