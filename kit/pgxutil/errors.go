@@ -71,6 +71,13 @@ func MapError(err error) error {
 	return err
 }
 
+// MapNotFound is MapError for a read of one row: no rows becomes a NotFound error whose
+// message says what was looked for (format and args: "rate card %q not found"); any other
+// error is MapError's.
+func MapNotFound(err error, format string, args ...any) error {
+	return Constraints(nil).MapNotFound(err, format, args...)
+}
+
 // unreachable reports whether err means the database could not be reached or the
 // connection broke: nothing a retry later cannot fix.
 func unreachable(err error) bool {
@@ -95,6 +102,15 @@ func (c Constraints) Map(err error) error {
 		}
 	}
 	return MapError(err)
+}
+
+// MapNotFound is Map for a read of one row: no rows becomes a NotFound error whose
+// message says what was looked for; any other error is Map's.
+func (c Constraints) MapNotFound(err error, format string, args ...any) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errs.Missing("", format, args...).WithCause(err)
+	}
+	return c.Map(err)
 }
 
 // retryable reports whether running the transaction again may succeed.

@@ -352,6 +352,18 @@ func TestMapError(t *testing.T) {
 	}
 }
 
+func TestMapNotFound(t *testing.T) {
+	err := pgxutil.MapNotFound(fmt.Errorf("get: %w", pgx.ErrNoRows), "rate card %q not found", "x")
+	e, ok := errs.As(err)
+	if !ok || e.Kind != errs.NotFound || e.Message != `rate card "x" not found` || !errors.Is(err, pgx.ErrNoRows) {
+		t.Errorf("MapNotFound(no rows) = %#v", err)
+	}
+	conflict := &pgconn.PgError{Code: "40001"}
+	if got := errs.KindOf(pgxutil.MapNotFound(conflict, "x")); got != errs.Aborted {
+		t.Errorf("MapNotFound(40001) kind %v, want MapError's ABORTED", got)
+	}
+}
+
 func TestConstraintsMap(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()

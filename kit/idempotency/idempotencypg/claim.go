@@ -256,6 +256,22 @@ func (qd Queued) Read(br pgx.BatchResults) (*Claim, error) {
 	return qd.ks.decide(qd.key, locked, false, s, &Claim{ks: qd.ks, key: qd.key, mode: modeTx, createTime: qd.at})
 }
 
+// ReadAfter reads a whole batch that holds the claim: first reads the results queued
+// before it (the row locks the change takes first, and what else they return), then the
+// claim is read; br is closed, and the first error of the three is returned. It is the
+// usual shape of a write that locks, claims and changes in one round trip.
+func (qd Queued) ReadAfter(br pgx.BatchResults, first func(pgx.BatchResults) error) (*Claim, error) {
+	err := first(br)
+	var c *Claim
+	if err == nil {
+		c, err = qd.Read(br)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return c, err
+}
+
 // Complete stores result as the key's result, in q, for retries to replay:
 //
 //   - for a claim of Begin, q is the change's transaction; when another call with the key

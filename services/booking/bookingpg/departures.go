@@ -100,7 +100,7 @@ func getDeparture(ctx context.Context, q txn.Querier, id string, forUpdate bool)
 	}
 	d, err := scanDeparture(q.QueryRow(ctx, sql, id))
 	if err != nil {
-		return nil, notFound(err, "departure %s does not exist", id)
+		return nil, constraints.MapNotFound(err, "departure %s does not exist", id)
 	}
 	if err := loadFareClasses(ctx, q, []*booking.Departure{d}, forUpdate); err != nil {
 		return nil, err
@@ -181,7 +181,7 @@ func (s *Store) GetDeparture(ctx context.Context, id string) (*booking.Departure
 	defer br.Close()
 	d, err := scanDeparture(br.QueryRow())
 	if err != nil {
-		return nil, notFound(err, "departure %s does not exist", id)
+		return nil, constraints.MapNotFound(err, "departure %s does not exist", id)
 	}
 	d.FareClasses = nil
 	rows, err := br.Query()

@@ -91,7 +91,7 @@ func getProperty(ctx context.Context, q txn.Querier, id string, forUpdate bool) 
 	}
 	p, err := scanProperty(q.QueryRow(ctx, sql, id))
 	if err != nil {
-		return nil, notFound(err, "property %s does not exist", id)
+		return nil, constraints.MapNotFound(err, "property %s does not exist", id)
 	}
 	if err := loadRoomTypes(ctx, q, []*booking.Property{p}, forUpdate); err != nil {
 		return nil, err

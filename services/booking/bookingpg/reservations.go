@@ -110,7 +110,7 @@ func queryReservations(ctx context.Context, q txn.Querier, sql string, args ...a
 func getReservation(ctx context.Context, q txn.Querier, id string) (*booking.Reservation, error) {
 	r, err := scanReservation(q.QueryRow(ctx, reservationSelect+` WHERE r.id = $1`, id))
 	if err != nil {
-		return nil, notFound(err, "reservation %s does not exist", id)
+		return nil, constraints.MapNotFound(err, "reservation %s does not exist", id)
 	}
 	return r, nil
 }
@@ -289,7 +289,7 @@ func (s *Store) holdSeats(ctx context.Context, tx *txn.Tx, r *booking.Reservatio
 	var status booking.DepartureStatus
 	var at time.Time
 	if err := br.QueryRow().Scan(&status, &at); err != nil {
-		return notFound(err, "departure %s does not exist", r.Seat.DepartureID)
+		return constraints.MapNotFound(err, "departure %s does not exist", r.Seat.DepartureID)
 	}
 	if _, err := br.Exec(); err != nil {
 		return fmt.Errorf("insert reservation: %w", err)
@@ -326,7 +326,7 @@ func (s *Store) holdStay(ctx context.Context, tx *txn.Tx, r *booking.Reservation
 	defer br.Close()
 	var status booking.PropertyStatus
 	if err := br.QueryRow().Scan(&status); err != nil {
-		return notFound(err, "property %s does not exist", st.PropertyID)
+		return constraints.MapNotFound(err, "property %s does not exist", st.PropertyID)
 	}
 	if _, err := br.Exec(); err != nil {
 		return fmt.Errorf("insert reservation: %w", err)
@@ -448,7 +448,7 @@ func (s *Store) lockAndClaim(ctx context.Context, tx *txn.Tx, key idempotency.Ke
 	defer br.Close()
 	r, err := scanReservation(br.QueryRow())
 	if err != nil {
-		return nil, false, notFound(err, "reservation %s does not exist", id)
+		return nil, false, constraints.MapNotFound(err, "reservation %s does not exist", id)
 	}
 	c, err := claim.Read(br)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgxutil"
@@ -80,15 +79,6 @@ func (s *Store) emit(tx *txn.Tx, ev booking.Event) error {
 	}
 	tx.Emit(outbox.Event{Type: ev.Type, Key: ev.Key(), Payload: payload})
 	return nil
-}
-
-// notFound maps a read of one row that found none to a NotFound error naming what was
-// looked for; other errors are mapped by mapErr.
-func notFound(err error, format string, args ...any) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return errs.Missing("", format, args...).WithCause(err)
-	}
-	return mapErr(err)
 }
 
 // replayed is returned from a transaction whose idempotency claim found the key

@@ -14,6 +14,7 @@ import (
 	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/ids"
 	"github.com/waybill/waybill/kit/money"
+	"github.com/waybill/waybill/kit/pgxutil"
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/fare/fare"
 )
@@ -127,7 +128,7 @@ func (s *Store) CreateRateCard(ctx context.Context, card fare.RateCard, key idem
 		b := &pgx.Batch{}
 		b.Queue(lockProductKeySQL, card.Key.Canonical())
 		claim := s.keys.QueueWith(b, key, []byte(card.ID))
-		c, err := readClaim(tx.SendBatch(ctx, b), claim, func(br pgx.BatchResults) error {
+		c, err := claim.ReadAfter(tx.SendBatch(ctx, b), func(br pgx.BatchResults) error {
 			_, err := br.Exec()
 			return err
 		})
@@ -197,9 +198,9 @@ func (s *Store) RateCard(ctx context.Context, id string, version int64, now time
 	}
 	if err != nil {
 		if version == 0 {
-			return fare.RateCard{}, 0, missing(err, "rate card %s not found", id)
+			return fare.RateCard{}, 0, pgxutil.MapNotFound(err, "rate card %s not found", id)
 		}
-		return fare.RateCard{}, 0, missing(err, "rate card %s has no version %d", id, version)
+		return fare.RateCard{}, 0, pgxutil.MapNotFound(err, "rate card %s has no version %d", id, version)
 	}
 	return c, latest, nil
 }
@@ -271,7 +272,7 @@ func (s *Store) UpdateRateCard(ctx context.Context, id string, key idempotency.K
 		b.Queue(latestSQL, id)
 		claim := s.keys.Queue(b, key)
 		var latest fare.RateCard
-		c, err := readClaim(tx.SendBatch(ctx, b), claim, func(br pgx.BatchResults) error {
+		c, err := claim.ReadAfter(tx.SendBatch(ctx, b), func(br pgx.BatchResults) error {
 			if _, err := br.Exec(); err != nil {
 				return fmt.Errorf("lock rate card %s: %w", id, err)
 			}

@@ -1,10 +1,8 @@
 package farepg
 
 import (
-	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
 
@@ -57,31 +55,7 @@ func (s *Store) rateCardEvent(c fare.RateCard) outbox.Event {
 	return outbox.Event{Type: fare.EventTypeRateCardUpdated, Key: c.ID, Payload: s.opts.RateCardEvent(c)}
 }
 
-// missing returns a NotFound error saying what was not found when err is "no rows",
-// and err mapped to the domain's errors (kit/pgxutil) otherwise.
-func missing(err error, format string, args ...any) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return errs.Missing("", format, args...).WithCause(err)
-	}
-	return pgxutil.MapError(err)
-}
-
 // wrap returns err with what failed, mapped to the domain's errors.
 func wrap(err error, format string, args ...any) error {
 	return pgxutil.MapError(fmt.Errorf(format+": %w", append(args, err)...))
-}
-
-// readClaim reads the results of a batch that begins a write: first (the lock, and
-// what else the batch read before the claim), then the claim queued on it. It closes br
-// and returns the first error.
-func readClaim(br pgx.BatchResults, q idempotencypg.Queued, first func(pgx.BatchResults) error) (*idempotencypg.Claim, error) {
-	err := first(br)
-	var c *idempotencypg.Claim
-	if err == nil {
-		c, err = q.Read(br)
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	return c, err
 }

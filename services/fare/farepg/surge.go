@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/pgxutil"
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/fare/fare"
 )
@@ -67,7 +68,7 @@ func (s *Store) RideQuoteInputs(ctx context.Context, key fare.ProductKey, now ti
 		return fare.RateCard{}, nil, wrap(err, "read ride card and surges")
 	}
 	if cardErr != nil {
-		return fare.RateCard{}, nil, missing(cardErr, "no rate card for %s is in effect", key.Canonical())
+		return fare.RateCard{}, nil, pgxutil.MapNotFound(cardErr, "no rate card for %s is in effect", key.Canonical())
 	}
 	return card, zones, nil
 }
@@ -76,7 +77,7 @@ func (s *Store) RideQuoteInputs(ctx context.Context, key fare.ProductKey, now ti
 func (s *Store) Surge(ctx context.Context, city, zone string) (fare.Surge, error) {
 	z, err := scanSurge(s.pool.QueryRow(ctx, `SELECT `+surgeColumns+` FROM surge s WHERE s.city = $1 AND s.zone = $2`, city, zone))
 	if err != nil {
-		return fare.Surge{}, missing(err, "no surge was ever set in zone %s of %s", zone, city)
+		return fare.Surge{}, pgxutil.MapNotFound(err, "no surge was ever set in zone %s of %s", zone, city)
 	}
 	return z, nil
 }
@@ -122,7 +123,7 @@ func (s *Store) SetSurge(ctx context.Context, city, zone string, key idempotency
 		b.Queue(currentSurgeSQL, city, zone)
 		claim := s.keys.Queue(b, key)
 		var cur *fare.Surge
-		c, err := readClaim(tx.SendBatch(ctx, b), claim, func(br pgx.BatchResults) error {
+		c, err := claim.ReadAfter(tx.SendBatch(ctx, b), func(br pgx.BatchResults) error {
 			if _, err := br.Exec(); err != nil {
 				return fmt.Errorf("lock zone %s of %s: %w", zone, city, err)
 			}
