@@ -10,8 +10,7 @@ import (
 	"github.com/waybill/waybill/services/billing/billingapp"
 	"github.com/waybill/waybill/services/booking/bookingapp"
 	"github.com/waybill/waybill/services/fare/fareapp"
-	"github.com/waybill/waybill/services/matching/matchinggrpc"
-	"github.com/waybill/waybill/services/matching/matchingpg"
+	"github.com/waybill/waybill/services/matching/matchingapp"
 	"github.com/waybill/waybill/services/payment/paymentapp"
 	"github.com/waybill/waybill/services/trip/tripgrpc"
 	"github.com/waybill/waybill/services/trip/trippg"
@@ -20,7 +19,7 @@ import (
 // specs lists every service; their default local ports are serve.DefaultPorts'.
 var specs = []serve.Spec{
 	bookingapp.Spec(),
-	{Name: "matching", Migrations: matchingpg.Migrations, Register: matchinggrpc.Register},
+	matchingapp.Spec(),
 	{Name: "trip", Migrations: trippg.Migrations, Register: tripgrpc.Register},
 	fareapp.Spec(),
 	billingapp.Spec(),

@@ -1,15 +1,21 @@
 // Package matchingpg is the matching service's PostgreSQL storage. Its tables live in the
-// "matching" schema, which no other service reads.
+// "matching" schema, which no other service reads. Writes run through kit/txn (one
+// transaction helper, events through the outbox) and claim their idempotency keys with
+// idempotencypg; database errors become kit/errs errors once, through kit/pgxutil.
 package matchingpg
 
 import (
 	"embed"
 
+	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
+	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgxutil"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// Migrations holds the matching schema's migrations, applied in name order at start.
-var Migrations = pgxutil.Dir(migrationFiles, "migrations")
+// Migrations holds the matching schema's migrations, applied in name order at start: the
+// service's own (0001–0099), the outbox's tables (0100 and up), which the service's
+// events are written to, and the idempotency keys' table (0300 and up).
+var Migrations = pgxutil.MustMergeMigrations(pgxutil.Dir(migrationFiles, "migrations"), outbox.Migrations, idempotencypg.Migrations)
