@@ -6,6 +6,8 @@ package ids
 import (
 	"crypto/rand"
 	"encoding/hex"
+
+	"github.com/waybill/waybill/kit/errs"
 )
 
 // ValidUUID reports whether s is a UUID in canonical form
@@ -38,4 +40,23 @@ func New() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// Check checks a required id of a request, named field (the API's snake_case path):
+// empty, or anything but a UUID, is the caller's mistake, INVALID_ARGUMENT naming field
+// (services mint only UUIDs, so a malformed id cannot name anything).
+func Check(field, id string) error {
+	var v errs.Violations
+	CheckTo(&v, field, id)
+	return v.Err()
+}
+
+// CheckTo records Check's violation of field, if any, in v.
+func CheckTo(v *errs.Violations, field, id string) {
+	switch {
+	case id == "":
+		v.Add(field, "is required")
+	case !ValidUUID(id):
+		v.Add(field, "must be a UUID")
+	}
 }

@@ -3,6 +3,8 @@ package ids
 import (
 	"strings"
 	"testing"
+
+	"github.com/waybill/waybill/kit/errs"
 )
 
 func TestValidUUID(t *testing.T) {
@@ -33,5 +35,25 @@ func TestNew(t *testing.T) {
 			t.Fatalf("New() repeated %q", id)
 		}
 		seen[id] = true
+	}
+}
+
+func TestCheck(t *testing.T) {
+	for id, want := range map[string]string{
+		"3ee179dd-9062-4daa-916a-204231ea7d35": "",
+		"":                                     "is required",
+		"not-a-uuid":                           "must be a UUID",
+	} {
+		err := Check("bill_id", id)
+		if want == "" {
+			if err != nil {
+				t.Errorf("Check(%q) = %v", id, err)
+			}
+			continue
+		}
+		e, ok := errs.As(err)
+		if !ok || e.Kind != errs.InvalidArgument || e.Fields[0].Field != "bill_id" || e.Fields[0].Description != want {
+			t.Errorf("Check(%q) = %#v, want INVALID_ARGUMENT bill_id %q", id, err, want)
+		}
 	}
 }

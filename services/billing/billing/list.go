@@ -271,7 +271,7 @@ func (s *Service) CheckWatch(c caller.Caller, f *ListFilter, billIDs []string) e
 		return errs.Invalid("bill_ids", "at most %d ids", MaxWatchBillIDs)
 	}
 	for _, id := range billIDs {
-		if err := ValidateUUID("bill_ids", id); err != nil {
+		if err := ids.Check("bill_ids", id); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/ids"
 	"github.com/waybill/waybill/kit/money"
 )
 
@@ -126,10 +127,10 @@ const (
 // saga durably started; the saga runner then drives it. A retry with the same request id
 // returns the bill with the same saga and starts nothing.
 func (s *Service) PayBill(ctx context.Context, c caller.Caller, billID, methodID string, expectedVersion int64, requestID string) (Bill, error) {
-	if err := ValidateUUID("bill_id", billID); err != nil {
+	if err := ids.Check("bill_id", billID); err != nil {
 		return Bill{}, err
 	}
-	if err := ValidateUUID("payment_method_id", methodID); err != nil {
+	if err := ids.Check("payment_method_id", methodID); err != nil {
 		return Bill{}, err
 	}
 	if err := validateVersion(expectedVersion); err != nil {

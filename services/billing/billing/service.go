@@ -8,6 +8,7 @@ import (
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/ids"
 	"github.com/waybill/waybill/kit/money"
 )
 
@@ -209,7 +210,7 @@ func (s *Service) CreateBill(ctx context.Context, c caller.Caller, in NewBill, r
 
 // GetBill returns one bill; with a view above BASIC it also fetches its items' details.
 func (s *Service) GetBill(ctx context.Context, c caller.Caller, id string, view View) (Bill, error) {
-	if err := ValidateUUID("bill_id", id); err != nil {
+	if err := ids.Check("bill_id", id); err != nil {
 		return Bill{}, err
 	}
 	if err := requireCaller(c); err != nil {
@@ -261,7 +262,7 @@ func (s *Service) freshness(it Item) Freshness {
 // bill's customer, is billable and is priced in the bill's currency. It returns the bill
 // and the new item's id.
 func (s *Service) AddItem(ctx context.Context, c caller.Caller, billID string, kind Kind, reservationID, requestID string) (Bill, string, error) {
-	if err := ValidateUUID("bill_id", billID); err != nil {
+	if err := ids.Check("bill_id", billID); err != nil {
 		return Bill{}, "", err
 	}
 	if kind <= 0 {
@@ -371,10 +372,10 @@ func (s *Service) checkReservation(ctx context.Context, c caller.Caller, b Bill,
 
 // RemoveItem removes an item from an OPEN bill.
 func (s *Service) RemoveItem(ctx context.Context, c caller.Caller, billID, itemID, requestID string) (Bill, error) {
-	if err := ValidateUUID("bill_id", billID); err != nil {
+	if err := ids.Check("bill_id", billID); err != nil {
 		return Bill{}, err
 	}
-	if err := ValidateUUID("item_id", itemID); err != nil {
+	if err := ids.Check("item_id", itemID); err != nil {
 		return Bill{}, err
 	}
 	key, err := requestKey("RemoveBillItem", c, requestID, billID, itemID)
@@ -386,7 +387,7 @@ func (s *Service) RemoveItem(ctx context.Context, c caller.Caller, billID, itemI
 
 // Finalize freezes an OPEN bill's items and amounts.
 func (s *Service) Finalize(ctx context.Context, c caller.Caller, billID string, expectedVersion int64, requestID string) (Bill, error) {
-	if err := ValidateUUID("bill_id", billID); err != nil {
+	if err := ids.Check("bill_id", billID); err != nil {
 		return Bill{}, err
 	}
 	if err := validateVersion(expectedVersion); err != nil {
@@ -406,7 +407,7 @@ func (s *Service) Finalize(ctx context.Context, c caller.Caller, billID string, 
 
 // Cancel cancels an OPEN, FINALIZED or FAILED bill.
 func (s *Service) Cancel(ctx context.Context, c caller.Caller, billID, reason string, expectedVersion int64, requestID string) (Bill, error) {
-	if err := ValidateUUID("bill_id", billID); err != nil {
+	if err := ids.Check("bill_id", billID); err != nil {
 		return Bill{}, err
 	}
 	if err := validateText("reason", reason, MaxCancelReason); err != nil {
@@ -429,7 +430,7 @@ func (s *Service) Cancel(ctx context.Context, c caller.Caller, billID, reason st
 
 // SetSubStatus sets a bill's sub-status; operators and services only.
 func (s *Service) SetSubStatus(ctx context.Context, c caller.Caller, billID, sub string, expectedVersion int64) (Bill, error) {
-	if err := ValidateUUID("bill_id", billID); err != nil {
+	if err := ids.Check("bill_id", billID); err != nil {
 		return Bill{}, err
 	}
 	if err := validateText("sub_status", sub, MaxSubStatus); err != nil {

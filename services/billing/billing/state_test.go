@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/ids"
 	"github.com/waybill/waybill/kit/money"
 )
 
@@ -132,8 +133,8 @@ func TestValidation(t *testing.T) {
 		err   error
 		field string
 	}{
-		{"empty uuid", ValidateUUID("bill_id", ""), "bill_id"},
-		{"bad uuid", ValidateUUID("bill_id", "not-a-uuid"), "bill_id"},
+		{"empty uuid", ids.Check("bill_id", ""), "bill_id"},
+		{"bad uuid", ids.Check("bill_id", "not-a-uuid"), "bill_id"},
 		{"lower currency", money.CheckCurrency("currency_code", "eur"), "currency_code"},
 		{"long currency", money.CheckCurrency("currency_code", "EURO"), "currency_code"},
 		{"unknown currency", money.CheckCurrency("currency_code", "ZZZ"), "currency_code"},
@@ -147,7 +148,7 @@ func TestValidation(t *testing.T) {
 			t.Errorf("%s: err = %v, want INVALID_ARGUMENT naming %s", tt.name, tt.err, tt.field)
 		}
 	}
-	if err := ValidateUUID("bill_id", NewID()); err != nil {
+	if err := ids.Check("bill_id", NewID()); err != nil {
 		t.Errorf("NewID is not a UUID: %v", err)
 	}
 }

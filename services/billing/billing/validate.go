@@ -21,17 +21,6 @@ const (
 	MaxPageSize = 500
 )
 
-// ValidateUUID checks that v, the value of field, is a UUID in its canonical text form.
-func ValidateUUID(field, v string) error {
-	if v == "" {
-		return errs.Invalid(field, "is required")
-	}
-	if !ids.ValidUUID(v) {
-		return errs.Invalid(field, "must be a UUID")
-	}
-	return nil
-}
-
 // validateID checks a required opaque id (customer or reservation id): 1 to MaxIDLength
 // printable ASCII characters.
 func validateID(field, v string) error {

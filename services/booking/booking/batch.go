@@ -10,6 +10,7 @@ import (
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/ids"
 )
 
 // MaxActionBatch is the most ids ConfirmReservations and CancelReservations take in one call.
@@ -153,12 +154,12 @@ func requireBatchCaller(c caller.Caller) error {
 }
 
 // validateBatch checks what both batch actions take.
-func validateBatch(provider string, ids []string) *errs.Violations {
+func validateBatch(provider string, reservationIDs []string) *errs.Violations {
 	var v errs.Violations
 	v.Check(provider == "" || provider == ProviderName, "provider", "must be %q or empty", ProviderName)
-	v.Check(len(ids) >= 1 && len(ids) <= MaxActionBatch, "ids", "must hold 1 to %d ids, got %d", MaxActionBatch, len(ids))
-	for i, id := range ids {
-		checkIDTo(&v, "ids["+itoa(i)+"]", id)
+	v.Check(len(reservationIDs) >= 1 && len(reservationIDs) <= MaxActionBatch, "ids", "must hold 1 to %d ids, got %d", MaxActionBatch, len(reservationIDs))
+	for i, id := range reservationIDs {
+		ids.CheckTo(&v, "ids["+itoa(i)+"]", id)
 	}
 	return &v
 }

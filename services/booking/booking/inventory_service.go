@@ -9,6 +9,7 @@ import (
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/ids"
 )
 
 // Methods named in idempotency keys.
@@ -89,7 +90,7 @@ func (s *Service) GetDeparture(ctx context.Context, c caller.Caller, id string) 
 	if err := requireCaller(c); err != nil {
 		return nil, err
 	}
-	if err := checkID("departure_id", id); err != nil {
+	if err := ids.Check("departure_id", id); err != nil {
 		return nil, err
 	}
 	d, err := s.store.GetDeparture(ctx, id)
@@ -127,7 +128,7 @@ func checkUpdate(c caller.Caller, id, idField string, paths, allowed []string, r
 	if err := requireOperator(c); err != nil {
 		return err
 	}
-	if err := checkID(idField, id); err != nil {
+	if err := ids.Check(idField, id); err != nil {
 		return err
 	}
 	if len(paths) == 0 {
@@ -256,7 +257,7 @@ func checkWithdrawal(c caller.Caller, id, idField, reason, requestID string) err
 		return err
 	}
 	var v errs.Violations
-	checkIDTo(&v, idField, id)
+	ids.CheckTo(&v, idField, id)
 	v.Check(runeLen(reason, 1, MaxReason), "reason", "must be 1 to %d characters", MaxReason)
 	if err := v.Err(); err != nil {
 		return err
@@ -394,7 +395,7 @@ func (s *Service) GetProperty(ctx context.Context, c caller.Caller, id string) (
 	if err := requireCaller(c); err != nil {
 		return nil, err
 	}
-	if err := checkID("property_id", id); err != nil {
+	if err := ids.Check("property_id", id); err != nil {
 		return nil, err
 	}
 	return s.store.GetProperty(ctx, id)

@@ -10,6 +10,7 @@ import (
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/ids"
 	"github.com/waybill/waybill/kit/money"
 )
 
@@ -268,7 +269,7 @@ func (s *Service) GetReservation(ctx context.Context, c caller.Caller, id string
 	if err := requireCaller(c); err != nil {
 		return nil, err
 	}
-	if err := checkID("reservation_id", id); err != nil {
+	if err := ids.Check("reservation_id", id); err != nil {
 		return nil, err
 	}
 	r, err := s.store.GetReservation(ctx, id)
@@ -312,10 +313,10 @@ func (s *Service) ListReservations(ctx context.Context, c caller.Caller, f Reser
 	}
 	v.Check(f.Kind == KindUnspecified || f.Kind >= KindFlight && f.Kind <= KindStay, "kind", "must be a booking kind")
 	if f.DepartureID != "" {
-		checkIDTo(&v, "departure_id", f.DepartureID)
+		ids.CheckTo(&v, "departure_id", f.DepartureID)
 	}
 	if f.PropertyID != "" {
-		checkIDTo(&v, "property_id", f.PropertyID)
+		ids.CheckTo(&v, "property_id", f.PropertyID)
 	}
 	if err := v.Err(); err != nil {
 		return none, err
@@ -340,7 +341,7 @@ func (s *Service) mutate(ctx context.Context, c caller.Caller, idField, id, op, 
 	if err := requireCaller(c); err != nil {
 		return nil, err
 	}
-	if err := checkID(idField, id); err != nil {
+	if err := ids.Check(idField, id); err != nil {
 		return nil, err
 	}
 	if err := idempotency.CheckRequestID(requestID, false); err != nil {
@@ -416,7 +417,7 @@ func (s *Service) SetSubStatus(ctx context.Context, c caller.Caller, id, subStat
 
 // UpdateReservation changes the fields named in paths; only "travelers" may change.
 func (s *Service) UpdateReservation(ctx context.Context, c caller.Caller, id string, version int64, travelers []string, paths []string, requestID string) (*Reservation, error) {
-	if err := checkID("reservation.id", id); err != nil {
+	if err := ids.Check("reservation.id", id); err != nil {
 		return nil, err
 	}
 	if len(paths) != 1 || paths[0] != "travelers" {
@@ -455,21 +456,21 @@ type DetailResult struct {
 
 // Details answers a batch of up to MaxDetailsBatch ids with one store query, in request
 // order: found, or not found (also for another customer's reservation).
-func (s *Service) Details(ctx context.Context, c caller.Caller, provider string, ids []string) ([]DetailResult, error) {
+func (s *Service) Details(ctx context.Context, c caller.Caller, provider string, reservationIDs []string) ([]DetailResult, error) {
 	if err := requireCaller(c); err != nil {
 		return nil, err
 	}
 	if provider != "" && provider != ProviderName {
 		return nil, errs.Invalid("provider", "must be %q or empty", ProviderName)
 	}
-	if len(ids) == 0 || len(ids) > MaxDetailsBatch {
-		return nil, errs.Invalid("ids", "must hold 1 to %d ids, got %d", MaxDetailsBatch, len(ids))
+	if len(reservationIDs) == 0 || len(reservationIDs) > MaxDetailsBatch {
+		return nil, errs.Invalid("ids", "must hold 1 to %d ids, got %d", MaxDetailsBatch, len(reservationIDs))
 	}
-	lookup := make([]string, 0, len(ids))
-	seen := make(map[string]bool, len(ids))
+	lookup := make([]string, 0, len(reservationIDs))
+	seen := make(map[string]bool, len(reservationIDs))
 	var v errs.Violations
-	for i, id := range ids {
-		checkIDTo(&v, "ids["+itoa(i)+"]", id)
+	for i, id := range reservationIDs {
+		ids.CheckTo(&v, "ids["+itoa(i)+"]", id)
 		if n := normalizeID(id); ValidID(n) && !seen[n] {
 			seen[n] = true
 			lookup = append(lookup, n)
@@ -488,8 +489,8 @@ func (s *Service) Details(ctx context.Context, c caller.Caller, provider string,
 			byID[r.ID] = r
 		}
 	}
-	out := make([]DetailResult, len(ids))
-	for i, id := range ids {
+	out := make([]DetailResult, len(reservationIDs))
+	for i, id := range reservationIDs {
 		r := byID[normalizeID(id)]
 		switch {
 		case r == nil, !c.MayAccess(r.CustomerID):

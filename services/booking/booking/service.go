@@ -207,25 +207,6 @@ func NewID() string { return ids.New() }
 // ValidID reports whether s is a UUID in its canonical textual form.
 func ValidID(s string) bool { return ids.ValidUUID(s) }
 
-// checkID checks a required id of a request, named field: empty, or anything but a UUID,
-// fails with INVALID_ARGUMENT naming field. Booking mints only UUIDs, so a malformed id
-// is the caller's mistake rather than an object that does not exist.
-func checkID(field, id string) error {
-	var v errs.Violations
-	checkIDTo(&v, field, id)
-	return v.Err()
-}
-
-// checkIDTo records checkID's violation of field in v.
-func checkIDTo(v *errs.Violations, field, id string) {
-	switch {
-	case id == "":
-		v.Add(field, "is required")
-	case !ValidID(id):
-		v.Add(field, "must be a UUID")
-	}
-}
-
 // requireOperator fails unless c is an operator.
 func requireOperator(c caller.Caller) error {
 	if err := requireCaller(c); err != nil {

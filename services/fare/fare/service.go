@@ -82,7 +82,7 @@ func idempotencyKey(method string, c caller.Caller, requestID string, params any
 // GetRateCard returns version of card id, or the version in effect now for version 0,
 // and the latest version number.
 func (s *Service) GetRateCard(ctx context.Context, id string, version int64) (RateCard, int64, error) {
-	if err := checkID("rate_card_id", id); err != nil {
+	if err := ids.Check("rate_card_id", id); err != nil {
 		return RateCard{}, 0, err
 	}
 	if version < 0 {
@@ -136,7 +136,7 @@ func (s *Service) UpdateRateCard(ctx context.Context, c caller.Caller, patch Rat
 	if err := mayWrite(c); err != nil {
 		return RateCard{}, err
 	}
-	if err := checkID("rate_card.id", patch.ID); err != nil {
+	if err := ids.Check("rate_card.id", patch.ID); err != nil {
 		return RateCard{}, err
 	}
 	if patch.Version < 0 {
@@ -174,7 +174,7 @@ func (s *Service) ListRateCardVersions(ctx context.Context, id, pageToken string
 	if err != nil {
 		return nil, "", err
 	}
-	if err := checkID("rate_card_id", id); err != nil {
+	if err := ids.Check("rate_card_id", id); err != nil {
 		return nil, "", err
 	}
 	filter := page.Fingerprint("ListRateCardVersions", id)

@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/waybill/waybill/kit/errs"
-	"github.com/waybill/waybill/kit/ids"
 	"github.com/waybill/waybill/kit/money"
 )
 
@@ -38,18 +37,6 @@ const (
 	// anything booking sells, whose sale horizon is about two years.
 	MaxAdvanceDays = 3 * 366
 )
-
-// checkID checks a required id of a request, named field: empty, or anything but a UUID
-// (the only ids fare mints), fails with INVALID_ARGUMENT naming field.
-func checkID(field, id string) error {
-	if id == "" {
-		return errs.Invalid(field, "is required")
-	}
-	if !ids.ValidUUID(id) {
-		return errs.Invalid(field, "must be a UUID")
-	}
-	return nil
-}
 
 // ValidateProductKey checks a key; field is the key's path in the request.
 func ValidateProductKey(field string, k ProductKey) error {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/ids"
 )
 
 // UpdateLocation records one fix of driver id, for the driver themselves, operators and
@@ -15,7 +16,7 @@ import (
 // which makes the call naturally idempotent. The fix is searchable at once and persisted
 // with the next batch.
 func (s *Service) UpdateLocation(ctx context.Context, c caller.Caller, id string, f Fix) (Located, error) {
-	if err := checkID("driver_id", id); err != nil {
+	if err := ids.Check("driver_id", id); err != nil {
 		return Located{}, err
 	}
 	if err := mayActFor(c, id); err != nil {
@@ -84,7 +85,7 @@ func (ls *LocationStream) Next(ctx context.Context, driverID string, f *Fix) err
 	case driverID == "":
 		return errs.Invalid("driver_id", "is required in every message")
 	case ls.driverID == "":
-		if err := checkID("driver_id", driverID); err != nil {
+		if err := ids.Check("driver_id", driverID); err != nil {
 			return err
 		}
 		if err := mayActFor(ls.c, driverID); err != nil {

@@ -104,7 +104,7 @@ func (s *Service) CreateDriver(ctx context.Context, c caller.Caller, d Driver, r
 
 // GetDriver returns one driver to operators, services and the driver themselves.
 func (s *Service) GetDriver(ctx context.Context, c caller.Caller, id string) (Driver, error) {
-	if err := checkID("driver_id", id); err != nil {
+	if err := ids.Check("driver_id", id); err != nil {
 		return Driver{}, err
 	}
 	if err := mayActFor(c, id); err != nil {
@@ -176,7 +176,7 @@ var updatePaths = []string{"name", "city", "vehicle", "vehicle.plate", "vehicle.
 // their own sub_status; operators and services anything. A non-zero patch.Version must
 // be the current version. It is idempotent by requestID.
 func (s *Service) UpdateDriver(ctx context.Context, c caller.Caller, patch Driver, paths []string, requestID string) (Driver, error) {
-	if err := checkID("driver.id", patch.ID); err != nil {
+	if err := ids.Check("driver.id", patch.ID); err != nil {
 		return Driver{}, err
 	}
 	if err := mayActFor(c, patch.ID); err != nil {
@@ -293,7 +293,7 @@ func sameVehicle(a, b Vehicle) bool {
 // nothing. A change emits matching.driver.availability_changed. It is idempotent by
 // requestID.
 func (s *Service) SetDriverAvailability(ctx context.Context, c caller.Caller, id string, online bool, requestID string) (Driver, error) {
-	if err := checkID("driver_id", id); err != nil {
+	if err := ids.Check("driver_id", id); err != nil {
 		return Driver{}, err
 	}
 	if err := mayActFor(c, id); err != nil {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency"
-	"github.com/waybill/waybill/kit/ids"
 )
 
 // Limits of the API (see driver.proto and service.proto), checked by the validators below.
@@ -46,17 +45,6 @@ const (
 	// DefaultSearchLimit is the limit of a nearby search that asks for 0.
 	DefaultSearchLimit = 10
 )
-
-// checkID checks a required driver id, named field: the ids matching mints are UUIDs.
-func checkID(field, id string) error {
-	if id == "" {
-		return errs.Invalid(field, "is required")
-	}
-	if !ids.ValidUUID(id) {
-		return errs.Invalid(field, "must be a UUID")
-	}
-	return nil
-}
 
 // checkRequestID checks an idempotency key: the kit's rule, within the contract's 64
 // characters.

@@ -9,6 +9,7 @@ import (
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/ids"
 	"github.com/waybill/waybill/kit/page"
 )
 
@@ -160,7 +161,7 @@ func (s *Service) methodFor(ctx context.Context, c caller.Caller, id string) (Pa
 	if err := requireCaller(c); err != nil {
 		return PaymentMethod{}, err
 	}
-	if err := requireID("payment_method_id", id); err != nil {
+	if err := ids.Check("payment_method_id", id); err != nil {
 		return PaymentMethod{}, err
 	}
 	m, err := s.store.GetMethod(ctx, id)

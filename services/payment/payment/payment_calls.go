@@ -10,6 +10,7 @@ import (
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/ids"
 	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/kit/page"
 )
@@ -36,7 +37,7 @@ type AuthorizeInput struct {
 }
 
 func (in AuthorizeInput) validate() error {
-	if err := requireID("payment_method_id", in.MethodID); err != nil {
+	if err := ids.Check("payment_method_id", in.MethodID); err != nil {
 		return err
 	}
 	if err := money.CheckPositive("amount", in.Amount); err != nil {
@@ -250,7 +251,7 @@ type opSpec struct {
 }
 
 func (o opSpec) validate() error {
-	if err := requireID("payment_id", o.paymentID); err != nil {
+	if err := ids.Check("payment_id", o.paymentID); err != nil {
 		return err
 	}
 	if o.amount != nil {
@@ -508,7 +509,7 @@ func (s *Service) Reconcile(ctx context.Context, c caller.Caller, id string) (Pa
 	if err := requirePrivileged(c); err != nil {
 		return Payment{}, false, err
 	}
-	if err := requireID("payment_id", id); err != nil {
+	if err := ids.Check("payment_id", id); err != nil {
 		return Payment{}, false, err
 	}
 	resolved, err := s.reconcile(ctx, id)
@@ -590,7 +591,7 @@ func (s *Service) GetPayment(ctx context.Context, c caller.Caller, id string, ti
 	if err := requireCaller(c); err != nil {
 		return Payment{}, err
 	}
-	if err := requireID("payment_id", id); err != nil {
+	if err := ids.Check("payment_id", id); err != nil {
 		return Payment{}, err
 	}
 	p, err := s.store.GetPayment(ctx, id, timeline)
@@ -645,7 +646,7 @@ func (s *Service) SetSubStatus(ctx context.Context, c caller.Caller, id, subStat
 	if err := requirePrivileged(c); err != nil {
 		return Payment{}, err
 	}
-	if err := requireID("payment_id", id); err != nil {
+	if err := ids.Check("payment_id", id); err != nil {
 		return Payment{}, err
 	}
 	if len([]rune(subStatus)) > 64 {

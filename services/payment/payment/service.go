@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/ids"
 )
@@ -109,15 +108,3 @@ func commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // NewID returns a random (version 4) UUID.
 func NewID() string { return ids.New() }
-
-// requireID checks a required id field: empty, or anything but a UUID (the only ids the
-// service mints), is the client's mistake, INVALID_ARGUMENT naming field.
-func requireID(field, id string) error {
-	if id == "" {
-		return errs.Invalid(field, "is required")
-	}
-	if !ids.ValidUUID(id) {
-		return errs.Invalid(field, "must be a UUID")
-	}
-	return nil
-}

@@ -10,6 +10,7 @@ import (
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency"
+	"github.com/waybill/waybill/kit/ids"
 	"github.com/waybill/waybill/kit/page"
 )
 
@@ -333,7 +334,7 @@ func (s *Service) GetSettlement(ctx context.Context, c caller.Caller, id string)
 	if err := requirePrivileged(c); err != nil {
 		return Settlement{}, err
 	}
-	if err := requireID("settlement_id", id); err != nil {
+	if err := ids.Check("settlement_id", id); err != nil {
 		return Settlement{}, err
 	}
 	return s.store.GetSettlement(ctx, id)
