@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/waybill/waybill/kit/caller"
+	citycode "github.com/waybill/waybill/kit/city"
 	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/ids"
@@ -330,7 +331,7 @@ func (s *Service) ListSurges(ctx context.Context, city, pageToken string, pageSi
 	if err != nil {
 		return nil, "", err
 	}
-	if err := validateCity("city", city); err != nil {
+	if err := citycode.Check("city", city); err != nil {
 		return nil, "", err
 	}
 	filter := page.Fingerprint("ListSurges", city)

@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	citycode "github.com/waybill/waybill/kit/city"
 	"github.com/waybill/waybill/kit/errs"
 )
 
@@ -133,7 +134,7 @@ func validateZone(field, z string) error {
 
 // ValidateZoneRef checks the city and zone of a surge lookup (fields "city", "zone").
 func ValidateZoneRef(city, zone string) error {
-	if err := validateCity("city", city); err != nil {
+	if err := citycode.Check("city", city); err != nil {
 		return err
 	}
 	return validateZone("zone", zone)
@@ -142,7 +143,7 @@ func ValidateZoneRef(city, zone string) error {
 // ValidateSurge checks a surge about to be set (field "surge") at now.
 func ValidateSurge(s Surge, now time.Time) error {
 	const f = "surge"
-	if err := validateCity(f+".city", s.City); err != nil {
+	if err := citycode.Check(f+".city", s.City); err != nil {
 		return err
 	}
 	if err := validateZone(f+".zone", s.Zone); err != nil {
@@ -201,7 +202,7 @@ func (in RideQuoteInput) Key() ProductKey {
 
 // Validate checks the input.
 func (in RideQuoteInput) Validate() error {
-	if err := validateCity("city", in.City); err != nil {
+	if err := citycode.Check("city", in.City); err != nil {
 		return err
 	}
 	if err := validateKeyString("product", in.Product); err != nil {

@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/waybill/waybill/kit/city"
 	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/money"
 )
@@ -54,7 +55,7 @@ func ValidateProductKey(field string, k ProductKey) error {
 		parts = []part{{"property_id", k.Stay.PropertyID}, {"room_type", k.Stay.RoomType}}
 		field += ".stay"
 	case KindRide:
-		if err := validateCity(field+".ride.city", k.Ride.City); err != nil {
+		if err := city.Check(field+".ride.city", k.Ride.City); err != nil {
 			return err
 		}
 		parts = []part{{"product", k.Ride.Product}}
@@ -80,22 +81,6 @@ func validateKeyString(field, s string) error {
 	}
 	if !printable(s) || strings.TrimSpace(s) != s {
 		return errs.Invalid(field, "must be printable text without leading or trailing spaces")
-	}
-	return nil
-}
-
-// validateCity checks a city code: 1 to 64 lower-case letters, digits, "-" or "_".
-func validateCity(field, s string) error {
-	if s == "" {
-		return errs.Invalid(field, "is required")
-	}
-	if len(s) > MaxKeyLength {
-		return errs.Invalid(field, "at most %d characters", MaxKeyLength)
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return errs.Invalid(field, "must be lower-case letters, digits, '-' or '_', like \"berlin\"")
-		}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/waybill/waybill/kit/caller"
+	"github.com/waybill/waybill/kit/city"
 	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/ids"
@@ -79,7 +80,7 @@ func (s *Service) CreateDriver(ctx context.Context, c caller.Caller, d Driver, r
 	if err := checkText("driver.name", d.Name, MaxNameLength); err != nil {
 		return Driver{}, err
 	}
-	if err := checkCity("driver.city", d.City); err != nil {
+	if err := city.Check("driver.city", d.City); err != nil {
 		return Driver{}, err
 	}
 	if err := checkVehicle("driver.vehicle", d.Vehicle); err != nil {
@@ -131,7 +132,7 @@ func (s *Service) ListDrivers(ctx context.Context, c caller.Caller, f DriverFilt
 		return DriverPage{}, err
 	}
 	if f.City != "" {
-		if err := checkCity("city", f.City); err != nil {
+		if err := city.Check("city", f.City); err != nil {
 			return DriverPage{}, err
 		}
 	}
@@ -249,7 +250,7 @@ func checkPatch(path string, patch Driver) error {
 	case "name":
 		return checkText("driver.name", patch.Name, MaxNameLength)
 	case "city":
-		return checkCity("driver.city", patch.City)
+		return city.Check("driver.city", patch.City)
 	case "vehicle":
 		return checkVehicle("driver.vehicle", patch.Vehicle)
 	case "vehicle.plate":

@@ -76,23 +76,6 @@ func checkText(field, s string, max int) error {
 	return nil
 }
 
-// checkCity checks a city code: 1 to 64 lower-case letters, digits, '-' or '_' (fare's
-// rule for ride cities).
-func checkCity(field, s string) error {
-	if s == "" {
-		return errs.Invalid(field, "is required")
-	}
-	if len(s) > MaxCityLength {
-		return errs.Invalid(field, "must be at most %d characters", MaxCityLength)
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return errs.Invalid(field, "must be lower-case letters, digits, '-' or '_', like \"berlin\"")
-		}
-	}
-	return nil
-}
-
 // snake reports whether s holds only lower-case letters, digits and underscores.
 func snake(s string) bool {
 	for _, r := range s {
