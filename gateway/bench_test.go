@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -18,7 +15,6 @@ import (
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/grpcclient"
-	"github.com/waybill/waybill/kit/telemetry"
 )
 
 // smallBilling answers GetBill with a small bill: the "small call" of target G1.
@@ -37,41 +33,14 @@ func (smallBilling) GetBill(_ context.Context, req *billingv1.GetBillRequest) (*
 // sub-benchmarks make one call at a time and report p50/p99 in µs; the throughput ones
 // make calls from 8 goroutines per CPU and report calls/s.
 func BenchmarkGateway(b *testing.B) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := serveBackend(b, func(s *grpc.Server) { billingv1.RegisterBillingServiceServer(s, smallBilling{}) })
+	token, err := testSigner.Sign(auth.Identity{Subject: "ops-anna", Role: auth.RoleOperator}, time.Hour)
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := grpc.NewServer()
-	billingv1.RegisterBillingServiceServer(srv, smallBilling{})
-	go srv.Serve(lis)
-	defer srv.Stop()
+	hts := serveGateway(b, addr, Config{Timeout: 10 * time.Second})
 
-	signer, err := auth.NewSigner("gateway-bench-secret-16+")
-	if err != nil {
-		b.Fatal(err)
-	}
-	token, err := signer.Sign(auth.Identity{Subject: "ops-anna", Role: auth.RoleOperator}, time.Hour)
-	if err != nil {
-		b.Fatal(err)
-	}
-	services := map[string]string{}
-	for name := range handlers {
-		services[name] = lis.Addr().String()
-	}
-	tel, err := telemetry.Setup(context.Background(), "gateway-bench", func(string) string { return "" })
-	if err != nil {
-		b.Fatal(err)
-	}
-	g, err := New(context.Background(), Config{Services: services, Timeout: 10 * time.Second, Auth: signer},
-		slog.New(slog.NewTextHandler(io.Discard, nil)), tel)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer g.Close()
-	hts := httptest.NewServer(g.Handler())
-	defer hts.Close()
-
-	conn, err := grpcclient.Dial(lis.Addr().String(), grpcclient.Options{Timeout: 10 * time.Second})
+	conn, err := grpcclient.Dial(addr, grpcclient.Options{Timeout: 10 * time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}

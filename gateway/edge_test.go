@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -14,42 +13,18 @@ import (
 
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	"github.com/waybill/waybill/kit/auth"
-	"github.com/waybill/waybill/kit/telemetry"
 )
 
 // startEdge runs the gateway with edge checks in front of a live billing server.
 func startEdge(t *testing.T, rate float64, burst int) (*httptest.Server, *billing, *auth.Signer) {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
 	b := &billing{requestIDs: make(chan string, 100)}
-	billingv1.RegisterBillingServiceServer(srv, b)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	services := map[string]string{}
-	for name := range handlers {
-		services[name] = lis.Addr().String()
-	}
+	addr := serveBackend(t, func(s *grpc.Server) { billingv1.RegisterBillingServiceServer(s, b) })
 	signer, err := auth.NewSigner("gateway-test-secret-16+")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tel, err := telemetry.Setup(context.Background(), "gateway-test", func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(context.Background(), Config{Services: services, Timeout: 2 * time.Second, Auth: signer, RateLimit: rate, RateBurst: burst},
-		slog.New(slog.NewTextHandler(io.Discard, nil)), tel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	hts := httptest.NewServer(g.Handler())
-	t.Cleanup(hts.Close)
-	return hts, b, signer
+	return serveGateway(t, addr, Config{Auth: signer, RateLimit: rate, RateBurst: burst}), b, signer
 }
 
 func bearer(t *testing.T, s *auth.Signer, subject string) http.Header {

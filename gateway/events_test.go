@@ -3,11 +3,7 @@ package gateway
 import (
 	"bufio"
 	"context"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +15,6 @@ import (
 	"github.com/waybill/waybill/kit/eventstream"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgtest"
-	"github.com/waybill/waybill/kit/telemetry"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -41,30 +36,10 @@ func TestSubscribeOverRESTIsForServicesAndOperators(t *testing.T) {
 	t.Cleanup(cancel)
 	go func() { _ = log.Run(ctx) }()
 	go func() { _ = reader.Run(ctx) }()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer(grpc.ChainStreamInterceptor(signer.StreamServerInterceptor()))
-	eventsv1.RegisterEventStreamServiceServer(srv, eventstream.NewServer("booking", nil, reader, eventstream.ServerOptions{}))
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-
-	services := map[string]string{}
-	for name := range handlers {
-		services[name] = lis.Addr().String()
-	}
-	tel, err := telemetry.Setup(context.Background(), "gateway-test", func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(context.Background(), Config{Services: services, Timeout: 2 * time.Second, Auth: signer}, slog.New(slog.NewTextHandler(io.Discard, nil)), tel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	hts := httptest.NewServer(g.Handler())
-	t.Cleanup(hts.Close)
+	addr := serveBackend(t, func(s *grpc.Server) {
+		eventsv1.RegisterEventStreamServiceServer(s, eventstream.NewServer("booking", nil, reader, eventstream.ServerOptions{}))
+	}, grpc.ChainStreamInterceptor(signer.StreamServerInterceptor()))
+	hts := serveGateway(t, addr, Config{Auth: signer})
 
 	for _, c := range []struct {
 		name string

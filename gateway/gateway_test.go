@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,7 +20,6 @@ import (
 
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	"github.com/waybill/waybill/kit/auth"
-	"github.com/waybill/waybill/kit/telemetry"
 )
 
 // billing is a real gRPC billing server for the test: GetBill answers NOT_FOUND and
@@ -41,52 +39,19 @@ func (b *billing) GetBill(ctx context.Context, req *billingv1.GetBillRequest) (*
 // is a closed port.
 func start(t *testing.T) (*httptest.Server, *billing) {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
 	b := &billing{requestIDs: make(chan string, 10)}
-	billingv1.RegisterBillingServiceServer(srv, b)
-	hs := health.NewServer()
-	healthpb.RegisterHealthServer(srv, hs)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-
+	addr := serveBackend(t, func(s *grpc.Server) {
+		billingv1.RegisterBillingServiceServer(s, b)
+		healthpb.RegisterHealthServer(s, health.NewServer())
+	})
 	dead, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	deadAddr := dead.Addr().String()
 	dead.Close()
-
-	services := map[string]string{}
-	for name := range handlers {
-		services[name] = deadAddr
-	}
-	services["billing"] = lis.Addr().String()
-	tel, err := telemetry.Setup(context.Background(), "gateway-test", func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(context.Background(), Config{Services: services, Timeout: 2 * time.Second, Auth: testSigner}, slog.New(slog.NewTextHandler(io.Discard, nil)), tel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	hts := httptest.NewServer(g.Handler())
-	t.Cleanup(hts.Close)
-	return hts, b
+	return serveGateway(t, deadAddr, Config{Services: map[string]string{"billing": addr}}), b
 }
-
-// testSigner verifies the tokens of the gateways start runs.
-var testSigner = func() *auth.Signer {
-	s, err := auth.NewSigner("gateway-start-secret-16+")
-	if err != nil {
-		panic(err)
-	}
-	return s
-}()
 
 // asOperator returns the header of a request an operator makes (with extra headers).
 func asOperator(t *testing.T, extra http.Header) http.Header {

@@ -1,10 +1,6 @@
 package gateway
 
 import (
-	"context"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -16,7 +12,6 @@ import (
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/auth/authtest"
-	"github.com/waybill/waybill/kit/telemetry"
 )
 
 const jwtTestSecret = "gateway-jwt-test-secret"
@@ -26,38 +21,15 @@ const jwtTestSecret = "gateway-jwt-test-secret"
 // billing server.
 func startJWT(t *testing.T, idp *authtest.Provider) (*httptest.Server, *billing) {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
 	b := &billing{requestIDs: make(chan string, 100)}
-	billingv1.RegisterBillingServiceServer(srv, b)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	services := map[string]string{}
-	for name := range handlers {
-		services[name] = lis.Addr().String()
-	}
+	addr := serveBackend(t, func(s *grpc.Server) { billingv1.RegisterBillingServiceServer(s, b) })
 	o := auth.DefaultOptions()
 	o.Secret, o.JWKS, o.JWKSIssuer = jwtTestSecret, idp.URL, "https://idp.example"
 	signer, err := auth.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tel, err := telemetry.Setup(context.Background(), "gateway-test", func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(context.Background(), Config{Services: services, Timeout: 2 * time.Second, Auth: signer},
-		slog.New(slog.NewTextHandler(io.Discard, nil)), tel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	hts := httptest.NewServer(g.Handler())
-	t.Cleanup(hts.Close)
-	return hts, b
+	return serveGateway(t, addr, Config{Auth: signer}), b
 }
 
 // TestEdgeRefusesBadJWTs: every token the verifier must refuse gets 401 UNAUTHENTICATED

@@ -2,9 +2,6 @@ package gateway
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -15,7 +12,6 @@ import (
 
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	"github.com/waybill/waybill/kit/auth"
-	"github.com/waybill/waybill/kit/telemetry"
 )
 
 // metadataBilling answers GetBill and hands over the metadata it arrived with.
@@ -35,29 +31,9 @@ func (b *metadataBilling) GetBill(ctx context.Context, _ *billingv1.GetBillReque
 // request id) beside the one the edge verified; services read the first value, which
 // may be the caller's. The gateway forwards only its own.
 func TestCallersCannotAddAuthorizationMetadata(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
 	b := &metadataBilling{got: make(chan metadata.MD, 1)}
-	billingv1.RegisterBillingServiceServer(srv, b)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	services := map[string]string{}
-	for name := range handlers {
-		services[name] = lis.Addr().String()
-	}
-	tel, err := telemetry.Setup(context.Background(), "gateway-test", func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(context.Background(), Config{Services: services, Timeout: 2 * time.Second, Auth: testSigner},
-		slog.New(slog.NewTextHandler(io.Discard, nil)), tel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
+	addr := serveBackend(t, func(s *grpc.Server) { billingv1.RegisterBillingServiceServer(s, b) })
+	g := newGateway(t, addr, Config{})
 	tok, err := testSigner.Sign(auth.Identity{Subject: "cust-a", Role: auth.RoleCustomer}, time.Minute)
 	if err != nil {
 		t.Fatal(err)

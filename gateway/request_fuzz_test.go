@@ -2,12 +2,9 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -30,7 +27,6 @@ import (
 
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/grpcserver"
-	"github.com/waybill/waybill/kit/telemetry"
 )
 
 // The fuzz targets of the gateway's request decoding: JSON bodies, path parameters and
@@ -329,29 +325,9 @@ func (b *recordingBackend) take(id string) ([]proto.Message, bool) {
 // recordingBackend.
 func startRecordingGateway(tb testing.TB) (http.Handler, *recordingBackend) {
 	tb.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
 	b := &recordingBackend{got: map[string][]proto.Message{}}
-	srv := grpc.NewServer(grpc.UnknownServiceHandler(b.handle))
-	go srv.Serve(lis)
-	tb.Cleanup(srv.Stop)
-	services := map[string]string{}
-	for name := range handlers {
-		services[name] = lis.Addr().String()
-	}
-	tel, err := telemetry.Setup(context.Background(), "gateway-fuzz", func(string) string { return "" })
-	if err != nil {
-		tb.Fatal(err)
-	}
-	g, err := New(context.Background(), Config{Services: services, Timeout: 10 * time.Second, Auth: testSigner},
-		slog.New(slog.NewTextHandler(io.Discard, nil)), tel)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(g.Close)
-	return g.Handler(), b
+	addr := serveBackend(tb, func(*grpc.Server) {}, grpc.UnknownServiceHandler(b.handle))
+	return newGateway(tb, addr, Config{Timeout: 10 * time.Second}).Handler(), b
 }
 
 // FuzzRESTRequest sends an operator's request to one REST route of the gateway (the
