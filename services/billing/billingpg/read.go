@@ -56,16 +56,11 @@ LEFT JOIN reservation_summaries s ON s.provider = i.provider AND s.reservation_i
 	beginSnapshotSQL = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`
 )
 
-// loadBills returns the bills page selects (a query over bills) with their items, most
-// recently changed first (ties by id, descending), each bill's items in position order,
-// read in tx, the caller's transaction, in one round trip.
-func loadBills(ctx context.Context, tx *txn.Tx, page string, args ...any) ([]billing.Bill, error) {
-	return sendPage(ctx, tx, &pgx.Batch{}, false, page, args)
-}
-
-// snapshotBills is loadBills on the pool: the two queries are sent between a BEGIN of a
-// read-only repeatable-read transaction and its COMMIT, in one round trip, so that they
-// see one snapshot. (A batch that fails leaves the connection in the transaction, and
+// snapshotBills returns the bills page selects (a query over bills) with their items,
+// most recently changed first (ties by id, descending), each bill's items in position
+// order, read on the pool: the two queries are sent between a BEGIN of a read-only
+// repeatable-read transaction and its COMMIT, in one round trip, so that they see one
+// snapshot. (A batch that fails leaves the connection in the transaction, and
 // the pool closes such a connection instead of reusing it.) Errors are mapped.
 func (s *Store) snapshotBills(ctx context.Context, page string, args ...any) ([]billing.Bill, error) {
 	b := &pgx.Batch{}
@@ -267,7 +262,7 @@ func notFound(id string) error {
 
 // ListBills implements billing.Store: the filter becomes one query over bills (served by
 // the indexes on update time, per customer and per status), whose bills and items are
-// read as loadBills does.
+// read as snapshotBills does.
 //
 // With onItems set, the items are read first, handed to onItems, and then the bills:
 // two round trips on one connection, the BEGIN sent with the items' query and the
