@@ -36,15 +36,17 @@ lint: generate-check ## gofmt, go vet, buf lint and buf breaking, the OpenAPI li
 	cd gen && GOWORK=off go build ./...
 
 .PHONY: generate
-generate: ## Regenerate gen/ (Go, gRPC, gateway, OpenAPI 3 and its /docs page) from proto/.
+generate: ## Regenerate gen/ (Go, gRPC, gateway, OpenAPI 3 and its /docs page) from proto/, the TypeScript SDK and the pages (web/dist).
 	rm -rf gen/waybill gen/openapi/*.json gen/openapi/*.html
 	go tool buf generate
 	scripts/openapi-generate.sh gen
 	cd gen && GOWORK=off go mod tidy
+	scripts/web-generate.sh
 
 .PHONY: generate-check
-generate-check: ## Fail if gen/ differs from what `make generate` writes.
+generate-check: ## Fail if gen/, the TypeScript SDK or web/dist differ from what `make generate` writes.
 	scripts/generate-check.sh
+	scripts/web-generate.sh --check
 
 .PHONY: bench
 bench: deps ## Run the benchmarks (results go to docs/benchmarks.md by hand, with the command).

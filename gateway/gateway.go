@@ -111,6 +111,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, tel *telemetry.Te
 	root.HandleFunc("GET /docs", serveDocs)
 	root.HandleFunc("GET /healthz", g.healthz)
 	root.Handle("GET /metrics", tel.MetricsHandler())
+	root.Handle("GET /app/", webHandler())
+	root.HandleFunc("GET /{$}", redirectToApp)
 	g.handler = withRequestID(&edge{root: root, signer: cfg.Auth, limiter: newLimiter(cfg.RateLimit, cfg.RateBurst),
 		maxBody: cfg.MaxBodyBytes, logger: logger})
 	return g, nil

@@ -10,4 +10,6 @@ var publicRoutes = map[string]bool{
 	"GET /openapi.json": true, // the API's OpenAPI document
 	"GET /docs":         true, // the API reference page rendered from it
 	"GET /metrics":      true, // the gateway's Prometheus metrics
+	"GET /app/":         true, // the pages (web/dist): static files; their API calls carry the token
+	"GET /{$}":          true, // redirects to /app/
 }

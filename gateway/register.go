@@ -7,11 +7,14 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 
+	accountv1 "github.com/waybill/waybill/gen/waybill/account/v1"
+	analyticsv1 "github.com/waybill/waybill/gen/waybill/analytics/v1"
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	bookingv1 "github.com/waybill/waybill/gen/waybill/booking/v1"
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	matchingv1 "github.com/waybill/waybill/gen/waybill/matching/v1"
+	notificationv1 "github.com/waybill/waybill/gen/waybill/notification/v1"
 	paymentv1 "github.com/waybill/waybill/gen/waybill/payment/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
 	tripv1 "github.com/waybill/waybill/gen/waybill/trip/v1"
@@ -25,6 +28,10 @@ var handlers = map[string][]func(context.Context, *runtime.ServeMux, *grpc.Clien
 	"fare":     {farev1.RegisterFareServiceHandler},
 	"billing":  {billingv1.RegisterBillingServiceHandler},
 	"payment":  {paymentv1.RegisterPaymentServiceHandler},
+	"account":  {accountv1.RegisterAccountServiceHandler},
+
+	"analytics":    {analyticsv1.RegisterAnalyticsServiceHandler},
+	"notification": {notificationv1.RegisterNotificationServiceHandler},
 }
 
 // register adds every service's REST routes to mux: each service's own APIs on its

@@ -30,6 +30,7 @@ const usage = `usage:
   waybill parked list|replay|discard --addr HOST:PORT ...   inspect and repair a consumer's dead letters
   waybill token --subject S --role R  print a bearer token (customer, driver, operator, service)
   waybill bench reserve --gateway URL --rate N --duration D   open-loop load on the reservation write path
+  waybill analytics rebuild [flags] replay every source into a fresh analytics schema
   waybill help                      show this text
 Flags of a command: waybill <command> ... -h
 `
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return token(ctx, args[1:], getenv, stdout)
 	case "bench":
 		return bench(ctx, args[1:], getenv, stdout)
+	case "analytics":
+		return analyticsCommand(ctx, args[1:], getenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintf(stdout, usage, serviceNames())
 		return nil

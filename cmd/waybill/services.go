@@ -7,23 +7,28 @@ import (
 
 	"github.com/waybill/waybill/gateway"
 	"github.com/waybill/waybill/kit/serve"
+	"github.com/waybill/waybill/services/account/accountapp"
+	"github.com/waybill/waybill/services/analytics/analyticsapp"
 	"github.com/waybill/waybill/services/billing/billingapp"
 	"github.com/waybill/waybill/services/booking/bookingapp"
 	"github.com/waybill/waybill/services/fare/fareapp"
 	"github.com/waybill/waybill/services/matching/matchingapp"
+	"github.com/waybill/waybill/services/notification/notificationapp"
 	"github.com/waybill/waybill/services/payment/paymentapp"
-	"github.com/waybill/waybill/services/trip/tripgrpc"
-	"github.com/waybill/waybill/services/trip/trippg"
+	"github.com/waybill/waybill/services/trip/tripapp"
 )
 
 // specs lists every service; their default local ports are serve.DefaultPorts'.
 var specs = []serve.Spec{
 	bookingapp.Spec(),
 	matchingapp.Spec(),
-	{Name: "trip", Migrations: trippg.Migrations, Register: tripgrpc.Register},
+	tripapp.Spec(),
 	fareapp.Spec(),
 	billingapp.Spec(),
 	paymentapp.Spec(),
+	accountapp.Spec(),
+	analyticsapp.Spec(),
+	notificationapp.Spec(),
 }
 
 func serviceNames() string { return serve.Names(specs) }

@@ -112,8 +112,8 @@ func TestUpRunsTheMesh(t *testing.T) {
 	if code, body := getAs(t, gw+"/v1/bills", operator); code != http.StatusOK {
 		t.Errorf("GET /v1/bills as an operator = %d %s", code, body)
 	}
-	if code, _ := getAs(t, gw+"/v1/trips/t-1", operator); code != http.StatusNotImplemented {
-		t.Errorf("an unimplemented REST route = %d, want 501", code)
+	if code, body := getAs(t, gw+"/v1/trips/t-1", operator); code != http.StatusBadRequest || !strings.Contains(body, "trip_id") {
+		t.Errorf("GET /v1/trips/t-1 (not a UUID) = %d %s, want 400 naming trip_id", code, body)
 	}
 
 	// A bill without items: the demo's panel step must cope with one (its .items is

@@ -28,6 +28,12 @@ func DefaultPorts(name string) (Ports, bool) {
 		return Ports{GRPC: 7005, HTTP: 9005}, true
 	case "payment":
 		return Ports{GRPC: 7006, HTTP: 9006}, true
+	case "account":
+		return Ports{GRPC: 7007, HTTP: 9007}, true
+	case "analytics":
+		return Ports{GRPC: 7008, HTTP: 9008}, true
+	case "notification":
+		return Ports{GRPC: 7009, HTTP: 9009}, true
 	case "gateway":
 		return Ports{HTTP: 8080}, true
 	}

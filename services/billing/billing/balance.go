@@ -130,16 +130,17 @@ func (s *Service) CustomerBalance(ctx context.Context, c caller.Caller, customer
 }
 
 // AccountStanding derives a customer's standing from their unpaid bills: BLOCKED when one
-// has been unpaid longer than the blocking period, PAST_DUE when one failed or has been
-// unpaid longer than the grace period, GOOD otherwise.
+// has been unpaid longer than the blocking period or holds an unpaid ride fare (ride.go),
+// PAST_DUE when one failed or has been unpaid longer than the grace period, GOOD otherwise.
 func (s *Service) AccountStanding(ctx context.Context, c caller.Caller, customerID string) (Standing, error) {
 	if err := checkCustomer(c, customerID); err != nil {
 		return Standing{}, err
 	}
-	unpaid, _, err := s.unpaid(ctx, customerID, false)
+	unpaid, open, err := s.unpaid(ctx, customerID, true)
 	if err != nil {
 		return Standing{}, err
 	}
+	rides := unpaidRides(append(slices.Clone(unpaid), open...)) // ride.go
 	now := s.now()
 	st := Standing{CustomerID: customerID, Level: StandingGood, Outstanding: sumTotals(unpaid), ComputeTime: now}
 	var blocked, overdue, failed []string
@@ -157,6 +158,8 @@ func (s *Service) AccountStanding(ctx context.Context, c caller.Caller, customer
 	switch {
 	case len(blocked) > 0:
 		st.Level, st.ReasonCode, st.Reason, st.OverdueBillIDs = StandingBlocked, ReasonOverdueTooLong, standingReasonBlocked, blocked
+	case len(rides) > 0:
+		st.Level, st.ReasonCode, st.Reason, st.OverdueBillIDs = StandingBlocked, ReasonRideFareUnpaid, "A ride's fare is unpaid; pay it to ride again.", rides
 	case len(failed) > 0:
 		st.Level, st.ReasonCode, st.Reason, st.OverdueBillIDs = StandingPastDue, ReasonPaymentFailed, "A bill's payment failed; please pay it again.", failed
 	case len(overdue) > 0:

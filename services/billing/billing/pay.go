@@ -159,6 +159,9 @@ func (s *Service) PayBill(ctx context.Context, c caller.Caller, billID, methodID
 	if b.Status != StatusFinalized && b.Status != StatusFailed {
 		return Bill{}, errs.Precondition(ReasonBillNotPayable, "bill %s is %s; only finalized or failed bills can be paid", b.ID, b.Status)
 	}
+	if err := s.checkCustomer(ctx, b.CustomerID); err != nil {
+		return Bill{}, err
+	}
 	if s.opts.Payments == nil || s.opts.Sagas == nil {
 		return Bill{}, errs.Unreachable(ReasonPaymentUnavailable, "payments are not configured in this billing deployment")
 	}

@@ -119,6 +119,8 @@ type Options struct {
 	Sagas    SagaStore
 	// SagaStarted, when set, is called after PayBill started a saga (it wakes the runner).
 	SagaStarted func()
+	// Gate refuses suspended customers' payments (suspension.go); nil admits everyone.
+	Gate CustomerGate
 }
 
 // Defaults of Options.

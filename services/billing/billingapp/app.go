@@ -23,6 +23,7 @@ import (
 
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
+	"github.com/waybill/waybill/kit/accountgate"
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/consumer"
 	"github.com/waybill/waybill/kit/consumeradmin"
@@ -79,6 +80,12 @@ type Config struct {
 	// KeyPruneInterval is how often idempotency keys past their lifetime (24 hours) are
 	// deleted; 0 disables the pruning.
 	KeyPruneInterval time.Duration
+	// AccountAddr is the account service's address, whose suspension events feed the gate
+	// that refuses suspended customers' payments (kit/accountgate); empty disables it.
+	AccountAddr string
+	// FareAddr is the fare service's address, whose fare.fare.calculated events put rides
+	// on the riders' bills (rides.go); empty disables it.
+	FareAddr string
 
 	// The settings below have no flags: tests and benchmarks set them.
 
@@ -95,6 +102,8 @@ type Config struct {
 	WatchHeartbeat time.Duration
 	// Saga tunes the pay saga runner (lease, backoff, deadlines, test hooks).
 	Saga billing.RunnerOptions
+	// RideCollectInterval is how often ride bills are collected (rides.go); 0 means 2 s.
+	RideCollectInterval time.Duration
 }
 
 // DefaultConfig returns billing's defaults: the mesh's providers and payment service at
@@ -110,6 +119,8 @@ func DefaultConfig() Config {
 		BreakerCooldown:  2 * time.Second,
 		PaymentAddr:      serve.DefaultAddr("payment"),
 		KeyPruneInterval: time.Hour,
+		AccountAddr:      serve.DefaultAddr("account"),
+		FareAddr:         serve.DefaultAddr("fare"),
 	}
 }
 
@@ -126,6 +137,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.StandingBlock, "standing-block", c.StandingBlock, "unpaid time after which a customer is BLOCKED")
 	fs.StringVar(&c.PaymentAddr, "payment-addr", c.PaymentAddr, "the payment service's gRPC address (host:port), for PayBill's saga and settlements (empty disables them)")
 	fs.DurationVar(&c.KeyPruneInterval, "idempotency-prune-interval", c.KeyPruneInterval, "how often expired idempotency keys are deleted (0 disables)")
+	fs.StringVar(&c.FareAddr, "fare-addr", c.FareAddr, "the fare service's gRPC address (host:port), whose calculated fares put rides on bills (empty disables)")
+	fs.StringVar(&c.AccountAddr, "account-addr", c.AccountAddr, "the account service's gRPC address (host:port), whose suspensions refuse payments (empty disables)")
 }
 
 // Validate reports settings billing cannot run with.
@@ -223,6 +236,15 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 		opts.Payments, opts.Sagas = payments, store
 		opts.SagaStarted = func() { runner.Wake() }
 	}
+	gate, err := accountgate.Start(ctx, d, c.AccountAddr, name, c.DialOptions...)
+	if err != nil {
+		_ = providers.Close()
+		if payments != nil {
+			_ = payments.Close()
+		}
+		return err
+	}
+	opts.Gate = gate
 	svc := billing.New(store, providers, opts)
 	if payments != nil {
 		ro := c.Saga
@@ -251,6 +273,8 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 		feed.TracerProvider = d.Telemetry.TracerProvider
 	}
 	handlers := providers.Handlers(feed)
+	handlers[accountgate.ConsumerName] = accountgate.Handle
+	runFares := fareConsumer(c, dial, d.Pool, logger, feed, log.Notify, svc, store, payments, handlers) // rides.go
 	var settlements consumer.Config
 	if payments != nil {
 		settlements = consumer.Config{
@@ -284,6 +308,7 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 				runConsumer(ctx, settlements, handlers[paymentclient.SettlementsConsumer], logger)
 			}()
 		}
+		go runFares(ctx)
 		providers.RunFeeds(ctx, feed)
 		wg.Wait()
 		_ = providers.Close()

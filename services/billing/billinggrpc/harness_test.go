@@ -124,6 +124,8 @@ func startBilling(t testing.TB, pool *pgxpool.Pool, ps map[string]*providertest.
 	cfg.BreakerCooldown = 200 * time.Millisecond
 	cfg.WatchHeartbeat = 500 * time.Millisecond
 	cfg.PaymentAddr = "" // tests of the saga start a payment service and set it
+	cfg.AccountAddr = "" // tests of the suspension gate start an account service and set it
+	cfg.FareAddr = ""    // tests of rides start a fare event source and set it
 	for _, f := range tune {
 		f(&cfg)
 	}

@@ -9,6 +9,7 @@ package billingpg
 import (
 	"embed"
 
+	"github.com/waybill/waybill/kit/accountgate"
 	"github.com/waybill/waybill/kit/consumer"
 	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/outbox"
@@ -20,6 +21,7 @@ var migrationFiles embed.FS
 
 // Migrations holds the billing schema's migrations, applied in name order at start:
 // billing's own (0001–0099), the outbox's (0100–0199), the consumer's (0200–0299) and
-// the idempotency keys' (0300–0399).
+// the idempotency keys' (0300–0399), and the account gate's read model of suspended
+// customers (0400, kit/accountgate).
 var Migrations = pgxutil.MustMergeMigrations(pgxutil.Dir(migrationFiles, "migrations"),
-	outbox.Migrations, consumer.Migrations, idempotencypg.Migrations)
+	outbox.Migrations, consumer.Migrations, idempotencypg.Migrations, accountgate.Migrations)

@@ -112,6 +112,9 @@ func (s *Service) CreateReservation(ctx context.Context, c caller.Caller, h Hold
 	if err := h.validate(now); err != nil {
 		return nil, err
 	}
+	if err := s.checkCustomer(ctx, h.CustomerID); err != nil {
+		return nil, err
+	}
 	key := requestKey(c, opCreateReservation, h.RequestID, h.params()...)
 	r, err := s.hold(ctx, c, h, now, key)
 	if err != nil && key.RequestID != "" && !errors.Is(err, idempotency.ErrRequestIDReused) {

@@ -177,6 +177,8 @@ type Options struct {
 	Now func() time.Time
 	// SearchQuoteTimeout bounds the fare calls of one search; 0 means 2 seconds.
 	SearchQuoteTimeout time.Duration
+	// Gate refuses suspended customers' holds; nil admits everyone.
+	Gate CustomerGate
 }
 
 // Service is the booking domain's use cases.
@@ -185,6 +187,7 @@ type Service struct {
 	pricer  Pricer
 	now     func() time.Time
 	timeout time.Duration
+	gate    CustomerGate
 }
 
 // New returns the use cases over store and pricer.
@@ -195,7 +198,7 @@ func New(store Store, pricer Pricer, o Options) *Service {
 	if o.SearchQuoteTimeout <= 0 {
 		o.SearchQuoteTimeout = 2 * time.Second
 	}
-	return &Service{store: store, pricer: pricer, now: o.Now, timeout: o.SearchQuoteTimeout}
+	return &Service{store: store, pricer: pricer, now: o.Now, timeout: o.SearchQuoteTimeout, gate: o.Gate}
 }
 
 // Now returns the service clock's current time.

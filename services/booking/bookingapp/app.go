@@ -2,7 +2,8 @@
 // constructs its parts: from a Config and the process's serve.Deps it builds the
 // storage (bookingpg), the fare client (fareclient), the domain (booking.Service) and
 // the transport (bookinggrpc), and starts the background work (the sweeper of lapsed
-// holds and ended reservations, the pruning of idempotency keys) until the context ends.
+// holds and ended reservations, the pruning of idempotency keys, the account gate's
+// consumer of suspensions) until the context ends.
 package bookingapp
 
 import (
@@ -16,8 +17,11 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/waybill/waybill/kit/accountgate"
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/caller"
+	"github.com/waybill/waybill/kit/consumer"
+	"github.com/waybill/waybill/kit/consumeradmin"
 	"github.com/waybill/waybill/kit/grpcclient"
 	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/serve"
@@ -46,6 +50,9 @@ type Config struct {
 	// PruneInterval is how often idempotency keys past their lifetime (24 hours) are
 	// deleted.
 	PruneInterval time.Duration
+	// AccountAddr is the account service's gRPC address, whose suspension events feed
+	// the gate that refuses suspended customers' holds; empty disables the gate.
+	AccountAddr string
 
 	// Pricer, when set, prices holds instead of a fare client on FareAddr: a test double.
 	// No flag sets it.
@@ -62,6 +69,7 @@ func DefaultConfig() Config {
 		SearchQuoteTimeout: 2 * time.Second,
 		SweepInterval:      time.Second,
 		PruneInterval:      idempotencypg.DefaultPruneInterval,
+		AccountAddr:        serve.DefaultAddr("account"),
 	}
 }
 
@@ -73,6 +81,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SearchQuoteTimeout, "search-quote-timeout", c.SearchQuoteTimeout, "bound of the fare calls pricing one page of search results")
 	fs.DurationVar(&c.SweepInterval, "sweep-interval", c.SweepInterval, "how often lapsed holds expire and ended reservations complete (0 disables)")
 	fs.DurationVar(&c.PruneInterval, "idempotency-prune-interval", c.PruneInterval, "how often expired idempotency keys are deleted")
+	fs.StringVar(&c.AccountAddr, "account-addr", c.AccountAddr, "gRPC address (host:port) of the account service, whose suspensions refuse holds (empty disables)")
 }
 
 // Validate reports settings booking cannot run with.
@@ -145,8 +154,15 @@ func Start(ctx context.Context, d serve.Deps, c Config) (*App, error) {
 	log, _ := d.EventLog(ctx, name, booking.EventTypes)
 	keys := idempotencypg.New(idempotencypg.Options{Now: c.Now})
 	store := bookingpg.New(d.Pool, bookingpg.Options{Encode: bookinggrpc.EventPayload, Notify: log.Notify, Keys: keys})
-	svc := booking.New(store, pricer, booking.Options{Now: c.Now, SearchQuoteTimeout: c.SearchQuoteTimeout})
+	gate, err := accountgate.Start(ctx, d, c.AccountAddr, name)
+	if err != nil {
+		return nil, err
+	}
+	svc := booking.New(store, pricer, booking.Options{Now: c.Now, SearchQuoteTimeout: c.SearchQuoteTimeout, Gate: gate})
 	bookinggrpc.Register(d.Server.GRPC, svc)
+	// The account gate's parked events, for operators to list, replay and discard.
+	consumeradmin.Register(d.Server.GRPC, name, consumer.NewParking(d.Pool,
+		map[string]consumer.Handler{accountgate.ConsumerName: accountgate.Handle}, consumer.ParkingOptions{Notify: log.Notify}))
 
 	if c.SweepInterval > 0 {
 		background(ctx, d, func(ctx context.Context) {

@@ -108,6 +108,12 @@ const (
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with tune, when set, changing booking's configuration.
+func newEnvWith(t testing.TB, tune func(*bookingapp.Config)) *env {
+	t.Helper()
 	e := &env{clock: &clock{}, fareCalls: &grpctest.CallCounter{}}
 
 	// The fare service, for real.
@@ -131,6 +137,10 @@ func newEnv(t testing.TB) *env {
 
 	c := bookingapp.DefaultConfig()
 	c.FareAddr, c.Now, c.SweepInterval = fare.Addr, e.clock.Now, 0
+	c.AccountAddr = "" // tests of the suspension gate start an account service and set it
+	if tune != nil {
+		tune(&c)
+	}
 	s := grpctest.Start(t, serve.Spec{Name: "booking", EventTypes: booking.EventTypes, Register: func(ctx context.Context, d serve.Deps) error {
 		var err error
 		e.b, err = bookingapp.Start(ctx, d, c)

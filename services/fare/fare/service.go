@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/waybill/waybill/kit/caller"
@@ -301,11 +302,11 @@ func (s *Service) QuoteRide(ctx context.Context, in RideQuoteInput) (Quote, erro
 		return Quote{}, err
 	}
 	now := s.clock()
-	card, zones, err := s.store.RideQuoteInputs(ctx, in.Key(), now)
+	card, zones, auto, err := s.store.RideQuoteInputs(ctx, in.Key(), ZoneOf(*in.Pickup), now)
 	if err != nil {
 		return Quote{}, fmt.Errorf("quote ride: %w", err)
 	}
-	qs, err := s.store.InsertQuotes(ctx, []Quote{BuildRideQuote(card, zones, in, now)})
+	qs, err := s.store.InsertQuotes(ctx, []Quote{BuildRideQuote(card, zones, auto, in, now)})
 	if err != nil {
 		return Quote{}, fmt.Errorf("quote ride: %w", err)
 	}
@@ -318,6 +319,15 @@ func (s *Service) GetSurge(ctx context.Context, city, zone string) (Surge, error
 		return Surge{}, err
 	}
 	z, err := s.store.Surge(ctx, city, zone)
+	if errs.KindOf(err) == errs.NotFound && strings.HasPrefix(zone, AutoZonePrefix) {
+		auto, ok, aerr := s.store.ZoneSurge(ctx, strings.TrimPrefix(zone, AutoZonePrefix))
+		if aerr != nil {
+			return Surge{}, fmt.Errorf("get surge: %w", aerr)
+		}
+		if ok {
+			return auto.AsSurge(city, s.clock()), nil
+		}
+	}
 	if err != nil {
 		return Surge{}, fmt.Errorf("get surge: %w", err)
 	}

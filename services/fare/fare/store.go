@@ -42,8 +42,11 @@ type Store interface {
 	// InsertQuotes stores quotes, all or none, and returns them with their IDs, in order.
 	InsertQuotes(ctx context.Context, qs []Quote) ([]Quote, error)
 	// RideQuoteInputs returns, in one round trip, the version of the ride card of key in
-	// effect at now (NotFound when none is) and every surge zone of the key's city.
-	RideQuoteInputs(ctx context.Context, key ProductKey, now time.Time) (RateCard, []Surge, error)
+	// effect at now (NotFound when none is), every surge zone of the key's city and the
+	// automatic surge of zone cell (nil when it has none).
+	RideQuoteInputs(ctx context.Context, key ProductKey, cell string, now time.Time) (RateCard, []Surge, *ZoneSurge, error)
+	// ZoneSurge returns the automatic surge of a cell, ok false when it has none.
+	ZoneSurge(ctx context.Context, cell string) (z ZoneSurge, ok bool, err error)
 	// Surge returns one zone's surge; NotFound for a zone never set.
 	Surge(ctx context.Context, city, zone string) (Surge, error)
 	// ListSurges returns up to limit zones of city after afterZone, in zone order.
@@ -52,6 +55,8 @@ type Store interface {
 	// returns the surge that call set, as it was set), calls next with the zone's current
 	// surge (nil for a zone never set) and writes what next returns.
 	SetSurge(ctx context.Context, city, zone string, key idempotency.Key, next SurgeFunc) (Surge, error)
+	// RideStore holds ride fares (ridestore.go).
+	RideStore
 }
 
 // SurgeFunc computes a zone's new surge from its current one (nil when never set).

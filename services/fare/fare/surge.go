@@ -223,13 +223,10 @@ func (in RideQuoteInput) Validate() error {
 	return nil
 }
 
-// BuildRideQuote prices a validated ride input from card and the city's surge zones at
-// now. It is a pure function: the same inputs give the same quote.
-func BuildRideQuote(card RateCard, zones []Surge, in RideQuoteInput, now time.Time) Quote {
-	surgeBps, zone := int32(OneX), ""
-	if s, ok := PickSurge(zones, *in.Pickup); ok {
-		surgeBps, zone = s.ActiveBps(now), s.Zone
-	}
+// BuildRideQuote prices a validated ride input from card, the city's surge zones and
+// the pickup cell's automatic surge (nil when none) at now (see PickRideSurge). It is a pure function: the same inputs give the same quote.
+func BuildRideQuote(card RateCard, zones []Surge, auto *ZoneSurge, in RideQuoteInput, now time.Time) Quote {
+	surgeBps, zone := PickRideSurge(zones, auto, *in.Pickup, now)
 	p := PriceRide(card, in.DistanceMeters, in.DurationSeconds, surgeBps)
 	return Quote{
 		Key:             in.Key(),

@@ -20,6 +20,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // harness is a fare server on loopback, started as fareapp.Spec describes it on a fresh
 // database, with clients for each role.
 type harness struct {
+	addr     string
 	pool     *pgxpool.Pool
 	operator farev1.FareServiceClient
 	service  farev1.FareServiceClient
@@ -28,11 +29,21 @@ type harness struct {
 	anon     farev1.FareServiceClient
 }
 
+// start starts fare without event sources (no trip or matching to consume).
 func start(t testing.TB) *harness {
 	t.Helper()
-	s := grpctest.Start(t, fareapp.Spec())
+	c := fareapp.DefaultConfig()
+	c.TripAddr, c.MatchingAddr = "", ""
+	return startWith(t, c)
+}
+
+// startWith starts fare with configuration c.
+func startWith(t testing.TB, c fareapp.Config) *harness {
+	t.Helper()
+	s := grpctest.Start(t, fareapp.SpecWith(c))
 	client := func(id auth.Identity) farev1.FareServiceClient { return farev1.NewFareServiceClient(s.Conn(id)) }
 	return &harness{
+		addr:     s.Addr,
 		pool:     s.Pool,
 		operator: client(auth.Identity{Subject: "ops-anna", Role: auth.RoleOperator}),
 		service:  client(auth.Identity{Subject: "booking", Role: auth.RoleService}),

@@ -13,9 +13,8 @@ import (
 	"github.com/waybill/waybill/services/fare/fare"
 )
 
-// Server implements farev1.FareServiceServer on the fare domain service. Ride fares
-// (CalculateRideFare, GetFare, ListFares) are not implemented yet and answer
-// UNIMPLEMENTED.
+// Server implements farev1.FareServiceServer on the fare domain service (ride fares in
+// rides.go, surges and ride quotes in surge.go).
 type Server struct {
 	farev1.UnimplementedFareServiceServer
 	svc *fare.Service

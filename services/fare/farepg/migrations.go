@@ -7,6 +7,7 @@ package farepg
 import (
 	"embed"
 
+	"github.com/waybill/waybill/kit/consumer"
 	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgxutil"
@@ -17,5 +18,8 @@ var migrationFiles embed.FS
 
 // Migrations holds the fare schema's migrations, applied in name order at start: the
 // service's own (0001–0099), the outbox's tables (0100 and up), which the service's
-// events are written to, and the idempotency keys' table (0300 and up).
-var Migrations = pgxutil.MustMergeMigrations(pgxutil.Dir(migrationFiles, "migrations"), outbox.Migrations, idempotencypg.Migrations)
+// events are written to, the consumers' cursors and parked events (0200 and up), for
+// the trip and matching events fare consumes, and the idempotency keys' table (0300 and
+// up).
+var Migrations = pgxutil.MustMergeMigrations(pgxutil.Dir(migrationFiles, "migrations"), outbox.Migrations,
+	consumer.Migrations, idempotencypg.Migrations)

@@ -19,6 +19,8 @@ type Options struct {
 	// RateCardEvent builds the payload of the event announcing a rate card version.
 	// Required.
 	RateCardEvent func(fare.RateCard) proto.Message
+	// FareEvent builds the payload of the event announcing a ride fare. Required.
+	FareEvent func(fare.Fare) proto.Message
 	// Notify, when set, is called after a transaction that emitted events commits, to
 	// wake the outbox sequencer at once (outbox.Log.Notify).
 	Notify func()

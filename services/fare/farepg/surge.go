@@ -46,11 +46,13 @@ func collectSurges(rows pgx.Rows) ([]fare.Surge, error) {
 
 const citySurgesSQL = `SELECT ` + surgeColumns + ` FROM surge s WHERE s.city = $1`
 
-// RideQuoteInputs implements fare.Store: the card and the city's zones in one batch.
-func (s *Store) RideQuoteInputs(ctx context.Context, key fare.ProductKey, now time.Time) (fare.RateCard, []fare.Surge, error) {
+// RideQuoteInputs implements fare.Store: the card, the city's zones and the pickup
+// cell's automatic surge in one batch.
+func (s *Store) RideQuoteInputs(ctx context.Context, key fare.ProductKey, cell string, now time.Time) (fare.RateCard, []fare.Surge, *fare.ZoneSurge, error) {
 	var (
 		card    fare.RateCard
 		zones   []fare.Surge
+		auto    *fare.ZoneSurge
 		cardErr error
 	)
 	b := &pgx.Batch{}
@@ -64,13 +66,23 @@ func (s *Store) RideQuoteInputs(ctx context.Context, key fare.ProductKey, now ti
 		zones, err = collectSurges(rows)
 		return err
 	})
+	b.Queue(`SELECT `+zoneColumns+` FROM zone_surge z WHERE z.zone = $1`, cell).QueryRow(func(row pgx.Row) error {
+		z, err := scanZone(row)
+		switch {
+		case err == nil:
+			auto = &z
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		return nil
+	})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return fare.RateCard{}, nil, wrap(err, "read ride card and surges")
+		return fare.RateCard{}, nil, nil, wrap(err, "read ride card and surges")
 	}
 	if cardErr != nil {
-		return fare.RateCard{}, nil, pgxutil.MapNotFound(cardErr, "no rate card for %s is in effect", key.Canonical())
+		return fare.RateCard{}, nil, nil, pgxutil.MapNotFound(cardErr, "no rate card for %s is in effect", key.Canonical())
 	}
-	return card, zones, nil
+	return card, zones, auto, nil
 }
 
 // Surge implements fare.Store.

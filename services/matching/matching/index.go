@@ -398,3 +398,37 @@ func compareHits(a, b Hit) int {
 	}
 	return cmp.Compare(a.DriverID, b.DriverID)
 }
+
+// FreshAt reports whether a fix taken at t is still searchable now.
+func (x *Index) FreshAt(t time.Time) bool { return x.fresh(t, x.now()) }
+
+// Candidate returns driver id as a search around p for product would find them,
+// whatever the distance: AVAILABLE, with a fresh fix, serving product; false when not.
+// A manual dispatch offers its ride to this one driver.
+func (x *Index) Candidate(id string, p Point, product string) (Hit, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	e := x.drivers[id]
+	if e == nil || e.status != StatusAvailable || !e.located || !x.fresh(e.fix.Time, x.now()) ||
+		(product != "" && !slices.Contains(e.products, product)) {
+		return Hit{}, false
+	}
+	return Hit{DriverID: id, Fix: e.fix, DistanceMeters: DistanceMeters(p, e.fix.Point)}, true
+}
+
+// Available returns the positions of the AVAILABLE drivers with a fresh fix, one per
+// driver, for counting the zones' supply.
+func (x *Index) Available() []Point {
+	now := x.now()
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := make([]Point, 0, x.inTree)
+	for _, s := range x.spots {
+		for _, e := range s.entries {
+			if e.status == StatusAvailable && x.fresh(e.fix.Time, now) {
+				out = append(out, e.fix.Point)
+			}
+		}
+	}
+	return out
+}

@@ -23,7 +23,35 @@ const (
 	// ReasonPlateTaken is the reason of the ALREADY_EXISTS error for a vehicle plate
 	// another driver of the same city has.
 	ReasonPlateTaken = "PLATE_TAKEN"
+	// ReasonTripHasMatch is the reason of the ALREADY_EXISTS error for a match of a trip
+	// that already has a SEARCHING, OFFERED or ASSIGNED match.
+	ReasonTripHasMatch = "TRIP_HAS_MATCH"
+	// ReasonDriverNotAvailable is the reason of the FAILED_PRECONDITION error for a
+	// manual dispatch to a driver who is not AVAILABLE.
+	ReasonDriverNotAvailable = "DRIVER_NOT_AVAILABLE"
+	// ReasonDriverLocationStale is the reason of the FAILED_PRECONDITION error for a
+	// manual dispatch to a driver without a fresh location.
+	ReasonDriverLocationStale = "DRIVER_LOCATION_STALE"
+	// ReasonProductNotServed is the reason of the FAILED_PRECONDITION error for a manual
+	// dispatch to a driver whose vehicle does not serve the product.
+	ReasonProductNotServed = "PRODUCT_NOT_SERVED"
+	// ReasonMatchFailed is the reason of the FAILED_PRECONDITION error for cancelling a
+	// FAILED match.
+	ReasonMatchFailed = "MATCH_FAILED"
+	// ReasonOfferAccepted is the reason of the FAILED_PRECONDITION error for declining
+	// an ACCEPTED offer: the ride is cancelled through trip.
+	ReasonOfferAccepted = "OFFER_ACCEPTED"
+	// ReasonOfferDeclined, ReasonOfferExpired and ReasonOfferWithdrawn are the reasons
+	// of the FAILED_PRECONDITION error for accepting an offer in that status (an answer
+	// at or after the expire time is EXPIRED).
+	ReasonOfferDeclined  = "OFFER_DECLINED"
+	ReasonOfferExpired   = "OFFER_EXPIRED"
+	ReasonOfferWithdrawn = "OFFER_WITHDRAWN"
 )
+
+// ErrTripHasMatch is the error for a match of a trip that already has an active one;
+// storage maps the trip's unique index to it.
+var ErrTripHasMatch = errs.Exists(ReasonTripHasMatch, "the trip already has a SEARCHING, OFFERED or ASSIGNED match")
 
 // ErrPlateTaken is the error for a plate another driver of the city has; storage maps
 // the plate's unique index to it.

@@ -32,6 +32,26 @@ func (s *Service) Rebuild(ctx context.Context) (int, error) {
 	return len(ts), nil
 }
 
+// syncSlack is how far back Sync rereads changes beyond its last read: writers'
+// clocks and commit order differ a little, and an older version changes nothing.
+const syncSlack = 5 * time.Second
+
+// Sync applies to the index the drivers' changes stored since the last sync (since,
+// which it advances): statuses and products other replicas changed. It returns how many
+// drivers it read.
+func (s *Service) Sync(ctx context.Context, since *time.Time) (int, error) {
+	at := s.clock()
+	ts, err := s.store.ChangedDrivers(ctx, since.Add(-syncSlack))
+	if err != nil {
+		return 0, fmt.Errorf("sync the driver index: %w", err)
+	}
+	for _, t := range ts {
+		s.index.Apply(t)
+	}
+	*since = at
+	return len(ts), nil
+}
+
 // Flush writes the fixes accepted since the last flush to storage in one batch; on
 // failure they stay queued for the next one.
 func (s *Service) Flush(ctx context.Context) (int, error) {
@@ -47,14 +67,16 @@ func (s *Service) Flush(ctx context.Context) (int, error) {
 }
 
 // Run rebuilds the index from storage (retrying until it succeeds), then flushes fixes
-// every FlushInterval and sweeps stale ones every SweepInterval until ctx ends, when it
-// flushes once more.
+// and syncs the index with other replicas' changes (Sync) every FlushInterval, and
+// sweeps stale fixes every SweepInterval, until ctx ends, when it flushes once more.
 func (s *Service) Run(ctx context.Context, o RunOptions) {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var synced time.Time
 	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		synced = s.clock()
 		n, err := s.Rebuild(ctx)
 		if err == nil {
 			log.Info("driver index rebuilt", slog.Int("drivers", n))
@@ -87,6 +109,9 @@ func (s *Service) Run(ctx context.Context, o RunOptions) {
 		case <-flush.C:
 			if _, err := s.Flush(ctx); err != nil && ctx.Err() == nil {
 				log.Warn("flush driver locations", slog.Any("error", err))
+			}
+			if _, err := s.Sync(ctx, &synced); err != nil && ctx.Err() == nil {
+				log.Warn("sync the driver index", slog.Any("error", err))
 			}
 		case <-sweep.C:
 			s.index.Sweep()

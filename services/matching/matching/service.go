@@ -30,14 +30,43 @@ type Service struct {
 	store Store
 	index *Index
 	now   func() time.Time
+	opts  Options
+	// wake wakes the dispatcher after a commit that made a match due.
+	wake chan struct{}
+	// hub tells this process's WatchDriverOffers streams that a driver's offers changed.
+	hub *hub
 }
 
-// New returns a service on store and index; now is the clock (time.Now when nil).
-func New(store Store, index *Index, now func() time.Time) *Service {
-	if now == nil {
-		now = time.Now
+// Options configures a Service; the zero value is the contract's defaults.
+type Options struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// MinOfferTimeout is the shortest offer_timeout CreateMatch accepts; 0 means the
+	// contract's MinOfferTimeout. Tests lower it to run offers out quickly.
+	MinOfferTimeout time.Duration
+	// Heartbeat is how often WatchDriverOffers sends a heartbeat; 0 means
+	// DefaultHeartbeat.
+	Heartbeat time.Duration
+	// WatchPoll is how often WatchDriverOffers looks for changes made by other replicas
+	// (this process's own changes arrive at once); 0 means DefaultWatchPoll.
+	WatchPoll time.Duration
+}
+
+// New returns a service on store and index.
+func New(store Store, index *Index, o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	return &Service{store: store, index: index, now: now}
+	if o.MinOfferTimeout <= 0 {
+		o.MinOfferTimeout = MinOfferTimeout
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = DefaultHeartbeat
+	}
+	if o.WatchPoll <= 0 {
+		o.WatchPoll = DefaultWatchPoll
+	}
+	return &Service{store: store, index: index, now: o.Now, opts: o, wake: make(chan struct{}, 1), hub: newHub()}
 }
 
 // clock returns the current time, truncated to microseconds as PostgreSQL stores it, so

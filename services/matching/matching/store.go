@@ -2,6 +2,7 @@ package matching
 
 import (
 	"context"
+	"time"
 
 	"github.com/waybill/waybill/kit/idempotency"
 )
@@ -18,6 +19,7 @@ import (
 // The key's Hash holds the call's parameters: the same request id with others fails with
 // INVALID_ARGUMENT.
 type Store interface {
+	MatchStore
 	// CreateDriver inserts d, whose ID, times and version the caller set.
 	CreateDriver(ctx context.Context, d Driver, key idempotency.Key) (Driver, error)
 	// Driver returns one driver, with their last stored location; NotFound when unknown.
@@ -34,6 +36,10 @@ type Store interface {
 	// TrackedDrivers returns every driver who is not OFFLINE, with their last stored fix,
 	// for the Index to start from.
 	TrackedDrivers(ctx context.Context) ([]Tracked, error)
+	// ChangedDrivers returns the drivers changed (update time) at or after since,
+	// OFFLINE ones included, with their last stored fix: how a replica learns of the
+	// other replicas' changes.
+	ChangedDrivers(ctx context.Context, since time.Time) ([]Tracked, error)
 	// SaveLocations stores each driver's fix unless a newer one is stored, in one
 	// round trip; drivers that no longer exist are skipped.
 	SaveLocations(ctx context.Context, ps []Position) error

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	matchingv1 "github.com/waybill/waybill/gen/waybill/matching/v1"
@@ -134,6 +135,89 @@ func EventPayload(ev matching.Event) (proto.Message, error) {
 			Driver:         driverOut(ev.Driver),
 			PreviousStatus: matchingv1.DriverStatus(ev.Previous),
 		}, nil
+	case matching.EventTypeDriverAssigned:
+		return &matchingv1.DriverAssignedEvent{Match: matchOut(ev.Match), Driver: driverOut(ev.Driver), Offer: offerOut(ev.Offer)}, nil
+	case matching.EventTypeDriverReleased:
+		return &matchingv1.DriverReleasedEvent{Driver: driverOut(ev.Driver), TripId: ev.TripID, MatchId: ev.MatchID, Reason: ev.Reason}, nil
+	case matching.EventTypeMatchFailed:
+		return &matchingv1.MatchFailedEvent{Match: matchOut(ev.Match)}, nil
+	case matching.EventTypeZoneSupplyDemand:
+		return zoneOut(ev.Zone), nil
 	}
 	return nil, fmt.Errorf("matching: no payload for event type %q", ev.Type)
+}
+
+// matchIn converts a CreateMatch request; an offer_timeout that is no valid duration is
+// an error naming it. The values themselves are the domain's to check.
+func matchIn(req *matchingv1.CreateMatchRequest) (matching.MatchInput, error) {
+	in := matching.MatchInput{
+		TripID: req.GetTripId(), Pickup: pointIn(req.GetPickup()), Product: req.GetProduct(),
+		MaxAttempts: req.GetMaxAttempts(), SearchRadius: req.GetSearchRadiusMeters(), FanOut: req.GetFanOut(),
+		DriverID: req.GetDriverId(),
+	}
+	if t := req.GetOfferTimeout(); t != nil {
+		if err := t.CheckValid(); err != nil {
+			return matching.MatchInput{}, errs.Invalid("offer_timeout", "is not a valid duration")
+		}
+		d := t.AsDuration()
+		in.OfferTimeout = &d
+	}
+	return in, nil
+}
+
+// matchOut converts a match; its offers are set only when the domain read them.
+func matchOut(m matching.Match) *matchingv1.Match {
+	out := &matchingv1.Match{
+		Id:                 m.ID,
+		TripId:             m.TripID,
+		Pickup:             pointOut(m.Pickup),
+		Product:            m.Product,
+		Status:             matchingv1.MatchStatus(m.Status),
+		SubStatus:          m.SubStatus,
+		DriverId:           m.DriverID,
+		AttemptCount:       m.AttemptCount,
+		MaxAttempts:        m.MaxAttempts,
+		FanOut:             m.FanOut,
+		OfferTimeout:       durationpb.New(m.OfferTimeout),
+		SearchRadiusMeters: m.SearchRadius,
+		RequestedDriverId:  m.RequestedDriverID,
+		FailureReason:      matchingv1.MatchFailureReason(m.FailureReason),
+		CancelReason:       m.CancelReason,
+		AssignTime:         timestamp(m.AssignTime),
+		CreateTime:         timestamp(m.CreateTime),
+		UpdateTime:         timestamp(m.UpdateTime),
+		Version:            m.Version,
+	}
+	for _, o := range m.Offers {
+		out.Offers = append(out.Offers, offerOut(o))
+	}
+	return out
+}
+
+func offerOut(o matching.Offer) *matchingv1.Offer {
+	return &matchingv1.Offer{
+		Id:             o.ID,
+		MatchId:        o.MatchID,
+		TripId:         o.TripID,
+		DriverId:       o.DriverID,
+		Pickup:         pointOut(o.Pickup),
+		Product:        o.Product,
+		Status:         matchingv1.OfferStatus(o.Status),
+		Attempt:        o.Attempt,
+		DistanceMeters: o.DistanceMeters,
+		EtaSeconds:     o.ETASeconds,
+		ExpireTime:     timestamp(o.ExpireTime),
+		ResolveTime:    timestamp(o.ResolveTime),
+		DeclineReason:  o.DeclineReason,
+		CreateTime:     timestamp(o.CreateTime),
+		UpdateTime:     timestamp(o.UpdateTime),
+		Version:        o.Version,
+	}
+}
+
+func zoneOut(z matching.ZoneCount) *matchingv1.ZoneSupplyDemandEvent {
+	return &matchingv1.ZoneSupplyDemandEvent{
+		Zone: z.Zone, Center: pointOut(z.Center), AvailableDrivers: z.AvailableDrivers, OpenRequests: z.OpenRequests,
+		AsOf: timestamp(z.AsOf),
+	}
 }

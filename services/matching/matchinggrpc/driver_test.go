@@ -451,16 +451,3 @@ func TestAvailability(t *testing.T) {
 		t.Fatalf("events %v", got)
 	}
 }
-
-// TestMatchesNotImplemented: the match and offer methods answer UNIMPLEMENTED, saying so.
-func TestMatchesNotImplemented(t *testing.T) {
-	t.Parallel()
-	h := start(t)
-	_, err := h.service.CreateMatch(grpctest.Context(t), &matchingv1.CreateMatchRequest{})
-	st := grpctest.WantCode(t, err, codes.Unimplemented)
-	if want := "CreateMatch is not implemented yet"; !strings.Contains(st.Message(), want) {
-		t.Fatalf("message %q lacks %q", st.Message(), want)
-	}
-	_, err = h.service.AcceptOffer(grpctest.Context(t), &matchingv1.AcceptOfferRequest{})
-	grpctest.WantCode(t, err, codes.Unimplemented)
-}

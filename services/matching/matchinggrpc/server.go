@@ -18,10 +18,8 @@ import (
 	"github.com/waybill/waybill/services/matching/matching"
 )
 
-// Server implements matchingv1.MatchingServiceServer on the matching domain service.
-// Matches and offers (CreateMatch, GetMatch, CancelMatch, SetMatchSubStatus,
-// WatchDriverOffers, AcceptOffer, DeclineOffer, ReleaseDriver) are not implemented yet
-// and answer UNIMPLEMENTED (matches.go).
+// Server implements matchingv1.MatchingServiceServer on the matching domain service:
+// drivers and locations here, matches and offers in matches.go.
 type Server struct {
 	matchingv1.UnimplementedMatchingServiceServer
 	svc *matching.Service

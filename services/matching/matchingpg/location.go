@@ -18,7 +18,22 @@ WHERE d.status <> 1`
 
 // TrackedDrivers implements matching.Store.
 func (s *Store) TrackedDrivers(ctx context.Context) ([]matching.Tracked, error) {
-	rows, err := s.pool.Query(ctx, trackedSQL)
+	return s.tracked(ctx, trackedSQL)
+}
+
+const changedSQL = `SELECT d.id::text, d.status, d.products, d.version,
+	l.latitude, l.longitude, l.fix_time, l.accuracy_meters, l.heading_degrees, l.speed_mps
+FROM driver d LEFT JOIN driver_location l ON l.driver_id = d.id
+WHERE d.update_time >= $1`
+
+// ChangedDrivers implements matching.Store.
+func (s *Store) ChangedDrivers(ctx context.Context, since time.Time) ([]matching.Tracked, error) {
+	return s.tracked(ctx, changedSQL, since)
+}
+
+// tracked reads drivers as the index tracks them.
+func (s *Store) tracked(ctx context.Context, sql string, args ...any) ([]matching.Tracked, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, wrap(err, "read tracked drivers")
 	}

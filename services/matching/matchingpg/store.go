@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/waybill/waybill/kit/errs"
 	"github.com/waybill/waybill/kit/idempotency/idempotencypg"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgxutil"
@@ -48,6 +49,12 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 // constraints maps the matching schema's named constraints to matching's errors.
 var constraints = pgxutil.Constraints{
 	"driver_city_plate_key": matching.ErrPlateTaken,
+	"match_trip_active_key": matching.ErrTripHasMatch,
+	// The guards against double assignment: a change that would give a driver a second
+	// pending offer or a second ride fails, whatever Go decided.
+	"match_driver_assigned_key": errs.Precondition(matching.ReasonDriverBusy, "the driver already has a ride"),
+	"offer_driver_pending_key":  errs.Precondition(matching.ReasonDriverBusy, "the driver already holds a pending offer"),
+	"offer_match_driver_key":    errs.Precondition(matching.ReasonDriverBusy, "the driver was already offered this match"),
 }
 
 // event returns ev as an outbox event, its payload encoded by the transport.

@@ -35,7 +35,9 @@ const (
 	// A bill's payment failed or a finalized bill is unpaid past the grace period. New ride
 	// requests are still accepted, but clients should ask the customer to pay.
 	Standing_STANDING_PAST_DUE Standing = 2
-	// A bill has been unpaid past the blocking period. Trip rejects new ride requests with
+	// A bill has been unpaid past the blocking period, or a ride's fare is unpaid (billing
+	// collects it at once with the rider's default payment method, so this lasts until the
+	// capture unless the payment fails). Trip rejects new ride requests with
 	// FAILED_PRECONDITION until the customer pays.
 	Standing_STANDING_BLOCKED Standing = 3
 )
@@ -188,8 +190,9 @@ type AccountStanding struct {
 	// The standing.
 	Standing Standing `protobuf:"varint,2,opt,name=standing,proto3,enum=waybill.billing.v1.Standing" json:"standing,omitempty"`
 	// A machine-readable reason, empty for GOOD: "BILL_PAYMENT_FAILED" (a bill is FAILED),
-	// "BILL_OVERDUE" (a bill has been FINALIZED and unpaid longer than the grace period) or
-	// "BILL_OVERDUE_TOO_LONG" (longer than the blocking period).
+	// "BILL_OVERDUE" (a bill has been FINALIZED and unpaid longer than the grace period),
+	// "BILL_OVERDUE_TOO_LONG" (longer than the blocking period) or "RIDE_FARE_UNPAID" (a
+	// completed ride's fare, or a cancellation fee, is on a bill not yet paid).
 	ReasonCode string `protobuf:"bytes,3,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	// A human-readable reason that can be shown to the customer, empty for GOOD.
 	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`

@@ -46,8 +46,12 @@ const (
 // provider update time and version) in its own tables, fed by the providers' event streams
 // (waybill.events.v1.EventStreamService.Subscribe on booking, trip and every configured
 // provider), and follows the payment service's events (payment.payment.settled moves a PAID bill
-// to SETTLED). Reads render from these tables and keep working while a provider is down; each
-// item says how fresh its summary is. Full details are fetched on demand with
+// to SETTLED) and the fare service's fare.fare.calculated events: each ride's final fare (or
+// late cancellation fee) becomes a ride item on a bill of its own for the rider, FINALIZED at
+// once and collected through the pay saga with the rider's newest active payment method;
+// until it is paid the rider's standing is BLOCKED ("RIDE_FARE_UNPAID"). Reads render from
+// these tables and keep working while a provider is down; each item says how fresh its
+// summary is. Full details are fetched on demand with
 // waybill.reservation.v1.ReservationProviderService.GetReservationDetails, one batched call per
 // provider per page. Adding a provider kind is one line of billing configuration (kind →
 // provider name and address).
@@ -332,8 +336,12 @@ func (c *billingServiceClient) GetAccountStanding(ctx context.Context, in *GetAc
 // provider update time and version) in its own tables, fed by the providers' event streams
 // (waybill.events.v1.EventStreamService.Subscribe on booking, trip and every configured
 // provider), and follows the payment service's events (payment.payment.settled moves a PAID bill
-// to SETTLED). Reads render from these tables and keep working while a provider is down; each
-// item says how fresh its summary is. Full details are fetched on demand with
+// to SETTLED) and the fare service's fare.fare.calculated events: each ride's final fare (or
+// late cancellation fee) becomes a ride item on a bill of its own for the rider, FINALIZED at
+// once and collected through the pay saga with the rider's newest active payment method;
+// until it is paid the rider's standing is BLOCKED ("RIDE_FARE_UNPAID"). Reads render from
+// these tables and keep working while a provider is down; each item says how fresh its
+// summary is. Full details are fetched on demand with
 // waybill.reservation.v1.ReservationProviderService.GetReservationDetails, one batched call per
 // provider per page. Adding a provider kind is one line of billing configuration (kind →
 // provider name and address).

@@ -12,7 +12,8 @@
 // Event types emitted, with their payload and key:
 //
 //   - "fare.fare.calculated": FareEvent, keyed by trip id. A completed trip's fare was
-//     calculated (by CalculateRideFare or from the trip's ended event); emitted once per trip.
+//     calculated (by CalculateRideFare or from the trip's ended event), or a late rider
+//     cancellation's fee (from the trip's cancelled event); emitted once per trip.
 //   - "fare.rate_card.updated": RateCardEvent, keyed by rate card id. A rate card version was
 //     written, including version 1 by CreateRateCard. A scheduled version is announced when
 //     it is written, not again when its effective time comes.

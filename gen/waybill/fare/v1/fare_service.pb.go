@@ -25,6 +25,60 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// FareState says whether a trip's final fare is known.
+type FareState int32
+
+const (
+	// Unspecified; never returned.
+	FareState_FARE_STATE_UNSPECIFIED FareState = 0
+	// Fare has recorded the trip's end and is calculating its fare: show "calculating fare"
+	// and ask again (or follow the trip, whose final_fare is set once the fare is known).
+	FareState_FARE_STATE_CALCULATING FareState = 1
+	// The fare is calculated and immutable; `fare` holds it.
+	FareState_FARE_STATE_CALCULATED FareState = 2
+)
+
+// Enum value maps for FareState.
+var (
+	FareState_name = map[int32]string{
+		0: "FARE_STATE_UNSPECIFIED",
+		1: "FARE_STATE_CALCULATING",
+		2: "FARE_STATE_CALCULATED",
+	}
+	FareState_value = map[string]int32{
+		"FARE_STATE_UNSPECIFIED": 0,
+		"FARE_STATE_CALCULATING": 1,
+		"FARE_STATE_CALCULATED":  2,
+	}
+)
+
+func (x FareState) Enum() *FareState {
+	p := new(FareState)
+	*p = x
+	return p
+}
+
+func (x FareState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FareState) Descriptor() protoreflect.EnumDescriptor {
+	return file_waybill_fare_v1_fare_service_proto_enumTypes[0].Descriptor()
+}
+
+func (FareState) Type() protoreflect.EnumType {
+	return &file_waybill_fare_v1_fare_service_proto_enumTypes[0]
+}
+
+func (x FareState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FareState.Descriptor instead.
+func (FareState) EnumDescriptor() ([]byte, []int) {
+	return file_waybill_fare_v1_fare_service_proto_rawDescGZIP(), []int{0}
+}
+
 // Status says whether the request was priced.
 type InventoryQuoteResult_Status int32
 
@@ -63,11 +117,11 @@ func (x InventoryQuoteResult_Status) String() string {
 }
 
 func (InventoryQuoteResult_Status) Descriptor() protoreflect.EnumDescriptor {
-	return file_waybill_fare_v1_fare_service_proto_enumTypes[0].Descriptor()
+	return file_waybill_fare_v1_fare_service_proto_enumTypes[1].Descriptor()
 }
 
 func (InventoryQuoteResult_Status) Type() protoreflect.EnumType {
-	return &file_waybill_fare_v1_fare_service_proto_enumTypes[0]
+	return &file_waybill_fare_v1_fare_service_proto_enumTypes[1]
 }
 
 func (x InventoryQuoteResult_Status) Number() protoreflect.EnumNumber {
@@ -1706,11 +1760,13 @@ func (x *GetFareRequest) GetTripId() string {
 	return ""
 }
 
-// GetFareResponse returns a trip's fare.
+// GetFareResponse returns a trip's fare, or says that it is being calculated.
 type GetFareResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The fare.
-	Fare          *Fare `protobuf:"bytes,1,opt,name=fare,proto3" json:"fare,omitempty"`
+	// The fare; set when `state` is FARE_STATE_CALCULATED, unset while calculating.
+	Fare *Fare `protobuf:"bytes,1,opt,name=fare,proto3" json:"fare,omitempty"`
+	// Whether the fare is known yet.
+	State         FareState `protobuf:"varint,2,opt,name=state,proto3,enum=waybill.fare.v1.FareState" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1750,6 +1806,13 @@ func (x *GetFareResponse) GetFare() *Fare {
 		return x.Fare
 	}
 	return nil
+}
+
+func (x *GetFareResponse) GetState() FareState {
+	if x != nil {
+		return x.State
+	}
+	return FareState_FARE_STATE_UNSPECIFIED
 }
 
 // ListFaresRequest lists fares. All filters are optional and combine with AND.
@@ -2007,9 +2070,10 @@ const file_waybill_fare_v1_fare_service_proto_rawDesc = "" +
 	"\x19CalculateRideFareResponse\x12)\n" +
 	"\x04fare\x18\x01 \x01(\v2\x15.waybill.fare.v1.FareR\x04fare\")\n" +
 	"\x0eGetFareRequest\x12\x17\n" +
-	"\atrip_id\x18\x01 \x01(\tR\x06tripId\"<\n" +
+	"\atrip_id\x18\x01 \x01(\tR\x06tripId\"n\n" +
 	"\x0fGetFareResponse\x12)\n" +
-	"\x04fare\x18\x01 \x01(\v2\x15.waybill.fare.v1.FareR\x04fare\"\xcb\x01\n" +
+	"\x04fare\x18\x01 \x01(\v2\x15.waybill.fare.v1.FareR\x04fare\x120\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x1a.waybill.fare.v1.FareStateR\x05state\"\xcb\x01\n" +
 	"\x10ListFaresRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -2020,7 +2084,11 @@ const file_waybill_fare_v1_fare_service_proto_rawDesc = "" +
 	"\x11create_time_range\x18\x05 \x01(\v2\x1a.waybill.type.v1.TimeRangeR\x0fcreateTimeRange\"h\n" +
 	"\x11ListFaresResponse\x12+\n" +
 	"\x05fares\x18\x01 \x03(\v2\x15.waybill.fare.v1.FareR\x05fares\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x9d\x0e\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*^\n" +
+	"\tFareState\x12\x1a\n" +
+	"\x16FARE_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16FARE_STATE_CALCULATING\x10\x01\x12\x19\n" +
+	"\x15FARE_STATE_CALCULATED\x10\x022\x9d\x0e\n" +
 	"\vFareService\x12{\n" +
 	"\x0eCreateRateCard\x12&.waybill.fare.v1.CreateRateCardRequest\x1a'.waybill.fare.v1.CreateRateCardResponse\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/v1/rateCards\x12~\n" +
 	"\vGetRateCard\x12#.waybill.fare.v1.GetRateCardRequest\x1a$.waybill.fare.v1.GetRateCardResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/rateCards/{rate_card_id}\x12u\n" +
@@ -2050,117 +2118,119 @@ func file_waybill_fare_v1_fare_service_proto_rawDescGZIP() []byte {
 	return file_waybill_fare_v1_fare_service_proto_rawDescData
 }
 
-var file_waybill_fare_v1_fare_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_waybill_fare_v1_fare_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_waybill_fare_v1_fare_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_waybill_fare_v1_fare_service_proto_goTypes = []any{
-	(InventoryQuoteResult_Status)(0),     // 0: waybill.fare.v1.InventoryQuoteResult.Status
-	(*CreateRateCardRequest)(nil),        // 1: waybill.fare.v1.CreateRateCardRequest
-	(*CreateRateCardResponse)(nil),       // 2: waybill.fare.v1.CreateRateCardResponse
-	(*GetRateCardRequest)(nil),           // 3: waybill.fare.v1.GetRateCardRequest
-	(*GetRateCardResponse)(nil),          // 4: waybill.fare.v1.GetRateCardResponse
-	(*ListRateCardsRequest)(nil),         // 5: waybill.fare.v1.ListRateCardsRequest
-	(*ListRateCardsResponse)(nil),        // 6: waybill.fare.v1.ListRateCardsResponse
-	(*UpdateRateCardRequest)(nil),        // 7: waybill.fare.v1.UpdateRateCardRequest
-	(*UpdateRateCardResponse)(nil),       // 8: waybill.fare.v1.UpdateRateCardResponse
-	(*ListRateCardVersionsRequest)(nil),  // 9: waybill.fare.v1.ListRateCardVersionsRequest
-	(*ListRateCardVersionsResponse)(nil), // 10: waybill.fare.v1.ListRateCardVersionsResponse
-	(*QuoteInventoryRequest)(nil),        // 11: waybill.fare.v1.QuoteInventoryRequest
-	(*Occupancy)(nil),                    // 12: waybill.fare.v1.Occupancy
-	(*QuoteInventoryResponse)(nil),       // 13: waybill.fare.v1.QuoteInventoryResponse
-	(*BatchQuoteInventoryRequest)(nil),   // 14: waybill.fare.v1.BatchQuoteInventoryRequest
-	(*BatchQuoteInventoryResponse)(nil),  // 15: waybill.fare.v1.BatchQuoteInventoryResponse
-	(*InventoryQuoteResult)(nil),         // 16: waybill.fare.v1.InventoryQuoteResult
-	(*QuoteRideRequest)(nil),             // 17: waybill.fare.v1.QuoteRideRequest
-	(*QuoteRideResponse)(nil),            // 18: waybill.fare.v1.QuoteRideResponse
-	(*GetSurgeRequest)(nil),              // 19: waybill.fare.v1.GetSurgeRequest
-	(*GetSurgeResponse)(nil),             // 20: waybill.fare.v1.GetSurgeResponse
-	(*ListSurgesRequest)(nil),            // 21: waybill.fare.v1.ListSurgesRequest
-	(*ListSurgesResponse)(nil),           // 22: waybill.fare.v1.ListSurgesResponse
-	(*SetSurgeRequest)(nil),              // 23: waybill.fare.v1.SetSurgeRequest
-	(*SetSurgeResponse)(nil),             // 24: waybill.fare.v1.SetSurgeResponse
-	(*CalculateRideFareRequest)(nil),     // 25: waybill.fare.v1.CalculateRideFareRequest
-	(*CalculateRideFareResponse)(nil),    // 26: waybill.fare.v1.CalculateRideFareResponse
-	(*GetFareRequest)(nil),               // 27: waybill.fare.v1.GetFareRequest
-	(*GetFareResponse)(nil),              // 28: waybill.fare.v1.GetFareResponse
-	(*ListFaresRequest)(nil),             // 29: waybill.fare.v1.ListFaresRequest
-	(*ListFaresResponse)(nil),            // 30: waybill.fare.v1.ListFaresResponse
-	(*RateCard)(nil),                     // 31: waybill.fare.v1.RateCard
-	(ProductKind)(0),                     // 32: waybill.fare.v1.ProductKind
-	(*ProductKey)(nil),                   // 33: waybill.fare.v1.ProductKey
-	(*fieldmaskpb.FieldMask)(nil),        // 34: google.protobuf.FieldMask
-	(*v1.Date)(nil),                      // 35: waybill.type.v1.Date
-	(*Quote)(nil),                        // 36: waybill.fare.v1.Quote
-	(*v1.GeoPoint)(nil),                  // 37: waybill.type.v1.GeoPoint
-	(*Surge)(nil),                        // 38: waybill.fare.v1.Surge
-	(*timestamppb.Timestamp)(nil),        // 39: google.protobuf.Timestamp
-	(*Fare)(nil),                         // 40: waybill.fare.v1.Fare
-	(*v1.TimeRange)(nil),                 // 41: waybill.type.v1.TimeRange
+	(FareState)(0),                       // 0: waybill.fare.v1.FareState
+	(InventoryQuoteResult_Status)(0),     // 1: waybill.fare.v1.InventoryQuoteResult.Status
+	(*CreateRateCardRequest)(nil),        // 2: waybill.fare.v1.CreateRateCardRequest
+	(*CreateRateCardResponse)(nil),       // 3: waybill.fare.v1.CreateRateCardResponse
+	(*GetRateCardRequest)(nil),           // 4: waybill.fare.v1.GetRateCardRequest
+	(*GetRateCardResponse)(nil),          // 5: waybill.fare.v1.GetRateCardResponse
+	(*ListRateCardsRequest)(nil),         // 6: waybill.fare.v1.ListRateCardsRequest
+	(*ListRateCardsResponse)(nil),        // 7: waybill.fare.v1.ListRateCardsResponse
+	(*UpdateRateCardRequest)(nil),        // 8: waybill.fare.v1.UpdateRateCardRequest
+	(*UpdateRateCardResponse)(nil),       // 9: waybill.fare.v1.UpdateRateCardResponse
+	(*ListRateCardVersionsRequest)(nil),  // 10: waybill.fare.v1.ListRateCardVersionsRequest
+	(*ListRateCardVersionsResponse)(nil), // 11: waybill.fare.v1.ListRateCardVersionsResponse
+	(*QuoteInventoryRequest)(nil),        // 12: waybill.fare.v1.QuoteInventoryRequest
+	(*Occupancy)(nil),                    // 13: waybill.fare.v1.Occupancy
+	(*QuoteInventoryResponse)(nil),       // 14: waybill.fare.v1.QuoteInventoryResponse
+	(*BatchQuoteInventoryRequest)(nil),   // 15: waybill.fare.v1.BatchQuoteInventoryRequest
+	(*BatchQuoteInventoryResponse)(nil),  // 16: waybill.fare.v1.BatchQuoteInventoryResponse
+	(*InventoryQuoteResult)(nil),         // 17: waybill.fare.v1.InventoryQuoteResult
+	(*QuoteRideRequest)(nil),             // 18: waybill.fare.v1.QuoteRideRequest
+	(*QuoteRideResponse)(nil),            // 19: waybill.fare.v1.QuoteRideResponse
+	(*GetSurgeRequest)(nil),              // 20: waybill.fare.v1.GetSurgeRequest
+	(*GetSurgeResponse)(nil),             // 21: waybill.fare.v1.GetSurgeResponse
+	(*ListSurgesRequest)(nil),            // 22: waybill.fare.v1.ListSurgesRequest
+	(*ListSurgesResponse)(nil),           // 23: waybill.fare.v1.ListSurgesResponse
+	(*SetSurgeRequest)(nil),              // 24: waybill.fare.v1.SetSurgeRequest
+	(*SetSurgeResponse)(nil),             // 25: waybill.fare.v1.SetSurgeResponse
+	(*CalculateRideFareRequest)(nil),     // 26: waybill.fare.v1.CalculateRideFareRequest
+	(*CalculateRideFareResponse)(nil),    // 27: waybill.fare.v1.CalculateRideFareResponse
+	(*GetFareRequest)(nil),               // 28: waybill.fare.v1.GetFareRequest
+	(*GetFareResponse)(nil),              // 29: waybill.fare.v1.GetFareResponse
+	(*ListFaresRequest)(nil),             // 30: waybill.fare.v1.ListFaresRequest
+	(*ListFaresResponse)(nil),            // 31: waybill.fare.v1.ListFaresResponse
+	(*RateCard)(nil),                     // 32: waybill.fare.v1.RateCard
+	(ProductKind)(0),                     // 33: waybill.fare.v1.ProductKind
+	(*ProductKey)(nil),                   // 34: waybill.fare.v1.ProductKey
+	(*fieldmaskpb.FieldMask)(nil),        // 35: google.protobuf.FieldMask
+	(*v1.Date)(nil),                      // 36: waybill.type.v1.Date
+	(*Quote)(nil),                        // 37: waybill.fare.v1.Quote
+	(*v1.GeoPoint)(nil),                  // 38: waybill.type.v1.GeoPoint
+	(*Surge)(nil),                        // 39: waybill.fare.v1.Surge
+	(*timestamppb.Timestamp)(nil),        // 40: google.protobuf.Timestamp
+	(*Fare)(nil),                         // 41: waybill.fare.v1.Fare
+	(*v1.TimeRange)(nil),                 // 42: waybill.type.v1.TimeRange
 }
 var file_waybill_fare_v1_fare_service_proto_depIdxs = []int32{
-	31, // 0: waybill.fare.v1.CreateRateCardRequest.rate_card:type_name -> waybill.fare.v1.RateCard
-	31, // 1: waybill.fare.v1.CreateRateCardResponse.rate_card:type_name -> waybill.fare.v1.RateCard
-	31, // 2: waybill.fare.v1.GetRateCardResponse.rate_card:type_name -> waybill.fare.v1.RateCard
-	32, // 3: waybill.fare.v1.ListRateCardsRequest.kind:type_name -> waybill.fare.v1.ProductKind
-	33, // 4: waybill.fare.v1.ListRateCardsRequest.product_key:type_name -> waybill.fare.v1.ProductKey
-	31, // 5: waybill.fare.v1.ListRateCardsResponse.rate_cards:type_name -> waybill.fare.v1.RateCard
-	31, // 6: waybill.fare.v1.UpdateRateCardRequest.rate_card:type_name -> waybill.fare.v1.RateCard
-	34, // 7: waybill.fare.v1.UpdateRateCardRequest.update_mask:type_name -> google.protobuf.FieldMask
-	31, // 8: waybill.fare.v1.UpdateRateCardResponse.rate_card:type_name -> waybill.fare.v1.RateCard
-	31, // 9: waybill.fare.v1.ListRateCardVersionsResponse.rate_cards:type_name -> waybill.fare.v1.RateCard
-	33, // 10: waybill.fare.v1.QuoteInventoryRequest.product_key:type_name -> waybill.fare.v1.ProductKey
-	35, // 11: waybill.fare.v1.QuoteInventoryRequest.check_in_date:type_name -> waybill.type.v1.Date
-	35, // 12: waybill.fare.v1.QuoteInventoryRequest.check_out_date:type_name -> waybill.type.v1.Date
-	12, // 13: waybill.fare.v1.QuoteInventoryRequest.occupancy:type_name -> waybill.fare.v1.Occupancy
-	36, // 14: waybill.fare.v1.QuoteInventoryResponse.quote:type_name -> waybill.fare.v1.Quote
-	11, // 15: waybill.fare.v1.BatchQuoteInventoryRequest.requests:type_name -> waybill.fare.v1.QuoteInventoryRequest
-	16, // 16: waybill.fare.v1.BatchQuoteInventoryResponse.results:type_name -> waybill.fare.v1.InventoryQuoteResult
-	0,  // 17: waybill.fare.v1.InventoryQuoteResult.status:type_name -> waybill.fare.v1.InventoryQuoteResult.Status
-	36, // 18: waybill.fare.v1.InventoryQuoteResult.quote:type_name -> waybill.fare.v1.Quote
-	37, // 19: waybill.fare.v1.QuoteRideRequest.pickup:type_name -> waybill.type.v1.GeoPoint
-	37, // 20: waybill.fare.v1.QuoteRideRequest.dropoff:type_name -> waybill.type.v1.GeoPoint
-	36, // 21: waybill.fare.v1.QuoteRideResponse.quote:type_name -> waybill.fare.v1.Quote
-	38, // 22: waybill.fare.v1.GetSurgeResponse.surge:type_name -> waybill.fare.v1.Surge
-	38, // 23: waybill.fare.v1.ListSurgesResponse.surges:type_name -> waybill.fare.v1.Surge
-	38, // 24: waybill.fare.v1.SetSurgeRequest.surge:type_name -> waybill.fare.v1.Surge
-	38, // 25: waybill.fare.v1.SetSurgeResponse.surge:type_name -> waybill.fare.v1.Surge
-	39, // 26: waybill.fare.v1.CalculateRideFareRequest.request_time:type_name -> google.protobuf.Timestamp
-	40, // 27: waybill.fare.v1.CalculateRideFareResponse.fare:type_name -> waybill.fare.v1.Fare
-	40, // 28: waybill.fare.v1.GetFareResponse.fare:type_name -> waybill.fare.v1.Fare
-	41, // 29: waybill.fare.v1.ListFaresRequest.create_time_range:type_name -> waybill.type.v1.TimeRange
-	40, // 30: waybill.fare.v1.ListFaresResponse.fares:type_name -> waybill.fare.v1.Fare
-	1,  // 31: waybill.fare.v1.FareService.CreateRateCard:input_type -> waybill.fare.v1.CreateRateCardRequest
-	3,  // 32: waybill.fare.v1.FareService.GetRateCard:input_type -> waybill.fare.v1.GetRateCardRequest
-	5,  // 33: waybill.fare.v1.FareService.ListRateCards:input_type -> waybill.fare.v1.ListRateCardsRequest
-	7,  // 34: waybill.fare.v1.FareService.UpdateRateCard:input_type -> waybill.fare.v1.UpdateRateCardRequest
-	9,  // 35: waybill.fare.v1.FareService.ListRateCardVersions:input_type -> waybill.fare.v1.ListRateCardVersionsRequest
-	11, // 36: waybill.fare.v1.FareService.QuoteInventory:input_type -> waybill.fare.v1.QuoteInventoryRequest
-	14, // 37: waybill.fare.v1.FareService.BatchQuoteInventory:input_type -> waybill.fare.v1.BatchQuoteInventoryRequest
-	17, // 38: waybill.fare.v1.FareService.QuoteRide:input_type -> waybill.fare.v1.QuoteRideRequest
-	19, // 39: waybill.fare.v1.FareService.GetSurge:input_type -> waybill.fare.v1.GetSurgeRequest
-	21, // 40: waybill.fare.v1.FareService.ListSurges:input_type -> waybill.fare.v1.ListSurgesRequest
-	23, // 41: waybill.fare.v1.FareService.SetSurge:input_type -> waybill.fare.v1.SetSurgeRequest
-	25, // 42: waybill.fare.v1.FareService.CalculateRideFare:input_type -> waybill.fare.v1.CalculateRideFareRequest
-	27, // 43: waybill.fare.v1.FareService.GetFare:input_type -> waybill.fare.v1.GetFareRequest
-	29, // 44: waybill.fare.v1.FareService.ListFares:input_type -> waybill.fare.v1.ListFaresRequest
-	2,  // 45: waybill.fare.v1.FareService.CreateRateCard:output_type -> waybill.fare.v1.CreateRateCardResponse
-	4,  // 46: waybill.fare.v1.FareService.GetRateCard:output_type -> waybill.fare.v1.GetRateCardResponse
-	6,  // 47: waybill.fare.v1.FareService.ListRateCards:output_type -> waybill.fare.v1.ListRateCardsResponse
-	8,  // 48: waybill.fare.v1.FareService.UpdateRateCard:output_type -> waybill.fare.v1.UpdateRateCardResponse
-	10, // 49: waybill.fare.v1.FareService.ListRateCardVersions:output_type -> waybill.fare.v1.ListRateCardVersionsResponse
-	13, // 50: waybill.fare.v1.FareService.QuoteInventory:output_type -> waybill.fare.v1.QuoteInventoryResponse
-	15, // 51: waybill.fare.v1.FareService.BatchQuoteInventory:output_type -> waybill.fare.v1.BatchQuoteInventoryResponse
-	18, // 52: waybill.fare.v1.FareService.QuoteRide:output_type -> waybill.fare.v1.QuoteRideResponse
-	20, // 53: waybill.fare.v1.FareService.GetSurge:output_type -> waybill.fare.v1.GetSurgeResponse
-	22, // 54: waybill.fare.v1.FareService.ListSurges:output_type -> waybill.fare.v1.ListSurgesResponse
-	24, // 55: waybill.fare.v1.FareService.SetSurge:output_type -> waybill.fare.v1.SetSurgeResponse
-	26, // 56: waybill.fare.v1.FareService.CalculateRideFare:output_type -> waybill.fare.v1.CalculateRideFareResponse
-	28, // 57: waybill.fare.v1.FareService.GetFare:output_type -> waybill.fare.v1.GetFareResponse
-	30, // 58: waybill.fare.v1.FareService.ListFares:output_type -> waybill.fare.v1.ListFaresResponse
-	45, // [45:59] is the sub-list for method output_type
-	31, // [31:45] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	32, // 0: waybill.fare.v1.CreateRateCardRequest.rate_card:type_name -> waybill.fare.v1.RateCard
+	32, // 1: waybill.fare.v1.CreateRateCardResponse.rate_card:type_name -> waybill.fare.v1.RateCard
+	32, // 2: waybill.fare.v1.GetRateCardResponse.rate_card:type_name -> waybill.fare.v1.RateCard
+	33, // 3: waybill.fare.v1.ListRateCardsRequest.kind:type_name -> waybill.fare.v1.ProductKind
+	34, // 4: waybill.fare.v1.ListRateCardsRequest.product_key:type_name -> waybill.fare.v1.ProductKey
+	32, // 5: waybill.fare.v1.ListRateCardsResponse.rate_cards:type_name -> waybill.fare.v1.RateCard
+	32, // 6: waybill.fare.v1.UpdateRateCardRequest.rate_card:type_name -> waybill.fare.v1.RateCard
+	35, // 7: waybill.fare.v1.UpdateRateCardRequest.update_mask:type_name -> google.protobuf.FieldMask
+	32, // 8: waybill.fare.v1.UpdateRateCardResponse.rate_card:type_name -> waybill.fare.v1.RateCard
+	32, // 9: waybill.fare.v1.ListRateCardVersionsResponse.rate_cards:type_name -> waybill.fare.v1.RateCard
+	34, // 10: waybill.fare.v1.QuoteInventoryRequest.product_key:type_name -> waybill.fare.v1.ProductKey
+	36, // 11: waybill.fare.v1.QuoteInventoryRequest.check_in_date:type_name -> waybill.type.v1.Date
+	36, // 12: waybill.fare.v1.QuoteInventoryRequest.check_out_date:type_name -> waybill.type.v1.Date
+	13, // 13: waybill.fare.v1.QuoteInventoryRequest.occupancy:type_name -> waybill.fare.v1.Occupancy
+	37, // 14: waybill.fare.v1.QuoteInventoryResponse.quote:type_name -> waybill.fare.v1.Quote
+	12, // 15: waybill.fare.v1.BatchQuoteInventoryRequest.requests:type_name -> waybill.fare.v1.QuoteInventoryRequest
+	17, // 16: waybill.fare.v1.BatchQuoteInventoryResponse.results:type_name -> waybill.fare.v1.InventoryQuoteResult
+	1,  // 17: waybill.fare.v1.InventoryQuoteResult.status:type_name -> waybill.fare.v1.InventoryQuoteResult.Status
+	37, // 18: waybill.fare.v1.InventoryQuoteResult.quote:type_name -> waybill.fare.v1.Quote
+	38, // 19: waybill.fare.v1.QuoteRideRequest.pickup:type_name -> waybill.type.v1.GeoPoint
+	38, // 20: waybill.fare.v1.QuoteRideRequest.dropoff:type_name -> waybill.type.v1.GeoPoint
+	37, // 21: waybill.fare.v1.QuoteRideResponse.quote:type_name -> waybill.fare.v1.Quote
+	39, // 22: waybill.fare.v1.GetSurgeResponse.surge:type_name -> waybill.fare.v1.Surge
+	39, // 23: waybill.fare.v1.ListSurgesResponse.surges:type_name -> waybill.fare.v1.Surge
+	39, // 24: waybill.fare.v1.SetSurgeRequest.surge:type_name -> waybill.fare.v1.Surge
+	39, // 25: waybill.fare.v1.SetSurgeResponse.surge:type_name -> waybill.fare.v1.Surge
+	40, // 26: waybill.fare.v1.CalculateRideFareRequest.request_time:type_name -> google.protobuf.Timestamp
+	41, // 27: waybill.fare.v1.CalculateRideFareResponse.fare:type_name -> waybill.fare.v1.Fare
+	41, // 28: waybill.fare.v1.GetFareResponse.fare:type_name -> waybill.fare.v1.Fare
+	0,  // 29: waybill.fare.v1.GetFareResponse.state:type_name -> waybill.fare.v1.FareState
+	42, // 30: waybill.fare.v1.ListFaresRequest.create_time_range:type_name -> waybill.type.v1.TimeRange
+	41, // 31: waybill.fare.v1.ListFaresResponse.fares:type_name -> waybill.fare.v1.Fare
+	2,  // 32: waybill.fare.v1.FareService.CreateRateCard:input_type -> waybill.fare.v1.CreateRateCardRequest
+	4,  // 33: waybill.fare.v1.FareService.GetRateCard:input_type -> waybill.fare.v1.GetRateCardRequest
+	6,  // 34: waybill.fare.v1.FareService.ListRateCards:input_type -> waybill.fare.v1.ListRateCardsRequest
+	8,  // 35: waybill.fare.v1.FareService.UpdateRateCard:input_type -> waybill.fare.v1.UpdateRateCardRequest
+	10, // 36: waybill.fare.v1.FareService.ListRateCardVersions:input_type -> waybill.fare.v1.ListRateCardVersionsRequest
+	12, // 37: waybill.fare.v1.FareService.QuoteInventory:input_type -> waybill.fare.v1.QuoteInventoryRequest
+	15, // 38: waybill.fare.v1.FareService.BatchQuoteInventory:input_type -> waybill.fare.v1.BatchQuoteInventoryRequest
+	18, // 39: waybill.fare.v1.FareService.QuoteRide:input_type -> waybill.fare.v1.QuoteRideRequest
+	20, // 40: waybill.fare.v1.FareService.GetSurge:input_type -> waybill.fare.v1.GetSurgeRequest
+	22, // 41: waybill.fare.v1.FareService.ListSurges:input_type -> waybill.fare.v1.ListSurgesRequest
+	24, // 42: waybill.fare.v1.FareService.SetSurge:input_type -> waybill.fare.v1.SetSurgeRequest
+	26, // 43: waybill.fare.v1.FareService.CalculateRideFare:input_type -> waybill.fare.v1.CalculateRideFareRequest
+	28, // 44: waybill.fare.v1.FareService.GetFare:input_type -> waybill.fare.v1.GetFareRequest
+	30, // 45: waybill.fare.v1.FareService.ListFares:input_type -> waybill.fare.v1.ListFaresRequest
+	3,  // 46: waybill.fare.v1.FareService.CreateRateCard:output_type -> waybill.fare.v1.CreateRateCardResponse
+	5,  // 47: waybill.fare.v1.FareService.GetRateCard:output_type -> waybill.fare.v1.GetRateCardResponse
+	7,  // 48: waybill.fare.v1.FareService.ListRateCards:output_type -> waybill.fare.v1.ListRateCardsResponse
+	9,  // 49: waybill.fare.v1.FareService.UpdateRateCard:output_type -> waybill.fare.v1.UpdateRateCardResponse
+	11, // 50: waybill.fare.v1.FareService.ListRateCardVersions:output_type -> waybill.fare.v1.ListRateCardVersionsResponse
+	14, // 51: waybill.fare.v1.FareService.QuoteInventory:output_type -> waybill.fare.v1.QuoteInventoryResponse
+	16, // 52: waybill.fare.v1.FareService.BatchQuoteInventory:output_type -> waybill.fare.v1.BatchQuoteInventoryResponse
+	19, // 53: waybill.fare.v1.FareService.QuoteRide:output_type -> waybill.fare.v1.QuoteRideResponse
+	21, // 54: waybill.fare.v1.FareService.GetSurge:output_type -> waybill.fare.v1.GetSurgeResponse
+	23, // 55: waybill.fare.v1.FareService.ListSurges:output_type -> waybill.fare.v1.ListSurgesResponse
+	25, // 56: waybill.fare.v1.FareService.SetSurge:output_type -> waybill.fare.v1.SetSurgeResponse
+	27, // 57: waybill.fare.v1.FareService.CalculateRideFare:output_type -> waybill.fare.v1.CalculateRideFareResponse
+	29, // 58: waybill.fare.v1.FareService.GetFare:output_type -> waybill.fare.v1.GetFareResponse
+	31, // 59: waybill.fare.v1.FareService.ListFares:output_type -> waybill.fare.v1.ListFaresResponse
+	46, // [46:60] is the sub-list for method output_type
+	32, // [32:46] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_waybill_fare_v1_fare_service_proto_init() }
@@ -2179,7 +2249,7 @@ func file_waybill_fare_v1_fare_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_waybill_fare_v1_fare_service_proto_rawDesc), len(file_waybill_fare_v1_fare_service_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -46,8 +46,11 @@ const (
 // rate card reads are open to every authenticated caller; customers see only their own
 // fares. A rate card id in a request is a UUID: an empty or malformed one fails with
 // INVALID_ARGUMENT naming the field. The same server also implements
-// waybill.events.v1.EventStreamService (fare's event log, see events.proto), and consumes the
-// trip service's trip-ended events to calculate fares exactly as CalculateRideFare does.
+// waybill.events.v1.EventStreamService (fare's event log, see events.proto) and
+// waybill.events.v1.ConsumerAdminService (its parked events). It consumes the trip service's
+// trip-ended events to calculate fares from the trip record (and trip-cancelled events for
+// late-cancellation fees), and the matching service's zone supply/demand events to derive
+// each zone's automatic surge (see Surge).
 type FareServiceClient interface {
 	// CreateRateCard creates version 1 of the rate card of a product. Fails with
 	// INVALID_ARGUMENT naming the field for a missing or invalid field (see RateCard),
@@ -87,8 +90,10 @@ type FareServiceClient interface {
 	// calls it before requesting a ride. Fails with INVALID_ARGUMENT naming the field for
 	// invalid input, and NOT_FOUND when no rate card prices the city's product.
 	QuoteRide(ctx context.Context, in *QuoteRideRequest, opts ...grpc.CallOption) (*QuoteRideResponse, error)
-	// GetSurge returns the surge of one zone of a city. Fails with NOT_FOUND for a zone never
-	// set.
+	// GetSurge returns the surge of one zone of a city. A zone "s2-<cell token>" is the
+	// automatic surge fare derives from matching's supply and demand in that S2 level-12 cell
+	// (in any city; `reason` says the counts it was derived from, `actor` is "fare"), unless
+	// an operator set a zone of that name. Fails with NOT_FOUND for a zone never set.
 	GetSurge(ctx context.Context, in *GetSurgeRequest, opts ...grpc.CallOption) (*GetSurgeResponse, error)
 	// ListSurges lists the surge zones of a city, ordered by zone id, including expired ones
 	// (which count as 1.0x).
@@ -109,8 +114,13 @@ type FareServiceClient interface {
 	// rate card prices the product, and PERMISSION_DENIED for callers other than services and
 	// operators. Emits fare.fare.calculated. Idempotent by `request_id` and by `trip_id`.
 	CalculateRideFare(ctx context.Context, in *CalculateRideFareRequest, opts ...grpc.CallOption) (*CalculateRideFareResponse, error)
-	// GetFare returns the fare of a trip. Fails with NOT_FOUND when the trip has no fare (yet)
-	// or the caller may not see it.
+	// GetFare returns the fare of a trip. Between the trip's end and its fare there is a short
+	// "calculating fare" window, which is a state, not an error: when fare has recorded the
+	// trip's end (from trip's trip-ended event) but not yet priced it, GetFare answers OK with
+	// `state` FARE_STATE_CALCULATING and no `fare`. Fails with NOT_FOUND when fare knows
+	// neither a fare nor the end of the trip (for example a trip still under way, or one whose
+	// end fare has not received yet), or the caller may not see it, and with
+	// INVALID_ARGUMENT for an empty `trip_id`.
 	GetFare(ctx context.Context, in *GetFareRequest, opts ...grpc.CallOption) (*GetFareResponse, error)
 	// ListFares lists fares, newest first. Customers see only their own: an empty
 	// `customer_id` means the caller, and another customer's id fails with PERMISSION_DENIED.
@@ -276,8 +286,11 @@ func (c *fareServiceClient) ListFares(ctx context.Context, in *ListFaresRequest,
 // rate card reads are open to every authenticated caller; customers see only their own
 // fares. A rate card id in a request is a UUID: an empty or malformed one fails with
 // INVALID_ARGUMENT naming the field. The same server also implements
-// waybill.events.v1.EventStreamService (fare's event log, see events.proto), and consumes the
-// trip service's trip-ended events to calculate fares exactly as CalculateRideFare does.
+// waybill.events.v1.EventStreamService (fare's event log, see events.proto) and
+// waybill.events.v1.ConsumerAdminService (its parked events). It consumes the trip service's
+// trip-ended events to calculate fares from the trip record (and trip-cancelled events for
+// late-cancellation fees), and the matching service's zone supply/demand events to derive
+// each zone's automatic surge (see Surge).
 type FareServiceServer interface {
 	// CreateRateCard creates version 1 of the rate card of a product. Fails with
 	// INVALID_ARGUMENT naming the field for a missing or invalid field (see RateCard),
@@ -317,8 +330,10 @@ type FareServiceServer interface {
 	// calls it before requesting a ride. Fails with INVALID_ARGUMENT naming the field for
 	// invalid input, and NOT_FOUND when no rate card prices the city's product.
 	QuoteRide(context.Context, *QuoteRideRequest) (*QuoteRideResponse, error)
-	// GetSurge returns the surge of one zone of a city. Fails with NOT_FOUND for a zone never
-	// set.
+	// GetSurge returns the surge of one zone of a city. A zone "s2-<cell token>" is the
+	// automatic surge fare derives from matching's supply and demand in that S2 level-12 cell
+	// (in any city; `reason` says the counts it was derived from, `actor` is "fare"), unless
+	// an operator set a zone of that name. Fails with NOT_FOUND for a zone never set.
 	GetSurge(context.Context, *GetSurgeRequest) (*GetSurgeResponse, error)
 	// ListSurges lists the surge zones of a city, ordered by zone id, including expired ones
 	// (which count as 1.0x).
@@ -339,8 +354,13 @@ type FareServiceServer interface {
 	// rate card prices the product, and PERMISSION_DENIED for callers other than services and
 	// operators. Emits fare.fare.calculated. Idempotent by `request_id` and by `trip_id`.
 	CalculateRideFare(context.Context, *CalculateRideFareRequest) (*CalculateRideFareResponse, error)
-	// GetFare returns the fare of a trip. Fails with NOT_FOUND when the trip has no fare (yet)
-	// or the caller may not see it.
+	// GetFare returns the fare of a trip. Between the trip's end and its fare there is a short
+	// "calculating fare" window, which is a state, not an error: when fare has recorded the
+	// trip's end (from trip's trip-ended event) but not yet priced it, GetFare answers OK with
+	// `state` FARE_STATE_CALCULATING and no `fare`. Fails with NOT_FOUND when fare knows
+	// neither a fare nor the end of the trip (for example a trip still under way, or one whose
+	// end fare has not received yet), or the caller may not see it, and with
+	// INVALID_ARGUMENT for an empty `trip_id`.
 	GetFare(context.Context, *GetFareRequest) (*GetFareResponse, error)
 	// ListFares lists fares, newest first. Customers see only their own: an empty
 	// `customer_id` means the caller, and another customer's id fails with PERMISSION_DENIED.

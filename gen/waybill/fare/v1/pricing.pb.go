@@ -279,9 +279,13 @@ func (x *PriceLine) GetAmount() *v1.Money {
 }
 
 // Surge is the demand multiplier of a zone in a city, applied to ride prices. Operators (or
-// an automated demand/supply controller calling as a service) set it with SetSurge. A ride
-// uses the surge of the smallest zone whose circle contains the pickup point, else the city's
-// "default" zone, else 1.0x; the result is clamped by the ride's rate card bounds.
+// an automated demand/supply controller calling as a service) set it with SetSurge. Fare
+// also derives a multiplier of its own for every S2 level-12 cell from matching's
+// supply/demand events (zone "s2-<cell token>", see GetSurge). A ride uses, in this order:
+// the surge of the smallest operator zone whose circle contains the pickup point and that
+// has not expired (an operator's zone overrides the automatic one), else the automatic
+// surge of the pickup's cell, else the city's "default" zone, else 1.0x; the result is
+// clamped by the ride's rate card bounds.
 type Surge struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The city code, for example "berlin". Required.
@@ -458,9 +462,16 @@ type Fare struct {
 	// Equal to `create_time`: fares do not change.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Always 1: fares do not change.
-	Version       int64 `protobuf:"varint,16,opt,name=version,proto3" json:"version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Version int64 `protobuf:"varint,16,opt,name=version,proto3" json:"version,omitempty"`
+	// Where `distance_meters` came from: "route" (the recorded route, after dropping points
+	// with impossible speeds and movements within the GPS noise), "reported" (the trip's own
+	// distance, used when the route is too sparse), "straight_line" (1.3 times the
+	// great-circle distance from the first known position to the drop-off, when the route is
+	// sparse and the trip reported none), "request" (given to CalculateRideFare) or "none"
+	// (a cancellation fee).
+	DistanceSource string `protobuf:"bytes,17,opt,name=distance_source,json=distanceSource,proto3" json:"distance_source,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Fare) Reset() {
@@ -605,6 +616,13 @@ func (x *Fare) GetVersion() int64 {
 	return 0
 }
 
+func (x *Fare) GetDistanceSource() string {
+	if x != nil {
+		return x.DistanceSource
+	}
+	return ""
+}
+
 var File_waybill_fare_v1_pricing_proto protoreflect.FileDescriptor
 
 const file_waybill_fare_v1_pricing_proto_rawDesc = "" +
@@ -653,7 +671,7 @@ const file_waybill_fare_v1_pricing_proto_rawDesc = "" +
 	"\vupdate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x18\n" +
-	"\aversion\x18\v \x01(\x03R\aversion\"\x87\x05\n" +
+	"\aversion\x18\v \x01(\x03R\aversion\"\xb0\x05\n" +
 	"\x04Fare\x12\x17\n" +
 	"\atrip_id\x18\x01 \x01(\tR\x06tripId\x12\x1f\n" +
 	"\vcustomer_id\x18\x02 \x01(\tR\n" +
@@ -675,7 +693,8 @@ const file_waybill_fare_v1_pricing_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x18\n" +
-	"\aversion\x18\x10 \x01(\x03R\aversionB7Z5github.com/waybill/waybill/gen/waybill/fare/v1;farev1b\x06proto3"
+	"\aversion\x18\x10 \x01(\x03R\aversion\x12'\n" +
+	"\x0fdistance_source\x18\x11 \x01(\tR\x0edistanceSourceB7Z5github.com/waybill/waybill/gen/waybill/fare/v1;farev1b\x06proto3"
 
 var (
 	file_waybill_fare_v1_pricing_proto_rawDescOnce sync.Once

@@ -12,6 +12,9 @@
 //     key = the trip id.
 //   - "matching.driver.availability_changed": a driver went online or offline
 //     (SetDriverAvailability). Payload DriverAvailabilityChangedEvent; key = the driver id.
+//   - "matching.zone.supply_demand": a zone's count of available drivers or open requests
+//     changed (checked every few seconds, 10 by default). Payload ZoneSupplyDemandEvent;
+//     key = the zone token.
 //
 // Offers made, declined and expired, and location updates, are not events: they are
 // recorded in the match (GetMatch with VIEW_FULL) and streamed to drivers by
@@ -26,8 +29,10 @@
 package matchingv1
 
 import (
+	v1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -279,11 +284,99 @@ func (x *DriverAvailabilityChangedEvent) GetPreviousStatus() DriverStatus {
 	return DriverStatus_DRIVER_STATUS_UNSPECIFIED
 }
 
+// ZoneSupplyDemandEvent is the payload of "matching.zone.supply_demand": the supply
+// (available drivers) and demand (open requests) of one zone, for surge pricing. Zones are
+// the S2 cells of level 12 (about 2 km across; github.com/golang/geo/s2): a point's zone
+// is `s2.CellIDFromLatLng(s2.LatLngFromDegrees(lat, lng)).Parent(12).ToToken()`. Matching
+// counts every zone every interval and emits an event for each zone whose counts changed
+// since its last event, including a zone that dropped to zero.
+type ZoneSupplyDemandEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The zone: the token of its S2 cell of level 12, for example "47a85c".
+	Zone string `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
+	// The center of the zone's cell.
+	Center *v1.GeoPoint `protobuf:"bytes,2,opt,name=center,proto3" json:"center,omitempty"`
+	// The number of AVAILABLE drivers whose fresh last location lies in the zone.
+	AvailableDrivers int32 `protobuf:"varint,3,opt,name=available_drivers,json=availableDrivers,proto3" json:"available_drivers,omitempty"`
+	// The number of open requests: matches SEARCHING or OFFERED whose pickup lies in the
+	// zone.
+	OpenRequests int32 `protobuf:"varint,4,opt,name=open_requests,json=openRequests,proto3" json:"open_requests,omitempty"`
+	// When the counts were taken.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ZoneSupplyDemandEvent) Reset() {
+	*x = ZoneSupplyDemandEvent{}
+	mi := &file_waybill_matching_v1_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ZoneSupplyDemandEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ZoneSupplyDemandEvent) ProtoMessage() {}
+
+func (x *ZoneSupplyDemandEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_waybill_matching_v1_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ZoneSupplyDemandEvent.ProtoReflect.Descriptor instead.
+func (*ZoneSupplyDemandEvent) Descriptor() ([]byte, []int) {
+	return file_waybill_matching_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ZoneSupplyDemandEvent) GetZone() string {
+	if x != nil {
+		return x.Zone
+	}
+	return ""
+}
+
+func (x *ZoneSupplyDemandEvent) GetCenter() *v1.GeoPoint {
+	if x != nil {
+		return x.Center
+	}
+	return nil
+}
+
+func (x *ZoneSupplyDemandEvent) GetAvailableDrivers() int32 {
+	if x != nil {
+		return x.AvailableDrivers
+	}
+	return 0
+}
+
+func (x *ZoneSupplyDemandEvent) GetOpenRequests() int32 {
+	if x != nil {
+		return x.OpenRequests
+	}
+	return 0
+}
+
+func (x *ZoneSupplyDemandEvent) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
 var File_waybill_matching_v1_events_proto protoreflect.FileDescriptor
 
 const file_waybill_matching_v1_events_proto_rawDesc = "" +
 	"\n" +
-	" waybill/matching/v1/events.proto\x12\x13waybill.matching.v1\x1a waybill/matching/v1/driver.proto\x1a\x1fwaybill/matching/v1/match.proto\"\xae\x01\n" +
+	" waybill/matching/v1/events.proto\x12\x13waybill.matching.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a waybill/matching/v1/driver.proto\x1a\x1fwaybill/matching/v1/match.proto\x1a\x19waybill/type/v1/geo.proto\"\xae\x01\n" +
 	"\x13DriverAssignedEvent\x120\n" +
 	"\x05match\x18\x01 \x01(\v2\x1a.waybill.matching.v1.MatchR\x05match\x123\n" +
 	"\x06driver\x18\x02 \x01(\v2\x1b.waybill.matching.v1.DriverR\x06driver\x120\n" +
@@ -297,7 +390,13 @@ const file_waybill_matching_v1_events_proto_rawDesc = "" +
 	"\x05match\x18\x01 \x01(\v2\x1a.waybill.matching.v1.MatchR\x05match\"\xa1\x01\n" +
 	"\x1eDriverAvailabilityChangedEvent\x123\n" +
 	"\x06driver\x18\x01 \x01(\v2\x1b.waybill.matching.v1.DriverR\x06driver\x12J\n" +
-	"\x0fprevious_status\x18\x02 \x01(\x0e2!.waybill.matching.v1.DriverStatusR\x0epreviousStatusB?Z=github.com/waybill/waybill/gen/waybill/matching/v1;matchingv1b\x06proto3"
+	"\x0fprevious_status\x18\x02 \x01(\x0e2!.waybill.matching.v1.DriverStatusR\x0epreviousStatus\"\xe1\x01\n" +
+	"\x15ZoneSupplyDemandEvent\x12\x12\n" +
+	"\x04zone\x18\x01 \x01(\tR\x04zone\x121\n" +
+	"\x06center\x18\x02 \x01(\v2\x19.waybill.type.v1.GeoPointR\x06center\x12+\n" +
+	"\x11available_drivers\x18\x03 \x01(\x05R\x10availableDrivers\x12#\n" +
+	"\ropen_requests\x18\x04 \x01(\x05R\fopenRequests\x12/\n" +
+	"\x05as_of\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOfB?Z=github.com/waybill/waybill/gen/waybill/matching/v1;matchingv1b\x06proto3"
 
 var (
 	file_waybill_matching_v1_events_proto_rawDescOnce sync.Once
@@ -311,30 +410,35 @@ func file_waybill_matching_v1_events_proto_rawDescGZIP() []byte {
 	return file_waybill_matching_v1_events_proto_rawDescData
 }
 
-var file_waybill_matching_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_waybill_matching_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_waybill_matching_v1_events_proto_goTypes = []any{
 	(*DriverAssignedEvent)(nil),            // 0: waybill.matching.v1.DriverAssignedEvent
 	(*DriverReleasedEvent)(nil),            // 1: waybill.matching.v1.DriverReleasedEvent
 	(*MatchFailedEvent)(nil),               // 2: waybill.matching.v1.MatchFailedEvent
 	(*DriverAvailabilityChangedEvent)(nil), // 3: waybill.matching.v1.DriverAvailabilityChangedEvent
-	(*Match)(nil),                          // 4: waybill.matching.v1.Match
-	(*Driver)(nil),                         // 5: waybill.matching.v1.Driver
-	(*Offer)(nil),                          // 6: waybill.matching.v1.Offer
-	(DriverStatus)(0),                      // 7: waybill.matching.v1.DriverStatus
+	(*ZoneSupplyDemandEvent)(nil),          // 4: waybill.matching.v1.ZoneSupplyDemandEvent
+	(*Match)(nil),                          // 5: waybill.matching.v1.Match
+	(*Driver)(nil),                         // 6: waybill.matching.v1.Driver
+	(*Offer)(nil),                          // 7: waybill.matching.v1.Offer
+	(DriverStatus)(0),                      // 8: waybill.matching.v1.DriverStatus
+	(*v1.GeoPoint)(nil),                    // 9: waybill.type.v1.GeoPoint
+	(*timestamppb.Timestamp)(nil),          // 10: google.protobuf.Timestamp
 }
 var file_waybill_matching_v1_events_proto_depIdxs = []int32{
-	4, // 0: waybill.matching.v1.DriverAssignedEvent.match:type_name -> waybill.matching.v1.Match
-	5, // 1: waybill.matching.v1.DriverAssignedEvent.driver:type_name -> waybill.matching.v1.Driver
-	6, // 2: waybill.matching.v1.DriverAssignedEvent.offer:type_name -> waybill.matching.v1.Offer
-	5, // 3: waybill.matching.v1.DriverReleasedEvent.driver:type_name -> waybill.matching.v1.Driver
-	4, // 4: waybill.matching.v1.MatchFailedEvent.match:type_name -> waybill.matching.v1.Match
-	5, // 5: waybill.matching.v1.DriverAvailabilityChangedEvent.driver:type_name -> waybill.matching.v1.Driver
-	7, // 6: waybill.matching.v1.DriverAvailabilityChangedEvent.previous_status:type_name -> waybill.matching.v1.DriverStatus
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	5,  // 0: waybill.matching.v1.DriverAssignedEvent.match:type_name -> waybill.matching.v1.Match
+	6,  // 1: waybill.matching.v1.DriverAssignedEvent.driver:type_name -> waybill.matching.v1.Driver
+	7,  // 2: waybill.matching.v1.DriverAssignedEvent.offer:type_name -> waybill.matching.v1.Offer
+	6,  // 3: waybill.matching.v1.DriverReleasedEvent.driver:type_name -> waybill.matching.v1.Driver
+	5,  // 4: waybill.matching.v1.MatchFailedEvent.match:type_name -> waybill.matching.v1.Match
+	6,  // 5: waybill.matching.v1.DriverAvailabilityChangedEvent.driver:type_name -> waybill.matching.v1.Driver
+	8,  // 6: waybill.matching.v1.DriverAvailabilityChangedEvent.previous_status:type_name -> waybill.matching.v1.DriverStatus
+	9,  // 7: waybill.matching.v1.ZoneSupplyDemandEvent.center:type_name -> waybill.type.v1.GeoPoint
+	10, // 8: waybill.matching.v1.ZoneSupplyDemandEvent.as_of:type_name -> google.protobuf.Timestamp
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_waybill_matching_v1_events_proto_init() }
@@ -350,7 +454,7 @@ func file_waybill_matching_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_waybill_matching_v1_events_proto_rawDesc), len(file_waybill_matching_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,102 @@
+package trip
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/waybill/waybill/kit/errs"
+)
+
+// Task runner tuning.
+const (
+	// taskLease is how long a claimed task is not handed out again.
+	taskLease = 30 * time.Second
+	// taskBatch is how many tasks one round claims.
+	taskBatch = 20
+	// firstTaskBackoff is the delay after a task's first failed try; it doubles with
+	// each further one up to maxTaskBackoff.
+	firstTaskBackoff = 500 * time.Millisecond
+	maxTaskBackoff   = 30 * time.Second
+)
+
+// RunTasks makes the matching calls that committed changes owe (ReleaseDriver after a
+// ride ended, CancelMatch after a trip was cancelled), each until matching answered it:
+// on every wake-up and at least every poll, until ctx ends. A call matching refuses for
+// good (the driver or match is unknown, the match already failed) is done too: there is
+// nothing left to release. Calls carry a request id derived from the trip, so repeats
+// are harmless.
+func (s *Service) RunTasks(ctx context.Context, wake <-chan struct{}, poll time.Duration) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		for s.runTasks(ctx) == taskBatch {
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-t.C:
+		}
+	}
+}
+
+// runTasks runs one round of due tasks and returns how many it claimed.
+func (s *Service) runTasks(ctx context.Context) int {
+	tasks, err := s.store.ClaimTasks(ctx, s.clock(), taskLease, taskBatch)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.opts.Logger.Warn("claim matching tasks", slog.Any("error", err))
+		}
+		return 0
+	}
+	for _, task := range tasks {
+		err := s.runTask(ctx, task)
+		switch {
+		case err == nil || !indefinite(err) && errs.KindOf(err) != errs.Unknown:
+			if err != nil {
+				s.opts.Logger.Info("matching task refused for good; nothing left to do",
+					slog.String("trip_id", task.TripID), slog.String("kind", string(task.Kind)), slog.Any("error", err))
+			}
+			err = s.store.FinishTask(ctx, task.ID)
+		default:
+			delay := min(firstTaskBackoff<<min(max(task.Attempts-1, 0), 16), maxTaskBackoff)
+			s.opts.Logger.Warn("matching task failed; retrying", slog.String("trip_id", task.TripID),
+				slog.String("kind", string(task.Kind)), slog.Any("error", err), slog.Duration("retry_in", delay))
+			err = s.store.RetryTask(ctx, task.ID, s.clock().Add(delay), err.Error())
+		}
+		if err != nil && ctx.Err() == nil {
+			s.opts.Logger.Warn("record matching task", slog.Int64("task", task.ID), slog.Any("error", err))
+		}
+	}
+	return len(tasks)
+}
+
+// runTask makes task's call.
+func (s *Service) runTask(ctx context.Context, task Task) error {
+	switch task.Kind {
+	case TaskReleaseDriver:
+		return s.opts.Matching.ReleaseDriver(ctx, task.DriverID, task.TripID, task.Reason, "release-"+task.TripID)
+	case TaskCancelMatch:
+		return s.opts.Matching.CancelMatch(ctx, task.MatchID, task.Reason, "cancel-"+task.MatchID)
+	}
+	return nil
+}
+
+// RunSweeper runs SweepPending every interval until ctx ends.
+func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := s.SweepPending(ctx); err != nil && ctx.Err() == nil {
+			s.opts.Logger.Warn("sweep pending ride requests", slog.Any("error", err))
+		} else if n > 0 {
+			s.opts.Logger.Info("undid ride requests left pending", slog.Int("count", n))
+		}
+	}
+}

@@ -1,0 +1,140 @@
+package tripgrpc_test
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	matchingv1 "github.com/waybill/waybill/gen/waybill/matching/v1"
+	tripv1 "github.com/waybill/waybill/gen/waybill/trip/v1"
+	"github.com/waybill/waybill/kit/grpctest"
+	"github.com/waybill/waybill/services/trip/tripapp"
+)
+
+// TestMatchFailedCancelsTrip: with no driver anywhere, matching's search fails and trip
+// applies matching.match.failed: the trip is CANCELLED by the system, "no_driver_found",
+// and the rider may request again.
+func TestMatchFailedCancelsTrip(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, meshOptions{trip: func(c *tripapp.Config) {
+		c.Match.MaxAttempts, c.Match.OfferTimeout = 1, 100*time.Millisecond
+	}})
+	tr := m.request(t, "rider-lonely")
+	got := m.waitStatus(t, tr.GetId(), tripv1.TripStatus_TRIP_STATUS_CANCELLED)
+	c := got.GetCancellation()
+	if c.GetActor() != tripv1.CancellationActor_CANCELLATION_ACTOR_SYSTEM || c.GetReason() != "no_driver_found" || got.GetSubStatus() != "" {
+		t.Fatalf("cancellation = %v, sub-status %q", c, got.GetSubStatus())
+	}
+	if m.count(t, "matching_task") != 0 {
+		t.Fatal("a failed match owes matching no call")
+	}
+	m.request(t, "rider-lonely") // the cancelled trip no longer blocks
+}
+
+// TestRiderCancels cancels a ride at each status: while REQUESTED (the match is
+// cancelled in matching), DRIVER_ASSIGNED (the driver is released; with a fee only after
+// the free window), and STARTED (riders and drivers may not; an operator may).
+func TestRiderCancels(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, meshOptions{trip: func(c *tripapp.Config) { c.FreeCancelWindow = time.Hour }})
+	ctx := grpctest.Context(t)
+	cancel := func(as string, id string) *tripv1.Trip {
+		t.Helper()
+		resp, err := m.as(rider(as)).CancelTrip(ctx, &tripv1.CancelTripRequest{TripId: id, Reason: "rider_changed_mind", RequestId: "c-" + id})
+		if err != nil {
+			t.Fatalf("CancelTrip: %v", err)
+		}
+		return resp.GetTrip()
+	}
+
+	t.Run("requested", func(t *testing.T) {
+		tr := m.request(t, "rider-a")
+		got := cancel("rider-a", tr.GetId())
+		if got.GetStatus() != tripv1.TripStatus_TRIP_STATUS_CANCELLED || got.GetCancellation().GetActor() != tripv1.CancellationActor_CANCELLATION_ACTOR_RIDER ||
+			got.GetCancellation().GetActorId() != "rider-a" || got.GetSubStatus() != "" {
+			t.Fatalf("cancelled = %v", got)
+		}
+		grpctest.Eventually(t, 10*time.Second, "match CANCELLED", func() bool {
+			resp, err := m.matchingAs(service).GetMatch(ctx, &matchingv1.GetMatchRequest{MatchId: tr.GetMatchId()})
+			return err == nil && resp.GetMatch().GetStatus() == matchingv1.MatchStatus_MATCH_STATUS_CANCELLED
+		})
+		// Cancelling again returns the trip unchanged.
+		again, err := m.as(rider("rider-a")).CancelTrip(ctx, &tripv1.CancelTripRequest{TripId: tr.GetId(), Reason: "again"})
+		if err != nil || again.GetTrip().GetVersion() != got.GetVersion() {
+			t.Fatalf("cancel again = %v, %v", again, err)
+		}
+	})
+
+	t.Run("driver assigned, within the free window", func(t *testing.T) {
+		tr, d := m.assigned(t, "rider-b")
+		got := cancel("rider-b", tr.GetId())
+		if got.GetSubStatus() != "" {
+			t.Fatalf("a cancellation within the free window owes no fee: %v", got)
+		}
+		m.waitDriver(t, d, matchingv1.DriverStatus_DRIVER_STATUS_AVAILABLE)
+	})
+
+	t.Run("started", func(t *testing.T) {
+		tr, d := m.assigned(t, "rider-c")
+		if _, err := m.as(driverID(d)).StartTrip(ctx, &tripv1.StartTripRequest{TripId: tr.GetId()}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := m.as(rider("rider-c")).CancelTrip(ctx, &tripv1.CancelTripRequest{TripId: tr.GetId(), Reason: "late"})
+		grpctest.WantCode(t, err, codes.PermissionDenied)
+		_, err = m.as(driverID(d)).CancelTrip(ctx, &tripv1.CancelTripRequest{TripId: tr.GetId(), Reason: "late"})
+		grpctest.WantCode(t, err, codes.PermissionDenied)
+		resp, err := m.as(operator).CancelTrip(ctx, &tripv1.CancelTripRequest{TripId: tr.GetId(), Reason: "incident"})
+		if err != nil || resp.GetTrip().GetCancellation().GetActor() != tripv1.CancellationActor_CANCELLATION_ACTOR_OPERATOR {
+			t.Fatalf("operator cancel = %v, %v", resp, err)
+		}
+		m.waitDriver(t, d, matchingv1.DriverStatus_DRIVER_STATUS_AVAILABLE)
+	})
+
+	t.Run("ended", func(t *testing.T) {
+		tr, d := m.assigned(t, "rider-d")
+		drv := m.as(driverID(d))
+		if _, err := drv.StartTrip(ctx, &tripv1.StartTripRequest{TripId: tr.GetId()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := drv.EndTrip(ctx, &tripv1.EndTripRequest{TripId: tr.GetId(), Dropoff: potsdamerPlatz}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := m.as(operator).CancelTrip(ctx, &tripv1.CancelTripRequest{TripId: tr.GetId(), Reason: "too late"})
+		info := grpctest.WantReason(t, err, codes.FailedPrecondition, "TRIP_WRONG_STATUS")
+		if info.GetMetadata()["status"] != "TRIP_STATUS_ENDED" {
+			t.Fatalf("metadata = %v", info.GetMetadata())
+		}
+	})
+
+	t.Run("driver cancels after accepting", func(t *testing.T) {
+		tr, d := m.assigned(t, "rider-e")
+		resp, err := m.as(driverID(d)).CancelTrip(ctx, &tripv1.CancelTripRequest{TripId: tr.GetId(), Reason: "car_trouble"})
+		if err != nil || resp.GetTrip().GetCancellation().GetActor() != tripv1.CancellationActor_CANCELLATION_ACTOR_DRIVER || resp.GetTrip().GetSubStatus() != "" {
+			t.Fatalf("driver cancel = %v, %v", resp, err)
+		}
+		m.waitDriver(t, d, matchingv1.DriverStatus_DRIVER_STATUS_AVAILABLE)
+	})
+}
+
+// TestLateRiderCancellationOwesFee: a rider who cancels after the free window is
+// charged: the trip's sub-status says cancellation_fee_due, for fare to price.
+func TestLateRiderCancellationOwesFee(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, meshOptions{trip: func(c *tripapp.Config) { c.FreeCancelWindow = time.Millisecond }})
+	tr, d := m.assigned(t, "rider-late")
+	time.Sleep(5 * time.Millisecond)
+	resp, err := m.as(rider("rider-late")).CancelTrip(grpctest.Context(t), &tripv1.CancelTripRequest{TripId: tr.GetId(), Reason: "rider_changed_mind"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := resp.GetTrip()
+	if got.GetSubStatus() != "cancellation_fee_due" {
+		t.Fatalf("late cancellation sub-status %q, want cancellation_fee_due", got.GetSubStatus())
+	}
+	last := got.GetTimeline()[len(got.GetTimeline())-1]
+	if last.GetLabel() != "sub_status:cancellation_fee_due" {
+		t.Fatalf("timeline = %v", got.GetTimeline())
+	}
+	m.waitDriver(t, d, matchingv1.DriverStatus_DRIVER_STATUS_AVAILABLE)
+}
