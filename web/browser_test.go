@@ -14,8 +14,8 @@ import (
 	"time"
 )
 
-// TestAgainstAMesh starts a real `waybill up` (its own throwaway PostgreSQL, every
-// service and the gateway serving the embedded pages) and runs, against it, the
+// TestAgainstAMesh starts a real `waybill up --demo` (its own throwaway PostgreSQL,
+// every service, the gateway serving the embedded pages, and the demo day) and runs, against it, the
 // TypeScript SDK's tests (sdk/typescript/test, node's test runner) and the browser tests
 // of the pages (web/test: playwright-core driving Debian's Chromium). Screenshots of
 // failed browser tests are saved under web/test-results/.
@@ -64,7 +64,7 @@ func runNode(t *testing.T, root string, env []string, files ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", append([]string{"--test", "--test-reporter=spec"}, files...)...)
+	cmd := exec.CommandContext(ctx, "node", append([]string{"--test", "--test-reporter=spec", "--test-timeout=90000"}, files...)...)
 	cmd.Dir = root
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
@@ -99,7 +99,7 @@ func startMesh(t *testing.T, root string) *mesh {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.cmd = exec.Command(m.bin, "up", "--port-offset", strconv.Itoa(m.offset))
+	m.cmd = exec.Command(m.bin, "up", "--demo", "--port-offset", strconv.Itoa(m.offset))
 	m.cmd.Env = append(os.Environ(), "DATABASE_URL=", "WAYBILL_DATABASE_URL=")
 	m.cmd.Stdout, m.cmd.Stderr = logf, logf
 	if err := m.cmd.Start(); err != nil {

@@ -37,6 +37,7 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 	logLevel := fs.String("log-level", "info", "log level of every process")
 	secret := fs.String("auth-secret", serve.DevAuthSecret, "token secret shared by every service")
 	offset := fs.Int("port-offset", 0, "added to every default port, to run a second mesh beside the first")
+	demo := fs.Bool("demo", false, "seed a demo day once the mesh is up: departures, a hotel, 45 bills of 12 customers (see demo.go)")
 	if err := config.Parse(fs, args, getenv); err != nil {
 		return err
 	}
@@ -107,9 +108,21 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 	case <-pgExited:
 		return pgDied()
 	}
+	if *demo {
+		if n, err := seedDemo(ctx, "http://"+addr(portsOf("gateway").HTTP), *secret); err != nil {
+			logger.Error("demo data not seeded", slog.Any("error", err))
+		} else {
+			logger.Info("demo data seeded", slog.Int("bills", n))
+		}
+	}
 	fmt.Fprintf(stdout, "\nWaybill is up. REST gateway: http://%s (OpenAPI at /openapi.json)\n", addr(portsOf("gateway").HTTP))
 	for _, s := range specs {
 		fmt.Fprintf(stdout, "  %-9s gRPC %s  metrics http://%s/metrics\n", s.Name, addr(portsOf(s.Name).GRPC), addr(portsOf(s.Name).HTTP))
+	}
+	if link, err := signInLink(addr(portsOf("gateway").HTTP), *secret); err == nil {
+		fmt.Fprintf(stdout, "Operator panel (this link signs you in as an operator): %s\n", link)
+	} else {
+		logger.Warn("no sign-in link", slog.Any("error", err))
 	}
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 	select {

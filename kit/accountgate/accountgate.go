@@ -14,7 +14,11 @@
 // consumer.Migrations into its schema's migrations. A suspension reaches the gate as fast
 // as the event stream delivers it (the account service wakes its stream on commit; tens of
 // milliseconds on loopback), and an account's events are applied in version order. A
-// deletion does not lift a suspension.
+// deletion does not lift a suspension. Before its first event, a consumer seeds the table
+// from the account service's ListAccounts (Seed), so suspensions older than the account
+// log's retention are known too. Not handled: a consumer that falls further behind than
+// the retention (consumer.ErrCursorOutOfRange) is restarted every 30 s and logs it, but
+// needs its cursor reset by an operator to resynchronize.
 package accountgate
 
 import (
@@ -30,9 +34,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	accountv1 "github.com/waybill/waybill/gen/waybill/account/v1"
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
+	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/consumer"
 	"github.com/waybill/waybill/kit/errs"
@@ -136,7 +143,7 @@ func (g *Gate) CheckCustomer(ctx context.Context, customerID string) error {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil
 	case err != nil:
-		return fmt.Errorf("read suspension of customer %s: %w", customerID, err)
+		return pgxutil.MapError(fmt.Errorf("read suspension of customer %s: %w", customerID, err))
 	case suspended:
 		return errs.Precondition(ReasonCustomerSuspended, "customer %s is suspended: contact support", customerID)
 	}
@@ -148,6 +155,35 @@ func Config(client eventsv1.EventStreamServiceClient, pool *pgxpool.Pool, logger
 	return consumer.Config{
 		Name: ConsumerName, Source: Source, Client: client, Pool: pool, Types: Types,
 		PayloadMode: eventsv1.PayloadMode_PAYLOAD_MODE_FULL, Logger: logger,
+	}
+}
+
+// Seed records, from the account service's ListAccounts, every account suspended now
+// (version-guarded, like the events), and returns how many it listed. Start runs it
+// before a consumer's first event, so a service that starts consuming after the account
+// log's retention (7 days by default) dropped a suspension still knows of it; the events
+// the consumer then replays are older or newer than what Seed wrote, and the version
+// guard keeps the newest.
+func Seed(ctx context.Context, accounts accountv1.AccountServiceClient, pool *pgxpool.Pool) (int, error) {
+	n, token := 0, ""
+	for {
+		resp, err := accounts.ListAccounts(ctx, &accountv1.ListAccountsRequest{
+			Status: accountv1.AccountStatus_ACCOUNT_STATUS_SUSPENDED, PageSize: 500, PageToken: token, View: typev1.View_VIEW_STANDARD,
+		})
+		if err != nil {
+			return n, fmt.Errorf("list suspended accounts: %w", err)
+		}
+		b := &pgx.Batch{}
+		for _, a := range resp.GetAccounts() {
+			b.Queue(applySQL, a.GetId(), true, a.GetSuspension().GetReason(), a.GetVersion())
+		}
+		if err := pool.SendBatch(ctx, b).Close(); err != nil {
+			return n, pgxutil.MapError(fmt.Errorf("record suspended accounts: %w", err))
+		}
+		n += len(resp.GetAccounts())
+		if token = resp.GetNextPageToken(); token == "" {
+			return n, nil
+		}
 	}
 }
 
@@ -189,6 +225,9 @@ func Start(ctx context.Context, d serve.Deps, addr, service string, dial ...grpc
 		if !d.AwaitMigrations(ctx) {
 			return
 		}
+		if !seedOnce(ctx, accountv1.NewAccountServiceClient(conn), d.Pool, logger) {
+			return
+		}
 		for {
 			err := consumer.Run(ctx, cfg, Handle)
 			if ctx.Err() != nil {
@@ -203,4 +242,34 @@ func Start(ctx context.Context, d serve.Deps, addr, service string, dial ...grpc
 		}
 	}()
 	return New(d.Pool), nil
+}
+
+// seedOnce runs Seed unless the consumer has applied events before (its cursor is set),
+// retrying every few seconds while the account service is unreachable; it reports false
+// when ctx ended first.
+func seedOnce(ctx context.Context, accounts accountv1.AccountServiceClient, pool *pgxpool.Pool, logger *slog.Logger) bool {
+	for delay := time.Second; ; delay = min(2*delay, 30*time.Second) {
+		pos, err := consumer.Cursor(ctx, pool, ConsumerName, Source)
+		if err == nil && pos != (consumer.Position{}) {
+			return true
+		}
+		if err == nil {
+			var n int
+			if n, err = Seed(ctx, accounts, pool); err == nil {
+				logger.Info("account gate seeded", slog.Int("suspended", n))
+				return true
+			}
+		}
+		if c := status.Code(err); err != nil && c != codes.Unavailable && c != codes.DeadlineExceeded && c != codes.Unknown {
+			// A refusal that retrying will not change: consume the events anyway.
+			logger.Error("account gate not seeded: only suspensions still in the account log are known", slog.Any("error", err))
+			return true
+		}
+		logger.Warn("account gate not seeded yet", slog.Any("error", err), slog.Duration("retry_in", delay))
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(delay):
+		}
+	}
 }

@@ -3,6 +3,7 @@ package accountgate_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -101,5 +102,22 @@ func TestGateFollowsTheEventsInVersionOrder(t *testing.T) {
 	}
 	if !errors.Is(gate.CheckCustomer(ctx, ada), errs.FailedPrecondition) {
 		t.Fatal("the gate's refusal is not a FailedPrecondition kind")
+	}
+}
+
+// BenchmarkCheckCustomer measures what the gate adds to a gated request: one primary-key
+// read of the service's own table (go test -run '^$' -bench . ./kit/accountgate/).
+func BenchmarkCheckCustomer(b *testing.B) {
+	ctx := context.Background()
+	pool := pgtest.NewDB(b, "gated", pgxutil.MustMergeMigrations(consumer.Migrations, accountgate.Migrations))
+	if _, err := pool.Exec(ctx, `INSERT INTO customer_suspension (customer_id, suspended, version, update_time)
+		SELECT 'cust-' || i, i % 100 = 0, 1, now() FROM generate_series(1, 10000) i`); err != nil {
+		b.Fatal(err)
+	}
+	gate := accountgate.New(pool)
+	for i := 0; b.Loop(); i++ {
+		if err := gate.CheckCustomer(ctx, "cust-"+strconv.Itoa(1+i%10000)); err != nil && (1+i%10000)%100 != 0 {
+			b.Fatal(err)
+		}
 	}
 }

@@ -3,6 +3,7 @@
 // WAYBILL_MESH_LOG (its output, for the pids of its processes) and WAYBILL_UP_PID.
 // A failed test leaves a screenshot in WAYBILL_ARTIFACTS.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -10,7 +11,6 @@ import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
 
 import { createWaybillClient, requestId, unwrap } from "../../sdk/typescript/dist/index.js";
-import { seed, token } from "./seed.mjs";
 
 const gateway = process.env.WAYBILL_GATEWAY;
 const bin = process.env.WAYBILL_BIN;
@@ -19,13 +19,26 @@ if (!gateway || !bin) {
   throw new Error("run through web/browser_test.go (go test ./web), which starts the mesh and sets WAYBILL_GATEWAY and WAYBILL_BIN");
 }
 
+/** token mints a token with the waybill binary (signed with the mesh's development secret). */
+function token(subject, role) {
+  return execFileSync(bin, ["token", "--subject", subject, "--role", role], { encoding: "utf8" }).trim();
+}
+
 let browser;
-let seeded;
-const opsToken = token(bin, "ops-1", "operator");
+let seeded; // the demo day's bills: {id, customer, status, reservations: [{id, kind}]}
+const opsToken = token("ops-1", "operator");
 const ops = createWaybillClient({ baseUrl: gateway, token: opsToken });
 
 before(async () => {
-  seeded = await seed(gateway, bin);
+  // The mesh runs with --demo: read back the bills it seeded (customers c-1 … c-12).
+  const { bills } = unwrap(await ops.GET("/v1/bills", { params: { query: { pageSize: 500 } } }));
+  seeded = {
+    bills: bills
+      .filter((b) => /^c-\d+$/.test(b.customerId))
+      .map((b) => ({ id: b.id, customer: b.customerId, status: b.status, reservations: (b.items ?? []).map((it) => ({ id: it.reservationId, kind: it.kind })) })),
+  };
+  assert.equal(seeded.bills.length, 45, "waybill up --demo seeded 45 bills");
+  assert.ok(seeded.bills.some((b) => b.status === "BILL_STATUS_PAID"), "some demo bills are paid");
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
@@ -89,6 +102,21 @@ test("sign-in takes a token; a bad one is refused with a message", async () => {
   });
 });
 
+test("the link `waybill up` prints signs in an operator", async () => {
+  const log = readFileSync(process.env.WAYBILL_MESH_LOG, "utf8");
+  const link = /Operator panel \(this link signs you in as an operator\): (\S+)/.exec(log)?.[1];
+  assert.ok(link, "waybill up printed a sign-in link");
+  assert.ok(link.startsWith(`${gateway}/app/#token=`), link);
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  page.errors = [];
+  await shot("sign-in-link", page, async () => {
+    await page.goto(link);
+    await page.getByTestId("who").filter({ hasText: "(operator)" }).waitFor();
+    await page.locator("tr.bill").first().waitFor();
+  });
+});
+
 test("the panel shows 40+ bills with their items, and FULL details on demand", async () => {
   const page = await open(opsToken);
   await shot("panel", page, async () => {
@@ -128,7 +156,7 @@ test("a change made through the API appears live, marked, within 2 s and without
     const item = page.locator(`li[data-reservation="${rid}"]`);
     assert.equal(await item.getByTestId("item-status").innerText(), "pending");
     // Another process (this test, through the REST API) confirms the reservation.
-    const customer = createWaybillClient({ baseUrl: gateway, token: token(bin, bill.customer, "customer") });
+    const customer = createWaybillClient({ baseUrl: gateway, token: token(bill.customer, "customer") });
     const t0 = Date.now();
     unwrap(await customer.POST("/v1/reservations/{reservationId}:confirm", { params: { path: { reservationId: rid } }, body: { requestId: requestId() } }));
     await page.locator(`li[data-reservation="${rid}"][data-changed="true"]`).getByTestId("item-status").filter({ hasText: "confirmed" }).waitFor({ timeout: 2000 });
@@ -190,7 +218,7 @@ test("filters (status, customer, kind) and pagination", async () => {
 });
 
 test("a customer searches, holds a seat, and pays the bill, seeing it become paid", async () => {
-  const page = await open(token(bin, `c-pay-${Date.now()}`, "customer"), "", { width: 420, height: 900 }); // phone width
+  const page = await open(token(`c-pay-${Date.now()}`, "customer"), "", { width: 420, height: 900 }); // phone width
   await shot("customer-pays", page, async () => {
     await page.getByRole("heading", { name: "Search" }).waitFor();
     await page.locator("input[name=origin]").fill("FRA");

@@ -2421,8 +2421,8 @@ export interface paths {
          * @description GetTrip returns one trip in the requested view.
          *
          *
-         *     Errors: INVALID_ARGUMENT when trip_id is empty; NOT_FOUND when no trip has this id;
-         *     PERMISSION_DENIED when the caller may not see the trip.
+         *     Errors: INVALID_ARGUMENT when trip_id is empty or not a UUID; NOT_FOUND when no trip
+         *     has this id or the caller may not see it.
          */
         get: operations["TripService_GetTrip"];
         put?: never;
@@ -2481,9 +2481,8 @@ export interface paths {
          *
          *
          *     Errors: INVALID_ARGUMENT when trip_id or reason is empty or reason is too long;
-         *     NOT_FOUND for an unknown trip; FAILED_PRECONDITION when the trip is ENDED;
-         *     PERMISSION_DENIED when the caller may not see the trip, or a rider or driver
-         *     cancels a STARTED trip.
+         *     NOT_FOUND for an unknown trip or one the caller may not see; FAILED_PRECONDITION when
+         *     the trip is ENDED; PERMISSION_DENIED when a rider or driver cancels a STARTED trip.
          */
         post: operations["TripService_CancelTrip"];
         delete?: never;
@@ -2512,8 +2511,9 @@ export interface paths {
          *
          *     Errors: INVALID_ARGUMENT naming the field for an empty trip_id, a missing or
          *     out-of-range dropoff, or a distance or duration out of range; NOT_FOUND for an unknown
-         *     trip; FAILED_PRECONDITION when the trip is not STARTED; PERMISSION_DENIED for anyone
-         *     but the assigned driver or an operator.
+         *     trip or one the caller may not see; FAILED_PRECONDITION when the trip is not STARTED;
+         *     PERMISSION_DENIED for anyone else who may see it but is not the assigned driver or an
+         *     operator.
          */
         post: operations["TripService_EndTrip"];
         delete?: never;
@@ -2569,8 +2569,8 @@ export interface paths {
          *
          *
          *     Errors: INVALID_ARGUMENT when trip_id is empty or sub_status is malformed; NOT_FOUND
-         *     for an unknown trip; PERMISSION_DENIED for riders and for drivers not assigned to the
-         *     trip.
+         *     for an unknown trip or one the caller may not see (a driver not assigned to it);
+         *     PERMISSION_DENIED for the trip's rider.
          */
         post: operations["TripService_SetTripSubStatus"];
         delete?: never;
@@ -2623,8 +2623,8 @@ export interface paths {
          *     newline-delimited JSON.
          *
          *
-         *     Errors: INVALID_ARGUMENT when trip_id is empty; NOT_FOUND for an unknown trip;
-         *     PERMISSION_DENIED when the caller may not see the trip.
+         *     Errors: INVALID_ARGUMENT when trip_id is empty or not a UUID; NOT_FOUND for an unknown
+         *     trip or one the caller may not see.
          */
         get: operations["TripService_WatchTrip"];
         put?: never;
@@ -5570,6 +5570,14 @@ export interface components {
              */
             rateVersion?: string;
             /**
+             * Format: date-time
+             * @description For a ride: when the surge in `multiplier_bps` stops applying to new quotes, that is the
+             *     operator zone's `expire_time`; unset when the surge has no end time (an operator zone
+             *     without one, an automatic surge, which follows supply and demand, or no surge). The
+             *     quote itself keeps its multiplier until `valid_until` whatever happens to the surge.
+             */
+            surgeExpireTime?: string;
+            /**
              * @description The surge zone whose multiplier was used for a ride ("default" for the city-wide zone);
              *     empty for inventory or when no surge zone applied.
              */
@@ -7550,7 +7558,8 @@ export interface operations {
         };
         /**
          * @description The account to create. id (see Account.id), profile, email and phone addresses,
-         *     preferences and sub_status are read; the rest is output only and ignored. Required.
+         *     preferences and sub_status are read; the rest is output only and ignored. A category
+         *     of preferences left unset gets its default (see Preferences). Required.
          */
         requestBody: {
             content: {

@@ -98,7 +98,7 @@ function cutAfter(n, opened) {
 test("an event stream is read, cut, and resumed from its cursor without a gap or a repeat", async () => {
   // Make a few booking events to read.
   const opsToken = token("sdk-ops", "operator");
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 6; i++) {
     unwrap(
       await ops.POST("/v1/departures", {
         body: {
@@ -120,7 +120,7 @@ test("an event stream is read, cut, and resumed from its cursor without a gap or
   }
   // Read the whole log once, plainly, to know what to expect.
   const first = [];
-  for await (const m of subscribeEvents(ops, "booking", { payloadMode: "PAYLOAD_MODE_KEYS_ONLY" })) {
+  for await (const m of subscribeEvents(ops, "booking", { payloadMode: "PAYLOAD_MODE_KEYS_ONLY" }, { signal: AbortSignal.timeout(20_000) })) {
     if (m.event) {
       first.push(Number(m.event.sequence));
     }
@@ -137,6 +137,7 @@ test("an event stream is read, cut, and resumed from its cursor without a gap or
   const seqs = [];
   const reconnects = [];
   for await (const m of subscribeEvents(cutting, "booking", { payloadMode: "PAYLOAD_MODE_KEYS_ONLY" }, {
+    signal: AbortSignal.timeout(20_000),
     backoff: { initialMs: 10, maxMs: 50 },
     onReconnect: (cursor) => reconnects.push(cursor),
   })) {
@@ -161,6 +162,7 @@ test("WatchBills: snapshot, then a live change; resumed after a cut with no chan
   const opened = [];
   const cutting = createWaybillClient({ baseUrl: gateway, token: token("sdk-ops", "operator"), fetch: cutAfter(3, opened) });
   const ac = new AbortController();
+  setTimeout(() => ac.abort(), 20_000).unref();
   const seen = [];
   let changed = false;
   for await (const m of watchBills(cutting, { billIds: [bill.id], includeSnapshot: true }, { signal: ac.signal, backoff: { initialMs: 10, maxMs: 50 } })) {

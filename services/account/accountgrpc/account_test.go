@@ -1,7 +1,9 @@
 package accountgrpc_test
 
 import (
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -43,9 +45,15 @@ func TestSignUp(t *testing.T) {
 	_, err = h.as(id).CreateAccount(grpctest.Context(t), &accountv1.CreateAccountRequest{Account: &accountv1.Account{Id: "someone-else"}})
 	grpctest.WantReason(t, err, codes.PermissionDenied, errs.ReasonFieldNotSettable)
 	// Operators create any account; without an id they get a new UUID.
-	resp, err := h.operator.CreateAccount(grpctest.Context(t), &accountv1.CreateAccountRequest{Account: &accountv1.Account{SubStatus: "kyc_pending"}})
+	resp, err := h.operator.CreateAccount(grpctest.Context(t), &accountv1.CreateAccountRequest{Account: &accountv1.Account{SubStatus: "kyc_pending",
+		Preferences: &accountv1.Preferences{Marketing: &accountv1.CategoryPreference{Channels: []accountv1.Channel{accountv1.Channel_CHANNEL_SMS}}}}})
 	if err != nil || len(resp.GetAccount().GetId()) != 36 || resp.GetAccount().GetSubStatus() != "kyc_pending" {
 		t.Fatalf("operator CreateAccount = %v, %v", resp, err)
+	}
+	// The categories a sign-up leaves unset keep their defaults.
+	if p := resp.GetAccount().GetPreferences(); p.GetMarketing().GetOptedOut() || len(p.GetMarketing().GetChannels()) != 1 ||
+		len(p.GetTransactional().GetChannels()) != 2 || len(p.GetRideUpdates().GetChannels()) != 2 {
+		t.Fatalf("preferences %v: want marketing by SMS and the defaults elsewhere", p)
 	}
 	// Drivers and anonymous callers have no access.
 	_, err = h.driver.CreateAccount(grpctest.Context(t), &accountv1.CreateAccountRequest{Account: &accountv1.Account{}})
@@ -327,5 +335,38 @@ func TestSuspendAndReinstate(t *testing.T) {
 	own, err := h.as(id).GetAccount(ctx, &accountv1.GetAccountRequest{AccountId: id, View: typev1.View_VIEW_STANDARD})
 	if err != nil || own.GetAccount().GetSuspension().GetReason() != "fraud review" {
 		t.Fatalf("own account = %v, %v", own, err)
+	}
+}
+
+// TestConcurrentUpdatesAreSerialized: concurrent updates of one account each get their
+// own version, and its account.account.updated events arrive in version order (the
+// account's row is locked before the events are queued).
+func TestConcurrentUpdatesAreSerialized(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	id := newCustomer()
+	h.signUp(t, id)
+	const n = 12
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, err := h.operator.UpdateAccount(grpctest.Context(t), &accountv1.UpdateAccountRequest{
+				Account:    &accountv1.Account{Id: id, SubStatus: fmt.Sprintf("step_%02d", i)},
+				UpdateMask: mask("sub_status"),
+			})
+			if err != nil {
+				t.Errorf("update %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if v := h.get(t, id).GetVersion(); v != n+1 {
+		t.Fatalf("version %d after %d updates, want %d", v, n, n+1)
+	}
+	evs := h.events(t, func(evs []event) bool { return len(find(evs, "account.account.updated", id)) == n })
+	for i, e := range find(evs, "account.account.updated", id) {
+		if v := e.payload.(*accountv1.AccountUpdatedEvent).GetAccount().GetVersion(); v != int64(i+2) {
+			t.Fatalf("update event %d carries version %d, want %d", i, v, i+2)
+		}
 	}
 }

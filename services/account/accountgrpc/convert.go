@@ -80,6 +80,21 @@ func preferencesIn(p *accountv1.Preferences) account.Preferences {
 	}
 }
 
+// preferencesOver returns def with the categories p sets replaced: a sign-up that sets
+// only some categories keeps the defaults of the others.
+func preferencesOver(def account.Preferences, p *accountv1.Preferences) account.Preferences {
+	if p.GetTransactional() != nil {
+		def.Transactional = categoryIn(p.GetTransactional())
+	}
+	if p.GetRideUpdates() != nil {
+		def.RideUpdates = categoryIn(p.GetRideUpdates())
+	}
+	if p.GetMarketing() != nil {
+		def.Marketing = categoryIn(p.GetMarketing())
+	}
+	return def
+}
+
 // accountOut converts an account as view v shows it.
 func accountOut(a account.Account, v view) *accountv1.Account {
 	out := &accountv1.Account{

@@ -33,7 +33,7 @@ func (s *Server) CreateAccount(ctx context.Context, req *accountv1.CreateAccount
 	}
 	var prefs *account.Preferences
 	if p := req.GetAccount().GetPreferences(); p != nil {
-		in := preferencesIn(p)
+		in := preferencesOver(account.DefaultPreferences(), p)
 		prefs = &in
 	}
 	a, err := s.svc.CreateAccount(ctx, c, accountIn(req.GetAccount()), prefs, req.GetRequestId())

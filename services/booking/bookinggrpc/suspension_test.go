@@ -75,3 +75,46 @@ func TestSuspendedCustomerCannotHold(t *testing.T) {
 	})
 	t.Logf("booking admitted the reinstated customer %v after the reinstatement", time.Since(reinstated).Round(time.Millisecond))
 }
+
+// TestGateKnowsSuspensionsOlderThanTheLog: a booking service that starts consuming after
+// the account log dropped a suspension (its retention) still refuses that customer: the
+// gate seeds its read model from ListAccounts before the first event.
+func TestGateKnowsSuspensionsOlderThanTheLog(t *testing.T) {
+	t.Parallel()
+	cfg := accountapp.DefaultConfig()
+	cfg.CodeSecret = "test-code-secret-0123456789"
+	spec := accountapp.Spec()
+	spec.Register = func(ctx context.Context, d serve.Deps) error { return accountapp.Register(ctx, d, cfg) }
+	acct := grpctest.Start(t, spec)
+	accounts := accountv1.NewAccountServiceClient(acct.Conn(auth.Identity{Subject: "ops-anna", Role: auth.RoleOperator}))
+	ctx := grpctest.Context(t)
+	if _, err := accounts.CreateAccount(ctx, &accountv1.CreateAccountRequest{Account: &accountv1.Account{Id: customer1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := accounts.SuspendAccount(ctx, &accountv1.SuspendAccountRequest{AccountId: customer1, Reason: "old case"}); err != nil {
+		t.Fatal(err)
+	}
+	// The retention passes: the account log no longer holds the suspension.
+	grpctest.Eventually(t, 10*time.Second, "the suspension to reach the account log", func() bool {
+		var n int
+		err := acct.Pool.QueryRow(context.Background(), `SELECT count(*) FROM event_log WHERE type = 'account.account.suspended'`).Scan(&n)
+		return err == nil && n == 1
+	})
+	if _, err := acct.Pool.Exec(context.Background(), `DELETE FROM event_log`); err != nil {
+		t.Fatal(err)
+	}
+
+	e := newEnvWith(t, func(c *bookingapp.Config) { c.AccountAddr = acct.Addr })
+	e.routeCard(t)
+	dep := e.createDeparture(t, departure(30*24*time.Hour, 10))
+	grpctest.Eventually(t, 5*time.Second, "booking's gate to be seeded", func() bool {
+		var n int
+		err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM customer_suspension WHERE suspended`).Scan(&n)
+		return err == nil && n == 1
+	})
+	_, err := e.cust.CreateReservation(grpctest.Context(t), seatHold(dep.GetId(), 1))
+	grpctest.WantReason(t, err, codes.FailedPrecondition, accountgate.ReasonCustomerSuspended)
+	if _, err := e.cust2.CreateReservation(grpctest.Context(t), seatHold(dep.GetId(), 1)); err != nil {
+		t.Fatalf("another customer's hold: %v", err)
+	}
+}

@@ -246,7 +246,7 @@ func TestPickRideSurge(t *testing.T) {
 		{"operator zone overrides automatic", []fare.Surge{def, circle}, auto, 20000, "alex"},
 		{"expired operator zone does not", []fare.Surge{def, expired}, auto, 15000, "s2-" + auto.Zone},
 	} {
-		bps, zone := fare.PickRideSurge(tc.zones, tc.auto, origin, now)
+		bps, zone, _ := fare.PickRideSurge(tc.zones, tc.auto, origin, now)
 		if bps != tc.bps || zone != tc.zone {
 			t.Errorf("%s: %d %q, want %d %q", tc.name, bps, zone, tc.bps, tc.zone)
 		}

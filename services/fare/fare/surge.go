@@ -226,7 +226,7 @@ func (in RideQuoteInput) Validate() error {
 // BuildRideQuote prices a validated ride input from card, the city's surge zones and
 // the pickup cell's automatic surge (nil when none) at now (see PickRideSurge). It is a pure function: the same inputs give the same quote.
 func BuildRideQuote(card RateCard, zones []Surge, auto *ZoneSurge, in RideQuoteInput, now time.Time) Quote {
-	surgeBps, zone := PickRideSurge(zones, auto, *in.Pickup, now)
+	surgeBps, zone, expire := PickRideSurge(zones, auto, *in.Pickup, now)
 	p := PriceRide(card, in.DistanceMeters, in.DurationSeconds, surgeBps)
 	return Quote{
 		Key:             in.Key(),
@@ -243,5 +243,6 @@ func BuildRideQuote(card RateCard, zones []Surge, auto *ZoneSurge, in RideQuoteI
 		Lines:           p.Lines,
 		CreateTime:      now,
 		ValidUntil:      now.Add(RideQuoteValidity),
+		SurgeExpire:     expire,
 	}
 }

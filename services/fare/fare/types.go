@@ -281,4 +281,7 @@ type Quote struct {
 	Lines []PriceLine
 	// CreateTime is when the quote was computed; ValidUntil is until when it holds.
 	CreateTime, ValidUntil time.Time
+	// SurgeExpire is when a ride's surge stops applying to new quotes; zero when it has
+	// no end (or for inventory). Not stored: only the quote's answer shows it.
+	SurgeExpire time.Time
 }

@@ -179,12 +179,12 @@ func (s *Service) ApplySupplyDemand(ctx context.Context, tx ZoneTx, ev ZoneSuppl
 	return tx.PutZoneSurge(ctx, NextZoneSurge(prev, ev, s.clock()))
 }
 
-// PickRideSurge returns the multiplier (before the card's clamp) and the zone a ride
-// picked up at pickup uses at now: the smallest operator zone containing it that has not
+// PickRideSurge returns the multiplier (before the card's clamp), the zone and the
+// surge's end (zero when none) a ride picked up at pickup uses at now: the smallest operator zone containing it that has not
 // expired (even one set to 1.0x: operators may switch the automatic surge off in an
 // area), else auto (the pickup cell's automatic surge, nil when it has none), else the
 // city's default zone (1.0x once expired), else 1.0x with no zone.
-func PickRideSurge(zones []Surge, auto *ZoneSurge, pickup GeoPoint, now time.Time) (bps int32, zone string) {
+func PickRideSurge(zones []Surge, auto *ZoneSurge, pickup GeoPoint, now time.Time) (bps int32, zone string, expire time.Time) {
 	var circles []Surge
 	var def *Surge
 	for _, z := range zones {
@@ -195,15 +195,18 @@ func PickRideSurge(zones []Surge, auto *ZoneSurge, pickup GeoPoint, now time.Tim
 		}
 	}
 	if s, ok := PickSurge(circles, pickup); ok {
-		return s.ActiveBps(now), s.Zone
+		return s.ActiveBps(now), s.Zone, s.ExpireTime
 	}
 	if auto != nil {
-		return auto.At(now), AutoZonePrefix + auto.Zone
+		return auto.At(now), AutoZonePrefix + auto.Zone, time.Time{}
 	}
 	if def != nil {
-		return def.ActiveBps(now), def.Zone
+		if def.ActiveBps(now) == OneX {
+			return OneX, def.Zone, time.Time{}
+		}
+		return def.ActiveBps(now), def.Zone, def.ExpireTime
 	}
-	return OneX, ""
+	return OneX, "", time.Time{}
 }
 
 // AsSurge shows an automatic surge at now as a Surge of city (GetSurge of zone

@@ -214,6 +214,7 @@ func quoteToProto(q fare.Quote) *farev1.Quote {
 		DurationSeconds: q.DurationSeconds,
 		CreateTime:      timeToProto(q.CreateTime),
 		ValidUntil:      timeToProto(q.ValidUntil),
+		SurgeExpireTime: timeToProto(q.SurgeExpire),
 	}
 	if q.HasUnitPrice {
 		out.UnitPrice = moneyToProto(q.UnitPrice, q.Currency)

@@ -172,13 +172,14 @@ func TestFareFromTripEnded(t *testing.T) {
 	t.Parallel()
 	h := startRides(t)
 	card := h.create(t, rideCard())
-	h.setSurge(t, &farev1.Surge{City: "berlin", Zone: "alex", MultiplierBps: 15000, Center: alexanderplatz, RadiusMeters: 2000})
+	surgeEnds := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	h.setSurge(t, &farev1.Surge{City: "berlin", Zone: "alex", MultiplierBps: 15000, Center: alexanderplatz, RadiusMeters: 2000, ExpireTime: timestamp(surgeEnds)})
 	q, err := h.service.QuoteRide(grpctest.Context(t), rideQuote(alexanderplatz))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.GetQuote().GetMultiplierBps() != 15000 {
-		t.Fatalf("quote multiplier %d, want the 1.5x surge", q.GetQuote().GetMultiplierBps())
+	if q.GetQuote().GetMultiplierBps() != 15000 || !q.GetQuote().GetSurgeExpireTime().AsTime().Equal(surgeEnds) {
+		t.Fatalf("quote multiplier %d until %v, want the 1.5x surge until %v", q.GetQuote().GetMultiplierBps(), q.GetQuote().GetSurgeExpireTime(), surgeEnds)
 	}
 	// The surge rises before the ride ends: the quote's 1.5x still applies.
 	h.setSurge(t, &farev1.Surge{City: "berlin", Zone: "alex", MultiplierBps: 25000, Center: alexanderplatz, RadiusMeters: 2000})
@@ -236,6 +237,12 @@ func TestFareFromTripEnded(t *testing.T) {
 	if resp, err := h.customer.GetFare(grpctest.Context(t), &farev1.GetFareRequest{TripId: trip}); err != nil || resp.GetFare().GetTripId() != trip {
 		t.Fatalf("the rider's GetFare: %v, %v", resp, err)
 	}
+	_, err = h.driver.GetFare(grpctest.Context(t), &farev1.GetFareRequest{TripId: trip})
+	grpctest.WantReason(t, err, codes.NotFound, fare.ReasonFareNotFound)
+	_, err = h.driver.ListFares(grpctest.Context(t), &farev1.ListFaresRequest{})
+	grpctest.WantCode(t, err, codes.PermissionDenied)
+	_, err = h.anon.GetFare(grpctest.Context(t), &farev1.GetFareRequest{TripId: trip})
+	grpctest.WantCode(t, err, codes.Unauthenticated)
 	list, err := h.customer.ListFares(grpctest.Context(t), &farev1.ListFaresRequest{})
 	if err != nil || len(list.GetFares()) != 1 || list.GetFares()[0].GetTripId() != trip {
 		t.Fatalf("the rider's ListFares: %v, %v", list, err)

@@ -295,8 +295,12 @@ func (s *Service) CancelMatch(ctx context.Context, c caller.Caller, id, reason, 
 	return out, nil
 }
 
-// updateMatch writes m over the locked match, which must be in status from.
+// updateMatch writes m over the locked match, which must be in status from; a change
+// of status must be one of MatchStatus.CanBecome's.
 func updateMatch(ctx context.Context, tx MatchTx, m Match, from MatchStatus) error {
+	if m.Status != from && !from.CanBecome(m.Status) {
+		return fmt.Errorf("match %s: no transition from %s to %s", m.ID, from, m.Status)
+	}
 	ok, err := tx.UpdateMatch(ctx, m, from)
 	if err != nil {
 		return err

@@ -24,6 +24,8 @@ type MatchStore interface {
 	// DriverOffers returns the offers of driver id that are PENDING or changed at or
 	// after since, by update time.
 	DriverOffers(ctx context.Context, driverID string, since time.Time) ([]Offer, error)
+	// OfferChanges returns the drivers whose offers changed at or after since.
+	OfferChanges(ctx context.Context, since time.Time) ([]string, error)
 	// NextDue returns the earliest due time of any match, and false when no match is due
 	// ever.
 	NextDue(ctx context.Context) (time.Time, bool, error)

@@ -3,6 +3,7 @@ package matching
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -40,6 +41,13 @@ func (h *hub) subscribe(id string) (<-chan struct{}, func()) {
 	}
 }
 
+// watched reports whether any driver is watched.
+func (h *hub) watched() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs) > 0
+}
+
 // notify signals every watcher of driver id.
 func (h *hub) notify(id string) {
 	h.mu.Lock()
@@ -56,11 +64,47 @@ func (h *hub) notify(id string) {
 // clocks and commit order differ a little, and a change seen twice is sent once.
 const watchSlack = 5 * time.Second
 
+// RunOfferWatch tells this process's offer watchers of the changes other replicas made:
+// every Options.WatchPoll, while anyone watches, one query finds the drivers whose offers
+// changed, and their watchers read the changes. (This process's own changes signal the
+// watchers at once, after each commit.) It runs until ctx ends.
+func (s *Service) RunOfferWatch(ctx context.Context, log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t := time.NewTicker(s.opts.WatchPoll)
+	defer t.Stop()
+	since := s.clock()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		at := s.clock()
+		if !s.hub.watched() {
+			since = at
+			continue
+		}
+		ids, err := s.store.OfferChanges(ctx, since.Add(-watchSlack))
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("look for offer changes", slog.Any("error", err))
+			}
+			continue
+		}
+		for _, id := range ids {
+			s.hub.notify(id)
+		}
+		since = at
+	}
+}
+
 // WatchOffers streams the offers of driver id to send, for the driver themselves,
 // operators and services: first the PENDING offer, if any, then every new offer and
 // every change of one, and a heartbeat (send(nil)) every Options.Heartbeat while idle,
 // until ctx ends or send fails. Changes made in this process arrive at once; those of
-// other replicas within Options.WatchPoll.
+// other replicas within Options.WatchPoll (RunOfferWatch).
 func (s *Service) WatchOffers(ctx context.Context, c caller.Caller, id string, send func(*Offer) error) error {
 	if err := ids.Check("driver_id", id); err != nil {
 		return err
@@ -109,8 +153,6 @@ func (s *Service) WatchOffers(ctx context.Context, c caller.Caller, id string, s
 	}
 	heartbeat := time.NewTimer(s.opts.Heartbeat)
 	defer heartbeat.Stop()
-	poll := time.NewTicker(s.opts.WatchPoll)
-	defer poll.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -122,7 +164,6 @@ func (s *Service) WatchOffers(ctx context.Context, c caller.Caller, id string, s
 			heartbeat.Reset(s.opts.Heartbeat)
 			continue
 		case <-changed:
-		case <-poll.C:
 		}
 		sent, err := read()
 		if err != nil {

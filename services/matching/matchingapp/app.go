@@ -181,5 +181,10 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 			keys.PruneEvery(ctx, d.Pool, c.PruneInterval, d.Logger)
 		}
 	}()
+	go func() {
+		if d.AwaitMigrations(ctx) {
+			svc.RunOfferWatch(ctx, d.Logger)
+		}
+	}()
 	return nil
 }

@@ -200,9 +200,9 @@ func TestManualDispatchAndSubStatus(t *testing.T) {
 	if m.GetMaxAttempts() != 1 || m.GetFanOut() != 1 || m.GetRequestedDriverId() != chosen.GetId() {
 		t.Fatalf("manual match %v", m)
 	}
-	h.waitOffer(t, m.GetId(), chosen.GetId())
 	end := h.waitMatch(t, m.GetId(), "FAILED", func(m *matchingv1.Match) bool { return m.GetStatus() == failed })
-	if len(end.GetOffers()) != 1 || end.GetFailureReason() != matchingv1.MatchFailureReason_MATCH_FAILURE_REASON_ATTEMPTS_EXHAUSTED {
+	if len(end.GetOffers()) != 1 || end.GetOffers()[0].GetDriverId() != chosen.GetId() ||
+		end.GetFailureReason() != matchingv1.MatchFailureReason_MATCH_FAILURE_REASON_ATTEMPTS_EXHAUSTED {
 		t.Fatalf("manual match after its one offer %v", end)
 	}
 	h.wantDriver(t, nearer.GetId(), available, "")

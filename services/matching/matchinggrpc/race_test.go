@@ -170,7 +170,7 @@ func TestNoDoubleAssignmentUnderRaces(t *testing.T) {
 			time.Sleep(time.Duration(rand.IntN(3000)) * time.Millisecond)
 			req := &matchingv1.CreateMatchRequest{
 				TripId: fmt.Sprintf("race-%d", i), Pickup: north(berlin, rand.Float64()*500), Product: "standard",
-				OfferTimeout: durationpb.New(time.Duration(150+rand.IntN(250)) * time.Millisecond),
+				OfferTimeout: durationpb.New(time.Duration(slowdown*(200+rand.IntN(300))) * time.Millisecond),
 				MaxAttempts:  int32(1 + rand.IntN(4)), FanOut: int32(1 + rand.IntN(3)),
 				RequestId: fmt.Sprintf("create-%d", i),
 			}

@@ -125,7 +125,7 @@ func TestWatchDriverOffers(t *testing.T) {
 	}
 
 	// A new stream while an offer is pending starts with it; the expiry follows.
-	m = h.createMatch(t, matchReq(time.Second))
+	m = h.createMatch(t, matchReq(slowdown*2*time.Second))
 	o = h.waitOffer(t, m.GetId(), d.GetId())
 	late := h.watch(t, h.as(d.GetId()), d.GetId())
 	wantOffer(t, late.offer(t), o.GetId(), matchingv1.OfferStatus_OFFER_STATUS_PENDING)
@@ -137,4 +137,26 @@ func TestWatchDriverOffers(t *testing.T) {
 	grpctest.WantCode(t, h.watch(t, h.customer, d.GetId()).err(t), codes.PermissionDenied)
 	grpctest.WantCode(t, h.watch(t, h.operator, ids.New()).err(t), codes.NotFound)
 	grpctest.WantField(t, h.watch(t, h.operator, "").err(t), "driver_id")
+}
+
+// TestWatchSeesOtherReplicas: a driver's stream on one replica receives the changes
+// another replica makes (its periodic look for offer changes, not only this process's
+// own commits).
+func TestWatchSeesOtherReplicas(t *testing.T) {
+	t.Parallel()
+	h := startMatching(t)
+	other := startWith(t, matchConfig(), grpctest.WithPool(h.pool))
+	ctx := grpctest.Context(t)
+	d := h.driverAt(t, north(berlin, 100))
+	s := other.watch(t, other.as(d.GetId()), d.GetId())
+	s.heartbeat(t)
+	m := h.createMatch(t, matchReq(10*time.Second))
+	o := s.offer(t)
+	if o.GetMatchId() != m.GetId() || o.GetStatus() != matchingv1.OfferStatus_OFFER_STATUS_PENDING {
+		t.Fatalf("streamed %v", o)
+	}
+	if _, err := h.as(d.GetId()).DeclineOffer(ctx, &matchingv1.DeclineOfferRequest{OfferId: o.GetId()}); err != nil {
+		t.Fatal(err)
+	}
+	wantOffer(t, s.offer(t), o.GetId(), matchingv1.OfferStatus_OFFER_STATUS_DECLINED)
 }

@@ -148,6 +148,21 @@ func (s *Store) DriverOffers(ctx context.Context, driverID string, since time.Ti
 	return os, nil
 }
 
+const offerChangesSQL = `SELECT DISTINCT driver_id::text FROM offer WHERE update_time >= $1`
+
+// OfferChanges implements matching.Store.
+func (s *Store) OfferChanges(ctx context.Context, since time.Time) ([]string, error) {
+	rows, err := s.pool.Query(ctx, offerChangesSQL, since)
+	if err != nil {
+		return nil, wrap(err, "read offer changes")
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, wrap(err, "read offer changes")
+	}
+	return ids, nil
+}
+
 const nextDueSQL = `SELECT min(due_time) FROM match WHERE due_time IS NOT NULL`
 
 // NextDue implements matching.Store.

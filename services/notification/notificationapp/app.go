@@ -127,6 +127,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.OperatorPhones, "operator-phones", c.OperatorPhones, "comma-separated E.164 numbers that receive analytics alerts by SMS")
 	fs.IntVar(&c.Workers, "notification-workers", c.Workers, "concurrent senders")
 	fs.DurationVar(&c.Poll, "notification-poll", c.Poll, "how often idle senders look for due messages")
+	fs.DurationVar(&c.Lease, "notification-lease", c.Lease, "how long a sender holds a message before another may send it again (after a crash)")
 	fs.IntVar(&c.Retry.Attempts, "notification-attempts", c.Retry.Attempts, "attempts before a message is parked")
 	fs.DurationVar(&c.Retry.Base, "notification-retry-base", c.Retry.Base, "wait after the first failed attempt (doubling after each further one)")
 	fs.DurationVar(&c.Retry.Max, "notification-retry-max", c.Retry.Max, "longest wait between attempts")
@@ -142,8 +143,8 @@ func (c Config) Validate() error {
 	if c.SMS != "simulator" && !strings.HasPrefix(c.SMS, "http://") && !strings.HasPrefix(c.SMS, "https://") {
 		problems = append(problems, fmt.Errorf(`--sms must be "simulator" or an http(s) URL, not %q`, c.SMS))
 	}
-	if c.Workers < 1 || c.Poll <= 0 || c.Retry.Attempts < 1 || c.Retry.Base <= 0 || c.Retry.Max < c.Retry.Base || c.ReminderLead < 0 {
-		problems = append(problems, errors.New("--notification-workers and --notification-attempts must be at least 1, --notification-poll and --notification-retry-base positive, --notification-retry-max at least the base, --hold-reminder-lead not negative"))
+	if c.Workers < 1 || c.Poll <= 0 || c.Lease <= 0 || c.Retry.Attempts < 1 || c.Retry.Base <= 0 || c.Retry.Max < c.Retry.Base || c.ReminderLead < 0 {
+		problems = append(problems, errors.New("--notification-workers and --notification-attempts must be at least 1, --notification-poll, --notification-lease and --notification-retry-base positive, --notification-retry-max at least the base, --hold-reminder-lead not negative"))
 	}
 	for name := range c.Sources {
 		known := false

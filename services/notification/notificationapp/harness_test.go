@@ -3,6 +3,7 @@ package notificationapp_test
 import (
 	"context"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +34,12 @@ import (
 	"github.com/waybill/waybill/services/payment/paymentapp"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild()) // this test binary, re-executed as the notification process
+	}
+	pgtest.Main(m)
+}
 
 var (
 	operator = auth.Identity{Subject: "ops-anna", Role: auth.RoleOperator}
@@ -45,9 +51,9 @@ var (
 // itself, a real SMTP server and an SMS gateway simulator behind a real HTTP server.
 type mesh struct {
 	fare, booking, payment, account, analytics, notification *grpctest.Server
-	smtp                                                      *smtpServer
-	sms                                                       *smssender.Simulator
-	alerts                                                    *analytics.Service
+	smtp                                                     *smtpServer
+	sms                                                      *smssender.Simulator
+	alerts                                                   *analytics.Service
 
 	fareOps   farev1.FareServiceClient
 	inventory bookingv1.InventoryServiceClient
@@ -98,8 +104,7 @@ func newMesh(t *testing.T, cfg func(*notificationapp.Config)) *mesh {
 	ns.Register = func(ctx context.Context, d serve.Deps) error { return notificationapp.Register(ctx, d, nc) }
 	m.notification = grpctest.Start(t, ns)
 
-	m.fareOps = farev1.NewFareServiceClient(m.fare.Conn(operator))
-	m.inventory = bookingv1.NewInventoryServiceClient(m.booking.Conn(operator))
+	m.fareOps, m.inventory = fareClient(m.fare), inventoryClient(m.booking)
 	m.payments = paymentv1.NewPaymentServiceClient(m.payment.Conn(service))
 	m.accounts = accountv1.NewAccountServiceClient(m.account.Conn(operator))
 	m.opsNotes = notificationv1.NewNotificationServiceClient(m.notification.Conn(operator))
@@ -121,7 +126,7 @@ func (m *mesh) signUp(t *testing.T, email, phone string, prefs *accountv1.Prefer
 	t.Helper()
 	c := customer{id: auth.Identity{Subject: ids.New(), Role: auth.RoleCustomer}, email: email, phone: phone}
 	c.res = bookingv1.NewReservationServiceClient(m.booking.Conn(c.id))
-	c.notes = notificationv1.NewNotificationServiceClient(m.notification.Conn(c.id))
+	c.notes = notificationv1.NewNotificationServiceClient(grpctest.Dial(t, m.notification.Addr, c.id))
 	accts := accountv1.NewAccountServiceClient(m.account.Conn(c.id))
 	ctx := grpctest.Context(t)
 	_, err := accts.CreateAccount(ctx, &accountv1.CreateAccountRequest{RequestId: ids.New(), Account: &accountv1.Account{
@@ -269,4 +274,12 @@ func queued(t *testing.T, pool *pgxpool.Pool, customerID string) map[string][]st
 		out[k] = append(out[k], st)
 	}
 	return out
+}
+
+func fareClient(s *grpctest.Server) farev1.FareServiceClient {
+	return farev1.NewFareServiceClient(s.Conn(operator))
+}
+
+func inventoryClient(s *grpctest.Server) bookingv1.InventoryServiceClient {
+	return bookingv1.NewInventoryServiceClient(s.Conn(operator))
 }

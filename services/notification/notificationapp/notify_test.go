@@ -132,7 +132,7 @@ func TestEachEventOnceEachChannel(t *testing.T) {
 // TestOptOut: a customer who opted out of transactional messages, and one who wants them
 // by email only, get exactly what they chose; a verification code still goes out.
 func TestOptOut(t *testing.T) {
-	m := newMesh(t, nil)
+	m := newMesh(t, func(c *notificationapp.Config) { c.ReminderLead = 0 })
 	prop := m.property(t)
 	out := m.signUp(t, "out@example.com", "+4915100000001", nil)
 	emailOnly := m.signUp(t, "mail@example.com", "+4915100000002", nil)
@@ -141,7 +141,7 @@ func TestOptOut(t *testing.T) {
 		emailOnly: {Channels: []accountv1.Channel{accountv1.Channel_CHANNEL_EMAIL}},
 	} {
 		_, err := accountv1.NewAccountServiceClient(m.account.Conn(c.id)).UpdateAccount(grpctest.Context(t), &accountv1.UpdateAccountRequest{
-			Account: &accountv1.Account{Id: c.id.Subject, Preferences: &accountv1.Preferences{Transactional: pref}},
+			Account:    &accountv1.Account{Id: c.id.Subject, Preferences: &accountv1.Preferences{Transactional: pref}},
 			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"preferences"}}, RequestId: ids.New()})
 		if err != nil {
 			t.Fatalf("update preferences: %v", err)
@@ -163,13 +163,14 @@ func TestOptOut(t *testing.T) {
 		c.confirm(t, r.GetId())
 	}
 	want := map[string][]string{"booking.reservation.held/email": {"sent"}, "booking.reservation.confirmed/email": {"sent"}}
+	var got map[string][]string
 	grpctest.Eventually(t, 20*time.Second, "the email-only customer's messages", func() bool {
-		got := queued(t, m.notification.Pool, emailOnly.id.Subject)
+		got = queued(t, m.notification.Pool, emailOnly.id.Subject)
 		delete(got, "account.verification_code.issued/email")
 		delete(got, "account.verification_code.issued/sms")
 		return fmt.Sprint(got) == fmt.Sprint(want)
 	})
-	got := queued(t, m.notification.Pool, out.id.Subject)
+	got = queued(t, m.notification.Pool, out.id.Subject)
 	delete(got, "account.verification_code.issued/email")
 	delete(got, "account.verification_code.issued/sms")
 	if len(got) != 0 {

@@ -27,6 +27,9 @@ type smtpServer struct {
 	// refuse is how many more DATA commands to refuse; -1 refuses all.
 	refuse   int
 	refusals int
+	// gate, when set, holds DATA until closed; waiting counts the held commands.
+	gate    chan struct{}
+	waiting int
 }
 
 func newSMTPServer(t *testing.T) *smtpServer {
@@ -79,6 +82,13 @@ func (x *smtpSession) Data(r io.Reader) error {
 		return err
 	}
 	x.s.mu.Lock()
+	if gate := x.s.gate; gate != nil {
+		x.s.waiting++
+		x.s.mu.Unlock()
+		<-gate
+		x.s.mu.Lock()
+		x.s.waiting--
+	}
 	defer x.s.mu.Unlock()
 	if x.s.refuse != 0 {
 		if x.s.refuse > 0 {
@@ -96,3 +106,24 @@ func (x *smtpSession) Data(r io.Reader) error {
 }
 
 var sixDigits = regexp.MustCompile(`\b\d{6}\b`)
+
+// hold makes DATA wait until the returned release is called; holding reports how many
+// DATA commands wait.
+func (s *smtpServer) hold() (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := make(chan struct{})
+	s.gate = ch
+	return func() {
+		s.mu.Lock()
+		s.gate = nil
+		s.mu.Unlock()
+		close(ch)
+	}
+}
+
+func (s *smtpServer) holding() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.waiting
+}

@@ -36,9 +36,10 @@ type Renderer struct {
 
 // New parses every embedded template. It fails when one does not parse, when a locale has
 // only one of its two files, or when a set lacks the default locale.
-func New() (*Renderer, error) { return parse(files, "templates") }
+func New() (*Renderer, error) { return Parse(files, "templates") }
 
-func parse(fsys fs.FS, root string) (*Renderer, error) {
+// Parse parses the template sets under root of fsys, as New does with the embedded ones.
+func Parse(fsys fs.FS, root string) (*Renderer, error) {
 	r := &Renderer{sets: map[string]map[string]set{}}
 	dirs, err := fs.ReadDir(fsys, root)
 	if err != nil {

@@ -10,8 +10,10 @@ import (
 
 // Task runner tuning.
 const (
-	// taskLease is how long a claimed task is not handed out again.
-	taskLease = 30 * time.Second
+	// taskLease is how long a claimed task is not handed out again: longer than a call
+	// to matching with its retries (3 tries of at most 3 s), so that only a runner that
+	// died holding a task delays it.
+	taskLease = 15 * time.Second
 	// taskBatch is how many tasks one round claims.
 	taskBatch = 20
 	// firstTaskBackoff is the delay after a task's first failed try; it doubles with
@@ -50,6 +52,10 @@ func (s *Service) runTasks(ctx context.Context) int {
 		}
 		return 0
 	}
+	// The outcome is recorded even when ctx ends meanwhile (a shutdown), so that a
+	// failed try is retried at its time rather than after the lease.
+	record, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
 	for _, task := range tasks {
 		err := s.runTask(ctx, task)
 		switch {
@@ -58,12 +64,12 @@ func (s *Service) runTasks(ctx context.Context) int {
 				s.opts.Logger.Info("matching task refused for good; nothing left to do",
 					slog.String("trip_id", task.TripID), slog.String("kind", string(task.Kind)), slog.Any("error", err))
 			}
-			err = s.store.FinishTask(ctx, task.ID)
+			err = s.store.FinishTask(record, task.ID)
 		default:
 			delay := min(firstTaskBackoff<<min(max(task.Attempts-1, 0), 16), maxTaskBackoff)
 			s.opts.Logger.Warn("matching task failed; retrying", slog.String("trip_id", task.TripID),
 				slog.String("kind", string(task.Kind)), slog.Any("error", err), slog.Duration("retry_in", delay))
-			err = s.store.RetryTask(ctx, task.ID, s.clock().Add(delay), err.Error())
+			err = s.store.RetryTask(record, task.ID, s.clock().Add(delay), err.Error())
 		}
 		if err != nil && ctx.Err() == nil {
 			s.opts.Logger.Warn("record matching task", slog.Int64("task", task.ID), slog.Any("error", err))

@@ -204,11 +204,12 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 		suspensions = gate
 	}
 	wake := make(chan struct{}, 1)
+	hub := trip.NewHub()
 	svc := trip.New(store, trip.Options{
 		Suspensions: suspensions,
 		Billing:     billing, Fare: fare, Matching: matching, Match: c.Match,
 		FreeCancelWindow: c.FreeCancelWindow, PendingTimeout: c.PendingTimeout,
-		Hub: trip.NewHub(), Now: c.Now, Logger: logger,
+		Hub: hub, Now: c.Now, Logger: logger,
 		TaskWake: func() {
 			select {
 			case wake <- struct{}{}:
@@ -219,9 +220,17 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 	tripv1.RegisterTripServiceServer(d.Server.GRPC, tripgrpc.New(svc, tripgrpc.Options{Heartbeat: c.WatchHeartbeat, Poll: c.WatchPoll}))
 	reservationv1.RegisterReservationProviderServiceServer(d.Server.GRPC, tripgrpc.NewProvider(svc))
 
+	// A consumer's changes commit after the handler returns: the watchers of the trips
+	// it changed, and the task runner, are told after the commit.
+	changed := &afterCommit{ids: map[string]struct{}{}, hub: hub, wake: func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}}
 	handlers := map[string]consumer.Handler{
-		consumerMatching: matchingHandler(svc, store),
-		consumerFare:     fareHandler(svc, store),
+		consumerMatching: changed.track(matchingHandler(svc, store)),
+		consumerFare:     changed.track(fareHandler(svc, store)),
 	}
 	if gate != nil {
 		handlers[accountgate.ConsumerName] = accountgate.Handle
@@ -235,7 +244,8 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 	}
 	for i := range consumers {
 		cc := &consumers[i]
-		cc.Pool, cc.Notify, cc.Logger, cc.Reconnect = d.Pool, log.Notify, logger, c.Reconnect
+		cc.Pool, cc.Logger, cc.Reconnect = d.Pool, logger, c.Reconnect
+		cc.Notify = func() { log.Notify(); changed.flush() }
 		cc.PayloadMode = eventsv1.PayloadMode_PAYLOAD_MODE_FULL
 		// A driver can accept before the request that started the search is published
 		// (milliseconds later): the handler waits for it with these retries.
@@ -269,6 +279,42 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 		wg.Wait()
 	}()
 	return nil
+}
+
+// afterCommit collects the trips a consumer's handlers changed and tells their watchers
+// (and the task runner) once the consumer's transaction committed.
+type afterCommit struct {
+	mu   sync.Mutex
+	ids  map[string]struct{}
+	hub  *trip.Hub
+	wake func()
+}
+
+// track wraps h to remember the key (the trip id) of each event it applied.
+func (a *afterCommit) track(h consumer.Handler) consumer.Handler {
+	return func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
+		err := h(ctx, tx, ev)
+		if err == nil {
+			a.mu.Lock()
+			a.ids[ev.GetKey()] = struct{}{}
+			a.mu.Unlock()
+		}
+		return err
+	}
+}
+
+// flush tells the watchers of the remembered trips, and the task runner. It runs after
+// a commit that emitted events; a rolled-back change's watchers are told too, which
+// costs them one read.
+func (a *afterCommit) flush() {
+	a.mu.Lock()
+	ids := a.ids
+	a.ids = map[string]struct{}{}
+	a.mu.Unlock()
+	for id := range ids {
+		a.hub.Notify(id)
+	}
+	a.wake()
 }
 
 // matchingHandler applies matching's events in the consumer's transaction.

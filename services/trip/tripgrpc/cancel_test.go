@@ -55,7 +55,7 @@ func TestRiderCancels(t *testing.T) {
 			got.GetCancellation().GetActorId() != "rider-a" || got.GetSubStatus() != "" {
 			t.Fatalf("cancelled = %v", got)
 		}
-		grpctest.Eventually(t, 10*time.Second, "match CANCELLED", func() bool {
+		grpctest.Eventually(t, 30*time.Second, "match CANCELLED", func() bool {
 			resp, err := m.matchingAs(service).GetMatch(ctx, &matchingv1.GetMatchRequest{MatchId: tr.GetMatchId()})
 			return err == nil && resp.GetMatch().GetStatus() == matchingv1.MatchStatus_MATCH_STATUS_CANCELLED
 		})

@@ -1,8 +1,6 @@
 package tripgrpc_test
 
 import (
-	"log/slog"
-	"os"
 	"context"
 	"fmt"
 	"io"
@@ -112,8 +110,9 @@ type mesh struct {
 
 // meshOptions tunes a mesh.
 type meshOptions struct {
-	trip    func(*tripapp.Config)
-	billing func(*billingapp.Config)
+	trip     func(*tripapp.Config)
+	matching func(*matchingapp.Config)
+	billing  func(*billingapp.Config)
 }
 
 func startMesh(t testing.TB, o meshOptions) *mesh {
@@ -125,6 +124,9 @@ func startMesh(t testing.TB, o meshOptions) *mesh {
 	mc := matchingapp.DefaultConfig()
 	mc.FlushInterval, mc.MinOfferTimeout, mc.DispatchPoll = 50*time.Millisecond, 50*time.Millisecond, 50*time.Millisecond
 	mc.OfferHeartbeat, mc.OfferWatchPoll = 300*time.Millisecond, 100*time.Millisecond
+	if o.matching != nil {
+		o.matching(&mc)
+	}
 	ms := matchingapp.Spec()
 	ms.Register = func(ctx context.Context, d serve.Deps) error { return matchingapp.Register(ctx, d, mc) }
 	m.matching = grpctest.Start(t, ms)
@@ -183,7 +185,7 @@ func (m *mesh) restartTrip(t testing.TB) {
 	pool := m.trip.Pool
 	m.tripProxy.setDown(true)
 	m.trip.Stop()
-	m.trip = grpctest.Start(t, tripapp.SpecWith(m.tripConfig), grpctest.WithPool(pool), grpctest.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))))
+	m.trip = grpctest.Start(t, tripapp.SpecWith(m.tripConfig), grpctest.WithPool(pool))
 	m.tripProxy.target.Store(m.trip.Addr)
 	m.tripProxy.setDown(false)
 }
@@ -288,7 +290,7 @@ func (m *mesh) get(t testing.TB, id string, view typev1.View) *tripv1.Trip {
 func (m *mesh) waitStatus(t testing.TB, id string, status tripv1.TripStatus) *tripv1.Trip {
 	t.Helper()
 	var got *tripv1.Trip
-	grpctest.Eventually(t, 15*time.Second, "trip "+status.String(), func() bool {
+	grpctest.Eventually(t, 30*time.Second, "trip "+status.String(), func() bool {
 		got = m.get(t, id, typev1.View_VIEW_STANDARD)
 		return got.GetStatus() == status
 	})
@@ -300,7 +302,7 @@ func (m *mesh) waitStatus(t testing.TB, id string, status tripv1.TripStatus) *tr
 func (m *mesh) accept(t testing.TB, tr *tripv1.Trip) string {
 	t.Helper()
 	var offer, driver string
-	grpctest.Eventually(t, 10*time.Second, "an offer", func() bool {
+	grpctest.Eventually(t, 30*time.Second, "an offer", func() bool {
 		resp, err := m.matchingAs(service).GetMatch(grpctest.Context(t), &matchingv1.GetMatchRequest{MatchId: tr.GetMatchId(), View: typev1.View_VIEW_FULL})
 		if err != nil {
 			t.Fatalf("GetMatch: %v", err)
@@ -332,7 +334,7 @@ func (m *mesh) driverStatus(t testing.TB, id string) matchingv1.DriverStatus {
 // waitDriver waits until driver id has status in matching.
 func (m *mesh) waitDriver(t testing.TB, id string, status matchingv1.DriverStatus) {
 	t.Helper()
-	grpctest.Eventually(t, 10*time.Second, "driver "+status.String(), func() bool { return m.driverStatus(t, id) == status })
+	grpctest.Eventually(t, 30*time.Second, "driver "+status.String(), func() bool { return m.driverStatus(t, id) == status })
 }
 
 // assigned requests a ride for customer with a (new) driver waiting at the pickup, and

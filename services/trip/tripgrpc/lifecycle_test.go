@@ -1,6 +1,7 @@
 package tripgrpc_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -71,11 +72,16 @@ func TestRideEndToEnd(t *testing.T) {
 		t.Fatalf("EndTrip retry = %v, %v", again, err)
 	}
 	m.waitDriver(t, d, matchingv1.DriverStatus_DRIVER_STATUS_AVAILABLE)
-	grpctest.Eventually(t, 5*time.Second, "no owed matching call", func() bool { return m.count(t, "matching_task") == 0 })
+	grpctest.Eventually(t, 30*time.Second, "no owed matching call", func() bool { return m.count(t, "matching_task") == 0 })
 
 	full := m.get(t, tr.GetId(), typev1.View_VIEW_FULL)
-	if len(full.GetRoute()) != 3 || len(full.GetTimeline()) != 4 {
-		t.Fatalf("full trip route %d points, timeline %v", len(full.GetRoute()), full.GetTimeline())
+	var labels []string
+	for _, e := range full.GetTimeline() {
+		labels = append(labels, e.GetLabel())
+	}
+	// "final_fare_set" follows once fare priced the ride.
+	if len(full.GetRoute()) != 3 || len(labels) < 4 || strings.Join(labels[:4], ",") != "requested,driver_assigned,started,ended" {
+		t.Fatalf("full trip route %d points, timeline %v", len(full.GetRoute()), labels)
 	}
 	// Trip's events: requested, driver_assigned, started, ended (with the route).
 	evs := m.tripEvents(t, 4)

@@ -66,7 +66,7 @@ func TestUnpaidRideBlocksRequests(t *testing.T) {
 		}
 	}
 	var st *billingv1.AccountStanding
-	grpctest.Eventually(t, 10*time.Second, "BLOCKED", func() bool {
+	grpctest.Eventually(t, 30*time.Second, "BLOCKED", func() bool {
 		st = standing()
 		return st.GetStanding() == billingv1.Standing_STANDING_BLOCKED
 	})
@@ -197,7 +197,7 @@ func TestMatchingUnreachable(t *testing.T) {
 	m.matchingProxy.setDown(false)
 	time.Sleep(400 * time.Millisecond) // the first attempt's lease runs out
 	var tr *tripv1.Trip
-	grpctest.Eventually(t, 10*time.Second, "the retry to succeed", func() bool {
+	grpctest.Eventually(t, 30*time.Second, "the retry to succeed", func() bool {
 		r, err := m.as(rider("rider-u")).RequestTrip(ctx, rideRequest("rider-u", "req-u"))
 		tr = r.GetTrip()
 		return err == nil
@@ -211,7 +211,7 @@ func TestMatchingUnreachable(t *testing.T) {
 	_, err = m.as(rider("rider-v")).RequestTrip(ctx, rideRequest("rider-v", ids.New()))
 	grpctest.WantCode(t, err, codes.Unavailable)
 	m.matchingProxy.setDown(false)
-	grpctest.Eventually(t, 15*time.Second, "the sweeper to undo the request", func() bool {
+	grpctest.Eventually(t, 30*time.Second, "the sweeper to undo the request", func() bool {
 		var n int
 		_ = m.trip.Pool.QueryRow(ctx, "SELECT count(*) FROM trip WHERE customer_id = 'rider-v'").Scan(&n)
 		return n == 0

@@ -41,7 +41,7 @@ func TestTripRestartsMidRide(t *testing.T) {
 	m.matchingProxy.setDown(false)
 	m.waitDriver(t, d, matchingv1.DriverStatus_DRIVER_STATUS_AVAILABLE)
 	var got *tripv1.Trip
-	grpctest.Eventually(t, 15*time.Second, "the final fare", func() bool {
+	grpctest.Eventually(t, 30*time.Second, "the final fare", func() bool {
 		got = m.get(t, tr.GetId(), typev1.View_VIEW_STANDARD)
 		return got.GetFinalFare() != nil
 	})

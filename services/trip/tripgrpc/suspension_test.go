@@ -42,7 +42,7 @@ func TestSuspendedRiderCannotRequest(t *testing.T) {
 	}
 	suspended := time.Now()
 	var err error
-	grpctest.Eventually(t, 5*time.Second, "trip to refuse the suspended rider", func() bool {
+	grpctest.Eventually(t, 20*time.Second, "trip to refuse the suspended rider", func() bool {
 		before := m.state(t)
 		var resp *tripv1.RequestTripResponse
 		resp, err = r.RequestTrip(grpctest.Context(t), rideRequest(riderID, ids.New()))
@@ -64,7 +64,7 @@ func TestSuspendedRiderCannotRequest(t *testing.T) {
 	if _, err := accounts.ReinstateAccount(ctx, &accountv1.ReinstateAccountRequest{AccountId: riderID}); err != nil {
 		t.Fatal(err)
 	}
-	grpctest.Eventually(t, 5*time.Second, "trip to admit the reinstated rider", func() bool {
+	grpctest.Eventually(t, 20*time.Second, "trip to admit the reinstated rider", func() bool {
 		_, err := r.RequestTrip(grpctest.Context(t), rideRequest(riderID, ids.New()))
 		return err == nil
 	})

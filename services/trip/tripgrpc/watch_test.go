@@ -69,7 +69,7 @@ func TestWatchTrip(t *testing.T) {
 
 	var seen []tripv1.TripStatus
 	var last *tripv1.Trip
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(40 * time.Second)
 	for time.Now().Before(deadline) {
 		msg, err := stream.Recv()
 		if errors.Is(err, io.EOF) {

@@ -29,7 +29,8 @@ const (
 type CreateAccountRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The account to create. id (see Account.id), profile, email and phone addresses,
-	// preferences and sub_status are read; the rest is output only and ignored. Required.
+	// preferences and sub_status are read; the rest is output only and ignored. A category
+	// of preferences left unset gets its default (see Preferences). Required.
 	Account *Account `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
 	// Idempotency key, up to 64 characters; empty disables idempotency.
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`

@@ -63,9 +63,14 @@ type Quote struct {
 	// Until when the fare service stands by the quote: 15 minutes after creation for
 	// inventory, 5 minutes for rides. A trip requested before this time is charged with the
 	// quote's rate version and surge multiplier.
-	ValidUntil    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ValidUntil *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
+	// For a ride: when the surge in `multiplier_bps` stops applying to new quotes, that is the
+	// operator zone's `expire_time`; unset when the surge has no end time (an operator zone
+	// without one, an automatic surge, which follows supply and demand, or no surge). The
+	// quote itself keeps its multiplier until `valid_until` whatever happens to the surge.
+	SurgeExpireTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=surge_expire_time,json=surgeExpireTime,proto3" json:"surge_expire_time,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Quote) Reset() {
@@ -206,6 +211,13 @@ func (x *Quote) GetCreateTime() *timestamppb.Timestamp {
 func (x *Quote) GetValidUntil() *timestamppb.Timestamp {
 	if x != nil {
 		return x.ValidUntil
+	}
+	return nil
+}
+
+func (x *Quote) GetSurgeExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SurgeExpireTime
 	}
 	return nil
 }
@@ -627,7 +639,7 @@ var File_waybill_fare_v1_pricing_proto protoreflect.FileDescriptor
 
 const file_waybill_fare_v1_pricing_proto_rawDesc = "" +
 	"\n" +
-	"\x1dwaybill/fare/v1/pricing.proto\x12\x0fwaybill.fare.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fwaybill/fare/v1/rate_card.proto\x1a\x19waybill/type/v1/geo.proto\x1a\x1bwaybill/type/v1/money.proto\"\xa1\x05\n" +
+	"\x1dwaybill/fare/v1/pricing.proto\x12\x0fwaybill.fare.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fwaybill/fare/v1/rate_card.proto\x1a\x19waybill/type/v1/geo.proto\x1a\x1bwaybill/type/v1/money.proto\"\xe9\x05\n" +
 	"\x05Quote\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12<\n" +
 	"\vproduct_key\x18\x02 \x01(\v2\x1b.waybill.fare.v1.ProductKeyR\n" +
@@ -651,7 +663,8 @@ const file_waybill_fare_v1_pricing_proto_rawDesc = "" +
 	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vvalid_until\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"validUntil\"q\n" +
+	"validUntil\x12F\n" +
+	"\x11surge_expire_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\x0fsurgeExpireTime\"q\n" +
 	"\tPriceLine\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12.\n" +
@@ -726,21 +739,22 @@ var file_waybill_fare_v1_pricing_proto_depIdxs = []int32{
 	1,  // 3: waybill.fare.v1.Quote.lines:type_name -> waybill.fare.v1.PriceLine
 	6,  // 4: waybill.fare.v1.Quote.create_time:type_name -> google.protobuf.Timestamp
 	6,  // 5: waybill.fare.v1.Quote.valid_until:type_name -> google.protobuf.Timestamp
-	5,  // 6: waybill.fare.v1.PriceLine.amount:type_name -> waybill.type.v1.Money
-	7,  // 7: waybill.fare.v1.Surge.center:type_name -> waybill.type.v1.GeoPoint
-	6,  // 8: waybill.fare.v1.Surge.expire_time:type_name -> google.protobuf.Timestamp
-	6,  // 9: waybill.fare.v1.Surge.create_time:type_name -> google.protobuf.Timestamp
-	6,  // 10: waybill.fare.v1.Surge.update_time:type_name -> google.protobuf.Timestamp
-	1,  // 11: waybill.fare.v1.Fare.lines:type_name -> waybill.fare.v1.PriceLine
-	5,  // 12: waybill.fare.v1.Fare.total:type_name -> waybill.type.v1.Money
-	6,  // 13: waybill.fare.v1.Fare.request_time:type_name -> google.protobuf.Timestamp
-	6,  // 14: waybill.fare.v1.Fare.create_time:type_name -> google.protobuf.Timestamp
-	6,  // 15: waybill.fare.v1.Fare.update_time:type_name -> google.protobuf.Timestamp
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	6,  // 6: waybill.fare.v1.Quote.surge_expire_time:type_name -> google.protobuf.Timestamp
+	5,  // 7: waybill.fare.v1.PriceLine.amount:type_name -> waybill.type.v1.Money
+	7,  // 8: waybill.fare.v1.Surge.center:type_name -> waybill.type.v1.GeoPoint
+	6,  // 9: waybill.fare.v1.Surge.expire_time:type_name -> google.protobuf.Timestamp
+	6,  // 10: waybill.fare.v1.Surge.create_time:type_name -> google.protobuf.Timestamp
+	6,  // 11: waybill.fare.v1.Surge.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 12: waybill.fare.v1.Fare.lines:type_name -> waybill.fare.v1.PriceLine
+	5,  // 13: waybill.fare.v1.Fare.total:type_name -> waybill.type.v1.Money
+	6,  // 14: waybill.fare.v1.Fare.request_time:type_name -> google.protobuf.Timestamp
+	6,  // 15: waybill.fare.v1.Fare.create_time:type_name -> google.protobuf.Timestamp
+	6,  // 16: waybill.fare.v1.Fare.update_time:type_name -> google.protobuf.Timestamp
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_waybill_fare_v1_pricing_proto_init() }

@@ -51,7 +51,9 @@ const (
 //
 // Authorization: a rider (customer role) sees and changes only their own trips; a driver
 // sees only trips assigned to them and drives them (start, record, end, cancel); operators
-// and services may call every method. Anything else fails with PERMISSION_DENIED.
+// and services may call every method. A trip the caller may not see is answered exactly
+// like one that does not exist (NOT_FOUND); a caller who may see a trip but not make the
+// call (a rider starting their own ride) gets PERMISSION_DENIED.
 //
 // Errors are gRPC status codes with a google.rpc.ErrorInfo detail (and a
 // google.rpc.BadRequest naming the field for INVALID_ARGUMENT); a wrong-state
@@ -81,8 +83,8 @@ type TripServiceClient interface {
 	RequestTrip(ctx context.Context, in *RequestTripRequest, opts ...grpc.CallOption) (*RequestTripResponse, error)
 	// GetTrip returns one trip in the requested view.
 	//
-	// Errors: INVALID_ARGUMENT when trip_id is empty; NOT_FOUND when no trip has this id;
-	// PERMISSION_DENIED when the caller may not see the trip.
+	// Errors: INVALID_ARGUMENT when trip_id is empty or not a UUID; NOT_FOUND when no trip
+	// has this id or the caller may not see it.
 	GetTrip(ctx context.Context, in *GetTripRequest, opts ...grpc.CallOption) (*GetTripResponse, error)
 	// ListTrips lists trips, newest first, optionally filtered by rider, driver and status.
 	// A rider's list is always restricted to their own trips and a driver's to the trips
@@ -130,8 +132,9 @@ type TripServiceClient interface {
 	//
 	// Errors: INVALID_ARGUMENT naming the field for an empty trip_id, a missing or
 	// out-of-range dropoff, or a distance or duration out of range; NOT_FOUND for an unknown
-	// trip; FAILED_PRECONDITION when the trip is not STARTED; PERMISSION_DENIED for anyone
-	// but the assigned driver or an operator.
+	// trip or one the caller may not see; FAILED_PRECONDITION when the trip is not STARTED;
+	// PERMISSION_DENIED for anyone else who may see it but is not the assigned driver or an
+	// operator.
 	EndTrip(ctx context.Context, in *EndTripRequest, opts ...grpc.CallOption) (*EndTripResponse, error)
 	// CancelTrip cancels a trip (see TripStatus for who may cancel from which status): →
 	// CANCELLED with the cancellation recorded, and emits trip.trip.cancelled. Trip then
@@ -139,17 +142,16 @@ type TripServiceClient interface {
 	// the assigned driver. Cancelling an already CANCELLED trip returns it unchanged.
 	//
 	// Errors: INVALID_ARGUMENT when trip_id or reason is empty or reason is too long;
-	// NOT_FOUND for an unknown trip; FAILED_PRECONDITION when the trip is ENDED;
-	// PERMISSION_DENIED when the caller may not see the trip, or a rider or driver
-	// cancels a STARTED trip.
+	// NOT_FOUND for an unknown trip or one the caller may not see; FAILED_PRECONDITION when
+	// the trip is ENDED; PERMISSION_DENIED when a rider or driver cancels a STARTED trip.
 	CancelTrip(ctx context.Context, in *CancelTripRequest, opts ...grpc.CallOption) (*CancelTripResponse, error)
 	// SetTripSubStatus sets or clears a trip's free-form sub-status, in any status (including
 	// ENDED and CANCELLED, for example "disputed"), adds a timeline entry and emits
 	// trip.trip.updated. The assigned driver, operators and services only.
 	//
 	// Errors: INVALID_ARGUMENT when trip_id is empty or sub_status is malformed; NOT_FOUND
-	// for an unknown trip; PERMISSION_DENIED for riders and for drivers not assigned to the
-	// trip.
+	// for an unknown trip or one the caller may not see (a driver not assigned to it);
+	// PERMISSION_DENIED for the trip's rider.
 	SetTripSubStatus(ctx context.Context, in *SetTripSubStatusRequest, opts ...grpc.CallOption) (*SetTripSubStatusResponse, error)
 	// WatchTrip streams a trip for a rider's page: first its current state, then its new
 	// state after every change (rapid changes such as route points may be coalesced, so the
@@ -158,8 +160,8 @@ type TripServiceClient interface {
 	// CANCELLED trip, or an ENDED trip whose final fare is set. Over REST it is
 	// newline-delimited JSON.
 	//
-	// Errors: INVALID_ARGUMENT when trip_id is empty; NOT_FOUND for an unknown trip;
-	// PERMISSION_DENIED when the caller may not see the trip.
+	// Errors: INVALID_ARGUMENT when trip_id is empty or not a UUID; NOT_FOUND for an unknown
+	// trip or one the caller may not see.
 	WatchTrip(ctx context.Context, in *WatchTripRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchTripResponse], error)
 }
 
@@ -300,7 +302,9 @@ type TripService_WatchTripClient = grpc.ServerStreamingClient[WatchTripResponse]
 //
 // Authorization: a rider (customer role) sees and changes only their own trips; a driver
 // sees only trips assigned to them and drives them (start, record, end, cancel); operators
-// and services may call every method. Anything else fails with PERMISSION_DENIED.
+// and services may call every method. A trip the caller may not see is answered exactly
+// like one that does not exist (NOT_FOUND); a caller who may see a trip but not make the
+// call (a rider starting their own ride) gets PERMISSION_DENIED.
 //
 // Errors are gRPC status codes with a google.rpc.ErrorInfo detail (and a
 // google.rpc.BadRequest naming the field for INVALID_ARGUMENT); a wrong-state
@@ -330,8 +334,8 @@ type TripServiceServer interface {
 	RequestTrip(context.Context, *RequestTripRequest) (*RequestTripResponse, error)
 	// GetTrip returns one trip in the requested view.
 	//
-	// Errors: INVALID_ARGUMENT when trip_id is empty; NOT_FOUND when no trip has this id;
-	// PERMISSION_DENIED when the caller may not see the trip.
+	// Errors: INVALID_ARGUMENT when trip_id is empty or not a UUID; NOT_FOUND when no trip
+	// has this id or the caller may not see it.
 	GetTrip(context.Context, *GetTripRequest) (*GetTripResponse, error)
 	// ListTrips lists trips, newest first, optionally filtered by rider, driver and status.
 	// A rider's list is always restricted to their own trips and a driver's to the trips
@@ -379,8 +383,9 @@ type TripServiceServer interface {
 	//
 	// Errors: INVALID_ARGUMENT naming the field for an empty trip_id, a missing or
 	// out-of-range dropoff, or a distance or duration out of range; NOT_FOUND for an unknown
-	// trip; FAILED_PRECONDITION when the trip is not STARTED; PERMISSION_DENIED for anyone
-	// but the assigned driver or an operator.
+	// trip or one the caller may not see; FAILED_PRECONDITION when the trip is not STARTED;
+	// PERMISSION_DENIED for anyone else who may see it but is not the assigned driver or an
+	// operator.
 	EndTrip(context.Context, *EndTripRequest) (*EndTripResponse, error)
 	// CancelTrip cancels a trip (see TripStatus for who may cancel from which status): →
 	// CANCELLED with the cancellation recorded, and emits trip.trip.cancelled. Trip then
@@ -388,17 +393,16 @@ type TripServiceServer interface {
 	// the assigned driver. Cancelling an already CANCELLED trip returns it unchanged.
 	//
 	// Errors: INVALID_ARGUMENT when trip_id or reason is empty or reason is too long;
-	// NOT_FOUND for an unknown trip; FAILED_PRECONDITION when the trip is ENDED;
-	// PERMISSION_DENIED when the caller may not see the trip, or a rider or driver
-	// cancels a STARTED trip.
+	// NOT_FOUND for an unknown trip or one the caller may not see; FAILED_PRECONDITION when
+	// the trip is ENDED; PERMISSION_DENIED when a rider or driver cancels a STARTED trip.
 	CancelTrip(context.Context, *CancelTripRequest) (*CancelTripResponse, error)
 	// SetTripSubStatus sets or clears a trip's free-form sub-status, in any status (including
 	// ENDED and CANCELLED, for example "disputed"), adds a timeline entry and emits
 	// trip.trip.updated. The assigned driver, operators and services only.
 	//
 	// Errors: INVALID_ARGUMENT when trip_id is empty or sub_status is malformed; NOT_FOUND
-	// for an unknown trip; PERMISSION_DENIED for riders and for drivers not assigned to the
-	// trip.
+	// for an unknown trip or one the caller may not see (a driver not assigned to it);
+	// PERMISSION_DENIED for the trip's rider.
 	SetTripSubStatus(context.Context, *SetTripSubStatusRequest) (*SetTripSubStatusResponse, error)
 	// WatchTrip streams a trip for a rider's page: first its current state, then its new
 	// state after every change (rapid changes such as route points may be coalesced, so the
@@ -407,8 +411,8 @@ type TripServiceServer interface {
 	// CANCELLED trip, or an ENDED trip whose final fare is set. Over REST it is
 	// newline-delimited JSON.
 	//
-	// Errors: INVALID_ARGUMENT when trip_id is empty; NOT_FOUND for an unknown trip;
-	// PERMISSION_DENIED when the caller may not see the trip.
+	// Errors: INVALID_ARGUMENT when trip_id is empty or not a UUID; NOT_FOUND for an unknown
+	// trip or one the caller may not see.
 	WatchTrip(*WatchTripRequest, grpc.ServerStreamingServer[WatchTripResponse]) error
 	mustEmbedUnimplementedTripServiceServer()
 }

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/waybill/waybill/kit/auth"
+)
+
+// The demo day `waybill up --demo` seeds: departures on four routes and a hotel, 12
+// customers holding seats and rooms, and 45 bills of them in several states (open,
+// finalized, cancelled, a few paid through the pay saga), so that the operator panel is
+// worth looking at on first start. Everything goes through the REST gateway as the
+// operator and the customers would.
+const (
+	demoBills     = 45
+	demoCustomers = 12
+)
+
+// demoRoutes are the seeded departures, three days from now.
+var demoRoutes = []struct {
+	mode, carrier, number, origin, destination string
+	priceMinor                                 int
+}{
+	{"TRANSPORT_MODE_FLIGHT", "LH", "400", "FRA", "JFK", 42000},
+	{"TRANSPORT_MODE_FLIGHT", "AF", "1019", "CDG", "FRA", 15900},
+	{"TRANSPORT_MODE_TRAIN", "DB", "ICE 597", "BER", "MUC", 8990},
+	{"TRANSPORT_MODE_BUS", "FLX", "N123", "BER", "PRG", 2499},
+}
+
+// demoClient calls the gateway with a bearer token.
+type demoClient struct {
+	base  string
+	http  *http.Client
+	token string
+}
+
+// call sends body (JSON) to path and decodes the answer into out; a status other than
+// 200 is an error with the answer's message. Request ids make every call safe to repeat.
+func (c demoClient) call(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+// seedDemo fills the mesh behind gateway (a base URL) with the demo day and returns how
+// many bills it made. Its request ids are fixed, so seeding a mesh twice makes nothing
+// twice.
+func seedDemo(ctx context.Context, gateway, secret string) (int, error) {
+	opts := issueOptions()
+	opts.Secret = secret
+	signer, err := auth.New(opts)
+	if err != nil {
+		return 0, err
+	}
+	hc := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	as := func(subject string, role auth.Role) (demoClient, error) {
+		tok, err := signer.Sign(auth.Identity{Subject: subject, Role: role}, time.Hour)
+		return demoClient{base: gateway, http: hc, token: tok}, err
+	}
+	ops, err := as("ops-demo", auth.RoleOperator)
+	if err != nil {
+		return 0, err
+	}
+	type idOnly struct {
+		ID string `json:"id"`
+	}
+	at := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
+	departures := make([]string, len(demoRoutes))
+	for i, r := range demoRoutes {
+		card := map[string]any{
+			"rateCard": map[string]any{
+				"productKey":   map[string]any{"seat": map[string]any{"carrier": r.carrier, "origin": r.origin, "destination": r.destination, "fareClass": "economy"}},
+				"currencyCode": "EUR",
+				"inventory":    map[string]any{"unitPrice": map[string]any{"amountMinor": fmt.Sprint(r.priceMinor), "currencyCode": "EUR"}},
+			},
+			"requestId": fmt.Sprintf("demo-card-%d", i),
+		}
+		if err := ops.call(ctx, http.MethodPost, "/v1/rateCards", card, nil); err != nil {
+			return 0, err
+		}
+		var dep struct{ Departure idOnly }
+		if err := ops.call(ctx, http.MethodPost, "/v1/departures", map[string]any{
+			"departure": map[string]any{
+				"mode": r.mode, "carrier": r.carrier, "number": r.number, "origin": r.origin, "destination": r.destination,
+				"departureTime": at.Format(time.RFC3339), "arrivalTime": at.Add(8 * time.Hour).Format(time.RFC3339),
+				"originTimeZone": "Europe/Berlin", "fareClasses": []any{map[string]any{"name": "economy", "capacity": 400}},
+			},
+			"requestId": fmt.Sprintf("demo-departure-%d", i),
+		}, &dep); err != nil {
+			return 0, err
+		}
+		departures[i] = dep.Departure.ID
+	}
+	var prop struct{ Property idOnly }
+	if err := ops.call(ctx, http.MethodPost, "/v1/properties", map[string]any{
+		"property": map[string]any{
+			"name": "Hotel Adlon", "city": "berlin", "address": "Unter den Linden 77", "timeZone": "Europe/Berlin",
+			"location":  map[string]any{"latitude": 52.5, "longitude": 13.38},
+			"roomTypes": []any{map[string]any{"name": "double", "nightlyCapacity": 200, "maxGuests": 2}},
+		},
+		"requestId": "demo-property",
+	}, &prop); err != nil {
+		return 0, err
+	}
+	if err := ops.call(ctx, http.MethodPost, "/v1/rateCards", map[string]any{
+		"rateCard": map[string]any{
+			"productKey":   map[string]any{"stay": map[string]any{"propertyId": prop.Property.ID, "roomType": "double"}},
+			"currencyCode": "EUR",
+			"inventory":    map[string]any{"unitPrice": map[string]any{"amountMinor": "12900", "currencyCode": "EUR"}},
+		},
+		"requestId": "demo-card-stay",
+	}, nil); err != nil {
+		return 0, err
+	}
+
+	day := func(days int) map[string]any {
+		d := time.Now().UTC().AddDate(0, 0, days)
+		return map[string]any{"year": d.Year(), "month": int(d.Month()), "day": d.Day()}
+	}
+	hold := func(c demoClient, subject string, i, n int) (id, kind string, err error) {
+		var res map[string]any
+		if i%5 == 4 {
+			res = map[string]any{
+				"stay":      map[string]any{"propertyId": prop.Property.ID, "roomType": "double", "checkInDate": day(7 + i%3), "checkOutDate": day(9 + i%3), "guestCount": 2},
+				"quantity":  1,
+				"travelers": []any{map[string]any{"fullName": "Guest " + subject}},
+			}
+		} else {
+			travelers := []any{map[string]any{"fullName": "Traveler " + subject}}
+			if i%2 == 1 {
+				travelers = append(travelers, map[string]any{"fullName": "Companion of " + subject})
+			}
+			res = map[string]any{
+				"seat":      map[string]any{"departureId": departures[i%len(departures)], "fareClass": "economy"},
+				"quantity":  len(travelers),
+				"travelers": travelers,
+			}
+		}
+		var out struct {
+			Reservation struct{ ID, Kind string }
+		}
+		err = c.call(ctx, http.MethodPost, "/v1/reservations", map[string]any{"reservation": res, "holdDuration": "3600s", "requestId": fmt.Sprintf("demo-hold-%d-%d", i, n)}, &out)
+		return out.Reservation.ID, out.Reservation.Kind, err
+	}
+
+	methods := map[string]string{}
+	var paying []string
+	for i := range demoBills {
+		subject := fmt.Sprintf("c-%d", i%demoCustomers+1)
+		c, err := as(subject, auth.RoleCustomer)
+		if err != nil {
+			return 0, err
+		}
+		var b struct{ Bill idOnly }
+		if err := c.call(ctx, http.MethodPost, "/v1/bills", map[string]any{"customerId": subject, "currencyCode": "EUR", "requestId": fmt.Sprintf("demo-bill-%d", i)}, &b); err != nil {
+			return 0, err
+		}
+		items := 1
+		if i%3 == 0 {
+			items = 2
+		}
+		for n := range items {
+			id, kind, err := hold(c, subject, i+n, n)
+			if err != nil {
+				return 0, err
+			}
+			if err := c.call(ctx, http.MethodPost, "/v1/bills/"+b.Bill.ID+"/items", map[string]any{"kind": kind, "reservationId": id, "requestId": fmt.Sprintf("demo-item-%d-%d", i, n)}, nil); err != nil {
+				return 0, err
+			}
+		}
+		switch {
+		case i%7 == 2:
+			err = c.call(ctx, http.MethodPost, "/v1/bills/"+b.Bill.ID+":cancel", map[string]any{"reason": "changed plans", "requestId": fmt.Sprintf("demo-cancel-%d", i)}, nil)
+		case i%5 == 1 || i%11 == 3:
+			err = c.call(ctx, http.MethodPost, "/v1/bills/"+b.Bill.ID+":finalize", map[string]any{"requestId": fmt.Sprintf("demo-finalize-%d", i)}, nil)
+			if err == nil && i%11 == 3 {
+				if methods[subject] == "" {
+					var pm struct{ PaymentMethod idOnly }
+					err = c.call(ctx, http.MethodPost, "/v1/paymentMethods", map[string]any{
+						"customerId": subject, "requestId": "demo-card-" + subject,
+						"card": map[string]any{"number": "4242424242424242", "expiryMonth": 12, "expiryYear": time.Now().Year() + 5, "cvc": "123"},
+					}, &pm)
+					methods[subject] = pm.PaymentMethod.ID
+				}
+				if err == nil {
+					err = c.call(ctx, http.MethodPost, "/v1/bills/"+b.Bill.ID+":pay", map[string]any{"paymentMethodId": methods[subject], "requestId": fmt.Sprintf("demo-pay-%d", i)}, nil)
+					paying = append(paying, b.Bill.ID)
+				}
+			}
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	// The pay sagas run on their own: wait (a little) for them, so the panel shows them paid.
+	deadline := time.Now().Add(10 * time.Second)
+	for _, id := range paying {
+		for time.Now().Before(deadline) {
+			var out struct{ Bill struct{ Status string } }
+			if err := ops.call(ctx, http.MethodGet, "/v1/bills/"+id, nil, &out); err != nil {
+				return 0, err
+			}
+			if out.Bill.Status != "BILL_STATUS_FINALIZED" {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return demoBills, nil
+}
