@@ -17,8 +17,8 @@ build: ## Build the waybill binary into bin/.
 	go build -o $(BIN) ./cmd/waybill
 
 .PHONY: run
-run: deps build ## Run the whole local mesh (six services and the gateway) with a throwaway PostgreSQL.
-	$(BIN) up
+run: deps build ## Run the whole local mesh (the services and the gateway) with a throwaway PostgreSQL and a demo day of data.
+	$(BIN) up --demo
 
 .PHONY: test
 test: deps lint ## Run every check and test (PostgreSQL is started by the tests themselves).
@@ -26,12 +26,13 @@ test: deps lint ## Run every check and test (PostgreSQL is started by the tests 
 	@echo "make test: all checks and tests passed"
 
 .PHONY: lint
-lint: generate-check ## gofmt, go vet, buf lint and buf breaking, the OpenAPI linters, and build every module on its own.
+lint: generate-check ## gofmt, go vet, buf lint and buf breaking, the OpenAPI linters, the Kubernetes manifests, and build every module on its own.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'); echo "gofmt needed"; exit 1; }
 	go vet ./... ./tools/openapi
 	go tool buf lint
 	scripts/buf-breaking.sh
 	scripts/openapi-lint.sh
+	scripts/deploy-check.sh
 	GOWORK=off go build ./...
 	cd gen && GOWORK=off go build ./...
 

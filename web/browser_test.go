@@ -89,7 +89,9 @@ func (m *mesh) addr(port int) string { return fmt.Sprintf("127.0.0.1:%d", port+m
 func startMesh(t *testing.T, root string) *mesh {
 	t.Helper()
 	dir := t.TempDir()
-	m := &mesh{bin: filepath.Join(dir, "waybill"), log: filepath.Join(dir, "mesh.log"), offset: 11000 + rand.IntN(900)*10}
+	// Offsets from 20000 (cmd/waybill's meshes use 10000 to 19990), below the ephemeral
+	// port range even for the highest port (9009 + 22990).
+	m := &mesh{bin: filepath.Join(dir, "waybill"), log: filepath.Join(dir, "mesh.log"), offset: 20000 + rand.IntN(300)*10}
 	build := exec.Command("go", "build", "-o", m.bin, "./cmd/waybill")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {

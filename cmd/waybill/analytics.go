@@ -23,7 +23,7 @@ import (
 
 const analyticsUsage = `usage: waybill analytics rebuild [flags]
 
-Replays every source's event log (booking, payment, billing, fare) from its start into a
+Replays every source's event log (booking, payment, billing, fare, trip) from its start into a
 fresh schema (dropped and created again), with the same handlers the analytics service
 runs, and returns once each source's consumer has applied everything the source had.
 The running service's tables are not touched: compare, then point the service at the
@@ -32,7 +32,7 @@ rebuilt schema (or rename the schemas with the service stopped).
 flags:
   --database-url URL    PostgreSQL (default $WAYBILL_DATABASE_URL or $DATABASE_URL)
   --schema NAME         the schema to rebuild into (default analytics_rebuild; never "analytics")
-  --booking-addr, --payment-addr, --billing-addr, --fare-addr HOST:PORT
+  --booking-addr, --payment-addr, --billing-addr, --fare-addr, --trip-addr HOST:PORT
                         the sources (default: the local mesh's addresses; empty skips one)
   --timeout D           give up after D (default 10m)
 `

@@ -35,8 +35,11 @@ const (
 
 // bench dispatches `waybill bench <workload>`.
 func bench(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "ride" {
+		return benchRide(ctx, args[1:], getenv, stdout)
+	}
 	if len(args) == 0 || args[0] != "reserve" {
-		return errors.New("bench: which workload? reserve (waybill bench reserve -h)")
+		return errors.New("bench: which workload? reserve or ride (waybill bench reserve -h, waybill bench ride -h)")
 	}
 	return benchReserve(ctx, args[1:], getenv, stdout)
 }

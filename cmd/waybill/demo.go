@@ -75,15 +75,26 @@ func (c demoClient) call(ctx context.Context, method, path string, body, out any
 	return nil
 }
 
-// seedDemo fills the mesh behind gateway (a base URL) with the demo day and returns how
-// many bills it made. Its request ids are fixed, so seeding a mesh twice makes nothing
-// twice.
-func seedDemo(ctx context.Context, gateway, secret string) (int, error) {
+// demoDay is what seedDemo made.
+type demoDay struct {
+	// Bills is how many bills it opened.
+	Bills int
+	// DriverID is the demo driver's id (a driver's token names it as its subject).
+	DriverID string
+}
+
+func eur(minor int) map[string]any {
+	return map[string]any{"amountMinor": fmt.Sprint(minor), "currencyCode": "EUR"}
+}
+
+// seedDemo fills the mesh behind gateway (a base URL) with the demo day. Its request ids
+// are fixed, so seeding a mesh twice makes nothing twice but the driver.
+func seedDemo(ctx context.Context, gateway, secret string) (demoDay, error) {
 	opts := issueOptions()
 	opts.Secret = secret
 	signer, err := auth.New(opts)
 	if err != nil {
-		return 0, err
+		return demoDay{}, err
 	}
 	hc := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	as := func(subject string, role auth.Role) (demoClient, error) {
@@ -92,7 +103,7 @@ func seedDemo(ctx context.Context, gateway, secret string) (int, error) {
 	}
 	ops, err := as("ops-demo", auth.RoleOperator)
 	if err != nil {
-		return 0, err
+		return demoDay{}, err
 	}
 	type idOnly struct {
 		ID string `json:"id"`
@@ -109,7 +120,7 @@ func seedDemo(ctx context.Context, gateway, secret string) (int, error) {
 			"requestId": fmt.Sprintf("demo-card-%d", i),
 		}
 		if err := ops.call(ctx, http.MethodPost, "/v1/rateCards", card, nil); err != nil {
-			return 0, err
+			return demoDay{}, err
 		}
 		var dep struct{ Departure idOnly }
 		if err := ops.call(ctx, http.MethodPost, "/v1/departures", map[string]any{
@@ -120,7 +131,7 @@ func seedDemo(ctx context.Context, gateway, secret string) (int, error) {
 			},
 			"requestId": fmt.Sprintf("demo-departure-%d", i),
 		}, &dep); err != nil {
-			return 0, err
+			return demoDay{}, err
 		}
 		departures[i] = dep.Departure.ID
 	}
@@ -133,7 +144,7 @@ func seedDemo(ctx context.Context, gateway, secret string) (int, error) {
 		},
 		"requestId": "demo-property",
 	}, &prop); err != nil {
-		return 0, err
+		return demoDay{}, err
 	}
 	if err := ops.call(ctx, http.MethodPost, "/v1/rateCards", map[string]any{
 		"rateCard": map[string]any{
@@ -143,7 +154,27 @@ func seedDemo(ctx context.Context, gateway, secret string) (int, error) {
 		},
 		"requestId": "demo-card-stay",
 	}, nil); err != nil {
-		return 0, err
+		return demoDay{}, err
+	}
+
+	// Rides in Berlin, and a driver for them (the driver page signs in as this driver).
+	if err := ops.call(ctx, http.MethodPost, "/v1/rateCards", map[string]any{
+		"rateCard": map[string]any{
+			"productKey":     map[string]any{"ride": map[string]any{"city": "berlin", "product": "standard"}},
+			"currencyCode":   "EUR",
+			"ride":           map[string]any{"baseFare": eur(300), "perKilometer": eur(150), "perMinute": eur(30), "minimumFare": eur(800)},
+			"dynamicPricing": map[string]any{"minMultiplierBps": 10000, "maxMultiplierBps": 30000},
+		},
+		"requestId": "demo-card-ride",
+	}, nil); err != nil {
+		return demoDay{}, err
+	}
+	var drv struct{ Driver idOnly }
+	if err := ops.call(ctx, http.MethodPost, "/v1/drivers", map[string]any{
+		"name": "Dana Driver", "city": "berlin",
+		"vehicle": map[string]any{"plate": "B-WB 1", "model": "Toyota Prius", "products": []string{"standard"}},
+	}, &drv); err != nil {
+		return demoDay{}, err
 	}
 
 	day := func(days int) map[string]any {
@@ -182,11 +213,11 @@ func seedDemo(ctx context.Context, gateway, secret string) (int, error) {
 		subject := fmt.Sprintf("c-%d", i%demoCustomers+1)
 		c, err := as(subject, auth.RoleCustomer)
 		if err != nil {
-			return 0, err
+			return demoDay{}, err
 		}
 		var b struct{ Bill idOnly }
 		if err := c.call(ctx, http.MethodPost, "/v1/bills", map[string]any{"customerId": subject, "currencyCode": "EUR", "requestId": fmt.Sprintf("demo-bill-%d", i)}, &b); err != nil {
-			return 0, err
+			return demoDay{}, err
 		}
 		items := 1
 		if i%3 == 0 {
@@ -195,10 +226,10 @@ func seedDemo(ctx context.Context, gateway, secret string) (int, error) {
 		for n := range items {
 			id, kind, err := hold(c, subject, i+n, n)
 			if err != nil {
-				return 0, err
+				return demoDay{}, err
 			}
 			if err := c.call(ctx, http.MethodPost, "/v1/bills/"+b.Bill.ID+"/items", map[string]any{"kind": kind, "reservationId": id, "requestId": fmt.Sprintf("demo-item-%d-%d", i, n)}, nil); err != nil {
-				return 0, err
+				return demoDay{}, err
 			}
 		}
 		switch {
@@ -222,7 +253,7 @@ func seedDemo(ctx context.Context, gateway, secret string) (int, error) {
 			}
 		}
 		if err != nil {
-			return 0, err
+			return demoDay{}, err
 		}
 	}
 	// The pay sagas run on their own: wait (a little) for them, so the panel shows them paid.
@@ -231,17 +262,17 @@ func seedDemo(ctx context.Context, gateway, secret string) (int, error) {
 		for time.Now().Before(deadline) {
 			var out struct{ Bill struct{ Status string } }
 			if err := ops.call(ctx, http.MethodGet, "/v1/bills/"+id, nil, &out); err != nil {
-				return 0, err
+				return demoDay{}, err
 			}
 			if out.Bill.Status != "BILL_STATUS_FINALIZED" {
 				break
 			}
 			select {
 			case <-ctx.Done():
-				return 0, ctx.Err()
+				return demoDay{}, ctx.Err()
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
 	}
-	return demoBills, nil
+	return demoDay{Bills: demoBills, DriverID: drv.Driver.ID}, nil
 }

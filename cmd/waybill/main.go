@@ -30,6 +30,7 @@ const usage = `usage:
   waybill parked list|replay|discard --addr HOST:PORT ...   inspect and repair a consumer's dead letters
   waybill token --subject S --role R  print a bearer token (customer, driver, operator, service)
   waybill bench reserve --gateway URL --rate N --duration D   open-loop load on the reservation write path
+  waybill bench ride --gateway URL --rate N --duration D      open-loop ride requests with simulated drivers (R1)
   waybill analytics rebuild [flags] replay every source into a fresh analytics schema
   waybill help                      show this text
 Flags of a command: waybill <command> ... -h

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 
+	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/config"
 	"github.com/waybill/waybill/kit/pglocal"
 	"github.com/waybill/waybill/kit/serve"
@@ -108,21 +109,28 @@ func up(ctx context.Context, args []string, getenv func(string) string, stdout i
 	case <-pgExited:
 		return pgDied()
 	}
+	var day demoDay
 	if *demo {
-		if n, err := seedDemo(ctx, "http://"+addr(portsOf("gateway").HTTP), *secret); err != nil {
+		var err error
+		if day, err = seedDemo(ctx, "http://"+addr(portsOf("gateway").HTTP), *secret); err != nil {
 			logger.Error("demo data not seeded", slog.Any("error", err))
 		} else {
-			logger.Info("demo data seeded", slog.Int("bills", n))
+			logger.Info("demo data seeded", slog.Int("bills", day.Bills), slog.String("driver", day.DriverID))
 		}
 	}
 	fmt.Fprintf(stdout, "\nWaybill is up. REST gateway: http://%s (OpenAPI at /openapi.json)\n", addr(portsOf("gateway").HTTP))
 	for _, s := range specs {
 		fmt.Fprintf(stdout, "  %-9s gRPC %s  metrics http://%s/metrics\n", s.Name, addr(portsOf(s.Name).GRPC), addr(portsOf(s.Name).HTTP))
 	}
-	if link, err := signInLink(addr(portsOf("gateway").HTTP), *secret); err == nil {
+	if link, err := signInLink(addr(portsOf("gateway").HTTP), *secret, auth.Identity{Subject: "ops-local", Role: auth.RoleOperator}); err == nil {
 		fmt.Fprintf(stdout, "Operator panel (this link signs you in as an operator): %s\n", link)
 	} else {
 		logger.Warn("no sign-in link", slog.Any("error", err))
+	}
+	if day.DriverID != "" {
+		if link, err := signInLink(addr(portsOf("gateway").HTTP), *secret, auth.Identity{Subject: day.DriverID, Role: auth.RoleDriver}); err == nil {
+			fmt.Fprintf(stdout, "Driver page (this link signs you in as the demo driver): %s\n", link)
+		}
 	}
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 	select {

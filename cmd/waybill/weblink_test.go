@@ -11,7 +11,7 @@ import (
 // the mesh's secret verifies, in the fragment of the pages' address.
 func TestSignInLink(t *testing.T) {
 	const secret = "a-secret-of-the-local-mesh-16+"
-	link, err := signInLink("127.0.0.1:8080", secret)
+	link, err := signInLink("127.0.0.1:8080", secret, auth.Identity{Subject: "ops-local", Role: auth.RoleOperator})
 	if err != nil {
 		t.Fatal(err)
 	}

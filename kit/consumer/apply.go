@@ -100,6 +100,9 @@ type failure struct {
 // loadCursor reads the committed position, creating it on first use, retrying database
 // failures (the service's migrations may not have run yet) until ctx ends.
 func (c *consumer) loadCursor(ctx context.Context) error {
+	if c.group != nil {
+		return c.loadGroupCursors(ctx)
+	}
 	return c.retryDB(ctx, "load cursor", func() error {
 		err := c.cfg.Pool.QueryRow(ctx, loadCursorSQL, c.cfg.Name, c.cfg.Source).Scan(&c.seq, &c.cursor)
 		if err != nil {
@@ -114,6 +117,10 @@ func (c *consumer) loadCursor(ctx context.Context) error {
 // dropped, so a restart does not scan them again. Everything before the heartbeat has
 // been applied by now. A failure is harmless and only logged.
 func (c *consumer) heartbeat(ctx context.Context, cursor string) {
+	if c.group != nil {
+		c.groupHeartbeat(ctx)
+		return
+	}
 	if cursor == "" || cursor == c.cursor {
 		return
 	}
@@ -190,7 +197,7 @@ func (c *consumer) retryDB(ctx context.Context, what string, op func() error) er
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		err := op()
 		var he *handlerError
-		if errors.As(err, &he) || errors.Is(err, errCursorMissing) {
+		if errors.As(err, &he) || errors.Is(err, errCursorMissing) || errors.Is(err, errLeaseLost) || errors.Is(err, ErrPartitionsChanged) {
 			return struct{}{}, backoff.Permanent(err)
 		}
 		return struct{}{}, err
@@ -209,6 +216,9 @@ func (c *consumer) retryDB(ctx context.Context, what string, op func() error) er
 // events whose key has parked events are parked behind them. With park set, batch holds
 // one event, parked with that failure instead of run.
 func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeResponse, park *failure) error {
+	if c.group != nil {
+		return c.applyGroupTx(ctx, batch, park)
+	}
 	// The batch's keys, and its end: its highest sequence and the cursor after its last
 	// message.
 	var keys []string

@@ -195,6 +195,11 @@ type Config struct {
 	// DefaultLinger, and a negative value applies only the events that have already
 	// arrived.
 	Linger time.Duration
+
+	// Group, with Group.Partitions above 0, makes this Run one member of a consumer
+	// group that splits the stream by key into partitions (see Group); the zero Group
+	// consumes the whole stream on one cursor.
+	Group Group
 }
 
 // withDefaults validates c and fills in its zero fields.
@@ -242,6 +247,10 @@ func (c Config) withDefaults() (Config, error) {
 		c.Linger = DefaultLinger
 	}
 	c.Logger = c.Logger.With(slog.String("consumer", c.Name), slog.String("source", c.Source))
+	var err error
+	if c.Group, err = c.Group.withDefaults(); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -259,7 +268,9 @@ func (c Config) withDefaults() (Config, error) {
 //
 // Several replicas may run the same consumer: each event is still applied once (the
 // cursor row is locked and checked in every transaction), though each replica receives
-// every event.
+// every event. With cfg.Group, the replicas split the stream's partitions instead (see
+// Group); Run then returns an error wrapping ErrPartitionsChanged when the group was
+// created with another partition count.
 func Run(ctx context.Context, cfg Config, h Handler) error {
 	if h == nil {
 		return errors.New("consumer: nil Handler")
@@ -275,6 +286,13 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 		return err
 	}
 	defer c.metrics.close()
+	if cfg.Group.enabled() {
+		stop, err := c.startGroup(ctx)
+		if err != nil || stop == nil {
+			return err
+		}
+		defer stop()
+	}
 	return c.run(ctx)
 }
 
@@ -288,9 +306,17 @@ type consumer struct {
 	lag     lagState
 	tx      *txn.Runner
 
-	// The committed position, as last read or written by this consumer.
+	// The committed position, as last read or written by this consumer. A group member
+	// holds the position its session has worked through instead.
 	seq    int64
 	cursor string
+
+	// Consumer groups only (nil otherwise; see groupapply.go).
+	group        *group
+	owned        *ownership // the session's partitions
+	plag         *partLags
+	committedSeq int64     // the position the member last stored
+	advanced     time.Time // when the member last stored its position
 }
 
 // run subscribes, consumes until the stream ends, and subscribes again, until ctx ends.
@@ -302,6 +328,16 @@ func (c *consumer) run(ctx context.Context) error {
 		received, err := c.session(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if c.group != nil && (errors.Is(err, errRebalanced) || errors.Is(err, errLeaseLost)) {
+			// The member's partitions changed: resubscribe at once for the new ones.
+			c.log.Info("consumer group partitions changed; resubscribing", slog.Any("reason", err))
+			if errors.Is(err, errLeaseLost) {
+				if err := c.group.tick(ctx); err != nil && !sleep(ctx, reconnect.NextBackOff()) {
+					return nil
+				}
+			}
+			continue
 		}
 		if received > 0 {
 			reconnect.Reset() // the stream worked: the next try is quick
@@ -355,6 +391,17 @@ func (c *consumer) session(ctx context.Context) (received int, err error) {
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if c.group != nil {
+		// A rebalance ends the session; the next one starts from the new partitions.
+		changed := c.owned.changed
+		go func() {
+			select {
+			case <-changed:
+				cancel()
+			case <-sctx.Done():
+			}
+		}()
+	}
 	stream, err := c.cfg.Client.Subscribe(sctx, &eventsv1.SubscribeRequest{
 		Service:     c.cfg.Source,
 		AfterCursor: c.cursor,
@@ -378,6 +425,9 @@ func (c *consumer) session(ctx context.Context) (received int, err error) {
 	}
 	if applyErr != nil {
 		return received, applyErr
+	}
+	if c.group != nil && c.owned.stale() {
+		return received, errRebalanced
 	}
 	return received, recvErr
 }
@@ -404,6 +454,7 @@ func (c *consumer) receive(ctx context.Context, cancel context.CancelFunc, strea
 		n++
 		if ev := msg.GetEvent(); ev != nil {
 			c.lag.received(ev)
+			c.plag.received(ev)
 		}
 		select {
 		case msgs <- msg:

@@ -27,6 +27,9 @@ const (
 // runHelper is the consumer process of TestCrashSafety: it consumes until killed, and
 // exits by itself if its parent (the test) dies.
 func runHelper() int {
+	if os.Getenv(helperEnv) == "member" {
+		return runMemberHelper()
+	}
 	if os.Getenv(helperEnv) != "consume" {
 		fmt.Fprintln(os.Stderr, "unknown helper mode", os.Getenv(helperEnv))
 		return 2

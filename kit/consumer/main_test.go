@@ -54,7 +54,9 @@ CREATE TABLE effects (
     event_id text   NOT NULL,
     key      text   NOT NULL,
     seq      bigint NOT NULL,
-    value    bigint NOT NULL
+    value    bigint NOT NULL,
+    -- The consumer group member that applied the event (group tests only).
+    member   text   NOT NULL DEFAULT ''
 );`)}})
 
 func newDB(t testing.TB) *pgxpool.Pool {

@@ -8,6 +8,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { Bills, Reservations, Search } from "./customer";
 import { DeadLetters } from "./deadletters";
 import { Panel } from "./panel";
+import { Drive, Ride } from "./rides";
 import { clearSession, clientFor, isStaff, loadSession, parseToken, saveSession, type Session } from "./session";
 import "./style.css";
 
@@ -68,11 +69,14 @@ function App() {
         ["/panel", "Bills"],
         ["/parked", "Parked events"],
       ]
-    : [
-        ["/search", "Search"],
-        ["/reservations", "My reservations"],
-        ["/bills", "My bills"],
-      ];
+    : session.role === "driver"
+      ? [["/drive", "Drive"]]
+      : [
+          ["/search", "Search"],
+          ["/ride", "Ride"],
+          ["/reservations", "My reservations"],
+          ["/bills", "My bills"],
+        ];
   const current = links.some(([p]) => p === route) ? route : links[0][0];
   let page;
   switch (current) {
@@ -84,6 +88,12 @@ function App() {
       break;
     case "/search":
       page = <Search client={client} session={session} />;
+      break;
+    case "/ride":
+      page = <Ride client={client} session={session} />;
+      break;
+    case "/drive":
+      page = <Drive client={client} session={session} />;
       break;
     case "/reservations":
       page = <Reservations client={client} session={session} />;

@@ -249,6 +249,44 @@ test("a customer searches, holds a seat, and pays the bill, seeing it become pai
   });
 });
 
+test("a rider requests a ride, the demo driver takes it, and the rider follows it live to its fare", async () => {
+  const log = readFileSync(process.env.WAYBILL_MESH_LOG, "utf8");
+  const link = /Driver page \(this link signs you in as the demo driver\): (\S+)/.exec(log)?.[1];
+  assert.ok(link, "waybill up --demo printed a driver link");
+  const dctx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const driver = await dctx.newPage();
+  driver.errors = [];
+  driver.on("pageerror", (e) => driver.errors.push(e.message));
+  const rider = await open(token(`rider-${Date.now()}`, "customer"), "#/ride");
+  try {
+    await shot("ride-driver", driver, async () => {
+      await driver.goto(link);
+      await driver.getByRole("heading", { name: "Drive" }).waitFor();
+      await driver.getByRole("button", { name: "Go online" }).click();
+      await driver.getByTestId("driver-status").filter({ hasText: "available" }).waitFor();
+      await driver.waitForTimeout(500); // the first position is sent
+      await shot("ride-rider", rider, async () => {
+        await rider.getByRole("heading", { name: "Ride" }).waitFor();
+        await rider.getByTestId("map").waitFor();
+        await rider.getByRole("button", { name: "Request ride" }).click();
+        await rider.getByTestId("trip").waitFor();
+        await driver.getByTestId("offer").getByRole("button", { name: "Accept" }).click({ timeout: 15_000 });
+        await rider.getByTestId("trip-status").filter({ hasText: "driver assigned" }).waitFor({ timeout: 10_000 });
+        await driver.getByRole("button", { name: "Start trip" }).click();
+        await rider.getByTestId("trip-status").filter({ hasText: "started" }).waitFor({ timeout: 10_000 });
+        await driver.waitForTimeout(2500); // a recorded route point or two
+        await driver.getByRole("button", { name: "End trip" }).click();
+        await rider.getByTestId("trip-status").filter({ hasText: "ended" }).waitFor({ timeout: 10_000 });
+        await rider.getByTestId("fare-total").filter({ hasText: "EUR" }).waitFor({ timeout: 15_000 });
+        const lines = await rider.getByTestId("fare").locator("tr").count();
+        assert.ok(lines >= 2, `the fare has its breakdown (${lines} lines)`);
+      });
+    });
+  } finally {
+    await dctx.close().catch(() => {});
+  }
+});
+
 test("the dead-letter view lists parked events (none in a healthy mesh)", async () => {
   const page = await open(opsToken, "#/parked");
   await shot("parked", page, async () => {

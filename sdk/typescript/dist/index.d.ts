@@ -1,9 +1,10 @@
 /**
  * Waybill's TypeScript SDK: `paths` and `components` are generated from the gateway's
  * OpenAPI 3 document by `make generate` (openapi-typescript); `createWaybillClient` is a
- * typed fetch client over them (openapi-fetch) that sends the bearer token; `watchBills`
- * and `subscribeEvents` follow the gateway's newline-delimited JSON streams as async
- * iterators that reconnect from their cursor.
+ * typed fetch client over them (openapi-fetch) that sends the bearer token; `watchBills`,
+ * `subscribeEvents`, `watchTrip` and `watchDriverOffers` follow the gateway's
+ * newline-delimited JSON streams as async iterators that reconnect (from their cursor,
+ * where the stream has one).
  */
 import { type Client } from "openapi-fetch";
 import { type Backoff } from "./ndjson.js";
@@ -67,3 +68,16 @@ export type SubscribeQuery = Omit<NonNullable<operations["EventStreamService_Sub
  * last cursor seen whenever the stream breaks.
  */
 export declare function subscribeEvents(client: WaybillClient, service: string, query?: SubscribeQuery, opts?: StreamOptions): AsyncGenerator<Schemas["SubscribeResponse"], void, undefined>;
+/**
+ * watchTrip follows WatchTrip (`GET /v1/trips/{tripId}:watch`): the trip's current state,
+ * then its state after every change. The stream ends for good once the trip is CANCELLED,
+ * or ENDED with its final fare; a broken stream is reopened (it starts again with the
+ * current state, so nothing is lost).
+ */
+export declare function watchTrip(client: WaybillClient, tripId: string, opts?: Omit<StreamOptions, "cursor">): AsyncGenerator<Schemas["WatchTripResponse"], void, undefined>;
+/**
+ * watchDriverOffers follows WatchDriverOffers (`GET /v1/drivers/{driverId}/offers:watch`):
+ * the driver's pending offer, then every new offer and change of one. A broken stream is
+ * reopened (it starts again with the pending offer).
+ */
+export declare function watchDriverOffers(client: WaybillClient, driverId: string, opts?: Omit<StreamOptions, "cursor">): AsyncGenerator<Schemas["WatchDriverOffersResponse"], void, undefined>;

@@ -1,9 +1,10 @@
 /**
  * Waybill's TypeScript SDK: `paths` and `components` are generated from the gateway's
  * OpenAPI 3 document by `make generate` (openapi-typescript); `createWaybillClient` is a
- * typed fetch client over them (openapi-fetch) that sends the bearer token; `watchBills`
- * and `subscribeEvents` follow the gateway's newline-delimited JSON streams as async
- * iterators that reconnect from their cursor.
+ * typed fetch client over them (openapi-fetch) that sends the bearer token; `watchBills`,
+ * `subscribeEvents`, `watchTrip` and `watchDriverOffers` follow the gateway's
+ * newline-delimited JSON streams as async iterators that reconnect (from their cursor,
+ * where the stream has one).
  */
 import createClient from "openapi-fetch";
 import { toApiError } from "./errors.js";
@@ -73,6 +74,42 @@ export function subscribeEvents(client, service, query = {}, opts = {}) {
                 parseAs: "stream",
                 signal,
             });
+            return streamBody(r);
+        },
+    });
+}
+/**
+ * watchTrip follows WatchTrip (`GET /v1/trips/{tripId}:watch`): the trip's current state,
+ * then its state after every change. The stream ends for good once the trip is CANCELLED,
+ * or ENDED with its final fare; a broken stream is reopened (it starts again with the
+ * current state, so nothing is lost).
+ */
+export function watchTrip(client, tripId, opts = {}) {
+    let last;
+    return resumeStream({
+        ...opts,
+        cursorOf: (m) => {
+            last = m.trip ?? last;
+            return undefined;
+        },
+        finished: () => last?.status === "TRIP_STATUS_CANCELLED" || (last?.status === "TRIP_STATUS_ENDED" && last.finalFare !== undefined),
+        async open(_cursor, signal) {
+            const r = await client.GET("/v1/trips/{tripId}:watch", { params: { path: { tripId } }, parseAs: "stream", signal });
+            return streamBody(r);
+        },
+    });
+}
+/**
+ * watchDriverOffers follows WatchDriverOffers (`GET /v1/drivers/{driverId}/offers:watch`):
+ * the driver's pending offer, then every new offer and change of one. A broken stream is
+ * reopened (it starts again with the pending offer).
+ */
+export function watchDriverOffers(client, driverId, opts = {}) {
+    return resumeStream({
+        ...opts,
+        cursorOf: () => undefined,
+        async open(_cursor, signal) {
+            const r = await client.GET("/v1/drivers/{driverId}/offers:watch", { params: { path: { driverId } }, parseAs: "stream", signal });
             return streamBody(r);
         },
     });

@@ -29,6 +29,12 @@ export interface ResumeOptions<T> {
      * (default: no limit). A connection that delivers a message resets the count.
      */
     maxAttempts?: number;
+    /**
+     * finished says whether a stream that ended cleanly after message last has ended for
+     * good (for example WatchTrip after a trip's final state); then the iterator ends
+     * instead of reopening it. Default: never (a clean end is a server going away).
+     */
+    finished?(last: T | undefined): boolean;
     /** onReconnect is told of every reconnect, with the cursor it resumes from and why. */
     onReconnect?(cursor: string | undefined, attempt: number, cause: unknown): void;
 }

@@ -73,10 +73,12 @@ export async function* resumeStream(opts) {
             return;
         }
         let cause = new Error("the stream ended");
+        let last;
         try {
             const body = await opts.open(cursor, opts.signal);
             for await (const m of readStream(body)) {
                 attempt = 0;
+                last = m;
                 const c = opts.cursorOf(m);
                 if (c) {
                     cursor = c;
@@ -85,6 +87,9 @@ export async function* resumeStream(opts) {
                 if (opts.signal?.aborted) {
                     return;
                 }
+            }
+            if (opts.finished?.(last)) {
+                return;
             }
         }
         catch (err) {

@@ -72,6 +72,12 @@ export interface ResumeOptions<T> {
    * (default: no limit). A connection that delivers a message resets the count.
    */
   maxAttempts?: number;
+  /**
+   * finished says whether a stream that ended cleanly after message last has ended for
+   * good (for example WatchTrip after a trip's final state); then the iterator ends
+   * instead of reopening it. Default: never (a clean end is a server going away).
+   */
+  finished?(last: T | undefined): boolean;
   /** onReconnect is told of every reconnect, with the cursor it resumes from and why. */
   onReconnect?(cursor: string | undefined, attempt: number, cause: unknown): void;
 }
@@ -106,10 +112,12 @@ export async function* resumeStream<T>(opts: ResumeOptions<T>): AsyncGenerator<T
       return;
     }
     let cause: unknown = new Error("the stream ended");
+    let last: T | undefined;
     try {
       const body = await opts.open(cursor, opts.signal);
       for await (const m of readStream<T>(body)) {
         attempt = 0;
+        last = m;
         const c = opts.cursorOf(m);
         if (c) {
           cursor = c;
@@ -118,6 +126,9 @@ export async function* resumeStream<T>(opts: ResumeOptions<T>): AsyncGenerator<T
         if (opts.signal?.aborted) {
           return;
         }
+      }
+      if (opts.finished?.(last)) {
+        return;
       }
     } catch (err) {
       if (opts.signal?.aborted) {

@@ -2477,7 +2477,12 @@ export interface paths {
          * @description CancelTrip cancels a trip (see TripStatus for who may cancel from which status): →
          *     CANCELLED with the cancellation recorded, and emits trip.trip.cancelled. Trip then
          *     cancels the match in matching (CancelMatch), which withdraws pending offers or releases
-         *     the assigned driver. Cancelling an already CANCELLED trip returns it unchanged.
+         *     the assigned driver. Cancelling an already CANCELLED trip returns it unchanged. When
+         *     the assigned driver cancels a DRIVER_ASSIGNED trip, the trip goes back to REQUESTED
+         *     instead and the search starts again (see TripStatus): the response is that trip.
+         *     A rider who cancels a DRIVER_ASSIGNED trip two minutes (the server's free window) or
+         *     more after the assignment owes a cancellation fee: the cancelled trip's sub_status is
+         *     then "cancellation_fee_due", and fare prices it.
          *
          *
          *     Errors: INVALID_ARGUMENT when trip_id or reason is empty or reason is too long;
@@ -3325,7 +3330,8 @@ export interface components {
          *
          *      - CANCELLATION_ACTOR_UNSPECIFIED: Unspecified; set only when the trip is not cancelled.
          *      - CANCELLATION_ACTOR_RIDER: The rider (customer role) cancelled.
-         *      - CANCELLATION_ACTOR_DRIVER: The assigned driver cancelled.
+         *      - CANCELLATION_ACTOR_DRIVER: The assigned driver cancelled. Not used by CancelTrip any more (a driver's
+         *     cancellation restarts the search, see TripStatus); kept for wire compatibility.
          *      - CANCELLATION_ACTOR_OPERATOR: An operator cancelled.
          *      - CANCELLATION_ACTOR_SYSTEM: Waybill itself cancelled: a service caller, or trip after matching failed to find a
          *     driver.
@@ -6017,13 +6023,57 @@ export interface components {
             /** @description The ride product, for example "standard" or "xl". */
             product?: string;
         };
-        /** @description RideKpis are the ride counts of a row. */
+        /**
+         * @description RideKpis are the ride KPIs of a row (trip's and fare's events), grouped by nothing or by
+         *     city. Each count is on the day of its event: requests on the request's day, assignments
+         *     on the assignment's, completions on the trip's end.
+         */
         RideKpis: {
             /**
              * Format: int64
-             * @description Fares calculated (one per completed trip).
+             * @description Drivers assigned.
+             */
+            assignments?: string;
+            /**
+             * @description The mean time from a trip's request to its driver's assignment (the sum of those times
+             *     over assignments); unset without assignments.
+             */
+            averageAssignmentTime?: string;
+            /**
+             * Format: double
+             * @description trips_completed / trips_requested; 0 without requests.
+             */
+            completionRate?: number;
+            /**
+             * Format: int64
+             * @description Fares calculated (one per completed trip, and one per cancellation fee).
              */
             fares?: string;
+            /**
+             * Format: double
+             * @description surged_fares / fares; 0 without fares.
+             */
+            surgeShare?: number;
+            /**
+             * Format: int64
+             * @description Fares with a surge multiplier above 1.
+             */
+            surgedFares?: string;
+            /**
+             * Format: int64
+             * @description Trips cancelled.
+             */
+            tripsCancelled?: string;
+            /**
+             * Format: int64
+             * @description Trips ended (completed).
+             */
+            tripsCompleted?: string;
+            /**
+             * Format: int64
+             * @description Trips requested.
+             */
+            tripsRequested?: string;
         };
         /**
          * @description RidePricing prices rides: `base_fare` + distance charge + time charge, times the surge
@@ -6859,9 +6909,14 @@ export interface components {
          * @description - REQUESTED → DRIVER_ASSIGNED: matching assigned a driver (AssignDriver).
          *       - DRIVER_ASSIGNED → STARTED: the driver picked the rider up (StartTrip).
          *       - STARTED → ENDED: the driver dropped the rider off (EndTrip).
-         *       - REQUESTED or DRIVER_ASSIGNED → CANCELLED: CancelTrip by the rider, the assigned
-         *         driver, an operator or a service; also by the system (actor SYSTEM, reason
-         *         "no_driver_found") when matching reports the match failed.
+         *       - REQUESTED or DRIVER_ASSIGNED → CANCELLED: CancelTrip by the rider, an operator or a
+         *         service; also by the system (actor SYSTEM, reason "no_driver_found") when matching
+         *         reports the match failed.
+         *       - DRIVER_ASSIGNED → REQUESTED: CancelTrip by the assigned driver. The trip is not
+         *         cancelled: the driver is released, the old match cancelled and a new match started
+         *         for the same trip (a new match_id; "driver_cancelled" in the timeline; no
+         *         cancellation fee), and trip.trip.requested is emitted again with previous_status
+         *         DRIVER_ASSIGNED.
          *       - STARTED → CANCELLED: CancelTrip by an operator only (for example after an incident);
          *         riders and drivers end a started ride with EndTrip instead, so it is billed for what
          *         actually happened.

@@ -132,6 +132,34 @@ type Fare struct {
 	City string
 	// Total is the fare.
 	Total money.Money
+	// Surged reports a surge multiplier above 1.
+	Surged bool
+	// At is when it was committed.
+	At time.Time
+}
+
+// TripStep is what a trip event says happened.
+type TripStep int
+
+// The trip steps counted.
+const (
+	TripOther TripStep = iota
+	TripRequested
+	TripAssigned
+	TripCompleted
+	TripCancelled
+)
+
+// Trip is what a trip event says.
+type Trip struct {
+	// ID is the trip's id.
+	ID string
+	// City is where the ride is.
+	City string
+	// Step is what happened.
+	Step TripStep
+	// WaitForDriver is the time from the request to the driver's assignment (TripAssigned).
+	WaitForDriver time.Duration
 	// At is when it was committed.
 	At time.Time
 }

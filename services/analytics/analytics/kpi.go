@@ -71,7 +71,11 @@ type Sums struct {
 	RoomNightsSold, RoomNightsAvailable int64
 	SeatsSold, SeatsAvailable           int64
 	Authorizations, Failures            int64
-	Fares                               int64
+	Fares, SurgedFares                  int64
+	TripsRequested, TripsCompleted      int64
+	TripsCancelled, Assignments         int64
+	// AssignmentSeconds is the sum of the assignments' waits from request to driver.
+	AssignmentSeconds int64
 	// Ungrouped reports a row without grouping, which alone carries payment and
 	// receivable figures.
 	Ungrouped bool
@@ -94,6 +98,9 @@ type MoneySums struct {
 type Row struct {
 	Sums
 	CancellationRate, AverageLengthOfStay, Occupancy, LoadFactor, FailureRate float64
+	CompletionRate, SurgeShare                                                float64
+	// AverageAssignment is AssignmentSeconds / Assignments; nil without assignments.
+	AverageAssignment *time.Duration
 	// Currencies are the money KPIs, ordered by currency code.
 	Currencies []CurrencyKPIs
 }
@@ -113,6 +120,12 @@ func Compute(s Sums) Row {
 		Occupancy:           ratio(s.RoomNightsSold, s.RoomNightsAvailable),
 		LoadFactor:          ratio(s.SeatsSold, s.SeatsAvailable),
 		FailureRate:         ratio(s.Failures, s.Authorizations+s.Failures),
+		CompletionRate:      ratio(s.TripsCompleted, s.TripsRequested),
+		SurgeShare:          ratio(s.SurgedFares, s.Fares),
+	}
+	if s.Assignments > 0 {
+		d := time.Duration(DivRound(s.AssignmentSeconds, s.Assignments)) * time.Second
+		r.AverageAssignment = &d
 	}
 	codes := make([]string, 0, len(s.Money))
 	for c := range s.Money {

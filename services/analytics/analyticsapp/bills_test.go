@@ -2,6 +2,7 @@ package analyticsapp_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
+	tripv1 "github.com/waybill/waybill/gen/waybill/trip/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/pgtest"
@@ -57,9 +59,28 @@ func TestReceivablesAndRides(t *testing.T) {
 		sourceEvent(t, "billing.bill.paid", "b1", d1.AddDate(0, 0, 2), bill("b1", billingv1.BillStatus_BILL_STATUS_PAID, 10000)),
 		sourceEvent(t, "billing.bill.settled", "b1", d1.AddDate(0, 0, 3), bill("b1", billingv1.BillStatus_BILL_STATUS_SETTLED, 10000)),
 		sourceEvent(t, "billing.bill.cancelled", "b2", d1.AddDate(0, 0, 3), bill("b2", billingv1.BillStatus_BILL_STATUS_CANCELLED, 5000)),
-		sourceEvent(t, "fare.fare.calculated", "t1", d1, &farev1.FareEvent{Fare: &farev1.Fare{TripId: "t1", City: "berlin", Total: &typev1.Money{AmountMinor: 1850, CurrencyCode: "EUR"}}}),
+		sourceEvent(t, "fare.fare.calculated", "t1", d1, &farev1.FareEvent{Fare: &farev1.Fare{TripId: "t1", City: "berlin", SurgeMultiplierBps: 15000, Total: &typev1.Money{AmountMinor: 1850, CurrencyCode: "EUR"}}}),
 		sourceEvent(t, "fare.fare.calculated", "t2", d1, &farev1.FareEvent{Fare: &farev1.Fare{TripId: "t2", City: "paris", Total: &typev1.Money{AmountMinor: 2200, CurrencyCode: "EUR"}}}),
 	}
+	// Three rides requested in Berlin: one assigned after 90 s and completed, one
+	// assigned after 30 s and cancelled, one never assigned.
+	trip := func(id string, created, assigned time.Time) *tripv1.TripEvent {
+		tr := &tripv1.Trip{Id: id, City: "berlin", CreateTime: timestamppb.New(created)}
+		if !assigned.IsZero() {
+			tr.AssignTime = timestamppb.New(assigned)
+		}
+		return &tripv1.TripEvent{Trip: tr}
+	}
+	for i, wait := range []time.Duration{90 * time.Second, 30 * time.Second, 0} {
+		id := fmt.Sprintf("trip-%d", i)
+		events = append(events, sourceEvent(t, "trip.trip.requested", id, d1, trip(id, d1, time.Time{})))
+		if wait > 0 {
+			events = append(events, sourceEvent(t, "trip.trip.driver_assigned", id, d1.Add(wait), trip(id, d1, d1.Add(wait))))
+		}
+	}
+	events = append(events,
+		sourceEvent(t, "trip.trip.ended", "trip-0", d1.Add(time.Hour), trip("trip-0", d1, d1.Add(90*time.Second))),
+		sourceEvent(t, "trip.trip.cancelled", "trip-1", d1.Add(time.Hour), trip("trip-1", d1, d1.Add(30*time.Second))))
 	for _, ev := range events {
 		if err := runner.Run(context.Background(), func(tx *txn.Tx) error { return apply(context.Background(), tx, ev) }); err != nil {
 			t.Fatalf("apply %s: %v", ev.GetType(), err)
@@ -101,5 +122,16 @@ func TestReceivablesAndRides(t *testing.T) {
 	}
 	if rides["berlin"] != 1 || rides["paris"] != 1 || len(rides) != 2 {
 		t.Errorf("rides by city %v, want berlin 1, paris 1", rides)
+	}
+	for _, r := range byCity {
+		if r.Group != "berlin" {
+			continue
+		}
+		got := fmt.Sprintf("requested=%d completed=%d cancelled=%d completion=%.4f assignments=%d wait=%v surged=%d share=%.2f",
+			r.TripsRequested, r.TripsCompleted, r.TripsCancelled, r.CompletionRate, r.Assignments, *r.AverageAssignment, r.SurgedFares, r.SurgeShare)
+		want := "requested=3 completed=1 cancelled=1 completion=0.3333 assignments=2 wait=1m0s surged=1 share=1.00"
+		if got != want {
+			t.Errorf("berlin rides: %s, want %s", got, want)
+		}
 	}
 }

@@ -267,7 +267,7 @@ func TestScriptedDay(t *testing.T) {
 
 // rollupTables are the tables a rebuild must reproduce exactly.
 var rollupTables = []string{"units", "reservations", "booking_days", "booking_money_days", "usage_days",
-	"payment_days", "payment_hours", "outstanding_bills", "receivable_days", "fare_days"}
+	"payment_days", "payment_hours", "outstanding_bills", "receivable_days", "fare_days", "ride_days"}
 
 // assertSameTables fails unless every rollup table holds the same rows in both schemas,
 // and the consumers stand at the same sequences.

@@ -84,7 +84,12 @@ func rowToProto(r analytics.Row) *analyticsv1.KpiRow {
 			CancellationRate: r.CancellationRate, StayBookings: r.StayBookings, AverageLengthOfStay: r.AverageLengthOfStay},
 		Stays: &analyticsv1.StayKpis{RoomNightsSold: r.RoomNightsSold, RoomNightsAvailable: r.RoomNightsAvailable, Occupancy: r.Occupancy},
 		Seats: &analyticsv1.SeatKpis{SeatsSold: r.SeatsSold, SeatsAvailable: r.SeatsAvailable, LoadFactor: r.LoadFactor},
-		Rides: &analyticsv1.RideKpis{Fares: r.Fares},
+		Rides: &analyticsv1.RideKpis{Fares: r.Fares, TripsRequested: r.TripsRequested, TripsCompleted: r.TripsCompleted,
+			TripsCancelled: r.TripsCancelled, CompletionRate: r.CompletionRate, Assignments: r.Assignments,
+			SurgedFares: r.SurgedFares, SurgeShare: r.SurgeShare},
+	}
+	if r.AverageAssignment != nil {
+		out.Rides.AverageAssignmentTime = durationpb.New(*r.AverageAssignment)
 	}
 	if r.LeadP50 != nil {
 		out.Bookings.LeadTimeP50, out.Bookings.LeadTimeP90 = durationpb.New(*r.LeadP50), durationpb.New(*r.LeadP90)

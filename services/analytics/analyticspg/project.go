@@ -25,11 +25,6 @@ SELECT unit_kind, unit_id, quantity, nights, first_night, service_start, currenc
        cancelled_at IS NOT NULL
 FROM reservations WHERE reservation_id = $1 FOR UPDATE`
 
-const insertReservationSQL = `
-INSERT INTO reservations (reservation_id, unit_kind, unit_id, booked_at, booked_on, lead_seconds, quantity, nights,
-    first_night, service_start, currency_code, amount_minor)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
-
 const cancelReservationSQL = `UPDATE reservations SET cancelled_at = $2 WHERE reservation_id = $1`
 
 const bookingDaySQL = `
@@ -55,12 +50,84 @@ ON CONFLICT (day, unit_kind, unit_id, currency_code) DO UPDATE SET
     sold = usage_days.sold + EXCLUDED.sold,
     revenue_minor = usage_days.revenue_minor + EXCLUDED.revenue_minor`
 
+// bookSQL books a reservation in one statement: the stored copy is inserted unless the
+// reservation is stored already, and the rollups change only when it was inserted. The
+// changes are analytics.ProjectReservation's for a reservation not booked before,
+// computed by the caller; the usage rows come as arrays ($17 days, $18 sold, $19 revenue).
+const bookSQL = `
+WITH ins AS (
+    INSERT INTO reservations (reservation_id, unit_kind, unit_id, booked_at, booked_on, lead_seconds, quantity, nights,
+        first_night, service_start, currency_code, amount_minor)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    ON CONFLICT (reservation_id) DO NOTHING
+    RETURNING 1),
+bd AS (
+    INSERT INTO booking_days (day, unit_kind, unit_id, bookings, cancellations, stay_bookings, stay_nights)
+    SELECT $5, $2, $3, 1, 0, $13, $14 FROM ins
+    ON CONFLICT (day, unit_kind, unit_id) DO UPDATE SET
+        bookings = booking_days.bookings + 1,
+        stay_bookings = booking_days.stay_bookings + EXCLUDED.stay_bookings,
+        stay_nights = booking_days.stay_nights + EXCLUDED.stay_nights),
+bm AS (
+    INSERT INTO booking_money_days (day, unit_kind, unit_id, currency_code, gross_minor, refunds_minor)
+    SELECT $5, $2, $3, $11, $15, 0 FROM ins
+    ON CONFLICT (day, unit_kind, unit_id, currency_code) DO UPDATE SET
+        gross_minor = booking_money_days.gross_minor + EXCLUDED.gross_minor)
+INSERT INTO usage_days (day, unit_kind, unit_id, currency_code, sold, revenue_minor)
+SELECT u.day, $2, $3, $11, u.sold, u.revenue FROM ins,
+    unnest($16::date[], $17::bigint[], $18::bigint[]) AS u(day, sold, revenue)
+ON CONFLICT (day, unit_kind, unit_id, currency_code) DO UPDATE SET
+    sold = usage_days.sold + EXCLUDED.sold,
+    revenue_minor = usage_days.revenue_minor + EXCLUDED.revenue_minor`
+
 // applyReservation projects a reservation event (analytics.ProjectReservation) onto the
-// stored copy of the reservation and the rollups.
+// stored copy of the reservation and the rollups: a booking in one round trip (bookSQL),
+// a cancellation in two (the stored copy is what it takes back), anything else only
+// updates the unit's route and city.
 func applyReservation(ctx context.Context, tx *txn.Tx, r analytics.Reservation) error {
 	if r.UnitID == "" {
 		return nil // neither a stay nor a seat: nothing to count
 	}
+	switch r.Stage {
+	case analytics.StageBooked:
+		return book(ctx, tx, r)
+	case analytics.StageCancelled:
+		return cancel(ctx, tx, r)
+	}
+	if _, err := tx.Exec(ctx, upsertUnitSQL, string(r.Unit), r.UnitID, r.Route, r.City); err != nil {
+		return fmt.Errorf("apply reservation %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// book applies a booked reservation: ProjectReservation's effect for a reservation not
+// booked yet, applied only if it was not (bookSQL).
+func book(ctx context.Context, tx *txn.Tx, r analytics.Reservation) error {
+	eff := analytics.ProjectReservation(nil, false, r)
+	var firstNight *time.Time
+	if !r.FirstNight.IsZero() {
+		firstNight = &r.FirstNight
+	}
+	days := make([]time.Time, len(eff.Usage))
+	sold := make([]int64, len(eff.Usage))
+	revenue := make([]int64, len(eff.Usage))
+	for i, u := range eff.Usage {
+		days[i], sold[i], revenue[i] = u.Day, u.Sold, u.Revenue
+	}
+	d := eff.Booking
+	b := &pgx.Batch{}
+	b.Queue(upsertUnitSQL, string(r.Unit), r.UnitID, r.Route, r.City)
+	b.Queue(bookSQL, r.ID, string(r.Unit), r.UnitID, r.At, d.Day, int64(r.ServiceStart.Sub(r.At)/time.Second), r.Quantity,
+		r.Nights, firstNight, r.ServiceStart, r.Price.Currency, r.Price.Amount, d.StayBookings, d.StayNights, d.Gross,
+		days, sold, revenue)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("book reservation %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// cancel applies a cancellation: it reads the stored copy and takes back what it booked.
+func cancel(ctx context.Context, tx *txn.Tx, r analytics.Reservation) error {
 	b := &pgx.Batch{}
 	b.Queue(upsertUnitSQL, string(r.Unit), r.UnitID, r.Route, r.City)
 	var stored *analytics.Reservation
@@ -88,22 +155,11 @@ func applyReservation(ctx context.Context, tx *txn.Tx, r analytics.Reservation) 
 		return fmt.Errorf("read reservation %s: %w", r.ID, err)
 	}
 	eff := analytics.ProjectReservation(stored, cancelled, r)
-	if !eff.Book && !eff.Cancel {
+	if !eff.Cancel {
 		return nil
 	}
 	w := &pgx.Batch{}
-	if eff.Book {
-		var firstNight *time.Time
-		if !r.FirstNight.IsZero() {
-			firstNight = &r.FirstNight
-		}
-		w.Queue(insertReservationSQL, r.ID, string(r.Unit), r.UnitID, r.At, analytics.Day(r.At),
-			int64(r.ServiceStart.Sub(r.At)/time.Second), r.Quantity, r.Nights, firstNight, r.ServiceStart,
-			r.Price.Currency, r.Price.Amount)
-	}
-	if eff.Cancel {
-		w.Queue(cancelReservationSQL, r.ID, r.At)
-	}
+	w.Queue(cancelReservationSQL, r.ID, r.At)
 	d := eff.Booking
 	w.Queue(bookingDaySQL, d.Day, string(d.Unit), d.UnitID, d.Bookings, d.Cancellations, d.StayBookings, d.StayNights)
 	w.Queue(bookingMoneySQL, d.Day, string(d.Unit), d.UnitID, d.Currency, d.Gross, d.Refunds)
@@ -111,7 +167,7 @@ func applyReservation(ctx context.Context, tx *txn.Tx, r analytics.Reservation) 
 		w.Queue(usageSQL, u.Day, string(u.Unit), u.UnitID, u.Currency, u.Sold, u.Revenue)
 	}
 	if err := tx.SendBatch(ctx, w).Close(); err != nil {
-		return fmt.Errorf("apply reservation %s: %w", r.ID, err)
+		return fmt.Errorf("cancel reservation %s: %w", r.ID, err)
 	}
 	return nil
 }
@@ -235,14 +291,51 @@ func applyBill(ctx context.Context, tx *txn.Tx, b analytics.Bill) error {
 }
 
 const fareSQL = `
-INSERT INTO fare_days (day, city, currency_code, fares, revenue_minor) VALUES ($1, $2, $3, 1, $4)
+INSERT INTO fare_days (day, city, currency_code, fares, revenue_minor, surged) VALUES ($1, $2, $3, 1, $4, $5)
 ON CONFLICT (day, city, currency_code) DO UPDATE SET
-    fares = fare_days.fares + 1, revenue_minor = fare_days.revenue_minor + EXCLUDED.revenue_minor`
+    fares = fare_days.fares + 1, revenue_minor = fare_days.revenue_minor + EXCLUDED.revenue_minor,
+    surged = fare_days.surged + EXCLUDED.surged`
 
 // applyFare counts a ride's fare.
 func applyFare(ctx context.Context, tx *txn.Tx, f analytics.Fare) error {
-	if _, err := tx.Exec(ctx, fareSQL, analytics.Day(f.At), f.City, f.Total.Currency, f.Total.Amount); err != nil {
+	surged := 0
+	if f.Surged {
+		surged = 1
+	}
+	if _, err := tx.Exec(ctx, fareSQL, analytics.Day(f.At), f.City, f.Total.Currency, f.Total.Amount, surged); err != nil {
 		return fmt.Errorf("apply fare %s: %w", f.TripID, err)
+	}
+	return nil
+}
+
+const tripSQL = `
+INSERT INTO ride_days (day, city, requested, assigned, assign_seconds, completed, cancelled)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (day, city) DO UPDATE SET
+    requested = ride_days.requested + EXCLUDED.requested,
+    assigned = ride_days.assigned + EXCLUDED.assigned,
+    assign_seconds = ride_days.assign_seconds + EXCLUDED.assign_seconds,
+    completed = ride_days.completed + EXCLUDED.completed,
+    cancelled = ride_days.cancelled + EXCLUDED.cancelled`
+
+// applyTrip counts a trip's request, assignment (and its wait), completion or
+// cancellation; trip emits each once per trip.
+func applyTrip(ctx context.Context, tx *txn.Tx, t analytics.Trip) error {
+	var c [5]int64
+	switch t.Step {
+	case analytics.TripRequested:
+		c[0] = 1
+	case analytics.TripAssigned:
+		c[1], c[2] = 1, int64(t.WaitForDriver/time.Second)
+	case analytics.TripCompleted:
+		c[3] = 1
+	case analytics.TripCancelled:
+		c[4] = 1
+	default:
+		return nil
+	}
+	if _, err := tx.Exec(ctx, tripSQL, analytics.Day(t.At), t.City, c[0], c[1], c[2], c[3], c[4]); err != nil {
+		return fmt.Errorf("apply trip %s: %w", t.ID, err)
 	}
 	return nil
 }

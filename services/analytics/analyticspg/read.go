@@ -36,13 +36,14 @@ u AS (
 var sumsSQL = `
 WITH ` + groupedUnits + `,
 f (day, grp, cur, bookings, cancellations, stay_bookings, stay_nights, rn_sold, rn_avail, seats_sold, seats_avail,
-   auths, failures, fares, gross, refunds, room_rev, seat_rev, captured, pay_refunded, ride_rev) AS (
+   auths, failures, fares, gross, refunds, room_rev, seat_rev, captured, pay_refunded, ride_rev,
+   requested, completed, trips_cancelled, assigned, assign_secs, surged) AS (
   SELECT b.day, u.grp, '', b.bookings, b.cancellations, b.stay_bookings, b.stay_nights, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
-         0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint
+         0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0::bigint, 0, 0, 0, 0, 0, 0
   FROM booking_days b JOIN u USING (unit_kind, unit_id)
   WHERE b.day BETWEEN $1 AND $2 AND u.grp IS NOT NULL
   UNION ALL
-  SELECT m.day, u.grp, m.currency_code, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, m.gross_minor, m.refunds_minor, 0, 0, 0, 0, 0
+  SELECT m.day, u.grp, m.currency_code, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, m.gross_minor, m.refunds_minor, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
   FROM booking_money_days m JOIN u USING (unit_kind, unit_id)
   WHERE m.day BETWEEN $1 AND $2 AND u.grp IS NOT NULL
   UNION ALL
@@ -50,35 +51,42 @@ f (day, grp, cur, bookings, cancellations, stay_bookings, stay_nights, rn_sold, 
          CASE WHEN s.unit_kind = 'property' THEN s.sold ELSE 0 END, 0,
          CASE WHEN s.unit_kind = 'departure' THEN s.sold ELSE 0 END, 0, 0, 0, 0, 0, 0,
          CASE WHEN s.unit_kind = 'property' THEN s.revenue_minor ELSE 0 END,
-         CASE WHEN s.unit_kind = 'departure' THEN s.revenue_minor ELSE 0 END, 0, 0, 0
+         CASE WHEN s.unit_kind = 'departure' THEN s.revenue_minor ELSE 0 END, 0, 0, 0, 0, 0, 0, 0, 0, 0
   FROM usage_days s JOIN u USING (unit_kind, unit_id)
   WHERE s.day BETWEEN $1 AND $2 AND u.grp IS NOT NULL
   UNION ALL
-  SELECT d::date, u.grp, '', 0, 0, 0, 0, 0, u.capacity, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+  SELECT d::date, u.grp, '', 0, 0, 0, 0, 0, u.capacity, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
   FROM u CROSS JOIN LATERAL generate_series(GREATEST(u.opened_on, $1::date)::timestamp,
       LEAST(COALESCE(u.closed_on - 1, $2::date), $2::date)::timestamp, interval '1 day') d
   WHERE u.unit_kind = 'property' AND u.opened_on IS NOT NULL AND u.capacity > 0 AND u.grp IS NOT NULL
   UNION ALL
-  SELECT u.departure_day, u.grp, '', 0, 0, 0, 0, 0, 0, 0, u.capacity, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+  SELECT u.departure_day, u.grp, '', 0, 0, 0, 0, 0, 0, 0, u.capacity, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
   FROM u
   WHERE u.unit_kind = 'departure' AND NOT u.cancelled AND u.capacity > 0 AND u.departure_day BETWEEN $1 AND $2 AND u.grp IS NOT NULL
   UNION ALL
   SELECT p.day, '', p.currency_code, 0, 0, 0, 0, 0, 0, 0, 0, p.authorizations, p.failures, 0, 0, 0, 0, 0,
-         p.captured_minor, p.refunded_minor, 0
+         p.captured_minor, p.refunded_minor, 0, 0, 0, 0, 0, 0, 0
   FROM payment_days p
   WHERE $4::text = '' AND p.day BETWEEN $1 AND $2
   UNION ALL
   SELECT r.day, CASE WHEN $4::text = '' THEN '' ELSE r.city END, r.currency_code, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, r.fares,
-         0, 0, 0, 0, 0, 0, r.revenue_minor
+         0, 0, 0, 0, 0, 0, r.revenue_minor, 0, 0, 0, 0, 0, r.surged
   FROM fare_days r
   WHERE $4::text IN ('', 'city') AND r.day BETWEEN $1 AND $2
+  UNION ALL
+  SELECT d.day, CASE WHEN $4::text = '' THEN '' ELSE d.city END, '', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+         0, 0, 0, 0, 0, 0, 0, d.requested, d.completed, d.cancelled, d.assigned, d.assign_seconds, 0
+  FROM ride_days d
+  WHERE $4::text IN ('', 'city') AND d.day BETWEEN $1 AND $2
 )
 SELECT ` + periodExpr("f.day") + ` AS period, grp, cur,
   sum(bookings)::bigint, sum(cancellations)::bigint, sum(stay_bookings)::bigint, sum(stay_nights)::bigint,
   sum(rn_sold)::bigint, sum(rn_avail)::bigint, sum(seats_sold)::bigint, sum(seats_avail)::bigint,
   sum(auths)::bigint, sum(failures)::bigint, sum(fares)::bigint,
   sum(gross)::bigint, sum(refunds)::bigint, sum(room_rev)::bigint, sum(seat_rev)::bigint,
-  sum(captured)::bigint, sum(pay_refunded)::bigint, sum(ride_rev)::bigint
+  sum(captured)::bigint, sum(pay_refunded)::bigint, sum(ride_rev)::bigint,
+  sum(requested)::bigint, sum(completed)::bigint, sum(trips_cancelled)::bigint, sum(assigned)::bigint,
+  sum(assign_secs)::bigint, sum(surged)::bigint
 FROM f GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`
 
 // leadSQL computes the lead time percentiles of the bookings of $1 to $2 per period and
@@ -139,9 +147,11 @@ func (s *Store) Sums(ctx context.Context, q analytics.Query) ([]analytics.Sums, 
 		var period time.Time
 		var group, cur string
 		var c [11]int64
+		var rides [6]int64
 		var m analytics.MoneySums
 		if err := rows.Scan(&period, &group, &cur, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6], &c[7], &c[8], &c[9], &c[10],
-			&m.Gross, &m.Refunds, &m.RoomRevenue, &m.SeatRevenue, &m.Captured, &m.PaymentsRefunded, &m.RideRevenue); err != nil {
+			&m.Gross, &m.Refunds, &m.RoomRevenue, &m.SeatRevenue, &m.Captured, &m.PaymentsRefunded, &m.RideRevenue,
+			&rides[0], &rides[1], &rides[2], &rides[3], &rides[4], &rides[5]); err != nil {
 			rows.Close()
 			return nil, pgxutil.MapError(fmt.Errorf("sum rollups: %w", err))
 		}
@@ -157,6 +167,12 @@ func (s *Store) Sums(ctx context.Context, q analytics.Query) ([]analytics.Sums, 
 		r.Authorizations += c[8]
 		r.Failures += c[9]
 		r.Fares += c[10]
+		r.TripsRequested += rides[0]
+		r.TripsCompleted += rides[1]
+		r.TripsCancelled += rides[2]
+		r.Assignments += rides[3]
+		r.AssignmentSeconds += rides[4]
+		r.SurgedFares += rides[5]
 		if cur != "" {
 			ms := r.Money[cur]
 			if ms == nil {

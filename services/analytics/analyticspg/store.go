@@ -49,6 +49,8 @@ func (s *Store) Apply(ctx context.Context, tx *txn.Tx, fact any) error {
 		return applyBill(ctx, tx, f)
 	case analytics.Fare:
 		return applyFare(ctx, tx, f)
+	case analytics.Trip:
+		return applyTrip(ctx, tx, f)
 	}
 	return fmt.Errorf("analytics: unknown fact %T", fact)
 }

@@ -1,5 +1,5 @@
 // Package sourceevents turns the events analytics consumes (booking's, payment's,
-// billing's and fare's, waybill.events.v1.Event with fat payloads) into analytics' facts.
+// billing's, fare's and trip's, waybill.events.v1.Event with fat payloads) into analytics' facts.
 // It is the only place of analytics where the sources' generated types meet its domain,
 // as a client adapter is for a called service.
 package sourceevents
@@ -16,6 +16,7 @@ import (
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	paymentv1 "github.com/waybill/waybill/gen/waybill/payment/v1"
+	tripv1 "github.com/waybill/waybill/gen/waybill/trip/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/services/analytics/analytics"
@@ -44,6 +45,7 @@ var Sources = []Source{
 	{Name: "billing", Types: []string{"billing.bill.finalized", "billing.bill.paid", "billing.bill.failed",
 		"billing.bill.settled", "billing.bill.cancelled"}},
 	{Name: "fare", Types: []string{"fare.fare.calculated"}},
+	{Name: "trip", Types: []string{"trip.trip.requested", "trip.trip.driver_assigned", "trip.trip.ended", "trip.trip.cancelled"}},
 }
 
 // Decode returns the fact ev carries: an analytics.Reservation, Departure, Property,
@@ -89,7 +91,31 @@ func Decode(ev *eventsv1.Event) (any, error) {
 			return nil, err
 		}
 		f := p.GetFare()
-		return analytics.Fare{TripID: f.GetTripId(), City: f.GetCity(), Total: fromMoney(f.GetTotal()), At: at}, nil
+		return analytics.Fare{TripID: f.GetTripId(), City: f.GetCity(), Total: fromMoney(f.GetTotal()),
+			Surged: f.GetSurgeMultiplierBps() > 10000, At: at}, nil
+	case strings.HasPrefix(typ, "trip.trip."):
+		var p tripv1.TripEvent
+		if err := unpack(ev, &p); err != nil {
+			return nil, err
+		}
+		tr := p.GetTrip()
+		out := analytics.Trip{ID: tr.GetId(), City: tr.GetCity(), At: at}
+		switch typ {
+		case "trip.trip.requested":
+			if p.GetPreviousStatus() == tripv1.TripStatus_TRIP_STATUS_UNSPECIFIED {
+				out.Step = analytics.TripRequested // not again when re-requested after a driver cancelled
+			}
+		case "trip.trip.driver_assigned":
+			out.Step = analytics.TripAssigned
+			if tr.GetAssignTime() != nil && tr.GetCreateTime() != nil {
+				out.WaitForDriver = tr.GetAssignTime().AsTime().Sub(tr.GetCreateTime().AsTime())
+			}
+		case "trip.trip.ended":
+			out.Step = analytics.TripCompleted
+		case "trip.trip.cancelled":
+			out.Step = analytics.TripCancelled
+		}
+		return out, nil
 	}
 	return nil, nil
 }

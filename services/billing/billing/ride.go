@@ -74,6 +74,9 @@ func (s *Service) BillRideFare(ctx context.Context, tx RideTx, f RideFare) error
 	if err := money.Check("fare.total", f.Total); err != nil {
 		return err
 	}
+	if f.Total.Amount == 0 {
+		return nil // a free ride owes nothing: no bill
+	}
 	provider, ok := s.providers.Provider(KindRide)
 	if !ok {
 		provider = RideProvider

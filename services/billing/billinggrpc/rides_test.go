@@ -1,6 +1,8 @@
 package billinggrpc_test
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,10 +12,14 @@ import (
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	reservationv1 "github.com/waybill/waybill/gen/waybill/reservation/v1"
+	tripv1 "github.com/waybill/waybill/gen/waybill/trip/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/ids"
+	"github.com/waybill/waybill/kit/outbox"
+	"github.com/waybill/waybill/kit/serve"
+	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/billing/billing"
 	"github.com/waybill/waybill/services/billing/billingapp"
 	"github.com/waybill/waybill/services/billing/internal/providertest"
@@ -35,6 +41,13 @@ func startFare(t *testing.T) *fareEnv {
 	f := &fareEnv{addr: s.Addr,
 		operator: farev1.NewFareServiceClient(s.Conn(auth.Identity{Subject: "ops-anna", Role: auth.RoleOperator})),
 		server:   farev1.NewFareServiceClient(s.Conn(auth.Identity{Subject: "trip", Role: auth.RoleService}))}
+	f.card(t)
+	return f
+}
+
+// card creates the ride rate card: 3 EUR + 1.50 EUR/km + 0.30 EUR/min, at least 8 EUR.
+func (f *fareEnv) card(t *testing.T) {
+	t.Helper()
 	eur := func(a int64) *typev1.Money { return &typev1.Money{AmountMinor: a, CurrencyCode: "EUR"} }
 	if _, err := f.operator.CreateRateCard(grpctest.Context(t), &farev1.CreateRateCardRequest{RateCard: &farev1.RateCard{
 		ProductKey:   &farev1.ProductKey{Product: &farev1.ProductKey_Ride{Ride: &farev1.RideProduct{City: "berlin", Product: "standard"}}},
@@ -43,7 +56,6 @@ func startFare(t *testing.T) *fareEnv {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	return f
 }
 
 // ride makes fare calculate a ride's fare (12.345 km, 17.5 min: 300 + 1852 + 525 = 2677
@@ -257,5 +269,60 @@ func TestRideFareCollected(t *testing.T) {
 	}
 	if st := e.standing(t, "cust-2"); st.GetStanding() != billingv1.Standing_STANDING_GOOD {
 		t.Fatalf("cust-2's standing after paying: %v", st)
+	}
+}
+
+// TestLateCancellationFeeBilled: trip's cancelled trip whose sub-status says a fee is
+// due (from a real event source) → fare's fee → a bill for the rider with the fee,
+// BLOCKED until paid; a free cancellation bills nothing.
+func TestLateCancellationFeeBilled(t *testing.T) {
+	t.Parallel()
+	var log *outbox.Log
+	trip := grpctest.Start(t, serve.Spec{Name: "trip", Migrations: outbox.Migrations, EventTypes: []string{"trip.trip.ended", "trip.trip.cancelled"},
+		Register: func(ctx context.Context, d serve.Deps) error { log = d.Events; return nil }})
+	emit := txn.New(trip.Pool, txn.Options{Notify: log.Notify})
+	c := fareapp.DefaultConfig()
+	c.TripAddr, c.MatchingAddr = trip.Addr, ""
+	fs := grpctest.Start(t, fareapp.SpecWith(c))
+	fares := &fareEnv{addr: fs.Addr, operator: farev1.NewFareServiceClient(fs.Conn(auth.Identity{Subject: "ops-anna", Role: auth.RoleOperator}))}
+	fares.card(t)
+	e := startWith(t, threeProviders, func(c *billingapp.Config) { c.FareAddr = fares.addr })
+
+	requested := time.Now().Add(-10 * time.Minute)
+	cancel := func(id, customer, subStatus string) {
+		ev := &tripv1.TripEvent{PreviousStatus: tripv1.TripStatus_TRIP_STATUS_DRIVER_ASSIGNED, Trip: &tripv1.Trip{
+			Id: id, CustomerId: customer, City: "berlin", Product: "standard", Status: tripv1.TripStatus_TRIP_STATUS_CANCELLED,
+			SubStatus: subStatus, CreateTime: timestamppb.New(requested), AssignTime: timestamppb.New(requested.Add(time.Minute)),
+			Cancellation: &tripv1.TripCancellation{Actor: tripv1.CancellationActor_CANCELLATION_ACTOR_RIDER, Reason: "changed_mind",
+				CancelTime: timestamppb.New(requested.Add(5 * time.Minute))}}}
+		if err := emit.Run(t.Context(), func(tx *txn.Tx) error {
+			tx.Emit(outbox.Event{Type: "trip.trip.cancelled", Key: id, Payload: ev})
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	free, due := ids.New(), ids.New()
+	cancel(free, "cust-1", "")
+	cancel(due, "cust-2", "cancellation_fee_due")
+	var bill *billingv1.Bill
+	grpctest.Eventually(t, 15*time.Second, "the fee on a bill", func() bool {
+		if bs := e.rideBills(t, "cust-2", due); len(bs) == 1 {
+			bill = bs[0]
+		}
+		return bill != nil
+	})
+	it := bill.GetItems()[0]
+	if it.GetBilledAmount().GetAmountMinor() != 800 || !strings.HasPrefix(it.GetTitle(), "Cancellation fee") || bill.GetStatus() != billingv1.BillStatus_BILL_STATUS_FINALIZED {
+		t.Fatalf("fee bill %v, want the 8 EUR fee FINALIZED", bill)
+	}
+	if st := e.standing(t, "cust-2"); st.GetStanding() != billingv1.Standing_STANDING_BLOCKED || st.GetReasonCode() != billing.ReasonRideFareUnpaid {
+		t.Fatalf("standing with an unpaid fee: %v", st)
+	}
+	if bs := e.rideBills(t, "cust-1", free); len(bs) != 0 {
+		t.Fatalf("a free cancellation was billed: %v", bs)
+	}
+	if st := e.standing(t, "cust-1"); st.GetStanding() != billingv1.Standing_STANDING_GOOD {
+		t.Fatalf("standing after a free cancellation: %v", st)
 	}
 }

@@ -1,7 +1,9 @@
 // Package fare is the fare service's domain: versioned rate cards per product, the
 // pricing math (load-factor curves for seats and stays, distance, time and surge for
-// rides), quotes, and the Store interface the service needs. It imports no gRPC, no pgx
-// and no generated code.
+// rides), quotes, ride fares computed from the completed trip record (ride.go: the route
+// actually driven, with GPS noise filtered; rides.go: the use cases), the automatic surge
+// derived from matching's supply and demand per zone (zonesurge.go), and the Store
+// interface the service needs. It imports no gRPC, no pgx and no generated code.
 //
 // # Money and rounding
 //

@@ -44,9 +44,7 @@ type CalculateInput struct {
 
 // Validate checks the input at now; fields are named as in the request.
 func (in CalculateInput) Validate(now time.Time) error {
-	var v errs.Violations
-	ids.CheckTo(&v, "trip_id", in.TripID)
-	if err := v.Err(); err != nil {
+	if err := ids.Check("trip_id", in.TripID); err != nil {
 		return err
 	}
 	if err := checkCustomerID("customer_id", in.CustomerID); err != nil {
@@ -269,26 +267,21 @@ func (s *Service) priceRecord(ctx context.Context, tx RideTx, rec TripRecord, no
 }
 
 // RetryDue tries again to price the recorded trips whose next attempt is due, up to
-// limit of them, and returns how many it priced.
+// limit of them (each is priced, or postponed again), and returns how many it tried.
 func (s *Service) RetryDue(ctx context.Context, limit int) (int, error) {
 	due, err := s.store.DueTrips(ctx, s.clock(), limit)
 	if err != nil {
 		return 0, err
 	}
-	priced := 0
-	for _, id := range due {
+	for i, id := range due {
 		err := s.store.RetryTrip(ctx, id, func(tx RideTx, rec TripRecord, attempts int) error {
-			if err := s.priceRecorded(ctx, tx, rec, attempts, s.clock()); err != nil {
-				return err
-			}
-			priced++ // counts postponed ones too; close enough for a log line
-			return nil
+			return s.priceRecorded(ctx, tx, rec, attempts, s.clock())
 		})
 		if err != nil {
-			return priced, fmt.Errorf("retry pricing trip %s: %w", id, err)
+			return i, fmt.Errorf("retry pricing trip %s: %w", id, err)
 		}
 	}
-	return priced, nil
+	return len(due), nil
 }
 
 // FareState says whether a trip's fare is known. Its values equal

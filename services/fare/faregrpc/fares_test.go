@@ -11,7 +11,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
 
+	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	matchingv1 "github.com/waybill/waybill/gen/waybill/matching/v1"
 	tripv1 "github.com/waybill/waybill/gen/waybill/trip/v1"
@@ -26,6 +28,7 @@ import (
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/fare/fare"
 	"github.com/waybill/waybill/services/fare/fareapp"
+	"github.com/waybill/waybill/services/matching/matchingapp"
 )
 
 // source is a real event source standing in for another service of the mesh (trip,
@@ -503,5 +506,106 @@ func TestRideFaresBadInput(t *testing.T) {
 	}
 	if n := len(h.fareEvents(t)); n != 0 {
 		t.Fatalf("%d fare events emitted by bad requests, want 0", n)
+	}
+}
+
+// TestUnreadableTripEventIsParked: a trip event fare cannot use (a record without a
+// city) is parked in fare's dead-letter queue, visible to operators, and the stream
+// moves on: the next trip is priced.
+func TestUnreadableTripEventIsParked(t *testing.T) {
+	t.Parallel()
+	h := startRides(t)
+	h.create(t, rideCard())
+	requested := time.Now().Add(-10 * time.Minute).UTC()
+	bad, good := ids.New(), ids.New()
+	ev := endedTrip(bad, "cust-1", "standard", "", requested, route(alexanderplatz, requested.Add(time.Minute), [2]float64{1000, 0}))
+	ev.Trip.City = ""
+	h.trip.emit(t, "trip.trip.ended", bad, ev)
+	h.trip.emit(t, "trip.trip.ended", good, endedTrip(good, "cust-1", "standard", "", requested,
+		route(alexanderplatz, requested.Add(time.Minute), [2]float64{1000, 0})))
+	h.waitFare(t, good)
+	admin := eventsv1.NewConsumerAdminServiceClient(grpctest.Dial(t, h.addr, auth.Identity{Subject: "ops", Role: auth.RoleOperator}))
+	resp, err := admin.ListParkedEvents(grpctest.Context(t), &eventsv1.ListParkedEventsRequest{Service: "fare", Consumer: fareapp.TripsConsumer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.GetParkedEvents()) != 1 || resp.GetParkedEvents()[0].GetEvent().GetKey() != bad || !strings.Contains(resp.GetParkedEvents()[0].GetError(), "city") {
+		t.Fatalf("parked events %v, want the trip without a city", resp.GetParkedEvents())
+	}
+	_, err = h.service.GetFare(grpctest.Context(t), &farev1.GetFareRequest{TripId: bad})
+	grpctest.WantCode(t, err, codes.NotFound)
+}
+
+// TestConcurrentCalculateRideFare: concurrent calls for one trip with the same inputs
+// store one fare and emit one event, and all return it.
+func TestConcurrentCalculateRideFare(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	h.create(t, rideCard())
+	req := calculateReq(ids.New(), "")
+	req.RequestTime = timestamp(time.Now()) // the card is in effect from its creation
+	const n = 8
+	out := make(chan *farev1.Fare, n)
+	errc := make(chan error, n)
+	for range n {
+		go func() {
+			resp, err := h.service.CalculateRideFare(grpctest.Context(t), req)
+			out <- resp.GetFare()
+			errc <- err
+		}()
+	}
+	var first *farev1.Fare
+	for range n {
+		f, err := <-out, <-errc
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = f
+		} else if !proto.Equal(first, f) {
+			t.Fatalf("concurrent calls returned %v and %v", first, f)
+		}
+	}
+	if got := h.count(t, "ride_fare"); got != 1 || len(h.fareEvents(t)) != 1 {
+		t.Fatalf("%d fares, %d events; want 1 and 1", got, len(h.fareEvents(t)))
+	}
+}
+
+// TestSurgeFromRealMatching: the real matching service's zone events drive the surge.
+// Three ride requests wait in one S2 cell with no driver near: matching counts 3 open
+// requests and 0 available drivers there and emits matching.zone.supply_demand; fare
+// derives 2.0x for the cell, and QuoteRide at a pickup in it shows it.
+func TestSurgeFromRealMatching(t *testing.T) {
+	t.Parallel()
+	mc := matchingapp.DefaultConfig()
+	mc.ZoneInterval, mc.FlushInterval, mc.DispatchPoll = 200*time.Millisecond, 50*time.Millisecond, 50*time.Millisecond
+	ms := matchingapp.Spec()
+	ms.Register = func(ctx context.Context, d serve.Deps) error { return matchingapp.Register(ctx, d, mc) }
+	matching := grpctest.Start(t, ms)
+	c := fareapp.DefaultConfig()
+	c.TripAddr, c.MatchingAddr = "", matching.Addr
+	c.Reconnect = consumer.Backoff{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond}
+	h := startWith(t, c)
+	h.create(t, rideCard())
+
+	matches := matchingv1.NewMatchingServiceClient(matching.Conn(auth.Identity{Subject: "trip", Role: auth.RoleService}))
+	for range 3 {
+		if _, err := matches.CreateMatch(grpctest.Context(t), &matchingv1.CreateMatchRequest{TripId: ids.New(), Pickup: alexanderplatz,
+			Product: "standard", OfferTimeout: durationpb.New(10 * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	zone := "s2-" + fare.ZoneOf(fare.GeoPoint{Latitude: alexanderplatz.GetLatitude(), Longitude: alexanderplatz.GetLongitude()})
+	var q *farev1.Quote
+	grpctest.Eventually(t, 20*time.Second, "the surge from matching's counts", func() bool {
+		resp, err := h.customer.QuoteRide(grpctest.Context(t), rideQuote(alexanderplatz))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q = resp.GetQuote()
+		return q.GetSurgeZone() == zone
+	})
+	if q.GetMultiplierBps() != 20000 {
+		t.Fatalf("quote in a cell with 3 requests and no driver: %d bps, want 20000", q.GetMultiplierBps())
 	}
 }

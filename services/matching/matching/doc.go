@@ -16,6 +16,22 @@
 // A location fix goes to the Index at once, where searches see it, and is written to
 // PostgreSQL by the flusher in batches (Service.Run): a restarted or second replica
 // rebuilds its Index from the stored positions. A fix older than
-// IndexOptions.StaleAfter (60 seconds by default) is never searched. Matches and offers
-// are not implemented yet.
+// IndexOptions.StaleAfter (60 seconds by default) is never searched.
+//
+// # Matches and offers
+//
+// A match (matches.go) finds a driver for a trip in attempts; the dispatcher
+// (dispatch.go) makes each attempt's offers, expires offers and fails exhausted matches,
+// driven by each match's due time in storage (a durable timer swept with SKIP LOCKED),
+// so a restarted or second replica resumes the work. Drivers answer offers (offers.go)
+// and are released after their ride (release.go). Every change runs in one transaction
+// holding the match's row lock and moves drivers with conditional updates; storage's
+// unique indexes refuse a second pending offer or a second unreleased assignment of a
+// driver whatever this package decides. WatchOffers (watch.go) streams a driver's offers.
+//
+// # Zones
+//
+// Every few seconds CountZones (zone.go) counts each zone's (S2 cell of level 12)
+// available drivers and open requests and emits matching.zone.supply_demand for the
+// zones that changed, for fare's surge pricing.
 package matching

@@ -135,6 +135,13 @@ func (s *Service) CreateMatch(ctx context.Context, c caller.Caller, in MatchInpu
 			return Match{}, errs.Invalid("offer_timeout", "must be %s to %s, got %s", s.opts.MinOfferTimeout, MaxOfferTimeout, timeout)
 		}
 	}
+	if in.DriverID != "" {
+		// Manual dispatch: max_attempts, search_radius_meters and fan_out are ignored.
+		if err := ids.Check("driver_id", in.DriverID); err != nil {
+			return Match{}, err
+		}
+		in.MaxAttempts, in.SearchRadius, in.FanOut = 1, 0, 1
+	}
 	if in.MaxAttempts < 0 || in.MaxAttempts > MaxAttempts {
 		return Match{}, errs.Invalid("max_attempts", "must be 0 to %d, got %d", MaxAttempts, in.MaxAttempts)
 	}
@@ -143,11 +150,6 @@ func (s *Service) CreateMatch(ctx context.Context, c caller.Caller, in MatchInpu
 	}
 	if in.FanOut < 0 || in.FanOut > MaxFanOut {
 		return Match{}, errs.Invalid("fan_out", "must be 0 to %d, got %d", MaxFanOut, in.FanOut)
-	}
-	if in.DriverID != "" {
-		if err := ids.Check("driver_id", in.DriverID); err != nil {
-			return Match{}, err
-		}
 	}
 	if err := checkRequestID(requestID); err != nil {
 		return Match{}, err
@@ -158,8 +160,8 @@ func (s *Service) CreateMatch(ctx context.Context, c caller.Caller, in MatchInpu
 		OfferTimeout: timeout, InitialRadius: cmpOr(in.SearchRadius, DefaultRadius),
 		RequestedDriverID: in.DriverID,
 	}
-	if in.DriverID != "" { // manual dispatch: one offer to this driver, once
-		m.MaxAttempts, m.FanOut, m.InitialRadius = 1, 1, 0
+	if in.DriverID != "" {
+		m.InitialRadius = 0 // no search: the one driver, wherever they are
 	}
 	m.SearchRadius = m.InitialRadius
 	key := idempotencyKey("CreateMatch", c, requestID, m) // the parameters, before ids and times
@@ -311,60 +313,6 @@ func updateMatch(ctx context.Context, tx MatchTx, m Match, from MatchStatus) err
 	return nil
 }
 
-// withdraw takes back every pending offer of match matchID but keep's, and makes their
-// drivers AVAILABLE; it returns the offers after the change.
-func (s *Service) withdraw(ctx context.Context, tx MatchTx, matchID string, offers []Offer, keep string, now time.Time, eff *effects) ([]Offer, error) {
-	offers = slices.Clone(offers)
-	for i, o := range offers {
-		if o.Status != OfferPending || o.ID == keep {
-			continue
-		}
-		o.resolve(OfferWithdrawn, now)
-		if err := s.endOffer(ctx, tx, o, now, eff); err != nil {
-			return nil, err
-		}
-		offers[i] = o
-	}
-	return offers, nil
-}
-
-// endOffer writes o, which left PENDING (declined, expired or withdrawn), and makes its
-// driver AVAILABLE again.
-func (s *Service) endOffer(ctx context.Context, tx MatchTx, o Offer, now time.Time, eff *effects) error {
-	ok, err := tx.ResolveOffer(ctx, o, time.Time{})
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return errs.Abort("CONFLICT", "offer %s changed meanwhile; retry", o.ID)
-	}
-	d, ok, err := tx.MoveDriver(ctx, o.DriverID, StatusOffered, o.MatchID, StatusAvailable, nil, now)
-	if err != nil {
-		return err
-	}
-	if ok {
-		eff.moved(d)
-	} else {
-		eff.notify = append(eff.notify, o.DriverID)
-	}
-	return nil
-}
-
-// release frees the driver assigned to m (ON_TRIP for m → AVAILABLE), records the
-// release in m and emits matching.driver.released.
-func (s *Service) release(ctx context.Context, tx MatchTx, m *Match, reason string, now time.Time, eff *effects) error {
-	d, ok, err := tx.MoveDriver(ctx, m.DriverID, StatusOnTrip, m.ID, StatusAvailable, nil, now)
-	if err != nil {
-		return err
-	}
-	m.ReleaseTime = now
-	if !ok {
-		return nil // not on this ride any more
-	}
-	eff.moved(d)
-	return tx.Emit(Event{Type: EventTypeDriverReleased, Key: m.TripID, Driver: d, TripID: m.TripID, MatchID: m.ID, Reason: reason})
-}
-
 // SetMatchSubStatus sets or clears match id's free-form sub-status, in any status.
 // Services and operators only; idempotent by requestID.
 func (s *Service) SetMatchSubStatus(ctx context.Context, c caller.Caller, id, subStatus, requestID string) (Match, error) {
@@ -403,193 +351,6 @@ func (s *Service) SetMatchSubStatus(ctx context.Context, c caller.Caller, id, su
 	return out, nil
 }
 
-// offerOf reads offer id and checks that c may answer it: operators, services and the
-// offer's driver.
-func (s *Service) offerOf(ctx context.Context, c caller.Caller, id string) (Offer, error) {
-	o, err := s.store.Offer(ctx, id)
-	if err != nil {
-		return Offer{}, err
-	}
-	if err := mayActFor(c, o.DriverID); err != nil {
-		return Offer{}, errs.Denied("", "only the offer's driver, operators and services may answer an offer")
-	}
-	return o, nil
-}
-
-// findOffer returns the offer of offers with id.
-func findOffer(offers []Offer, id string) (int, error) {
-	i := slices.IndexFunc(offers, func(o Offer) bool { return o.ID == id })
-	if i < 0 {
-		return 0, errs.Missing("", "offer %s not found", id)
-	}
-	return i, nil
-}
-
-// AcceptOffer accepts offer id for its driver, in one transaction of conditional
-// updates: the offer PENDING and unexpired → ACCEPTED, the match OFFERED → ASSIGNED,
-// the driver OFFERED for this match → ON_TRIP; the match's other pending offers are
-// WITHDRAWN. It emits matching.driver.assigned. An ACCEPTED offer is returned
-// unchanged; idempotent by requestID.
-func (s *Service) AcceptOffer(ctx context.Context, c caller.Caller, id, requestID string) (Accepted, error) {
-	if err := ids.Check("offer_id", id); err != nil {
-		return Accepted{}, err
-	}
-	if err := checkRequestID(requestID); err != nil {
-		return Accepted{}, err
-	}
-	o, err := s.offerOf(ctx, c, id)
-	if err != nil {
-		return Accepted{}, fmt.Errorf("accept offer: %w", err)
-	}
-	key := idempotencyKey("AcceptOffer", c, requestID, []string{id})
-	var eff effects
-	var out Accepted
-	res, replayed, err := s.store.InMatch(ctx, MatchLock{MatchID: o.MatchID, Offers: true}, key, func(tx MatchTx, m *Match) ([]byte, error) {
-		eff.reset()
-		offers := slices.Clone(m.Offers)
-		i, err := findOffer(offers, id)
-		if err != nil {
-			return nil, err
-		}
-		cur := offers[i]
-		now := s.clock()
-		switch cur.Status {
-		case OfferAccepted:
-			m.Offers = nil
-			out = Accepted{Offer: cur, Match: *m}
-			return encode(out)
-		case OfferDeclined:
-			return nil, errs.Precondition(ReasonOfferDeclined, "the offer was declined")
-		case OfferExpired:
-			return nil, errs.Precondition(ReasonOfferExpired, "the offer expired at %s", cur.ExpireTime.Format(time.RFC3339Nano))
-		case OfferWithdrawn:
-			return nil, errs.Precondition(ReasonOfferWithdrawn, "the offer was withdrawn")
-		}
-		if !now.Before(cur.ExpireTime) {
-			return nil, errs.Precondition(ReasonOfferExpired, "the offer expired at %s", cur.ExpireTime.Format(time.RFC3339Nano))
-		}
-		acc := cur
-		acc.resolve(OfferAccepted, now)
-		next := m.clone()
-		next.Offers = nil
-		next.Status, next.DriverID, next.AssignTime, next.DueTime = MatchAssigned, cur.DriverID, now, time.Time{}
-		next.touch(now)
-		// One round trip of conditional updates: offer PENDING and unexpired, match
-		// OFFERED, driver OFFERED for this match.
-		d, ok, err := tx.Assign(ctx, acc, next, now)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, errs.Abort("CONFLICT", "offer %s, its match or its driver changed meanwhile; retry", id)
-		}
-		eff.moved(d)
-		offers[i] = acc
-		if offers, err = s.withdraw(ctx, tx, m.ID, offers, acc.ID, now, &eff); err != nil {
-			return nil, err
-		}
-		full := next.clone()
-		full.Offers = offers
-		if err := tx.Emit(Event{Type: EventTypeDriverAssigned, Key: m.TripID, Match: full, Driver: s.withLocation(d), Offer: acc}); err != nil {
-			return nil, err
-		}
-		out = Accepted{Offer: acc, Match: next}
-		return encode(out)
-	})
-	if err != nil {
-		return Accepted{}, fmt.Errorf("accept offer: %w", err)
-	}
-	if replayed {
-		return out, decode(res, requestID, &out)
-	}
-	s.apply(&eff)
-	return out, nil
-}
-
-// DeclineOffer declines offer id: PENDING → DECLINED (EXPIRED when its time is up),
-// the driver AVAILABLE again, and the match goes on: when none of the attempt's offers
-// is pending, the next attempt starts, or the match fails. An offer already DECLINED,
-// EXPIRED or WITHDRAWN is returned unchanged; an ACCEPTED one cannot be declined.
-// Idempotent by requestID.
-func (s *Service) DeclineOffer(ctx context.Context, c caller.Caller, id, reason, requestID string) (Offer, error) {
-	if err := ids.Check("offer_id", id); err != nil {
-		return Offer{}, err
-	}
-	if err := checkReason("reason", reason); err != nil {
-		return Offer{}, err
-	}
-	if err := checkRequestID(requestID); err != nil {
-		return Offer{}, err
-	}
-	o, err := s.offerOf(ctx, c, id)
-	if err != nil {
-		return Offer{}, fmt.Errorf("decline offer: %w", err)
-	}
-	key := idempotencyKey("DeclineOffer", c, requestID, []string{id, reason})
-	var eff effects
-	var out Offer
-	res, replayed, err := s.store.InMatch(ctx, MatchLock{MatchID: o.MatchID}, key, func(tx MatchTx, m *Match) ([]byte, error) {
-		eff.reset()
-		offers, err := tx.Offers(ctx, m.ID)
-		if err != nil {
-			return nil, err
-		}
-		i, err := findOffer(offers, id)
-		if err != nil {
-			return nil, err
-		}
-		cur := offers[i]
-		switch cur.Status {
-		case OfferAccepted:
-			return nil, errs.Precondition(ReasonOfferAccepted, "the offer was accepted; the ride is cancelled through trip")
-		case OfferDeclined, OfferExpired, OfferWithdrawn:
-			out = cur
-			return encode(out)
-		}
-		now := s.clock()
-		next := cur
-		if now.Before(cur.ExpireTime) {
-			next.resolve(OfferDeclined, now)
-			next.DeclineReason = reason
-		} else {
-			next.resolve(OfferExpired, now) // too late: it expired
-		}
-		if err := s.endOffer(ctx, tx, next, now, &eff); err != nil {
-			return nil, err
-		}
-		offers[i] = next
-		if err := s.afterOffers(ctx, tx, *m, offers, now, &eff); err != nil {
-			return nil, err
-		}
-		out = next
-		return encode(out)
-	})
-	if err != nil {
-		return Offer{}, fmt.Errorf("decline offer: %w", err)
-	}
-	if replayed {
-		return out, decode(res, requestID, &out)
-	}
-	s.apply(&eff)
-	return out, nil
-}
-
-// afterOffers ends m's attempt when none of its offers is pending any more: the next
-// attempt is due at once, or, after the last one, the match fails.
-func (s *Service) afterOffers(ctx context.Context, tx MatchTx, m Match, offers []Offer, now time.Time, eff *effects) error {
-	if m.Status != MatchOffered || slices.ContainsFunc(offers, func(o Offer) bool { return o.Status == OfferPending }) {
-		return nil
-	}
-	if m.AttemptCount >= m.MaxAttempts {
-		return s.fail(ctx, tx, m, offers, now)
-	}
-	next := m.clone()
-	next.Status, next.DueTime = MatchSearching, now
-	next.touch(now)
-	eff.wake = true
-	return updateMatch(ctx, tx, next, m.Status)
-}
-
 // fail ends m's search without a driver and emits matching.match.failed.
 func (s *Service) fail(ctx context.Context, tx MatchTx, m Match, offers []Offer, now time.Time) error {
 	next := m.clone()
@@ -603,74 +364,6 @@ func (s *Service) fail(ctx context.Context, tx MatchTx, m Match, offers []Offer,
 	}
 	next.Offers = offers
 	return tx.Emit(Event{Type: EventTypeMatchFailed, Key: m.TripID, Match: next})
-}
-
-// ReleaseDriver frees driver id after their ride on trip tripID ended or was
-// cancelled: ON_TRIP → AVAILABLE, with matching.driver.released; the match stays
-// ASSIGNED. When the driver is not on that trip it changes nothing and returns the
-// driver. Services and operators only; idempotent by requestID.
-func (s *Service) ReleaseDriver(ctx context.Context, c caller.Caller, id, tripID, reason, requestID string) (Driver, error) {
-	if err := mayManage(c, "release drivers"); err != nil {
-		return Driver{}, err
-	}
-	if err := ids.Check("driver_id", id); err != nil {
-		return Driver{}, err
-	}
-	if err := checkText("trip_id", tripID, MaxTripIDLength); err != nil {
-		return Driver{}, err
-	}
-	if err := checkReason("reason", reason); err != nil {
-		return Driver{}, err
-	}
-	if err := checkRequestID(requestID); err != nil {
-		return Driver{}, err
-	}
-	d, err := s.store.Driver(ctx, id)
-	if err != nil {
-		return Driver{}, fmt.Errorf("release driver: %w", err)
-	}
-	var lock MatchLock
-	if d.Status == StatusOnTrip && d.CurrentTripID == tripID {
-		lock.MatchID = d.CurrentMatchID
-	}
-	key := idempotencyKey("ReleaseDriver", c, requestID, []string{id, tripID, reason})
-	var eff effects
-	var out Driver
-	res, replayed, err := s.store.InMatch(ctx, lock, key, func(tx MatchTx, m *Match) ([]byte, error) {
-		eff.reset()
-		if m != nil && m.Status == MatchAssigned && m.DriverID == id && m.TripID == tripID && m.ReleaseTime.IsZero() {
-			now := s.clock()
-			next := m.clone()
-			if err := s.release(ctx, tx, &next, reason, now, &eff); err != nil {
-				return nil, err
-			}
-			if err := updateMatch(ctx, tx, next, m.Status); err != nil {
-				return nil, err
-			}
-			if len(eff.drivers) == 1 {
-				out = eff.drivers[0]
-				return encode(out)
-			}
-		}
-		// Not (or no longer) on this trip: unchanged.
-		cur, err := tx.Driver(ctx, id, false)
-		if err != nil {
-			return nil, err
-		}
-		out = cur
-		return encode(out)
-	})
-	if err != nil {
-		return Driver{}, fmt.Errorf("release driver: %w", err)
-	}
-	if replayed {
-		if err := decode(res, requestID, &out); err != nil {
-			return Driver{}, err
-		}
-		return s.withLocation(out), nil
-	}
-	s.apply(&eff)
-	return s.withLocation(out), nil
 }
 
 // distanceInt rounds a distance in meters for an offer.

@@ -19,8 +19,6 @@ type MatchStore interface {
 	// Match returns one match, with its offers (oldest first) when withOffers;
 	// NotFound when unknown.
 	Match(ctx context.Context, id string, withOffers bool) (Match, error)
-	// Offer returns one offer; NotFound when unknown.
-	Offer(ctx context.Context, id string) (Offer, error)
 	// DriverOffers returns the offers of driver id that are PENDING or changed at or
 	// after since, by update time.
 	DriverOffers(ctx context.Context, driverID string, since time.Time) ([]Offer, error)
@@ -53,6 +51,9 @@ type MatchStore interface {
 type MatchLock struct {
 	// MatchID, when set, is the match whose row is locked; fn receives it.
 	MatchID string
+	// OfferID, when set instead of MatchID, names the match to lock by one of its
+	// offers (NotFound for an unknown offer); the offers are read too.
+	OfferID string
 	// TripID, when set, is a trip whose transaction-scoped lock is taken: creates of one
 	// trip's matches run one at a time.
 	TripID string

@@ -20,9 +20,10 @@ const acceptMethod = "/waybill.matching.v1.MatchingService/AcceptOffer"
 // BenchmarkOfferAccept measures M2, "offer → accept committed, server side": the time
 // the server spends on AcceptOffer, from the request's arrival at the handler to the
 // answer after COMMIT (a unary interceptor around the handler, so token checks and
-// network are outside; reading the offer, locking the match, the conditional updates of
-// offer, match and driver, withdrawing other offers, the outbox row of
-// matching.driver.assigned, the idempotency claim, and COMMIT are inside). Each
+// network are outside; locking the offer's match with its offers and claiming the
+// idempotency key, the conditional updates of offer, match and driver, withdrawing other
+// offers, the outbox row of matching.driver.assigned and COMMIT are inside: three round
+// trips). Each
 // iteration creates a match, waits for its offer (not timed), accepts it as the driver,
 // and releases the driver.
 //

@@ -195,9 +195,9 @@ func TestManualDispatchAndSubStatus(t *testing.T) {
 	nearer := h.driverAt(t, north(berlin, 50))
 	chosen := h.driverAt(t, north(berlin, 20_000)) // beyond any default radius
 	req := matchReq(300 * time.Millisecond)
-	req.DriverId, req.MaxAttempts, req.FanOut = chosen.GetId(), 5, 3
+	req.DriverId, req.MaxAttempts, req.FanOut, req.SearchRadiusMeters = chosen.GetId(), 11, 9, -1 // ignored, even out of range
 	m := h.createMatch(t, req)
-	if m.GetMaxAttempts() != 1 || m.GetFanOut() != 1 || m.GetRequestedDriverId() != chosen.GetId() {
+	if m.GetMaxAttempts() != 1 || m.GetFanOut() != 1 || m.GetSearchRadiusMeters() != 0 || m.GetRequestedDriverId() != chosen.GetId() {
 		t.Fatalf("manual match %v", m)
 	}
 	end := h.waitMatch(t, m.GetId(), "FAILED", func(m *matchingv1.Match) bool { return m.GetStatus() == failed })

@@ -196,3 +196,24 @@ func TestIndexRebuiltFromDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicasSyncDriverStatus: a replica's index learns the status changes another
+// replica made (its periodic sync), not only at start: a driver who goes offline through
+// one replica drops out of the other's search, and comes back when online again.
+func TestReplicasSyncDriverStatus(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	other := start(t, grpctest.WithPool(h.pool))
+	d := h.online(t)
+	h.locate(t, d.GetId(), 48.1351, 11.582, time.Now())
+	req := &matchingv1.SearchNearbyDriversRequest{Pickup: &typev1.GeoPoint{Latitude: 48.1351, Longitude: 11.582}}
+	grpctest.Eventually(t, 10*time.Second, "the other replica finds the driver", func() bool { return len(other.search(t, req)) == 1 })
+	if _, err := h.as(d.GetId()).SetDriverAvailability(grpctest.Context(t), &matchingv1.SetDriverAvailabilityRequest{DriverId: d.GetId()}); err != nil {
+		t.Fatal(err)
+	}
+	grpctest.Eventually(t, 10*time.Second, "the offline driver gone from the other replica", func() bool { return len(other.search(t, req)) == 0 })
+	if _, err := h.as(d.GetId()).SetDriverAvailability(grpctest.Context(t), &matchingv1.SetDriverAvailabilityRequest{DriverId: d.GetId(), Online: true}); err != nil {
+		t.Fatal(err)
+	}
+	grpctest.Eventually(t, 10*time.Second, "the driver back on the other replica", func() bool { return len(other.search(t, req)) == 1 })
+}

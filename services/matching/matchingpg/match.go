@@ -117,20 +117,6 @@ func (s *Store) Match(ctx context.Context, id string, withOffers bool) (matching
 	return m, nil
 }
 
-const offerSQL = `SELECT ` + offerColumns + ` FROM offer o WHERE o.id = $1`
-
-// Offer implements matching.Store.
-func (s *Store) Offer(ctx context.Context, id string) (matching.Offer, error) {
-	if !ids.ValidUUID(id) {
-		return matching.Offer{}, errs.Missing("", "offer %q not found", id)
-	}
-	o, err := scanOffer(s.pool.QueryRow(ctx, offerSQL, id))
-	if err != nil {
-		return matching.Offer{}, pgxutil.MapNotFound(err, "offer %s not found", id)
-	}
-	return o, nil
-}
-
 const driverOffersSQL = `SELECT ` + offerColumns + ` FROM offer o
 WHERE o.driver_id = $1 AND (o.status = 1 OR o.update_time >= $2)
 ORDER BY o.update_time, o.id`
@@ -179,6 +165,12 @@ const (
 	// transaction.
 	lockTripSQL  = `SELECT pg_advisory_xact_lock(hashtext('matching.trip'), hashtext($1))`
 	lockMatchSQL = `SELECT ` + matchColumns + ` FROM match m WHERE m.id = $1 FOR UPDATE`
+	// lockOfferMatchSQL locks the match of offer $1.
+	lockOfferMatchSQL = `SELECT ` + matchColumns + ` FROM match m
+WHERE m.id = (SELECT match_id FROM offer WHERE id = $1) FOR UPDATE`
+	// offerMatchOffersSQL reads the offers of the match of offer $1.
+	offerMatchOffersSQL = `SELECT ` + offerColumns + ` FROM offer o
+WHERE o.match_id = (SELECT match_id FROM offer WHERE id = $1) ORDER BY o.create_time, o.id`
 )
 
 // InMatch implements matching.Store. The locks, then the idempotency claim, go out in
@@ -187,6 +179,15 @@ const (
 func (s *Store) InMatch(ctx context.Context, lock matching.MatchLock, key idempotency.Key, fn matching.MatchFunc) ([]byte, bool, error) {
 	if lock.MatchID != "" && !ids.ValidUUID(lock.MatchID) {
 		return nil, false, errs.Missing("", "match %q not found", lock.MatchID)
+	}
+	if lock.OfferID != "" && !ids.ValidUUID(lock.OfferID) {
+		return nil, false, errs.Missing("", "offer %q not found", lock.OfferID)
+	}
+	// What locks the match, and how an unknown one is reported.
+	lockSQL, offersOf, key0, missing := lockMatchSQL, offersSQL, lock.MatchID, "match %s not found"
+	withOffers := lock.Offers
+	if lock.OfferID != "" {
+		lockSQL, offersOf, key0, missing, withOffers = lockOfferMatchSQL, offerMatchOffersSQL, lock.OfferID, "offer %s not found", true
 	}
 	var (
 		result   []byte
@@ -198,10 +199,10 @@ func (s *Store) InMatch(ctx context.Context, lock matching.MatchLock, key idempo
 		if lock.TripID != "" {
 			b.Queue(lockTripSQL, lock.TripID)
 		}
-		if lock.MatchID != "" {
-			b.Queue(lockMatchSQL, lock.MatchID)
-			if lock.Offers {
-				b.Queue(offersSQL, lock.MatchID)
+		if key0 != "" {
+			b.Queue(lockSQL, key0)
+			if withOffers {
+				b.Queue(offersOf, key0)
 			}
 		}
 		claim := s.keys.Queue(b, key)
@@ -212,21 +213,21 @@ func (s *Store) InMatch(ctx context.Context, lock matching.MatchLock, key idempo
 					return fmt.Errorf("lock trip %s: %w", lock.TripID, err)
 				}
 			}
-			if lock.MatchID != "" {
+			if key0 != "" {
 				got, err := scanMatch(br.QueryRow())
 				if errors.Is(err, pgx.ErrNoRows) {
-					return errs.Missing("", "match %s not found", lock.MatchID)
+					return errs.Missing("", missing, key0)
 				} else if err != nil {
-					return fmt.Errorf("lock match %s: %w", lock.MatchID, err)
+					return fmt.Errorf("lock match %s: %w", key0, err)
 				}
 				m = &got
-				if lock.Offers {
+				if withOffers {
 					rows, err := br.Query()
 					if err != nil {
-						return fmt.Errorf("read the offers of match %s: %w", lock.MatchID, err)
+						return fmt.Errorf("read the offers of match %s: %w", m.ID, err)
 					}
 					if m.Offers, err = collectOffers(rows); err != nil {
-						return fmt.Errorf("read the offers of match %s: %w", lock.MatchID, err)
+						return fmt.Errorf("read the offers of match %s: %w", m.ID, err)
 					}
 				}
 			}

@@ -126,3 +126,54 @@ func TestDoubleAssignmentGuards(t *testing.T) {
 		t.Fatalf("assignment after the release: %v", err)
 	}
 }
+
+// TestDispatchPostponesAFailedStep: the dispatcher takes a due match; when its step
+// fails, the match's due time moves ahead, so one match that cannot be stepped does not
+// hold up the queue behind it; a match not due is not taken.
+func TestDispatchPostponesAFailedStep(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := t.Context()
+	now := t0
+	bad, good := newMatch("trip-bad", now.Add(-2*time.Second)), newMatch("trip-good", now.Add(-time.Second))
+	later := newMatch("trip-later", now.Add(time.Minute))
+	for _, m := range []matching.Match{bad, good, later} {
+		if _, _, err := s.InMatch(ctx, matching.MatchLock{}, idempotency.Key{}, func(tx matching.MatchTx, _ *matching.Match) ([]byte, error) {
+			return nil, tx.InsertMatch(ctx, m)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	boom := errors.New("boom")
+	found, err := s.Dispatch(ctx, now, func(_ matching.MatchTx, m matching.Match) error {
+		if m.ID != bad.ID {
+			t.Fatalf("took %s first, want the earliest due", m.TripID)
+		}
+		return boom
+	})
+	if !found || !errors.Is(err, boom) {
+		t.Fatalf("Dispatch = %v, %v", found, err)
+	}
+	var took []string
+	for {
+		found, err := s.Dispatch(ctx, now, func(tx matching.MatchTx, m matching.Match) error {
+			took = append(took, m.TripID)
+			m.DueTime = time.Time{}
+			_, err := tx.UpdateMatch(ctx, m, m.Status)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !found {
+			break
+		}
+	}
+	if len(took) != 1 || took[0] != "trip-good" {
+		t.Fatalf("took %v, want only trip-good (trip-bad postponed, trip-later not due)", took)
+	}
+	got, err := s.Match(ctx, bad.ID, false)
+	if err != nil || !got.DueTime.After(now) {
+		t.Fatalf("the failed match is due at %v, %v; want after %v", got.DueTime, err, now)
+	}
+}

@@ -82,12 +82,11 @@ type Options struct {
 
 // Service is the notification use cases.
 type Service struct {
-	store    Store
-	render   Renderer
-	senders  map[Channel]Sender
-	opts     Options
-	wake     chan struct{}
-	sendTime time.Duration
+	store   Store
+	render  Renderer
+	senders map[Channel]Sender
+	opts    Options
+	wake    chan struct{}
 }
 
 // New returns the use cases.
@@ -101,7 +100,7 @@ func New(store Store, render Renderer, senders map[Channel]Sender, o Options) *S
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, render: render, senders: senders, opts: o, wake: make(chan struct{}, 1), sendTime: 30 * time.Second}
+	return &Service{store: store, render: render, senders: senders, opts: o, wake: make(chan struct{}, 1)}
 }
 
 // Apply applies one decoded item of an event (a Trigger, a Contact or a Settle, see

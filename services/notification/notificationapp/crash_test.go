@@ -120,7 +120,7 @@ func TestKilledMidSend(t *testing.T) {
 	grpcAddr := freeAddr(t)
 	args := []string{"--database-url", url, "--grpc-addr", grpcAddr, "--http-addr", "", "--auth-secret", grpctest.Secret,
 		"--log-format", "text", "--account-addr", account.Addr, "--booking-addr", booking.Addr, "--payment-addr", "",
-		"--billing-addr", "", "--fare-addr", "", "--analytics-addr", "", "--smtp-addr", smtpSrv.addr, "--sms", gw.URL,
+		"--billing-addr", "", "--fare-addr", "", "--analytics-addr", "", "--trip-addr", "", "--smtp-addr", smtpSrv.addr, "--sms", gw.URL,
 		"--notification-poll", "20ms", "--notification-lease", "2s", "--notification-retry-base", "100ms",
 		"--hold-reminder-lead", "0s"}
 	proc := startChild(t, args)

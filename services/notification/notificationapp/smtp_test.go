@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 )
@@ -16,6 +17,7 @@ import (
 type received struct {
 	To, Subject, MessageID string
 	Raw                    string
+	At                     time.Time
 }
 
 // smtpServer is a real SMTP server on loopback (github.com/emersion/go-smtp) that records
@@ -32,7 +34,7 @@ type smtpServer struct {
 	waiting int
 }
 
-func newSMTPServer(t *testing.T) *smtpServer {
+func newSMTPServer(t testing.TB) *smtpServer {
 	t.Helper()
 	s := &smtpServer{}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &smtpSession{s: s}, nil }))
@@ -101,7 +103,7 @@ func (x *smtpSession) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	x.s.got = append(x.s.got, received{To: x.to, Subject: m.Header.Get("Subject"), MessageID: m.Header.Get("Message-Id"), Raw: string(raw)})
+	x.s.got = append(x.s.got, received{To: x.to, Subject: m.Header.Get("Subject"), MessageID: m.Header.Get("Message-Id"), Raw: string(raw), At: time.Now()})
 	return nil
 }
 

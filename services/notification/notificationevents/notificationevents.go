@@ -19,6 +19,7 @@ import (
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	paymentv1 "github.com/waybill/waybill/gen/waybill/payment/v1"
+	tripv1 "github.com/waybill/waybill/gen/waybill/trip/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/kit/money"
 	"github.com/waybill/waybill/services/notification/notification"
@@ -41,6 +42,7 @@ var Sources = []Source{
 	{Name: "billing", Types: []string{"billing.bill.paid"}},
 	{Name: "fare", Types: []string{"fare.fare.calculated"}},
 	{Name: "analytics", Types: []string{"analytics.alert.raised"}},
+	{Name: "trip", Types: []string{"trip.trip.driver_assigned"}},
 }
 
 // ExpiringTemplate is the template set of the reminder sent before a hold expires.
@@ -119,6 +121,17 @@ func (d Decoder) Decode(ev *eventsv1.Event) ([]any, error) {
 		t := base
 		t.CustomerID, t.Category = p.GetFare().GetCustomerId(), notification.RideUpdates
 		t.Data = map[string]any{"TripID": p.GetFare().GetTripId(), "City": p.GetFare().GetCity(), "Total": format(p.GetFare().GetTotal())}
+		return []any{t}, nil
+	case typ == "trip.trip.driver_assigned":
+		var p tripv1.TripEvent
+		if err := unpack(ev, &p); err != nil {
+			return nil, err
+		}
+		tr := p.GetTrip()
+		t := base
+		t.CustomerID, t.Category = tr.GetCustomerId(), notification.RideUpdates
+		t.Data = map[string]any{"TripID": tr.GetId(), "City": tr.GetCity(), "Product": tr.GetProduct(),
+			"Assigned": clock(tr.GetAssignTime().AsTime())}
 		return []any{t}, nil
 	case typ == "analytics.alert.raised":
 		var p analyticsv1.AlertEvent

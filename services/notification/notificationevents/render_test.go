@@ -17,6 +17,7 @@ import (
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	paymentv1 "github.com/waybill/waybill/gen/waybill/payment/v1"
+	tripv1 "github.com/waybill/waybill/gen/waybill/trip/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
 	"github.com/waybill/waybill/services/notification/notification"
 	"github.com/waybill/waybill/services/notification/notificationevents"
@@ -57,6 +58,8 @@ func samples(t *testing.T) []*eventsv1.Event {
 		event(t, "fare.fare.calculated", &farev1.FareEvent{Fare: &farev1.Fare{TripId: "t1", CustomerId: "c1", City: "berlin", Total: eur(1850)}}),
 		event(t, "account.verification_code.issued", &accountv1.VerificationCodeIssuedEvent{AccountId: "c1", Kind: accountv1.ContactKind_CONTACT_KIND_PHONE,
 			Destination: "+4915112345678", Code: "123456", CodeId: "code-1", ExpireTime: timestamppb.New(now.Add(10 * time.Minute)), Locale: "de-CH"}),
+		event(t, "trip.trip.driver_assigned", &tripv1.TripEvent{Trip: &tripv1.Trip{Id: "t1", CustomerId: "c1", City: "berlin", Product: "standard",
+			AssignTime: timestamppb.New(now)}}),
 		event(t, "analytics.alert.raised", &analyticsv1.AlertEvent{Alert: &analyticsv1.AnalyticsAlert{Id: "a1", Rule: analyticsv1.AlertRule_ALERT_RULE_CONSUMER_LAG,
 			Subject: "booking", Message: "booking is silent", RaiseTime: timestamppb.New(now)}}),
 	}

@@ -121,7 +121,9 @@ func (s *Service) ApplyDriverAssigned(ctx context.Context, tripID string, m Matc
 func (s *Service) ApplyMatchFailed(ctx context.Context, tripID, matchID string) error {
 	now := s.clock()
 	_, err := s.update(ctx, "apply match failed", tripID, idempotency.Key{}, false, func(t Trip) (Change, error) {
-		if t.Status != StatusRequested || t.MatchID != matchID {
+		// A trip waiting for a rematch has no match id yet; the failed match can only be
+		// its new one (the old one was ASSIGNED, then cancelled).
+		if t.Status != StatusRequested || (t.MatchID != matchID && t.MatchID != "") {
 			return Change{Unchanged: true, Trip: t}, nil
 		}
 		ch := advance(t, StatusCancelled, EventCancelled, "cancelled", now)
@@ -290,7 +292,8 @@ func actorOf(c caller.Caller) Actor {
 
 // Cancel cancels a trip. The rider, the assigned driver, operators and services may
 // cancel a REQUESTED or DRIVER_ASSIGNED trip; only operators a STARTED one. Cancelling a
-// CANCELLED trip returns it unchanged. The cancellation fee policy: a rider who cancels
+// CANCELLED trip returns it unchanged. The assigned driver cancelling a DRIVER_ASSIGNED
+// trip does not end it: the search starts again (see rematch), with no fee for the rider. The cancellation fee policy: a rider who cancels
 // a DRIVER_ASSIGNED trip FreeCancelWindow or more after the assignment owes the fee, and
 // the trip's sub-status says so (SubStatusCancellationFeeDue); fare prices it. The match
 // is then cancelled in matching (a task), which also releases an assigned driver.
@@ -320,6 +323,9 @@ func (s *Service) Cancel(ctx context.Context, c caller.Caller, tripID, reason, r
 			}
 		}
 		actor := actorOf(c)
+		if actor == ActorDriver && t.Status == StatusDriverAssigned {
+			return rematch(t, now), nil
+		}
 		prev := t.Status
 		ch := advance(t, StatusCancelled, EventCancelled, "cancelled", now)
 		ch.Trip.Cancellation = &Cancellation{Actor: actor, ActorID: c.Subject, Reason: reason, Time: now}
@@ -332,6 +338,20 @@ func (s *Service) Cancel(ctx context.Context, c caller.Caller, tripID, reason, r
 		}
 		return ch, nil
 	})
+}
+
+// rematch returns the change of a DRIVER_ASSIGNED trip whose driver cancelled: back to
+// REQUESTED, without driver or match, waiting for a new match (a new match request id),
+// announced as trip.trip.requested with the previous status DRIVER_ASSIGNED; the rematch
+// task then cancels the old match (releasing the driver) and starts the new one.
+func rematch(t Trip, now time.Time) Change {
+	old, driver := t.MatchID, t.DriverID
+	ch := advance(t, StatusRequested, EventRequested, "driver_cancelled", now)
+	ch.Trip.DriverID, ch.Trip.MatchID, ch.Trip.AssignTime = "", "", time.Time{}
+	ch.Trip.MatchRequestID = ids.New()
+	ch.Tasks = []Task{{TripID: t.ID, Kind: TaskRematch, MatchID: old, DriverID: driver, Reason: "driver_cancelled",
+		RequestID: ch.Trip.MatchRequestID}}
+	return ch
 }
 
 // SetSubStatus sets or clears a trip's free-form sub-status, in any status: the

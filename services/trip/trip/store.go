@@ -17,6 +17,10 @@ const (
 	// TaskCancelMatch cancels the trip's match (CancelMatch) after the trip was
 	// cancelled; it withdraws offers or releases an assigned driver.
 	TaskCancelMatch TaskKind = "cancel_match"
+	// TaskRematch restarts the search after the assigned driver cancelled: it cancels
+	// the old match (MatchID; this releases the driver), then, while the trip still
+	// waits for it, starts a new match with request id RequestID and records it.
+	TaskRematch TaskKind = "rematch"
 )
 
 // Task is a call to matching owed by a committed change, made (and retried) by the
@@ -28,7 +32,9 @@ type Task struct {
 	MatchID  string
 	DriverID string
 	Reason   string
-	Attempts int
+	// RequestID is the request id of the match a rematch task starts.
+	RequestID string
+	Attempts  int
 }
 
 // Change is what a ChangeFunc decides: the trip after the change, the event it emits
@@ -92,6 +98,10 @@ type Store interface {
 	// it returns how many were added and the trip after the call. Adding points bumps the
 	// version and update time (to now) and emits nothing.
 	AddRoutePoints(ctx context.Context, id string, pick func(Trip) ([]RoutePoint, error), now time.Time) (int, Trip, error)
+
+	// SetMatch records matchID as the match of trip id while the trip is REQUESTED, has no
+	// match and waits for the match of matchRequestID (a rematch); ok is false otherwise.
+	SetMatch(ctx context.Context, id, matchRequestID, matchID string, now time.Time) (ok bool, err error)
 
 	// ClaimTasks returns up to limit tasks due at now, each claimed for lease (not
 	// returned again before now+lease unless finished or rescheduled).

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
 )
 
 // Task runner tuning.
@@ -85,8 +86,64 @@ func (s *Service) runTask(ctx context.Context, task Task) error {
 		return s.opts.Matching.ReleaseDriver(ctx, task.DriverID, task.TripID, task.Reason, "release-"+task.TripID)
 	case TaskCancelMatch:
 		return s.opts.Matching.CancelMatch(ctx, task.MatchID, task.Reason, "cancel-"+task.MatchID)
+	case TaskRematch:
+		return s.rematch(ctx, task)
 	}
 	return nil
+}
+
+// rematch runs a rematch task: it cancels the old match (which releases the driver who
+// cancelled), then, while the trip still waits for this rematch, starts the new match
+// and records it. A new match the trip no longer wants (it was cancelled meanwhile) is
+// cancelled again. Every call is idempotent by its request id, so the task may run again
+// after any failure.
+func (s *Service) rematch(ctx context.Context, task Task) error {
+	if task.MatchID != "" {
+		err := s.opts.Matching.CancelMatch(ctx, task.MatchID, task.Reason, "cancel-"+task.MatchID)
+		if err != nil && (indefinite(err) || errs.KindOf(err) == errs.Unknown) {
+			return err
+		}
+	}
+	t, err := s.store.Trip(ctx, task.TripID, ViewBasic)
+	if err != nil {
+		return err
+	}
+	if t.Status != StatusRequested || t.MatchRequestID != task.RequestID {
+		return nil // cancelled meanwhile, or rematched again: nothing to start
+	}
+	m, err := s.opts.Matching.CreateMatch(ctx, MatchRequest{TripID: t.ID, Pickup: t.Pickup, Product: t.Product,
+		RequestID: task.RequestID, Options: s.opts.Match})
+	if err != nil && !indefinite(err) && errs.KindOf(err) != errs.Unknown {
+		// Matching refuses the search for good: the trip cannot find a driver.
+		return s.failRematch(ctx, t.ID, task.RequestID)
+	}
+	if err != nil {
+		return err
+	}
+	ok, err := s.store.SetMatch(ctx, t.ID, task.RequestID, m.ID, s.clock())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return s.opts.Matching.CancelMatch(ctx, m.ID, "trip_cancelled", "cancel-"+m.ID)
+	}
+	s.opts.Hub.Notify(t.ID)
+	return nil
+}
+
+// failRematch cancels, by the system, a trip whose new search matching refused, if it
+// still waits for it.
+func (s *Service) failRematch(ctx context.Context, id, requestID string) error {
+	now := s.clock()
+	_, err := s.update(ctx, "fail rematch", id, idempotency.Key{}, false, func(t Trip) (Change, error) {
+		if t.Status != StatusRequested || t.MatchRequestID != requestID || t.MatchID != "" {
+			return Change{Unchanged: true, Trip: t}, nil
+		}
+		ch := advance(t, StatusCancelled, EventCancelled, "cancelled", now)
+		ch.Trip.Cancellation = &Cancellation{Actor: ActorSystem, ActorID: "matching", Reason: "no_driver_found", Time: now}
+		return ch, nil
+	})
+	return err
 }
 
 // RunSweeper runs SweepPending every interval until ctx ends.

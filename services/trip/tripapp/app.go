@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -108,10 +109,9 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MatchingAddr, "matching-addr", c.MatchingAddr, "the matching service's gRPC address (driver search)")
 	fs.StringVar(&c.AccountAddr, "account-addr", c.AccountAddr, "the account service's gRPC address, whose suspensions refuse ride requests (empty disables the gate)")
 	fs.DurationVar(&c.Match.OfferTimeout, "match-offer-timeout", c.Match.OfferTimeout, "how long each offer of a ride stays open (0: matching's default)")
-	max := int(c.Match.MaxAttempts)
-	fs.Func("match-max-attempts", "attempts of each driver search (0: matching's default)", func(s string) error {
-		_, err := fmt.Sscan(s, &max)
-		c.Match.MaxAttempts = int32(max)
+	fs.Func("match-max-attempts", fmt.Sprintf("attempts of each driver search, 0 to 10; 0 is matching's default (default %d)", c.Match.MaxAttempts), func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 32)
+		c.Match.MaxAttempts = int32(n)
 		return err
 	})
 	fs.DurationVar(&c.FreeCancelWindow, "free-cancel-window", c.FreeCancelWindow, "how long after a driver was assigned a rider cancels without a fee")

@@ -1,6 +1,7 @@
 package tripgrpc_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -110,10 +111,39 @@ func TestRiderCancels(t *testing.T) {
 	t.Run("driver cancels after accepting", func(t *testing.T) {
 		tr, d := m.assigned(t, "rider-e")
 		resp, err := m.as(driverID(d)).CancelTrip(ctx, &tripv1.CancelTripRequest{TripId: tr.GetId(), Reason: "car_trouble"})
-		if err != nil || resp.GetTrip().GetCancellation().GetActor() != tripv1.CancellationActor_CANCELLATION_ACTOR_DRIVER || resp.GetTrip().GetSubStatus() != "" {
-			t.Fatalf("driver cancel = %v, %v", resp, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The search starts again for the same trip: REQUESTED, no driver, no fee.
+		got := resp.GetTrip()
+		if got.GetStatus() != tripv1.TripStatus_TRIP_STATUS_REQUESTED || got.GetDriverId() != "" || got.GetCancellation() != nil || got.GetSubStatus() != "" {
+			t.Fatalf("after the driver cancelled: %v", got)
 		}
 		m.waitDriver(t, d, matchingv1.DriverStatus_DRIVER_STATUS_AVAILABLE)
+		// The cancelling driver no longer sees it.
+		_, err = m.as(driverID(d)).GetTrip(ctx, &tripv1.GetTripRequest{TripId: tr.GetId()})
+		grpctest.WantCode(t, err, codes.NotFound)
+		var again *tripv1.Trip
+		grpctest.Eventually(t, 30*time.Second, "a new match", func() bool {
+			again = m.get(t, tr.GetId(), 0)
+			return again.GetMatchId() != "" && again.GetMatchId() != tr.GetMatchId()
+		})
+		d2 := m.accept(t, again)
+		final := m.waitStatus(t, tr.GetId(), tripv1.TripStatus_TRIP_STATUS_DRIVER_ASSIGNED)
+		if final.GetDriverId() != d2 {
+			t.Fatalf("assigned %s, want %s", final.GetDriverId(), d2)
+		}
+		var rows int
+		if err := m.trip.Pool.QueryRow(ctx, "SELECT count(*) FROM trip WHERE customer_id = 'rider-e'").Scan(&rows); err != nil || rows != 1 {
+			t.Fatalf("%d trips for the rider (%v), want the one", rows, err)
+		}
+		var labels []string
+		for _, e := range final.GetTimeline() {
+			labels = append(labels, e.GetLabel())
+		}
+		if strings.Join(labels, ",") != "requested,driver_assigned,driver_cancelled,driver_assigned" {
+			t.Fatalf("timeline %v", labels)
+		}
 	})
 }
 

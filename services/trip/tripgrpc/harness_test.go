@@ -153,7 +153,7 @@ func startMesh(t testing.TB, o meshOptions) *mesh {
 
 	bc := billingapp.DefaultConfig()
 	bc.Providers = "ride=trip@" + tripProxy.addr()
-	bc.PaymentAddr = ""
+	bc.PaymentAddr, bc.AccountAddr, bc.FareAddr = "", "", m.fare.Addr
 	bc.StandingGrace, bc.StandingBlock = time.Millisecond, time.Millisecond
 	if o.billing != nil {
 		o.billing(&bc)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -326,18 +327,30 @@ func (s *Store) TripsByID(ctx context.Context, ids []string) ([]trip.Trip, error
 	return s.query(ctx, "get trips", sql, ids)
 }
 
-// ListTrips implements trip.Store.
+// ListTrips implements trip.Store. The WHERE clause names only the filters that are set,
+// so that the planner can use the index of each (by rider, by driver, by time).
 func (s *Store) ListTrips(ctx context.Context, f trip.Filter, after *trip.Cursor, limit int) ([]trip.Trip, error) {
-	sql := `SELECT ` + tripColumns + ` FROM trip
-	WHERE published AND ($1 = '' OR customer_id = $1) AND ($2 = '' OR driver_id = $2) AND ($3 = '' OR status = $3)
-	  AND ($4::timestamptz IS NULL OR (create_time, id) < ($4, $5::uuid))
-	ORDER BY create_time DESC, id DESC LIMIT $6`
-	var at *time.Time
-	afterID := "00000000-0000-0000-0000-000000000000"
-	if after != nil {
-		at, afterID = &after.CreateTime, after.ID
+	where := []string{"published"}
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
 	}
-	return s.query(ctx, "list trips", sql, f.CustomerID, f.DriverID, string(f.Status), at, afterID, limit)
+	if f.CustomerID != "" {
+		where = append(where, "customer_id = "+arg(f.CustomerID))
+	}
+	if f.DriverID != "" {
+		where = append(where, "driver_id = "+arg(f.DriverID))
+	}
+	if f.Status != "" {
+		where = append(where, "status = "+arg(string(f.Status)))
+	}
+	if after != nil {
+		where = append(where, fmt.Sprintf("(create_time, id) < (%s, %s::uuid)", arg(after.CreateTime), arg(after.ID)))
+	}
+	sql := `SELECT ` + tripColumns + ` FROM trip WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY create_time DESC, id DESC LIMIT ` + arg(limit)
+	return s.query(ctx, "list trips", sql, args...)
 }
 
 // Update implements trip.Store.
@@ -393,7 +406,7 @@ func (s *Store) write(ctx context.Context, tx *txn.Tx, ch trip.Change) error {
 		last_point_lat = $10, last_point_lng = $11, last_point_time = $12, distance_meters = $13,
 		duration_seconds = $14, assign_time = $15, start_time = $16, end_time = $17, cancel_actor = $18,
 		cancel_actor_id = $19, cancel_reason = $20, cancel_time = $21, timeline = $22, update_time = $23,
-		version = $24
+		version = $24, match_request_id = $25
 	WHERE id = $1`
 	t := ch.Trip
 	var (
@@ -423,7 +436,7 @@ func (s *Store) write(ctx context.Context, tx *txn.Tx, ch trip.Change) error {
 	if _, err := tx.Exec(ctx, sql, t.ID, string(t.Status), t.SubStatus, t.DriverID, t.MatchID, fareAmount, fareCurrency,
 		dropLat, dropLng, lastLat, lastLng, lastTime, t.DistanceMeters, t.DurationSeconds, orNull(t.AssignTime),
 		orNull(t.StartTime), orNull(t.EndTime), cncActor, cncActorID, cncReason, cncAt, timeline, t.UpdateTime,
-		t.Version); err != nil {
+		t.Version, t.MatchRequestID); err != nil {
 		return fmt.Errorf("update trip %s: %w", t.ID, err)
 	}
 	if err := insertPoints(ctx, tx, t.ID, ch.AddRoute); err != nil {
@@ -464,10 +477,10 @@ func addPoints(ctx context.Context, q txn.Querier, id string, points []trip.Rout
 // insertTasks records calls to matching owed after the commit; a task already recorded
 // is not recorded twice.
 func insertTasks(ctx context.Context, q txn.Querier, tasks []trip.Task) error {
-	const sql = `INSERT INTO matching_task (trip_id, kind, match_id, driver_id, reason) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (trip_id, kind, match_id) DO NOTHING`
+	const sql = `INSERT INTO matching_task (trip_id, kind, match_id, driver_id, reason, request_id)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (trip_id, kind, match_id) DO NOTHING`
 	for _, t := range tasks {
-		if _, err := q.Exec(ctx, sql, t.TripID, string(t.Kind), t.MatchID, t.DriverID, t.Reason); err != nil {
+		if _, err := q.Exec(ctx, sql, t.TripID, string(t.Kind), t.MatchID, t.DriverID, t.Reason, t.RequestID); err != nil {
 			return fmt.Errorf("insert %s task of trip %s: %w", t.Kind, t.TripID, err)
 		}
 	}
@@ -518,7 +531,7 @@ func (s *Store) ClaimTasks(ctx context.Context, now time.Time, lease time.Durati
 	const sql = `UPDATE matching_task SET next_attempt_at = $2, attempts = attempts + 1
 	WHERE id IN (SELECT id FROM matching_task WHERE next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $3
 		FOR UPDATE SKIP LOCKED)
-	RETURNING id, trip_id::text, kind, match_id, driver_id, reason, attempts`
+	RETURNING id, trip_id::text, kind, match_id, driver_id, reason, request_id, attempts`
 	rows, err := s.pool.Query(ctx, sql, now, now.Add(lease), limit)
 	if err != nil {
 		return nil, pgxutil.MapError(fmt.Errorf("claim matching tasks: %w", err))
@@ -526,7 +539,7 @@ func (s *Store) ClaimTasks(ctx context.Context, now time.Time, lease time.Durati
 	tasks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (trip.Task, error) {
 		var t trip.Task
 		var kind string
-		err := r.Scan(&t.ID, &t.TripID, &kind, &t.MatchID, &t.DriverID, &t.Reason, &t.Attempts)
+		err := r.Scan(&t.ID, &t.TripID, &kind, &t.MatchID, &t.DriverID, &t.Reason, &t.RequestID, &t.Attempts)
 		t.Kind = trip.TaskKind(kind)
 		return t, err
 	})
@@ -534,6 +547,17 @@ func (s *Store) ClaimTasks(ctx context.Context, now time.Time, lease time.Durati
 		return nil, pgxutil.MapError(fmt.Errorf("claim matching tasks: %w", err))
 	}
 	return tasks, nil
+}
+
+// SetMatch implements trip.Store.
+func (s *Store) SetMatch(ctx context.Context, id, matchRequestID, matchID string, now time.Time) (bool, error) {
+	const sql = `UPDATE trip SET match_id = $3, version = version + 1, update_time = $4
+	WHERE id = $1 AND published AND status = 'requested' AND match_id = '' AND match_request_id = $2`
+	tag, err := s.pool.Exec(ctx, sql, id, matchRequestID, matchID, now)
+	if err != nil {
+		return false, pgxutil.MapError(fmt.Errorf("set the match of trip %s: %w", id, err))
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // FinishTask implements trip.Store.

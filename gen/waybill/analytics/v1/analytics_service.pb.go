@@ -343,7 +343,8 @@ type KpiRow struct {
 	// Payment attempts and failures, by day of the attempt; only in rows that are not
 	// grouped (payments carry no property, route or city).
 	Payments *PaymentKpis `protobuf:"bytes,8,opt,name=payments,proto3" json:"payments,omitempty"`
-	// Rides priced by fare (fare.fare.calculated), by day of the fare.
+	// Rides: trip's requests, assignments, completions and cancellations, and the fares
+	// calculated (fare.fare.calculated), by day of the event.
 	Rides         *RideKpis `protobuf:"bytes,9,opt,name=rides,proto3" json:"rides,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -898,11 +899,30 @@ func (x *PaymentKpis) GetFailureRate() float64 {
 	return 0
 }
 
-// RideKpis are the ride counts of a row.
+// RideKpis are the ride KPIs of a row (trip's and fare's events), grouped by nothing or by
+// city. Each count is on the day of its event: requests on the request's day, assignments
+// on the assignment's, completions on the trip's end.
 type RideKpis struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Fares calculated (one per completed trip).
-	Fares         int64 `protobuf:"varint,1,opt,name=fares,proto3" json:"fares,omitempty"`
+	// Fares calculated (one per completed trip, and one per cancellation fee).
+	Fares int64 `protobuf:"varint,1,opt,name=fares,proto3" json:"fares,omitempty"`
+	// Trips requested.
+	TripsRequested int64 `protobuf:"varint,2,opt,name=trips_requested,json=tripsRequested,proto3" json:"trips_requested,omitempty"`
+	// Trips ended (completed).
+	TripsCompleted int64 `protobuf:"varint,3,opt,name=trips_completed,json=tripsCompleted,proto3" json:"trips_completed,omitempty"`
+	// Trips cancelled.
+	TripsCancelled int64 `protobuf:"varint,4,opt,name=trips_cancelled,json=tripsCancelled,proto3" json:"trips_cancelled,omitempty"`
+	// trips_completed / trips_requested; 0 without requests.
+	CompletionRate float64 `protobuf:"fixed64,5,opt,name=completion_rate,json=completionRate,proto3" json:"completion_rate,omitempty"`
+	// Drivers assigned.
+	Assignments int64 `protobuf:"varint,6,opt,name=assignments,proto3" json:"assignments,omitempty"`
+	// The mean time from a trip's request to its driver's assignment (the sum of those times
+	// over assignments); unset without assignments.
+	AverageAssignmentTime *durationpb.Duration `protobuf:"bytes,7,opt,name=average_assignment_time,json=averageAssignmentTime,proto3" json:"average_assignment_time,omitempty"`
+	// Fares with a surge multiplier above 1.
+	SurgedFares int64 `protobuf:"varint,8,opt,name=surged_fares,json=surgedFares,proto3" json:"surged_fares,omitempty"`
+	// surged_fares / fares; 0 without fares.
+	SurgeShare    float64 `protobuf:"fixed64,9,opt,name=surge_share,json=surgeShare,proto3" json:"surge_share,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -940,6 +960,62 @@ func (*RideKpis) Descriptor() ([]byte, []int) {
 func (x *RideKpis) GetFares() int64 {
 	if x != nil {
 		return x.Fares
+	}
+	return 0
+}
+
+func (x *RideKpis) GetTripsRequested() int64 {
+	if x != nil {
+		return x.TripsRequested
+	}
+	return 0
+}
+
+func (x *RideKpis) GetTripsCompleted() int64 {
+	if x != nil {
+		return x.TripsCompleted
+	}
+	return 0
+}
+
+func (x *RideKpis) GetTripsCancelled() int64 {
+	if x != nil {
+		return x.TripsCancelled
+	}
+	return 0
+}
+
+func (x *RideKpis) GetCompletionRate() float64 {
+	if x != nil {
+		return x.CompletionRate
+	}
+	return 0
+}
+
+func (x *RideKpis) GetAssignments() int64 {
+	if x != nil {
+		return x.Assignments
+	}
+	return 0
+}
+
+func (x *RideKpis) GetAverageAssignmentTime() *durationpb.Duration {
+	if x != nil {
+		return x.AverageAssignmentTime
+	}
+	return nil
+}
+
+func (x *RideKpis) GetSurgedFares() int64 {
+	if x != nil {
+		return x.SurgedFares
+	}
+	return 0
+}
+
+func (x *RideKpis) GetSurgeShare() float64 {
+	if x != nil {
+		return x.SurgeShare
 	}
 	return 0
 }
@@ -1219,9 +1295,18 @@ const file_waybill_analytics_v1_analytics_service_proto_rawDesc = "" +
 	"\vPaymentKpis\x12&\n" +
 	"\x0eauthorizations\x18\x01 \x01(\x03R\x0eauthorizations\x12\x1a\n" +
 	"\bfailures\x18\x02 \x01(\x03R\bfailures\x12!\n" +
-	"\ffailure_rate\x18\x03 \x01(\x01R\vfailureRate\" \n" +
+	"\ffailure_rate\x18\x03 \x01(\x01R\vfailureRate\"\xfd\x02\n" +
 	"\bRideKpis\x12\x14\n" +
-	"\x05fares\x18\x01 \x01(\x03R\x05fares\"V\n" +
+	"\x05fares\x18\x01 \x01(\x03R\x05fares\x12'\n" +
+	"\x0ftrips_requested\x18\x02 \x01(\x03R\x0etripsRequested\x12'\n" +
+	"\x0ftrips_completed\x18\x03 \x01(\x03R\x0etripsCompleted\x12'\n" +
+	"\x0ftrips_cancelled\x18\x04 \x01(\x03R\x0etripsCancelled\x12'\n" +
+	"\x0fcompletion_rate\x18\x05 \x01(\x01R\x0ecompletionRate\x12 \n" +
+	"\vassignments\x18\x06 \x01(\x03R\vassignments\x12Q\n" +
+	"\x17average_assignment_time\x18\a \x01(\v2\x19.google.protobuf.DurationR\x15averageAssignmentTime\x12!\n" +
+	"\fsurged_fares\x18\b \x01(\x03R\vsurgedFares\x12\x1f\n" +
+	"\vsurge_share\x18\t \x01(\x01R\n" +
+	"surgeShare\"V\n" +
 	"\x1aListAnalyticsAlertsRequest\x12\x1b\n" +
 	"\topen_only\x18\x01 \x01(\bR\bopenOnly\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\"[\n" +
@@ -1321,19 +1406,20 @@ var file_waybill_analytics_v1_analytics_service_proto_depIdxs = []int32{
 	17, // 24: waybill.analytics.v1.CurrencyKpis.payments_refunded:type_name -> waybill.type.v1.Money
 	17, // 25: waybill.analytics.v1.CurrencyKpis.outstanding_receivables:type_name -> waybill.type.v1.Money
 	17, // 26: waybill.analytics.v1.CurrencyKpis.ride_revenue:type_name -> waybill.type.v1.Money
-	14, // 27: waybill.analytics.v1.ListAnalyticsAlertsResponse.alerts:type_name -> waybill.analytics.v1.AnalyticsAlert
-	2,  // 28: waybill.analytics.v1.AnalyticsAlert.rule:type_name -> waybill.analytics.v1.AlertRule
-	18, // 29: waybill.analytics.v1.AnalyticsAlert.raise_time:type_name -> google.protobuf.Timestamp
-	18, // 30: waybill.analytics.v1.AnalyticsAlert.clear_time:type_name -> google.protobuf.Timestamp
-	3,  // 31: waybill.analytics.v1.AnalyticsService.QueryKpis:input_type -> waybill.analytics.v1.QueryKpisRequest
-	12, // 32: waybill.analytics.v1.AnalyticsService.ListAnalyticsAlerts:input_type -> waybill.analytics.v1.ListAnalyticsAlertsRequest
-	4,  // 33: waybill.analytics.v1.AnalyticsService.QueryKpis:output_type -> waybill.analytics.v1.QueryKpisResponse
-	13, // 34: waybill.analytics.v1.AnalyticsService.ListAnalyticsAlerts:output_type -> waybill.analytics.v1.ListAnalyticsAlertsResponse
-	33, // [33:35] is the sub-list for method output_type
-	31, // [31:33] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	16, // 27: waybill.analytics.v1.RideKpis.average_assignment_time:type_name -> google.protobuf.Duration
+	14, // 28: waybill.analytics.v1.ListAnalyticsAlertsResponse.alerts:type_name -> waybill.analytics.v1.AnalyticsAlert
+	2,  // 29: waybill.analytics.v1.AnalyticsAlert.rule:type_name -> waybill.analytics.v1.AlertRule
+	18, // 30: waybill.analytics.v1.AnalyticsAlert.raise_time:type_name -> google.protobuf.Timestamp
+	18, // 31: waybill.analytics.v1.AnalyticsAlert.clear_time:type_name -> google.protobuf.Timestamp
+	3,  // 32: waybill.analytics.v1.AnalyticsService.QueryKpis:input_type -> waybill.analytics.v1.QueryKpisRequest
+	12, // 33: waybill.analytics.v1.AnalyticsService.ListAnalyticsAlerts:input_type -> waybill.analytics.v1.ListAnalyticsAlertsRequest
+	4,  // 34: waybill.analytics.v1.AnalyticsService.QueryKpis:output_type -> waybill.analytics.v1.QueryKpisResponse
+	13, // 35: waybill.analytics.v1.AnalyticsService.ListAnalyticsAlerts:output_type -> waybill.analytics.v1.ListAnalyticsAlertsResponse
+	34, // [34:36] is the sub-list for method output_type
+	32, // [32:34] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_waybill_analytics_v1_analytics_service_proto_init() }

@@ -28,7 +28,7 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // AnalyticsService answers KPI queries over projections of the other services' event
-// streams (booking, payment, billing, fare), kept in analytics' own rollup tables: one row
+// streams (booking, payment, billing, fare, trip), kept in analytics' own rollup tables: one row
 // per day and property or departure, per day and currency for payments and receivables,
 // per day, city and currency for ride fares. Every ratio is computed when it is read, from
 // the sums of the rows in the range, never as an average of averages. Analytics calls no
@@ -81,7 +81,7 @@ func (c *analyticsServiceClient) ListAnalyticsAlerts(ctx context.Context, in *Li
 // for forward compatibility.
 //
 // AnalyticsService answers KPI queries over projections of the other services' event
-// streams (booking, payment, billing, fare), kept in analytics' own rollup tables: one row
+// streams (booking, payment, billing, fare, trip), kept in analytics' own rollup tables: one row
 // per day and property or departure, per day and currency for payments and receivables,
 // per day, city and currency for ride fares. Every ratio is computed when it is read, from
 // the sums of the rows in the range, never as an average of averages. Analytics calls no

@@ -5,6 +5,8 @@
 // (unset in PAYLOAD_MODE_KEYS_ONLY). The event types are:
 //
 //   - "trip.trip.requested": a rider requested a ride (RequestTrip); status REQUESTED.
+//     Emitted again, with previous_status DRIVER_ASSIGNED, when the assigned driver
+//     cancelled and the search starts over for the same trip.
 //   - "trip.trip.driver_assigned": a driver was assigned (AssignDriver); status
 //     DRIVER_ASSIGNED.
 //   - "trip.trip.started": the ride started (StartTrip); status STARTED.
@@ -47,8 +49,9 @@ type TripEvent struct {
 	// The trip after the change, as in VIEW_FULL except that `route` is only filled in
 	// "trip.trip.ended" events (other events carry last_route_point only).
 	Trip *Trip `protobuf:"bytes,1,opt,name=trip,proto3" json:"trip,omitempty"`
-	// The trip's status before the change; equal to trip.status for "trip.trip.updated" and
-	// TRIP_STATUS_UNSPECIFIED for "trip.trip.requested".
+	// The trip's status before the change; equal to trip.status for "trip.trip.updated",
+	// TRIP_STATUS_UNSPECIFIED for the first "trip.trip.requested" and
+	// TRIP_STATUS_DRIVER_ASSIGNED for a "trip.trip.requested" after the driver cancelled.
 	PreviousStatus TripStatus `protobuf:"varint,2,opt,name=previous_status,json=previousStatus,proto3,enum=waybill.trip.v1.TripStatus" json:"previous_status,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache

@@ -139,7 +139,12 @@ type TripServiceClient interface {
 	// CancelTrip cancels a trip (see TripStatus for who may cancel from which status): →
 	// CANCELLED with the cancellation recorded, and emits trip.trip.cancelled. Trip then
 	// cancels the match in matching (CancelMatch), which withdraws pending offers or releases
-	// the assigned driver. Cancelling an already CANCELLED trip returns it unchanged.
+	// the assigned driver. Cancelling an already CANCELLED trip returns it unchanged. When
+	// the assigned driver cancels a DRIVER_ASSIGNED trip, the trip goes back to REQUESTED
+	// instead and the search starts again (see TripStatus): the response is that trip.
+	// A rider who cancels a DRIVER_ASSIGNED trip two minutes (the server's free window) or
+	// more after the assignment owes a cancellation fee: the cancelled trip's sub_status is
+	// then "cancellation_fee_due", and fare prices it.
 	//
 	// Errors: INVALID_ARGUMENT when trip_id or reason is empty or reason is too long;
 	// NOT_FOUND for an unknown trip or one the caller may not see; FAILED_PRECONDITION when
@@ -390,7 +395,12 @@ type TripServiceServer interface {
 	// CancelTrip cancels a trip (see TripStatus for who may cancel from which status): →
 	// CANCELLED with the cancellation recorded, and emits trip.trip.cancelled. Trip then
 	// cancels the match in matching (CancelMatch), which withdraws pending offers or releases
-	// the assigned driver. Cancelling an already CANCELLED trip returns it unchanged.
+	// the assigned driver. Cancelling an already CANCELLED trip returns it unchanged. When
+	// the assigned driver cancels a DRIVER_ASSIGNED trip, the trip goes back to REQUESTED
+	// instead and the search starts again (see TripStatus): the response is that trip.
+	// A rider who cancels a DRIVER_ASSIGNED trip two minutes (the server's free window) or
+	// more after the assignment owes a cancellation fee: the cancelled trip's sub_status is
+	// then "cancellation_fee_due", and fare prices it.
 	//
 	// Errors: INVALID_ARGUMENT when trip_id or reason is empty or reason is too long;
 	// NOT_FOUND for an unknown trip or one the caller may not see; FAILED_PRECONDITION when

@@ -29,9 +29,14 @@ const (
 //   - REQUESTED → DRIVER_ASSIGNED: matching assigned a driver (AssignDriver).
 //   - DRIVER_ASSIGNED → STARTED: the driver picked the rider up (StartTrip).
 //   - STARTED → ENDED: the driver dropped the rider off (EndTrip).
-//   - REQUESTED or DRIVER_ASSIGNED → CANCELLED: CancelTrip by the rider, the assigned
-//     driver, an operator or a service; also by the system (actor SYSTEM, reason
-//     "no_driver_found") when matching reports the match failed.
+//   - REQUESTED or DRIVER_ASSIGNED → CANCELLED: CancelTrip by the rider, an operator or a
+//     service; also by the system (actor SYSTEM, reason "no_driver_found") when matching
+//     reports the match failed.
+//   - DRIVER_ASSIGNED → REQUESTED: CancelTrip by the assigned driver. The trip is not
+//     cancelled: the driver is released, the old match cancelled and a new match started
+//     for the same trip (a new match_id; "driver_cancelled" in the timeline; no
+//     cancellation fee), and trip.trip.requested is emitted again with previous_status
+//     DRIVER_ASSIGNED.
 //   - STARTED → CANCELLED: CancelTrip by an operator only (for example after an incident);
 //     riders and drivers end a started ride with EndTrip instead, so it is billed for what
 //     actually happened.
@@ -113,7 +118,8 @@ const (
 	CancellationActor_CANCELLATION_ACTOR_UNSPECIFIED CancellationActor = 0
 	// The rider (customer role) cancelled.
 	CancellationActor_CANCELLATION_ACTOR_RIDER CancellationActor = 1
-	// The assigned driver cancelled.
+	// The assigned driver cancelled. Not used by CancelTrip any more (a driver's
+	// cancellation restarts the search, see TripStatus); kept for wire compatibility.
 	CancellationActor_CANCELLATION_ACTOR_DRIVER CancellationActor = 2
 	// An operator cancelled.
 	CancellationActor_CANCELLATION_ACTOR_OPERATOR CancellationActor = 3

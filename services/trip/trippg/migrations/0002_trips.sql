@@ -65,15 +65,17 @@ CREATE TABLE route_point (
     PRIMARY KEY (trip_id, time)
 );
 
--- Calls to matching owed by committed changes (ReleaseDriver, CancelMatch), made and
--- retried by the task runner until matching answered.
+-- Calls to matching owed by committed changes (ReleaseDriver, CancelMatch, and a rematch:
+-- CancelMatch then CreateMatch), made and retried by the task runner until matching answered.
 CREATE TABLE matching_task (
     id              bigserial PRIMARY KEY,
     trip_id         uuid NOT NULL,
-    kind            text NOT NULL CHECK (kind IN ('release_driver', 'cancel_match')),
+    kind            text NOT NULL CHECK (kind IN ('release_driver', 'cancel_match', 'rematch')),
     match_id        text NOT NULL DEFAULT '',
     driver_id       text NOT NULL DEFAULT '',
     reason          text NOT NULL DEFAULT '',
+    -- The request id of the match a rematch starts.
+    request_id      text NOT NULL DEFAULT '',
     attempts        integer NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
     last_error      text NOT NULL DEFAULT '',
