@@ -136,18 +136,26 @@ func load(t *testing.T, dirs ...string) []object {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, doc := range regexp.MustCompile(`(?m)^---\s*$`).Split(string(raw), -1) {
-				var o object
-				if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
-					t.Fatalf("%s: %v", f, err)
-				}
-				if o.Kind == "" {
-					continue // comments only
-				}
-				o.file = f
-				objs = append(objs, o)
-			}
+			objs = append(objs, parse(t, f, raw)...)
 		}
+	}
+	return objs
+}
+
+// parse reads the objects of a multi-document YAML stream named file.
+func parse(t *testing.T, file string, raw []byte) []object {
+	t.Helper()
+	var objs []object
+	for _, doc := range regexp.MustCompile(`(?m)^---\s*$`).Split(string(raw), -1) {
+		var o object
+		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if o.Kind == "" {
+			continue // comments only
+		}
+		o.file = file
+		objs = append(objs, o)
 	}
 	return objs
 }
@@ -364,8 +372,14 @@ func check(objs []object, r rules) []string {
 			}
 			conns := 20 // kit/serve's default --db-max-conns
 			for _, e := range ws.Template.Spec.Containers[0].Env {
-				if e.Name == "WAYBILL_DB_MAX_CONNS" {
+				switch e.Name {
+				case "WAYBILL_DB_MAX_CONNS":
 					conns, _ = strconv.Atoi(e.Value)
+				case "WAYBILL_CONSUMER_PARTITIONS":
+					// A consumer group's members beyond its partitions stay idle.
+					if p, _ := strconv.Atoi(e.Value); p > 0 && hs.MaxReplicas > p {
+						bad(o, "up to %d replicas, but only %d consumer partitions", hs.MaxReplicas, p)
+					}
 				}
 			}
 			limit := maxConnections(spec[workloadSpec](db))
@@ -494,6 +508,31 @@ func TestManifestsKeepTheRules(t *testing.T) {
 	}
 }
 
+// TestOverlaysKeepTheRules renders each overlay in overlays/ (what `kubectl apply -k` would
+// send) and checks it with the same rules: the 100x sizes of docs/scaling.md must fit
+// the databases' connections and the consumers' partitions too.
+func TestOverlaysKeepTheRules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs kustomize")
+	}
+	dirs, _ := filepath.Glob("overlays/*")
+	if len(dirs) == 0 {
+		t.Fatal("no overlays")
+	}
+	r := repoRules(t)
+	examples := load(t, "examples")
+	for _, dir := range dirs {
+		out, err := exec.Command("go", "tool", "kustomize", "build", dir).CombinedOutput()
+		if err != nil {
+			t.Fatalf("kustomize build %s: %v\n%s", dir, err, out)
+		}
+		objs := append(parse(t, dir, out), examples...)
+		for _, p := range check(objs, r) {
+			t.Errorf("%s: %s", dir, p)
+		}
+	}
+}
+
 // TestRulesCatchMistakes runs the same rules on manifests with one mistake of each kind.
 func TestRulesCatchMistakes(t *testing.T) {
 	r := repoRules(t)
@@ -507,6 +546,7 @@ func TestRulesCatchMistakes(t *testing.T) {
 		"Deployment/booking: container booking: DATABASE_URL reads secret booking-db key url, which deploy/examples/secrets.yaml does not show",
 		"Service/booking: port http targets metrics, which its pods do not expose",
 		"HorizontalPodAutoscaler/booking: 40 replicas x 10 connections = 400, over booking-db's max_connections 200 less 10",
+		"HorizontalPodAutoscaler/booking: up to 40 replicas, but only 16 consumer partitions",
 		"PodDisruptionBudget/booking-typo: selector map[app.kubernetes.io/name:bookng] selects no Deployment's pods",
 		`ConfigMap/waybill-mesh: WAYBILL_BOOKING_ADDR = "dns:///booking:7001", want "dns:///booking:7000"`,
 		"Deployment/gateway: its first container does not run `serve gateway`",

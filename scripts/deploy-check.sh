@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Checks the Kubernetes manifests offline (part of `make lint`).
 #
-#   scripts/deploy-check.sh                    every manifest in deploy/k8s and deploy/examples against
-#                                              the Kubernetes schemas (kubeconform, strict), then the
-#                                              cross-object rules (go test ./deploy/)
+#   scripts/deploy-check.sh                    every manifest in deploy/k8s and deploy/examples, and the
+#                                              kustomize output of deploy/k8s and each deploy/overlays/*,
+#                                              against the Kubernetes schemas (kubeconform, strict), then
+#                                              the cross-object rules (go test ./deploy/)
 #   scripts/deploy-check.sh FILE|DIR...        only kubeconform, on what is named (exit 1 if any is invalid)
 #   scripts/deploy-check.sh --verify-schemas   regenerate the schemas from the pinned module and fail if
 #                                              they differ from deploy/schemas (downloads ~22 MB once)
@@ -51,6 +52,12 @@ case "${1:-}" in
   ;;
 "")
   kubeconform deploy/k8s deploy/examples
+  # What `kubectl apply -k` sends: the base and every overlay, rendered by kustomize (a Go
+  # tool of tools/go.mod), which also checks the kustomization files themselves.
+  for dir in deploy/k8s deploy/overlays/*/; do
+    echo "deploy-check: kustomize build ${dir%/}"
+    go tool kustomize build "$dir" | kubeconform -
+  done
   go test -count=1 ./deploy/
   ;;
 *)

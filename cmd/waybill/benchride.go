@@ -340,8 +340,10 @@ func (c *rideBench) ride(ctx context.Context, bc, streams *benchClient, signer *
 	})
 	cancel()
 	if assignedAt.IsZero() {
-		msg := fmt.Sprintf("trip %s: no driver (last status %q, %v)", id, status, err)
+		msg := fmt.Sprintf("trip %s: no driver within --timeout (last status %q, %v)", id, status, err)
 		s.fail(measured, "no driver assigned", msg)
+		// Give the ride up, so that a driver who accepts late is released.
+		_ = bc.post(ctx, tok, "/v1/trips/"+id+":cancel", []byte(`{"reason":"bench_timeout"}`), nil)
 		return
 	}
 	if measured {

@@ -22,7 +22,7 @@ import (
 // second ride survives real process kills: trip is killed (SIGKILL) while the ride is
 // under way and fare right after it ended; after their restarts the ride completes, its
 // fare equals the sum of its breakdown and trip's final fare, and it is priced and billed
-// exactly once.
+// exactly once. A short `waybill bench ride` ends it.
 func TestRideThroughREST(t *testing.T) {
 	m := startMesh(t)
 	gw := "http://" + m.addr(portsOf("gateway").HTTP)
@@ -116,6 +116,9 @@ func TestRideThroughREST(t *testing.T) {
 		_, d := getAs(t, gw+"/v1/drivers/"+driver, drv)
 		return strings.Contains(d, "DRIVER_STATUS_AVAILABLE")
 	})
+
+	// The ride benchmark runs against the same mesh.
+	benchRideSmoke(t, gw)
 }
 
 // runRideDemo runs scripts/demo-ride.sh against the mesh's gateway gw with the binary

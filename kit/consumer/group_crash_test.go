@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/consumer"
+	"github.com/waybill/waybill/kit/grpcclient"
 	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/pgxutil"
 	"github.com/waybill/waybill/kit/txn"
@@ -24,6 +27,11 @@ const (
 	helperMemberEnv     = "CONSUMER_TEST_MEMBER"
 	helperPartitionsEnv = "CONSUMER_TEST_PARTITIONS"
 	helperLeaseEnv      = "CONSUMER_TEST_LEASE"
+	// Benchmarks only: the handler's CPU work (SHA-256 blocks), the batch size, and
+	// whether to call as the stack's consuming service.
+	helperBurnEnv     = "CONSUMER_TEST_BURN"
+	helperMaxBatchEnv = "CONSUMER_TEST_MAX_BATCH"
+	helperAuthEnv     = "CONSUMER_TEST_AUTH"
 )
 
 // runMemberHelper is a member process of TestGroupMembersJoinLeaveAndDie: it consumes as
@@ -57,21 +65,36 @@ func runMemberHelper() int {
 		return 1
 	}
 	defer pool.Close()
-	conn, err := grpcDial(os.Getenv(helperSourceEnv))
+	var opts []grpc.DialOption
+	if os.Getenv(helperAuthEnv) != "" {
+		opts = append(opts, stackAuth)
+	}
+	conn, err := grpcclient.Dial(os.Getenv(helperSourceEnv), grpcclient.Options{}, opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer conn.Close()
+	// Small batches by default: more commits for the kills to land on.
+	maxBatch, burnWork := 4, 0
+	if v := os.Getenv(helperMaxBatchEnv); v != "" {
+		maxBatch, _ = strconv.Atoi(v)
+	}
+	if v := os.Getenv(helperBurnEnv); v != "" {
+		burnWork, _ = strconv.Atoi(v)
+	}
 	name, member := os.Getenv(helperNameEnv), os.Getenv(helperMemberEnv)
 	err = consumer.Run(ctx, consumer.Config{
 		Name: name, Source: "trip", Client: eventsv1.NewEventStreamServiceClient(conn), Pool: pool,
-		// Small batches: more commits for the kills to land on.
-		MaxBatch: 4,
+		MaxBatch: maxBatch,
 		Group:    consumer.Group{Partitions: partitions, Member: member, Lease: lease},
 	}, func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
-		// Slow enough that kills land inside transactions.
-		time.Sleep(time.Millisecond)
+		if burnWork > 0 {
+			burn(burnWork)
+		} else {
+			// Slow enough that kills land inside transactions.
+			time.Sleep(time.Millisecond)
+		}
 		return recordMemberEffect(ctx, tx, name, member, ev)
 	})
 	if err != nil {

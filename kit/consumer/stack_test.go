@@ -41,6 +41,7 @@ type stack struct {
 	txn      *txn.Runner // the producer's transactions, which wake log's sequencer
 	client   eventsv1.EventStreamServiceClient
 	addr     string // the EventStreamService's address
+	url      string // the database's URL
 }
 
 func newStack(tb testing.TB) *stack {
@@ -54,7 +55,7 @@ func newStack(tb testing.TB) *stack {
 		tb.Cleanup(p.Close)
 		return p
 	}
-	s := &stack{producer: pool(producerSchema), consumer: pool(testSchema)}
+	s := &stack{producer: pool(producerSchema), consumer: pool(testSchema), url: url}
 	s.log = outbox.New(s.producer, producerSchema, outbox.Options{})
 	s.txn = txn.New(s.producer, txn.Options{Notify: s.log.Notify})
 	reader := eventstream.NewReader(s.producer, producerSchema, s.log, eventstream.ReaderOptions{})

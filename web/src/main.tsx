@@ -5,6 +5,7 @@
 import { render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
 
+import { Analytics } from "./analytics";
 import { Bills, Reservations, Search } from "./customer";
 import { DeadLetters } from "./deadletters";
 import { Panel } from "./panel";
@@ -68,6 +69,7 @@ function App() {
     ? [
         ["/panel", "Bills"],
         ["/parked", "Parked events"],
+        ["/analytics", "Analytics"],
       ]
     : session.role === "driver"
       ? [["/drive", "Drive"]]
@@ -88,6 +90,9 @@ function App() {
       break;
     case "/search":
       page = <Search client={client} session={session} />;
+      break;
+    case "/analytics":
+      page = <Analytics client={client} />;
       break;
     case "/ride":
       page = <Ride client={client} session={session} />;

@@ -366,7 +366,14 @@ function BillRow({ bill, marks, down, freshness, open, onToggle, client }: RowPr
               const f = itemFreshness(it, down, freshness);
               const itemChanged = marks.has(it.id!);
               return (
-                <li key={it.id} class={itemChanged ? "changed" : ""} data-item={it.id} data-reservation={it.reservationId} data-changed={itemChanged ? "true" : undefined}>
+                <li
+                  key={it.id}
+                  class={itemChanged ? "changed" : ""}
+                  data-item={it.id}
+                  data-provider={it.provider}
+                  data-reservation={it.reservationId}
+                  data-changed={itemChanged ? "true" : undefined}
+                >
                   <span class="kind">{label(it.kind, "KIND_")}</span> <span class="title">{it.title || it.reservationId}</span>{" "}
                   <Badge tone={statusTone(it.mainStatus)}>
                     <span data-testid="item-status">{label(it.mainStatus, "MAIN_STATUS_")}</span>

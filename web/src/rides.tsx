@@ -3,7 +3,7 @@
 // fare with its breakdown or "calculating fare") and the driver's page (go online, stream a
 // simulated position, receive offers with WatchDriverOffers, accept, start and end the trip).
 
-import { unwrap, watchDriverOffers, watchTrip, type Schemas, type WaybillClient } from "@waybill/sdk";
+import { ApiError, Codes, unwrap, watchDriverOffers, watchTrip, type Schemas, type WaybillClient } from "@waybill/sdk";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 
 import type { Session } from "./session";
@@ -349,9 +349,21 @@ export function Drive({ client, session }: Props) {
     }
     const ac = new AbortController();
     (async () => {
-      for await (const m of watchTrip(client, id, { signal: ac.signal })) {
-        if (m.trip) {
-          setTrip(m.trip);
+      // The trip names its driver once trip has applied matching's assignment, a moment
+      // after the accept: until then it is NOT_FOUND to this driver, so wait for it.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          for await (const m of watchTrip(client, id, { signal: ac.signal })) {
+            if (m.trip) {
+              setTrip(m.trip);
+            }
+          }
+          return;
+        } catch (e) {
+          if (!(e instanceof ApiError && e.code === Codes.NOT_FOUND) || attempt >= 40 || ac.signal.aborted) {
+            throw e;
+          }
+          await new Promise((r) => setTimeout(r, 500));
         }
       }
     })().catch((e) => !ac.signal.aborted && setError(e));

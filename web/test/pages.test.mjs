@@ -249,6 +249,23 @@ test("a customer searches, holds a seat, and pays the bill, seeing it become pai
   });
 });
 
+test("the analytics dashboard shows the KPIs of the demo day as numbers and charts", async () => {
+  const page = await open(opsToken, "#/analytics");
+  await shot("analytics", page, async () => {
+    await page.getByRole("heading", { name: "Analytics" }).waitFor();
+    const bookings = page.locator('[data-kpi="Bookings"] .kpi-value');
+    await bookings.waitFor();
+    // Analytics follows the other services' events: show again until the paid demo bills' seats count.
+    for (let i = 0; i < 20 && Number(await bookings.innerText()) < 1; i++) {
+      await page.waitForTimeout(500);
+      await page.getByRole("button", { name: "Show" }).click();
+    }
+    assert.ok(Number(await bookings.innerText()) >= 1, `bookings: ${await bookings.innerText()}`);
+    assert.match(await page.locator('[data-kpi="Gross revenue"] .kpi-value').innerText(), /EUR|—/);
+    await page.getByTestId("chart-Bookings").locator("rect.bar").first().waitFor();
+  });
+});
+
 test("a rider requests a ride, the demo driver takes it, and the rider follows it live to its fare", async () => {
   const log = readFileSync(process.env.WAYBILL_MESH_LOG, "utf8");
   const link = /Driver page \(this link signs you in as the demo driver\): (\S+)/.exec(log)?.[1];
@@ -317,10 +334,14 @@ test("a provider down: its items are marked unavailable, the rest of the page wo
       await banner.waitFor({ timeout: 5000 });
       const rows = await page.locator("tr.bill").count();
       assert.ok(rows >= 40, `${rows} bills still shown`);
-      const badges = await page.getByTestId("freshness").allInnerTexts();
+      const badges = await page.locator('li[data-provider="booking"]').getByTestId("freshness").allInnerTexts();
       assert.ok(badges.length >= 40 && badges.every((b) => b === "provider unavailable"), `booking's items are marked: ${[...new Set(badges)]}`);
+      for (const b of await page.locator('li[data-provider]:not([data-provider="booking"])').getByTestId("freshness").allInnerTexts()) {
+        assert.notEqual(b, "provider unavailable", "other providers' items are not marked");
+      }
       // Details of a bill still open, with booking's items marked unavailable.
-      await page.locator("tr.bill button.link").first().click();
+      const booked = seeded.bills.find((b) => b.status === "BILL_STATUS_OPEN");
+      await page.locator(`tr[data-bill="${booked.id}"] button.link`).click();
       await page.getByTestId("details").locator('[data-details-status="DETAILS_STATUS_UNAVAILABLE"]').first().waitFor({ timeout: 5000 });
       // Billing itself still answers: an operator action works.
       const bill = seeded.bills.find((b) => b.status === "BILL_STATUS_OPEN");

@@ -86,6 +86,10 @@ type Config struct {
 	// FareAddr is the fare service's address, whose fare.fare.calculated events put rides
 	// on the riders' bills (rides.go); empty disables it.
 	FareAddr string
+	// ConsumerGroup, with Partitions above 0, runs the consumers of payment settlements
+	// and of fares as consumer groups shared by billing's replicas (kit/consumer's Group;
+	// flags --consumer-partitions, --consumer-member, --consumer-lease).
+	ConsumerGroup consumer.Group
 
 	// The settings below have no flags: tests and benchmarks set them.
 
@@ -139,6 +143,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.KeyPruneInterval, "idempotency-prune-interval", c.KeyPruneInterval, "how often expired idempotency keys are deleted (0 disables)")
 	fs.StringVar(&c.FareAddr, "fare-addr", c.FareAddr, "the fare service's gRPC address (host:port), whose calculated fares put rides on bills (empty disables)")
 	fs.StringVar(&c.AccountAddr, "account-addr", c.AccountAddr, "the account service's gRPC address (host:port), whose suspensions refuse payments (empty disables)")
+	c.ConsumerGroup.Flags(fs)
 }
 
 // Validate reports settings billing cannot run with.
@@ -281,7 +286,7 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 			Name: paymentclient.SettlementsConsumer, Source: "payment", Client: eventsv1.NewEventStreamServiceClient(payments.Conn()),
 			Pool: d.Pool, Types: []string{paymentclient.EventSettled}, PayloadMode: eventsv1.PayloadMode_PAYLOAD_MODE_FULL,
 			Logger: logger, Meter: feed.Meter, TracerProvider: feed.TracerProvider, Reconnect: c.FeedReconnect,
-			Notify: log.Notify,
+			Notify: log.Notify, Group: c.ConsumerGroup,
 		}
 		handlers[paymentclient.SettlementsConsumer] = settleHandler(svc, store)
 	}

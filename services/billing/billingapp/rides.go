@@ -47,6 +47,7 @@ func fareConsumer(c Config, dial []grpc.DialOption, pool *pgxpool.Pool, logger *
 		Name: fareclient.Consumer, Source: fareclient.Source, Client: eventsv1.NewEventStreamServiceClient(conn),
 		Pool: pool, Types: []string{fareclient.EventCalculated}, PayloadMode: eventsv1.PayloadMode_PAYLOAD_MODE_FULL,
 		Logger: logger, Meter: feed.Meter, TracerProvider: feed.TracerProvider, Reconnect: c.FeedReconnect, Notify: notify,
+		Group: c.ConsumerGroup,
 	}
 	return func(ctx context.Context) {
 		defer conn.Close()

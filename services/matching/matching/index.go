@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,11 @@ import (
 //
 // Positions the index accepted are remembered as dirty until TakeDirty hands them to the
 // flusher, which persists them in batches.
+//
+// Each entry also holds the rest of the driver's stored record (name, vehicle, city,
+// sub-status, current match and trip, times), so that a search answers from memory. It
+// is kept as fresh as status and products: every path that tells the index of a
+// driver's change (Apply) gives the whole record.
 type Index struct {
 	staleAfter time.Duration
 	now        func() time.Time
@@ -33,6 +39,9 @@ type Index struct {
 	spots   map[orb.Point]*spot
 	dirty   []*entry
 	inTree  int // entries placed in spots
+	// productSets interns the entries' product lists: drivers serving the same
+	// products share one slice (most of 100,000 drivers serve one of a few sets).
+	productSets map[string][]string
 
 	bufs sync.Pool // *searchBuf
 }
@@ -41,12 +50,13 @@ type Index struct {
 type entry struct {
 	id       string
 	status   Status
-	products []string
-	version  int64 // of status and products
-	fix      Fix   // valid when located
-	located  bool  //
-	spot     *spot // where the entry is in the tree; nil when it is not
-	dirty    bool  // fix not handed to the flusher yet
+	products []string // interned (Index.productSets): shared, never modified
+	version  int64    // of status, products and info
+	info     details  // the rest of the stored record
+	fix      Fix      // valid when located
+	located  bool     //
+	spot     *spot    // where the entry is in the tree; nil when it is not
+	dirty    bool     // fix not handed to the flusher yet
 }
 
 // spot is one node of the tree: the entries at one exact coordinate, by id.
@@ -81,21 +91,22 @@ func NewIndex(o IndexOptions) *Index {
 		o.Now = time.Now
 	}
 	return &Index{
-		staleAfter: o.StaleAfter,
-		now:        o.Now,
-		tree:       quadtree.New(orb.Bound{Min: orb.Point{-180, -90}, Max: orb.Point{180, 90}}),
-		drivers:    map[string]*entry{},
-		spots:      map[orb.Point]*spot{},
-		bufs:       sync.Pool{New: func() any { return &searchBuf{} }},
+		staleAfter:  o.StaleAfter,
+		now:         o.Now,
+		tree:        quadtree.New(orb.Bound{Min: orb.Point{-180, -90}, Max: orb.Point{180, 90}}),
+		drivers:     map[string]*entry{},
+		spots:       map[orb.Point]*spot{},
+		productSets: map[string][]string{},
+		bufs:        sync.Pool{New: func() any { return &searchBuf{} }},
 	}
 }
 
 // fresh reports whether a fix taken at t is still searchable at now.
 func (x *Index) fresh(t, now time.Time) bool { return now.Sub(t) < x.staleAfter }
 
-// Apply records what storage says of a driver: status, products and version, unless
-// the index knows a later version, and the stored fix, unless the index has a newer
-// one. An OFFLINE driver leaves the tree (the entry stays, so that an older version
+// Apply records what storage says of a driver: status, products, version and the rest
+// of the record (t.Driver), unless the index knows a later version, and the stored fix,
+// unless the index has a newer one. An OFFLINE driver leaves the tree (the entry stays, so that an older version
 // read before the change cannot bring them back).
 func (x *Index) Apply(t Tracked) {
 	x.mu.Lock()
@@ -106,12 +117,27 @@ func (x *Index) Apply(t Tracked) {
 		x.drivers[t.ID] = e
 	}
 	if t.Version >= e.version {
-		e.status, e.products, e.version = t.Status, slices.Clone(t.Products), t.Version
+		e.status, e.products, e.version = t.Status, x.intern(t.Products), t.Version
+		e.info = packDetails(t.Driver)
 	}
 	if t.Location != nil && (!e.located || t.Location.Time.After(e.fix.Time)) {
 		e.fix, e.located = *t.Location, true
 	}
 	x.place(e, x.now())
+}
+
+// intern returns the shared copy of products; the caller holds the write lock.
+func (x *Index) intern(products []string) []string {
+	if len(products) == 0 {
+		return nil
+	}
+	key := strings.Join(products, "\x00")
+	if ps, ok := x.productSets[key]; ok {
+		return ps
+	}
+	ps := slices.Clip(strings.Split(key, "\x00")) // one allocation for the strings, one for the slice
+	x.productSets[key] = ps
+	return ps
 }
 
 // place puts e in the tree at its fix, or takes it out: an entry is in the tree while
@@ -300,6 +326,10 @@ type Hit struct {
 	DriverID       string
 	Fix            Fix
 	DistanceMeters float64
+	// Driver is the driver's record as the index holds it (the last version stored
+	// that this process learned of), without Location (Fix is the location). Its
+	// Vehicle.Products is shared with the index: do not modify it.
+	Driver Driver
 }
 
 // searchStartMeters is the radius a search first looks within; it doubles (or more)
@@ -312,7 +342,13 @@ const searchStartMeters = 150
 type searchBuf struct {
 	found []orb.Pointer
 	cands []candidate
-	hits  []Hit
+	hits  []hit
+}
+
+// hit is a driver found, while the search ranks them.
+type hit struct {
+	e *entry
+	d float64
 }
 
 type candidate struct {
@@ -337,7 +373,9 @@ func (x *Index) Search(dst []Hit, q Query) []Hit {
 	for {
 		buf.hits = x.within(q, rho, now, buf, buf.hits[:0])
 		if n := len(buf.hits); n >= q.Limit || rho >= q.RadiusMeters {
-			dst = append(dst, buf.hits...)
+			for _, h := range buf.hits {
+				dst = append(dst, Hit{DriverID: h.e.id, Fix: h.e.fix, DistanceMeters: h.d, Driver: h.e.driver()})
+			}
 			clear(buf.hits)
 			return dst
 		}
@@ -354,7 +392,7 @@ func (x *Index) Search(dst []Hit, q Query) []Hit {
 // within returns the at most q.Limit nearest eligible drivers within rho of q.Point, by
 // distance then id. Every eligible driver within rho is considered, so when it returns
 // Limit drivers they are the nearest of all.
-func (x *Index) within(q Query, rho float64, now time.Time, buf *searchBuf, hits []Hit) []Hit {
+func (x *Index) within(q Query, rho float64, now time.Time, buf *searchBuf, hits []hit) []hit {
 	lat := q.Point.Lat * rad
 	cos, lng := math.Cos(lat), q.Point.Lng
 	buf.cands = buf.cands[:0]
@@ -371,7 +409,7 @@ func (x *Index) within(q Query, rho float64, now time.Time, buf *searchBuf, hits
 	clear(buf.found)
 	slices.SortFunc(buf.cands, func(a, b candidate) int { return cmp.Compare(a.d, b.d) })
 	for _, c := range buf.cands {
-		if len(hits) >= q.Limit && c.d > hits[len(hits)-1].DistanceMeters {
+		if len(hits) >= q.Limit && c.d > hits[len(hits)-1].d {
 			break // farther than the Limit-th: only equal distances may still rank by id
 		}
 		n := 0
@@ -380,7 +418,7 @@ func (x *Index) within(q Query, rho float64, now time.Time, buf *searchBuf, hits
 				break
 			}
 			if e.status == StatusAvailable && x.fresh(e.fix.Time, now) && (q.Product == "" || slices.Contains(e.products, q.Product)) {
-				hits = append(hits, Hit{DriverID: e.id, Fix: e.fix, DistanceMeters: c.d})
+				hits = append(hits, hit{e, c.d})
 				n++
 			}
 		}
@@ -392,11 +430,11 @@ func (x *Index) within(q Query, rho float64, now time.Time, buf *searchBuf, hits
 }
 
 // compareHits orders hits by distance, then driver id.
-func compareHits(a, b Hit) int {
-	if c := cmp.Compare(a.DistanceMeters, b.DistanceMeters); c != 0 {
+func compareHits(a, b hit) int {
+	if c := cmp.Compare(a.d, b.d); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.DriverID, b.DriverID)
+	return cmp.Compare(a.e.id, b.e.id)
 }
 
 // FreshAt reports whether a fix taken at t is still searchable now.
@@ -413,7 +451,7 @@ func (x *Index) Candidate(id string, p Point, product string) (Hit, bool) {
 		(product != "" && !slices.Contains(e.products, product)) {
 		return Hit{}, false
 	}
-	return Hit{DriverID: id, Fix: e.fix, DistanceMeters: DistanceMeters(p, e.fix.Point)}, true
+	return Hit{DriverID: id, Fix: e.fix, DistanceMeters: DistanceMeters(p, e.fix.Point), Driver: e.driver()}, true
 }
 
 // Available returns the positions of the AVAILABLE drivers with a fresh fix, one per

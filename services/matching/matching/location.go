@@ -157,7 +157,9 @@ type SearchInput struct {
 
 // SearchNearby returns the AVAILABLE drivers with a fresh location nearest to the
 // pickup, within the radius, whose vehicle serves the product, by ETA then distance;
-// operators and services only. It reserves no one.
+// operators and services only. It reserves no one, and answers from the index alone:
+// a change another replica made reaches it with the next Sync (a flush interval), as
+// it reaches the dispatcher's searches.
 func (s *Service) SearchNearby(ctx context.Context, c caller.Caller, in SearchInput) ([]Nearby, error) {
 	if err := mayManage(c, "search drivers"); err != nil {
 		return nil, err
@@ -186,30 +188,20 @@ func (s *Service) SearchNearby(ctx context.Context, c caller.Caller, in SearchIn
 	if in.Limit > 0 {
 		q.Limit = int(in.Limit)
 	}
+	// The index holds the drivers' records as well (kept fresh by this process's
+	// writes after commit and by Sync for other replicas' changes), so a search reads
+	// no database.
 	hits := s.index.Search(nil, q)
 	if len(hits) == 0 {
 		return nil, nil
 	}
-	ids := make([]string, len(hits))
+	out := make([]Nearby, len(hits))
+	fixes := make([]Fix, len(hits))
 	for i, h := range hits {
-		ids[i] = h.DriverID
-	}
-	ds, err := s.store.DriversByID(ctx, ids)
-	if err != nil {
-		return nil, fmt.Errorf("search nearby drivers: %w", err)
-	}
-	byID := make(map[string]Driver, len(ds))
-	for _, d := range ds {
-		byID[d.ID] = d
-	}
-	out := make([]Nearby, 0, len(hits))
-	for _, h := range hits {
-		d, ok := byID[h.DriverID]
-		if !ok || d.Status != StatusAvailable {
-			continue // changed since the index learned of it
-		}
-		d.Location = &h.Fix
-		out = append(out, Nearby{Driver: d, DistanceMeters: h.DistanceMeters, ETASeconds: ETASeconds(h.DistanceMeters)})
+		fixes[i] = h.Fix
+		d := h.Driver
+		d.Location = &fixes[i]
+		out[i] = Nearby{Driver: d, DistanceMeters: h.DistanceMeters, ETASeconds: ETASeconds(h.DistanceMeters)}
 	}
 	return out, nil
 }

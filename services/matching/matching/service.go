@@ -86,7 +86,7 @@ func idempotencyKey(method string, c caller.Caller, requestID string, params any
 
 // tracked is what the index keeps of d.
 func tracked(d Driver) Tracked {
-	return Tracked{ID: d.ID, Status: d.Status, Products: d.Vehicle.Products, Version: d.Version, Location: d.Location}
+	return Tracked{ID: d.ID, Status: d.Status, Products: d.Vehicle.Products, Version: d.Version, Location: d.Location, Driver: d}
 }
 
 // withLocation returns d with the index's last fix when it is newer than the stored

@@ -24,8 +24,6 @@ type Store interface {
 	CreateDriver(ctx context.Context, d Driver, key idempotency.Key) (Driver, error)
 	// Driver returns one driver, with their last stored location; NotFound when unknown.
 	Driver(ctx context.Context, id string) (Driver, error)
-	// DriversByID returns the drivers of ids that exist, in any order.
-	DriversByID(ctx context.Context, ids []string) ([]Driver, error)
 	// ListDrivers returns up to limit drivers selected by f after the cursor (nil for
 	// the first page), by creation time, then id.
 	ListDrivers(ctx context.Context, f DriverFilter, after *DriverCursor, limit int) ([]Driver, error)

@@ -145,6 +145,11 @@ type Tracked struct {
 	Version int64
 	// Location is the last stored fix; nil when none.
 	Location *Fix
+	// Driver is the rest of the driver's stored record (name, vehicle, city,
+	// sub-status, current match and trip, times) of the same version, which searches
+	// answer with; its ID, Status, Vehicle.Products, Version and Location are not read
+	// (the fields above are).
+	Driver Driver
 }
 
 // Nearby is one result of a nearby search.

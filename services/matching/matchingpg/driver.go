@@ -111,21 +111,6 @@ func (s *Store) Driver(ctx context.Context, id string) (matching.Driver, error) 
 	return d, nil
 }
 
-const driversByIDSQL = `SELECT ` + driverColumns + driverFrom + ` WHERE d.id = ANY($1::uuid[])`
-
-// DriversByID implements matching.Store.
-func (s *Store) DriversByID(ctx context.Context, driverIDs []string) ([]matching.Driver, error) {
-	rows, err := s.pool.Query(ctx, driversByIDSQL, driverIDs)
-	if err != nil {
-		return nil, wrap(err, "read drivers")
-	}
-	ds, err := collectDrivers(rows)
-	if err != nil {
-		return nil, wrap(err, "read drivers")
-	}
-	return ds, nil
-}
-
 const listDriversSQL = `SELECT ` + driverColumns + driverFrom + `
 WHERE (@city::text = '' OR d.city = @city)
   AND (@status::smallint = 0 OR d.status = @status)

@@ -11,46 +11,33 @@ import (
 	"github.com/waybill/waybill/services/matching/matching"
 )
 
-const trackedSQL = `SELECT d.id::text, d.status, d.products, d.version,
-	l.latitude, l.longitude, l.fix_time, l.accuracy_meters, l.heading_degrees, l.speed_mps
-FROM driver d LEFT JOIN driver_location l ON l.driver_id = d.id
-WHERE d.status <> 1`
+const trackedSQL = `SELECT ` + driverColumns + driverFrom + ` WHERE d.status <> 1`
 
 // TrackedDrivers implements matching.Store.
 func (s *Store) TrackedDrivers(ctx context.Context) ([]matching.Tracked, error) {
 	return s.tracked(ctx, trackedSQL)
 }
 
-const changedSQL = `SELECT d.id::text, d.status, d.products, d.version,
-	l.latitude, l.longitude, l.fix_time, l.accuracy_meters, l.heading_degrees, l.speed_mps
-FROM driver d LEFT JOIN driver_location l ON l.driver_id = d.id
-WHERE d.update_time >= $1`
+const changedSQL = `SELECT ` + driverColumns + driverFrom + ` WHERE d.update_time >= $1`
 
 // ChangedDrivers implements matching.Store.
 func (s *Store) ChangedDrivers(ctx context.Context, since time.Time) ([]matching.Tracked, error) {
 	return s.tracked(ctx, changedSQL, since)
 }
 
-// tracked reads drivers as the index tracks them.
+// tracked reads drivers as the index tracks them: the whole record, which searches
+// answer with.
 func (s *Store) tracked(ctx context.Context, sql string, args ...any) ([]matching.Tracked, error) {
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, wrap(err, "read tracked drivers")
 	}
 	ts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (matching.Tracked, error) {
-		var (
-			t                      matching.Tracked
-			lat, lng, acc, hd, spd *float64
-			fixTime                *time.Time
-		)
-		if err := r.Scan(&t.ID, &t.Status, &t.Products, &t.Version, &lat, &lng, &fixTime, &acc, &hd, &spd); err != nil {
-			return t, err
+		d, err := scanDriver(r)
+		if err != nil {
+			return matching.Tracked{}, err
 		}
-		if fixTime != nil {
-			t.Location = &matching.Fix{Point: matching.Point{Lat: *lat, Lng: *lng}, Time: fixTime.UTC(),
-				AccuracyMeters: *acc, HeadingDegrees: *hd, SpeedMPS: *spd}
-		}
-		return t, nil
+		return matching.Tracked{ID: d.ID, Status: d.Status, Products: d.Vehicle.Products, Version: d.Version, Location: d.Location, Driver: d}, nil
 	})
 	if err != nil {
 		return nil, wrap(err, "read tracked drivers")

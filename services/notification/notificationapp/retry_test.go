@@ -1,13 +1,16 @@
 package notificationapp_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 
+	accountv1 "github.com/waybill/waybill/gen/waybill/account/v1"
 	notificationv1 "github.com/waybill/waybill/gen/waybill/notification/v1"
 	"github.com/waybill/waybill/kit/grpctest"
+	"github.com/waybill/waybill/kit/ids"
 	"github.com/waybill/waybill/services/notification/notification"
 )
 
@@ -95,6 +98,34 @@ func TestRefusingSMTPServer(t *testing.T) {
 		if got.GetNotification().GetStatus() != notificationv1.NotificationStatus_NOTIFICATION_STATUS_DISCARDED {
 			t.Errorf("discarded message is %v", got.GetNotification().GetStatus())
 		}
+	})
+
+	t.Run("deleted account: what waits is skipped", func(t *testing.T) {
+		m.smtp.setRefuse(-1)
+		r := ada.hold(t, prop, 5)
+		var waiting *notificationv1.Notification
+		grpctest.Eventually(t, 10*time.Second, "the held email queued", func() bool {
+			resp, err := m.opsNotes.ListNotifications(ctx, &notificationv1.ListNotificationsRequest{CustomerId: ada.id.Subject, PageSize: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range resp.GetNotifications() {
+				if n.GetEventType() == "booking.reservation.held" && n.GetChannel() == notificationv1.NotificationChannel_NOTIFICATION_CHANNEL_EMAIL &&
+					strings.Contains(n.GetBody(), r.GetId()) {
+					waiting = n
+				}
+			}
+			return waiting != nil
+		})
+		accts := accountv1.NewAccountServiceClient(m.account.Conn(ada.id))
+		if _, err := accts.DeleteAccount(ctx, &accountv1.DeleteAccountRequest{AccountId: ada.id.Subject, RequestId: ids.New()}); err != nil {
+			t.Fatalf("delete account: %v", err)
+		}
+		grpctest.Eventually(t, 10*time.Second, "the waiting email skipped", func() bool {
+			got, err := m.opsNotes.GetNotification(ctx, &notificationv1.GetNotificationRequest{NotificationId: waiting.GetId()})
+			return err == nil && got.GetNotification().GetStatus() == notificationv1.NotificationStatus_NOTIFICATION_STATUS_SKIPPED
+		})
+		m.smtp.setRefuse(0)
 	})
 }
 

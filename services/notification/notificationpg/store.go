@@ -97,6 +97,13 @@ func (q queue) ApplyContact(ctx context.Context, c notification.Contact) error {
 		c.Locale, c.Name, prefs, c.Version, c.Deleted); err != nil {
 		return fmt.Errorf("apply contact %s: %w", c.CustomerID, err)
 	}
+	if c.Deleted {
+		// Nothing more goes to an erased account, not even what was queued before.
+		if _, err := q.tx.Exec(ctx, `UPDATE messages SET status = 'skipped', last_error = 'account deleted'
+			WHERE customer_id = $1 AND status IN ('pending', 'parked')`, c.CustomerID); err != nil {
+			return fmt.Errorf("skip messages of deleted account %s: %w", c.CustomerID, err)
+		}
+	}
 	return nil
 }
 

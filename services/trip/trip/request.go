@@ -72,19 +72,30 @@ func (s *Service) request(ctx context.Context, in RequestInput, lease idempotenc
 			return Trip{}, false, fmt.Errorf("account suspension: %w", err)
 		}
 	}
-	standing, err := s.opts.Billing.Standing(ctx, in.CustomerID)
-	if err != nil {
-		return Trip{}, false, fmt.Errorf("rider standing: %w", err)
+	// The standing and the quote are independent reads: ask billing and fare at once.
+	// (An unused quote of a refused request is harmless.)
+	var (
+		standing   Standing
+		standErr   error
+		standReady = make(chan struct{})
+	)
+	go func() {
+		defer close(standReady)
+		standing, standErr = s.opts.Billing.Standing(ctx, in.CustomerID)
+	}()
+	meters, seconds := estimateRide(*in.Pickup, *in.Dropoff)
+	q, quoteErr := s.opts.Fare.QuoteRide(ctx, QuoteInput{City: in.City, Product: in.Product, Pickup: *in.Pickup, Dropoff: *in.Dropoff,
+		DistanceMeters: meters, DurationSeconds: seconds})
+	<-standReady
+	if standErr != nil {
+		return Trip{}, false, fmt.Errorf("rider standing: %w", standErr)
 	}
 	if standing == StandingBlocked {
 		return Trip{}, false, errs.Precondition(ReasonNotInGoodStanding,
 			"rider %s has unpaid fares (standing BLOCKED): pay the open bill before requesting a ride", in.CustomerID)
 	}
-	meters, seconds := estimateRide(*in.Pickup, *in.Dropoff)
-	q, err := s.opts.Fare.QuoteRide(ctx, QuoteInput{City: in.City, Product: in.Product, Pickup: *in.Pickup, Dropoff: *in.Dropoff,
-		DistanceMeters: meters, DurationSeconds: seconds})
-	if err != nil {
-		return Trip{}, false, fmt.Errorf("quote ride: %w", err)
+	if quoteErr != nil {
+		return Trip{}, false, fmt.Errorf("quote ride: %w", quoteErr)
 	}
 	now := s.clock()
 	t, err = s.store.InsertPending(ctx, Trip{

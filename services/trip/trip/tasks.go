@@ -3,6 +3,7 @@ package trip
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/waybill/waybill/kit/errs"
@@ -15,8 +16,11 @@ const (
 	// to matching with its retries (3 tries of at most 3 s), so that only a runner that
 	// died holding a task delays it.
 	taskLease = 15 * time.Second
-	// taskBatch is how many tasks one round claims.
-	taskBatch = 20
+	// taskBatch is how many tasks one round claims, and taskWorkers how many of them
+	// run at once: each is a call to matching, so a busy minute (every ride that ends
+	// owes a release) must not queue them one behind the other.
+	taskBatch   = 64
+	taskWorkers = 16
 	// firstTaskBackoff is the delay after a task's first failed try; it doubles with
 	// each further one up to maxTaskBackoff.
 	firstTaskBackoff = 500 * time.Millisecond
@@ -53,30 +57,43 @@ func (s *Service) runTasks(ctx context.Context) int {
 		}
 		return 0
 	}
-	// The outcome is recorded even when ctx ends meanwhile (a shutdown), so that a
-	// failed try is retried at its time rather than after the lease.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, taskWorkers)
+	for _, task := range tasks {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			s.finishTask(ctx, task)
+		}()
+	}
+	wg.Wait()
+	return len(tasks)
+}
+
+// finishTask makes task's call and records its outcome: done, or retried after a
+// backoff. The outcome is recorded even when ctx ended meanwhile (a shutdown), so that a
+// failed try is retried at its time rather than after the lease.
+func (s *Service) finishTask(ctx context.Context, task Task) {
+	err := s.runTask(ctx, task)
 	record, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	for _, task := range tasks {
-		err := s.runTask(ctx, task)
-		switch {
-		case err == nil || !indefinite(err) && errs.KindOf(err) != errs.Unknown:
-			if err != nil {
-				s.opts.Logger.Info("matching task refused for good; nothing left to do",
-					slog.String("trip_id", task.TripID), slog.String("kind", string(task.Kind)), slog.Any("error", err))
-			}
-			err = s.store.FinishTask(record, task.ID)
-		default:
-			delay := min(firstTaskBackoff<<min(max(task.Attempts-1, 0), 16), maxTaskBackoff)
-			s.opts.Logger.Warn("matching task failed; retrying", slog.String("trip_id", task.TripID),
-				slog.String("kind", string(task.Kind)), slog.Any("error", err), slog.Duration("retry_in", delay))
-			err = s.store.RetryTask(record, task.ID, s.clock().Add(delay), err.Error())
+	switch {
+	case err == nil || !indefinite(err) && errs.KindOf(err) != errs.Unknown:
+		if err != nil {
+			s.opts.Logger.Info("matching task refused for good; nothing left to do",
+				slog.String("trip_id", task.TripID), slog.String("kind", string(task.Kind)), slog.Any("error", err))
 		}
-		if err != nil && ctx.Err() == nil {
-			s.opts.Logger.Warn("record matching task", slog.Int64("task", task.ID), slog.Any("error", err))
-		}
+		err = s.store.FinishTask(record, task.ID)
+	default:
+		delay := min(firstTaskBackoff<<min(max(task.Attempts-1, 0), 16), maxTaskBackoff)
+		s.opts.Logger.Warn("matching task failed; retrying", slog.String("trip_id", task.TripID),
+			slog.String("kind", string(task.Kind)), slog.Any("error", err), slog.Duration("retry_in", delay))
+		err = s.store.RetryTask(record, task.ID, s.clock().Add(delay), err.Error())
 	}
-	return len(tasks)
+	if err != nil && ctx.Err() == nil {
+		s.opts.Logger.Warn("record matching task", slog.Int64("task", task.ID), slog.Any("error", err))
+	}
 }
 
 // runTask makes task's call.

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	matchingv1 "github.com/waybill/waybill/gen/waybill/matching/v1"
 	tripv1 "github.com/waybill/waybill/gen/waybill/trip/v1"
 	"github.com/waybill/waybill/kit/grpctest"
@@ -30,7 +31,34 @@ func TestMatchFailedCancelsTrip(t *testing.T) {
 	if m.count(t, "matching_task") != 0 {
 		t.Fatal("a failed match owes matching no call")
 	}
+	// Nothing is priced or billed for it.
+	time.Sleep(time.Second)
+	if fares, bills := m.billed(t, tr.GetId(), "rider-lonely"); fares != 0 || bills != 0 {
+		t.Fatalf("a ride without a driver was priced %d times and billed %d times", fares, bills)
+	}
 	m.request(t, "rider-lonely") // the cancelled trip no longer blocks
+}
+
+// billed returns how many fares fare holds for trip id and how many of customer's bill
+// items are that trip.
+func (m *mesh) billed(t testing.TB, id, customer string) (fares, items int) {
+	t.Helper()
+	ctx := grpctest.Context(t)
+	if err := m.fare.Pool.QueryRow(ctx, "SELECT count(*) FROM ride_fare WHERE trip_id = $1", id).Scan(&fares); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := m.billingAs(operator).ListBills(ctx, &billingv1.ListBillsRequest{CustomerId: customer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range resp.GetBills() {
+		for _, it := range b.GetItems() {
+			if it.GetReservationId() == id {
+				items++
+			}
+		}
+	}
+	return fares, items
 }
 
 // TestRiderCancels cancels a ride at each status: while REQUESTED (the match is
@@ -167,4 +195,9 @@ func TestLateRiderCancellationOwesFee(t *testing.T) {
 		t.Fatalf("timeline = %v", got.GetTimeline())
 	}
 	m.waitDriver(t, d, matchingv1.DriverStatus_DRIVER_STATUS_AVAILABLE)
+	// Fare prices the fee and billing bills it, once.
+	grpctest.Eventually(t, 30*time.Second, "the fee on the rider's bill", func() bool {
+		fares, items := m.billed(t, tr.GetId(), "rider-late")
+		return fares == 1 && items == 1
+	})
 }

@@ -23,8 +23,9 @@ type Options struct {
 	// Heartbeat is WatchTrip's heartbeat interval while idle; 15 s when 0.
 	Heartbeat time.Duration
 	// Poll is how often WatchTrip re-reads the trip in case a change was not announced
-	// in this process (another replica made it, or a consumer's transaction committed it
-	// after the announcement); 1 s when 0.
+	// in this process (another replica made it); 5 s when 0. Changes this process makes
+	// are announced after their commit (trip.Hub), so the poll is only that fallback, and
+	// it is what every open watch costs the database while idle.
 	Poll time.Duration
 }
 
@@ -41,7 +42,7 @@ func New(svc *trip.Service, opts Options) *Server {
 		opts.Heartbeat = 15 * time.Second
 	}
 	if opts.Poll <= 0 {
-		opts.Poll = time.Second
+		opts.Poll = 5 * time.Second
 	}
 	return &Server{svc: svc, opts: opts}
 }
