@@ -72,6 +72,9 @@ func TestWebPages(t *testing.T) {
 	if resp, _ := get("/"); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/app/" {
 		t.Errorf("GET / = %d to %q, want 302 to /app/", resp.StatusCode, resp.Header.Get("Location"))
 	}
+	if resp, _ := get("/app/assets/"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /app/assets/ = %d, want 404 (no folder listings)", resp.StatusCode)
+	}
 	if resp, _ := get("/app/assets/missing.js"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET a missing asset = %d, want 404", resp.StatusCode)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,8 +91,18 @@ func startMesh(t *testing.T, root string) *mesh {
 	t.Helper()
 	dir := t.TempDir()
 	// Offsets from 20000 (cmd/waybill's meshes use 10000 to 19990), below the ephemeral
-	// port range even for the highest port (9009 + 22990).
-	m := &mesh{bin: filepath.Join(dir, "waybill"), log: filepath.Join(dir, "mesh.log"), offset: 20000 + rand.IntN(300)*10}
+	// port range even for the highest port (9009 + 22990), and on ports nobody listens on:
+	// `waybill up` would take another mesh's healthy gateway for its own.
+	m := &mesh{bin: filepath.Join(dir, "waybill"), log: filepath.Join(dir, "mesh.log")}
+	for try := 0; ; try++ {
+		m.offset = 20000 + rand.IntN(300)*10
+		if portsFree(m) {
+			break
+		}
+		if try == 20 {
+			t.Fatal("found no free set of ports for the mesh")
+		}
+	}
 	build := exec.Command("go", "build", "-o", m.bin, "./cmd/waybill")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
@@ -144,4 +155,20 @@ func startMesh(t *testing.T, root string) *mesh {
 			t.Fatal("the mesh did not come up within 120 s")
 		}
 	}
+}
+
+// portsFree says whether every port of m's mesh is free now.
+func portsFree(m *mesh) bool {
+	ports := []int{8080}
+	for p := 7001; p <= 7020; p++ {
+		ports = append(ports, p, p+2000)
+	}
+	for _, p := range ports {
+		l, err := net.Listen("tcp", m.addr(p))
+		if err != nil {
+			return false
+		}
+		l.Close()
+	}
+	return true
 }

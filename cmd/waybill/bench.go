@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -58,6 +59,8 @@ type reserveBench struct {
 	maxInFlight int
 	rawURL      string
 	rawConns    int
+	cpuPID      int
+	cpuDBURL    string
 }
 
 // benchReserve drives the reservation write path through the REST gateway with an open
@@ -80,6 +83,8 @@ func benchReserve(ctx context.Context, args []string, getenv func(string) string
 	fs.IntVar(&c.maxInFlight, "max-in-flight", 2048, "reservations in flight at most; one due beyond that is counted as an error, not sent")
 	fs.StringVar(&c.rawURL, "raw-database-url", "", "instead of the gateway, drive the raw baseline at the same rate: per reservation, a counter update and an insert in one transaction, then a counter update, straight on this (loopback) PostgreSQL, in a scratch schema dropped afterwards")
 	fs.IntVar(&c.rawConns, "raw-conns", 20, "pool size of the raw baseline (booking's default --db-max-conns)")
+	fs.IntVar(&c.cpuPID, "cpu-pid", 0, "also report the CPU time per reservation of this process and all its descendants (the pid of `waybill up`), read from /proc over the measured window, by process")
+	fs.StringVar(&c.cpuDBURL, "cpu-database-url", "", "with --cpu-pid: the mesh's (loopback) PostgreSQL, to split its backends' CPU by application name")
 	if err := config.Parse(fs, args, getenv); err != nil {
 		return err
 	}
@@ -104,6 +109,12 @@ func (c *reserveBench) validate() error {
 		u, err := url.Parse(c.rawURL)
 		if err != nil || u.Scheme != "postgres" && u.Scheme != "postgresql" || !isLoopback(u.Hostname()) || c.rawConns < 1 {
 			return errors.New("--raw-database-url must be a postgres:// URL on a loopback address, and --raw-conns positive")
+		}
+	}
+	if c.cpuDBURL != "" {
+		u, err := url.Parse(c.cpuDBURL)
+		if err != nil || u.Scheme != "postgres" && u.Scheme != "postgresql" || !isLoopback(u.Hostname()) || c.cpuPID <= 0 {
+			return errors.New("--cpu-database-url must be a postgres:// URL on a loopback address, with --cpu-pid")
 		}
 	}
 	u, err := url.Parse(c.gateway)
@@ -325,6 +336,7 @@ func (c *reserveBench) run(ctx context.Context, stdout io.Writer) error {
 	measureStart := start.Add(dueOffset(c.rate, warm))
 	timer := time.NewTimer(0)
 	<-timer.C
+	cpu := c.startCPU(ctx, measureStart)
 	for i := 0; i < total; i++ {
 		due := start.Add(dueOffset(c.rate, i))
 		if d := time.Until(due); d > 0 {
@@ -353,7 +365,77 @@ func (c *reserveBench) run(ctx context.Context, stdout io.Writer) error {
 	}
 	wg.Wait()
 	c.report(stdout, stats, measureStart, total-warm)
+	if cpu != nil {
+		cpu.finish(ctx, stdout, stats.ok)
+	}
 	return nil
+}
+
+// cpuWindow samples the CPU of --cpu-pid's process tree at the start of the measured
+// window and at its end.
+type cpuWindow struct {
+	c       *reserveBench
+	started chan struct{}
+	before  cpuSample
+	self    uint64
+	names   map[int]string
+	err     error
+}
+
+// startCPU takes the first sample at measureStart, in the background; nil without --cpu-pid.
+func (c *reserveBench) startCPU(ctx context.Context, measureStart time.Time) *cpuWindow {
+	if c.cpuPID <= 0 {
+		return nil
+	}
+	w := &cpuWindow{c: c, started: make(chan struct{})}
+	go func() {
+		defer close(w.started)
+		time.Sleep(time.Until(measureStart))
+		w.names = w.backends(ctx, nil)
+		w.before, w.err = sampleCPU(c.cpuPID, w.names)
+		_, _, w.self, _ = procStat(os.Getpid())
+	}()
+	return w
+}
+
+func (w *cpuWindow) backends(ctx context.Context, into map[int]string) map[int]string {
+	if into == nil {
+		into = map[int]string{}
+	}
+	if w.c.cpuDBURL == "" {
+		return into
+	}
+	names, err := backendNames(ctx, w.c.cpuDBURL)
+	if err != nil {
+		w.err = err
+	}
+	for pid, n := range names {
+		into[pid] = n
+	}
+	return into
+}
+
+// finish takes the second sample and reports the CPU per successful reservation.
+func (w *cpuWindow) finish(ctx context.Context, out io.Writer, reservations int) {
+	<-w.started
+	names := w.backends(ctx, w.names)
+	after, err := sampleCPU(w.c.cpuPID, names)
+	if err == nil {
+		err = w.err
+	}
+	if err != nil {
+		fmt.Fprintf(out, "CPU per reservation: not measured: %v\n", err)
+		return
+	}
+	// Regroup the first sample with the names known at the end.
+	for pid, p := range w.before {
+		if a, ok := after[pid]; ok {
+			p.group = a.group
+			w.before[pid] = p
+		}
+	}
+	_, _, self, _ := procStat(os.Getpid())
+	reportCPU(out, cpuDelta(w.before, after), reservations, float64(self-w.self)*1000/clockTicks)
 }
 
 // reserve holds one seat and confirms it, timing from due.

@@ -23,6 +23,12 @@
 // OpenTelemetry metrics per (consumer, source), and gives each handler call a span linked
 // to the span that produced the event.
 //
+// Replicas of a consumer take turns on its one cursor: correct, but a second replica adds
+// no throughput. To scale a consumer out, run it as a consumer group (Config.Group, see
+// Group): the stream is split by key hash into partitions, each with its own cursor and
+// owned by one live replica at a time through a lease in the consuming service's
+// database, and the lag is reported per partition.
+//
 // A consuming service applies Migrations to its schema with its own migrations, runs one
 // Run per (consumer, source) next to its server, and registers the admin service:
 //

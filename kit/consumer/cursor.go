@@ -24,7 +24,8 @@ const cursorSQL = `SELECT seq, cursor FROM consumer_cursors WHERE consumer = $1 
 
 // Cursor returns the committed position of consumer name in source's events (the
 // consumer_cursors row that Run advances, whichever replica applied them): the zero
-// Position when the consumer has not started. q (a pool, a pgx.Tx or a *txn.Tx) must
+// Position when the consumer has not started. A consumer run as a group (Config.Group)
+// leaves that row as it was; read its partitions' positions with Partitions. q (a pool, a pgx.Tx or a *txn.Tx) must
 // reach the tables of Migrations through its search_path.
 func Cursor(ctx context.Context, q txn.Querier, name, source string) (Position, error) {
 	var p Position

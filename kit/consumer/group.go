@@ -42,7 +42,10 @@ import (
 // Partitions cannot change once the group has started (Run refuses another count: keys
 // would move between partitions, and their order with them). A consumer that ran without a
 // group starts every partition at its single cursor; stop all its replicas before starting
-// them as a group (replicas of both kinds at once would each apply the events).
+// them as a group (replicas of both kinds at once would each apply the events). Cursor
+// keeps reporting the single cursor, which a group leaves as it was: code that reads a
+// consumer's position (kit/accountgate's seeding, say) must read Partitions for a
+// consumer run as a group. Member names must be unique among the live members.
 type Group struct {
 	// Partitions is how many partitions the stream is split into; 0 runs without a
 	// group (one cursor; replicas take turns on it, so they add no throughput). More

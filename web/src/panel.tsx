@@ -3,7 +3,7 @@
 // one bill on demand, the operator's actions, and a degraded state when a provider is down
 // (from WatchBills' freshness messages and the gateway's /healthz).
 
-import { unwrap, watchBills, type Schemas, type WaybillClient } from "@waybill/sdk";
+import { ApiError, Codes, unwrap, watchBills, type Schemas, type WaybillClient } from "@waybill/sdk";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 
 import { Badge, Busy, ErrorBox, label, money, run, statusTone, time } from "./ui";
@@ -120,7 +120,7 @@ export function Panel({ client }: { client: WaybillClient }) {
         return m;
       });
     };
-    (async () => {
+    const follow = async () => {
       const stream = watchBills(
         client,
         { statuses: filters.status ? [filters.status] : undefined, customerId: filters.customerId || undefined, includeSnapshot: true },
@@ -131,6 +131,9 @@ export function Panel({ client }: { client: WaybillClient }) {
       // marked. A reconnect resumes after the last cursor, without a second snapshot.
       let snapshotDone = false;
       for await (const m of stream) {
+        if (snapshotDone) {
+          setLive("live");
+        }
         if (m.heartbeat) {
           continue;
         }
@@ -138,9 +141,6 @@ export function Panel({ client }: { client: WaybillClient }) {
           snapshotDone = true;
           setLive("live");
           continue;
-        }
-        if (snapshotDone) {
-          setLive("live");
         }
         if (m.changeType === "BILL_CHANGE_TYPE_PROVIDER_FRESHNESS_CHANGED" && m.providerFreshness?.provider) {
           const pf = m.providerFreshness;
@@ -173,6 +173,20 @@ export function Panel({ client }: { client: WaybillClient }) {
         });
         if (newer && !snapshot && !m.leftFilter) {
           mark(id, ...(m.itemId ? [m.itemId] : []));
+        }
+      }
+    };
+    (async () => {
+      for (;;) {
+        try {
+          await follow();
+          return;
+        } catch (e) {
+          // A cursor older than billing's change log: start again with a snapshot.
+          if (!(e instanceof ApiError && e.code === Codes.OUT_OF_RANGE) || ac.signal.aborted) {
+            throw e;
+          }
+          setLive("reconnecting");
         }
       }
     })().catch((e) => {

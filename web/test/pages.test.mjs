@@ -312,6 +312,31 @@ test("the dead-letter view lists parked events (none in a healthy mesh)", async 
   });
 });
 
+test("the panel rides out a gateway restart: it reconnects from its cursor and stays live", async () => {
+  const page = await open(opsToken);
+  await shot("gateway-restart", page, async () => {
+    await waitLive(page);
+    await page.evaluate(() => (window.__sameDocument = true));
+    process.kill(pidOf("gateway"), "SIGKILL");
+    await page.getByTestId("live").filter({ hasText: "reconnecting" }).waitFor({ timeout: 10_000 });
+    // The supervisor restarts the gateway; once it answers, a change made now reaches the page.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const r = await fetch(`${gateway}/healthz`).catch(() => null);
+      if (r?.ok) {
+        break;
+      }
+      assert.ok(Date.now() < deadline, "the gateway came back");
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    const bill = seeded.bills.find((b) => b.status === "BILL_STATUS_FINALIZED");
+    unwrap(await ops.POST("/v1/bills/{billId}:setSubStatus", { params: { path: { billId: bill.id } }, body: { subStatus: "after_restart" } }));
+    await page.locator(`tr[data-bill="${bill.id}"][data-changed="true"]`).filter({ hasText: "after_restart" }).waitFor({ timeout: 15_000 });
+    await page.getByTestId("live").filter({ hasText: "live" }).waitFor();
+    assert.ok(await page.evaluate(() => window.__sameDocument === true), "the page was not reloaded");
+  });
+});
+
 /** pidOf returns the pid of the last start of a process of the mesh, from its log. */
 function pidOf(name) {
   const log = readFileSync(process.env.WAYBILL_MESH_LOG, "utf8");

@@ -133,6 +133,9 @@ type ItemRef struct {
 	Bill int
 	// Provider and ReservationID name the reservation.
 	Provider, ReservationID string
+	// Version is the provider version of billing's summary of the reservation (0 when
+	// billing holds none): details of this version need not be fetched again.
+	Version int64
 }
 
 // firstBills returns the references of refs that belong to the first n bills of the
@@ -154,7 +157,11 @@ func (s *Service) fillDetails(ctx context.Context, bills []Bill, view View) {
 	var refs []ItemRef
 	for bi, b := range bills {
 		for _, it := range b.Items {
-			refs = append(refs, ItemRef{Bill: bi, Provider: it.Provider, ReservationID: it.ReservationID})
+			r := ItemRef{Bill: bi, Provider: it.Provider, ReservationID: it.ReservationID}
+			if it.Summary != nil {
+				r.Version = it.Summary.Version
+			}
+			refs = append(refs, r)
 		}
 	}
 	s.fetchDetails(ctx, refs, view).attach(bills)
@@ -165,6 +172,8 @@ type detailsKey struct{ provider, id string }
 
 // detailsFetch is a details fetch under way: one Details call per provider.
 type detailsFetch struct {
+	cached     []Lookup // details served from the cache, with cachedKeys
+	cachedKeys []detailsKey
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 	providers  []string
@@ -173,20 +182,28 @@ type detailsFetch struct {
 	errs       []error
 }
 
-// fetchDetails starts fetching the details of the reservations refs name: the ids are
-// grouped by provider and each provider gets one Details call for all of them (the
-// Providers implementation splits it into chunks of the contract's maximum), all
-// providers in parallel, each under its own deadline inside ctx's. A provider that fails
-// or is too slow marks only its own items unavailable. Call attach or stop once.
+// fetchDetails starts fetching the details of the reservations refs name: those billing
+// holds at its summary's version, while the summary is FRESH, come from its cache
+// (detailscache.go); the other ids are grouped by provider and each provider gets one
+// Details call for all of them (the Providers implementation splits it into chunks of
+// the contract's maximum), all providers in parallel, each under its own deadline inside
+// ctx's. A provider that fails or is too slow marks only its own fetched items
+// unavailable. Call attach or stop once.
 func (s *Service) fetchDetails(ctx context.Context, refs []ItemRef, view View) *detailsFetch {
 	f := &detailsFetch{}
 	seen := make(map[detailsKey]bool, len(refs))
+	var fresh map[string]bool // by provider, asked once per fetch
 	for _, r := range refs {
 		k := detailsKey{r.Provider, r.ReservationID}
 		if seen[k] {
 			continue
 		}
 		seen[k] = true
+		if l, ok := s.cachedDetails(r, view, &fresh); ok {
+			f.cached = append(f.cached, l)
+			f.cachedKeys = append(f.cachedKeys, k)
+			continue
+		}
 		pi := slices.Index(f.providers, r.Provider)
 		if pi < 0 {
 			pi = len(f.providers)
@@ -205,9 +222,37 @@ func (s *Service) fetchDetails(ctx context.Context, refs []ItemRef, view View) *
 			pctx, cancel := context.WithTimeout(ctx, s.opts.DetailsTimeout)
 			defer cancel()
 			f.results[i], f.errs[i] = s.providers.Details(pctx, p, f.byProvider[i], view)
+			if f.errs[i] == nil {
+				s.cache.put(p, view, f.results[i])
+			}
 		}()
 	}
 	return f
+}
+
+// cachedDetails returns r's details from the cache when they are of the version of
+// billing's summary and its provider's summaries are FRESH; fresh remembers each
+// provider's freshness for one fetch.
+func (s *Service) cachedDetails(r ItemRef, view View, fresh *map[string]bool) (Lookup, bool) {
+	if s.cache == nil || r.Version <= 0 {
+		return Lookup{}, false
+	}
+	if *fresh == nil {
+		*fresh = map[string]bool{}
+	}
+	ok, known := (*fresh)[r.Provider]
+	if !known {
+		ok = s.providers.Freshness(r.Provider).State == FreshnessFresh
+		(*fresh)[r.Provider] = ok
+	}
+	if !ok {
+		return Lookup{}, false
+	}
+	raw, hit := s.cache.get(r.Provider, r.ReservationID, view, r.Version)
+	if !hit {
+		return Lookup{}, false
+	}
+	return Lookup{ID: r.ReservationID, Status: LookupFound, Raw: raw, Version: r.Version}, true
 }
 
 // stop abandons the fetch and waits for its calls to end.
@@ -226,7 +271,10 @@ func (f *detailsFetch) attach(bills []Bill) {
 	for _, ids := range f.byProvider {
 		n += len(ids)
 	}
-	lookups := make(map[detailsKey]*Lookup, n)
+	lookups := make(map[detailsKey]*Lookup, n+len(f.cached))
+	for i, k := range f.cachedKeys {
+		lookups[k] = &f.cached[i]
+	}
 	for i, ids := range f.byProvider {
 		ls := make([]Lookup, len(ids))
 		for j, id := range ids {

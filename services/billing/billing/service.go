@@ -121,6 +121,10 @@ type Options struct {
 	SagaStarted func()
 	// Gate refuses suspended customers' payments (suspension.go); nil admits everyone.
 	Gate CustomerGate
+	// DetailsCacheSize is how many reservations' details (per view) pages may serve
+	// without asking their provider again (detailscache.go): 0 means
+	// DefaultDetailsCacheSize, a negative size keeps none.
+	DetailsCacheSize int
 }
 
 // Defaults of Options.
@@ -135,6 +139,7 @@ type Service struct {
 	store     Store
 	providers Providers
 	opts      Options
+	cache     *detailsCache // nil when disabled
 }
 
 // New returns the service on store and providers.
@@ -151,7 +156,7 @@ func New(store Store, providers Providers, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{store: store, providers: providers, opts: opts}
+	return &Service{store: store, providers: providers, opts: opts, cache: newDetailsCache(opts.DetailsCacheSize)}
 }
 
 // now returns the current time, truncated to what PostgreSQL stores.

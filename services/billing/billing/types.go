@@ -219,6 +219,10 @@ type Lookup struct {
 	// as the transport received them, for LookupFound: passed back to the transport
 	// untouched, never decoded for the panel's views.
 	Raw []byte
+	// Version is the provider's version of the reservation that Raw reflects (its
+	// details' version field), for LookupFound; 0 when the provider did not say. Billing
+	// keeps details by it (detailscache.go).
+	Version int64
 }
 
 // RefreshRequest is a reservation whose summary billing must fetch again from its

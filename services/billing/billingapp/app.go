@@ -99,6 +99,11 @@ type Config struct {
 	// DetailsBatchSize caps the ids per GetReservationDetails call; 0 means the contract's
 	// maximum. Benchmarks set 1 to measure one call per item.
 	DetailsBatchSize int
+	// DetailsCacheSize is how many reservations' details (per view) pages serve without
+	// asking their provider again while billing's summary of them is FRESH and of the same
+	// version (billing/detailscache.go); 0 means billing.DefaultDetailsCacheSize, -1
+	// keeps none.
+	DetailsCacheSize int
 	// FeedReconnect paces resubscribing to a provider's (or payment's) stream; zero uses
 	// the consumer's default.
 	FeedReconnect consumer.Backoff
@@ -135,6 +140,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 		"reservation providers, one per kind: kind=provider@host:port,… (kind: flight, train, bus, stay, ride or a kind number)")
 	fs.DurationVar(&c.DetailsTimeout, "provider-timeout", c.DetailsTimeout, "each provider's deadline for a page's details")
 	fs.DurationVar(&c.StaleAfter, "provider-stale-after", c.StaleAfter, "how far behind a provider's event stream items are reported stale")
+	fs.IntVar(&c.DetailsCacheSize, "provider-details-cache", c.DetailsCacheSize,
+		"how many reservations' details pages serve from billing's copy while its summary of them is fresh and of the same version (0: the default, -1: none)")
 	fs.IntVar(&c.BreakerFailures, "provider-breaker-failures", c.BreakerFailures, "consecutive failed calls that open a provider's circuit")
 	fs.DurationVar(&c.BreakerCooldown, "provider-breaker-cooldown", c.BreakerCooldown, "how long an open circuit fails fast before probing the provider")
 	fs.DurationVar(&c.StandingGrace, "standing-grace", c.StandingGrace, "unpaid time after which a customer is PAST_DUE")
@@ -173,6 +180,9 @@ func (c Config) Validate() error {
 	}
 	if c.KeyPruneInterval < 0 {
 		problems = append(problems, fmt.Errorf("--idempotency-prune-interval must not be negative, not %v", c.KeyPruneInterval))
+	}
+	if c.DetailsCacheSize < -1 {
+		problems = append(problems, fmt.Errorf("--provider-details-cache must be -1 (none), 0 (the default) or a size, not %d", c.DetailsCacheSize))
 	}
 	if c.DetailsBatchSize < 0 || c.DetailsBatchSize > providerclient.MaxBatch {
 		problems = append(problems, fmt.Errorf("details batch size must be from 0 to %d, not %d", providerclient.MaxBatch, c.DetailsBatchSize))
@@ -236,7 +246,8 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 	}
 
 	var runner *billing.Runner
-	opts := billing.Options{DetailsTimeout: c.DetailsTimeout, Grace: c.StandingGrace, Block: c.StandingBlock}
+	opts := billing.Options{DetailsTimeout: c.DetailsTimeout, Grace: c.StandingGrace, Block: c.StandingBlock,
+		DetailsCacheSize: c.DetailsCacheSize}
 	if payments != nil {
 		opts.Payments, opts.Sagas = payments, store
 		opts.SagaStarted = func() { runner.Wake() }

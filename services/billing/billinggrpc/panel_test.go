@@ -147,6 +147,9 @@ func TestPanelDegradesPerProvider(t *testing.T) {
 		c.DetailsTimeout = time.Second
 		c.BreakerCooldown = time.Hour // the circuit stays open for the whole test
 		c.StaleAfter = time.Hour      // freshness here follows the stream's connection only
+		// This test is about fetching: with billing's copy of the details, a stalled
+		// provider's unchanged items would still show them (TestDetailsCache).
+		c.DetailsCacheSize = -1
 	})
 	e.seed(t, 40, 3)
 	ctx := grpctest.Context(t)

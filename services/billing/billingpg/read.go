@@ -295,6 +295,9 @@ func (s *Store) listItemsFirst(ctx context.Context, page string, args []any, onI
 	refs := make([]billing.ItemRef, len(items))
 	for i, x := range items {
 		refs[i] = billing.ItemRef{Bill: x.bill, Provider: x.item.Provider, ReservationID: x.item.ReservationID}
+		if x.item.Summary != nil {
+			refs[i].Version = x.item.Summary.Version
+		}
 	}
 	onItems(refs)
 	var bills []billing.Bill

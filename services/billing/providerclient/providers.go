@@ -210,7 +210,7 @@ func lookup(provider, id string, r rawResult, view billing.View) billing.Lookup 
 	}
 	switch r.status {
 	case reservationv1.ReservationResult_STATUS_FOUND:
-		l := billing.Lookup{ID: id, Status: billing.LookupFound, Raw: r.details}
+		l := billing.Lookup{ID: id, Status: billing.LookupFound, Raw: r.details, Version: detailsVersion(r.details)}
 		if view == billing.ViewBasic {
 			var d reservationv1.ReservationDetails
 			if err := proto.Unmarshal(r.details, &d); err != nil {

@@ -26,6 +26,7 @@ var (
 	resultIDField = fieldNumber(&reservationv1.ReservationResult{}, "id")
 	statusField   = fieldNumber(&reservationv1.ReservationResult{}, "status")
 	detailsField  = fieldNumber(&reservationv1.ReservationResult{}, "details")
+	versionField  = fieldNumber(&reservationv1.ReservationDetails{}, "version")
 )
 
 func fieldNumber(m proto.Message, name protoreflect.Name) protowire.Number {
@@ -72,6 +73,22 @@ func splitResult(b []byte) (rawResult, error) {
 		return nil
 	})
 	return r, err
+}
+
+// detailsVersion returns the version field of encoded ReservationDetails (the last
+// occurrence wins, as in a decoder); 0 when it is missing or the bytes are malformed.
+// It reads only the top-level fields' tags, not the details' contents.
+func detailsVersion(b []byte) int64 {
+	var v int64
+	if err := eachField(b, func(num protowire.Number, typ protowire.Type, _ []byte, x uint64) error {
+		if num == versionField && typ == protowire.VarintType {
+			v = int64(x)
+		}
+		return nil
+	}); err != nil {
+		return 0
+	}
+	return v
 }
 
 // eachField calls fn with every field of the encoded message b: a length-delimited

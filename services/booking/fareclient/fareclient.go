@@ -34,6 +34,7 @@ const maxBatch = 100
 type Client struct {
 	fare    farev1.FareServiceClient
 	timeout time.Duration
+	batch   *coalescer
 }
 
 var _ booking.Pricer = (*Client)(nil)
@@ -44,7 +45,9 @@ func New(conn grpc.ClientConnInterface, timeout time.Duration) *Client {
 	if timeout <= 0 {
 		timeout = 2 * time.Second
 	}
-	return &Client{fare: farev1.NewFareServiceClient(conn), timeout: timeout}
+	c := &Client{fare: farev1.NewFareServiceClient(conn), timeout: timeout}
+	c.batch = &coalescer{c: c}
+	return c
 }
 
 // QuoteSeats prices seats of a departure's fare class.
@@ -125,7 +128,13 @@ func date(d booking.Date) *typev1.Date {
 	return &typev1.Date{Year: int32(d.Year), Month: int32(d.Month), Day: int32(d.Day)}
 }
 
+// quote prices one request, together with those of concurrent holds (coalesce.go).
 func (c *Client) quote(ctx context.Context, req *farev1.QuoteInventoryRequest) (booking.Quote, error) {
+	return c.batch.quote(ctx, req)
+}
+
+// quoteOne prices one request with its own QuoteInventory call.
+func (c *Client) quoteOne(ctx context.Context, req *farev1.QuoteInventoryRequest) (booking.Quote, error) {
 	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	resp, err := c.fare.QuoteInventory(callCtx, req)

@@ -7,8 +7,9 @@ import (
 
 // details is what the Index keeps of a driver's stored record beyond status, products,
 // version and fix: what a search answers with, so that SearchNearbyDrivers reads no
-// database. The strings are packed into one (one heap object per driver, instead of one
-// per field, for the garbage collector to mark) and the times are kept as integers.
+// database. The strings, the id included, are packed into one (one heap object per
+// driver, instead of one per field, for the garbage collector to mark) and the times
+// are kept as integers.
 type details struct {
 	// text is the fields in detailField order, concatenated; ends[i] is where field i
 	// ends in it.
@@ -21,7 +22,8 @@ type details struct {
 
 // The packed fields of details, in order.
 const (
-	detailName = iota
+	detailID = iota
+	detailName
 	detailCity
 	detailPlate
 	detailModel
@@ -31,10 +33,10 @@ const (
 	detailFields
 )
 
-// packDetails packs d's fields that details keeps.
-func packDetails(d Driver) details {
+// packDetails packs id and d's fields that details keeps.
+func packDetails(id string, d Driver) details {
 	fields := [detailFields]string{
-		detailName: d.Name, detailCity: d.City, detailPlate: d.Vehicle.Plate, detailModel: d.Vehicle.Model,
+		detailID: id, detailName: d.Name, detailCity: d.City, detailPlate: d.Vehicle.Plate, detailModel: d.Vehicle.Model,
 		detailSubStatus: d.SubStatus, detailMatchID: d.CurrentMatchID, detailTripID: d.CurrentTripID,
 	}
 	var p details

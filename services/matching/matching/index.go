@@ -39,6 +39,14 @@ type Index struct {
 	spots   map[orb.Point]*spot
 	dirty   []*entry
 	inTree  int // entries placed in spots
+	// slab is where newEntry takes entries from.
+	slab []entry
+	// spotSlab is where newSpot takes new spots from; freeSpots are spots taken out of
+	// the tree, for newSpot to reuse (a moving driver leaves one spot for another with
+	// every fix). Spots live in slabs, like entries: they are never freed, so the
+	// spots allocated are as many as the tree ever held at once.
+	spotSlab  []spot
+	freeSpots []*spot
 	// productSets interns the entries' product lists: drivers serving the same
 	// products share one slice (most of 100,000 drivers serve one of a few sets).
 	productSets map[string][]string
@@ -63,8 +71,12 @@ type entry struct {
 type spot struct {
 	p        orb.Point // longitude, latitude
 	lat, cos float64   // latitude in radians and its cosine
-	entries  []*entry
+	entries  []*entry  // in inline while there is one (most spots), no allocation of their own
+	inline   [1]*entry
 }
+
+// spotSlab is how many spots newSpot allocates at once.
+const spotSlab = 1024
 
 // Point implements orb.Pointer.
 func (s *spot) Point() orb.Point { return s.p }
@@ -113,17 +125,36 @@ func (x *Index) Apply(t Tracked) {
 	defer x.mu.Unlock()
 	e := x.drivers[t.ID]
 	if e == nil {
-		e = &entry{id: t.ID, version: -1}
-		x.drivers[t.ID] = e
+		e = x.newEntry()
 	}
 	if t.Version >= e.version {
 		e.status, e.products, e.version = t.Status, x.intern(t.Products), t.Version
-		e.info = packDetails(t.Driver)
+		e.info = packDetails(t.ID, t.Driver)
+		// The id and the map's key share the packed text (assigning a string key
+		// replaces the stored key), so the previous text can go.
+		e.id = e.info.field(detailID)
+		x.drivers[e.id] = e
 	}
 	if t.Location != nil && (!e.located || t.Location.Time.After(e.fix.Time)) {
 		e.fix, e.located = *t.Location, true
 	}
 	x.place(e, x.now())
+}
+
+// entrySlab is how many entries newEntry allocates at once.
+const entrySlab = 1024
+
+// newEntry returns a new entry of version -1 (older than any stored). Entries are
+// allocated in slabs, one heap object per entrySlab drivers for the garbage collector
+// to find; they are never freed one by one (the index keeps every driver it learned of).
+func (x *Index) newEntry() *entry {
+	if len(x.slab) == cap(x.slab) {
+		x.slab = make([]entry, 0, entrySlab)
+	}
+	x.slab = x.slab[:len(x.slab)+1]
+	e := &x.slab[len(x.slab)-1]
+	e.version = -1
+	return e
 }
 
 // intern returns the shared copy of products; the caller holds the write lock.
@@ -156,9 +187,9 @@ func (x *Index) place(e *entry, now time.Time) {
 	}
 	s := x.spots[p]
 	if s == nil {
-		lat := p[1] * rad
-		s = &spot{p: p, lat: lat, cos: math.Cos(lat)}
+		s = x.newSpot(p)
 		if err := x.tree.Add(s); err != nil {
+			x.freeSpot(s)
 			return // outside the globe: validation keeps such points out
 		}
 		x.spots[p] = s
@@ -183,7 +214,35 @@ func (x *Index) unplace(e *entry) {
 	if len(s.entries) == 0 {
 		x.tree.Remove(s, func(p orb.Pointer) bool { return p == orb.Pointer(s) })
 		delete(x.spots, s.p)
+		x.freeSpot(s)
 	}
+}
+
+// newSpot returns an empty spot at p, reusing a free one when there is one.
+func (x *Index) newSpot(p orb.Point) *spot {
+	var s *spot
+	if n := len(x.freeSpots); n > 0 {
+		s = x.freeSpots[n-1]
+		x.freeSpots[n-1] = nil
+		x.freeSpots = x.freeSpots[:n-1]
+	} else {
+		if len(x.spotSlab) == cap(x.spotSlab) {
+			x.spotSlab = make([]spot, 0, spotSlab)
+		}
+		x.spotSlab = x.spotSlab[:len(x.spotSlab)+1]
+		s = &x.spotSlab[len(x.spotSlab)-1]
+		s.entries = s.inline[:0]
+	}
+	lat := p[1] * rad
+	s.p, s.lat, s.cos = p, lat, math.Cos(lat)
+	return s
+}
+
+// freeSpot keeps s, out of the tree and empty, for newSpot.
+func (x *Index) freeSpot(s *spot) {
+	clear(s.entries[:cap(s.entries)])
+	s.entries = s.entries[:0]
+	x.freeSpots = append(x.freeSpots, s)
 }
 
 // Located is what became of a fix given to Locate.

@@ -35,23 +35,12 @@ func (s *Service) Request(ctx context.Context, c caller.Caller, in RequestInput)
 		return Trip{}, errs.Denied("", "only riders, operators and services may request rides")
 	}
 	key := idempotency.Key{Method: "RequestTrip", Subject: c.Subject, RequestID: in.RequestID, Hash: in.fingerprint()}
-	lease, err := s.store.AcquireRequest(ctx, key, ids.New())
-	if err != nil {
+	if id, found, err := s.store.LookupRequest(ctx, key); err != nil {
 		return Trip{}, fmt.Errorf("request trip: %w", err)
+	} else if found { // a retry of a request that succeeded: its trip, whatever changed since
+		return s.replay(ctx, id)
 	}
-	if lease.Replayed {
-		t, err := s.store.Trip(ctx, string(lease.Result), ViewBasic)
-		if err != nil {
-			return Trip{}, fmt.Errorf("request trip: replay: %w", err)
-		}
-		return shape(t, ViewBasic), nil
-	}
-	t, keep, err := s.request(ctx, in, lease)
-	if err != nil && !keep {
-		if aerr := s.store.AbandonRequest(context.WithoutCancel(ctx), lease); aerr != nil {
-			s.opts.Logger.Warn("abandon request key", "error", aerr, "key", lease)
-		}
-	}
+	t, err := s.request(ctx, in, key)
 	if err != nil {
 		return Trip{}, fmt.Errorf("request trip: %w", err)
 	}
@@ -59,17 +48,24 @@ func (s *Service) Request(ctx context.Context, c caller.Caller, in RequestInput)
 	return shape(t, ViewBasic), nil
 }
 
-// request runs a ride request holding lease. keep reports, with an error, that the key
-// must stay leased: matching may have started the search, and a retry with the same
-// request id resumes the same trip.
-func (s *Service) request(ctx context.Context, in RequestInput, lease idempotency.Lease) (t Trip, keep bool, err error) {
-	id := ids.New()
-	if len(lease.Memo) > 0 { // the id the first attempt chose (or this one's)
-		id = string(lease.Memo)
+// replay answers a retry of a request that created trip id.
+func (s *Service) replay(ctx context.Context, id string) (Trip, error) {
+	t, err := s.store.Trip(ctx, id, ViewBasic)
+	if err != nil {
+		return Trip{}, fmt.Errorf("request trip: replay: %w", err)
 	}
+	return shape(t, ViewBasic), nil
+}
+
+// request runs a ride request: the gates and the quote (reads, nothing written), then
+// the trip stored unpublished together with the request's leased key, the match, and the
+// trip published with the key completed. After a failure the key is given up, unless
+// matching may have started the search: then it stays leased, and a retry with the same
+// request id after the lease resumes the same trip.
+func (s *Service) request(ctx context.Context, in RequestInput, key idempotency.Key) (Trip, error) {
 	if s.opts.Suspensions != nil {
 		if err := s.opts.Suspensions.CheckCustomer(ctx, in.CustomerID); err != nil {
-			return Trip{}, false, fmt.Errorf("account suspension: %w", err)
+			return Trip{}, fmt.Errorf("account suspension: %w", err)
 		}
 	}
 	// The standing and the quote are independent reads: ask billing and fare at once.
@@ -88,44 +84,53 @@ func (s *Service) request(ctx context.Context, in RequestInput, lease idempotenc
 		DistanceMeters: meters, DurationSeconds: seconds})
 	<-standReady
 	if standErr != nil {
-		return Trip{}, false, fmt.Errorf("rider standing: %w", standErr)
+		return Trip{}, fmt.Errorf("rider standing: %w", standErr)
 	}
 	if standing == StandingBlocked {
-		return Trip{}, false, errs.Precondition(ReasonNotInGoodStanding,
+		return Trip{}, errs.Precondition(ReasonNotInGoodStanding,
 			"rider %s has unpaid fares (standing BLOCKED): pay the open bill before requesting a ride", in.CustomerID)
 	}
 	if quoteErr != nil {
-		return Trip{}, false, fmt.Errorf("quote ride: %w", quoteErr)
+		return Trip{}, fmt.Errorf("quote ride: %w", quoteErr)
 	}
 	now := s.clock()
-	t, err = s.store.InsertPending(ctx, Trip{
-		ID: id, CustomerID: in.CustomerID, Pickup: *in.Pickup, Dropoff: *in.Dropoff, Product: in.Product, City: in.City,
+	t, lease, err := s.store.BeginRequest(ctx, key, Trip{
+		ID: ids.New(), CustomerID: in.CustomerID, Pickup: *in.Pickup, Dropoff: *in.Dropoff, Product: in.Product, City: in.City,
 		Status: StatusRequested, MatchRequestID: ids.New(), Estimate: q.Price, QuoteID: q.ID, SurgeBps: q.MultiplierBps,
 		Timeline: []TimelineEntry{{Time: now, Label: "requested"}}, CreateTime: now, UpdateTime: now, Version: 1,
 	})
 	if err != nil {
-		return Trip{}, false, fmt.Errorf("store trip: %w", err)
+		return Trip{}, fmt.Errorf("store trip: %w", err) // nothing stored
+	}
+	if lease.Replayed { // a racing retry completed first
+		return s.replay(ctx, string(lease.Result))
 	}
 	if t.Published { // a resumed attempt whose key expired meanwhile
-		return t, false, nil
+		return t, nil
+	}
+	abandon := func() {
+		if err := s.store.AbandonRequest(context.WithoutCancel(ctx), lease); err != nil {
+			s.opts.Logger.Warn("abandon request key", "error", err, "key", lease)
+		}
 	}
 	m, err := s.opts.Matching.CreateMatch(ctx, MatchRequest{TripID: t.ID, Pickup: t.Pickup, Product: t.Product,
 		RequestID: t.MatchRequestID, Options: s.opts.Match})
 	if err != nil {
-		if indefinite(err) {
-			return Trip{}, true, fmt.Errorf("create match: %w", err)
+		if indefinite(err) { // the search may have started: keep the key for a retry
+			return Trip{}, fmt.Errorf("create match: %w", err)
 		}
-		// Matching refused: no search started, so the trip goes.
+		// Matching refused: no search started, so the trip and its key go.
 		if derr := s.store.DeletePending(context.WithoutCancel(ctx), t.ID); derr != nil {
-			return Trip{}, true, errors.Join(fmt.Errorf("create match: %w", err), derr)
+			return Trip{}, errors.Join(fmt.Errorf("create match: %w", err), derr)
 		}
-		return Trip{}, false, fmt.Errorf("create match: %w", err)
+		abandon()
+		return Trip{}, fmt.Errorf("create match: %w", err)
 	}
 	t, err = s.store.Publish(ctx, t.ID, m.ID, s.clock(), lease)
 	if err != nil {
-		return Trip{}, true, fmt.Errorf("publish trip: %w", err)
+		return Trip{}, fmt.Errorf("publish trip: %w", err)
 	}
-	return t, false, nil
+	return t, nil
 }
 
 // SweepPending undoes ride requests left unpublished for longer than the pending

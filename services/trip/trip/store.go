@@ -57,16 +57,20 @@ type ChangeFunc func(t Trip) (Change, error)
 // of a rider, Aborted for a lost race…), or whatever a ChangeFunc returned. Every write
 // that emits an event does so in its transaction (the outbox).
 type Store interface {
-	// AcquireRequest claims the idempotency key of a ride request with a lease, storing
-	// tripID (the id this attempt will use) as its memo (idempotencypg's Acquire). A key
-	// with an empty RequestID claims nothing.
-	AcquireRequest(ctx context.Context, k idempotency.Key, tripID string) (idempotency.Lease, error)
+	// LookupRequest returns the id of the trip a completed ride request with key k
+	// created; found is false while no call with k completed. A key used with other
+	// parameters is INVALID_ARGUMENT (REQUEST_ID_REUSED).
+	LookupRequest(ctx context.Context, k idempotency.Key) (tripID string, found bool, err error)
+	// BeginRequest claims k with a lease (idempotencypg's Acquire, t.ID as its memo) and
+	// stores t unpublished, in one transaction. When the lease is a take-over of an
+	// earlier attempt, t gets that attempt's id, and a trip stored under it is returned
+	// unchanged; when it is Replayed, nothing is stored. A key with an empty RequestID
+	// claims nothing. Refused (a second active trip of the rider, reason
+	// ACTIVE_TRIP_EXISTS), it stores neither.
+	BeginRequest(ctx context.Context, k idempotency.Key, t Trip) (Trip, idempotency.Lease, error)
 	// AbandonRequest gives the key of l up (a fresh key is deleted, a taken-over one
 	// keeps its memo); errors are only logged by callers.
 	AbandonRequest(ctx context.Context, l idempotency.Lease) error
-	// InsertPending stores t unpublished, or, when a trip with t.ID exists (a resumed
-	// attempt), returns that trip unchanged.
-	InsertPending(ctx context.Context, t Trip) (Trip, error)
 	// Publish publishes the unpublished trip id with matchID at time at, emits ev and
 	// completes l with the trip id, in one transaction, and returns the trip. A trip
 	// already published is returned as it is; one being abandoned fails with

@@ -142,6 +142,15 @@ func (s *Service) rematch(ctx context.Context, task Task) error {
 		return err
 	}
 	if !ok {
+		// Either the trip took the match already (its driver.assigned event came first)
+		// or it no longer wants one (cancelled meanwhile): cancel it only in the latter case.
+		now, err := s.store.Trip(ctx, t.ID, ViewBasic)
+		if err != nil {
+			return err
+		}
+		if now.MatchID == m.ID {
+			return nil
+		}
 		return s.opts.Matching.CancelMatch(ctx, m.ID, "trip_cancelled", "cancel-"+m.ID)
 	}
 	s.opts.Hub.Notify(t.ID)

@@ -201,13 +201,40 @@ func loadRoute(ctx context.Context, q txn.Querier, id string) ([]trip.RoutePoint
 	return route, nil
 }
 
-// AcquireRequest implements trip.Store.
-func (s *Store) AcquireRequest(ctx context.Context, k idempotency.Key, tripID string) (idempotency.Lease, error) {
-	c, err := s.keys.Acquire(ctx, s.pool, k, []byte(tripID))
+// LookupRequest implements trip.Store.
+func (s *Store) LookupRequest(ctx context.Context, k idempotency.Key) (string, bool, error) {
+	result, found, err := s.keys.Lookup(ctx, s.pool, k)
 	if err != nil {
-		return idempotency.Lease{}, pgxutil.MapError(err)
+		return "", false, pgxutil.MapError(err)
 	}
-	return c.Lease(), nil
+	return string(result), found, nil
+}
+
+// BeginRequest implements trip.Store.
+func (s *Store) BeginRequest(ctx context.Context, k idempotency.Key, t trip.Trip) (trip.Trip, idempotency.Lease, error) {
+	var (
+		out   trip.Trip
+		lease idempotency.Lease
+	)
+	err := s.tx.Run(ctx, func(tx *txn.Tx) error {
+		c, err := s.keys.Acquire(ctx, tx, k, []byte(t.ID))
+		if err != nil {
+			return err
+		}
+		lease = c.Lease()
+		if lease.Replayed {
+			return nil
+		}
+		if len(lease.Memo) > 0 { // the id the first attempt chose (or this one's)
+			t.ID = string(lease.Memo)
+		}
+		out, err = insertPending(ctx, tx, t)
+		return err
+	})
+	if err != nil {
+		return trip.Trip{}, idempotency.Lease{}, err
+	}
+	return out, lease, nil
 }
 
 // AbandonRequest implements trip.Store.
@@ -215,8 +242,9 @@ func (s *Store) AbandonRequest(ctx context.Context, l idempotency.Lease) error {
 	return pgxutil.MapError(s.keys.Resume(l).Abandon(ctx, s.pool))
 }
 
-// InsertPending implements trip.Store.
-func (s *Store) InsertPending(ctx context.Context, t trip.Trip) (trip.Trip, error) {
+// insertPending stores t unpublished in q, or returns the trip already stored under
+// t.ID unchanged.
+func insertPending(ctx context.Context, q txn.Querier, t trip.Trip) (trip.Trip, error) {
 	const sql = `INSERT INTO trip (id, customer_id, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng, product, city,
 		status, match_request_id, estimate_amount, estimate_currency, quote_id, surge_bps, timeline,
 		create_time, update_time, version)
@@ -226,7 +254,7 @@ func (s *Store) InsertPending(ctx context.Context, t trip.Trip) (trip.Trip, erro
 	if err != nil {
 		return trip.Trip{}, fmt.Errorf("encode timeline: %w", err)
 	}
-	tag, err := s.pool.Exec(ctx, sql, t.ID, t.CustomerID, t.Pickup.Lat, t.Pickup.Lng, t.Dropoff.Lat, t.Dropoff.Lng,
+	tag, err := q.Exec(ctx, sql, t.ID, t.CustomerID, t.Pickup.Lat, t.Pickup.Lng, t.Dropoff.Lat, t.Dropoff.Lng,
 		t.Product, t.City, string(t.Status), t.MatchRequestID, t.Estimate.Amount, t.Estimate.Currency, t.QuoteID,
 		t.SurgeBps, timeline, t.CreateTime, t.UpdateTime, t.Version)
 	if err != nil {
@@ -235,7 +263,7 @@ func (s *Store) InsertPending(ctx context.Context, t trip.Trip) (trip.Trip, erro
 	if tag.RowsAffected() == 1 {
 		return t, nil
 	}
-	return loadTrip(ctx, s.pool, t.ID, false)
+	return loadTrip(ctx, q, t.ID, false)
 }
 
 // Publish implements trip.Store.

@@ -58,15 +58,21 @@ func TestPendingThenPublished(t *testing.T) {
 	s, count := newStore(t)
 	ctx := context.Background()
 	tr := newTrip("c-1")
-	if _, err := s.InsertPending(ctx, tr); err != nil {
-		t.Fatal(err)
+	k := idempotency.Key{Method: "RequestTrip", Subject: "c-1", RequestID: "r-1", Hash: idempotency.Fingerprint("x")}
+	stored, lease, err := s.BeginRequest(ctx, k, tr)
+	if err != nil || stored.ID != tr.ID || stored.Published || lease.Replayed {
+		t.Fatalf("BeginRequest = %v, %+v, %v", stored, lease, err)
 	}
-	again, err := s.InsertPending(ctx, tr) // a resumed attempt finds it
-	if err != nil || again.ID != tr.ID || again.Published {
-		t.Fatalf("InsertPending again = %v, %v", again, err)
-	}
-	_, err = s.InsertPending(ctx, newTrip("c-1"))
+	// While the first attempt holds the key, a retry is told so.
+	_, _, err = s.BeginRequest(ctx, k, newTrip("c-1"))
+	wantKind(t, err, errs.Aborted, idempotency.ReasonRequestInProgress)
+	// Another request of the rider is refused, and stores nothing (no key either).
+	k2 := idempotency.Key{Method: "RequestTrip", Subject: "c-1", RequestID: "r-2", Hash: idempotency.Fingerprint("y")}
+	_, _, err = s.BeginRequest(ctx, k2, newTrip("c-1"))
 	wantKind(t, err, errs.FailedPrecondition, trip.ReasonActiveTripExists)
+	if _, found, err := s.LookupRequest(ctx, k2); found || err != nil {
+		t.Fatalf("a refused request left its key: %v, %v", found, err)
+	}
 	_, err = s.Trip(ctx, tr.ID, trip.ViewBasic)
 	wantKind(t, err, errs.NotFound, "")
 	if list, _ := s.ListTrips(ctx, trip.Filter{}, nil, 10); len(list) != 0 {
@@ -75,11 +81,6 @@ func TestPendingThenPublished(t *testing.T) {
 	_, err = s.Update(ctx, tr.ID, idempotency.Key{}, false, func(t trip.Trip) (trip.Change, error) { return trip.Change{Unchanged: true}, nil })
 	wantKind(t, err, errs.Unavailable, "TRIP_PENDING")
 
-	k := idempotency.Key{Method: "RequestTrip", Subject: "c-1", RequestID: "r-1", Hash: idempotency.Fingerprint("x")}
-	lease, err := s.AcquireRequest(ctx, k, tr.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out, err := s.Publish(ctx, tr.ID, "m-1", now, lease)
 	if err != nil || !out.Published || out.MatchID != "m-1" {
 		t.Fatalf("Publish = %v, %v", out, err)
@@ -87,13 +88,16 @@ func TestPendingThenPublished(t *testing.T) {
 	if n := count("SELECT count(*) FROM outbox") + count("SELECT count(*) FROM event_log"); n != 1 {
 		t.Fatalf("%d events, want 1", n)
 	}
-	replay, err := s.AcquireRequest(ctx, k, ids.New())
+	if id, found, err := s.LookupRequest(ctx, k); !found || id != tr.ID || err != nil {
+		t.Fatalf("a retry's lookup = %s, %v, %v", id, found, err)
+	}
+	_, replay, err := s.BeginRequest(ctx, k, newTrip("c-1"))
 	if err != nil || !replay.Replayed || string(replay.Result) != tr.ID {
-		t.Fatalf("a retry's claim = %+v, %v", replay, err)
+		t.Fatalf("a racing retry's claim = %+v, %v", replay, err)
 	}
 
 	other := newTrip("c-2")
-	if _, err := s.InsertPending(ctx, other); err != nil {
+	if _, _, err := s.BeginRequest(ctx, idempotency.Key{}, other); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, err := s.MarkAbandoning(ctx, other.ID); !ok || err != nil {
@@ -119,7 +123,7 @@ func TestRoutePoints(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()
 	tr := newTrip("c-1")
-	if _, err := s.InsertPending(ctx, tr); err != nil {
+	if _, _, err := s.BeginRequest(ctx, idempotency.Key{}, tr); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Publish(ctx, tr.ID, "m", now, idempotency.Lease{}); err != nil {
@@ -161,7 +165,7 @@ func TestTasks(t *testing.T) {
 	s, count := newStore(t)
 	ctx := context.Background()
 	tr := newTrip("c-1")
-	if _, err := s.InsertPending(ctx, tr); err != nil {
+	if _, _, err := s.BeginRequest(ctx, idempotency.Key{}, tr); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Publish(ctx, tr.ID, "m", now, idempotency.Lease{}); err != nil {
