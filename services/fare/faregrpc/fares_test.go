@@ -574,7 +574,10 @@ func TestConcurrentCalculateRideFare(t *testing.T) {
 // TestSurgeFromRealMatching: the real matching service's zone events drive the surge.
 // Three ride requests wait in one S2 cell with no driver near: matching counts 3 open
 // requests and 0 available drivers there and emits matching.zone.supply_demand; fare
-// derives 2.0x for the cell, and QuoteRide at a pickup in it shows it.
+// derives a surge for the cell, and QuoteRide at a pickup in it shows it. (Matching may
+// count the cell between the three requests, and fare smooths the ratio over time, so
+// the test asks for a surge above 1.0x, not a given step: TestNextZoneSurge checks the
+// function's values.)
 func TestSurgeFromRealMatching(t *testing.T) {
 	t.Parallel()
 	mc := matchingapp.DefaultConfig()
@@ -597,15 +600,15 @@ func TestSurgeFromRealMatching(t *testing.T) {
 	}
 	zone := "s2-" + fare.ZoneOf(fare.GeoPoint{Latitude: alexanderplatz.GetLatitude(), Longitude: alexanderplatz.GetLongitude()})
 	var q *farev1.Quote
-	grpctest.Eventually(t, 20*time.Second, "the surge from matching's counts", func() bool {
+	grpctest.Eventually(t, 30*time.Second, "a surge from matching's counts", func() bool {
 		resp, err := h.customer.QuoteRide(grpctest.Context(t), rideQuote(alexanderplatz))
 		if err != nil {
 			t.Fatal(err)
 		}
 		q = resp.GetQuote()
-		return q.GetSurgeZone() == zone
+		return q.GetSurgeZone() == zone && q.GetMultiplierBps() > 10000
 	})
-	if q.GetMultiplierBps() != 20000 {
-		t.Fatalf("quote in a cell with 3 requests and no driver: %d bps, want 20000", q.GetMultiplierBps())
+	if m := q.GetMultiplierBps(); m > 20000 {
+		t.Fatalf("quote in a cell with at most 3 requests and no driver: %d bps, want at most 20000", m)
 	}
 }
