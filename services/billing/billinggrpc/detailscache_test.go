@@ -61,6 +61,7 @@ func TestDetailsCache(t *testing.T) {
 		})
 	}
 
+	e.calls.Reset() // AddBillItem's calls
 	first := full(ctx)
 	if n := e.calls.Count(detailsMethod); n != 3 {
 		t.Fatalf("first FULL page made %d calls, want 3", n)
