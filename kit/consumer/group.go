@@ -56,7 +56,8 @@ type Group struct {
 	Member string
 	// Lease is how long a member owns its partitions without renewing; members renew
 	// every third of it. A member that dies holds its partitions until its lease runs
-	// out, so that is how long they may go unapplied; 0 means DefaultLease.
+	// out, and the others claim them at their next renewal: they go unapplied for up to
+	// about a lease and a third. 0 means DefaultLease.
 	Lease time.Duration
 }
 

@@ -113,7 +113,7 @@ func TestGroupMembersJoinLeaveAndDie(t *testing.T) {
 	src := newFakeSource("trip")
 	srv := serveSource(t, src)
 	const (
-		n, parts = 3000, 8
+		n, parts = 3600, 8
 		lease    = time.Second
 	)
 	name := "group"
@@ -149,7 +149,8 @@ func TestGroupMembersJoinLeaveAndDie(t *testing.T) {
 		return count(t, pool, `SELECT count(*) FROM effects WHERE consumer = $1 AND member = $2`, name, member)
 	}
 
-	// The stream: n events over 40 keys, at about 300 events/s.
+	// The stream: n events over 40 keys, at about 300 events/s, for 12 s: the last kill lands
+	// in it too.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var producing sync.WaitGroup
@@ -201,6 +202,28 @@ func TestGroupMembersJoinLeaveAndDie(t *testing.T) {
 		}
 	}()
 
+	// How long a killed member's partitions stay with it: until its lease runs out and a
+	// live member's next renewal claims them.
+	var takeovers sync.WaitGroup
+	var takeoverMu sync.Mutex
+	var maxTakeover time.Duration
+	killed := func(member string) {
+		at := time.Now()
+		takeovers.Go(func() {
+			for time.Since(at) < time.Minute {
+				if count(t, pool, `SELECT count(*) FROM consumer_leases WHERE consumer = $1 AND owner = $2`, name, member) == 0 {
+					d := time.Since(at)
+					t.Logf("%s's partitions taken over %v after its death", member, d.Round(time.Millisecond))
+					takeoverMu.Lock()
+					maxTakeover = max(maxTakeover, d)
+					takeoverMu.Unlock()
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			t.Errorf("%s's partitions not taken over within a minute", member)
+		})
+	}
 	step := func(what string, d time.Duration) {
 		time.Sleep(d)
 		t.Logf("%s (%d effects)", what, count(t, pool, `SELECT count(*) FROM effects`))
@@ -212,22 +235,26 @@ func TestGroupMembersJoinLeaveAndDie(t *testing.T) {
 	m3 := start("m3")
 	step("m3 joined", 1500*time.Millisecond)
 	stop(m1, os.Kill)
+	killed("m1")
 	step("m1 killed", 1500*time.Millisecond)
 	m4 := start("m4")
 	step("m4 joined", 1000*time.Millisecond)
 	stop(m2, syscall.SIGTERM)
 	step("m2 left", 1500*time.Millisecond)
 	stop(m3, os.Kill)
+	killed("m3")
 	step("m3 killed", 1000*time.Millisecond)
 	m5 := start("m5")
 	step("m5 joined", 1000*time.Millisecond)
 	stop(m4, os.Kill)
+	killed("m4")
 	step("m4 killed", 0)
 
 	producing.Wait()
 	grpctest.Eventually(t, 60*time.Second, "all events applied", func() bool {
 		return count(t, pool, `SELECT count(*) FROM effects WHERE consumer = $1`, name) >= n
 	})
+	takeovers.Wait() // m5 takes m4's partitions
 	// Give late duplicates, if any, a moment to show.
 	time.Sleep(300 * time.Millisecond)
 	cancel()
@@ -254,6 +281,11 @@ func TestGroupMembersJoinLeaveAndDie(t *testing.T) {
 	t.Logf("%d acquisitions over %d partitions; longest time a partition had no valid lease: %v (partition %d)", epochs, parts, maxGap, gapPart)
 	if epochs < 3*parts {
 		t.Errorf("only %d acquisitions: the members did not rebalance", epochs)
+	}
+	// A lease renewed just before the kill runs out a lease later; a live member claims
+	// the partitions at its next renewal, a third of a lease on.
+	if maxTakeover > lease+lease/3+500*time.Millisecond {
+		t.Errorf("a killed member's partitions were taken over only after %v (lease %v)", maxTakeover, lease)
 	}
 	if maxGap > lease {
 		t.Errorf("partition %d had no valid lease for %v, longer than the lease (%v)", gapPart, maxGap, lease)

@@ -3,6 +3,7 @@ package consumer_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -298,4 +299,64 @@ func TestGroupStartsFromSingleCursorAndKeepsItsPartitionCount(t *testing.T) {
 			t.Errorf("Run with %+v returned nil", bad)
 		}
 	}
+}
+
+// In a group, an event whose handler keeps failing is parked with the later events of its
+// key behind it, by whichever member owns the key's partition, while the other keys flow;
+// a replay after the fix applies the key's events in order, each once.
+func TestGroupParksPerKey(t *testing.T) {
+	t.Parallel()
+	pool := newDB(t)
+	src := newFakeSource("trip")
+	srv := serveSource(t, src)
+	name := "group-ledger"
+	var broken brokenKeys
+	broken.set("b", true)
+	handler := func(member string) consumer.Handler {
+		return func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
+			if broken.broken(ev.GetKey()) {
+				return errors.New("cannot apply " + ev.GetKey())
+			}
+			return recordMemberEffect(ctx, tx, name, member, ev)
+		}
+	}
+	for _, m := range []string{"a", "b"} {
+		runConsumer(t, consumer.Config{
+			Name: name, Source: "trip", Client: client(t, srv.addr), Pool: pool, Logger: testLogger(t), Retry: quick,
+			Group: consumer.Group{Partitions: 4, Member: m, Lease: 600 * time.Millisecond},
+		}, handler(m))
+	}
+	grpctest.Eventually(t, 10*time.Second, "the members own 2 partitions each", func() bool {
+		owners := map[string]int{}
+		for _, p := range partitionsOf(t, pool, name) {
+			owners[p.Owner]++
+		}
+		return owners["a"] == 2 && owners["b"] == 2
+	})
+	keys := []string{"a", "b", "c", "d", "e", "f"}
+	var stream []string
+	for i := range 60 {
+		stream = append(stream, keys[i%len(keys)])
+	}
+	src.add(stream...)
+	grpctest.Eventually(t, 20*time.Second, "all events applied or parked", func() bool {
+		return count(t, pool, `SELECT count(*) FROM effects`)+count(t, pool, `SELECT count(*) FROM parked_events`) >= 60
+	})
+	if got := appliedSeqs(t, pool, name, "b"); len(got) != 0 {
+		t.Fatalf("key b: events %v applied while its handler fails", got)
+	}
+	parking := consumer.NewParking(pool, map[string]consumer.Handler{name: handler("replay")}, consumer.ParkingOptions{})
+	parked, _ := listAll(t, parking, name, 100)
+	if want := []int64{2, 8, 14, 20, 26, 32, 38, 44, 50, 56}; !slices.Equal(parkedSeqs(parked), want) {
+		t.Fatalf("parked %v, want %v", parkedSeqs(parked), want)
+	}
+	if parked[0].Error != "cannot apply b" || parked[1].Error != "" {
+		t.Errorf("parked errors %q, %q: want the handler's, then none behind it", parked[0].Error, parked[1].Error)
+	}
+	broken.set("b", false)
+	res, err := parking.Replay(t.Context(), name, nil)
+	if err != nil || res.Replayed != 10 || res.Failed != 0 {
+		t.Fatalf("Replay = %+v, %v; want 10 replayed", res, err)
+	}
+	checkExactlyOnce(t, pool, name, 60)
 }

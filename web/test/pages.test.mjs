@@ -359,7 +359,16 @@ test("a provider down: its items are marked unavailable, the rest of the page wo
       await banner.waitFor({ timeout: 5000 });
       const rows = await page.locator("tr.bill").count();
       assert.ok(rows >= 40, `${rows} bills still shown`);
-      const badges = await page.locator('li[data-provider="booking"]').getByTestId("freshness").allInnerTexts();
+      // The banner and the badges are rendered from the same state, but not necessarily in
+      // the same frame: give the page a moment to mark every item.
+      let badges = [];
+      for (const deadline = Date.now() + 5000; ; ) {
+        badges = await page.locator('li[data-provider="booking"]').getByTestId("freshness").allInnerTexts();
+        if ((badges.length >= 40 && badges.every((b) => b === "provider unavailable")) || Date.now() > deadline) {
+          break;
+        }
+        await new Promise((res) => setTimeout(res, 100));
+      }
       assert.ok(badges.length >= 40 && badges.every((b) => b === "provider unavailable"), `booking's items are marked: ${[...new Set(badges)]}`);
       for (const b of await page.locator('li[data-provider]:not([data-provider="booking"])').getByTestId("freshness").allInnerTexts()) {
         assert.notEqual(b, "provider unavailable", "other providers' items are not marked");
