@@ -8,10 +8,15 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
+	accountv1 "github.com/waybill/waybill/gen/waybill/account/v1"
+	analyticsv1 "github.com/waybill/waybill/gen/waybill/analytics/v1"
 	billingv1 "github.com/waybill/waybill/gen/waybill/billing/v1"
 	bookingv1 "github.com/waybill/waybill/gen/waybill/booking/v1"
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
+	matchingv1 "github.com/waybill/waybill/gen/waybill/matching/v1"
+	notificationv1 "github.com/waybill/waybill/gen/waybill/notification/v1"
 	paymentv1 "github.com/waybill/waybill/gen/waybill/payment/v1"
+	tripv1 "github.com/waybill/waybill/gen/waybill/trip/v1"
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/pgxutil"
@@ -45,10 +50,31 @@ func TestDatabaseDownIsUnavailable(t *testing.T) {
 			_, err := paymentv1.NewPaymentServiceClient(conn).ListPaymentMethods(ctx, &paymentv1.ListPaymentMethodsRequest{})
 			return err
 		},
+		"matching": func(ctx context.Context, conn *grpc.ClientConn) error {
+			_, err := matchingv1.NewMatchingServiceClient(conn).ListDrivers(ctx, &matchingv1.ListDriversRequest{})
+			return err
+		},
+		"trip": func(ctx context.Context, conn *grpc.ClientConn) error {
+			_, err := tripv1.NewTripServiceClient(conn).ListTrips(ctx, &tripv1.ListTripsRequest{})
+			return err
+		},
+		"account": func(ctx context.Context, conn *grpc.ClientConn) error {
+			_, err := accountv1.NewAccountServiceClient(conn).ListAccounts(ctx, &accountv1.ListAccountsRequest{})
+			return err
+		},
+		"analytics": func(ctx context.Context, conn *grpc.ClientConn) error {
+			_, err := analyticsv1.NewAnalyticsServiceClient(conn).ListAnalyticsAlerts(ctx, &analyticsv1.ListAnalyticsAlertsRequest{})
+			return err
+		},
+		"notification": func(ctx context.Context, conn *grpc.ClientConn) error {
+			_, err := notificationv1.NewNotificationServiceClient(conn).ListNotifications(ctx, &notificationv1.ListNotificationsRequest{})
+			return err
+		},
 	}
 	for _, spec := range specs {
 		call, ok := calls[spec.Name]
 		if !ok {
+			t.Errorf("%s has a database but no call in this test", spec.Name)
 			continue
 		}
 		t.Run(spec.Name, func(t *testing.T) {
@@ -62,8 +88,5 @@ func TestDatabaseDownIsUnavailable(t *testing.T) {
 			err = call(ctx, srv.Conn(auth.Identity{Subject: "ops-1", Role: auth.RoleOperator}))
 			grpctest.WantCode(t, err, codes.Unavailable)
 		})
-	}
-	if len(calls) != 4 {
-		t.Fatal("every service with a database must be covered")
 	}
 }
