@@ -24,6 +24,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+
+	"github.com/waybill/waybill/kit/proctest"
 )
 
 // mesh is a `waybill up` the test started, with its own throwaway PostgreSQL.
@@ -45,10 +47,7 @@ func startMesh(t *testing.T) *mesh {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL and seven processes")
 	}
-	m := &mesh{bin: filepath.Join(t.TempDir(), "waybill"), exited: make(chan error, 1), offset: 10000 + rand.IntN(1000)*10}
-	if out, err := exec.Command("go", "build", "-o", m.bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	m := &mesh{bin: proctest.Build(t), exited: make(chan error, 1), offset: 10000 + rand.IntN(1000)*10}
 	m.cmd = exec.Command(m.bin, "up", "--port-offset", strconv.Itoa(m.offset))
 	m.cmd.Env = append(os.Environ(), "DATABASE_URL=", "WAYBILL_DATABASE_URL=")
 	out, err := m.cmd.StdoutPipe()

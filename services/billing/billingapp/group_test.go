@@ -1,28 +1,21 @@
 package billingapp_test
 
 import (
-	"bytes"
 	"context"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
 	typev1 "github.com/waybill/waybill/gen/waybill/type/v1"
-	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/ids"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/proctest"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/billing/billingpg"
@@ -31,36 +24,12 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestFareConsumerGroupAcrossReplicas: two real billing processes (the waybill binary)
 // started with --consumer-partitions share the partitions of fare's events; one is
 // SIGKILLed in the middle of the stream and the other takes its partitions over after the
 // lease. Every fare ends on exactly one bill.
 func TestFareConsumerGroupAcrossReplicas(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the waybill binary")
-	}
-	bin := filepath.Join(t.TempDir(), "waybill")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/waybill/waybill/cmd/waybill").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := proctest.Build(t)
 	// Fare's stand-in: a real event source (outbox + EventStreamService) in this process.
 	var log *outbox.Log
 	fare := grpctest.Start(t, serve.Spec{Name: "fare", Migrations: outbox.Migrations, EventTypes: []string{fareclient.EventCalculated},
@@ -80,36 +49,10 @@ func TestFareConsumerGroupAcrossReplicas(t *testing.T) {
 		return n
 	}
 
-	start := func(member string) *exec.Cmd {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		out := &lockedBuffer{}
-		cmd := exec.Command(bin, "serve", "billing", "--grpc-addr", addr, "--http-addr", "", "--database-url", url,
-			"--auth-secret", grpctest.Secret, "--log-format", "text",
+	start := func(member string) *proctest.Process {
+		return proctest.Serve(t, bin, "billing", proctest.FreeAddr(t), url,
 			"--fare-addr", fare.Addr, "--payment-addr", "", "--account-addr", "", "--providers", "ride=trip@127.0.0.1:1",
 			"--consumer-partitions", "4", "--consumer-lease", "1s", "--consumer-member", member)
-		cmd.Env = append(os.Environ(), "DATABASE_URL=", "WAYBILL_DATABASE_URL=")
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			if t.Failed() {
-				t.Logf("output of billing %s:\n%s", member, out.String())
-			}
-		})
-		health := healthpb.NewHealthClient(grpctest.Dial(t, addr, auth.Identity{}))
-		grpctest.Eventually(t, 60*time.Second, "billing "+member+" SERVING", func() bool {
-			r, err := health.Check(grpctest.Context(t), &healthpb.HealthCheckRequest{})
-			return err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING
-		})
-		return cmd
 	}
 	owners := func() map[string]int {
 		rows, err := db.Query(t.Context(), `SELECT owner FROM consumer_leases WHERE consumer = $1 AND lease_until > now()`, fareclient.Consumer)
@@ -151,10 +94,7 @@ func TestFareConsumerGroupAcrossReplicas(t *testing.T) {
 	for i := range rides {
 		calculated(i)
 		if i == rides/2 {
-			if err := b1.Process.Kill(); err != nil { // b1 dies with fares arriving
-				t.Fatal(err)
-			}
-			_ = b1.Wait()
+			b1.Kill(t) // b1 dies with fares arriving
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -1,18 +1,11 @@
 package fareapp_test
 
 import (
-	"bytes"
 	"context"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	farev1 "github.com/waybill/waybill/gen/waybill/fare/v1"
@@ -24,6 +17,7 @@ import (
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/proctest"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/billing/billingpg"
@@ -32,92 +26,13 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// process is one `waybill serve <service>` the test runs.
-type process struct {
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
-}
-
-// startProcess starts `waybill serve <service> args…` on addr and waits until it is SERVING.
-func startProcess(t *testing.T, bin, service, addr, url string, args ...string) *process {
-	t.Helper()
-	p := &process{out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, append([]string{"serve", service, "--grpc-addr", addr, "--http-addr", "", "--database-url", url,
-		"--auth-secret", grpctest.Secret, "--log-format", "text"}, args...)...)
-	p.cmd.Env = append(os.Environ(), "DATABASE_URL=", "WAYBILL_DATABASE_URL=")
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("output of waybill serve %s (pid %d):\n%s", service, p.cmd.Process.Pid, p.out.String())
-		}
-	})
-	health := healthpb.NewHealthClient(grpctest.Dial(t, addr, auth.Identity{}))
-	grpctest.Eventually(t, 60*time.Second, service+" SERVING", func() bool {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-		defer cancel()
-		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
-		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
-	})
-	return p
-}
-
-// kill ends the process with SIGKILL: no shutdown of any kind.
-func (p *process) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-p.done
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
-
 // TestRidesBilledOnceAcrossKills: real fare and billing processes (the waybill binary)
 // price and bill a stream of ended trips while each is killed with SIGKILL in the middle
 // of it and restarted. In the end every trip has exactly one fare, one
 // fare.fare.calculated event and one bill: the consumers' cursors commit with their
 // effects, so nothing is lost or applied twice.
 func TestRidesBilledOnceAcrossKills(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the waybill binary")
-	}
-	bin := filepath.Join(t.TempDir(), "waybill")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/waybill/waybill/cmd/waybill").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := proctest.Build(t)
 
 	// Trip's stand-in: a real event source (outbox + EventStreamService) in this process.
 	var log *outbox.Log
@@ -137,12 +52,12 @@ func TestRidesBilledOnceAcrossKills(t *testing.T) {
 	}
 	t.Cleanup(billingDB.Close)
 
-	fareAddr, billingAddr := freeAddr(t), freeAddr(t)
+	fareAddr, billingAddr := proctest.FreeAddr(t), proctest.FreeAddr(t)
 	fareArgs := []string{"--trip-addr", trip.Addr, "--matching-addr", ""}
 	billingArgs := []string{"--fare-addr", fareAddr, "--payment-addr", "", "--account-addr", "",
 		"--providers", "ride=trip@127.0.0.1:1"} // no provider calls needed: rides come from fare's events
-	fareProc := startProcess(t, bin, "fare", fareAddr, url, fareArgs...)
-	billingProc := startProcess(t, bin, "billing", billingAddr, url, billingArgs...)
+	fareProc := proctest.Serve(t, bin, "fare", fareAddr, url, fareArgs...)
+	billingProc := proctest.Serve(t, bin, "billing", billingAddr, url, billingArgs...)
 
 	ops := farev1.NewFareServiceClient(grpctest.Dial(t, fareAddr, auth.Identity{Subject: "ops", Role: auth.RoleOperator}))
 	eur := func(a int64) *typev1.Money { return &typev1.Money{AmountMinor: a, CurrencyCode: "EUR"} }
@@ -193,13 +108,13 @@ func TestRidesBilledOnceAcrossKills(t *testing.T) {
 		ended(i)
 		switch i {
 		case trips / 3: // fare dies with events arriving
-			fareProc.kill(t)
+			fareProc.Kill(t)
 		case trips/3 + 5:
-			fareProc = startProcess(t, bin, "fare", fareAddr, url, fareArgs...)
+			fareProc = proctest.Serve(t, bin, "fare", fareAddr, url, fareArgs...)
 		case 2 * trips / 3: // billing dies with fares arriving
-			billingProc.kill(t)
+			billingProc.Kill(t)
 		case 2*trips/3 + 5:
-			billingProc = startProcess(t, bin, "billing", billingAddr, url, billingArgs...)
+			billingProc = proctest.Serve(t, bin, "billing", billingAddr, url, billingArgs...)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -1,19 +1,11 @@
 package matchingapp_test
 
 import (
-	"bytes"
-	"context"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -24,84 +16,19 @@ import (
 	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/proctest"
 	"github.com/waybill/waybill/services/matching/matching"
 	"github.com/waybill/waybill/services/matching/matchingpg"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// process is one `waybill serve matching` the test runs.
-type process struct {
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // serveMatching starts the binary as `waybill serve matching` on addr and the database
 // url, and waits until it reports SERVING (its index rebuilt).
-func serveMatching(t *testing.T, bin, addr, url string) *process {
+func serveMatching(t *testing.T, bin, addr, url string) *proctest.Process {
 	t.Helper()
-	p := &process{out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, "serve", "matching", "--grpc-addr", addr, "--http-addr", "", "--database-url", url,
-		"--auth-secret", grpctest.Secret, "--min-offer-timeout", "500ms", "--dispatch-poll-interval", "100ms",
-		"--location-flush-interval", "100ms", "--log-format", "text")
-	p.cmd.Env = append(os.Environ(), "DATABASE_URL=", "WAYBILL_DATABASE_URL=")
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("output of waybill serve matching (pid %d):\n%s", p.cmd.Process.Pid, p.out.String())
-		}
-	})
-	health := healthpb.NewHealthClient(grpctest.Dial(t, addr, auth.Identity{}))
-	grpctest.Eventually(t, 60*time.Second, "matching SERVING", func() bool {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-		defer cancel()
-		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
-		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
-	})
-	return p
-}
-
-// kill ends the process with SIGKILL: no shutdown of any kind.
-func (p *process) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-p.done
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	return proctest.Serve(t, bin, "matching", addr, url, "--min-offer-timeout", "500ms",
+		"--dispatch-poll-interval", "100ms", "--location-flush-interval", "100ms")
 }
 
 // TestKilledMidOfferResumes: a real matching process (the waybill binary) is killed with
@@ -110,20 +37,14 @@ func freeAddr(t *testing.T) string {
 // next driver, and when that offer expires too the match fails ATTEMPTS_EXHAUSTED with
 // matching.match.failed: the durable timer lives in the database, not in the process.
 func TestKilledMidOfferResumes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the waybill binary")
-	}
-	bin := filepath.Join(t.TempDir(), "waybill")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/waybill/waybill/cmd/waybill").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := proctest.Build(t)
 	url := pgtest.NewURL(t, pgtest.Schemas{"matching": matchingpg.Migrations})
 	db, err := pgxutil.Connect(t.Context(), url, pgxutil.PoolConfig{Schema: "matching", ApplicationName: "kill-test"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	addr := freeAddr(t)
+	addr := proctest.FreeAddr(t)
 	first := serveMatching(t, bin, addr, url)
 	conn := grpctest.Dial(t, addr, auth.Identity{Subject: "ops", Role: auth.RoleOperator})
 	ops := matchingv1.NewMatchingServiceClient(conn)
@@ -163,7 +84,7 @@ func TestKilledMidOfferResumes(t *testing.T) {
 	grpctest.Eventually(t, 10*time.Second, "an offer to the nearer driver", func() bool {
 		return count(t, db, "SELECT count(*) FROM offer WHERE status = 1 AND driver_id = $1", drivers[0]) == 1
 	})
-	first.kill(t)
+	first.Kill(t)
 	killedAt := time.Now()
 
 	// Down for longer than the offer lives: nothing may move meanwhile.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/proctest"
 	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/services/account/accountapp"
 	"github.com/waybill/waybill/services/booking/bookingapp"
@@ -47,47 +47,13 @@ func runChild() int {
 	return 0
 }
 
-// child is a notification process started from the test binary.
-type child struct {
-	cmd *exec.Cmd
-	out bytes.Buffer
-}
-
-func startChild(t *testing.T, args []string) *child {
+// startChild starts the test binary as the notification process with args.
+func startChild(t *testing.T, args []string) *proctest.Process {
 	t.Helper()
 	b, _ := json.Marshal(args)
-	c := &child{cmd: exec.Command(os.Args[0], "-test.run=^$")}
-	c.cmd.Env = append(os.Environ(), childEnv+"="+string(b))
-	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c.cmd.ProcessState == nil {
-			_ = c.cmd.Process.Kill()
-			_ = c.cmd.Wait()
-		}
-	})
-	return c
-}
-
-// kill ends the process with SIGKILL: no shutdown, nothing recorded after this instant.
-func (c *child) kill(t *testing.T) {
-	t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.cmd.Wait()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+string(b))
+	return proctest.Start(t, cmd)
 }
 
 // TestKilledMidSend: the notification process (a real OS process) is killed with SIGKILL
@@ -117,7 +83,7 @@ func TestKilledMidSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	grpcAddr := freeAddr(t)
+	grpcAddr := proctest.FreeAddr(t)
 	args := []string{"--database-url", url, "--grpc-addr", grpcAddr, "--http-addr", "", "--auth-secret", grpctest.Secret,
 		"--log-format", "text", "--account-addr", account.Addr, "--booking-addr", booking.Addr, "--payment-addr", "",
 		"--billing-addr", "", "--fare-addr", "", "--analytics-addr", "", "--trip-addr", "", "--smtp-addr", smtpSrv.addr, "--sms", gw.URL,
@@ -135,7 +101,7 @@ func TestKilledMidSend(t *testing.T) {
 	r := ada.hold(t, prop, 7)
 	ada.confirm(t, r.GetId())
 	grpctest.Eventually(t, 15*time.Second, "both emails in DATA at the server", func() bool { return smtpSrv.holding() == 2 })
-	proc.kill(t)
+	proc.Kill(t)
 	release() // the server accepts both; the killed process never recorded it
 	grpctest.Eventually(t, 5*time.Second, "the server accepted the held emails", func() bool { return len(smtpSrv.messages()) == 3 })
 

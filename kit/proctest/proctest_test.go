@@ -1,0 +1,55 @@
+package proctest_test
+
+import (
+	"errors"
+	"net"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/waybill/waybill/kit/grpctest"
+	"github.com/waybill/waybill/kit/proctest"
+)
+
+// TestStartCollectsOutputAndKillWaits: Start collects what the process writes, and Kill
+// returns only once the process is gone (reaped: no such pid any more).
+func TestStartCollectsOutputAndKillWaits(t *testing.T) {
+	t.Parallel()
+	p := proctest.Start(t, exec.Command("sh", "-c", "echo to-stdout; echo to-stderr >&2; exec sleep 60"))
+	grpctest.Eventually(t, 10*time.Second, "both lines collected", func() bool {
+		out := p.Output()
+		return strings.Contains(out, "to-stdout\n") && strings.Contains(out, "to-stderr\n")
+	})
+	p.Kill(t)
+	if err := syscall.Kill(p.Pid(), 0); !errors.Is(err, syscall.ESRCH) {
+		t.Fatalf("after Kill, signal 0 to pid %d: %v, want ESRCH", p.Pid(), err)
+	}
+}
+
+// TestStartKillsAtCleanup: a process still running when its test ends is killed.
+func TestStartKillsAtCleanup(t *testing.T) {
+	t.Parallel()
+	var pid int
+	t.Run("starts", func(t *testing.T) {
+		pid = proctest.Start(t, exec.Command("sleep", "60")).Pid()
+	})
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Fatalf("after the subtest ended, signal 0 to pid %d: %v, want ESRCH", pid, err)
+	}
+}
+
+// TestFreeAddr returns a loopback address a listener can take.
+func TestFreeAddr(t *testing.T) {
+	t.Parallel()
+	addr := proctest.FreeAddr(t)
+	if !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Fatalf("FreeAddr = %q, want a 127.0.0.1 address", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+}
