@@ -44,6 +44,7 @@ func TestValidate(t *testing.T) {
 		{"--provider-breaker-failures", func(c *billingapp.Config) { c.BreakerFailures = 0 }},
 		{"--standing-block", func(c *billingapp.Config) { c.StandingBlock = time.Hour }},
 		{"--idempotency-prune-interval", func(c *billingapp.Config) { c.KeyPruneInterval = -time.Hour }},
+		{"--provider-details-cache", func(c *billingapp.Config) { c.DetailsCacheSize = -2 }},
 	} {
 		c := billingapp.DefaultConfig()
 		tc.bad(&c)
