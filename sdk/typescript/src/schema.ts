@@ -394,13 +394,17 @@ export interface paths {
          *
          *     VIEW_BASIC (the default) reads only billing's own tables (bills, items and their summaries)
          *     in one query, whatever the page size, and works while providers are down. VIEW_STANDARD and
-         *     VIEW_FULL additionally fetch the details of every item on the page with
-         *     GetReservationDetails: the page's reservation ids are grouped by provider and each provider
-         *     gets one batched call (split into chunks of at most 500 ids, the provider contract's
-         *     maximum), all providers in parallel, each with its own deadline (configurable, default 300
-         *     ms). VIEW_STANDARD asks providers for their VIEW_BASIC envelope, VIEW_FULL for their
-         *     VIEW_FULL details with timeline and kind-specific data. A slow, failing or unreachable
-         *     provider marks its items DETAILS_STATUS_UNAVAILABLE and never fails the page.
+         *     VIEW_FULL additionally return the details of every item on the page. Billing keeps the
+         *     details providers sent, with the version they reflect: an item whose summary is FRESH and
+         *     of that same version gets them from billing's copy (a provider's details change only with
+         *     its version). The other items' reservation ids are grouped by provider and each provider
+         *     gets one batched GetReservationDetails call (split into chunks of at most 500 ids, the
+         *     provider contract's maximum), all providers in parallel, each with its own deadline
+         *     (configurable, default 300 ms); a page whose items are all unchanged calls no provider.
+         *     VIEW_STANDARD asks providers for their VIEW_BASIC envelope, VIEW_FULL for their VIEW_FULL
+         *     details with timeline and kind-specific data. A slow, failing or unreachable provider marks
+         *     the items it had to answer for DETAILS_STATUS_UNAVAILABLE and never fails the page; a
+         *     provider that is down makes its items STALE, so they are always asked for.
          *
          *
          *     Errors: INVALID_ARGUMENT for a negative `page_size`, a malformed `page_token` or one issued
@@ -8294,8 +8298,8 @@ export interface operations {
                 pageToken?: string;
                 /**
                  * @description How much to return per item: VIEW_BASIC (the default) from billing's tables only;
-                 *     VIEW_STANDARD and VIEW_FULL also fetch details with one batched GetReservationDetails call
-                 *     per provider per page.
+                 *     VIEW_STANDARD and VIEW_FULL also return details: from billing's copy at the item's
+                 *     version, otherwise with at most one batched GetReservationDetails call per provider per page.
                  *
                  *      - VIEW_UNSPECIFIED: Unspecified; servers treat it as VIEW_BASIC.
                  *      - VIEW_BASIC: Identity, status and the fields a list row shows.

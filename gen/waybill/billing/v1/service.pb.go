@@ -347,8 +347,8 @@ type ListBillsRequest struct {
 	// first page.
 	PageToken string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// How much to return per item: VIEW_BASIC (the default) from billing's tables only;
-	// VIEW_STANDARD and VIEW_FULL also fetch details with one batched GetReservationDetails call
-	// per provider per page.
+	// VIEW_STANDARD and VIEW_FULL also return details: from billing's copy at the item's
+	// version, otherwise with at most one batched GetReservationDetails call per provider per page.
 	View          v1.View `protobuf:"varint,6,opt,name=view,proto3,enum=waybill.type.v1.View" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

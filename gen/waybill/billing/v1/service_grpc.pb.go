@@ -52,8 +52,8 @@ const (
 // until it is paid the rider's standing is BLOCKED ("RIDE_FARE_UNPAID"). Reads render from
 // these tables and keep working while a provider is down; each item says how fresh its
 // summary is. Full details are fetched on demand with
-// waybill.reservation.v1.ReservationProviderService.GetReservationDetails, one batched call per
-// provider per page. Adding a provider kind is one line of billing configuration (kind →
+// waybill.reservation.v1.ReservationProviderService.GetReservationDetails, at most one batched
+// call per provider per page (none for items whose details billing holds at their version). Adding a provider kind is one line of billing configuration (kind →
 // provider name and address).
 //
 // Billing also implements waybill.events.v1.EventStreamService (the events in events.proto) and,
@@ -89,13 +89,17 @@ type BillingServiceClient interface {
 	//
 	// VIEW_BASIC (the default) reads only billing's own tables (bills, items and their summaries)
 	// in one query, whatever the page size, and works while providers are down. VIEW_STANDARD and
-	// VIEW_FULL additionally fetch the details of every item on the page with
-	// GetReservationDetails: the page's reservation ids are grouped by provider and each provider
-	// gets one batched call (split into chunks of at most 500 ids, the provider contract's
-	// maximum), all providers in parallel, each with its own deadline (configurable, default 300
-	// ms). VIEW_STANDARD asks providers for their VIEW_BASIC envelope, VIEW_FULL for their
-	// VIEW_FULL details with timeline and kind-specific data. A slow, failing or unreachable
-	// provider marks its items DETAILS_STATUS_UNAVAILABLE and never fails the page.
+	// VIEW_FULL additionally return the details of every item on the page. Billing keeps the
+	// details providers sent, with the version they reflect: an item whose summary is FRESH and
+	// of that same version gets them from billing's copy (a provider's details change only with
+	// its version). The other items' reservation ids are grouped by provider and each provider
+	// gets one batched GetReservationDetails call (split into chunks of at most 500 ids, the
+	// provider contract's maximum), all providers in parallel, each with its own deadline
+	// (configurable, default 300 ms); a page whose items are all unchanged calls no provider.
+	// VIEW_STANDARD asks providers for their VIEW_BASIC envelope, VIEW_FULL for their VIEW_FULL
+	// details with timeline and kind-specific data. A slow, failing or unreachable provider marks
+	// the items it had to answer for DETAILS_STATUS_UNAVAILABLE and never fails the page; a
+	// provider that is down makes its items STALE, so they are always asked for.
 	//
 	// Errors: INVALID_ARGUMENT for a negative `page_size`, a malformed `page_token` or one issued
 	// for different filters; PERMISSION_DENIED when a customer lists another customer's bills
@@ -342,8 +346,8 @@ func (c *billingServiceClient) GetAccountStanding(ctx context.Context, in *GetAc
 // until it is paid the rider's standing is BLOCKED ("RIDE_FARE_UNPAID"). Reads render from
 // these tables and keep working while a provider is down; each item says how fresh its
 // summary is. Full details are fetched on demand with
-// waybill.reservation.v1.ReservationProviderService.GetReservationDetails, one batched call per
-// provider per page. Adding a provider kind is one line of billing configuration (kind →
+// waybill.reservation.v1.ReservationProviderService.GetReservationDetails, at most one batched
+// call per provider per page (none for items whose details billing holds at their version). Adding a provider kind is one line of billing configuration (kind →
 // provider name and address).
 //
 // Billing also implements waybill.events.v1.EventStreamService (the events in events.proto) and,
@@ -379,13 +383,17 @@ type BillingServiceServer interface {
 	//
 	// VIEW_BASIC (the default) reads only billing's own tables (bills, items and their summaries)
 	// in one query, whatever the page size, and works while providers are down. VIEW_STANDARD and
-	// VIEW_FULL additionally fetch the details of every item on the page with
-	// GetReservationDetails: the page's reservation ids are grouped by provider and each provider
-	// gets one batched call (split into chunks of at most 500 ids, the provider contract's
-	// maximum), all providers in parallel, each with its own deadline (configurable, default 300
-	// ms). VIEW_STANDARD asks providers for their VIEW_BASIC envelope, VIEW_FULL for their
-	// VIEW_FULL details with timeline and kind-specific data. A slow, failing or unreachable
-	// provider marks its items DETAILS_STATUS_UNAVAILABLE and never fails the page.
+	// VIEW_FULL additionally return the details of every item on the page. Billing keeps the
+	// details providers sent, with the version they reflect: an item whose summary is FRESH and
+	// of that same version gets them from billing's copy (a provider's details change only with
+	// its version). The other items' reservation ids are grouped by provider and each provider
+	// gets one batched GetReservationDetails call (split into chunks of at most 500 ids, the
+	// provider contract's maximum), all providers in parallel, each with its own deadline
+	// (configurable, default 300 ms); a page whose items are all unchanged calls no provider.
+	// VIEW_STANDARD asks providers for their VIEW_BASIC envelope, VIEW_FULL for their VIEW_FULL
+	// details with timeline and kind-specific data. A slow, failing or unreachable provider marks
+	// the items it had to answer for DETAILS_STATUS_UNAVAILABLE and never fails the page; a
+	// provider that is down makes its items STALE, so they are always asked for.
 	//
 	// Errors: INVALID_ARGUMENT for a negative `page_size`, a malformed `page_token` or one issued
 	// for different filters; PERMISSION_DENIED when a customer lists another customer's bills
