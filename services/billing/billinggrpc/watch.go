@@ -89,10 +89,18 @@ func (s *Server) WatchBills(req *billingv1.WatchBillsRequest, stream grpc.Server
 	for _, p := range s.opts.Providers.Names() {
 		w.freshness[p] = s.opts.Providers.Freshness(p)
 	}
-	if req.GetIncludeSnapshot() {
+	switch {
+	case req.GetIncludeSnapshot():
 		if err := w.snapshot(ctx, c, f); err != nil {
 			return err
 		}
+	case w.cursor == "":
+		// No snapshot and no cursor: the stream starts with changes made from now on.
+		head, err := s.opts.Head(ctx)
+		if err != nil {
+			return err
+		}
+		w.cursor = eventstream.EncodeCursor(head)
 	}
 	return w.follow(ctx)
 }

@@ -168,6 +168,35 @@ func TestWatchBills(t *testing.T) {
 	}
 }
 
+// TestWatchBillsStartsNow: without a snapshot or a cursor, the stream starts with changes
+// made from now on; it does not replay the bills' history.
+func TestWatchBillsStartsNow(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	before := e.openBill(t)
+	w := watchBills(t, e.operator, &billingv1.WatchBillsRequest{})
+	// The stream takes its starting point when the server handles the call, which the
+	// client does not see: open bills until one shows up. Whatever shows first must be new.
+	made := map[string]bool{}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		made[e.openBill(t).GetId()] = true
+		select {
+		case m := <-w.msgs:
+			if m.GetBill() == nil {
+				continue
+			}
+			if id := m.GetBill().GetId(); !made[id] {
+				t.Fatalf("first change is of bill %s (created before the watch: %s), want one made after it", id, before.GetId())
+			}
+			return
+		case err := <-w.errc:
+			t.Fatal(err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	t.Fatal("no change reached the stream")
+}
+
 func TestWatchBillsRejects(t *testing.T) {
 	t.Parallel()
 	e := start(t)
