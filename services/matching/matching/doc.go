@@ -18,6 +18,12 @@
 // rebuilds its Index from the stored positions. A fix older than
 // IndexOptions.StaleAfter (60 seconds by default) is never searched.
 //
+// The Index also holds each tracked driver's stored record (details.go), given with
+// every change it learns of (this process's commits, Service.Sync for other replicas'),
+// so SearchNearby answers from memory without reading PostgreSQL. Entries and tree
+// spots live in slabs and a driver's strings in one packed string, so that 100,000
+// drivers cost the garbage collector about 300,000 objects to mark, not 700,000.
+//
 // # Matches and offers
 //
 // A match (matches.go) finds a driver for a trip in attempts; the dispatcher

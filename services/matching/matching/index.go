@@ -118,8 +118,8 @@ func (x *Index) fresh(t, now time.Time) bool { return now.Sub(t) < x.staleAfter 
 
 // Apply records what storage says of a driver: status, products, version and the rest
 // of the record (t.Driver), unless the index knows a later version, and the stored fix,
-// unless the index has a newer one. An OFFLINE driver leaves the tree (the entry stays, so that an older version
-// read before the change cannot bring them back).
+// unless the index has a newer one. An OFFLINE driver leaves the tree (the entry stays,
+// so that an older version read before the change cannot bring them back).
 func (x *Index) Apply(t Tracked) {
 	x.mu.Lock()
 	defer x.mu.Unlock()

@@ -157,8 +157,8 @@ func (bs *benchServer) search(ctx context.Context, i int) (int, error) {
 }
 
 // BenchmarkSearchOverGRPC measures SearchNearbyDrivers (k = 10 among 100,000 drivers)
-// as a service through gRPC on loopback (the index's search, then one PostgreSQL query
-// reading the 10 drivers) at a fixed arrival rate of 2,000 a second, against a baseline
+// as a service through gRPC on loopback (the index's search alone: the index holds the
+// drivers' records, so no PostgreSQL query) at a fixed arrival rate of 2,000 a second, against a baseline
 // measured just before it on the same server, connection and rate: the gRPC health
 // Check, an empty unary round trip through the same stack (tokens, telemetry,
 // interceptors). Every repetition (-count) loads a fresh database and server, then
