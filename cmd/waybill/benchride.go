@@ -34,6 +34,8 @@ type rideBench struct {
 	timeout     time.Duration
 	maxInFlight int
 	billWait    time.Duration
+	cpuPID      int
+	cpuDBURL    string
 }
 
 // benchRide drives ride requests through the REST gateway at a fixed arrival rate (open
@@ -56,6 +58,8 @@ func benchRide(ctx context.Context, args []string, getenv func(string) string, s
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "deadline of each HTTP request, and of the wait for a driver")
 	fs.IntVar(&c.maxInFlight, "max-in-flight", 2048, "rides in flight at most; one due beyond that is counted as an error, not sent")
 	fs.DurationVar(&c.billWait, "bill-wait", 10*time.Second, "how long to look for an ended ride on the rider's bill")
+	fs.IntVar(&c.cpuPID, "cpu-pid", 0, "also report the CPU time per ride of this process and all its descendants (the pid of `waybill up`), read from /proc, by process")
+	fs.StringVar(&c.cpuDBURL, "cpu-database-url", "", "with --cpu-pid: the mesh's (loopback) PostgreSQL, to split its backends' CPU by application name")
 	if err := config.Parse(fs, args, getenv); err != nil {
 		return err
 	}
@@ -83,7 +87,7 @@ func (c *rideBench) validate() error {
 	if !isLoopback(u.Hostname()) {
 		return fmt.Errorf("--gateway %q: only loopback addresses (127.0.0.0/8, ::1, localhost) may be loaded", c.gateway)
 	}
-	return nil
+	return c.validateCPU()
 }
 
 // The pickup area of the rides: around Alexanderplatz, Berlin; the drop-off is fixed.
@@ -147,6 +151,7 @@ func (c *rideBench) run(ctx context.Context, stdout io.Writer) error {
 	var wg sync.WaitGroup
 	start := time.Now().Add(20 * time.Millisecond)
 	measureStart := start.Add(dueOffset(c.rate, warm))
+	cpu := c.startCPU(ctx, measureStart)
 	timer := time.NewTimer(0)
 	<-timer.C
 	for i := 0; i < total; i++ {
@@ -175,6 +180,12 @@ func (c *rideBench) run(ctx context.Context, stdout io.Writer) error {
 	}
 	wg.Wait()
 	c.report(stdout, stats, measureStart, total-warm)
+	if cpu != nil {
+		stats.mu.Lock()
+		rides := stats.ended
+		stats.mu.Unlock()
+		cpu.finish(ctx, stdout, rides)
+	}
 	return nil
 }
 

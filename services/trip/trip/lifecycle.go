@@ -40,7 +40,12 @@ func (s *Service) update(ctx context.Context, op, id string, k idempotency.Key, 
 	if err != nil {
 		return Trip{}, fmt.Errorf("%s: %w", op, err)
 	}
-	s.opts.Hub.Notify(id)
+	if !s.deferWake { // else the caller's commit tells the watchers
+		s.opts.Hub.Notify(id)
+	}
+	// The runner is woken now even in a caller's transaction: a consumer's change that
+	// owes matching a call may emit no event, and then no commit hook runs. It retries
+	// the task at its next poll if it woke before the commit.
 	if tasks && s.opts.TaskWake != nil {
 		s.opts.TaskWake()
 	}

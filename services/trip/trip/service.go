@@ -57,6 +57,9 @@ type Options struct {
 type Service struct {
 	store Store
 	opts  Options
+	// deferWake: changes are made in a caller's transaction (InTx), which tells the
+	// hub after its commit; before it, watchers would read the old state.
+	deferWake bool
 }
 
 // New returns a service on store.
@@ -82,6 +85,16 @@ func (s *Service) With(store Store) *Service {
 	c := *s
 	c.store = store
 	return &c
+}
+
+// InTx returns a copy of s on store bound to a caller's transaction (a consumer's)
+// whose caller tells the hub about the changed trips after the commit: the copy does
+// not tell it itself, which before the commit would only make watchers re-read the old
+// state.
+func (s *Service) InTx(store Store) *Service {
+	c := s.With(store)
+	c.deferWake = true
+	return c
 }
 
 // Hub returns the service's hub (nil when none).

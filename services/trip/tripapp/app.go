@@ -221,16 +221,21 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 	reservationv1.RegisterReservationProviderServiceServer(d.Server.GRPC, tripgrpc.NewProvider(svc))
 
 	// A consumer's changes commit after the handler returns: the watchers of the trips
-	// it changed, and the task runner, are told after the commit.
-	changed := &afterCommit{ids: map[string]struct{}{}, hub: hub, wake: func() {
+	// it changed, and the task runner, are told after the commit. Each consumer has its
+	// own tracker, flushed only after its own commits: a shared one would let the fare
+	// consumer's commit announce (and forget) a trip the matching consumer changed but
+	// had not committed yet, so its watchers would read the old state and then hear
+	// nothing until their poll.
+	taskWake := func() {
 		select {
 		case wake <- struct{}{}:
 		default:
 		}
-	}}
+	}
+	changed := consumerTrackers(hub, taskWake)
 	handlers := map[string]consumer.Handler{
-		consumerMatching: changed.track(matchingHandler(svc, store)),
-		consumerFare:     changed.track(fareHandler(svc, store)),
+		consumerMatching: changed[consumerMatching].track(matchingHandler(svc, store)),
+		consumerFare:     changed[consumerFare].track(fareHandler(svc, store)),
 	}
 	if gate != nil {
 		handlers[accountgate.ConsumerName] = accountgate.Handle
@@ -245,7 +250,8 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 	for i := range consumers {
 		cc := &consumers[i]
 		cc.Pool, cc.Logger, cc.Reconnect = d.Pool, logger, c.Reconnect
-		cc.Notify = func() { log.Notify(); changed.flush() }
+		flush := changed[cc.Name].flush
+		cc.Notify = func() { log.Notify(); flush() }
 		cc.PayloadMode = eventsv1.PayloadMode_PAYLOAD_MODE_FULL
 		// A driver can accept before the request that started the search is published
 		// (milliseconds later): the handler waits for it with these retries.
@@ -281,13 +287,24 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 	return nil
 }
 
-// afterCommit collects the trips a consumer's handlers changed and tells their watchers
-// (and the task runner) once the consumer's transaction committed.
+// afterCommit collects the trips one consumer's handlers changed and tells their
+// watchers (and the task runner) once that consumer's transaction committed. A consumer
+// applies its batches one after another, so what it holds at a flush was changed by the
+// batch that just committed (or by an earlier one that rolled back: one extra read).
 type afterCommit struct {
 	mu   sync.Mutex
 	ids  map[string]struct{}
 	hub  *trip.Hub
 	wake func()
+}
+
+// consumerTrackers returns the tracker of each of trip's consumers (one each).
+func consumerTrackers(hub *trip.Hub, wake func()) map[string]*afterCommit {
+	out := map[string]*afterCommit{}
+	for _, name := range []string{consumerMatching, consumerFare} {
+		out[name] = &afterCommit{ids: map[string]struct{}{}, hub: hub, wake: wake}
+	}
+	return out
 }
 
 // track wraps h to remember the key (the trip id) of each event it applied.
@@ -320,7 +337,7 @@ func (a *afterCommit) flush() {
 // matchingHandler applies matching's events in the consumer's transaction.
 func matchingHandler(svc *trip.Service, store *trippg.Store) consumer.Handler {
 	return func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
-		s := svc.With(store.In(tx))
+		s := svc.InTx(store.In(tx))
 		switch ev.GetType() {
 		case matchingclient.EventDriverAssigned:
 			tripID, m, err := matchingclient.DriverAssigned(ev)
@@ -354,7 +371,7 @@ func fareHandler(svc *trip.Service, store *trippg.Store) consumer.Handler {
 		if f.GetTotal() == nil {
 			return nil
 		}
-		return svc.With(store.In(tx)).RecordFinalFare(ctx, f.GetTripId(), money.New(f.GetTotal().GetAmountMinor(), f.GetTotal().GetCurrencyCode()))
+		return svc.InTx(store.In(tx)).RecordFinalFare(ctx, f.GetTripId(), money.New(f.GetTotal().GetAmountMinor(), f.GetTotal().GetCurrencyCode()))
 	}
 }
 
