@@ -17,6 +17,8 @@ func TestBenchRideRefusesNonLoopbackAndUnboundedRuns(t *testing.T) {
 		{[]string{"--duration", "40m"}, "--duration"},
 		{[]string{"--drivers", "0"}, "--drivers"},
 		{[]string{"--gateway", "ftp://127.0.0.1"}, "not an http(s) URL"},
+		{[]string{"--cpu-pid", "1", "--cpu-database-url", "postgres://10.1.2.3/x"}, "--cpu-database-url"},
+		{[]string{"--cpu-database-url", "postgres://127.0.0.1/x"}, "with --cpu-pid"},
 	} {
 		err := run(context.Background(), append([]string{"bench", "ride"}, c.args...), func(string) string { return "" }, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
