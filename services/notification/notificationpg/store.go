@@ -98,9 +98,12 @@ func (q queue) ApplyContact(ctx context.Context, c notification.Contact) error {
 		return fmt.Errorf("apply contact %s: %w", c.CustomerID, err)
 	}
 	if c.Deleted {
-		// Nothing more goes to an erased account, not even what was queued before.
-		if _, err := q.tx.Exec(ctx, `UPDATE messages SET status = 'skipped', last_error = 'account deleted'
-			WHERE customer_id = $1 AND status IN ('pending', 'parked')`, c.CustomerID); err != nil {
+		// Nothing more goes to an erased account, not even what was queued before. A message
+		// a worker is sending right now loses its claim too, so the worker's outcome (sent,
+		// or failed and due again) finds no claim to record it under: an attempt already on
+		// the wire may still arrive, but none follows.
+		if _, err := q.tx.Exec(ctx, `UPDATE messages SET status = 'skipped', last_error = 'account deleted', claim = NULL, lease_until = NULL
+			WHERE customer_id = $1 AND status IN ('pending', 'parked', 'sending')`, c.CustomerID); err != nil {
 			return fmt.Errorf("skip messages of deleted account %s: %w", c.CustomerID, err)
 		}
 	}
