@@ -40,16 +40,14 @@ func TestStartKillsAtCleanup(t *testing.T) {
 	}
 }
 
-// TestFreeAddr returns a loopback address a listener can take.
+// TestFreeAddr returns a loopback address with a port. (Whether the port is still free
+// when a process binds it is not something a test can check: another test on the machine
+// may take it first, which is why Serve's callers wait for SERVING.)
 func TestFreeAddr(t *testing.T) {
 	t.Parallel()
 	addr := proctest.FreeAddr(t)
-	if !strings.HasPrefix(addr, "127.0.0.1:") {
-		t.Fatalf("FreeAddr = %q, want a 127.0.0.1 address", addr)
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host != "127.0.0.1" || port == "0" || port == "" {
+		t.Fatalf("FreeAddr = %q, want 127.0.0.1 and a port", addr)
 	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.Close()
 }
