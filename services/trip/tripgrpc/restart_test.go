@@ -55,7 +55,10 @@ func TestTripRestartsMidRide(t *testing.T) {
 			n++
 		}
 	}
-	if fares != 1 || n != 1 || m.count(t, "matching_task") != 0 {
-		t.Fatalf("%d fares, %d final_fare_set entries, %d owed calls; want 1, 1, 0", fares, n, m.count(t, "matching_task"))
+	if fares != 1 || n != 1 {
+		t.Fatalf("%d fares, %d final_fare_set entries; want 1 and 1", fares, n)
 	}
+	// The task row goes once matching's answer is recorded, just after the driver shows
+	// AVAILABLE in matching.
+	grpctest.Eventually(t, 10*time.Second, "no owed call left", func() bool { return m.count(t, "matching_task") == 0 })
 }
