@@ -88,7 +88,7 @@ type Config struct {
 // workers.
 func DefaultConfig() Config {
 	c := Config{Sources: map[string]string{}, SMTPAddr: "127.0.0.1:1025", SMTPFrom: "Waybill <no-reply@waybill.local>",
-		SMTPTLS: "none", SMS: "simulator", Workers: 4, Poll: 100 * time.Millisecond, Lease: time.Minute,
+		SMTPTLS: "none", SMS: "simulator", Workers: 4, Poll: time.Second, Lease: time.Minute,
 		SendTimeout: 30 * time.Second, Retry: notification.DefaultRetry, ReminderLead: 10 * time.Minute}
 	for _, s := range notificationevents.Sources {
 		c.Sources[s.Name] = serve.DefaultAddr(s.Name)
@@ -126,7 +126,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.OperatorEmails, "operator-emails", c.OperatorEmails, "comma-separated email addresses that receive analytics alerts")
 	fs.StringVar(&c.OperatorPhones, "operator-phones", c.OperatorPhones, "comma-separated E.164 numbers that receive analytics alerts by SMS")
 	fs.IntVar(&c.Workers, "notification-workers", c.Workers, "concurrent senders")
-	fs.DurationVar(&c.Poll, "notification-poll", c.Poll, "how often idle senders look for due messages")
+	fs.DurationVar(&c.Poll, "notification-poll", c.Poll, "how often idle senders look for due messages (new messages of this process wake them at once; the poll finds retries that came due and other replicas' messages)")
 	fs.DurationVar(&c.Lease, "notification-lease", c.Lease, "how long a sender holds a message before another may send it again (after a crash)")
 	fs.IntVar(&c.Retry.Attempts, "notification-attempts", c.Retry.Attempts, "attempts before a message is parked")
 	fs.DurationVar(&c.Retry.Base, "notification-retry-base", c.Retry.Base, "wait after the first failed attempt (doubling after each further one)")
