@@ -22,7 +22,7 @@ const (
 	demoCustomers = 12
 )
 
-// demoRoutes are the seeded departures, three days from now.
+// demoRoutes are the seeded departures, three days from now at 10:00 UTC.
 var demoRoutes = []struct {
 	mode, carrier, number, origin, destination string
 	priceMinor                                 int
@@ -108,7 +108,9 @@ func seedDemo(ctx context.Context, gateway, secret string) (demoDay, error) {
 	type idOnly struct {
 		ID string `json:"id"`
 	}
-	at := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Hour)
+	// 10:00 UTC three days from now: the same calendar day in UTC (the pages search by it)
+	// and at the origin (Europe/Berlin), whatever the hour the demo is seeded.
+	at := time.Now().UTC().AddDate(0, 0, 3).Truncate(24 * time.Hour).Add(10 * time.Hour)
 	departures := make([]string, len(demoRoutes))
 	for i, r := range demoRoutes {
 		card := map[string]any{
