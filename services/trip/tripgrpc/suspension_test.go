@@ -50,6 +50,9 @@ func TestSuspendedRiderCannotRequest(t *testing.T) {
 			if _, err := r.CancelTrip(ctx, &tripv1.CancelTripRequest{TripId: resp.GetTrip().GetId(), Reason: "retry"}); err != nil {
 				t.Fatal(err)
 			}
+			// The cancellation owes matching a call (a task row, done in the background);
+			// wait for it so the next attempt's before/after comparison sees only its own writes.
+			grpctest.Eventually(t, 10*time.Second, "the cancelled trip's owed call", func() bool { return m.count(t, "matching_task") == 0 })
 			return false
 		}
 		if after := m.state(t); after != before {
