@@ -11,11 +11,12 @@ import (
 // descendants: the throwaway PostgreSQL that pgtest starts in the process and its
 // backends included. Differences of it give a benchmark's CPU per operation, a figure
 // that, unlike throughput, other work on a shared machine barely moves. Processes that
-// exited are not counted; 0 where /proc is unreadable.
-func treeCPU() time.Duration {
+// exited are not counted; 0 where /proc is unreadable. self is this process's share
+// (writers, sequencer, reader, subscribers: the Go side).
+func treeCPU() (self, total time.Duration) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	const clockTicks = 100 // USER_HZ (getconf CLK_TCK) on Linux
 	children := map[int][]int{}
@@ -40,10 +41,11 @@ func treeCPU() time.Duration {
 		children[ppid] = append(children[ppid], pid)
 		ticks[pid] = ut + st
 	}
-	var total uint64
+	var sum uint64
 	for queue := []int{os.Getpid()}; len(queue) > 0; queue = queue[1:] {
-		total += ticks[queue[0]]
+		sum += ticks[queue[0]]
 		queue = append(queue, children[queue[0]]...)
 	}
-	return time.Duration(total) * time.Second / clockTicks
+	tick := func(n uint64) time.Duration { return time.Duration(n) * time.Second / clockTicks }
+	return tick(ticks[os.Getpid()]), tick(sum)
 }
