@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/waybill/waybill/kit/grpcserver"
 )
 
 // object is the part of a Kubernetes object these rules read; kubeconform checks the
@@ -80,7 +82,8 @@ type container struct {
 
 type probe struct {
 	GRPC *struct {
-		Port int `json:"port"`
+		Port    int    `json:"port"`
+		Service string `json:"service"`
 	} `json:"grpc"`
 	HTTPGet *struct {
 		Port any `json:"port"`
@@ -286,6 +289,15 @@ func check(objs []object, r rules) []string {
 				if o.Kind == "Deployment" && o.Metadata.Name != "gateway" {
 					if c.ReadinessProbe == nil || c.ReadinessProbe.GRPC == nil || c.LivenessProbe == nil || c.LivenessProbe.GRPC == nil {
 						bad(o, "container %s: readiness and liveness must be gRPC health probes", c.Name)
+					} else {
+						// Liveness must not follow the database (a restart would not bring it
+						// back): it asks the service that only says the process answers.
+						if got := c.LivenessProbe.GRPC.Service; got != grpcserver.LivenessService {
+							bad(o, "container %s: liveness probe asks gRPC health service %q, want %q", c.Name, got, grpcserver.LivenessService)
+						}
+						if got := c.ReadinessProbe.GRPC.Service; got != "" {
+							bad(o, "container %s: readiness probe asks gRPC health service %q, want the server's overall status (\"\")", c.Name, got)
+						}
 					}
 				}
 				for _, k := range []string{"cpu", "memory"} {
@@ -542,6 +554,7 @@ func TestRulesCatchMistakes(t *testing.T) {
 		"service fare: no Deployment",
 		"Deployment/booking: container booking: gRPC probe on port 7001, but its grpc port is 7000",
 		"Deployment/booking: container booking: no memory limit",
+		`Deployment/booking: container booking: liveness probe asks gRPC health service "", want "liveness"`,
 		"Deployment/booking: container booking: WAYBILL_FARE_ADRR configures no flag of any process",
 		"Deployment/booking: container booking: DATABASE_URL reads secret booking-db key url, which deploy/examples/secrets.yaml does not show",
 		"Service/booking: port http targets metrics, which its pods do not expose",

@@ -1,9 +1,11 @@
 // Package grpcserver is the gRPC server every Waybill service runs: health checking that
-// reports NOT_SERVING until the service's dependencies are ready, server reflection (so
-// grpcurl works), OpenTelemetry traces and metrics, Prometheus /metrics on an HTTP port,
-// structured logs with method, request id and trace id, panic recovery, masking of
-// internal errors, a default deadline for calls that arrive without one, graceful
-// shutdown, and, when enabled, the Go runtime's profiles under /debug/pprof/.
+// reports NOT_SERVING until the service's dependencies are ready (and a "liveness" service
+// that only says the process answers), connections aged out so that clients rebalance onto
+// new replicas, server reflection (so grpcurl works), OpenTelemetry traces and metrics,
+// Prometheus /metrics on an HTTP port, structured logs with method, request id and trace
+// id, panic recovery, masking of internal errors, a default deadline for calls that arrive
+// without one, graceful shutdown, and, when enabled, the Go runtime's profiles under
+// /debug/pprof/.
 package grpcserver
 
 import (
@@ -46,7 +48,24 @@ type Config struct {
 	// the HTTP endpoint. Off by default: profiles reveal internals and cost CPU while
 	// they are taken.
 	Pprof bool
+	// MaxConnectionAge is how long a client connection may take new calls: then the
+	// server sends GOAWAY, the client re-resolves the service's address and opens a new
+	// connection for its next calls, so replicas added since (an autoscaler's) get their
+	// share of the traffic. Calls already running, long-lived streams among them, go on
+	// until they end. 0 means DefaultMaxConnectionAge; negative means never. gRPC adds
+	// ±10% jitter.
+	MaxConnectionAge time.Duration
 }
+
+// DefaultMaxConnectionAge is Config.MaxConnectionAge's default.
+const DefaultMaxConnectionAge = 5 * time.Minute
+
+// LivenessService is the gRPC health service name that reports SERVING from the moment
+// the server serves until it shuts down, whatever the readiness checks say: a liveness
+// probe asks it, so a process is restarted when it stops answering, not when its database
+// is down (readiness, the empty service name and every registered service's name, takes
+// it out of the load balancer then; a restart would not bring the database back).
+const LivenessService = "liveness"
 
 // streamWorkers is how many goroutines the server keeps to run calls on. A worker's
 // stack stays grown from call to call, where a goroutine per call grows a fresh stack
@@ -82,6 +101,13 @@ func New(cfg Config, logger *slog.Logger, tel *telemetry.Telemetry, opts ...grpc
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
+	maxAge := cfg.MaxConnectionAge
+	switch {
+	case maxAge == 0:
+		maxAge = DefaultMaxConnectionAge
+	case maxAge < 0:
+		maxAge = 0 // keepalive.ServerParameters: infinity
+	}
 	domain := "waybill.dev"
 	if cfg.Name != "" {
 		domain = grpcerr.Domain(cfg.Name)
@@ -96,7 +122,8 @@ func New(cfg Config, logger *slog.Logger, tel *telemetry.Telemetry, opts ...grpc
 		grpc.ChainStreamInterceptor(ic.stream),
 		grpc.NumStreamWorkers(streamWorkers),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		// No MaxConnectionAgeGrace: running streams are never cut by the age.
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, MaxConnectionAge: maxAge}),
 	}
 	s := &Server{
 		GRPC:     grpc.NewServer(append(base, opts...)...),
@@ -143,6 +170,7 @@ func (s *Server) Run(ctx context.Context) error {
 // Serve serves on the given listeners (httpLis may be nil) until ctx is done.
 func (s *Server) Serve(ctx context.Context, lis, httpLis net.Listener) error {
 	s.setServing(false)
+	s.health.SetServingStatus(LivenessService, healthpb.HealthCheckResponse_SERVING)
 	errc := make(chan error, 2)
 	go func() { errc <- s.GRPC.Serve(lis) }()
 

@@ -54,6 +54,7 @@ func (p *provider) GetReservationDetails(ctx context.Context, req *reservationv1
 
 type harness struct {
 	conn     *grpc.ClientConn
+	accepted *atomic.Int64 // connections the gRPC listener accepted
 	httpURL  string
 	provider *provider
 	ready    *atomic.Bool
@@ -84,10 +85,11 @@ func startWith(t *testing.T, cfg grpcserver.Config) *harness {
 		}
 		return nil
 	})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	lis := &countingListener{Listener: raw, accepted: &atomic.Int64{}}
 	httpLis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -99,13 +101,27 @@ func startWith(t *testing.T, cfg grpcserver.Config) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{conn: conn, httpURL: "http://" + httpLis.Addr().String(), provider: p, ready: ready, cancel: cancel, done: done}
+	h := &harness{conn: conn, accepted: lis.accepted, httpURL: "http://" + httpLis.Addr().String(), provider: p, ready: ready, cancel: cancel, done: done}
 	t.Cleanup(func() {
 		conn.Close()
 		cancel()
 		<-done
 	})
 	return h
+}
+
+// countingListener counts the connections it accepts.
+type countingListener struct {
+	net.Listener
+	accepted *atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted.Add(1)
+	}
+	return c, err
 }
 
 func (h *harness) call(t *testing.T, id string) error {
@@ -145,6 +161,84 @@ func TestHealthFollowsReadiness(t *testing.T) {
 	}
 	h.ready.Store(true)
 	waitStatus(healthpb.HealthCheckResponse_SERVING)
+}
+
+// TestLivenessIgnoresReadiness: the liveness service answers SERVING while readiness
+// (the empty name and the registered services) says NOT_SERVING, so a liveness probe does
+// not restart a replica whose database is down.
+func TestLivenessIgnoresReadiness(t *testing.T) {
+	t.Parallel()
+	h := start(t) // its readiness check fails until h.ready is set
+	hc := healthpb.NewHealthClient(h.conn)
+	check := func(service string) healthpb.HealthCheckResponse_ServingStatus {
+		t.Helper()
+		resp, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{Service: service})
+		if err != nil {
+			t.Fatalf("check %q: %v", service, err)
+		}
+		return resp.GetStatus()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for check(grpcserver.LivenessService) != healthpb.HealthCheckResponse_SERVING {
+		if time.Now().After(deadline) {
+			t.Fatal("liveness never SERVING")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := check(""); got != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("readiness = %v while its check fails, want NOT_SERVING", got)
+	}
+}
+
+// TestMaxConnectionAge: past the age, new calls go over new connections (so a client
+// re-resolves and reaches replicas added since), while a stream opened before goes on.
+// With the age disabled, the same calls share one connection.
+func TestMaxConnectionAge(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		age  time.Duration
+		more bool // whether the calls must have opened more than one connection
+	}{{"300ms", 300 * time.Millisecond, true}, {"never", -1, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := startWith(t, grpcserver.Config{Name: "test", DefaultTimeout: 3 * time.Second, MaxConnectionAge: tc.age})
+			hc := healthpb.NewHealthClient(h.conn)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			watch, err := hc.Watch(ctx, &healthpb.HealthCheckRequest{Service: ""})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first, err := watch.Recv(); err != nil || first.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+				t.Fatalf("first watch status %v, %v; want not serving", first.GetStatus(), err)
+			}
+			for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+				if _, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{Service: grpcserver.LivenessService}); err != nil {
+					t.Fatalf("check: %v", err)
+				}
+			}
+			// The stream opened before the age passed still delivers.
+			h.ready.Store(true)
+			for {
+				resp, err := watch.Recv()
+				if err != nil {
+					t.Fatalf("the watch stream ended: %v", err)
+				}
+				if resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+					break
+				}
+			}
+			n := h.accepted.Load()
+			t.Logf("connections accepted: %d", n)
+			if tc.more && n < 2 {
+				t.Fatalf("%d connection for 1.5 s of calls with a 300 ms age; want new ones", n)
+			}
+			if !tc.more && n != 1 {
+				t.Fatalf("%d connections without an age; want 1", n)
+			}
+		})
+	}
 }
 
 func TestErrorsAreMaskedOrPassedThrough(t *testing.T) {

@@ -100,6 +100,8 @@ type Config struct {
 	Auth            auth.Options
 	EventRetention  time.Duration
 	Pprof           bool
+	// MaxConnectionAge is grpcserver.Config.MaxConnectionAge (--grpc-max-connection-age).
+	MaxConnectionAge time.Duration
 
 	// EventStreams bounds the concurrent Subscribe streams of the service's event log
 	// (MaxStreams, MaxStreamsPerCaller).
@@ -144,6 +146,8 @@ func Run(ctx context.Context, spec Spec, args []string, getenv func(string) stri
 	fs.DurationVar(&cfg.EventRetention, "event-retention", 7*24*time.Hour, "how long the service's event log keeps events")
 	fs.IntVar(&cfg.EventStreams.MaxStreams, "max-event-streams", eventstream.DefaultMaxStreams, "event streams (Subscribe) the service serves at once")
 	fs.IntVar(&cfg.EventStreams.MaxStreamsPerCaller, "max-event-streams-per-caller", eventstream.DefaultMaxStreamsPerCaller, "event streams (Subscribe) one caller (token subject) may hold at once")
+	fs.DurationVar(&cfg.MaxConnectionAge, "grpc-max-connection-age", grpcserver.DefaultMaxConnectionAge,
+		"how long a client connection takes new calls before the server asks the client to reconnect, so new replicas get traffic (running streams go on; negative: never)")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve the Go runtime's profiles under /debug/pprof/ on the metrics and health HTTP address")
 	cfg.Auth = auth.DefaultOptions()
 	cfg.Auth.Secret = DevAuthSecret
@@ -193,12 +197,13 @@ func Run(ctx context.Context, spec Spec, args []string, getenv func(string) stri
 	defer pool.Close()
 
 	srv := grpcserver.New(grpcserver.Config{
-		Name:            spec.Name,
-		GRPCAddr:        cfg.GRPCAddr,
-		HTTPAddr:        cfg.HTTPAddr,
-		DefaultTimeout:  cfg.DefaultTimeout,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		Pprof:           cfg.Pprof,
+		Name:             spec.Name,
+		GRPCAddr:         cfg.GRPCAddr,
+		HTTPAddr:         cfg.HTTPAddr,
+		DefaultTimeout:   cfg.DefaultTimeout,
+		ShutdownTimeout:  cfg.ShutdownTimeout,
+		Pprof:            cfg.Pprof,
+		MaxConnectionAge: cfg.MaxConnectionAge,
 	}, logger, tel,
 		grpc.ChainUnaryInterceptor(signer.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(signer.StreamServerInterceptor()),
