@@ -41,16 +41,17 @@ SELECT seq, cursor FROM consumer_cursors WHERE consumer = $1 AND source = $2`
 	// tells them what is already applied.
 	lockCursorSQL = `SELECT seq, cursor FROM consumer_cursors WHERE consumer = $1 AND source = $2 FOR UPDATE`
 
-	// blockedKeysSQL returns the keys among $3 that have parked events. The share lock
-	// on one of them makes a concurrent replay that is deleting it finish first: then
-	// either the key still has parked events (and this event parks behind them, where a
-	// replay of the key will find it) or the replay has applied them all.
+	// blockedKeysSQL returns the keys among $3 that have parked events, once per parked
+	// event. The share locks make a concurrent replay that is deleting them finish first:
+	// then either the key still has parked events (and this event parks behind them, where
+	// a replay of the key will find it) or the replay has applied them all. Written with
+	// = ANY, not as EXISTS over unnest($3): PostgreSQL re-planned that form on every call
+	// (the array's length changes its estimate), 140-160 µs of planning for an 18 µs query
+	// on every batch of every consumer; this one keeps its generic plan.
 	blockedKeysSQL = `
-SELECT k FROM unnest($3::text[]) AS k
-WHERE EXISTS (
-    SELECT 1 FROM parked_events p
-    WHERE p.consumer = $1 AND p.source = $2 AND p.key = k
-    LIMIT 1 FOR SHARE)`
+SELECT p.key FROM parked_events p
+WHERE p.consumer = $1 AND p.source = $2 AND p.key = ANY($3::text[])
+FOR SHARE`
 
 	// advanceCursorSQL moves the cursor past a batch, in the batch's transaction, right
 	// after lockCursorSQL: the batch commits whole or not at all, so its end is known

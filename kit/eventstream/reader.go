@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -45,6 +46,8 @@ type Reader struct {
 	opts   ReaderOptions
 	log    *slog.Logger
 	tables logTables
+	own    *outbox.Log  // this process's sequencer of the schema; nil if none
+	reads  atomic.Int64 // reads of the log by Run (tests: LogReads)
 
 	ready   chan struct{} // closed when Run knows the log's head
 	stopped chan struct{} // closed when Run returns
@@ -103,6 +106,7 @@ func NewReader(pool *pgxpool.Pool, schema string, log *outbox.Log, opts ReaderOp
 		stopped: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 		subs:    make(map[*subscriber]struct{}),
+		own:     log,
 	}
 	if log != nil {
 		log.OnAppend(r.handOver)
@@ -243,6 +247,7 @@ func (r *Reader) readNew(ctx context.Context) error {
 		r.mu.Lock()
 		after := r.tail
 		r.mu.Unlock()
+		r.reads.Add(1)
 		recs, err := r.tables.page(ctx, r.pool, after, r.opts.PageSize)
 		if err != nil {
 			return err
@@ -358,8 +363,13 @@ func (r *Reader) listenOnce(ctx context.Context) (connected bool, err error) {
 			return true, err
 		}
 		// The payload is the batch's last seq: a batch this reader has already read
-		// (this process's own, handed over by OnAppend) needs no read.
+		// (this process's own, handed over by OnAppend) needs no read. The notification
+		// of this process's own batch often arrives before the sequencer has handed the
+		// batch over, so wait for the sequencer's running batch first.
 		if last, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
+			if r.own != nil {
+				r.own.Wait()
+			}
 			r.mu.Lock()
 			seen := last <= r.tail
 			r.mu.Unlock()

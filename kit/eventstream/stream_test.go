@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/waybill/waybill/kit/eventstream"
 	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/outbox"
+	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/txn"
 )
 
@@ -69,6 +71,47 @@ func TestSubscribeReplaysThenFollows(t *testing.T) {
 		}
 	}
 	s.noEvent(t, 200*time.Millisecond)
+}
+
+// TestOwnBatchesAreNotReadBack: the reader gets this process's batches from the
+// sequencer's hand-over; the LISTEN notification of such a batch, which can arrive before
+// the hand-over (here a slow hook registered ahead of the reader's makes sure it does),
+// must not make the reader read the batch back from the database.
+func TestOwnBatchesAreNotReadBack(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewDB(t, schema, migrations(t))
+	log := outbox.New(pool, schema, outbox.Options{})
+	log.OnAppend(func([]outbox.Logged) { time.Sleep(20 * time.Millisecond) })
+	reader := eventstream.NewReader(pool, schema, log, eventstream.ReaderOptions{PollInterval: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	wg.Go(func() { _ = log.Run(ctx) })
+	wg.Go(func() { _ = reader.Run(ctx) })
+	grpctest.Eventually(t, 10*time.Second, "the reader's first read", func() bool { return eventstream.LogReads(reader) > 0 })
+	time.Sleep(100 * time.Millisecond) // its LISTEN connection is up
+	before := eventstream.LogReads(reader)
+	runner := txn.New(pool, txn.Options{Notify: log.Notify})
+	const n = 20
+	for i := range int64(n) {
+		err := runner.Run(ctx, func(tx *txn.Tx) error {
+			tx.Emit(outbox.Event{Type: typeAdded, Key: fmt.Sprint("k", i)})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// One batch per event: wait for it to be sequenced and handed over.
+		grpctest.Eventually(t, 10*time.Second, "the event sequenced", func() bool {
+			var last int64
+			return pool.QueryRow(ctx, "SELECT last_seq FROM event_log_head").Scan(&last) == nil && last == i+1
+		})
+		log.Wait()
+	}
+	time.Sleep(100 * time.Millisecond) // the last notification arrives
+	if reads := eventstream.LogReads(reader) - before; reads > 1 {
+		t.Fatalf("the reader read the log %d times for %d batches of its own process", reads, n)
+	}
 }
 
 // TestLateCommitOfLowerIDIsDelivered is the trap a reader that trusts bigserial falls
