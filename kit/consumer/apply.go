@@ -254,19 +254,7 @@ func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 		q.Queue(lockCursorSQL, c.cfg.Name, c.cfg.Source).QueryRow(func(row pgx.Row) error {
 			return row.Scan(&committedSeq, &committedCursor)
 		})
-		blocked := make(map[string]bool)
-		if len(keys) > 0 {
-			q.Queue(blockedKeysSQL, c.cfg.Name, c.cfg.Source, keys).Query(func(rows pgx.Rows) error {
-				for rows.Next() {
-					var k string
-					if err := rows.Scan(&k); err != nil {
-						return err
-					}
-					blocked[k] = true
-				}
-				return rows.Err()
-			})
-		}
+		blocked := c.queueBlockedKeys(&q, keys)
 		q.Queue(advanceCursorSQL, c.cfg.Name, c.cfg.Source, endSeq, endCursor)
 		if err := tx.SendBatch(ctx, &q).Close(); errors.Is(err, pgx.ErrNoRows) {
 			return errCursorMissing
@@ -279,23 +267,13 @@ func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 			if ev.GetSequence() > 0 && ev.GetSequence() <= committedSeq {
 				continue
 			}
-			switch {
-			case park != nil:
-				if err := c.insertParked(ctx, tx, ev, park.err.Error(), park.attempts); err != nil {
-					return err
-				}
+			wasParked, err := c.applyEvent(ctx, tx, i, ev, park, blocked)
+			if err != nil {
+				return err
+			}
+			if wasParked {
 				parked++
-			case ev.GetKey() != "" && blocked[ev.GetKey()]:
-				c.log.Warn("event parked: "+waitingBehind, slog.Int64("seq", ev.GetSequence()),
-					slog.String("type", ev.GetType()), slog.String("key", ev.GetKey()))
-				if err := c.insertParked(ctx, tx, ev, "", 0); err != nil {
-					return err
-				}
-				parked++
-			default:
-				if err := c.call(ctx, tx, ev); err != nil {
-					return classify(ctx, i, err)
-				}
+			} else {
 				handled++
 			}
 		}
@@ -313,6 +291,44 @@ func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 	c.lag.applied(c.seq, newest)
 	c.metrics.applied(ctx, handled, parked)
 	return nil
+}
+
+// queueBlockedKeys queues the read of blockedKeysSQL for keys onto q and returns the set
+// that q's run fills with the keys that have parked events.
+func (c *consumer) queueBlockedKeys(q *pgx.Batch, keys []string) map[string]bool {
+	blocked := make(map[string]bool)
+	if len(keys) == 0 {
+		return blocked
+	}
+	q.Queue(blockedKeysSQL, c.cfg.Name, c.cfg.Source, keys).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				return err
+			}
+			blocked[k] = true
+		}
+		return rows.Err()
+	})
+	return blocked
+}
+
+// applyEvent applies the event at index i of a batch in tx, the batch's transaction: it
+// parks it when the whole batch is being parked (park), parks it behind its key's parked
+// events (blocked), or runs the handler. It reports whether the event was parked.
+func (c *consumer) applyEvent(ctx context.Context, tx *txn.Tx, i int, ev *eventsv1.Event, park *failure, blocked map[string]bool, attrs ...any) (parked bool, err error) {
+	switch {
+	case park != nil:
+		return true, c.insertParked(ctx, tx, ev, park.err.Error(), park.attempts)
+	case ev.GetKey() != "" && blocked[ev.GetKey()]:
+		c.log.Warn("event parked: "+waitingBehind, append([]any{slog.Int64("seq", ev.GetSequence()),
+			slog.String("type", ev.GetType()), slog.String("key", ev.GetKey())}, attrs...)...)
+		return true, c.insertParked(ctx, tx, ev, "", 0)
+	}
+	if err := c.call(ctx, tx, ev); err != nil {
+		return false, classify(ctx, i, err)
+	}
+	return false, nil
 }
 
 // call runs the handler for ev in tx with a span linked to the producer's, turning a

@@ -176,19 +176,7 @@ func (c *consumer) groupTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 			}
 			return rows.Err()
 		})
-		blocked := make(map[string]bool)
-		if len(keys) > 0 {
-			q.Queue(blockedKeysSQL, c.cfg.Name, c.cfg.Source, keys).Query(func(rows pgx.Rows) error {
-				for rows.Next() {
-					var k string
-					if err := rows.Scan(&k); err != nil {
-						return err
-					}
-					blocked[k] = true
-				}
-				return rows.Err()
-			})
-		}
+		blocked := c.queueBlockedKeys(&q, keys)
 		q.Queue(advancePartitionsSQL, c.cfg.Name, c.cfg.Source, o.parts, endSeq, endCursor)
 		if err := tx.SendBatch(ctx, &q).Close(); err != nil {
 			return fmt.Errorf("lock and advance partition cursors: %w", err)
@@ -210,23 +198,13 @@ func (c *consumer) groupTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 				continue
 			}
 			applied[p]++
-			switch {
-			case park != nil:
-				if err := c.insertParked(ctx, tx, ev, park.err.Error(), park.attempts); err != nil {
-					return err
-				}
+			wasParked, err := c.applyEvent(ctx, tx, i, ev, park, blocked, slog.Int("partition", p))
+			if err != nil {
+				return err
+			}
+			if wasParked {
 				parked++
-			case ev.GetKey() != "" && blocked[ev.GetKey()]:
-				c.log.Warn("event parked: "+waitingBehind, slog.Int64("seq", ev.GetSequence()),
-					slog.String("type", ev.GetType()), slog.String("key", ev.GetKey()), slog.Int("partition", p))
-				if err := c.insertParked(ctx, tx, ev, "", 0); err != nil {
-					return err
-				}
-				parked++
-			default:
-				if err := c.call(ctx, tx, ev); err != nil {
-					return classify(ctx, i, err)
-				}
+			} else {
 				handled++
 			}
 		}
