@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -23,7 +22,6 @@ import (
 
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/config"
-	"github.com/waybill/waybill/kit/serve"
 )
 
 // Limits that keep one bench run bounded in time and in requests.
@@ -47,20 +45,12 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // reserveBench is the configuration of `waybill bench reserve`.
 type reserveBench struct {
-	gateway     string
-	rate        float64
-	duration    time.Duration
-	warmup      time.Duration
-	departures  int
-	customers   int
-	confirm     bool
-	secret      string
-	timeout     time.Duration
-	maxInFlight int
-	rawURL      string
-	rawConns    int
-	cpuPID      int
-	cpuDBURL    string
+	loadFlags
+	departures int
+	customers  int
+	confirm    bool
+	rawURL     string
+	rawConns   int
 }
 
 // benchReserve drives the reservation write path through the REST gateway with an open
@@ -71,20 +61,12 @@ func benchReserve(ctx context.Context, args []string, getenv func(string) string
 	fs := flag.NewFlagSet("waybill bench reserve", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	var c reserveBench
-	fs.StringVar(&c.gateway, "gateway", "http://127.0.0.1:8080", "the REST gateway's base URL; only loopback addresses are accepted")
-	fs.Float64Var(&c.rate, "rate", 500, "reservations started per second (fixed arrival rate; W1 is 500/s = 30,000/min)")
-	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long to measure")
-	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "how long to run at the rate before measuring")
+	c.register(fs, "reservations", 500, "reservations started per second (fixed arrival rate; W1 is 500/s = 30,000/min)", "deadline of each HTTP request")
 	fs.IntVar(&c.departures, "departures", 16, "departures to spread the holds over (raised if their seats would not suffice)")
 	fs.IntVar(&c.customers, "customers", 64, "distinct customers holding seats")
 	fs.BoolVar(&c.confirm, "confirm", true, "confirm each hold; a reservation is then hold + confirm")
-	fs.StringVar(&c.secret, "auth-secret", serve.DevAuthSecret, "the secret the mesh signs tokens with")
-	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "deadline of each HTTP request")
-	fs.IntVar(&c.maxInFlight, "max-in-flight", 2048, "reservations in flight at most; one due beyond that is counted as an error, not sent")
 	fs.StringVar(&c.rawURL, "raw-database-url", "", "instead of the gateway, drive the raw baseline at the same rate: per reservation, a counter update and an insert in one transaction, then a counter update, straight on this (loopback) PostgreSQL, in a scratch schema dropped afterwards")
 	fs.IntVar(&c.rawConns, "raw-conns", 20, "pool size of the raw baseline (booking's default --db-max-conns)")
-	fs.IntVar(&c.cpuPID, "cpu-pid", 0, "also report the CPU time per reservation of this process and all its descendants (the pid of `waybill up`), read from /proc over the measured window, by process")
-	fs.StringVar(&c.cpuDBURL, "cpu-database-url", "", "with --cpu-pid: the mesh's (loopback) PostgreSQL, to split its backends' CPU by application name")
 	if err := config.Parse(fs, args, getenv); err != nil {
 		return err
 	}
@@ -95,34 +77,17 @@ func benchReserve(ctx context.Context, args []string, getenv func(string) string
 }
 
 func (c *reserveBench) validate() error {
-	switch {
-	case c.rate <= 0 || math.IsInf(c.rate, 0) || math.IsNaN(c.rate):
-		return errors.New("--rate must be positive")
-	case c.duration <= 0 || c.warmup < 0 || c.duration+c.warmup > benchMaxDuration:
-		return fmt.Errorf("--duration must be positive and --warmup + --duration at most %s", benchMaxDuration)
-	case requestCount(c.rate, c.warmup+c.duration) > benchMaxRequests:
-		return fmt.Errorf("--rate × (--warmup + --duration) is more than %d reservations", benchMaxRequests)
-	case c.departures < 1 || c.customers < 1 || c.maxInFlight < 1 || c.timeout <= 0:
-		return errors.New("--departures, --customers, --max-in-flight and --timeout must be positive")
+	if err := c.loadFlags.validate("reservations"); err != nil {
+		return err
+	}
+	if c.departures < 1 || c.customers < 1 {
+		return errors.New("--departures and --customers must be positive")
 	}
 	if c.rawURL != "" {
 		u, err := url.Parse(c.rawURL)
 		if err != nil || u.Scheme != "postgres" && u.Scheme != "postgresql" || !isLoopback(u.Hostname()) || c.rawConns < 1 {
 			return errors.New("--raw-database-url must be a postgres:// URL on a loopback address, and --raw-conns positive")
 		}
-	}
-	if c.cpuDBURL != "" {
-		u, err := url.Parse(c.cpuDBURL)
-		if err != nil || u.Scheme != "postgres" && u.Scheme != "postgresql" || !isLoopback(u.Hostname()) || c.cpuPID <= 0 {
-			return errors.New("--cpu-database-url must be a postgres:// URL on a loopback address, with --cpu-pid")
-		}
-	}
-	u, err := url.Parse(c.gateway)
-	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return fmt.Errorf("--gateway %q is not an http(s) URL", c.gateway)
-	}
-	if !isLoopback(u.Hostname()) {
-		return fmt.Errorf("--gateway %q: only loopback addresses (127.0.0.0/8, ::1, localhost) may be loaded", c.gateway)
 	}
 	return nil
 }
@@ -330,112 +295,26 @@ func (c *reserveBench) run(ctx context.Context, stdout io.Writer) error {
 	}
 
 	stats := &benchStats{errs: map[string]int{}, firstErr: map[string]string{}}
-	sem := make(chan struct{}, c.maxInFlight)
-	var wg sync.WaitGroup
 	start := time.Now().Add(20 * time.Millisecond)
 	measureStart := start.Add(dueOffset(c.rate, warm))
-	timer := time.NewTimer(0)
-	<-timer.C
-	cpu := c.startCPU(ctx, measureStart)
-	for i := 0; i < total; i++ {
-		due := start.Add(dueOffset(c.rate, i))
-		if d := time.Until(due); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-ctx.Done():
-				wg.Wait()
-				return ctx.Err()
-			case <-timer.C:
-			}
-		}
-		measured := i >= warm
-		select {
-		case sem <- struct{}{}:
-		default:
+	cpu := startCPU(ctx, c.cpuPID, c.cpuDBURL, measureStart)
+	err = openLoop(ctx, start, c.rate, total, warm, c.maxInFlight,
+		func(measured bool) {
 			stats.add(benchResult{measured: measured, err: "client over --max-in-flight", done: time.Now()}, "")
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		},
+		func(i int, due time.Time, measured bool) {
 			r, msg := do(ctx, i, due)
 			r.measured = measured
 			stats.add(r, msg)
-		}()
+		})
+	if err != nil {
+		return err
 	}
-	wg.Wait()
 	c.report(stdout, stats, measureStart, total-warm)
 	if cpu != nil {
-		cpu.finish(ctx, stdout, stats.ok)
+		cpu.finish(ctx, stdout, stats.ok, "reservation")
 	}
 	return nil
-}
-
-// cpuWindow samples the CPU of --cpu-pid's process tree at the start of the measured
-// window and at its end.
-type cpuWindow struct {
-	c       *reserveBench
-	started chan struct{}
-	before  cpuSample
-	self    uint64
-	names   map[int]string
-	err     error
-}
-
-// startCPU takes the first sample at measureStart, in the background; nil without --cpu-pid.
-func (c *reserveBench) startCPU(ctx context.Context, measureStart time.Time) *cpuWindow {
-	if c.cpuPID <= 0 {
-		return nil
-	}
-	w := &cpuWindow{c: c, started: make(chan struct{})}
-	go func() {
-		defer close(w.started)
-		time.Sleep(time.Until(measureStart))
-		w.names = w.backends(ctx, nil)
-		w.before, w.err = sampleCPU(c.cpuPID, w.names)
-		_, _, w.self, _ = procStat(os.Getpid())
-	}()
-	return w
-}
-
-func (w *cpuWindow) backends(ctx context.Context, into map[int]string) map[int]string {
-	if into == nil {
-		into = map[int]string{}
-	}
-	if w.c.cpuDBURL == "" {
-		return into
-	}
-	names, err := backendNames(ctx, w.c.cpuDBURL)
-	if err != nil {
-		w.err = err
-	}
-	for pid, n := range names {
-		into[pid] = n
-	}
-	return into
-}
-
-// finish takes the second sample and reports the CPU per successful reservation.
-func (w *cpuWindow) finish(ctx context.Context, out io.Writer, reservations int) {
-	<-w.started
-	names := w.backends(ctx, w.names)
-	after, err := sampleCPU(w.c.cpuPID, names)
-	if err == nil {
-		err = w.err
-	}
-	if err != nil {
-		fmt.Fprintf(out, "CPU per reservation: not measured: %v\n", err)
-		return
-	}
-	// Regroup the first sample with the names known at the end.
-	for pid, p := range w.before {
-		if a, ok := after[pid]; ok {
-			p.group = a.group
-			w.before[pid] = p
-		}
-	}
-	_, _, self, _ := procStat(os.Getpid())
-	reportCPU(out, cpuDelta(w.before, after), reservations, float64(self-w.self)*1000/clockTicks)
 }
 
 // reserve holds one seat and confirms it, timing from due.

@@ -147,9 +147,10 @@ func cpuDelta(before, after cpuSample) map[string]float64 {
 	return out
 }
 
-// reportCPU prints the CPU per reservation of each group, largest first, and the total.
-func reportCPU(w io.Writer, delta map[string]float64, reservations int, self float64) {
-	if reservations <= 0 {
+// reportCPU prints the CPU per one of n requests, each a unit ("reservation", "ride"), of
+// each group, largest first, and the total; self is the load generator's own.
+func reportCPU(w io.Writer, delta map[string]float64, n int, unit string, self float64) {
+	if n <= 0 {
 		return
 	}
 	groups := make([]string, 0, len(delta))
@@ -167,13 +168,13 @@ func reportCPU(w io.Writer, delta map[string]float64, reservations int, self flo
 		}
 		return strings.Compare(a, b)
 	})
-	n := float64(reservations)
-	fmt.Fprintf(w, "CPU per reservation (ms, from /proc, the mesh's processes and its PostgreSQL's): total %.3f\n", total/n)
+	per := float64(n)
+	fmt.Fprintf(w, "CPU per %s (ms, from /proc, the mesh's processes and its PostgreSQL's): total %.3f\n", unit, total/per)
 	for _, g := range groups {
 		if delta[g] == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "  %-22s %.3f\n", g, delta[g]/n)
+		fmt.Fprintf(w, "  %-22s %.3f\n", g, delta[g]/per)
 	}
-	fmt.Fprintf(w, "  (the load generator itself, not in the total: %.3f)\n", self/n)
+	fmt.Fprintf(w, "  (the load generator itself, not in the total: %.3f)\n", self/per)
 }

@@ -43,7 +43,7 @@ func TestSampleCPUCountsTheProcessTree(t *testing.T) {
 		t.Fatalf("the child's CPU was not counted: %v", delta)
 	}
 	var out strings.Builder
-	reportCPU(&out, map[string]float64{"booking": 300, "pg:booking": 100}, 100, 10)
+	reportCPU(&out, map[string]float64{"booking": 300, "pg:booking": 100}, 100, "reservation", 10)
 	for _, want := range []string{"total 4.000", "booking                3.000", "pg:booking             1.000", "not in the total: 0.100"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())

@@ -8,10 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,22 +18,13 @@ import (
 
 	"github.com/waybill/waybill/kit/auth"
 	"github.com/waybill/waybill/kit/config"
-	"github.com/waybill/waybill/kit/serve"
 )
 
 // rideBench is the configuration of `waybill bench ride`.
 type rideBench struct {
-	gateway     string
-	rate        float64
-	duration    time.Duration
-	warmup      time.Duration
-	drivers     int
-	secret      string
-	timeout     time.Duration
-	maxInFlight int
-	billWait    time.Duration
-	cpuPID      int
-	cpuDBURL    string
+	loadFlags
+	drivers  int
+	billWait time.Duration
 }
 
 // benchRide drives ride requests through the REST gateway at a fixed arrival rate (open
@@ -49,17 +38,9 @@ func benchRide(ctx context.Context, args []string, getenv func(string) string, s
 	fs := flag.NewFlagSet("waybill bench ride", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	var c rideBench
-	fs.StringVar(&c.gateway, "gateway", "http://127.0.0.1:8080", "the REST gateway's base URL; only loopback addresses are accepted")
-	fs.Float64Var(&c.rate, "rate", 50, "ride requests per second (fixed arrival rate; R1 is 50/s)")
-	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long to measure")
-	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "how long to run at the rate before measuring")
+	c.register(fs, "rides", 50, "ride requests per second (fixed arrival rate; R1 is 50/s)", "deadline of each HTTP request, and of the wait for a driver")
 	fs.IntVar(&c.drivers, "drivers", 100, "simulated drivers around the pickup, each accepting every offer at once")
-	fs.StringVar(&c.secret, "auth-secret", serve.DevAuthSecret, "the secret the mesh signs tokens with")
-	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "deadline of each HTTP request, and of the wait for a driver")
-	fs.IntVar(&c.maxInFlight, "max-in-flight", 2048, "rides in flight at most; one due beyond that is counted as an error, not sent")
 	fs.DurationVar(&c.billWait, "bill-wait", 10*time.Second, "how long to look for an ended ride on the rider's bill")
-	fs.IntVar(&c.cpuPID, "cpu-pid", 0, "also report the CPU time per ride of this process and all its descendants (the pid of `waybill up`), read from /proc, by process")
-	fs.StringVar(&c.cpuDBURL, "cpu-database-url", "", "with --cpu-pid: the mesh's (loopback) PostgreSQL, to split its backends' CPU by application name")
 	if err := config.Parse(fs, args, getenv); err != nil {
 		return err
 	}
@@ -70,24 +51,13 @@ func benchRide(ctx context.Context, args []string, getenv func(string) string, s
 }
 
 func (c *rideBench) validate() error {
-	switch {
-	case c.rate <= 0 || math.IsInf(c.rate, 0) || math.IsNaN(c.rate):
-		return errors.New("--rate must be positive")
-	case c.duration <= 0 || c.warmup < 0 || c.duration+c.warmup > benchMaxDuration:
-		return fmt.Errorf("--duration must be positive and --warmup + --duration at most %s", benchMaxDuration)
-	case requestCount(c.rate, c.warmup+c.duration) > benchMaxRequests:
-		return fmt.Errorf("--rate × (--warmup + --duration) is more than %d rides", benchMaxRequests)
-	case c.drivers < 1 || c.drivers > 10_000 || c.maxInFlight < 1 || c.timeout <= 0 || c.billWait <= 0:
-		return errors.New("--drivers (1 to 10,000), --max-in-flight, --timeout and --bill-wait must be positive")
+	if err := c.loadFlags.validate("rides"); err != nil {
+		return err
 	}
-	u, err := url.Parse(c.gateway)
-	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return fmt.Errorf("--gateway %q is not an http(s) URL", c.gateway)
+	if c.drivers < 1 || c.drivers > 10_000 || c.billWait <= 0 {
+		return errors.New("--drivers (1 to 10,000) and --bill-wait must be positive")
 	}
-	if !isLoopback(u.Hostname()) {
-		return fmt.Errorf("--gateway %q: only loopback addresses (127.0.0.0/8, ::1, localhost) may be loaded", c.gateway)
-	}
-	return c.validateCPU()
+	return nil
 }
 
 // The pickup area of the rides: around Alexanderplatz, Berlin; the drop-off is fixed.
@@ -147,44 +117,24 @@ func (c *rideBench) run(ctx context.Context, stdout io.Writer) error {
 		c.gateway, c.rate, c.warmup, c.duration, c.drivers, product)
 
 	stats := &rideStats{errs: map[string]int{}, firstErr: map[string]string{}}
-	sem := make(chan struct{}, c.maxInFlight)
-	var wg sync.WaitGroup
 	start := time.Now().Add(20 * time.Millisecond)
 	measureStart := start.Add(dueOffset(c.rate, warm))
-	cpu := c.startCPU(ctx, measureStart)
-	timer := time.NewTimer(0)
-	<-timer.C
-	for i := 0; i < total; i++ {
-		due := start.Add(dueOffset(c.rate, i))
-		if d := time.Until(due); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-ctx.Done():
-				wg.Wait()
-				return ctx.Err()
-			case <-timer.C:
-			}
-		}
-		measured := i >= warm
-		select {
-		case sem <- struct{}{}:
-		default:
-			stats.fail(measured, "client over --max-in-flight", "")
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+	cpu := startCPU(ctx, c.cpuPID, c.cpuDBURL, measureStart)
+	err = openLoop(ctx, start, c.rate, total, warm, c.maxInFlight,
+		func(measured bool) { stats.fail(measured, "client over --max-in-flight", "") },
+		func(i int, due time.Time, measured bool) {
 			c.ride(ctx, bc, streams, signer, stats, runID, product, i, due, measured)
-		}()
+		})
+	if err != nil {
+		return err
 	}
-	wg.Wait()
 	c.report(stdout, stats, measureStart, total-warm)
 	if cpu != nil {
 		stats.mu.Lock()
 		rides := stats.ended
 		stats.mu.Unlock()
-		cpu.finish(ctx, stdout, rides)
+		// The window ends after the last measured ride ended (billed or given up).
+		cpu.finish(ctx, stdout, rides, "ride")
 	}
 	return nil
 }
