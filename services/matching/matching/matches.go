@@ -10,6 +10,7 @@ import (
 
 	"github.com/waybill/waybill/kit/caller"
 	"github.com/waybill/waybill/kit/errs"
+	"github.com/waybill/waybill/kit/idempotency"
 	"github.com/waybill/waybill/kit/ids"
 )
 
@@ -82,6 +83,37 @@ func (s *Service) apply(e *effects) {
 	if e.wake {
 		s.Wake()
 	}
+}
+
+// inMatch runs fn in one idempotent transaction of the match lock names (Store.InMatch),
+// idempotent by key: fn gets fresh effects on every attempt and returns the call's
+// result, which is stored with the key. A replay returns the stored result; a first run
+// applies fn's effects once the transaction has committed. what names the call in errors.
+func inMatch[T any](ctx context.Context, s *Service, what string, lock MatchLock, key idempotency.Key, requestID string,
+	fn func(tx MatchTx, m *Match, eff *effects) (T, error)) (T, error) {
+	var eff effects
+	var out, zero T
+	res, replayed, err := s.store.InMatch(ctx, lock, key, func(tx MatchTx, m *Match) ([]byte, error) {
+		eff.reset()
+		v, err := fn(tx, m, &eff)
+		if err != nil {
+			return nil, err
+		}
+		out = v
+		return encode(out)
+	})
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", what, err)
+	}
+	if replayed {
+		var stored T
+		if err := decode(res, requestID, &stored); err != nil {
+			return zero, err
+		}
+		return stored, nil
+	}
+	s.apply(&eff)
+	return out, nil
 }
 
 // encode is a result as an idempotency key stores it: the domain's own JSON.
@@ -168,32 +200,22 @@ func (s *Service) CreateMatch(ctx context.Context, c caller.Caller, in MatchInpu
 	now := s.clock()
 	m.ID, m.Version = ids.New(), 1
 	m.DueTime, m.CreateTime, m.UpdateTime = now, now, now
-	res, replayed, err := s.store.InMatch(ctx, MatchLock{TripID: in.TripID}, key, func(tx MatchTx, _ *Match) ([]byte, error) {
+	return inMatch(ctx, s, "create match", MatchLock{TripID: in.TripID}, key, requestID, func(tx MatchTx, _ *Match, eff *effects) (Match, error) {
 		if in.DriverID != "" {
 			d, err := tx.Driver(ctx, in.DriverID, false)
 			if err != nil {
-				return nil, err
+				return Match{}, err
 			}
 			if err := s.checkManual(d, in.Product); err != nil {
-				return nil, err
+				return Match{}, err
 			}
 		}
 		if err := tx.InsertMatch(ctx, m); err != nil {
-			return nil, err
-		}
-		return encode(m)
-	})
-	if err != nil {
-		return Match{}, fmt.Errorf("create match: %w", err)
-	}
-	if replayed {
-		m = Match{}
-		if err := decode(res, requestID, &m); err != nil {
 			return Match{}, err
 		}
-	}
-	s.Wake()
-	return m, nil
+		eff.wake = true // the dispatcher makes the first attempt
+		return m, nil
+	})
 }
 
 // cmpOr returns v, or def when v is 0.
@@ -251,50 +273,37 @@ func (s *Service) CancelMatch(ctx context.Context, c caller.Caller, id, reason, 
 		return Match{}, err
 	}
 	key := idempotencyKey("CancelMatch", c, requestID, []string{id, reason})
-	var eff effects
-	var out Match
-	res, replayed, err := s.store.InMatch(ctx, MatchLock{MatchID: id}, key, func(tx MatchTx, m *Match) ([]byte, error) {
-		eff.reset()
+	return inMatch(ctx, s, "cancel match", MatchLock{MatchID: id}, key, requestID, func(tx MatchTx, m *Match, eff *effects) (Match, error) {
 		switch m.Status {
 		case MatchCancelled:
-			out = *m
-			return encode(out)
+			return *m, nil
 		case MatchFailed:
-			return nil, errs.Precondition(ReasonMatchFailed, "the match FAILED; a failed match cannot be cancelled")
+			return Match{}, errs.Precondition(ReasonMatchFailed, "the match FAILED; a failed match cannot be cancelled")
 		}
 		now := s.clock()
 		next := m.clone()
 		if m.Status == MatchAssigned {
 			if m.ReleaseTime.IsZero() {
-				if err := s.release(ctx, tx, &next, "match_cancelled", now, &eff); err != nil {
-					return nil, err
+				if err := s.release(ctx, tx, &next, "match_cancelled", now, eff); err != nil {
+					return Match{}, err
 				}
 			}
 		} else {
 			offers, err := tx.Offers(ctx, m.ID)
 			if err != nil {
-				return nil, err
+				return Match{}, err
 			}
-			if _, err := s.withdraw(ctx, tx, m.ID, offers, "", now, &eff); err != nil {
-				return nil, err
+			if _, err := s.withdraw(ctx, tx, m.ID, offers, "", now, eff); err != nil {
+				return Match{}, err
 			}
 		}
 		next.Status, next.CancelReason, next.DueTime = MatchCancelled, reason, time.Time{}
 		next.touch(now)
 		if err := updateMatch(ctx, tx, next, m.Status); err != nil {
-			return nil, err
+			return Match{}, err
 		}
-		out = next
-		return encode(out)
+		return next, nil
 	})
-	if err != nil {
-		return Match{}, fmt.Errorf("cancel match: %w", err)
-	}
-	if replayed {
-		return out, decode(res, requestID, &out)
-	}
-	s.apply(&eff)
-	return out, nil
 }
 
 // updateMatch writes m over the locked match, which must be in status from; a change
@@ -329,26 +338,18 @@ func (s *Service) SetMatchSubStatus(ctx context.Context, c caller.Caller, id, su
 		return Match{}, err
 	}
 	key := idempotencyKey("SetMatchSubStatus", c, requestID, []string{id, subStatus})
-	var out Match
-	res, replayed, err := s.store.InMatch(ctx, MatchLock{MatchID: id}, key, func(tx MatchTx, m *Match) ([]byte, error) {
-		out = *m
+	return inMatch(ctx, s, "set match sub-status", MatchLock{MatchID: id}, key, requestID, func(tx MatchTx, m *Match, _ *effects) (Match, error) {
+		out := *m
 		if m.SubStatus == subStatus {
-			return encode(out)
+			return out, nil
 		}
 		out.SubStatus = subStatus
 		out.touch(s.clock())
 		if err := updateMatch(ctx, tx, out, m.Status); err != nil {
-			return nil, err
+			return Match{}, err
 		}
-		return encode(out)
+		return out, nil
 	})
-	if err != nil {
-		return Match{}, fmt.Errorf("set match sub-status: %w", err)
-	}
-	if replayed {
-		return out, decode(res, requestID, &out)
-	}
-	return out, nil
 }
 
 // fail ends m's search without a driver and emits matching.match.failed.

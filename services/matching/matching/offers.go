@@ -2,7 +2,6 @@ package matching
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -11,22 +10,19 @@ import (
 	"github.com/waybill/waybill/kit/ids"
 )
 
-// mayAnswer returns PERMISSION_DENIED unless c may answer offer o: operators, services
-// and the offer's driver.
-func mayAnswer(c caller.Caller, o Offer) error {
-	if err := mayActFor(c, o.DriverID); err != nil {
-		return errs.Denied("", "only the offer's driver, operators and services may answer an offer")
-	}
-	return nil
-}
-
-// findOffer returns the offer of offers with id.
-func findOffer(offers []Offer, id string) (int, error) {
+// answerable returns a copy of m's offers and the index of offer id among them, once c
+// may answer it: NOT_FOUND for an unknown offer, PERMISSION_DENIED unless c is the offer's
+// driver, an operator or a service.
+func answerable(c caller.Caller, m *Match, id string) ([]Offer, int, error) {
+	offers := slices.Clone(m.Offers)
 	i := slices.IndexFunc(offers, func(o Offer) bool { return o.ID == id })
 	if i < 0 {
-		return 0, errs.Missing("", "offer %s not found", id)
+		return nil, 0, errs.Missing("", "offer %s not found", id)
 	}
-	return i, nil
+	if err := mayActFor(c, offers[i].DriverID); err != nil {
+		return nil, 0, errs.Denied("", "only the offer's driver, operators and services may answer an offer")
+	}
+	return offers, i, nil
 }
 
 // AcceptOffer accepts offer id for its driver, in one transaction of conditional
@@ -42,36 +38,28 @@ func (s *Service) AcceptOffer(ctx context.Context, c caller.Caller, id, requestI
 		return Accepted{}, err
 	}
 	key := idempotencyKey("AcceptOffer", c, requestID, []string{id})
-	var eff effects
-	var out Accepted
 	// The match is locked by the offer, with its offers, in the round trip that begins
 	// the transaction; the three conditional updates follow in one more.
-	res, replayed, err := s.store.InMatch(ctx, MatchLock{OfferID: id}, key, func(tx MatchTx, m *Match) ([]byte, error) {
-		eff.reset()
-		offers := slices.Clone(m.Offers)
-		i, err := findOffer(offers, id)
+	return inMatch(ctx, s, "accept offer", MatchLock{OfferID: id}, key, requestID, func(tx MatchTx, m *Match, eff *effects) (Accepted, error) {
+		offers, i, err := answerable(c, m, id)
 		if err != nil {
-			return nil, err
+			return Accepted{}, err
 		}
 		cur := offers[i]
-		if err := mayAnswer(c, cur); err != nil {
-			return nil, err
-		}
 		now := s.clock()
 		switch cur.Status {
 		case OfferAccepted:
 			m.Offers = nil
-			out = Accepted{Offer: cur, Match: *m}
-			return encode(out)
+			return Accepted{Offer: cur, Match: *m}, nil
 		case OfferDeclined:
-			return nil, errs.Precondition(ReasonOfferDeclined, "the offer was declined")
+			return Accepted{}, errs.Precondition(ReasonOfferDeclined, "the offer was declined")
 		case OfferExpired:
-			return nil, errs.Precondition(ReasonOfferExpired, "the offer expired at %s", cur.ExpireTime.Format(time.RFC3339Nano))
+			return Accepted{}, errs.Precondition(ReasonOfferExpired, "the offer expired at %s", cur.ExpireTime.Format(time.RFC3339Nano))
 		case OfferWithdrawn:
-			return nil, errs.Precondition(ReasonOfferWithdrawn, "the offer was withdrawn")
+			return Accepted{}, errs.Precondition(ReasonOfferWithdrawn, "the offer was withdrawn")
 		}
 		if !now.Before(cur.ExpireTime) {
-			return nil, errs.Precondition(ReasonOfferExpired, "the offer expired at %s", cur.ExpireTime.Format(time.RFC3339Nano))
+			return Accepted{}, errs.Precondition(ReasonOfferExpired, "the offer expired at %s", cur.ExpireTime.Format(time.RFC3339Nano))
 		}
 		acc := cur
 		acc.resolve(OfferAccepted, now)
@@ -83,32 +71,23 @@ func (s *Service) AcceptOffer(ctx context.Context, c caller.Caller, id, requestI
 		// OFFERED, driver OFFERED for this match.
 		d, ok, err := tx.Assign(ctx, acc, next, now)
 		if err != nil {
-			return nil, err
+			return Accepted{}, err
 		}
 		if !ok {
-			return nil, errs.Abort("CONFLICT", "offer %s, its match or its driver changed meanwhile; retry", id)
+			return Accepted{}, errs.Abort("CONFLICT", "offer %s, its match or its driver changed meanwhile; retry", id)
 		}
 		eff.moved(d)
 		offers[i] = acc
-		if offers, err = s.withdraw(ctx, tx, m.ID, offers, acc.ID, now, &eff); err != nil {
-			return nil, err
+		if offers, err = s.withdraw(ctx, tx, m.ID, offers, acc.ID, now, eff); err != nil {
+			return Accepted{}, err
 		}
 		full := next.clone()
 		full.Offers = offers
 		if err := tx.Emit(Event{Type: EventTypeDriverAssigned, Key: m.TripID, Match: full, Driver: s.withLocation(d), Offer: acc}); err != nil {
-			return nil, err
+			return Accepted{}, err
 		}
-		out = Accepted{Offer: acc, Match: next}
-		return encode(out)
+		return Accepted{Offer: acc, Match: next}, nil
 	})
-	if err != nil {
-		return Accepted{}, fmt.Errorf("accept offer: %w", err)
-	}
-	if replayed {
-		return out, decode(res, requestID, &out)
-	}
-	s.apply(&eff)
-	return out, nil
 }
 
 // DeclineOffer declines offer id: PENDING → DECLINED (EXPIRED when its time is up),
@@ -127,25 +106,17 @@ func (s *Service) DeclineOffer(ctx context.Context, c caller.Caller, id, reason,
 		return Offer{}, err
 	}
 	key := idempotencyKey("DeclineOffer", c, requestID, []string{id, reason})
-	var eff effects
-	var out Offer
-	res, replayed, err := s.store.InMatch(ctx, MatchLock{OfferID: id}, key, func(tx MatchTx, m *Match) ([]byte, error) {
-		eff.reset()
-		offers := slices.Clone(m.Offers)
-		i, err := findOffer(offers, id)
+	return inMatch(ctx, s, "decline offer", MatchLock{OfferID: id}, key, requestID, func(tx MatchTx, m *Match, eff *effects) (Offer, error) {
+		offers, i, err := answerable(c, m, id)
 		if err != nil {
-			return nil, err
+			return Offer{}, err
 		}
 		cur := offers[i]
-		if err := mayAnswer(c, cur); err != nil {
-			return nil, err
-		}
 		switch cur.Status {
 		case OfferAccepted:
-			return nil, errs.Precondition(ReasonOfferAccepted, "the offer was accepted; the ride is cancelled through trip")
+			return Offer{}, errs.Precondition(ReasonOfferAccepted, "the offer was accepted; the ride is cancelled through trip")
 		case OfferDeclined, OfferExpired, OfferWithdrawn:
-			out = cur
-			return encode(out)
+			return cur, nil
 		}
 		now := s.clock()
 		next := cur
@@ -155,24 +126,15 @@ func (s *Service) DeclineOffer(ctx context.Context, c caller.Caller, id, reason,
 		} else {
 			next.resolve(OfferExpired, now) // too late: it expired
 		}
-		if err := s.endOffer(ctx, tx, next, now, &eff); err != nil {
-			return nil, err
+		if err := s.endOffer(ctx, tx, next, now, eff); err != nil {
+			return Offer{}, err
 		}
 		offers[i] = next
-		if err := s.afterOffers(ctx, tx, *m, offers, now, &eff); err != nil {
-			return nil, err
+		if err := s.afterOffers(ctx, tx, *m, offers, now, eff); err != nil {
+			return Offer{}, err
 		}
-		out = next
-		return encode(out)
+		return next, nil
 	})
-	if err != nil {
-		return Offer{}, fmt.Errorf("decline offer: %w", err)
-	}
-	if replayed {
-		return out, decode(res, requestID, &out)
-	}
-	s.apply(&eff)
-	return out, nil
 }
 
 // afterOffers ends m's attempt when none of its offers is pending any more: the next

@@ -53,41 +53,25 @@ func (s *Service) ReleaseDriver(ctx context.Context, c caller.Caller, id, tripID
 		lock.MatchID = d.CurrentMatchID
 	}
 	key := idempotencyKey("ReleaseDriver", c, requestID, []string{id, tripID, reason})
-	var eff effects
-	var out Driver
-	res, replayed, err := s.store.InMatch(ctx, lock, key, func(tx MatchTx, m *Match) ([]byte, error) {
-		eff.reset()
+	d, err = inMatch(ctx, s, "release driver", lock, key, requestID, func(tx MatchTx, m *Match, eff *effects) (Driver, error) {
 		if m != nil && m.Status == MatchAssigned && m.DriverID == id && m.TripID == tripID && m.ReleaseTime.IsZero() {
 			now := s.clock()
 			next := m.clone()
-			if err := s.release(ctx, tx, &next, reason, now, &eff); err != nil {
-				return nil, err
+			if err := s.release(ctx, tx, &next, reason, now, eff); err != nil {
+				return Driver{}, err
 			}
 			if err := updateMatch(ctx, tx, next, m.Status); err != nil {
-				return nil, err
+				return Driver{}, err
 			}
 			if len(eff.drivers) == 1 {
-				out = eff.drivers[0]
-				return encode(out)
+				return eff.drivers[0], nil
 			}
 		}
 		// Not (or no longer) on this trip: unchanged.
-		cur, err := tx.Driver(ctx, id, false)
-		if err != nil {
-			return nil, err
-		}
-		out = cur
-		return encode(out)
+		return tx.Driver(ctx, id, false)
 	})
 	if err != nil {
-		return Driver{}, fmt.Errorf("release driver: %w", err)
+		return Driver{}, err
 	}
-	if replayed {
-		if err := decode(res, requestID, &out); err != nil {
-			return Driver{}, err
-		}
-		return s.withLocation(out), nil
-	}
-	s.apply(&eff)
-	return s.withLocation(out), nil
+	return s.withLocation(d), nil
 }
