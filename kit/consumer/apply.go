@@ -267,7 +267,7 @@ func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 			if ev.GetSequence() > 0 && ev.GetSequence() <= committedSeq {
 				continue
 			}
-			wasParked, err := c.applyEvent(ctx, tx, i, ev, park, blocked)
+			wasParked, err := c.applyEvent(ctx, tx, i, ev, park, blocked, -1)
 			if err != nil {
 				return err
 			}
@@ -315,14 +315,18 @@ func (c *consumer) queueBlockedKeys(q *pgx.Batch, keys []string) map[string]bool
 
 // applyEvent applies the event at index i of a batch in tx, the batch's transaction: it
 // parks it when the whole batch is being parked (park), parks it behind its key's parked
-// events (blocked), or runs the handler. It reports whether the event was parked.
-func (c *consumer) applyEvent(ctx context.Context, tx *txn.Tx, i int, ev *eventsv1.Event, park *failure, blocked map[string]bool, attrs ...any) (parked bool, err error) {
+// events (blocked), or runs the handler. partition is the event's partition in a
+// consumer group, -1 outside one. It reports whether the event was parked.
+func (c *consumer) applyEvent(ctx context.Context, tx *txn.Tx, i int, ev *eventsv1.Event, park *failure, blocked map[string]bool, partition int) (parked bool, err error) {
 	switch {
 	case park != nil:
 		return true, c.insertParked(ctx, tx, ev, park.err.Error(), park.attempts)
 	case ev.GetKey() != "" && blocked[ev.GetKey()]:
-		c.log.Warn("event parked: "+waitingBehind, append([]any{slog.Int64("seq", ev.GetSequence()),
-			slog.String("type", ev.GetType()), slog.String("key", ev.GetKey())}, attrs...)...)
+		attrs := []any{slog.Int64("seq", ev.GetSequence()), slog.String("type", ev.GetType()), slog.String("key", ev.GetKey())}
+		if partition >= 0 {
+			attrs = append(attrs, slog.Int("partition", partition))
+		}
+		c.log.Warn("event parked: "+waitingBehind, attrs...)
 		return true, c.insertParked(ctx, tx, ev, "", 0)
 	}
 	if err := c.call(ctx, tx, ev); err != nil {

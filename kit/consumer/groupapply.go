@@ -198,7 +198,7 @@ func (c *consumer) groupTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 				continue
 			}
 			applied[p]++
-			wasParked, err := c.applyEvent(ctx, tx, i, ev, park, blocked, slog.Int("partition", p))
+			wasParked, err := c.applyEvent(ctx, tx, i, ev, park, blocked, p)
 			if err != nil {
 				return err
 			}
