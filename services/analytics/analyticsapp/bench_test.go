@@ -19,7 +19,6 @@ import (
 	"github.com/waybill/waybill/kit/ids"
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgtest"
-	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/analytics/analyticsapp"
 	"github.com/waybill/waybill/services/analytics/analyticsgrpc"
@@ -31,17 +30,13 @@ import (
 // served by the kit's real event stream, into which the benchmark writes reservation
 // events directly (the booking service's own write path is not what is measured).
 type fakeBooking struct {
-	srv *grpctest.Server
-	log *outbox.Log
+	srv *grpctest.EventSource
 	tx  *txn.Runner
 }
 
 func startFakeBooking(b *testing.B) *fakeBooking {
-	f := &fakeBooking{}
-	f.srv = grpctest.Start(b, serve.Spec{Name: "booking", Migrations: outbox.Migrations, EventTypes: sourceevents.Sources[0].Types,
-		Register: func(ctx context.Context, d serve.Deps) error { f.log = d.Events; return nil }})
-	f.tx = txn.New(f.srv.Pool, txn.Options{Notify: f.log.Notify})
-	return f
+	src := grpctest.StartEventSource(b, "booking", sourceevents.Sources[0].Types)
+	return &fakeBooking{srv: src, tx: src.Emit}
 }
 
 // reservationEvent is a confirmed reservation: every 3rd a 2-night stay at one of 20

@@ -1,7 +1,6 @@
 package billingapp_test
 
 import (
-	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/pgxutil"
 	"github.com/waybill/waybill/kit/proctest"
-	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/billing/billingpg"
 	"github.com/waybill/waybill/services/billing/fareclient"
@@ -31,10 +29,8 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func TestFareConsumerGroupAcrossReplicas(t *testing.T) {
 	bin := proctest.Build(t)
 	// Fare's stand-in: a real event source (outbox + EventStreamService) in this process.
-	var log *outbox.Log
-	fare := grpctest.Start(t, serve.Spec{Name: "fare", Migrations: outbox.Migrations, EventTypes: []string{fareclient.EventCalculated},
-		Register: func(ctx context.Context, d serve.Deps) error { log = d.Events; return nil }})
-	emit := txn.New(fare.Pool, txn.Options{Notify: log.Notify})
+	fare := grpctest.StartEventSource(t, "fare", []string{fareclient.EventCalculated})
+	emit := fare.Emit
 	url := pgtest.NewURL(t, pgtest.Schemas{"billing": billingpg.Migrations})
 	db, err := pgxutil.Connect(t.Context(), url, pgxutil.PoolConfig{Schema: "billing", ApplicationName: "group-test"})
 	if err != nil {

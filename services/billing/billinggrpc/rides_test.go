@@ -1,7 +1,6 @@
 package billinggrpc_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"github.com/waybill/waybill/kit/grpctest"
 	"github.com/waybill/waybill/kit/ids"
 	"github.com/waybill/waybill/kit/outbox"
-	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/billing/billing"
 	"github.com/waybill/waybill/services/billing/billingapp"
@@ -277,10 +275,8 @@ func TestRideFareCollected(t *testing.T) {
 // BLOCKED until paid; a free cancellation bills nothing.
 func TestLateCancellationFeeBilled(t *testing.T) {
 	t.Parallel()
-	var log *outbox.Log
-	trip := grpctest.Start(t, serve.Spec{Name: "trip", Migrations: outbox.Migrations, EventTypes: []string{"trip.trip.ended", "trip.trip.cancelled"},
-		Register: func(ctx context.Context, d serve.Deps) error { log = d.Events; return nil }})
-	emit := txn.New(trip.Pool, txn.Options{Notify: log.Notify})
+	trip := grpctest.StartEventSource(t, "trip", []string{"trip.trip.ended", "trip.trip.cancelled"})
+	emit := trip.Emit
 	c := fareapp.DefaultConfig()
 	c.TripAddr, c.MatchingAddr = trip.Addr, ""
 	fs := grpctest.Start(t, fareapp.SpecWith(c))

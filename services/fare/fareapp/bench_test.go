@@ -33,10 +33,8 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkTripEndedToBilled -benchtime 400x ./services/fare/fareapp/
 func BenchmarkTripEndedToBilled(b *testing.B) {
-	var log *outbox.Log
-	trip := grpctest.Start(b, serve.Spec{Name: "trip", Migrations: outbox.Migrations, EventTypes: []string{"trip.trip.ended", "trip.trip.cancelled"},
-		Register: func(ctx context.Context, d serve.Deps) error { log = d.Events; return nil }})
-	emit := txn.New(trip.Pool, txn.Options{Notify: log.Notify})
+	trip := grpctest.StartEventSource(b, "trip", []string{"trip.trip.ended", "trip.trip.cancelled"})
+	emit := trip.Emit
 
 	fc := fareapp.DefaultConfig()
 	fc.TripAddr, fc.MatchingAddr = trip.Addr, ""

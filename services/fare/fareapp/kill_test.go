@@ -1,7 +1,6 @@
 package fareapp_test
 
 import (
-	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/pgxutil"
 	"github.com/waybill/waybill/kit/proctest"
-	"github.com/waybill/waybill/kit/serve"
 	"github.com/waybill/waybill/kit/txn"
 	"github.com/waybill/waybill/services/billing/billingpg"
 	"github.com/waybill/waybill/services/fare/farepg"
@@ -35,10 +33,8 @@ func TestRidesBilledOnceAcrossKills(t *testing.T) {
 	bin := proctest.Build(t)
 
 	// Trip's stand-in: a real event source (outbox + EventStreamService) in this process.
-	var log *outbox.Log
-	trip := grpctest.Start(t, serve.Spec{Name: "trip", Migrations: outbox.Migrations, EventTypes: []string{"trip.trip.ended", "trip.trip.cancelled"},
-		Register: func(ctx context.Context, d serve.Deps) error { log = d.Events; return nil }})
-	emit := txn.New(trip.Pool, txn.Options{Notify: log.Notify})
+	trip := grpctest.StartEventSource(t, "trip", []string{"trip.trip.ended", "trip.trip.cancelled"})
+	emit := trip.Emit
 
 	url := pgtest.NewURL(t, pgtest.Schemas{"fare": farepg.Migrations, "billing": billingpg.Migrations})
 	fareDB, err := pgxutil.Connect(t.Context(), url, pgxutil.PoolConfig{Schema: "fare", ApplicationName: "kill-test"})

@@ -43,10 +43,8 @@ type source struct {
 
 func startSource(t *testing.T, name string, types ...string) *source {
 	t.Helper()
-	var log *outbox.Log
-	s := grpctest.Start(t, serve.Spec{Name: name, Migrations: outbox.Migrations, EventTypes: types,
-		Register: func(ctx context.Context, d serve.Deps) error { log = d.Events; return nil }})
-	return &source{addr: s.Addr, pool: s.Pool, tx: txn.New(s.Pool, txn.Options{Notify: log.Notify})}
+	s := grpctest.StartEventSource(t, name, types)
+	return &source{addr: s.Addr, pool: s.Pool, tx: s.Emit}
 }
 
 func (s *source) emit(t *testing.T, typ, key string, payload proto.Message) {

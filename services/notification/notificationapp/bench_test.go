@@ -29,10 +29,8 @@ import (
 //	go test -run '^$' -bench SendLatency -benchtime 1x ./services/notification/notificationapp/
 func BenchmarkSendLatency(b *testing.B) {
 	smtpSrv := newSMTPServer(b)
-	var log *outbox.Log
-	src := grpctest.Start(b, serve.Spec{Name: "booking", Migrations: outbox.Migrations, EventTypes: notificationevents.Sources[1].Types,
-		Register: func(ctx context.Context, d serve.Deps) error { log = d.Events; return nil }})
-	emit := txn.New(src.Pool, txn.Options{Notify: log.Notify})
+	src := grpctest.StartEventSource(b, "booking", notificationevents.Sources[1].Types)
+	emit := src.Emit
 	nc := notificationapp.DefaultConfig()
 	nc.Sources = map[string]string{"booking": src.Addr}
 	nc.SMTPAddr, nc.Poll, nc.ReminderLead = smtpSrv.addr, 20*time.Millisecond, 0
