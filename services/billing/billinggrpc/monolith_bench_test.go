@@ -50,28 +50,10 @@ func (m *monolith) ListBills(ctx context.Context, req *billingv1.ListBillsReques
 	}
 	defer rows.Close()
 	var (
-		resp                                                          = &billingv1.ListBillsResponse{}
-		bill                                                          *billingv1.Bill
-		dom                                                           billing.Bill // for the totals
-		billID, customer, currency, status, sub, cancelReason, payID  string
-		created, updated                                              time.Time
-		finalized, paid, settled, cancelled                           pgtype.Timestamptz
-		version                                                       int64
-		sagaID, sagaState, sagaStep, sagaMethod, sagaCur, sagaPayment pgtype.Text
-		sagaCode, sagaMsg                                             pgtype.Text
-		sagaAttempt                                                   pgtype.Int4
-		sagaAmount                                                    pgtype.Int8
-		sagaFailed                                                    []string
-		sagaStart, sagaUpdate, sagaEnd                                pgtype.Timestamptz
-		itemID, provider, resID                                       string
-		kind                                                          int32
-		billedMinor                                                   pgtype.Int8
-		billedCur                                                     pgtype.Text
-		itemCreated                                                   time.Time
-		rkind, rmain                                                  pgtype.Int4
-		rsub, rcustomer, rcur, rtitle, rsubtitle                      pgtype.Text
-		ramount, rversion                                             pgtype.Int8
-		rupdated                                                      pgtype.Timestamptz
+		resp = &billingv1.ListBillsResponse{}
+		bill *billingv1.Bill
+		dom  billing.Bill // for the totals
+		r    joinRow
 	)
 	now := timestamppb.Now()
 	finish := func() {
@@ -80,58 +62,53 @@ func (m *monolith) ListBills(ctx context.Context, req *billingv1.ListBillsReques
 		}
 	}
 	for rows.Next() {
-		if err := rows.Scan(&billID, &customer, &currency, &status, &sub, &created, &updated,
-			&finalized, &paid, &settled, &cancelled, &cancelReason, &version, &payID,
-			&sagaID, &sagaAttempt, &sagaState, &sagaStep, &sagaMethod, &sagaAmount, &sagaCur,
-			&sagaPayment, &sagaCode, &sagaMsg, &sagaFailed, &sagaStart, &sagaUpdate, &sagaEnd,
-			&itemID, &kind, &provider, &resID, &billedMinor, &billedCur, &itemCreated,
-			&rkind, &rmain, &rsub, &rcustomer, &ramount, &rcur, &rtitle, &rsubtitle, &rupdated, &rversion); err != nil {
+		if err := r.scan(rows); err != nil {
 			return nil, err
 		}
-		if bill == nil || bill.Id != billID {
+		if bill == nil || bill.Id != r.billID {
 			finish()
-			st, _ := billing.ParseStatus(status)
-			bill = &billingv1.Bill{Id: billID, CustomerId: customer, CurrencyCode: currency, Status: billingv1.BillStatus(st),
-				SubStatus: sub, CreateTime: timestamppb.New(created), UpdateTime: timestamppb.New(updated),
-				FinalizeTime: tsOf(finalized), PaidTime: tsOf(paid), SettleTime: tsOf(settled), CancelTime: tsOf(cancelled),
-				CancelReason: cancelReason, Version: version, PaymentId: payID}
-			if sagaID.Valid {
-				bill.PaymentSaga = &billingv1.PaymentSaga{Id: sagaID.String,
-					State:           billingv1.PaymentSagaState(billing.ParseSagaState(sagaState.String)),
-					Step:            billingv1.PaymentSagaStep(billing.ParseSagaStep(sagaStep.String)),
-					PaymentMethodId: sagaMethod.String, Amount: &typev1.Money{AmountMinor: sagaAmount.Int64, CurrencyCode: sagaCur.String},
-					PaymentId: sagaPayment.String, FailureCode: sagaCode.String, FailureMessage: sagaMsg.String,
-					FailedItemIds: sagaFailed, Attempt: sagaAttempt.Int32, StartTime: tsOf(sagaStart),
-					UpdateTime: tsOf(sagaUpdate), EndTime: tsOf(sagaEnd)}
+			st, _ := billing.ParseStatus(r.status)
+			bill = &billingv1.Bill{Id: r.billID, CustomerId: r.customer, CurrencyCode: r.currency, Status: billingv1.BillStatus(st),
+				SubStatus: r.sub, CreateTime: timestamppb.New(r.created), UpdateTime: timestamppb.New(r.updated),
+				FinalizeTime: tsOf(r.finalized), PaidTime: tsOf(r.paid), SettleTime: tsOf(r.settled), CancelTime: tsOf(r.cancelled),
+				CancelReason: r.cancelReason, Version: r.version, PaymentId: r.payID}
+			if r.sagaID.Valid {
+				bill.PaymentSaga = &billingv1.PaymentSaga{Id: r.sagaID.String,
+					State:           billingv1.PaymentSagaState(billing.ParseSagaState(r.sagaState.String)),
+					Step:            billingv1.PaymentSagaStep(billing.ParseSagaStep(r.sagaStep.String)),
+					PaymentMethodId: r.sagaMethod.String, Amount: &typev1.Money{AmountMinor: r.sagaAmount.Int64, CurrencyCode: r.sagaCur.String},
+					PaymentId: r.sagaPayment.String, FailureCode: r.sagaCode.String, FailureMessage: r.sagaMsg.String,
+					FailedItemIds: r.sagaFailed, Attempt: r.sagaAttempt.Int32, StartTime: tsOf(r.sagaStart),
+					UpdateTime: tsOf(r.sagaUpdate), EndTime: tsOf(r.sagaEnd)}
 			}
-			dom = billing.Bill{FinalizeTime: finalized.Time}
-			if !finalized.Valid {
+			dom = billing.Bill{FinalizeTime: r.finalized.Time}
+			if !r.finalized.Valid {
 				dom.FinalizeTime = time.Time{}
 			}
 			resp.Bills = append(resp.Bills, bill)
 		}
-		amount := &typev1.Money{AmountMinor: ramount.Int64, CurrencyCode: rcur.String}
-		rupdate := timestamppb.New(rupdated.Time)
-		it := &billingv1.BillItem{Id: itemID, Kind: reservationv1.Kind(kind), Provider: provider, ReservationId: resID,
-			MainStatus: reservationv1.MainStatus(rmain.Int32), SubStatus: rsub.String, Amount: amount, Title: rtitle.String,
-			ProviderUpdateTime: rupdate, ProviderVersion: rversion.Int64,
+		amount := &typev1.Money{AmountMinor: r.ramount.Int64, CurrencyCode: r.rcur.String}
+		rupdate := timestamppb.New(r.rupdated.Time)
+		it := &billingv1.BillItem{Id: r.itemID, Kind: reservationv1.Kind(r.kind), Provider: r.provider, ReservationId: r.resID,
+			MainStatus: reservationv1.MainStatus(r.rmain.Int32), SubStatus: r.rsub.String, Amount: amount, Title: r.rtitle.String,
+			ProviderUpdateTime: rupdate, ProviderVersion: r.rversion.Int64,
 			Freshness: billingv1.FreshnessState_FRESHNESS_STATE_FRESH, AsOfTime: now,
-			DetailsStatus: billingv1.DetailsStatus_DETAILS_STATUS_OK, CreateTime: timestamppb.New(itemCreated),
-			UpdateTime: timestamppb.New(itemCreated),
+			DetailsStatus: billingv1.DetailsStatus_DETAILS_STATUS_OK, CreateTime: timestamppb.New(r.itemCreated),
+			UpdateTime: timestamppb.New(r.itemCreated),
 			// The reservation's FULL details, as its provider presents them.
-			Details: &reservationv1.ReservationDetails{Id: resID, Kind: reservationv1.Kind(rkind.Int32),
-				MainStatus: reservationv1.MainStatus(rmain.Int32), SubStatus: rsub.String, CustomerId: rcustomer.String,
-				Amount: amount, Title: rtitle.String, Subtitle: "test reservation", UpdateTime: rupdate, Version: rversion.Int64,
+			Details: &reservationv1.ReservationDetails{Id: r.resID, Kind: reservationv1.Kind(r.rkind.Int32),
+				MainStatus: reservationv1.MainStatus(r.rmain.Int32), SubStatus: r.rsub.String, CustomerId: r.rcustomer.String,
+				Amount: amount, Title: r.rtitle.String, Subtitle: "test reservation", UpdateTime: rupdate, Version: r.rversion.Int64,
 				Timeline:    []*reservationv1.TimelineEntry{{Time: rupdate, Label: "changed"}},
-				KindDetails: &reservationv1.ReservationDetails_Seat{Seat: &reservationv1.SeatDetails{Carrier: "TS", Number: resID, SeatCount: 1}}},
+				KindDetails: &reservationv1.ReservationDetails_Seat{Seat: &reservationv1.SeatDetails{Carrier: "TS", Number: r.resID, SeatCount: 1}}},
 		}
-		if billedMinor.Valid && billedCur.String != "" {
-			it.BilledAmount = &typev1.Money{AmountMinor: billedMinor.Int64, CurrencyCode: billedCur.String}
+		if r.billedMinor.Valid && r.billedCur.String != "" {
+			it.BilledAmount = &typev1.Money{AmountMinor: r.billedMinor.Int64, CurrencyCode: r.billedCur.String}
 		}
 		bill.Items = append(bill.Items, it)
 		dom.Items = append(dom.Items, billing.Item{
-			Billed:  money.Money{Amount: billedMinor.Int64, Currency: billedCur.String},
-			Summary: &billing.Summary{MainStatus: billing.MainStatus(rmain.Int32), Amount: money.Money{Amount: ramount.Int64, Currency: rcur.String}},
+			Billed:  money.Money{Amount: r.billedMinor.Int64, Currency: r.billedCur.String},
+			Summary: &billing.Summary{MainStatus: billing.MainStatus(r.rmain.Int32), Amount: money.Money{Amount: r.ramount.Int64, Currency: r.rcur.String}},
 		})
 	}
 	if err := rows.Err(); err != nil {

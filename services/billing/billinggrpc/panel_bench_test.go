@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
@@ -268,38 +269,13 @@ func sqlJoin(ctx context.Context, pool *pgxpool.Pool) error {
 		return err
 	}
 	defer rows.Close()
-	var (
-		billID, customer, currency, status, sub, cancelReason, payment string
-		created, updated                                               time.Time
-		finalized, paid, settled, cancelled                            pgtype.Timestamptz
-		version                                                        int64
-		sagaID, sagaState, sagaStep, sagaMethod, sagaCur, sagaPayment  pgtype.Text
-		sagaCode, sagaMsg                                              pgtype.Text
-		sagaAttempt                                                    pgtype.Int4
-		sagaAmount                                                     pgtype.Int8
-		sagaFailed                                                     []string
-		sagaStart, sagaUpdate, sagaEnd                                 pgtype.Timestamptz
-		itemID, provider, resID                                        string
-		kind                                                           int32
-		billedMinor                                                    pgtype.Int8
-		billedCur                                                      pgtype.Text
-		itemCreated                                                    time.Time
-		rkind, rmain                                                   pgtype.Int4
-		rsub, rcustomer, rcur, rtitle, rsubtitle                       pgtype.Text
-		ramount, rversion                                              pgtype.Int8
-		rupdated                                                       pgtype.Timestamptz
-	)
+	var r joinRow
 	n := 0
 	for rows.Next() {
-		if err := rows.Scan(&billID, &customer, &currency, &status, &sub, &created, &updated,
-			&finalized, &paid, &settled, &cancelled, &cancelReason, &version, &payment,
-			&sagaID, &sagaAttempt, &sagaState, &sagaStep, &sagaMethod, &sagaAmount, &sagaCur,
-			&sagaPayment, &sagaCode, &sagaMsg, &sagaFailed, &sagaStart, &sagaUpdate, &sagaEnd,
-			&itemID, &kind, &provider, &resID, &billedMinor, &billedCur, &itemCreated,
-			&rkind, &rmain, &rsub, &rcustomer, &ramount, &rcur, &rtitle, &rsubtitle, &rupdated, &rversion); err != nil {
+		if err := r.scan(rows); err != nil {
 			return err
 		}
-		if !rversion.Valid {
+		if !r.rversion.Valid {
 			return errRows(n)
 		}
 		n++
@@ -311,6 +287,40 @@ func sqlJoin(ctx context.Context, pool *pgxpool.Pool) error {
 		return errRows(n)
 	}
 	return nil
+}
+
+// joinRow is one row of sqlJoinSQL: a bill, its latest pay saga, and one of its items with
+// the provider's reservation. sql_join and fair_monolith read it the same way.
+type joinRow struct {
+	billID, customer, currency, status, sub, cancelReason, payID  string
+	created, updated                                              time.Time
+	finalized, paid, settled, cancelled                           pgtype.Timestamptz
+	version                                                       int64
+	sagaID, sagaState, sagaStep, sagaMethod, sagaCur, sagaPayment pgtype.Text
+	sagaCode, sagaMsg                                             pgtype.Text
+	sagaAttempt                                                   pgtype.Int4
+	sagaAmount                                                    pgtype.Int8
+	sagaFailed                                                    []string
+	sagaStart, sagaUpdate, sagaEnd                                pgtype.Timestamptz
+	itemID, provider, resID                                       string
+	kind                                                          int32
+	billedMinor                                                   pgtype.Int8
+	billedCur                                                     pgtype.Text
+	itemCreated                                                   time.Time
+	rkind, rmain                                                  pgtype.Int4
+	rsub, rcustomer, rcur, rtitle, rsubtitle                      pgtype.Text
+	ramount, rversion                                             pgtype.Int8
+	rupdated                                                      pgtype.Timestamptz
+}
+
+// scan reads the current row of rows into r.
+func (r *joinRow) scan(rows pgx.Rows) error {
+	return rows.Scan(&r.billID, &r.customer, &r.currency, &r.status, &r.sub, &r.created, &r.updated,
+		&r.finalized, &r.paid, &r.settled, &r.cancelled, &r.cancelReason, &r.version, &r.payID,
+		&r.sagaID, &r.sagaAttempt, &r.sagaState, &r.sagaStep, &r.sagaMethod, &r.sagaAmount, &r.sagaCur,
+		&r.sagaPayment, &r.sagaCode, &r.sagaMsg, &r.sagaFailed, &r.sagaStart, &r.sagaUpdate, &r.sagaEnd,
+		&r.itemID, &r.kind, &r.provider, &r.resID, &r.billedMinor, &r.billedCur, &r.itemCreated,
+		&r.rkind, &r.rmain, &r.rsub, &r.rcustomer, &r.ramount, &r.rcur, &r.rtitle, &r.rsubtitle, &r.rupdated, &r.rversion)
 }
 
 type errRows int
