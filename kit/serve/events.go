@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"time"
 
@@ -38,11 +37,7 @@ func (d Deps) EventLog(ctx context.Context, schema string, types []string) (*out
 	if d.Events != nil {
 		return d.Events, d.EventStream
 	}
-	logger := d.Logger
-	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	log, stream, runs := newEventLog(d.Pool, d.Server, schema, types, logger, 0, eventstream.ServerOptions{})
+	log, stream, runs := newEventLog(d.Pool, d.Server, schema, types, d.Logger, 0, eventstream.ServerOptions{})
 	for _, run := range runs {
 		go func() { _ = run(ctx) }()
 	}

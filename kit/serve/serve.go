@@ -54,7 +54,7 @@ type Deps struct {
 	Server *grpcserver.Server
 	// Pool is the service's database pool, with search_path set to its schema.
 	Pool *pgxpool.Pool
-	// Logger is the process logger.
+	// Logger is the process logger; never nil (Run and grpctest.Start set it).
 	Logger *slog.Logger
 	// Telemetry gives access to the tracer and meter providers.
 	Telemetry *telemetry.Telemetry

@@ -9,8 +9,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"time"
 
 	accountv1 "github.com/waybill/waybill/gen/waybill/account/v1"
@@ -122,9 +120,6 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 		return fmt.Errorf("account config: %w", err)
 	}
 	logger := d.Logger
-	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	if c.CodeSecret == DevCodeSecret {
 		logger.Warn("using the development verification code secret; set --code-secret (WAYBILL_CODE_SECRET) in production")
 	}

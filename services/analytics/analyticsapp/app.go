@@ -169,9 +169,6 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 		return errors.New("analytics: Deps needs a pool and a server")
 	}
 	logger := d.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	log, _ := d.EventLog(ctx, Name, analytics.EventTypes)
 	store := analyticspg.New(d.Pool, analyticspg.Options{AlertEvent: analyticsgrpc.AlertEvent, Notify: log.Notify})
 

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -217,9 +216,6 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 		return errors.New("billing: Deps needs a pool and a server")
 	}
 	logger := d.Logger
-	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	pcfg, _ := providerclient.ParseConfig(c.Providers) // checked by Validate
 	log, stream := d.EventLog(ctx, name, billing.EventTypes)
 	store := billingpg.New(d.Pool, billingpg.Options{BillEvent: billinggrpc.BillEvent, Notify: log.Notify})

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -141,9 +140,6 @@ func Start(ctx context.Context, d serve.Deps, c Config) (*App, error) {
 		return nil, errors.New("booking: Deps needs a pool and a server")
 	}
 	logger := d.Logger
-	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	pricer := c.Pricer
 	if pricer == nil {
 		var err error

@@ -123,9 +123,6 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 		return err
 	}
 	logger := d.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	log, _ := d.EventLog(ctx, Name, fare.EventTypes)
 	store := farepg.New(d.Pool, farepg.Options{RateCardEvent: faregrpc.RateCardEvent, FareEvent: faregrpc.FareEvent, Notify: log.Notify})
 	svc := fare.New(store, nil)

@@ -212,9 +212,6 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 		return errors.New("notification: Deps needs a pool and a server")
 	}
 	logger := d.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	render, err := notificationtmpl.New()
 	if err != nil {
 		return fmt.Errorf("notification templates: %w", err)

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -174,9 +173,6 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 		return errors.New("trip: Deps needs a pool and a server")
 	}
 	logger := d.Logger
-	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	log, _ := d.EventLog(ctx, Name, trip.EventTypes)
 	store := trippg.New(d.Pool, trippg.Options{TripEvent: tripgrpc.TripEvent, Notify: log.Notify, Now: c.Now, RequestLease: c.RequestLease})
 	dial := append([]grpc.DialOption(nil), c.DialOptions...)
