@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -121,30 +117,12 @@ func TestRideThroughREST(t *testing.T) {
 	benchRideSmoke(t, gw)
 }
 
-// runRideDemo runs scripts/demo-ride.sh against the mesh's gateway gw with the binary
-// bin, as its header says to: it must finish every step.
+// runRideDemo runs scripts/demo-ride.sh against the mesh's gateway gw with the binary bin,
+// as its header says to: it must finish every step.
 func runRideDemo(t *testing.T, bin, gw string) {
-	t.Helper()
-	for _, tool := range []string{"bash", "curl", "jq", "timeout"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("scripts/demo-ride.sh needs %s on PATH: %v", tool, err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	demo := exec.CommandContext(ctx, "bash", filepath.Join("..", "..", "scripts", "demo-ride.sh"))
-	demo.Env = append(os.Environ(), "GW="+gw, "WAYBILL="+bin)
-	out, err := demo.CombinedOutput()
-	if err != nil {
-		t.Fatalf("scripts/demo-ride.sh: %v\n%s", err, out)
-	}
-	for _, want := range []string{`"status":"TRIP_STATUS_ENDED","finalFare":{`, `"reasonCode":"RIDE_FARE_UNPAID"`,
-		"POST /v1/trips: HTTP 400", "BILL_STATUS_PAID", `{"standing":"STANDING_GOOD"}`, "13. rider: admitted again", "done: trip"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("the ride demo's output lacks %q:\n%s", want, out)
-		}
-	}
-	t.Logf("scripts/demo-ride.sh:\n%s", out)
+	runScript(t, "demo-ride.sh", bin, gw, 3*time.Minute, []string{"bash", "curl", "jq", "timeout"},
+		`"status":"TRIP_STATUS_ENDED","finalFare":{`, `"reasonCode":"RIDE_FARE_UNPAID"`, "POST /v1/trips: HTTP 400",
+		"BILL_STATUS_PAID", `{"standing":"STANDING_GOOD"}`, "13. rider: admitted again", "done: trip")
 }
 
 // kill kills the named process of the mesh with SIGKILL and waits until the supervisor

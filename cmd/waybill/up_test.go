@@ -451,24 +451,32 @@ func healthy(t *testing.T, gw string) bool {
 // runDemo runs scripts/demo.sh against the mesh's gateway gw with the binary bin, as its
 // header says to: it must finish every step.
 func runDemo(t *testing.T, bin, gw string) {
+	runScript(t, "demo.sh", bin, gw, 2*time.Minute, []string{"bash", "curl", "jq"},
+		"8. operator panel", "9. the booking event log", "BILL_STATUS_PAID")
+}
+
+// runScript runs scripts/<script> against the mesh's gateway gw with the binary bin
+// (GW and WAYBILL in its environment), within timeout: it must succeed and print every
+// one of want. tools are the programs it needs on PATH.
+func runScript(t *testing.T, script, bin, gw string, timeout time.Duration, tools []string, want ...string) {
 	t.Helper()
-	for _, tool := range []string{"bash", "curl", "jq"} {
+	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("scripts/demo.sh needs %s on PATH: %v", tool, err)
+			t.Fatalf("scripts/%s needs %s on PATH: %v", script, tool, err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	demo := exec.CommandContext(ctx, "bash", filepath.Join("..", "..", "scripts", "demo.sh"))
-	demo.Env = append(os.Environ(), "GW="+gw, "WAYBILL="+bin)
-	out, err := demo.CombinedOutput()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join("..", "..", "scripts", script))
+	cmd.Env = append(os.Environ(), "GW="+gw, "WAYBILL="+bin)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("scripts/demo.sh: %v\n%s", err, out)
+		t.Fatalf("scripts/%s: %v\n%s", script, err, out)
 	}
-	for _, step := range []string{"8. operator panel", "9. the booking event log", "BILL_STATUS_PAID"} {
-		if !strings.Contains(string(out), step) {
-			t.Errorf("the demo's output lacks %q:\n%s", step, out)
+	for _, w := range want {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("the output of scripts/%s lacks %q:\n%s", script, w, out)
 		}
 	}
-	t.Logf("scripts/demo.sh:\n%s", out)
+	t.Logf("scripts/%s:\n%s", script, out)
 }
