@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -170,29 +169,15 @@ func postRetrying(t *testing.T, url, token, body string) map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-		if err == nil {
-			raw, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				var m map[string]any
-				if err := json.Unmarshal(raw, &m); err != nil {
-					t.Fatalf("POST %s: %v", url, err)
-				}
-				return m
-			}
-			if resp.StatusCode != http.StatusServiceUnavailable && resp.StatusCode != http.StatusBadGateway {
-				t.Fatalf("POST %s = %d %s", url, resp.StatusCode, raw)
-			}
+		code, raw, err := postOnce(url, token, body)
+		switch {
+		case err == nil && code == http.StatusOK:
+			return decodeJSON(t, url, raw)
+		case err == nil && code != http.StatusServiceUnavailable && code != http.StatusBadGateway:
+			t.Fatalf("POST %s = %d %s", url, code, raw)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("POST %s: still failing after 60 s (%v)", url, err)
+			t.Fatalf("POST %s: still failing after 60 s (%v, %d %s)", url, err, code, raw)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -339,21 +339,36 @@ func mintTokenFor(t *testing.T, subject string) string {
 // test on any status but 200.
 func post(t *testing.T, url, token, body string) map[string]any {
 	t.Helper()
+	code, raw, err := postOnce(url, token, body)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	if code != http.StatusOK {
+		t.Fatalf("POST %s = %d %s", url, code, raw)
+	}
+	return decodeJSON(t, url, raw)
+}
+
+// postOnce POSTs a JSON body with a bearer token and returns the answer's status and body.
+func postOnce(url, token, body string) (int, []byte, error) {
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
-		t.Fatalf("POST %s: %v", url, err)
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST %s = %d %s", url, resp.StatusCode, raw)
-	}
+	raw, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw, err
+}
+
+// decodeJSON decodes the JSON object that url answered.
+func decodeJSON(t *testing.T, url string, raw []byte) map[string]any {
+	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatalf("POST %s: %v", url, err)
