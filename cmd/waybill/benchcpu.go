@@ -8,45 +8,20 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/waybill/waybill/kit/proccpu"
 )
 
-// clockTicks is the kernel's USER_HZ, the unit of utime and stime in /proc/<pid>/stat;
-// 100 on every Linux this runs on (getconf CLK_TCK).
-const clockTicks = 100
-
-// cpuSample is the CPU time (user + system, in clock ticks) of every process under one
-// root process at one moment, by pid, with the group each process is counted in.
+// cpuSample is the CPU time of every process under one root process at one moment, by
+// pid, with the group each process is counted in.
 type cpuSample map[int]procCPU
 
 type procCPU struct {
 	group string
-	ticks uint64
-}
-
-// procStat reads a process's parent, command name and CPU ticks from /proc/<pid>/stat.
-func procStat(pid int) (ppid int, comm string, ticks uint64, err error) {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, "", 0, err
-	}
-	s := string(raw)
-	// comm is in parentheses and may hold spaces; the fields after it are fixed.
-	open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || close < open {
-		return 0, "", 0, fmt.Errorf("/proc/%d/stat: unreadable", pid)
-	}
-	comm = s[open+1 : close]
-	f := strings.Fields(s[close+1:])
-	// f[0] is the state (field 3): ppid is field 4, utime 14, stime 15.
-	if len(f) < 13 {
-		return 0, "", 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	ut, _ := strconv.ParseUint(f[11], 10, 64)
-	st, _ := strconv.ParseUint(f[12], 10, 64)
-	return ppid, comm, ut + st, nil
+	cpu   time.Duration
 }
 
 // sampleCPU reads the CPU time of root and all its descendants. A `waybill serve X`
@@ -54,42 +29,21 @@ func procStat(pid int) (ppid int, comm string, ticks uint64, err error) {
 // of its backend in backends (pid → name), or "pg:other" (postmaster, checkpointer,
 // WAL writer…); anything else by its command name.
 func sampleCPU(root int, backends map[int]string) (cpuSample, error) {
-	entries, err := os.ReadDir("/proc")
+	tree, all, err := proccpu.Tree(root)
 	if err != nil {
 		return nil, err
 	}
-	type info struct {
-		ppid  int
-		comm  string
-		ticks uint64
-	}
-	all := map[int]info{}
-	children := map[int][]int{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		ppid, comm, ticks, err := procStat(pid)
-		if err != nil {
-			continue // exited meanwhile
-		}
-		all[pid] = info{ppid, comm, ticks}
-		children[ppid] = append(children[ppid], pid)
-	}
-	if _, ok := all[root]; !ok {
-		return nil, fmt.Errorf("no process %d", root)
-	}
-	out := cpuSample{}
-	queue := []int{root}
-	for len(queue) > 0 {
-		pid := queue[0]
-		queue = queue[1:]
-		queue = append(queue, children[pid]...)
-		in := all[pid]
-		out[pid] = procCPU{group: groupOf(pid, in.comm, backends), ticks: in.ticks}
+	out := make(cpuSample, len(tree))
+	for _, pid := range tree {
+		out[pid] = procCPU{group: groupOf(pid, all[pid].Comm, backends), cpu: all[pid].CPU}
 	}
 	return out, nil
+}
+
+// selfCPU is the CPU time this process (the load generator) has used; 0 if unreadable.
+func selfCPU() time.Duration {
+	st, _ := proccpu.Read(os.Getpid())
+	return st.CPU
 }
 
 func groupOf(pid int, comm string, backends map[int]string) string {
@@ -140,8 +94,8 @@ func cpuDelta(before, after cpuSample) map[string]float64 {
 	out := map[string]float64{}
 	for pid, a := range after {
 		b := before[pid] // zero when the process is new
-		if a.ticks >= b.ticks {
-			out[a.group] += float64(a.ticks-b.ticks) * 1000 / clockTicks
+		if a.cpu >= b.cpu {
+			out[a.group] += float64(a.cpu-b.cpu) / float64(time.Millisecond)
 		}
 	}
 	return out

@@ -31,7 +31,7 @@ func TestSampleCPUCountsTheProcessTree(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p, ok := after[child.Process.Pid]; ok && p.ticks >= 5 || time.Now().After(deadline) {
+		if p, ok := after[child.Process.Pid]; ok && p.cpu >= 50*time.Millisecond || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -118,7 +117,7 @@ type cpuWindow struct {
 	dbURL   string // the mesh's PostgreSQL, whose backends are grouped by application name
 	started chan struct{}
 	before  cpuSample
-	self    uint64
+	self    time.Duration
 	names   map[int]string
 	err     error
 }
@@ -134,7 +133,7 @@ func startCPU(ctx context.Context, pid int, dbURL string, measureStart time.Time
 		time.Sleep(time.Until(measureStart))
 		w.names = w.backends(ctx, nil)
 		w.before, w.err = sampleCPU(w.pid, w.names)
-		_, _, w.self, _ = procStat(os.Getpid())
+		w.self = selfCPU()
 	}()
 	return w
 }
@@ -176,6 +175,5 @@ func (w *cpuWindow) finish(ctx context.Context, out io.Writer, n int, unit strin
 			w.before[pid] = p
 		}
 	}
-	_, _, self, _ := procStat(os.Getpid())
-	reportCPU(out, cpuDelta(w.before, after), n, unit, float64(self-w.self)*1000/clockTicks)
+	reportCPU(out, cpuDelta(w.before, after), n, unit, float64(selfCPU()-w.self)/float64(time.Millisecond))
 }

@@ -1,14 +1,12 @@
 package consumer_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	eventsv1 "github.com/waybill/waybill/gen/waybill/events/v1"
 	"github.com/waybill/waybill/kit/consumer"
 	"github.com/waybill/waybill/kit/outbox"
+	"github.com/waybill/waybill/kit/proccpu"
 	"github.com/waybill/waybill/kit/txn"
 )
 
@@ -51,24 +50,13 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// childrenCPU returns the CPU time (user and system) the processes of cmds have used, from
-// /proc.
+// childrenCPU returns the CPU time (user and system) the processes of cmds have used.
 func childrenCPU(cmds []*exec.Cmd) time.Duration {
 	var total time.Duration
 	for _, cmd := range cmds {
-		stat, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/stat")
-		if err != nil {
-			continue
+		if st, err := proccpu.Read(cmd.Process.Pid); err == nil {
+			total += st.CPU
 		}
-		// The fields after the command name (which ends with ')'): utime and stime are
-		// the 12th and 13th, in clock ticks (100 a second).
-		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(f) < 13 {
-			continue
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		total += time.Duration(u+st) * 10 * time.Millisecond
 	}
 	return total
 }

@@ -3,6 +3,7 @@ package eventstream_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgtest"
 	"github.com/waybill/waybill/kit/pgxutil"
+	"github.com/waybill/waybill/kit/proccpu"
 	"github.com/waybill/waybill/kit/txn"
 )
 
@@ -165,7 +167,7 @@ func BenchmarkWriteThroughput(b *testing.B) {
 		left.Store(int64(b.N))
 		var wg sync.WaitGroup
 		b.ResetTimer()
-		self0, cpu0 := treeCPU()
+		self0, cpu0, _ := proccpu.TreeCPU(os.Getpid())
 		start := time.Now()
 		for c := range clients {
 			wg.Go(func() {
@@ -183,7 +185,7 @@ func BenchmarkWriteThroughput(b *testing.B) {
 		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "tx/s")
 		// CPU of the whole run (writers, sequencer, reader, subscribers and PostgreSQL) per
 		// transaction: S3 compared as CPU holds on a shared machine, where tx/s does not.
-		self1, cpu1 := treeCPU()
+		self1, cpu1, _ := proccpu.TreeCPU(os.Getpid())
 		b.ReportMetric(float64(cpu1-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-us/tx")
 		b.ReportMetric(float64(self1-self0)/float64(time.Microsecond)/float64(b.N), "go-cpu-us/tx")
 	}

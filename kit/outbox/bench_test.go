@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 
 	"github.com/waybill/waybill/kit/outbox"
 	"github.com/waybill/waybill/kit/pgtest"
+	"github.com/waybill/waybill/kit/proccpu"
 )
 
 // BenchmarkSequence measures the sequencer alone: b.N committed outbox rows (a 66-byte
@@ -84,16 +83,11 @@ func benchSequence(b *testing.B, batch int, index bool) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 }
 
-// procCPU is the CPU time (user + system) process pid has used so far, from /proc.
+// procCPU is the CPU time process pid has used so far.
 func procCPU(b *testing.B, pid int) time.Duration {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	st, err := proccpu.Read(pid)
 	if err != nil {
 		b.Skipf("no /proc: %v", err)
 	}
-	s := string(raw)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	const clockTicks = 100 // USER_HZ
-	return time.Duration(ut+st) * time.Second / clockTicks
+	return st.CPU
 }
