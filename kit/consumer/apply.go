@@ -244,8 +244,9 @@ func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 	var committedSeq int64
 	var committedCursor string
 	var handled, parked int
+	var appliedKeys []string // for Config.Committed
 	err := c.tx.Run(ctx, func(tx *txn.Tx) error {
-		handled, parked = 0, 0
+		handled, parked, appliedKeys = 0, 0, appliedKeys[:0]
 		// One round trip (with the transaction's BEGIN) makes the commit asynchronous,
 		// locks the cursor, reads what is applied and parked, and advances the cursor
 		// past the batch.
@@ -275,6 +276,9 @@ func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 				parked++
 			} else {
 				handled++
+				if c.cfg.Committed != nil {
+					appliedKeys = append(appliedKeys, ev.GetKey())
+				}
 			}
 		}
 		return nil
@@ -290,7 +294,15 @@ func (c *consumer) applyTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 	// Even a batch another replica had applied already (all skipped) moves the gauges.
 	c.lag.applied(c.seq, newest)
 	c.metrics.applied(ctx, handled, parked)
+	c.committed(appliedKeys)
 	return nil
+}
+
+// committed runs Config.Committed with the keys of a committed batch's applied events.
+func (c *consumer) committed(keys []string) {
+	if c.cfg.Committed != nil && len(keys) > 0 {
+		c.cfg.Committed(keys)
+	}
 }
 
 // queueBlockedKeys queues the read of blockedKeysSQL for keys onto q and returns the set

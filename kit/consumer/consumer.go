@@ -173,6 +173,13 @@ type Config struct {
 	// (txn.Options.Notify): pass the service's outbox.Log.Notify to wake its sequencer at
 	// once.
 	Notify func()
+	// Committed, when set, runs after a batch's transaction has committed, with the keys
+	// of the events whose handler ran in it (in batch order, repeats included; parked and
+	// skipped events are not in it; a batch without any calls nothing): for work that must
+	// see the handlers' writes committed, such as waking the readers of the aggregates
+	// they changed. It runs on the consumer's goroutine and must not block. A batch that
+	// rolled back calls nothing.
+	Committed func(keys []string)
 	// Types filters the stream to these event types; empty delivers all.
 	Types []string
 	// PayloadMode chooses fat or skinny events.

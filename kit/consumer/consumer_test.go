@@ -221,6 +221,62 @@ func TestCursorOutOfRange(t *testing.T) {
 	}
 }
 
+// Committed gets the keys of each committed batch's applied events, after the commit
+// (the handlers' writes are visible from another connection then), and nothing of a
+// batch that rolled back: over the run, every event's key exactly once.
+func TestCommittedAfterTheCommit(t *testing.T) {
+	t.Parallel()
+	pool := newDB(t)
+	src := newFakeSource("trip")
+	srv := serveSource(t, src)
+	const n, nkeys = 40, 4
+	src.addN(n, nkeys)
+	var failed atomic.Bool
+	var mu sync.Mutex
+	got := map[string]int{}
+	total := 0
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- consumer.Run(ctx, consumer.Config{Name: "c", Source: "trip", Client: client(t, srv.addr), Pool: pool,
+			Retry: consumer.Backoff{Initial: time.Millisecond, Max: time.Millisecond},
+			Committed: func(keys []string) {
+				var visible int
+				if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM effects WHERE consumer = 'c'`).Scan(&visible); err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				total += len(keys)
+				for _, k := range keys {
+					got[k]++
+				}
+				if visible < total {
+					t.Errorf("Committed told of %d applied events, but only %d effects are committed", total, visible)
+				}
+			}}, func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
+			if ev.GetSequence() == 15 && failed.CompareAndSwap(false, true) {
+				return errors.New("fails once: its batch rolls back")
+			}
+			return recordEffect(ctx, tx, "c", ev)
+		})
+	}()
+	grpctest.Eventually(t, 10*time.Second, "every event applied", func() bool { return cursorSeq(t, pool, "c", "trip") == n })
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if !failed.Load() || total != n || len(got) != nkeys {
+		t.Fatalf("Committed told of %d events over keys %v (the failure happened: %t); want %d events over %d keys, each once", total, got, failed.Load(), n, nkeys)
+	}
+	for k, c := range got {
+		if c != n/nkeys {
+			t.Errorf("key %s: %d applied events told, want %d", k, c, n/nkeys)
+		}
+	}
+}
+
 // A type filter reaches the source, and heartbeats move the stored cursor past the
 // events it filtered out.
 func TestTypeFilterAndHeartbeatCursor(t *testing.T) {

@@ -137,8 +137,9 @@ func (c *consumer) groupTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 	committed := make(map[int]int64, len(o.parts))
 	applied := make(map[int]int, len(o.parts)) // events per partition applied or parked
 	var handled, parked int
+	var appliedKeys []string // for Config.Committed
 	err := c.tx.Run(ctx, func(tx *txn.Tx) error {
-		handled, parked = 0, 0
+		handled, parked, appliedKeys = 0, 0, appliedKeys[:0]
 		clear(committed)
 		clear(applied)
 		var lost error
@@ -206,6 +207,9 @@ func (c *consumer) groupTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 				parked++
 			} else {
 				handled++
+				if c.cfg.Committed != nil {
+					appliedKeys = append(appliedKeys, ev.GetKey())
+				}
 			}
 		}
 		return nil
@@ -222,6 +226,7 @@ func (c *consumer) groupTx(ctx context.Context, batch []*eventsv1.SubscribeRespo
 	c.lag.applied(c.seq, newest)
 	c.plag.applied(applied, committed, endSeq, batch, parts)
 	c.metrics.applied(ctx, handled, parked)
+	c.committed(appliedKeys)
 	return nil
 }
 

@@ -217,21 +217,23 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 	reservationv1.RegisterReservationProviderServiceServer(d.Server.GRPC, tripgrpc.NewProvider(svc))
 
 	// A consumer's changes commit after the handler returns: the watchers of the trips
-	// it changed, and the task runner, are told after the commit. Each consumer has its
-	// own tracker, flushed only after its own commits: a shared one would let the fare
-	// consumer's commit announce (and forget) a trip the matching consumer changed but
-	// had not committed yet, so its watchers would read the old state and then hear
-	// nothing until their poll.
+	// a batch changed, and the task runner, are told after that batch's commit
+	// (consumer.Config.Committed), so that they read the new state.
 	taskWake := func() {
 		select {
 		case wake <- struct{}{}:
 		default:
 		}
 	}
-	changed := consumerTrackers(hub, taskWake)
+	committed := func(tripIDs []string) {
+		for _, id := range tripIDs {
+			hub.Notify(id)
+		}
+		taskWake()
+	}
 	handlers := map[string]consumer.Handler{
-		consumerMatching: changed[consumerMatching].track(matchingHandler(svc, store)),
-		consumerFare:     changed[consumerFare].track(fareHandler(svc, store)),
+		consumerMatching: matchingHandler(svc, store),
+		consumerFare:     fareHandler(svc, store),
 	}
 	if gate != nil {
 		handlers[accountgate.ConsumerName] = accountgate.Handle
@@ -246,8 +248,7 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 	for i := range consumers {
 		cc := &consumers[i]
 		cc.Pool, cc.Logger, cc.Reconnect = d.Pool, logger, c.Reconnect
-		flush := changed[cc.Name].flush
-		cc.Notify = func() { log.Notify(); flush() }
+		cc.Notify, cc.Committed = log.Notify, committed
 		cc.PayloadMode = eventsv1.PayloadMode_PAYLOAD_MODE_FULL
 		// A driver can accept before the request that started the search is published
 		// (milliseconds later): the handler waits for it with these retries.
@@ -281,53 +282,6 @@ func Register(ctx context.Context, d serve.Deps, c Config) error {
 		wg.Wait()
 	}()
 	return nil
-}
-
-// afterCommit collects the trips one consumer's handlers changed and tells their
-// watchers (and the task runner) once that consumer's transaction committed. A consumer
-// applies its batches one after another, so what it holds at a flush was changed by the
-// batch that just committed (or by an earlier one that rolled back: one extra read).
-type afterCommit struct {
-	mu   sync.Mutex
-	ids  map[string]struct{}
-	hub  *trip.Hub
-	wake func()
-}
-
-// consumerTrackers returns the tracker of each of trip's consumers (one each).
-func consumerTrackers(hub *trip.Hub, wake func()) map[string]*afterCommit {
-	out := map[string]*afterCommit{}
-	for _, name := range []string{consumerMatching, consumerFare} {
-		out[name] = &afterCommit{ids: map[string]struct{}{}, hub: hub, wake: wake}
-	}
-	return out
-}
-
-// track wraps h to remember the key (the trip id) of each event it applied.
-func (a *afterCommit) track(h consumer.Handler) consumer.Handler {
-	return func(ctx context.Context, tx *txn.Tx, ev *eventsv1.Event) error {
-		err := h(ctx, tx, ev)
-		if err == nil {
-			a.mu.Lock()
-			a.ids[ev.GetKey()] = struct{}{}
-			a.mu.Unlock()
-		}
-		return err
-	}
-}
-
-// flush tells the watchers of the remembered trips, and the task runner. It runs after
-// a commit that emitted events; a rolled-back change's watchers are told too, which
-// costs them one read.
-func (a *afterCommit) flush() {
-	a.mu.Lock()
-	ids := a.ids
-	a.ids = map[string]struct{}{}
-	a.mu.Unlock()
-	for id := range ids {
-		a.hub.Notify(id)
-	}
-	a.wake()
 }
 
 // matchingHandler applies matching's events in the consumer's transaction.
